@@ -1,0 +1,212 @@
+"""Sextant's ClickHouse layer: the one way the application talks to ClickHouse.
+
+    from analytics_app import clickhouse as ch
+
+    result = ch.query(
+        "SELECT event, count() AS n FROM events WHERE project_id = {project_id:UInt32} GROUP BY event",
+        {"project_id": project.id},
+    )
+    for row in result.dicts(): ...
+
+- Values are always bound as ClickHouse query parameters (`{name:Type}`), on both
+  backends. Nothing is ever formatted into SQL text.
+- A query must be scoped to one project (a `{project_id:...}` placeholder and a
+  `project_id` value) unless the caller passes `global_=True` (migrations, health
+  checks). The layer refuses anything else with UnscopedQuery.
+- Per-query guard settings come from an allow-list (`settings=`).
+- Errors arrive as analytics_app.clickhouse.errors.* with ClickHouse's message.
+
+CLICKHOUSE_URL picks the backend: `chdb:///abs/path` (embedded, the default) or
+`clickhouse://user:pw@host:9000/db` (clickhouse-driver, production).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from .errors import (
+    BadQueryParameter,
+    ClickHouseError,
+    EngineLocked,
+    QueryTimeout,
+    QueryTooLarge,
+    Unavailable,
+    UnscopedQuery,
+)
+
+__all__ = [
+    "BadQueryParameter",
+    "ClickHouseError",
+    "EngineLocked",
+    "QueryTimeout",
+    "QueryTooLarge",
+    "Result",
+    "Unavailable",
+    "UnscopedQuery",
+    "backend",
+    "command",
+    "configure",
+    "insert",
+    "query",
+    "stream",
+]
+
+# Settings a caller may set per query, with the Python type each value must have.
+ALLOWED_SETTINGS: dict[str, type] = {
+    "max_execution_time": (int, float),
+    "max_rows_to_read": int,
+    "max_result_rows": int,
+    "max_bytes_to_read": int,
+    "max_memory_usage": int,
+    "max_threads": int,
+    "readonly": int,
+    "result_overflow_mode": str,
+    "read_overflow_mode": str,
+    "timeout_overflow_mode": str,
+    "join_use_nulls": int,
+    "mutations_sync": int,
+    "lightweight_deletes_sync": int,
+    "allow_experimental_analyzer": int,
+    "max_block_size": int,
+    "optimize_aggregation_in_order": int,
+}
+_OVERFLOW_MODES = {"throw", "break"}
+_SCOPE = re.compile(r"\{project_id\s*:")
+# Tables the insert path may name (identifiers cannot be bound).
+INSERTABLE_TABLES: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Result:
+    columns: list[str]
+    types: list[str]
+    rows: list[tuple] = field(repr=False)
+
+    def dicts(self) -> list[dict]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+    def scalar(self):
+        return self.rows[0][0] if self.rows else None
+
+    def column(self, name: str) -> list:
+        i = self.columns.index(name)
+        return [row[i] for row in self.rows]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+
+_backend = None
+_backend_lock = threading.Lock()
+_url_override: str | None = None
+
+
+def configure(url: str | None) -> None:
+    """Switch to another CLICKHOUSE_URL (tests, commands). Closes open connections."""
+    global _backend, _url_override
+    with _backend_lock:
+        if _backend is not None:
+            _backend.close()
+        _backend = None
+        _url_override = url
+
+
+def backend():
+    """The process-wide backend, created on first use."""
+    global _backend
+    if _backend is None:
+        with _backend_lock:
+            if _backend is None:
+                from django.conf import settings  # noqa: PLC0415
+
+                from .backends import from_url  # noqa: PLC0415
+
+                _backend = from_url(_url_override or settings.CLICKHOUSE_URL)
+    return _backend
+
+
+def _check_settings(settings: dict | None) -> dict:
+    clean = {}
+    for key, value in (settings or {}).items():
+        expected = ALLOWED_SETTINGS.get(key)
+        if expected is None:
+            raise ValueError(f"ClickHouse setting {key!r} is not allowed per query")
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise ValueError(f"ClickHouse setting {key!r} needs a {expected}")
+        if isinstance(value, str):
+            if value not in _OVERFLOW_MODES:
+                raise ValueError(f"ClickHouse setting {key!r} must be one of {sorted(_OVERFLOW_MODES)}")
+            value = f"'{value}'"
+        clean[key] = value
+    return clean
+
+
+def _default_settings() -> dict:
+    from django.conf import settings  # noqa: PLC0415
+
+    return {"max_execution_time": settings.CLICKHOUSE_MAX_EXECUTION_TIME}
+
+
+def _check_scope(sql: str, params: dict, global_: bool) -> None:
+    if global_:
+        return
+    if "project_id" not in params or not _SCOPE.search(sql):
+        raise UnscopedQuery(
+            "Refusing a ClickHouse query that is not bound to a project: add "
+            "`project_id = {project_id:UInt32}` and a project_id value, or pass global_=True "
+            "for a deliberate cross-project statement (migrations, health checks)."
+        )
+    if not isinstance(params["project_id"], int) or isinstance(params["project_id"], bool):
+        raise UnscopedQuery("project_id must be an int")
+
+
+def query(sql: str, params: dict | None = None, *, settings: dict | None = None, global_: bool = False) -> Result:
+    """Run a SELECT and return its columns, ClickHouse types and rows of Python values."""
+    params = params or {}
+    _check_scope(sql, params, global_)
+    names, types, rows = backend().execute(sql, params, {**_default_settings(), **_check_settings(settings)})
+    return Result(names, types, rows)
+
+
+def stream(
+    sql: str, params: dict | None = None, *, settings: dict | None = None, global_: bool = False, batch_rows: int = 10_000
+) -> Iterator[tuple[list[str], list[tuple]]]:
+    """Yield (columns, rows) batches of a large result without holding it in memory."""
+    params = params or {}
+    _check_scope(sql, params, global_)
+    merged = {**_default_settings(), **_check_settings(settings)}
+    yield from backend().stream(sql, params, merged, batch_rows)
+
+
+def command(sql: str, params: dict | None = None, *, global_: bool = False) -> None:
+    """Run a statement that returns nothing (DDL, ALTER, DELETE, OPTIMIZE) as written.
+
+    Statement settings (mutations_sync, ...) belong in the statement's own SETTINGS clause.
+    """
+    params = params or {}
+    _check_scope(sql, params, global_)
+    backend().execute(sql, params, {}, want_result=False)
+
+
+def insert(table: str, columns: dict[str, list]) -> int:
+    """Insert a batch given as a dict of equal-length column lists. Returns rows written.
+
+    `table` must be registered in INSERTABLE_TABLES by a migration module (it is an
+    identifier and cannot be bound). Every row must carry a project_id.
+    """
+    if table not in INSERTABLE_TABLES:
+        raise ValueError(f"table {table!r} is not insertable")
+    if "project_id" not in columns:
+        raise UnscopedQuery(f"insert into {table} without a project_id column")
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError("insert columns differ in length")
+    if not lengths or lengths == {0}:
+        return 0
+    return backend().insert(table, columns)

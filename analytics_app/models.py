@@ -1,0 +1,178 @@
+"""Metadata: projects, memberships with roles, personal API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+
+def generate_project_token() -> str:
+    return "phc_" + secrets.token_urlsafe(32).replace("-", "").replace("_", "")[:40]
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known IANA time zone")
+
+
+class Permission(models.TextChoices):
+    """Object permissions on a Project (django-guardian)."""
+
+    VIEW_PROJECT = "view_project", "View project"
+    VIEW_INSIGHTS = "view_insights", "View insights and events"
+    VIEW_PII = "view_pii", "View PII properties unmasked"
+    VIEW_RECORDINGS = "view_recordings", "Watch session recordings"
+    MANAGE_PLAN = "manage_plan", "Manage the tracking plan"
+    MANAGE_MEMBERS = "manage_members", "Manage members and roles"
+    MANAGE_ALERTS = "manage_alerts", "Manage alerts"
+    EXPORT_DATA = "export_data", "Export data (CSV, API)"
+    MANAGE_PROJECT = "manage_project", "Change project settings"
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    ANALYST = "analyst", "Analyst"
+    PM = "pm", "Product manager"
+    EXEC = "exec", "Executive"
+    SUPPORT = "support", "Support"
+
+
+P = Permission
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.ADMIN: frozenset(p.value for p in Permission),
+    Role.ANALYST: frozenset(
+        {P.VIEW_PROJECT, P.VIEW_INSIGHTS, P.VIEW_PII, P.VIEW_RECORDINGS, P.MANAGE_PLAN, P.MANAGE_ALERTS, P.EXPORT_DATA}
+    ),
+    Role.PM: frozenset({P.VIEW_PROJECT, P.VIEW_INSIGHTS, P.VIEW_RECORDINGS, P.MANAGE_ALERTS, P.EXPORT_DATA}),
+    Role.EXEC: frozenset({P.VIEW_PROJECT, P.VIEW_INSIGHTS}),
+    Role.SUPPORT: frozenset({P.VIEW_PROJECT, P.VIEW_INSIGHTS, P.VIEW_RECORDINGS}),
+}
+ROLE_DESCRIPTIONS = {
+    Role.ADMIN: "Everything, including members, project settings and unmasked PII.",
+    Role.ANALYST: "All analytics, unmasked PII, recordings, exports, the tracking plan and alerts.",
+    Role.PM: "All analytics, recordings, exports and alerts; PII masked.",
+    Role.EXEC: "Read-only insights and dashboards; PII masked; no recordings.",
+    Role.SUPPORT: "Find users and watch their recordings; PII masked.",
+}
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    api_token = models.CharField(max_length=64, unique=True, default=generate_project_token, editable=False)
+    recording_enabled = models.BooleanField(default=True)
+    recording_mask_all_text = models.BooleanField(default=False)
+    recording_retention_days = models.PositiveIntegerField(default=30)
+    anonymize_ips = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        default_permissions = ()
+        permissions = [(p.value, p.label) for p in Permission]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def rotate_token(self) -> None:
+        self.api_token = generate_project_token()
+        self.save(update_fields=["api_token"])
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.PM)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "project"], name="unique_membership")]
+        ordering = ["project_id", "user_id"]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project} as {self.role}"
+
+    def save(self, *args, **kwargs):
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            sync_permissions(self.user, self.project, self.role)
+
+    def delete(self, *args, **kwargs):
+        with transaction.atomic():
+            sync_permissions(self.user, self.project, None)
+            return super().delete(*args, **kwargs)
+
+
+def sync_permissions(user, project: Project, role: str | None) -> None:
+    """Make the user's guardian permissions on `project` exactly those of `role`."""
+    from guardian.models import UserObjectPermission  # noqa: PLC0415
+    from guardian.shortcuts import assign_perm  # noqa: PLC0415
+
+    wanted = ROLE_PERMISSIONS.get(role, frozenset()) if role else frozenset()
+    UserObjectPermission.objects.filter(
+        user=user, content_type__app_label="analytics_app", content_type__model="project", object_pk=str(project.pk)
+    ).exclude(permission__codename__in=wanted).delete()
+    for codename in wanted:
+        assign_perm(f"analytics_app.{codename}", user, project)
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class PersonalAPIKey(models.Model):
+    """A key for `Authorization: Bearer <key>`. Only its SHA-256 is stored."""
+
+    PREFIX = "phx_"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    label = models.CharField(max_length=100)
+    secure_value = models.CharField(max_length=64, unique=True, editable=False)
+    mask = models.CharField(max_length=16, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.mask}…)"
+
+    @classmethod
+    def issue(cls, user, label: str) -> tuple[PersonalAPIKey, str]:
+        """Create a key; the raw value is returned once and never stored."""
+        raw = cls.PREFIX + secrets.token_urlsafe(32)
+        key = cls.objects.create(user=user, label=label, secure_value=hash_key(raw), mask=raw[:10])
+        return key, raw
+
+    @classmethod
+    def authenticate(cls, raw: str):
+        """The active user for a raw key, or None."""
+        if not raw or not raw.startswith(cls.PREFIX):
+            return None
+        key = cls.objects.select_related("user").filter(secure_value=hash_key(raw), revoked_at__isnull=True).first()
+        if key is None or not key.user.is_active:
+            return None
+        now = timezone.now()
+        if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+            cls.objects.filter(pk=key.pk).update(last_used_at=now)
+        return key.user
+
+    def revoke(self) -> None:
+        self.revoked_at = timezone.now()
+        self.save(update_fields=["revoked_at"])
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

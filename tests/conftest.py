@@ -1,0 +1,149 @@
+"""Shared fixtures: the real ClickHouse schema (chdb), projects, personas.
+
+Personas follow the house style: alice is an admin of her project, bob is a
+member with a narrower role, charlie is a stranger with a project of his own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import time
+import uuid
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from analytics_app import clickhouse as ch
+from analytics_app.clickhouse import migrate
+from analytics_app.models import Membership, PersonalAPIKey, Project, Role
+
+_project_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clickhouse_schema():
+    """Build the ClickHouse schema once per session from the real migrations."""
+    migrate.run()
+    yield
+
+
+@pytest.fixture
+def make_user(db):
+    def make(email: str, password: str = "correct horse battery"):
+        User = get_user_model()
+        user, _ = User.objects.get_or_create(username=email, defaults={"email": email})
+        user.set_password(password)
+        user.save()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_project(db):
+    """A fresh project; its id is unique per test so ClickHouse data never collides."""
+
+    def make(name: str = "Test project", *, members: dict | None = None, **fields):
+        project = Project.objects.create(name=name, **fields)
+        for user, role in (members or {}).items():
+            Membership.objects.create(user=user, project=project, role=role)
+        return project
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice@example.com")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob@example.com")
+
+
+@pytest.fixture
+def charlie(make_user):
+    return make_user("charlie@example.com")
+
+
+@pytest.fixture
+def project(make_project, alice, bob):
+    """alice is admin, bob is an exec (read-only, no PII, no recordings)."""
+    return make_project("Acme", members={alice: Role.ADMIN, bob: Role.EXEC})
+
+
+@pytest.fixture
+def other_project(make_project, charlie):
+    return make_project("Globex", members={charlie: Role.ADMIN})
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def api_key(alice):
+    _, raw = PersonalAPIKey.issue(alice, "tests")
+    return raw
+
+
+class EventBuilder:
+    """Write events (and their person mapping) straight into ClickHouse with explicit timestamps."""
+
+    def __init__(self, project_id: int):
+        self.project_id = project_id
+        self.persons: dict[str, uuid.UUID] = {}
+        self.rows: list[dict] = []
+
+    def person_for(self, distinct_id: str) -> uuid.UUID:
+        if distinct_id not in self.persons:
+            self.persons[distinct_id] = uuid.uuid5(uuid.NAMESPACE_URL, f"{self.project_id}/{distinct_id}")
+        return self.persons[distinct_id]
+
+    def merge(self, distinct_id: str, into: str) -> None:
+        """Point distinct_id at the person of `into` (as $identify would)."""
+        self.persons[distinct_id] = self.person_for(into)
+
+    def add(self, event: str, distinct_id: str, timestamp: dt.datetime, properties: dict | None = None, **kw):
+        props = dict(properties or {})
+        self.rows.append(
+            {
+                "uuid": kw.get("uuid") or str(uuid.uuid4()),
+                "event": event,
+                "distinct_id": distinct_id,
+                "person_id": str(self.person_for(distinct_id)),
+                "timestamp": timestamp if timestamp.tzinfo else timestamp.replace(tzinfo=dt.UTC),
+                "properties": json.dumps(props),
+                "session_id": kw.get("session_id", props.get("$session_id", "")),
+                "window_id": kw.get("window_id", props.get("$window_id", "")),
+            }
+        )
+        return self
+
+    def flush(self) -> int:
+        if not self.rows:
+            return 0
+        cols = {k: [r[k] for r in self.rows] for k in self.rows[0]}
+        cols["project_id"] = [self.project_id] * len(self.rows)
+        n = ch.insert("events", cols)
+        ch.insert(
+            "person_distinct_ids",
+            {
+                "project_id": [self.project_id] * len(self.persons),
+                "distinct_id": list(self.persons),
+                "person_id": [str(p) for p in self.persons.values()],
+                "version": [time.time_ns()] * len(self.persons),
+            },
+        )
+        self.rows = []
+        return n
+
+
+@pytest.fixture
+def events(project):
+    return EventBuilder(project.id)
