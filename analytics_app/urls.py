@@ -1,1 +1,23 @@
-urlpatterns = []
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("health/", views.health, name="health"),
+    path("projects/new/", views.project_new, name="project_new"),
+    path("projects/switch/", views.switch_project, name="switch_project"),
+    path("project/<int:project_id>/", views.project_overview, name="project_overview"),
+    path("project/<int:project_id>/settings/", views.project_settings, name="project_settings"),
+    path("project/<int:project_id>/members/", views.project_members, name="project_members"),
+    path("project/<int:project_id>/members/<int:membership_id>/", views.member_update, name="member_update"),
+    path("account/api-keys/", views.api_keys, name="api_keys"),
+    path("api/projects/<int:project_id>/query/", views.query, name="api_query"),
+    path("api/schema/", views.api_schema, name="api_schema"),
+    path("admin/", admin.site.urls),
+]
+
