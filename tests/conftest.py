@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import os
 import time
 import uuid
 
@@ -19,7 +20,9 @@ from analytics_app import clickhouse as ch
 from analytics_app.clickhouse import migrate
 from analytics_app.models import Membership, PersonalAPIKey, Project, Role
 
-_project_ids = itertools.count(1)
+# Explicit, session-unique project ids: SQLite reuses ids after a rolled-back test,
+# and ClickHouse data is not rolled back, so each test must get a fresh id.
+_project_ids = itertools.count(100_000 + (os.getpid() % 1000) * 1000)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -46,7 +49,7 @@ def make_project(db):
     """A fresh project; its id is unique per test so ClickHouse data never collides."""
 
     def make(name: str = "Test project", *, members: dict | None = None, **fields):
-        project = Project.objects.create(name=name, **fields)
+        project = Project.objects.create(pk=next(_project_ids), name=name, **fields)
         for user, role in (members or {}).items():
             Membership.objects.create(user=user, project=project, role=role)
         return project

@@ -8,6 +8,7 @@ return (column names, column types, rows of Python values).
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import re
@@ -112,6 +113,10 @@ class ChdbBackend:
     def _connect(self):
         import chdb  # noqa: PLC0415 - the one place chdb is imported
 
+        with self._lock:
+            first = not self._all
+        if first:
+            self._check_lock()
         uri = self.path
         if self.options:
             uri += "?" + "&".join(f"{k}={v}" for k, v in self.options.items())
@@ -125,6 +130,22 @@ class ChdbBackend:
             self._all.append(conn)
         return conn
 
+    def _check_lock(self) -> None:
+        """Fail clearly, before chdb tries, when another process holds the directory.
+
+        ClickHouse flocks <path>/status while it runs; probing that lock tells us
+        whether another process has the directory open.
+        """
+        status = Path(self.path) / "status"
+        if not status.exists():
+            return
+        with open(status, "rb") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise self._locked_error(RuntimeError("Cannot lock file status")) from None
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
     def _write_owner(self) -> None:
         try:
             cmdline = Path(f"/proc/{os.getpid()}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
@@ -134,7 +155,7 @@ class ChdbBackend:
 
     def _locked_error(self, exc: Exception) -> errors.ClickHouseError:
         text = str(exc)
-        if "Cannot lock file" in text or "already running" in text or "Code: 76" in text:
+        if "Cannot lock file" in text or "already running" in text or "Code: 76" in text or "initializing EmbeddedServer" in text:
             holder = "another process"
             try:
                 owner = json.loads(self.owner_file.read_text())
@@ -155,6 +176,29 @@ class ChdbBackend:
             conn = self._local.conn = self._connect()
         return conn
 
+    def _discard(self) -> None:
+        """Replace this thread's connection after a failed query.
+
+        Measured with chdb 26.9: after a query fails, the next result read on the
+        same connection starts with the failed query's partial output. A fresh
+        connection (same engine, same path) is clean, so failures never leak.
+        """
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is None:
+            return
+        with self._lock:
+            if conn in self._all:
+                self._all.remove(conn)
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001,S110 - it is being thrown away
+            pass
+
+    def _fail(self, exc: Exception) -> errors.ClickHouseError:
+        self._discard()
+        return errors.from_message(str(exc))
+
     @staticmethod
     def _with_settings(sql: str, settings: dict) -> str:
         merged = {**_OUTPUT_SETTINGS, **settings}
@@ -169,10 +213,8 @@ class ChdbBackend:
                 conn.query(sql, "CSV", params=text_params or None)
                 return [], [], []
             res = conn.query(self._with_settings(sql, settings), "JSONCompact", params=text_params or None)
-        except errors.ClickHouseError:
-            raise
         except Exception as exc:
-            raise errors.from_message(str(exc)) from None
+            raise self._fail(exc) from None
         raw = res.bytes()
         if not raw:
             return [], [], []
@@ -190,30 +232,24 @@ class ChdbBackend:
         merged = {**settings, "max_block_size": batch_rows}
         try:
             result = conn.send_query(self._with_settings(sql, merged), "JSONCompactEachRowWithNamesAndTypes", params=text_params or None)
-            names = types = decoders = None
-            pending = b""
+            decoders = None
             for chunk in result:
-                pending += chunk.bytes() if hasattr(chunk, "bytes") else bytes(chunk)
-                lines = pending.split(b"\n")
-                pending = lines.pop()
-                rows = []
-                for line in lines:
-                    if not line:
-                        continue
-                    values = json.loads(line)
-                    if names is None:
-                        names = values
-                    elif types is None:
-                        types = values
-                        decoders = [decoder_for(t) for t in types]
-                    else:
-                        rows.append(tuple(None if v is None else f(v) for f, v in zip(decoders, values, strict=True)))
+                # Each chunk is one block: a names line, a types line, then whole rows.
+                lines = chunk.bytes().split(b"\n")
+                if len(lines) < 3:
+                    continue
+                names = json.loads(lines[0])
+                if decoders is None:
+                    decoders = [decoder_for(t) for t in json.loads(lines[1])]
+                rows = [
+                    tuple(None if v is None else f(v) for f, v in zip(decoders, json.loads(line), strict=True))
+                    for line in lines[2:]
+                    if line
+                ]
                 if rows:
                     yield names, rows
-        except errors.ClickHouseError:
-            raise
         except Exception as exc:
-            raise errors.from_message(str(exc)) from None
+            raise self._fail(exc) from None
 
     def insert(self, table: str, columns: dict[str, list]) -> int:
         import pyarrow as pa  # noqa: PLC0415
@@ -227,7 +263,7 @@ class ChdbBackend:
         try:
             conn.query(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM Python(tbl)")  # noqa: S608 - identifiers are allow-listed by the caller
         except Exception as exc:
-            raise errors.from_message(str(exc)) from None
+            raise self._fail(exc) from None
         return tbl.num_rows
 
     def close(self) -> None:

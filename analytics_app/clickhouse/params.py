@@ -29,7 +29,8 @@ def _escape_tsv(text: str) -> str:
 
 
 def _quote(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    """A quoted ClickHouse string literal (used inside Array/Tuple/Map values)."""
+    return "'" + _escape_tsv(text).replace("'", "\\'") + "'"
 
 
 def _scalar_text(value) -> str:
@@ -76,5 +77,6 @@ def to_param_text(value) -> str:
     if value is None:
         return NULL
     if isinstance(value, list | tuple | set | frozenset):
-        return _escape_tsv(_nested_literal(value if not isinstance(value, set | frozenset) else sorted(value)))
+        # Compound values are parsed as literals: escaping lives inside the quotes.
+        return _nested_literal(value if not isinstance(value, set | frozenset) else sorted(value))
     return _escape_tsv(_scalar_text(value))

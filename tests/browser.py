@@ -1,0 +1,114 @@
+"""Headless Chromium for end-to-end tests (a pytest plugin).
+
+Enable with ``pytest_plugins = ["tests.browser"]`` in tests/conftest.py (or
+``-p tests.browser`` on the command line). Fixtures:
+
+- ``browser``: one Playwright Chromium per session, Debian's /usr/bin/chromium
+  (scripts/install_browser.sh), headless, fresh temporary profile.
+- ``page``: a new context and page per test. Everything the page logs is kept on
+  ``page.console_messages`` (Playwright ConsoleMessage objects: ``.type``, ``.text``)
+  and uncaught exceptions on ``page.page_errors``. Both are lists that may also be
+  called like Playwright's own ``page.console_messages()`` / ``page.page_errors()``.
+  When a test fails they are printed with the failure.
+
+A missing Chromium skips browser tests locally and fails them when CI is set.
+Mark browser tests ``@pytest.mark.browser`` and ``@pytest.mark.django_db(transaction=True)``
+so the live server thread sees committed data.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path(os.environ.get("SEXTANT_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+DEFAULT_TIMEOUT_MS = 15_000
+
+
+class _Collected(list):
+    """A list that can also be called, like Playwright's page.console_messages()."""
+
+    def __call__(self) -> list:
+        return list(self)
+
+
+def _require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    message = f"Chromium not found at {CHROMIUM}: run scripts/install_browser.sh"
+    if os.environ.get("CI"):
+        pytest.fail(message + " (CI is set, so a missing browser is an error)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _require_chromium()
+    try:
+        from playwright.sync_api import sync_playwright  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - playwright is a dev dependency
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("playwright is not installed (pip install -e '.[dev]')")
+    # Playwright's sync API keeps an asyncio loop registered as running on this thread
+    # for as long as it is started, which makes Django refuse every ORM call made from
+    # the test thread ("cannot call this from an async context"). The test thread never
+    # really runs async code, so lift the guard while the browser lives (Playwright's
+    # documented advice for Django).
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    playwright = sync_playwright().start()
+    try:
+        # A plain launch runs on a fresh temporary profile that Playwright deletes on close.
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        playwright.stop()
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    page = context.new_page()
+    page.console_messages = _Collected()
+    page.page_errors = _Collected()
+    page.on("console", lambda message: page.console_messages.append(message))
+    page.on("pageerror", lambda error: page.page_errors.append(error))
+    request.node._browser_page = page
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def format_page_log(page) -> str:
+    lines = [f"console {m.type}: {m.text}" for m in page.console_messages]
+    lines += [f"page error: {e}" for e in page.page_errors]
+    return "\n".join(lines) or "(no console output)"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    page = getattr(item, "_browser_page", None)
+    if page is not None and report.failed and call.when in ("call", "setup"):
+        report.sections.append(("browser console", format_page_log(page)))
+    return report
