@@ -26,7 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 from guardian.shortcuts import get_objects_for_user, get_perms
 
 from . import clickhouse as ch
-from .models import PersonalAPIKey, Permission, Project
+from .models import Permission, PersonalAPIKey, Project
 from .output import Presenter
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import clickhouse as ch
 from .access import BadRequest, parse_json_body, project_api, project_page, projects_for
 from .forms import AddMemberForm, APIKeyForm, ChangeRoleForm, NewProjectForm, ProjectForm
-from .models import ROLE_DESCRIPTIONS, Membership, PersonalAPIKey, Permission, Role
+from .models import ROLE_DESCRIPTIONS, Membership, Permission, PersonalAPIKey, Role
 from .openapi import build_schema
 from .queries import EventNamesQueryRunner, EventNamesSpec, VolumeQueryRunner
 from .query_api import REGISTRY, known_kinds

@@ -18,7 +18,10 @@ from django.conf import settings
 from analytics_app import clickhouse as ch
 
 VERSION = (Path(settings.BASE_DIR) / "static" / "vendor" / "posthog-js" / "VERSION").read_text().strip()
-SHOP_ORIGIN = "http://shop.test"
+# A different origin from Sextant's, so CORS is exercised. *.localhost is a secure context,
+# and open_shop() grants it Local Network Access: a page Playwright fulfils counts as
+# public, and Chromium would otherwise block its calls to Sextant on loopback.
+SHOP_ORIGIN = "http://shop.localhost"
 SECRET_INPUT = "hunter2-secret"
 WAIT_SECONDS = 30
 
@@ -47,6 +50,22 @@ def shop_page(live_url: str, token: str) -> str:
   </script>
 </body>
 </html>"""
+
+
+def open_shop(page, live_url: str, token: str) -> None:
+    page.context.grant_permissions(["local-network-access"], origin=SHOP_ORIGIN)
+    page.route(
+        f"{SHOP_ORIGIN}/**",
+        lambda route: (
+            route.fulfill(
+                status=200, content_type="text/html; charset=utf-8", body=shop_page(live_url, token)
+            )
+            if route.request.url.rstrip("/") == SHOP_ORIGIN
+            else route.fulfill(status=404, body="")
+        ),
+    )
+    page.goto(f"{SHOP_ORIGIN}/")
+    page.wait_for_function("() => window.posthog && window.posthog.__loaded")
 
 
 def poll(fetch, ready, what: str, timeout: float = WAIT_SECONDS):
@@ -93,20 +112,14 @@ def test_posthog_js_events_identify_and_recording(page, live_server, project):
     sextant_responses: list[tuple[int, str, str]] = []
     page.on(
         "response",
-        lambda r: sextant_responses.append((r.status, r.request.method, r.url)) if r.url.startswith(live_url) else None,
+        lambda r: (
+            sextant_responses.append((r.status, r.request.method, r.url))
+            if r.url.startswith(live_url)
+            else None
+        ),
     )
     page.on("requestfailed", lambda r: sextant_responses.append((0, r.method, f"{r.url} {r.failure}")))
-    page.route(
-        f"{SHOP_ORIGIN}/**",
-        lambda route: route.fulfill(
-            status=200, content_type="text/html; charset=utf-8", body=shop_page(live_url, project.api_token)
-        )
-        if route.request.url.rstrip("/") == SHOP_ORIGIN
-        else route.fulfill(status=404, body=""),
-    )
-
-    page.goto(f"{SHOP_ORIGIN}/")
-    page.wait_for_function("() => window.posthog && window.posthog.__loaded")
+    open_shop(page, live_url, project.api_token)
     # Remote config arrived (config.js), the recorder was lazy-loaded and runs.
     page.wait_for_function("() => window.posthog.sessionRecordingStarted()", timeout=WAIT_SECONDS * 1000)
     anon_id = page.evaluate("() => posthog.get_distinct_id()")
@@ -121,8 +134,10 @@ def test_posthog_js_events_identify_and_recording(page, live_server, project):
 
     events = poll(
         lambda: project_events(project.id),
-        lambda rows: {"$pageview", "$identify"} <= {r["event"] for r in rows}
-        and sum(r["event"] == "checkout clicked" for r in rows) >= 2,
+        lambda rows: (
+            {"$pageview", "$identify"} <= {r["event"] for r in rows}
+            and sum(r["event"] == "checkout clicked" for r in rows) >= 2
+        ),
         "$pageview, two 'checkout clicked' and $identify",
     )
     by_name: dict[str, list[dict]] = {}
@@ -168,7 +183,9 @@ def test_posthog_js_events_identify_and_recording(page, live_server, project):
     failures = [r for r in sextant_responses if r[0] == 0 or r[0] >= 400]
     assert not failures, f"requests to Sextant failed: {failures}\nall: {sextant_responses}"
     sdk_errors = [
-        m.text for m in page.console_messages if m.type == "error" and ("posthog" in m.text.lower() or "[PostHog" in m.text)
+        m.text
+        for m in page.console_messages
+        if m.type == "error" and ("posthog" in m.text.lower() or "[PostHog" in m.text)
     ]
     assert not sdk_errors, sdk_errors
     assert not page.page_errors, [str(e) for e in page.page_errors]
@@ -182,16 +199,9 @@ def test_posthog_js_events_identify_and_recording(page, live_server, project):
 def test_recording_off_sends_no_snapshots(page, live_server, make_project):
     project = make_project("No replay", recording_enabled=False)
     live_url = live_server.url
-    page.route(
-        f"{SHOP_ORIGIN}/**",
-        lambda route: route.fulfill(
-            status=200, content_type="text/html; charset=utf-8", body=shop_page(live_url, project.api_token)
-        ),
-    )
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url) if r.url.startswith(live_url) else None)
-    page.goto(f"{SHOP_ORIGIN}/")
-    page.wait_for_function("() => window.posthog && window.posthog.__loaded")
+    open_shop(page, live_url, project.api_token)
     page.click("#buy")
     poll(
         lambda: project_events(project.id),

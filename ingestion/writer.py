@@ -1,0 +1,231 @@
+"""Storing processed jobs, and the embedded group-commit writer.
+
+`write_jobs(jobs)` is the one store path, used by the group-commit writer
+(embedded mode) and by the Redis Stream consumer (production):
+
+1. drop events whose uuid is already in this batch or in event_uuids;
+2. resolve persons for the new events (persons.py), in order;
+3. insert ingestion_warnings, person_distinct_ids, persons, then events, then
+   replay snapshots. Persons go first: a crash before the events insert makes
+   the delivery repeat, and person updates are idempotent; a crash after it
+   leaves the events deduplicated on the retry.
+
+A batch ClickHouse refuses is split in halves until the event it cannot take is
+found; that event is quarantined as `insert_rejected`, so one bad event never
+blocks the others.
+
+GroupCommitWriter: request threads submit their job and block until one writer
+thread has inserted a batch that contains it (collected for up to ~5 ms or
+~10k rows): the HTTP answer comes only after ClickHouse has the rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from analytics_app import clickhouse as ch
+
+from . import persons, queries
+from .processing import Job, truncated_payload
+
+log = logging.getLogger(__name__)
+
+LOOKUP_CHUNK = 10_000
+EVENT_COLUMNS = ("uuid", "event", "distinct_id", "person_id", "timestamp", "properties", "session_id", "window_id")
+SNAPSHOT_COLUMNS = ("session_id", "window_id", "distinct_id", "timestamp", "event_type", "data", "uuid")
+WARNING_COLUMNS = ("type", "event", "distinct_id", "details", "payload", "timestamp")
+
+
+def _ts(value) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+
+
+def _columns(rows: list[dict], names: tuple[str, ...], project_ids: list[int], convert: dict | None = None) -> dict[str, list]:
+    convert = convert or {}
+    cols = {"project_id": project_ids}
+    for name in names:
+        fn = convert.get(name)
+        cols[name] = [fn(r[name]) for r in rows] if fn else [r[name] for r in rows]
+    return cols
+
+
+class _Rows:
+    def __init__(self):
+        self.events: list[tuple[int, dict]] = []
+        self.snapshots: list[tuple[int, dict]] = []
+        self.warnings: list[tuple[int, dict]] = []
+        self.person_ids: dict[str, list] = {"project_id": [], "distinct_id": [], "person_id": [], "version": []}
+        self.persons: dict[str, list] = {k: [] for k in ("project_id", "id", "created_at", "properties", "is_identified", "is_deleted", "version")}
+
+
+def _fresh_events(project_id: int, events: list[dict]) -> list[dict]:
+    seen: set[str] = set()
+    unique = []
+    for event in events:
+        if event["uuid"] not in seen:
+            seen.add(event["uuid"])
+            unique.append(event)
+    ids = list(seen)
+    stored: set[str] = set()
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        stored |= queries.existing_event_uuids(project_id, ids[start : start + LOOKUP_CHUNK])
+    return [e for e in unique if e["uuid"] not in stored]
+
+
+def _fresh_snapshots(project_id: int, jobs: list[Job]) -> list[dict]:
+    owner: dict[str, int] = {}
+    rows = []
+    for index, job in enumerate(jobs):
+        for row in job.snapshots:
+            if owner.setdefault(row["uuid"], index) == index:
+                rows.append(row)
+    ids = list(owner)
+    stored: set[str] = set()
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        stored |= queries.existing_chunk_uuids(project_id, ids[start : start + LOOKUP_CHUNK])
+    return [r for r in rows if r["uuid"] not in stored]
+
+
+def _insert_split(table: str, rows: list[tuple[int, dict]], names, convert, rejected: list) -> None:
+    """Insert; when ClickHouse refuses the data, bisect to the rows it cannot take."""
+    if not rows:
+        return
+    try:
+        ch.insert(table, _columns([r for _, r in rows], names, [p for p, _ in rows], convert))
+    except (ch.Unavailable, ch.EngineLocked, ch.QueryTimeout):
+        raise
+    except ch.ClickHouseError as exc:
+        if len(rows) == 1:
+            rejected.append((rows[0], exc))
+            return
+        middle = len(rows) // 2
+        _insert_split(table, rows[:middle], names, convert, rejected)
+        _insert_split(table, rows[middle:], names, convert, rejected)
+
+
+def write_jobs(jobs: list[Job]) -> None:
+    """Store a batch of jobs durably (see the module docstring). Raises on failure."""
+    now = dt.datetime.now(dt.UTC)
+    by_project: dict[int, list[Job]] = {}
+    for job in jobs:
+        by_project.setdefault(job.project_id, []).append(job)
+    rows = _Rows()
+    try:
+        for project_id, group in by_project.items():
+            warnings = [w for job in group for w in job.warnings]
+            events = _fresh_events(project_id, [e for job in group for e in job.events])
+            if events:
+                writes = persons.store.apply(project_id, events, warnings, now)
+                for name, values in writes.distinct_ids.items():
+                    rows.person_ids[name].extend(values)
+                rows.person_ids["project_id"].extend([project_id] * len(writes.distinct_ids["distinct_id"]))
+                for name, values in writes.persons.items():
+                    rows.persons[name].extend(values)
+                rows.persons["project_id"].extend([project_id] * len(writes.persons["id"]))
+            rows.events.extend((project_id, e) for e in events)
+            rows.warnings.extend((project_id, w) for w in warnings)
+            if any(job.snapshots for job in group):
+                rows.snapshots.extend((project_id, s) for s in _fresh_snapshots(project_id, group))
+
+        rejected: list = []
+        ch.insert("person_distinct_ids", rows.person_ids)
+        ch.insert("persons", rows.persons)
+        _insert_split("events", rows.events, EVENT_COLUMNS, {"timestamp": _ts}, rejected)
+        _insert_split("session_replay_snapshots", rows.snapshots, SNAPSHOT_COLUMNS, {"timestamp": _ts}, rejected)
+        for (project_id, row), exc in rejected:
+            rows.warnings.append(
+                (
+                    project_id,
+                    {
+                        "type": "insert_rejected",
+                        "event": row.get("event", "$snapshot"),
+                        "distinct_id": row.get("distinct_id", ""),
+                        "details": f"ClickHouse refused the row: {str(exc)[:500]}",
+                        "payload": truncated_payload(row),
+                        "timestamp": now.isoformat(),
+                    },
+                )
+            )
+        if rows.warnings:
+            ch.insert("ingestion_warnings", _columns([w for _, w in rows.warnings], WARNING_COLUMNS, [p for p, _ in rows.warnings], {"timestamp": _ts}))
+    except BaseException:
+        persons.store.clear()  # the cache may hold state ClickHouse never got
+        raise
+
+
+class WriteFailed(Exception):
+    """The batch holding this request's events could not be stored."""
+
+
+class GroupCommitWriter:
+    def __init__(self, write: Callable[[list[Job]], None] = write_jobs, max_wait: float = 0.005, max_rows: int = 10_000):
+        self.write = write
+        self.max_wait = max_wait
+        self.max_rows = max_rows
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.batches = 0
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+                    self._thread.start()
+
+    def submit(self, job: Job, timeout: float = 60.0) -> None:
+        """Block until the job is stored; raise WriteFailed otherwise."""
+        future: Future = Future()
+        self._queue.put((job, future))
+        self._ensure_thread()
+        try:
+            future.result(timeout=timeout)
+        except Exception as exc:
+            raise WriteFailed(str(exc)) from exc
+
+    def _collect(self, first) -> list:
+        batch = [first]
+        size = first[0].size()
+        deadline = time.monotonic() + self.max_wait
+        while size < self.max_rows:
+            remaining = deadline - time.monotonic()
+            try:
+                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                self._queue.put(None)
+                break
+            batch.append(item)
+            size += item[0].size()
+        return batch
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = self._collect(first)
+            try:
+                self.write([job for job, _ in batch])
+            except BaseException as exc:  # noqa: BLE001 - every waiter must hear about it
+                log.exception("ingestion batch of %d request(s) could not be stored", len(batch))
+                for _, future in batch:
+                    future.set_exception(exc)
+            else:
+                self.batches += 1
+                for _, future in batch:
+                    future.set_result(True)
+
+    def stop(self) -> None:
+        self._queue.put(None)
+
+
+writer = GroupCommitWriter()
