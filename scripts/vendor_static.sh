@@ -17,7 +17,7 @@
 set -euo pipefail
 
 HTMX_VERSION="2.0.11"          # htmx.org, latest 2.x (4.x exists; django-htmx targets 2.x)
-PLOTLY_VERSION="3.7.0"         # plotly.js-dist-min, latest 3.x
+PLOTLY_VERSION="4.1.1"  # matches the plotly.js bundled by the Python plotly 7.1 package
 POSTHOG_JS_VERSION="1.449.2"   # posthog-js, served to SDKs that lazy-load /static/<name>.js
 RRWEB_PLAYER_VERSION="2.1.7"   # rrweb-player, UMD bundle for a plain <script> tag
 

@@ -1,0 +1,96 @@
+"""The events a query reads, as a subquery with the person resolved.
+
+    b = SQLBuilder(project.id)
+    src = EventSource(project, b, start, end, events=["signup"], filters=filters,
+                      event_columns={"plan": event_text_sql(b, "plan")[0]},
+                      need_person=True)
+    sql = f"SELECT plan, uniqExact(person_id) FROM ({src.sql()}) GROUP BY plan"
+
+Columns: uuid, event, distinct_id, timestamp, session_id, person_id (the current
+person through person_distinct_ids when need_person, else the person at ingestion),
+person_properties (when person filters or person columns need it), plus the
+requested extra columns. Event-property expressions are computed in the innermost
+SELECT, where `properties` is the table's JSON column, so ClickHouse reads only the
+sub-columns it needs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from .builder import SQLBuilder
+from .filters import filters_sql, needs_person_properties
+
+DT64 = "DateTime64(6, 'UTC')"
+ZERO_UUID = "toUUID('00000000-0000-0000-0000-000000000000')"
+
+# Latest person for every distinct_id of the project (merges never rewrite events).
+PERSON_MAP_SQL = """
+    SELECT distinct_id, argMax(person_id, version) AS person_id
+    FROM person_distinct_ids
+    WHERE project_id = {project_id:UInt32}
+    GROUP BY distinct_id
+    HAVING argMax(is_deleted, version) = 0
+"""
+
+PERSON_PROPS_SQL = """
+    SELECT id, argMax(properties, version) AS properties
+    FROM persons
+    WHERE project_id = {project_id:UInt32}
+    GROUP BY id
+"""
+
+
+@dataclass
+class EventSource:
+    project: object
+    builder: SQLBuilder
+    start: dt.datetime | None
+    end: dt.datetime | None
+    events: list[str] | None = None
+    filters: tuple = ()
+    event_columns: dict[str, str] = field(default_factory=dict)
+    person_columns: dict[str, str] = field(default_factory=dict)
+    need_person: bool = True
+    need_person_properties: bool = False
+    where: list[str] = field(default_factory=list)
+
+    def sql(self) -> str:
+        b = self.builder
+        event_filters = [f for f in self.filters if f.type == "event"]
+        outer_filters = [f for f in self.filters if f.type != "event"]
+        person_props = self.need_person_properties or needs_person_properties(self.filters) or bool(self.person_columns)
+        need_person = self.need_person or person_props or bool(outer_filters)
+
+        conditions = ["e.project_id = {project_id:UInt32}"]
+        if self.start is not None:
+            conditions.append(f"e.timestamp >= {b.bind(self.start, DT64)}")
+        if self.end is not None:
+            conditions.append(f"e.timestamp < {b.bind(self.end, DT64)}")
+        if self.events is not None:
+            conditions.append(f"e.event IN {b.bind(list(self.events), 'Array(String)')}")
+        if event_filters:
+            conditions.append(filters_sql(b, event_filters))
+        conditions.extend(self.where)
+
+        person_id = f"if(pdi.person_id = {ZERO_UUID}, e.person_id, pdi.person_id)" if need_person else "e.person_id"
+        extra = "".join(f",\n            {expr} AS {alias}" for alias, expr in self.event_columns.items())
+        join = f"\n        LEFT JOIN ({PERSON_MAP_SQL}) AS pdi ON pdi.distinct_id = e.distinct_id" if need_person else ""
+        inner = f"""
+        SELECT e.uuid AS uuid, e.event AS event, e.distinct_id AS distinct_id, e.timestamp AS timestamp,
+            e.session_id AS session_id, {person_id} AS person_id{extra}
+        FROM events AS e{join}
+        WHERE {' AND '.join(conditions)}
+        """
+        if not person_props and not outer_filters:
+            return inner
+        extra_outer = "".join(f",\n            {expr} AS {alias}" for alias, expr in self.person_columns.items())
+        person_join = f"\n        LEFT JOIN ({PERSON_PROPS_SQL}) AS pp ON pp.id = ev.person_id" if person_props else ""
+        props = "pp.properties" if person_props else "''"
+        outer_where = filters_sql(b, outer_filters, person_id_sql="ev.person_id") if outer_filters else "1"
+        return f"""
+        SELECT ev.*, {props} AS person_properties{extra_outer}
+        FROM ({inner}) AS ev{person_join}
+        WHERE {outer_where}
+        """
