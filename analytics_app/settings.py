@@ -56,6 +56,10 @@ INSTALLED_APPS = [
     "guardian",
     "template_partials",
     "analytics_app",
+    "ingestion",
+    "insights",
+    "explorer",
+    "dashboards",
 ]
 
 MIDDLEWARE = [

@@ -14,12 +14,14 @@ def public_url(request) -> str:
 def capture_snippets(request, project) -> dict[str, str]:
     host = public_url(request)
     token = project.api_token
-    js_options = json.dumps({"api_host": host, "person_profiles": "identified_only"}, indent=4).replace("\n", "\n  ")
     return {
         "js": (
             "npm install posthog-js\n\n"
             "import posthog from 'posthog-js'\n\n"
-            f"posthog.init('{token}', {js_options})"
+            f"posthog.init('{token}', {{\n"
+            f"    api_host: {json.dumps(host)},\n"
+            "    person_profiles: 'identified_only',\n"
+            "})"
         ),
         "python": (
             "pip install posthog\n\n"

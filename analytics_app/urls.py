@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -19,5 +19,9 @@ urlpatterns = [
     path("api/projects/<int:project_id>/query/", views.query, name="api_query"),
     path("api/schema/", views.api_schema, name="api_schema"),
     path("admin/", admin.site.urls),
+    path("", include("ingestion.urls")),
+    path("", include("insights.urls")),
+    path("", include("explorer.urls")),
+    path("", include("dashboards.urls")),
 ]
 

@@ -20,6 +20,8 @@ from analytics_app import clickhouse as ch
 from analytics_app.clickhouse import migrate
 from analytics_app.models import Membership, PersonalAPIKey, Project, Role
 
+pytest_plugins = ["tests.browser"]
+
 # Explicit, session-unique project ids: SQLite reuses ids after a rolled-back test,
 # and ClickHouse data is not rolled back, so each test must get a fresh id.
 _project_ids = itertools.count(100_000 + (os.getpid() % 1000) * 1000)
