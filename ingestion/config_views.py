@@ -1,15 +1,17 @@
 """What posthog-js fetches besides capture: remote config, feature flags, lazy bundles.
 
-posthog-js 1.449 (docs/reference: posthog-sdk-protocol.md 1.5) on init:
+posthog-js 1.449 on init (as tests/ingestion/test_posthog_js.py observes it):
 
 1. injects ``<script src="{api_host}/array/<token>/config.js" crossorigin="anonymous">``,
    which must set ``window._POSTHOG_REMOTE_CONFIG[token] = {config, siteApps}``;
 2. if that fails, GETs ``/array/<token>/config`` (JSON);
-3. POSTs ``/flags/?v=2`` unless the config says ``hasFeatureFlags: false``
-   (Sextant has no feature flags, so it says false; identify() still reloads flags);
+3. POSTs ``/flags/?v=2``. Sextant has no feature flags and says ``hasFeatureFlags:
+   false``, which skips the first-load request, but the SDK still asks after
+   identify() and for its extensions, and gets empty flags;
 4. when ``sessionRecording`` is an object, loads the recorder from
    ``/static/<sdk version>/lazy-recorder.js`` and falls back to
-   ``/static/lazy-recorder.js?v=<sdk version>``.
+   ``/static/lazy-recorder.js?v=<sdk version>``. It also loads ``surveys.js``
+   even though the config says ``surveys: false`` (the bundle then stays idle).
 
 Every SDK version is served the one posthog-js vendored under
 ``static/vendor/posthog-js/<VERSION>/`` (scripts/vendor_static.sh).

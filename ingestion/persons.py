@@ -27,10 +27,15 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from analytics_app import clickhouse as ch
-
 from . import queries
 from .processing import NAMESPACE, is_illegal_id
+
+
+_PLAIN = {"process": True}
+
+
+def _parse_ts(value) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
 
 
 def personless_id(project_id: int, distinct_id: str) -> str:
@@ -91,10 +96,15 @@ class _Batch:
 
     def ensure_person(self, distinct_id: str, timestamp: dt.datetime) -> PersonState:
         person_id = self.mapping(distinct_id)
-        if person_id is None:
+        if person_id is None:  # a distinct id never seen (prefetched): its person is new too
             person_id = personless_id(self.project_id, distinct_id)
             self.point(distinct_id, person_id)
-        state = self.person(person_id)
+            state = self.store._persons_get((self.project_id, person_id))
+            if state is None:
+                state = PersonState(person_id)
+                self.store._persons_put((self.project_id, person_id), state)
+        else:
+            state = self.person(person_id)
         if not state.exists or state.deleted:
             state.exists, state.deleted = True, False
             state.created_at = min(filter(None, [state.created_at, timestamp]))
@@ -266,6 +276,8 @@ class PersonStore:
 
     def _load_persons(self, project_id: int, person_ids: list[str]) -> None:
         missing = [p for p in set(person_ids) if (project_id, p) not in self._persons]
+        for person_id in missing:  # personless until ClickHouse says otherwise
+            self._persons_put((project_id, person_id), PersonState(person_id))
         for start in range(0, len(missing), 5000):
             for row in queries.persons_by_id(project_id, missing[start : start + 5000]):
                 person_id, created_at, properties, is_identified, is_deleted = row
@@ -287,8 +299,21 @@ class PersonStore:
             mapped = [self._ids[(project_id, d)] for d in set(wanted) if (project_id, d) in self._ids]
             self._load_persons(project_id, mapped)
             batch = _Batch(self, project_id, now, warnings)
+            ids, persons_ = self._ids, self._persons
             for event in events:
-                timestamp = dt.datetime.fromisoformat(event["timestamp"])
+                ops = event.get("person")
+                if not ops or ops == _PLAIN:
+                    # Fast path: no merge, no property change, a known distinct id whose
+                    # person exists: nothing to read or write, only the person id.
+                    key = (project_id, event["distinct_id"])
+                    person_id = ids.get(key)
+                    if person_id is not None:
+                        state = persons_.get((project_id, person_id))
+                        if state is not None and state.exists and not state.deleted:
+                            ids.move_to_end(key)
+                            event["person_id"] = person_id
+                            continue
+                timestamp = _parse_ts(event["timestamp"])
                 event["person_id"] = batch.handle(event, timestamp)
             return batch.writes()
 

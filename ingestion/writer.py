@@ -22,7 +22,9 @@ thread has inserted a batch that contains it (collected for up to ~5 ms or
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
+import os
 import queue
 import threading
 import time
@@ -37,6 +39,7 @@ from .processing import Job, truncated_payload
 log = logging.getLogger(__name__)
 
 LOOKUP_CHUNK = 10_000
+RECENT_UUIDS = 200_000
 EVENT_COLUMNS = ("uuid", "event", "distinct_id", "person_id", "timestamp", "properties", "session_id", "window_id")
 SNAPSHOT_COLUMNS = ("session_id", "window_id", "distinct_id", "timestamp", "event_type", "data", "uuid")
 WARNING_COLUMNS = ("type", "event", "distinct_id", "details", "payload", "timestamp")
@@ -64,17 +67,86 @@ class _Rows:
         self.persons: dict[str, list] = {k: [] for k in ("project_id", "id", "created_at", "properties", "is_identified", "is_deleted", "version")}
 
 
+class Stats:
+    """Where the store path spends its time (seconds per phase, counts): bench/bench_ingestion.py prints it."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.calls = 0
+        self.events = 0
+        self.recent_hits = 0
+
+    def add(self, phase: str, started: float) -> float:
+        now = time.perf_counter()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - started
+        return now
+
+    def as_dict(self) -> dict:
+        return {
+            "write_calls": self.calls,
+            "events": self.events,
+            "events_per_call": round(self.events / self.calls, 1) if self.calls else 0,
+            "recent_uuid_hits": self.recent_hits,
+            "ms_per_call": {k: round(v * 1000 / max(1, self.calls), 2) for k, v in sorted(self.seconds.items())},
+        }
+
+
+stats = Stats()
+
+
+class RecentUuids:
+    """A bounded set of (project_id, uuid) this process stored, newest last.
+
+    Only a shortcut for hits (a redelivery of what this process just stored is
+    dropped without asking ClickHouse); a uuid not found here is still looked up
+    in event_uuids, so exactly-once holds across restarts and processes. Entries
+    are added only after the INSERT returned, and the set is cleared when a write
+    fails (what was not confirmed must not be trusted).
+    """
+
+    def __init__(self, maxlen: int = RECENT_UUIDS):
+        self.maxlen = maxlen
+        self._items: dict[tuple[int, str], None] = {}
+
+    def __contains__(self, key) -> bool:
+        return key in self._items
+
+    def add_all(self, project_id: int, uuids) -> None:
+        items = self._items
+        for value in uuids:
+            items[(project_id, value)] = None
+        overflow = len(items) - self.maxlen
+        if overflow > 0:  # dicts keep insertion order: drop the oldest
+            for key in list(itertools.islice(items, overflow)):
+                del items[key]
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+recent = RecentUuids()
+
+
 def _fresh_events(project_id: int, events: list[dict]) -> list[dict]:
     seen: set[str] = set()
     unique = []
     for event in events:
-        if event["uuid"] not in seen:
-            seen.add(event["uuid"])
+        value = event["uuid"]
+        if value not in seen:
+            seen.add(value)
+            if (project_id, value) in recent:
+                stats.recent_hits += 1
+                continue
             unique.append(event)
-    ids = list(seen)
+    ids = [e["uuid"] for e in unique]
     stored: set[str] = set()
     for start in range(0, len(ids), LOOKUP_CHUNK):
         stored |= queries.existing_event_uuids(project_id, ids[start : start + LOOKUP_CHUNK])
+    if not stored:
+        return unique
     return [e for e in unique if e["uuid"] not in stored]
 
 
@@ -109,9 +181,22 @@ def _insert_split(table: str, rows: list[tuple[int, dict]], names, convert, reje
         _insert_split(table, rows[middle:], names, convert, rejected)
 
 
+_write_lock = threading.Lock()
+
+
 def write_jobs(jobs: list[Job]) -> None:
-    """Store a batch of jobs durably (see the module docstring). Raises on failure."""
+    """Store a batch of jobs durably (see the module docstring). Raises on failure.
+
+    Serialised per process: the dedup lookup and the insert must not interleave
+    with another writer's (one writer thread, or one consumer, per deployment).
+    """
+    with _write_lock:
+        _write_jobs(jobs)
+
+
+def _write_jobs(jobs: list[Job]) -> None:
     now = dt.datetime.now(dt.UTC)
+    clock = time.perf_counter()
     by_project: dict[int, list[Job]] = {}
     for job in jobs:
         by_project.setdefault(job.project_id, []).append(job)
@@ -120,8 +205,10 @@ def write_jobs(jobs: list[Job]) -> None:
         for project_id, group in by_project.items():
             warnings = [w for job in group for w in job.warnings]
             events = _fresh_events(project_id, [e for job in group for e in job.events])
+            clock = stats.add("dedup", clock)
             if events:
                 writes = persons.store.apply(project_id, events, warnings, now)
+                clock = stats.add("persons", clock)
                 for name, values in writes.distinct_ids.items():
                     rows.person_ids[name].extend(values)
                 rows.person_ids["project_id"].extend([project_id] * len(writes.distinct_ids["distinct_id"]))
@@ -133,10 +220,13 @@ def write_jobs(jobs: list[Job]) -> None:
             if any(job.snapshots for job in group):
                 rows.snapshots.extend((project_id, s) for s in _fresh_snapshots(project_id, group))
 
+        clock = stats.add("prepare", clock)
         rejected: list = []
         ch.insert("person_distinct_ids", rows.person_ids)
         ch.insert("persons", rows.persons)
+        clock = stats.add("insert_persons", clock)
         _insert_split("events", rows.events, EVENT_COLUMNS, {"timestamp": _ts}, rejected)
+        clock = stats.add("insert_events", clock)
         _insert_split("session_replay_snapshots", rows.snapshots, SNAPSHOT_COLUMNS, {"timestamp": _ts}, rejected)
         for (project_id, row), exc in rejected:
             rows.warnings.append(
@@ -154,9 +244,16 @@ def write_jobs(jobs: list[Job]) -> None:
             )
         if rows.warnings:
             ch.insert("ingestion_warnings", _columns([w for _, w in rows.warnings], WARNING_COLUMNS, [p for p, _ in rows.warnings], {"timestamp": _ts}))
+        stats.add("insert_other", clock)
     except BaseException:
         persons.store.clear()  # the cache may hold state ClickHouse never got
+        recent.clear()
         raise
+    rejected_ids = {(p, row["uuid"]) for (p, row), _ in rejected}
+    for project_id, group in by_project.items():
+        recent.add_all(project_id, (e["uuid"] for job in group for e in job.events if (project_id, e["uuid"]) not in rejected_ids))
+    stats.calls += 1
+    stats.events += len(rows.events)
 
 
 class WriteFailed(Exception):
@@ -191,15 +288,30 @@ class GroupCommitWriter:
             raise WriteFailed(str(exc)) from exc
 
     def _collect(self, first) -> list:
+        """The first job plus everything already queued; waits (max_wait) only while the queue is empty.
+
+        Jobs that queued up while the previous batch was written are taken at once,
+        without a timer; when the queue is empty a short wait lets requests that are
+        being processed right now join (fewer, larger inserts).
+        """
         batch = [first]
         size = first[0].size()
-        deadline = time.monotonic() + self.max_wait
+        deadline = None
         while size < self.max_rows:
-            remaining = deadline - time.monotonic()
             try:
-                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                item = self._queue.get_nowait()
             except queue.Empty:
-                break
+                if self.max_wait <= 0:
+                    break
+                if deadline is None:
+                    deadline = time.monotonic() + self.max_wait
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=remaining)
+                except queue.Empty:
+                    break
             if item is None:
                 self._queue.put(None)
                 break
@@ -228,4 +340,11 @@ class GroupCommitWriter:
         self._queue.put(None)
 
 
-writer = GroupCommitWriter()
+def _max_wait() -> float:
+    try:
+        return float(os.environ.get("SEXTANT_INGEST_MAX_WAIT_MS", "5")) / 1000
+    except ValueError:
+        return 0.005
+
+
+writer = GroupCommitWriter(max_wait=_max_wait())

@@ -5,6 +5,12 @@ Enable with ``pytest_plugins = ["tests.browser"]`` in tests/conftest.py (or
 
 - ``browser``: one Playwright Chromium per session, Debian's /usr/bin/chromium
   (scripts/install_browser.sh), headless, fresh temporary profile.
+- ``app_live_server``: like pytest-django's ``live_server`` (and started next to it,
+  sharing its database), except that ``/static/`` goes through the application as in
+  production: WhiteNoise serves files that exist and everything else falls through to
+  the URL routes (``live_server`` answers every ``/static/`` URL from staticfiles'
+  finders itself and 404s the rest, so routes such as posthog-js's lazy
+  ``/static/<version>/lazy-recorder.js`` are unreachable through it).
 - ``page``: a new context and page per test. Everything the page logs is kept on
   ``page.console_messages`` (Playwright ConsoleMessage objects: ``.type``, ``.text``)
   and uncaught exceptions on ``page.page_errors``. Both are lists that may also be
@@ -81,6 +87,23 @@ def browser():
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def _no_static_handler(app):
+    return app
+
+
+@pytest.fixture(scope="session")
+def app_live_server(live_server):
+    from pytest_django.live_server_helper import LiveServer  # noqa: PLC0415
+
+    server = LiveServer(live_server.thread.host, start=False)
+    server.thread.static_handler = _no_static_handler
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -37,11 +37,26 @@ def shop_page(live_url: str, token: str) -> str:
   <p class="intro">Thanks for shopping with us.</p>
   <label for="coupon">Coupon</label> <input id="coupon" name="coupon" type="text">
   <button id="buy" type="button">Buy now</button>
+  <script>
+    // Keep-alive fetches (all capture calls) never show up in Playwright's network
+    // events, so the page notes what every fetch the SDK made got back.
+    window.__sextantCalls = [];
+    const realFetch = window.fetch;
+    window.fetch = function (input, init) {{
+      const url = typeof input === "string" ? input : input.url;
+      const method = (init && init.method) || "GET";
+      return realFetch.apply(this, arguments).then(
+        (r) => {{ window.__sextantCalls.push([r.status, method, url]); return r; }},
+        (e) => {{ window.__sextantCalls.push([0, method, url + " " + e]); throw e; }},
+      );
+    }};
+  </script>
   <script src="{live_url}/static/vendor/posthog-js/{VERSION}/array.js"></script>
   <script>
     posthog.init({json.dumps(token)}, {{
       api_host: {json.dumps(live_url)},
       person_profiles: "identified_only",
+      opt_out_useragent_filter: true,  // HeadlessChrome would be dropped as a bot
       session_recording: {{}},
     }});
     document.getElementById("buy").addEventListener("click", function () {{
@@ -107,10 +122,10 @@ def snapshot_types(project_id: int, session_id: str) -> dict[int, int]:
     return {int(r["event_type"]): int(r["n"]) for r in rows}
 
 
-def test_posthog_js_events_identify_and_recording(page, live_server, project):
-    live_url = live_server.url
+def test_posthog_js_events_identify_and_recording(page, app_live_server, project, tmp_path):
+    live_url = app_live_server.url
     sextant_responses: list[tuple[int, str, str]] = []
-    page.on(
+    page.context.on(
         "response",
         lambda r: (
             sextant_responses.append((r.status, r.request.method, r.url))
@@ -118,7 +133,9 @@ def test_posthog_js_events_identify_and_recording(page, live_server, project):
             else None
         ),
     )
-    page.on("requestfailed", lambda r: sextant_responses.append((0, r.method, f"{r.url} {r.failure}")))
+    page.context.on(
+        "requestfailed", lambda r: sextant_responses.append((0, r.method, f"{r.url} {r.failure}"))
+    )
     open_shop(page, live_url, project.api_token)
     # Remote config arrived (config.js), the recorder was lazy-loaded and runs.
     page.wait_for_function("() => window.posthog.sessionRecordingStarted()", timeout=WAIT_SECONDS * 1000)
@@ -128,7 +145,7 @@ def test_posthog_js_events_identify_and_recording(page, live_server, project):
 
     page.fill("#coupon", SECRET_INPUT)
     page.click("#buy")
-    page.screenshot(path=str(Path(settings.VAR_DIR) / "posthog-js-shop.png"))
+    page.screenshot(path=str(tmp_path / "shop-while-recording.png"))  # kept by pytest's tmp_path
     page.evaluate("() => posthog.identify('user@example.com', {email: 'user@example.com', plan: 'pro'})")
     page.click("#buy")  # a second click as the identified user, while recording keeps going
 
@@ -172,7 +189,19 @@ def test_posthog_js_events_identify_and_recording(page, live_server, project):
     assert types[2] >= 1
     assert 4 in types  # Meta
 
-    # The typed coupon is masked (maskAllInputs): it is in no stored rrweb event as clear text.
+    # The typed coupon was recorded as rrweb input events (incremental source 5), masked
+    # (remote config says maskAllInputs), and is in no stored rrweb event as clear text.
+    input_texts = poll(
+        lambda: ch.query(
+            "SELECT JSONExtractString(data, 'data', 'text') AS text FROM session_replay_snapshots "
+            "WHERE project_id = {project_id:UInt32} AND event_type = 3 "
+            "AND JSONExtractInt(data, 'data', 'source') = 5",
+            {"project_id": project.id},
+        ).column("text"),
+        bool,
+        "rrweb input events for the coupon field",
+    )
+    assert all(set(text) <= {"*"} for text in input_texts), input_texts
     leaked = ch.query(
         "SELECT count() FROM session_replay_snapshots "
         "WHERE project_id = {project_id:UInt32} AND position(data, {secret:String}) > 0",
@@ -180,6 +209,9 @@ def test_posthog_js_events_identify_and_recording(page, live_server, project):
     ).scalar()
     assert leaked == 0
 
+    sextant_responses += [
+        tuple(c) for c in page.evaluate("() => window.__sextantCalls") if c[2].startswith(live_url)
+    ]
     failures = [r for r in sextant_responses if r[0] == 0 or r[0] >= 400]
     assert not failures, f"requests to Sextant failed: {failures}\nall: {sextant_responses}"
     sdk_errors = [
@@ -193,12 +225,13 @@ def test_posthog_js_events_identify_and_recording(page, live_server, project):
     paths = {url[len(live_url) :].split("?")[0] for _, _, url in sextant_responses}
     assert f"/array/{project.api_token}/config.js" in paths
     assert f"/static/{VERSION}/lazy-recorder.js" in paths
-    assert "/s/" in paths
+    assert "/s/" in paths, sextant_responses
+    assert "/e/" in paths or "/i/v0/e/" in paths, sextant_responses
 
 
-def test_recording_off_sends_no_snapshots(page, live_server, make_project):
+def test_recording_off_sends_no_snapshots(page, app_live_server, make_project):
     project = make_project("No replay", recording_enabled=False)
-    live_url = live_server.url
+    live_url = app_live_server.url
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url) if r.url.startswith(live_url) else None)
     open_shop(page, live_url, project.api_token)

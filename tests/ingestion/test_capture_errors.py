@@ -1,0 +1,182 @@
+"""Each 4xx, the quarantine, and never a 500."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from analytics_app import clickhouse as ch
+from ingestion import writer as writer_module
+
+from .conftest import count_events, event, send, warnings
+
+
+def envelope(project, *events):
+    return {"api_key": project.api_token, "batch": list(events)}
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"", b"   ", b"[1, 2", b"\x1f\x8b\x08\x00garbage", b"42", b'"a string"'])
+def test_unreadable_payloads_are_400_and_store_nothing(client, project, body):
+    response = send(client, "/e/", body)
+    assert response.status_code in (400, 401)
+    assert "error" in response.json()
+    assert count_events(project.id) == 0
+
+
+def test_unknown_token_is_401(client, project):
+    response = send(client, "/batch/", {"api_key": "phc_nope", "batch": [event()]})
+    assert response.status_code == 401
+    assert count_events(project.id) == 0
+
+
+def test_missing_token_is_401(client, project):
+    response = send(client, "/batch/", {"batch": [event()]})
+    assert response.status_code == 401
+
+
+def test_mixed_tokens_are_401(client, project, other_project):
+    response = send(client, "/e/", [event(token=project.api_token), event(token=other_project.api_token)])
+    assert response.status_code == 401
+    assert count_events(project.id) == 0
+    assert count_events(other_project.id) == 0
+
+
+def test_missing_distinct_id_alone_is_400_and_quarantined(client, project):
+    e = event("lost")
+    del e["distinct_id"]
+    response = send(client, "/e/", envelope(project, e))
+    assert response.status_code == 400
+    assert "missing_distinct_id" in response.json()["error"]
+    found = warnings(project.id)
+    assert [w["type"] for w in found] == ["missing_distinct_id"]
+    assert json.loads(found[0]["payload"])["event"] == "lost"
+
+
+@pytest.mark.parametrize("placeholder", ["anonymous", "Guest", "undefined", "[object Object]", "NaN", "null", "0", '"undefined"', "'None'", "NOT_AUTHENTICATED", "email"])
+def test_placeholder_distinct_id_is_quarantined_and_the_rest_accepted(client, project, placeholder):
+    response = send(client, "/e/", envelope(project, event("good", "u-1"), event("bad", placeholder)))
+    assert response.status_code == 200
+    assert count_events(project.id) == 1
+    found = warnings(project.id)
+    assert [(w["type"], w["event"], w["distinct_id"]) for w in found] == [("illegal_distinct_id", "bad", placeholder)]
+
+
+def test_case_sensitive_placeholders_are_user_ids_in_other_cases(client, project):
+    response = send(client, "/e/", envelope(project, event("ok", "NONE"), event("ok", "Null")))
+    assert response.status_code == 200
+    assert count_events(project.id) == 2
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"event": "", "distinct_id": "u"}, {"event": 7, "distinct_id": "u"}, {"event": "x" * 201, "distinct_id": "u"}, {"event": "e", "distinct_id": "u", "properties": [1]}, "just a string", {"event": "e", "distinct_id": "u", "uuid": "not-a-uuid"}],
+)
+def test_invalid_events_are_quarantined_with_their_reason(client, project, bad):
+    response = send(client, "/e/", envelope(project, event("fine"), bad))
+    assert response.status_code == 200
+    assert count_events(project.id) == 1
+    assert len(warnings(project.id)) == 1
+
+
+def test_event_too_large_is_quarantined_and_the_rest_accepted(client, project):
+    huge = event("huge", blob="x" * 1_100_000)
+    response = send(client, "/batch/", envelope(project, event("small"), huge))
+    assert response.status_code == 200
+    assert count_events(project.id) == 1
+    found = warnings(project.id)
+    assert [w["type"] for w in found] == ["event_too_large"]
+    assert len(found[0]["payload"]) == 64 * 1024
+
+
+def test_a_batch_of_only_too_large_events_is_413(client, project):
+    response = send(client, "/batch/", envelope(project, event("huge", blob="x" * 1_100_000)))
+    assert response.status_code == 413
+    assert [w["type"] for w in warnings(project.id)] == ["event_too_large"]
+
+
+def test_body_over_the_batch_limit_is_413(client, project):
+    response = client.post("/batch/", data=b"[" + b" " * (21 * 1024 * 1024) + b"]", content_type="application/json")
+    assert response.status_code == 413
+
+
+def test_gzip_bomb_is_413(client, project):
+    import gzip
+
+    bomb = gzip.compress(b"[" + b" " * (30 * 1024 * 1024) + b"]")
+    assert len(bomb) < 100_000
+    response = client.post("/batch/", data=bomb, content_type="text/plain")
+    assert response.status_code == 413
+
+
+def test_rate_limit_is_429_with_retry_after(client, project, settings):
+    settings.SEXTANT_RATE_LIMIT_EVENTS_PER_SECOND = 2  # burst 20
+    first = send(client, "/batch/", envelope(project, *[event() for _ in range(15)]))
+    assert first.status_code == 200
+    second = send(client, "/batch/", envelope(project, *[event() for _ in range(15)]))
+    assert second.status_code == 429
+    assert int(second["Retry-After"]) >= 1
+    assert second["Access-Control-Allow-Origin"] == "*"
+    assert count_events(project.id) == 15
+
+
+def test_performance_events_are_dropped_with_a_counted_warning(client, project):
+    response = send(client, "/e/", envelope(project, event("kept"), event("$performance_event"), event("$performance_event")))
+    assert response.status_code == 200
+    assert count_events(project.id) == 1
+    found = warnings(project.id)
+    assert [w["type"] for w in found] == ["performance_event_dropped"]
+    assert json.loads(found[0]["payload"]) == {"count": 2}
+
+
+def test_tracking_plan_hook_quarantines(client, project, monkeypatch):
+    from ingestion import processing
+
+    monkeypatch.setattr(processing, "plan_checks", [lambda project, e: "unplanned_event" if e.get("event") == "rogue" else None])
+    response = send(client, "/e/", envelope(project, event("rogue"), event("planned")))
+    assert response.status_code == 200
+    assert count_events(project.id) == 1
+    assert [w["type"] for w in warnings(project.id)] == ["plan:unplanned_event"]
+
+
+def test_a_store_failure_is_503_and_the_payload_is_quarantined(client, project, monkeypatch):
+    if writer_module.writer is None:  # pragma: no cover
+        pytest.skip("no writer")
+
+    def broken(request, state):
+        state.project = project
+        state.raw = b'{"hello": "world"}'
+        raise RuntimeError("disk on fire")
+
+    from ingestion import views
+
+    monkeypatch.setattr(views, "_capture_events", broken)
+    response = client.post("/e/", data=b"{}", content_type="application/json")
+    assert response.status_code == 503
+    found = ch.query(
+        "SELECT type, payload, details FROM ingestion_warnings WHERE project_id = {project_id:UInt32}", {"project_id": project.id}
+    ).rows
+    assert found == [("internal_error", '{"hello": "world"}', "RuntimeError: disk on fire")]
+
+
+def test_write_failure_reaches_every_waiting_request(project):
+    from ingestion.processing import Job
+    from ingestion.writer import GroupCommitWriter, WriteFailed
+
+    def fail(jobs):
+        raise RuntimeError("ClickHouse down")
+
+    w = GroupCommitWriter(write=fail)
+    with pytest.raises(WriteFailed):
+        w.submit(Job(project.id, events=[{"uuid": "x"}]))
+    w.stop()
+
+
+def test_clickhouse_refusing_one_event_quarantines_only_that_event(client, project):
+    # A property path and an object at the same key collide in ClickHouse's JSON type.
+    bad = event("collide", **{"a.b": 1, "a": {"b": 2}})
+    response = send(client, "/e/", envelope(project, event("ok1"), bad, event("ok2")))
+    assert response.status_code == 200
+    stored = count_events(project.id)
+    found = [w["type"] for w in warnings(project.id)]
+    assert stored + found.count("insert_rejected") == 3
