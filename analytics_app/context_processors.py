@@ -12,8 +12,11 @@ def navigation(request):
     perms = getattr(request, "perms", frozenset())
     sections = []
     if project is not None:
-        current = request.resolver_match.url_name if request.resolver_match else ""
+        home = reverse("project_overview", kwargs={"project_id": project.pk})
         for s in SECTIONS:
             if s.permission in perms:
-                sections.append({"label": s.label, "url": reverse(s.url_name, kwargs={"project_id": project.pk}), "active": s.url_name == current})
+                url = reverse(s.url_name, kwargs={"project_id": project.pk})
+                # A section is active on its page and the pages below it (the overview only on itself).
+                active = request.path == url or (url != home and request.path.startswith(url))
+                sections.append({"label": s.label, "url": url, "active": active})
     return {"nav_projects": projects_for(request.user), "nav_sections": sections, "current_project": project}

@@ -51,6 +51,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Generating demo data: {options['persons']} persons over {options['days']} days ...")
             summary = generate(project.pk, options["persons"], options["days"], options["seed"], progress=True)
             self.stdout.write(f"  {summary}")
+        call_command("ensure_default_dashboards", "--project", str(project.pk), stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("Sextant demo is ready."))
         self.stdout.write(f"  Log in as   {options['email']}")
         self.stdout.write(f"  Password    {password}")

@@ -1,0 +1,132 @@
+"""Insight results in Django's cache (local memory embedded, Redis in production).
+
+The key is a hash of what determines a result: the project (id and time zone),
+the kind, the canonical spec JSON *after* the dashboard's date override, and the
+override itself. The value is the kind's raw result (before any presentation, so
+PII masking still happens per viewer in render_tile) with the time it was computed.
+
+A refresh bypasses the read and overwrites the entry; pages, the insight page and
+the Celery task all go through `compute`, so they share entries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+
+from analytics_app.access import BadRequest
+from insights.registry import KINDS, InsightKind
+
+from .models import Insight, spec_text
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "sextant:insight-result:v1:"
+
+
+def ttl() -> int:
+    return int(getattr(settings, "SEXTANT_INSIGHT_CACHE_TTL", 15 * 60))
+
+
+@dataclass(frozen=True)
+class DateOverride:
+    """A dashboard-wide date range; empty strings mean 'keep the insight's own'."""
+
+    date_from: str = ""
+    date_to: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.date_from or self.date_to)
+
+    def as_params(self) -> dict[str, str]:
+        return {"date_from": self.date_from, "date_to": self.date_to}
+
+
+NO_OVERRIDE = DateOverride()
+
+
+@dataclass(frozen=True)
+class Computed:
+    spec: Any  # the spec that ran (override applied)
+    spec_json: str
+    result: Any
+    computed_at: dt.datetime
+    from_cache: bool
+
+
+def kind_for(name: str) -> InsightKind:
+    kind = KINDS.get(name)
+    if kind is None:
+        raise BadRequest(f"Insights of kind {name!r} are not available in this installation.")
+    return kind
+
+
+def spec_dict(kind: InsightKind, spec) -> dict:
+    """The kind's to_json as a dict (kinds may return a dict or JSON text)."""
+    out = kind.to_json(spec)
+    if isinstance(out, str | bytes):
+        out = json.loads(out)
+    if not isinstance(out, dict):
+        raise BadRequest(f"{kind.kind}.to_json must produce a JSON object.")
+    return out
+
+
+def parse_spec(kind: InsightKind, raw: dict, project):
+    """The kind's parse; a kind that raises something other than BadRequest on bad
+    input still becomes a BadRequest here (a form error, never a 500)."""
+    try:
+        return kind.parse(raw, project)
+    except BadRequest:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise BadRequest(f"This is not a valid {kind.label} insight: {exc}") from None
+
+
+def apply_override(kind: InsightKind, spec, override: DateOverride):
+    if not override:
+        return spec
+    return kind.with_date_range(spec, override.date_from or None, override.date_to or None)
+
+
+def cache_key(project, kind_name: str, spec_json: str, override: DateOverride) -> str:
+    material = json.dumps(
+        [project.pk, project.time_zone, kind_name, spec_json, override.date_from, override.date_to],
+        separators=(",", ":"),
+    )
+    return KEY_PREFIX + hashlib.sha256(material.encode()).hexdigest()
+
+
+def compute(project, kind_name: str, raw_spec: dict, override: DateOverride = NO_OVERRIDE, *, refresh: bool = False) -> Computed:
+    """The result of one insight under an optional date override, from the cache
+    unless `refresh` (or absent). Raises BadRequest for a spec that no longer parses
+    and the ClickHouse layer's errors for a failed query."""
+    kind = kind_for(kind_name)
+    spec = apply_override(kind, parse_spec(kind, raw_spec, project), override)
+    text = spec_text(spec_dict(kind, spec))
+    key = cache_key(project, kind_name, text, override)
+    if not refresh:
+        hit = cache.get(key)
+        if hit is not None:
+            return Computed(spec, text, hit["result"], hit["computed_at"], True)
+    result = kind.run(project, spec)
+    now = dt.datetime.now(dt.UTC)
+    try:
+        cache.set(key, {"result": result, "computed_at": now}, ttl())
+    except Exception:  # an unpicklable result must not break the page; it just is not cached
+        log.exception("could not cache a %s result", kind_name)
+    return Computed(spec, text, result, now, False)
+
+
+def compute_insight(insight: Insight, override: DateOverride = NO_OVERRIDE, *, refresh: bool = False) -> Computed:
+    computed = compute(insight.project, insight.kind, insight.spec, override, refresh=refresh)
+    if not computed.from_cache:
+        Insight.objects.filter(pk=insight.pk).update(last_refresh_at=computed.computed_at)
+        insight.last_refresh_at = computed.computed_at
+    return computed

@@ -1,0 +1,360 @@
+"""Saved insights and dashboards. Each view: gate -> form -> cache/runner -> render;
+htmx requests get a `{% partialdef %}` of the same template."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count, Max
+from django.http import HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from analytics_app import clickhouse as ch
+from analytics_app.access import BadRequest, project_page
+from analytics_app.models import Permission
+from insights.registry import KINDS
+
+from .cache import DateOverride, compute_insight
+from .defaults import ensure_default_dashboard
+from .forms import (
+    DATE_PRESETS,
+    AddToDashboardForm,
+    DashboardForm,
+    DateRangeForm,
+    InsightForm,
+    InsightSearchForm,
+    SaveInsightForm,
+    TileForm,
+)
+from .models import Dashboard, DashboardTile, Insight
+from .permissions import can_edit_insights, require_writer
+
+log = logging.getLogger(__name__)
+gate = project_page(Permission.VIEW_INSIGHTS)
+PAGE_SIZE = 50
+
+
+# Static scripts a kind's tiles need on the host page, for kinds that do not (yet)
+# declare them as `InsightKind.scripts`.
+KNOWN_TILE_SCRIPTS = {"TrendsQuery": ("js/trends.js",)}
+
+
+def tile_scripts() -> list[str]:
+    """Every registered kind's tile scripts (plotly is always loaded by the pages)."""
+    out: list[str] = []
+    for name, kind in KINDS.items():
+        for script in getattr(kind, "scripts", None) or KNOWN_TILE_SCRIPTS.get(name, ()):
+            if script not in out:
+                out.append(script)
+    return out
+
+
+def _base_context(request, **extra) -> dict:
+    return {"project": request.project, "can_edit": can_edit_insights(request.perms), "tile_scripts": tile_scripts(), **extra}
+
+
+def render_result(request, insight: Insight, override: DateOverride, *, refresh: bool) -> dict:
+    """Compute (or fetch) an insight and render its tile body; failures become a
+    message in the tile, never a 500."""
+    try:
+        computed = compute_insight(insight, override, refresh=refresh)
+        kind = KINDS[insight.kind]
+        html = kind.render_tile(request, request.project, computed.spec, computed.result)
+        return {"computed": computed, "tile_html": mark_safe(html), "error": ""}  # noqa: S308 - the kind's own renderer escapes
+    except BadRequest as exc:
+        details = "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
+        return {"computed": None, "tile_html": "", "error": f"{exc.message} {details}".strip()}
+    except (ch.QueryTimeout, ch.QueryTooLarge):
+        return {"computed": None, "tile_html": "", "error": "The query is too large for the configured limits; narrow the date range."}
+    except ch.ClickHouseError as exc:
+        log.warning("insight %s failed: %s", insight.pk, exc)
+        return {"computed": None, "tile_html": "", "error": "The events store could not answer this query; try again shortly."}
+
+
+def _override_from_get(request, default: DateOverride) -> tuple[DateOverride, DateRangeForm]:
+    """`?date_from=&date_to=` override the stored range (a shareable view); absent -> stored."""
+    if "date_from" in request.GET or "date_to" in request.GET:
+        form = DateRangeForm(request.GET, project=request.project)
+    else:
+        form = DateRangeForm(default.as_params(), project=request.project)
+    if form.is_valid():
+        return form.override, form
+    return default, form
+
+
+def _status(*forms) -> int:
+    return 400 if any(f is not None and f.errors for f in forms) else 200
+
+
+# --- saved insights ---------------------------------------------------------
+
+
+@require_GET
+@gate
+def insights(request):
+    project = request.project
+    stored_kinds = set(Insight.objects.filter(project=project).values_list("kind", flat=True).distinct())
+    kinds = sorted({(k.kind, k.label) for k in KINDS.values()} | {(k, k) for k in stored_kinds - set(KINDS)})
+    form = InsightSearchForm(request.GET or None, kinds=kinds)
+    queryset = Insight.objects.filter(project=project).select_related("created_by")
+    if request.GET:
+        queryset = form.filter(queryset)
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = _base_context(request, form=form, page=page, insights=page.object_list, filtered=bool(request.GET))
+    template = "dashboards/insights.html#results" if request.htmx else "dashboards/insights.html"
+    return render(request, template, context, status=_status(form))
+
+
+@require_http_methods(["GET", "POST"])
+@gate
+def insight_new(request):
+    """Save a builder state. Builders include dashboards/_save_insight.html, which posts here via htmx."""
+    require_writer(request)
+    project = request.project
+    data = request.POST if request.method == "POST" else request.GET
+    if request.method == "POST":
+        form = SaveInsightForm(data, project=project)
+    else:  # the form as a page (no-JS fallback), prefilled, not yet validated
+        form = SaveInsightForm(project=project, initial={k: data.get(k, "") for k in ("name", "description")})
+    context = _base_context(request, form=form, kind=data.get("kind", ""), spec_json=data.get("spec", ""))
+    if request.method == "POST" and form.is_valid():
+        insight = form.save(request.user)
+        if not request.htmx:
+            messages.success(request, f"Saved {insight.name}.")
+            return redirect("dashboards:insight", project_id=project.pk, insight_id=insight.pk)
+        context.update(saved=insight, add_form=AddToDashboardForm(project=project), spec_json=insight.spec_json)
+    template = "dashboards/_save_insight.html" if request.htmx else "dashboards/insight_new.html"
+    return render(request, template, context, status=_status(form) if request.method == "POST" else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@gate
+def insight(request, insight_id):
+    """A saved insight's result; POST renames it (writers)."""
+    project = request.project
+    obj = get_object_or_404(Insight, pk=insight_id, project=project)
+    form = None
+    if request.method == "POST":
+        require_writer(request)
+        form = InsightForm(request.POST, instance=obj)
+        if form.is_valid():
+            form.save()
+            messages.success(request, "Insight updated.")
+            return redirect("dashboards:insight", project_id=project.pk, insight_id=obj.pk)
+        obj.refresh_from_db()
+    context = _base_context(
+        request,
+        insight=obj,
+        form=form or InsightForm(instance=obj),
+        add_form=AddToDashboardForm(project=project),
+        on_dashboards=Dashboard.objects.filter(tiles__insight=obj).distinct(),
+        refresh_url=reverse("dashboards:insight", kwargs={"project_id": project.pk, "insight_id": obj.pk}) + "?refresh=1",
+        **render_result(request, obj, DateOverride(), refresh=request.GET.get("refresh") == "1"),
+    )
+    template = "dashboards/insight.html#result" if request.htmx else "dashboards/insight.html"
+    return render(request, template, context, status=_status(form))
+
+
+@require_POST
+@gate
+def insight_delete(request, insight_id):
+    require_writer(request)
+    obj = get_object_or_404(Insight, pk=insight_id, project=request.project)
+    obj.delete()
+    messages.success(request, f"Deleted {obj.name}.")
+    return redirect("dashboards:insights", project_id=request.project.pk)
+
+
+@require_POST
+@gate
+def insight_add_to_dashboard(request, insight_id):
+    require_writer(request)
+    project = request.project
+    obj = get_object_or_404(Insight, pk=insight_id, project=project)
+    form = AddToDashboardForm(request.POST, project=project)
+    added = None
+    if form.is_valid():
+        dashboard = form.cleaned_data["dashboard"]
+        with transaction.atomic():
+            last = dashboard.tiles.aggregate(m=Max("order"))["m"]
+            added = DashboardTile.objects.create(
+                dashboard=dashboard, insight=obj, order=0 if last is None else last + 1, width=form.cleaned_data["width"]
+            )
+        if not request.htmx:
+            messages.success(request, f"Added {obj.name} to {dashboard.name}.")
+            return redirect("dashboards:dashboard", project_id=project.pk, dashboard_id=dashboard.pk)
+    elif not request.htmx:
+        return HttpResponseBadRequest("Choose one of this project's dashboards.")
+    context = _base_context(request, insight=obj, add_form=form, added=added)
+    return render(request, "dashboards/_add_to_dashboard.html", context, status=_status(form))
+
+
+# --- dashboards -------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@gate
+def dashboards(request):
+    """The project's dashboards; POST creates one (writers). The default dashboard
+    is created on the first visit."""
+    project = request.project
+    form = DashboardForm(request.POST or None)
+    if request.method == "POST":
+        require_writer(request)
+        if form.is_valid():
+            dashboard = form.save(commit=False)
+            dashboard.project = project
+            dashboard.created_by = request.user
+            dashboard.save()
+            return redirect("dashboards:dashboard", project_id=project.pk, dashboard_id=dashboard.pk)
+    else:
+        ensure_default_dashboard(project, request.user)
+    items = Dashboard.objects.filter(project=project).annotate(tile_count=Count("tiles"))
+    context = _base_context(request, form=form, dashboards=items)
+    return render(request, "dashboards/dashboards.html", context, status=_status(form if request.method == "POST" else None))
+
+
+def _tile_urls(project, dashboard, tiles, override: DateOverride, refresh: bool) -> list[tuple[DashboardTile, str]]:
+    query = override.as_params()
+    if refresh:
+        query["refresh"] = "1"
+    qs = urlencode(query)
+    out = []
+    for tile in tiles:
+        url = reverse("dashboards:dashboard_tile", kwargs={"project_id": project.pk, "dashboard_id": dashboard.pk, "tile_id": tile.pk})
+        out.append((tile, f"{url}?{qs}"))
+    return out
+
+
+@require_http_methods(["GET", "POST"])
+@gate
+def dashboard(request, dashboard_id):
+    """The grid of tiles (each lazy-loaded). `?date_from=&date_to=` override the
+    stored range for this view; `?refresh=1` makes every tile bypass the cache.
+    POST (writers): `action=rename` or `action=dates` (store the range)."""
+    project = request.project
+    obj = get_object_or_404(Dashboard, pk=dashboard_id, project=project)
+    form = None
+    stored = DateOverride(obj.date_from, obj.date_to)
+    if request.method == "POST":
+        require_writer(request)
+        action = request.POST.get("action")
+        if action == "dates":
+            dates = DateRangeForm(request.POST, project=project)
+            if dates.is_valid():
+                obj.date_from, obj.date_to = dates.override.date_from, dates.override.date_to
+                obj.save(update_fields=["date_from", "date_to", "updated_at"])
+                messages.success(request, "Date range saved for everyone who opens this dashboard.")
+                return redirect("dashboards:dashboard", project_id=project.pk, dashboard_id=obj.pk)
+            override, date_form = stored, dates
+        elif action == "rename":
+            form = DashboardForm(request.POST, instance=obj)
+            if form.is_valid():
+                form.save()
+                messages.success(request, "Dashboard updated.")
+                return redirect("dashboards:dashboard", project_id=project.pk, dashboard_id=obj.pk)
+            obj.refresh_from_db()
+            override, date_form = _override_from_get(request, stored)
+        else:
+            return HttpResponseBadRequest("Unknown action.")
+    else:
+        override, date_form = _override_from_get(request, stored)
+    return _render_dashboard(request, obj, override, date_form, form)
+
+
+def _render_dashboard(request, obj, override: DateOverride, date_form, form=None):
+    project = request.project
+    refresh = request.GET.get("refresh") == "1"
+    tiles = obj.tiles.select_related("insight")
+    page_url = reverse("dashboards:dashboard", kwargs={"project_id": project.pk, "dashboard_id": obj.pk})
+    presets = list(DATE_PRESETS)
+    if override.date_from and override.date_from not in dict(presets):
+        presets.append((override.date_from, f"From {override.date_from}"))
+    context = _base_context(
+        request,
+        dashboard=obj,
+        form=form or DashboardForm(instance=obj),
+        date_form=date_form,
+        override=override,
+        stored=DateOverride(obj.date_from, obj.date_to),
+        presets=presets,
+        tiles=_tile_urls(project, obj, tiles, override, refresh),
+        widths=DashboardTile.Width.choices,
+        page_url=page_url,
+        refresh_all_url=f"{page_url}?{urlencode({**override.as_params(), 'refresh': '1'})}",
+    )
+    template = "dashboards/dashboard.html#grid" if request.htmx else "dashboards/dashboard.html"
+    return render(request, template, context, status=_status(form, date_form))
+
+
+@require_GET
+@gate
+def dashboard_tile(request, dashboard_id, tile_id):
+    """Just one tile's body (loaded by the grid with hx-trigger="load")."""
+    project = request.project
+    tile = get_object_or_404(
+        DashboardTile.objects.select_related("insight", "dashboard"), pk=tile_id, dashboard_id=dashboard_id, dashboard__project=project
+    )
+    stored = DateOverride(tile.dashboard.date_from, tile.dashboard.date_to)
+    override, date_form = _override_from_get(request, stored)
+    context = _base_context(request, tile=tile, insight=tile.insight)
+    if date_form.errors:
+        context.update(computed=None, tile_html="", error="Invalid date range: " + "; ".join(e for errs in date_form.errors.values() for e in errs))
+    else:
+        context.update(render_result(request, tile.insight, override, refresh=request.GET.get("refresh") == "1"))
+    qs = urlencode({**override.as_params(), "refresh": "1"})
+    context["refresh_url"] = f"{request.path}?{qs}"
+    return render(request, "dashboards/dashboard.html#tile_body", context, status=_status(date_form))
+
+
+@require_POST
+@gate
+def dashboard_delete(request, dashboard_id):
+    require_writer(request)
+    obj = get_object_or_404(Dashboard, pk=dashboard_id, project=request.project)
+    if obj.is_default:
+        return HttpResponseBadRequest("The default dashboard cannot be deleted; remove its tiles instead.")
+    obj.delete()
+    messages.success(request, f"Deleted {obj.name}.")
+    return redirect("dashboards:dashboards", project_id=request.project.pk)
+
+
+@require_POST
+@gate
+def tile_update(request, dashboard_id, tile_id):
+    """Move a tile up/down, resize it or remove it (writers). htmx gets the new grid."""
+    require_writer(request)
+    project = request.project
+    obj = get_object_or_404(Dashboard, pk=dashboard_id, project=project)
+    tile = get_object_or_404(DashboardTile, pk=tile_id, dashboard=obj)
+    form = TileForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest("; ".join(e for errs in form.errors.values() for e in errs))
+    action = form.cleaned_data["action"]
+    with transaction.atomic():
+        if action == "remove":
+            tile.delete()
+        elif action == "width":
+            tile.width = form.cleaned_data["width"]
+            tile.save(update_fields=["width"])
+        else:
+            ordered = list(obj.tiles.select_for_update())
+            i = next(n for n, t in enumerate(ordered) if t.pk == tile.pk)
+            j = i - 1 if action == "up" else i + 1
+            if 0 <= j < len(ordered):
+                ordered[i], ordered[j] = ordered[j], ordered[i]
+            for n, t in enumerate(ordered):
+                if t.order != n:
+                    t.order = n
+                    t.save(update_fields=["order"])
+    if request.htmx:
+        stored = DateOverride(obj.date_from, obj.date_to)
+        return _render_dashboard(request, obj, stored, DateRangeForm(stored.as_params(), project=project))
+    return redirect("dashboards:dashboard", project_id=project.pk, dashboard_id=obj.pk)
