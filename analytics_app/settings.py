@@ -60,6 +60,9 @@ INSTALLED_APPS = [
     "insights",
     "explorer",
     "dashboards",
+    "funnels",
+    "retention",
+    "paths",
 ]
 
 MIDDLEWARE = [
@@ -89,7 +92,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "analytics_app.context_processors.navigation",
             ],
-            "builtins": ["template_partials.templatetags.partials"],
+            "builtins": ["template_partials.templatetags.partials", "analytics_app.templatetags.sextant"],
         },
     },
 ]

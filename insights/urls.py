@@ -1,2 +1,9 @@
+from django.urls import path
+
+from . import views
+
 app_name = "insights"
-urlpatterns: list = []
+urlpatterns = [
+    path("project/<int:project_id>/insights/trends/", views.trends, name="trends"),
+    path("project/<int:project_id>/insights/trends/persons/", views.trends_persons, name="trends_persons"),
+]

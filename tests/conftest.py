@@ -27,6 +27,12 @@ pytest_plugins = ["tests.browser"]
 _project_ids = itertools.count(100_000 + (os.getpid() % 1000) * 1000)
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    """PBKDF2's deliberate slowness costs seconds per persona; tests don't need it."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session", autouse=True)
 def clickhouse_schema():
     """Build the ClickHouse schema once per session from the real migrations."""

@@ -125,3 +125,15 @@ def test_api_keys_shown_once_and_revocable(alice_client, alice):
     alice_client.post(reverse("api_keys"), {"action": "revoke", "key_id": key.pk})
     assert PersonalAPIKey.authenticate(raw) is None
     assert alice_client.post(reverse("api_keys"), {"label": ""}).status_code == 400
+
+
+def test_script_json_cannot_close_a_script_element():
+    from django.template import Context, Template
+
+    html = Template('<script type="application/json">{{ v|script_json }}</script>').render(Context({"v": '{"name": "</script><img src=x onerror=alert(1)>"}'}))
+    assert "</script><img" not in html
+    assert html.count("</script>") == 1
+    import json
+
+    inner = html.split(">", 1)[1].rsplit("</script>", 1)[0]
+    assert json.loads(inner) == {"name": "</script><img src=x onerror=alert(1)>"}

@@ -1,0 +1,156 @@
+"""Trends builder page and its drill-down: gate -> form -> runner -> render."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from analytics_app import clickhouse as ch
+from analytics_app.access import BadRequest, project_page
+from analytics_app.models import Permission
+from analytics_app.output import Presenter
+from analytics_app.queries import EventNamesQueryRunner, EventNamesSpec
+from insights.blocks import INTERVALS, OPERATORS
+from insights.trends import charts, forms
+from insights.trends.queries import TrendsPersonsQueryRunner, TrendsQueryRunner
+from insights.trends.spec import DISPLAYS, MATHS, PROPERTY_MATHS, TrendsSpec
+
+TEMPLATE = "insights/trends.html"
+
+
+def _is_partial(request) -> bool:
+    return bool(request.htmx) and not request.htmx.history_restore_request and not request.htmx.boosted
+
+
+def result_context(project, spec: TrendsSpec, result, presenter, *, drill: bool = True) -> dict:
+    """What the result / tile partials need (shared by the page and dashboard tiles)."""
+    payload = result.to_json(presenter)
+    spec_json = json.dumps(spec.to_json(), separators=(",", ":"))
+    context = {
+        "spec": spec,
+        "payload": payload,
+        "display": spec.display,
+        "chart_id": "chart-" + uuid.uuid4().hex[:10],
+        "figure_json": charts.figure_json(charts.trends_figure(payload, spec.display)) if spec.display in ("line", "bar", "area") else "",
+        "table": charts.table(payload),
+        "totals": [
+            {"label": r["label"] + (" (previous)" if r.get("compare_label") == "previous" else ""), "total": charts.format_number(r["total"])}
+            for r in payload["results"]
+        ],
+        "spec_json": spec_json,
+        "range_text": f"{result.start.astimezone(project.tz):%Y-%m-%d %H:%M} – {result.end.astimezone(project.tz):%Y-%m-%d %H:%M} ({project.time_zone})",
+    }
+    if drill:
+        context["drill_url"] = reverse("insights:trends_persons", kwargs={"project_id": project.pk})
+    return context
+
+
+@require_GET
+@project_page(Permission.VIEW_INSIGHTS)
+def trends(request):
+    project = request.project
+    event_names = [] if _is_partial(request) else [e.event for e in EventNamesQueryRunner(project, EventNamesSpec(days=90, limit=300)).run()]
+    state, spec, error = forms.parse_request(request.GET, project, default_event=event_names[0] if event_names else "$pageview")
+    context = {
+        "project": project,
+        "state": state,
+        "event_names": event_names,
+        "maths": MATHS,
+        "property_maths": sorted(PROPERTY_MATHS),
+        "intervals": INTERVALS,
+        "displays": DISPLAYS,
+        "operators": OPERATORS,
+        "presets": forms.DATE_PRESETS,
+        "series_numbers": [str(i + 1) for i in range(len(state["series"]))],
+    }
+    status = 200
+    if spec is not None:
+        try:
+            result = TrendsQueryRunner(project, spec).run()
+            context.update(result_context(project, spec, result, request.presenter))
+            context["share_url"] = request.build_absolute_uri(reverse("insights:trends", kwargs={"project_id": project.pk})) + "?q=" + _quote(context["spec_json"])
+        except BadRequest as exc:
+            error = exc
+        except (ch.QueryTimeout, ch.QueryTooLarge) as exc:
+            error, status = BadRequest("The query is too large for the configured limits; narrow the date range or filters.", {"query": exc.message}), 422
+    if error is not None:
+        context["error"] = error
+        status = 400 if status == 200 else status
+    template = f"{TEMPLATE}#result" if _is_partial(request) else TEMPLATE
+    return render(request, template, context, status=status)
+
+
+@require_GET
+@project_page(Permission.VIEW_INSIGHTS)
+def trends_persons(request):
+    """The persons behind one chart point (an htmx partial under the chart)."""
+    project = request.project
+    context = {"project": project}
+    status = 200
+    try:
+        spec, series_index, point, breakdown_index, period = _drill_params(request.GET, project)
+        context["drill"] = TrendsPersonsQueryRunner(project, spec, series_index, point, breakdown_index, period).run()
+        if context["drill"].breakdown_value is not None:
+            from insights.blocks.breakdown import label  # noqa: PLC0415
+
+            context["drill_breakdown"] = request.presenter.value(spec.breakdown.property, label(context["drill"].breakdown_value))
+    except BadRequest as exc:
+        context["error"] = exc
+        status = 400
+    return render(request, f"{TEMPLATE}#persons", context, status=status)
+
+
+def _drill_params(query, project):
+    try:
+        spec = TrendsSpec.from_json(json.loads(query.get("q", "")), project)
+    except ValueError:
+        raise BadRequest("Invalid drill-down.", {"q": "must be the chart's spec JSON"}) from None
+    errors = {}
+    try:
+        series_index = int(query.get("series", ""))
+    except ValueError:
+        errors["series"] = "must be a series number"
+        series_index = 0
+    try:
+        point = dt.datetime.fromisoformat(query.get("date", ""))
+        if point.tzinfo is None:
+            point = point.replace(tzinfo=project.tz)
+    except ValueError:
+        errors["date"] = "must be an ISO interval start"
+        point = None
+    raw_index = query.get("breakdown_index", "")
+    breakdown_index = None
+    if raw_index not in ("", "null", "undefined"):
+        try:
+            breakdown_index = int(raw_index)
+        except ValueError:
+            errors["breakdown_index"] = "must be a number"
+    period = query.get("period", "current") or "current"
+    if errors:
+        raise BadRequest("Invalid drill-down.", errors)
+    return spec, series_index, point, breakdown_index, period
+
+
+def _quote(text: str) -> str:
+    from urllib.parse import quote  # noqa: PLC0415
+
+    return quote(text, safe="")
+
+
+def render_tile(request, project, spec: TrendsSpec, result) -> str:
+    """A dashboard tile body: the chart (or table / number) without the builder.
+
+    The host page must load static/vendor/plotly/plotly.min.js and static/js/trends.js.
+    """
+    presenter = getattr(request, "presenter", None) if request is not None else None
+    if presenter is None:
+        perms = getattr(request, "perms", ()) if request is not None else ()
+        presenter = Presenter.for_request(project, perms)
+    context = {"project": project, **result_context(project, spec, result, presenter, drill=False)}
+    return render_to_string(f"{TEMPLATE}#tile", context, request=request)

@@ -1,0 +1,169 @@
+"""Trends builder page, drill-down and the TrendsQuery JSON API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from urllib.parse import quote
+
+import pytest
+from django.urls import reverse
+
+from analytics_app.query_api import REGISTRY
+from insights.registry import KINDS
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+def url(project, **params):
+    base = reverse("insights:trends", kwargs={"project_id": project.pk})
+    return base + ("?" + "&".join(f"{k}={quote(str(v))}" for k, v in params.items()) if params else "")
+
+
+@pytest.fixture
+def some_events(events):
+    for i in range(6):
+        events.add("$pageview", f"u{i % 3}", NOW - dt.timedelta(hours=2 + i), {"$browser": ["Chrome", "Safari"][i % 2], "revenue": i})
+    events.add("signup", "u1", NOW - dt.timedelta(hours=3), {"plan": "pro"})
+    events.flush()
+    return events
+
+
+def test_full_page_renders_builder_and_chart(alice_client, project, some_events):
+    response = alice_client.get(url(project))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<html" in html and 'id="trends-form"' in html and 'id="result"' in html
+    assert "data-trends-figure" in html and "plotly.min.js" in html
+    assert '<option value="$pageview">' in html  # event autocomplete from EventNamesQuery
+    assert 'hx-push-url="true"' in html
+
+
+def test_htmx_request_renders_only_the_result_partial(alice_client, project, some_events):
+    response = alice_client.get(url(project, series_event="$pageview", series_math="dau", interval="day", date_from="-7d"), headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<html" not in html and 'id="trends-form"' not in html
+    assert html.strip().startswith('<section id="result"')
+
+
+def test_get_fields_and_q_reopen_the_same_chart(alice_client, project, some_events):
+    fields = alice_client.get(url(project, series_event="$pageview", series_math="total", interval="day", date_from="-7d", display="table"))
+    spec = {"kind": "TrendsQuery", "series": [{"event": "$pageview"}], "date_from": "-7d", "interval": "day", "display": "table"}
+    q = alice_client.get(url(project, q=json.dumps(spec)))
+    assert fields.status_code == q.status_code == 200
+    for response in (fields, q):
+        assert "trends-table" in response.content.decode()
+        assert "<strong>6</strong>" in response.content.decode()
+
+
+def test_table_and_number_views(alice_client, project, some_events):
+    number = alice_client.get(url(project, series_event="$pageview", series_math="dau", date_from="-7d", display="number"), headers={"HX-Request": "true"})
+    assert 'class="stat-value">3<' in number.content.decode()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"series_event": "$pageview", "interval": "fortnight"},
+        {"series_event": "$pageview", "date_from": "custom", "custom_from": "garbage"},
+        {"series_event": "$pageview", "series_math": "sum"},
+        {"series_event": "", "interval": "day"},
+        {"q": "{not json"},
+        {"series_event": "$pageview", "breakdown": "$browser", "breakdown_limit": "many"},
+    ],
+)
+def test_bad_params_are_400_with_the_errors_on_the_page(alice_client, project, params):
+    response = alice_client.get(url(project, **params))
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'role="alert"' in html and 'id="trends-form"' in html
+    partial = alice_client.get(url(project, **params), headers={"HX-Request": "true"})
+    assert partial.status_code == 400 and "<html" not in partial.content.decode()
+
+
+def test_math_property_error_names_the_field(alice_client, project):
+    html = alice_client.get(url(project, series_event="$pageview", series_math="sum")).content.decode()
+    assert "series[0].math_property" in html
+
+
+def test_exec_can_view(client, bob, project, some_events):
+    client.force_login(bob)
+    assert client.get(url(project)).status_code == 200
+
+
+def test_stranger_gets_404(client, charlie, project):
+    client.force_login(charlie)
+    assert client.get(url(project)).status_code == 404
+    assert client.get(reverse("insights:trends_persons", kwargs={"project_id": project.pk})).status_code == 404
+
+
+def test_anonymous_is_sent_to_login(client, project):
+    response = client.get(url(project))
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_navigation_lists_trends(alice_client, project):
+    html = alice_client.get(reverse("project_overview", kwargs={"project_id": project.pk})).content.decode()
+    assert reverse("insights:trends", kwargs={"project_id": project.pk}) in html
+
+
+def test_drill_down_lists_the_persons_behind_a_point(alice_client, project, some_events):
+    spec = {"kind": "TrendsQuery", "series": [{"event": "$pageview", "math": "dau"}], "date_from": "-24h", "interval": "hour"}
+    bucket = (NOW - dt.timedelta(hours=2)).astimezone(project.tz).replace(minute=0, second=0, microsecond=0)
+    response = alice_client.get(
+        reverse("insights:trends_persons", kwargs={"project_id": project.pk}),
+        {"q": json.dumps(spec), "series": 0, "date": bucket.isoformat(), "period": "current"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "1 person " in html and f"/project/{project.pk}/persons/" in html and "<html" not in html
+
+
+def test_drill_down_bad_params_are_400(alice_client, project):
+    response = alice_client.get(reverse("insights:trends_persons", kwargs={"project_id": project.pk}), {"q": "{}", "series": "x"})
+    assert response.status_code == 400
+
+
+def api(client, project, api_key, body):
+    return client.post(f"/api/projects/{project.pk}/query/", data=json.dumps(body), content_type="application/json", headers={"Authorization": f"Bearer {api_key}"})
+
+
+def test_json_api_runs_trends(client, project, api_key, some_events):
+    body = {"kind": "TrendsQuery", "series": [{"event": "$pageview"}, {"event": "$pageview", "math": "dau"}], "date_from": "-7d", "interval": "day"}
+    response = api(client, project, api_key, body)
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [r["total"] for r in results] == [6, 3]
+    assert len(results[0]["dates"]) == len(results[0]["data"]) == 8
+
+
+def test_json_api_rejects_bad_specs(client, project, api_key):
+    response = api(client, project, api_key, {"kind": "TrendsQuery", "series": [{"event": "x", "math": "sum"}], "interval": "fortnight"})
+    assert response.status_code == 400
+    assert {"interval", "series[0].math_property"} <= set(response.json()["errors"])
+
+
+def test_kinds_are_registered():
+    assert "TrendsQuery" in REGISTRY and REGISTRY["TrendsQuery"].schema["properties"]["series"]["maxItems"] == 10
+    kind = KINDS["TrendsQuery"]
+    assert kind.label == "Trends" and kind.builder_url_name == "insights:trends"
+
+
+def test_insight_kind_round_trip_and_tile(rf, project, alice, some_events):
+    kind = KINDS["TrendsQuery"]
+    spec = kind.parse({"kind": "TrendsQuery", "series": [{"event": "$pageview"}], "date_from": "-7d"}, project)
+    assert kind.parse(kind.to_json(spec), project) == spec
+    narrowed = kind.with_date_range(spec, "-24h", None)
+    assert narrowed.date_range.date_from == "-24h"
+    result = kind.run(project, narrowed)
+    assert sum(result.series[0].data) == 6
+    request = rf.get("/")
+    request.user = alice
+    html = kind.render_tile(request, project, narrowed, result)
+    assert "data-trends-figure" in html and "<html" not in html
+    table = kind.render_tile(request, project, kind.parse({**kind.to_json(spec), "display": "table"}, project), result)
+    assert "trends-table" in table
