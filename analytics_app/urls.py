@@ -23,5 +23,8 @@ urlpatterns = [
     path("", include("insights.urls")),
     path("", include("explorer.urls")),
     path("", include("dashboards.urls")),
+    path("", include("funnels.urls")),
+    path("", include("retention.urls")),
+    path("", include("paths.urls")),
 ]
 

@@ -1,0 +1,260 @@
+"""The funnel builder's GET fields <-> FunnelSpec.
+
+The page's form submits plain GET fields, so the URL is the builder state; a saved
+insight (or "Link to this funnel") opens the page with `?q=<spec JSON>`. Both become
+the one JSON body that `FunnelSpec.from_json` validates:
+
+    step_event / step_key / step_operator / step_value / step_type / step_more   (one per step, aligned;
+        step_more is a JSON list of further filters of that step, kept from a ?q= spec)
+    excl_event / excl_from / excl_to / excl_key / excl_operator / excl_value / excl_type / excl_more
+    filter_key / filter_operator / filter_value / filter_type                    (global filters)
+    order, window_value, window_unit, date_from (a preset, or "custom" + custom_from / custom_to),
+    breakdown, breakdown_type, breakdown_attribution, breakdown_limit, aggregate_by, aggregate_property
+"""
+
+from __future__ import annotations
+
+import json
+
+from analytics_app.access import BadRequest
+
+from .spec import FunnelSpec
+
+DATE_PRESETS = {
+    "-24h": "Last 24 hours",
+    "-7d": "Last 7 days",
+    "-14d": "Last 14 days",
+    "-30d": "Last 30 days",
+    "-90d": "Last 90 days",
+    "mStart": "This month",
+    "yStart": "This year",
+    "all": "All time",
+}
+MAX_Q_LENGTH = 40_000
+NO_VALUE_OPERATORS = ("is_set", "is_not_set")
+
+
+def _filter_state(f) -> dict:
+    value = f.value
+    if isinstance(value, list | tuple):
+        value = ", ".join(str(v) for v in value)
+    return {"key": f.key, "operator": f.operator, "value": "" if value is None else str(value), "type": f.type}
+
+
+def _split_filters(filters) -> tuple[dict, str]:
+    """(first filter as row fields, the rest as JSON) for a step / exclusion row."""
+    first = _filter_state(filters[0]) if filters else {"key": "", "operator": "exact", "value": "", "type": "event"}
+    more = json.dumps([f.to_json() for f in filters[1:]]) if len(filters) > 1 else ""
+    return first, more
+
+
+def state_from_spec(spec: FunnelSpec) -> dict:
+    steps = []
+    for s in spec.steps:
+        first, more = _split_filters(s.properties)
+        steps.append({"event": s.event, **first, "more": more})
+    exclusions = []
+    for x in spec.exclusions:
+        first, more = _split_filters(x.properties)
+        exclusions.append({"event": x.event, "from": str(x.from_step), "to": str(x.to_step), **first, "more": more})
+    custom = spec.date_range.date_from not in DATE_PRESETS or bool(spec.date_range.date_to)
+    bd = spec.breakdown
+    agg = spec.aggregate_by
+    return {
+        "steps": steps,
+        "exclusions": exclusions,
+        "filters": [_filter_state(f) for f in spec.properties],
+        "order": spec.order,
+        "window_value": str(spec.window.value),
+        "window_unit": spec.window.unit,
+        "date_preset": "custom" if custom else spec.date_range.date_from,
+        "date_from": spec.date_range.date_from,
+        "date_to": spec.date_range.date_to or "",
+        "breakdown": bd.property if bd else "",
+        "breakdown_type": bd.type if bd else "event",
+        "breakdown_attribution": str(bd.attribution) if bd else "0",
+        "breakdown_limit": str(bd.limit) if bd else "10",
+        "aggregate_by": agg.kind,
+        "aggregate_property": agg.property or "",
+    }
+
+
+def state_from_query(query) -> dict:
+    def aligned(*names):
+        lists = [query.getlist(n) for n in names]
+        size = max((len(values) for values in lists), default=0)
+        return [[(values[i] if i < len(values) else "").strip() for values in lists] for i in range(size)]
+
+    steps = [
+        {"event": e, "key": k, "operator": o or "exact", "value": v, "type": t or "event", "more": m}
+        for e, k, o, v, t, m in aligned("step_event", "step_key", "step_operator", "step_value", "step_type", "step_more")
+    ]
+    exclusions = [
+        {"event": e, "from": a, "to": b, "key": k, "operator": o or "exact", "value": v, "type": t or "event", "more": m}
+        for e, a, b, k, o, v, t, m in aligned(
+            "excl_event", "excl_from", "excl_to", "excl_key", "excl_operator", "excl_value", "excl_type", "excl_more"
+        )
+    ]
+    filters = [
+        {"key": k, "operator": o or "exact", "value": v, "type": t or "event"}
+        for k, o, v, t in aligned("filter_key", "filter_operator", "filter_value", "filter_type")
+    ]
+    preset = query.get("date_from", "-30d").strip() or "-30d"
+    custom = preset == "custom"
+    return {
+        "steps": steps,
+        "exclusions": exclusions,
+        "filters": filters,
+        "order": query.get("order", "ordered"),
+        "window_value": query.get("window_value", "14").strip() or "14",
+        "window_unit": query.get("window_unit", "day"),
+        "date_preset": preset,
+        "date_from": query.get("custom_from", "").strip() if custom else preset,
+        "date_to": query.get("custom_to", "").strip() if custom else "",
+        "breakdown": query.get("breakdown", "").strip(),
+        "breakdown_type": query.get("breakdown_type", "event"),
+        "breakdown_attribution": query.get("breakdown_attribution", "0").strip() or "0",
+        "breakdown_limit": query.get("breakdown_limit", "10").strip() or "10",
+        "aggregate_by": query.get("aggregate_by", "person"),
+        "aggregate_property": query.get("aggregate_property", "").strip(),
+    }
+
+
+def _row_filters(row: dict, where: str, errors: dict) -> list:
+    out = []
+    if row.get("key"):
+        raw = {"key": row["key"], "operator": row["operator"], "type": row["type"]}
+        if row["operator"] not in NO_VALUE_OPERATORS:
+            raw["value"] = row["value"]
+        out.append(raw)
+    if row.get("more"):
+        try:
+            more = json.loads(row["more"])
+            if not isinstance(more, list):
+                raise ValueError
+            out.extend(more)
+        except ValueError:
+            errors[f"{where}.properties"] = "the extra filters are not a JSON list"
+    return out
+
+
+def _int(text: str, where: str, errors: dict, default: int) -> int:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        errors[where] = "must be a whole number"
+        return default
+
+
+def body_from_state(state: dict) -> dict:
+    errors: dict[str, str] = {}
+    steps = []
+    for i, row in enumerate(state["steps"]):
+        step = {"event": row["event"]}
+        filters = _row_filters(row, f"steps[{i}]", errors)
+        if filters:
+            step["properties"] = filters
+        steps.append(step)
+    exclusions = []
+    for i, row in enumerate(state["exclusions"]):
+        if not row["event"]:
+            continue  # a blank row
+        item = {
+            "event": row["event"],
+            "from_step": _int(row["from"] or "0", f"exclusions[{i}].from_step", errors, 0),
+            "to_step": _int(row["to"] or str(max(len(steps) - 1, 1)), f"exclusions[{i}].to_step", errors, 1),
+        }
+        filters = _row_filters(row, f"exclusions[{i}]", errors)
+        if filters:
+            item["properties"] = filters
+        exclusions.append(item)
+    filters = []
+    for f in state["filters"]:
+        if not f["key"]:
+            continue
+        raw = {"key": f["key"], "operator": f["operator"], "type": f["type"]}
+        if f["operator"] not in NO_VALUE_OPERATORS:
+            raw["value"] = f["value"]
+        filters.append(raw)
+    body: dict = {
+        "kind": "FunnelsQuery",
+        "date_from": state["date_from"],
+        "steps": steps,
+        "order": state["order"],
+        "window": {"value": _int(state["window_value"], "window.value", errors, 14), "unit": state["window_unit"]},
+        "properties": filters,
+    }
+    if state["date_to"]:
+        body["date_to"] = state["date_to"]
+    if exclusions:
+        body["exclusions"] = exclusions
+    if state["breakdown"]:
+        attribution = state["breakdown_attribution"]
+        body["breakdown"] = {
+            "property": state["breakdown"],
+            "type": state["breakdown_type"],
+            "attribution": int(attribution) if attribution.isdigit() else attribution,
+            "limit": _int(state["breakdown_limit"], "breakdown.limit", errors, 10),
+        }
+    if state["aggregate_by"] == "property":
+        body["aggregate_by"] = {"property": state["aggregate_property"]}
+    elif state["aggregate_by"] != "person":
+        body["aggregate_by"] = state["aggregate_by"]
+    if errors:
+        raise BadRequest("Invalid FunnelsQuery.", errors)
+    return body
+
+
+def parse_q(raw: str, project) -> FunnelSpec:
+    if len(raw) > MAX_Q_LENGTH:
+        raise BadRequest("The query is too long.", {"q": f"at most {MAX_Q_LENGTH} characters"})
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise BadRequest("The query is not valid JSON.", {"q": str(exc)}) from None
+    return FunnelSpec.from_json(body, project)
+
+
+def parse_request(query, project, default_events: list[str]) -> tuple[dict, FunnelSpec | None, BadRequest | None]:
+    """(form state to render, spec or None, the error or None) from the page's GET."""
+    if "q" in query:
+        try:
+            spec = parse_q(query.get("q", ""), project)
+        except BadRequest as exc:
+            return default_state(default_events), None, exc
+        return state_from_spec(spec), spec, None
+    if not any(k in query for k in ("step_event", "order", "date_from")):
+        state = default_state(default_events)
+    else:
+        state = state_from_query(query)
+    try:
+        spec = FunnelSpec.from_json(body_from_state(state), project)
+    except BadRequest as exc:
+        return state, None, exc
+    return state, spec, None
+
+
+def blank_step(event: str = "") -> dict:
+    return {"event": event, "key": "", "operator": "exact", "value": "", "type": "event", "more": ""}
+
+
+def default_state(events: list[str]) -> dict:
+    first = events[0] if events else "$pageview"
+    second = events[1] if len(events) > 1 else first
+    return {
+        "steps": [blank_step(first), blank_step(second)],
+        "exclusions": [],
+        "filters": [],
+        "order": "ordered",
+        "window_value": "14",
+        "window_unit": "day",
+        "date_preset": "-30d",
+        "date_from": "-30d",
+        "date_to": "",
+        "breakdown": "",
+        "breakdown_type": "event",
+        "breakdown_attribution": "0",
+        "breakdown_limit": "10",
+        "aggregate_by": "person",
+        "aggregate_property": "",
+    }

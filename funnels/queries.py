@@ -1,0 +1,634 @@
+"""Funnel runners: counts per step (FunnelQueryRunner), the actors behind a step
+(FunnelActorsQueryRunner), time to convert (FunnelTimeToConvertRunner) and conversion
+by entry day (FunnelTrendsRunner). Semantics: docs/funnels.md; the Python reference
+in tests/funnels/reference.py implements the same and is compared on generated data.
+
+Two engines compute the per-actor level; the result is identical whichever runs:
+
+arrays (every feature)
+  1. events: EventSource (person resolved through person_distinct_ids) with one
+     match flag per step and per exclusion computed where `properties` is read; a
+     step mask `mm`, exclusion mask `xm`, and `fs` = the first step the event matches.
+  2. per actor: `groupArray` of (t µs, fs, uuid as UInt128, mm, xm, breakdown, session)
+     sorted by that tuple: the actor's stream order (ties: the step matched first,
+     then the uuid).
+  3. array logic per actor: `nx{k}` = next position matching step k (arrayReverseFill),
+     `c0` = attempt starts; `c{k}` = the greedy walk (earliest next match; strict: the
+     very next event; unordered: the first occurrence of every step within the window,
+     sorted); `R` = steps reached per attempt; `vd` = void by an exclusion; the actor's
+     level, its counted attempt `bi` (furthest, earliest start), conversion times from
+     the earliest-start attempt reaching each step, and the breakdown value.
+  4. one aggregation: counts, sum/count and exact median (quantileExactLow/High
+     states) per breakdown value, with the top-N ranking done by a window function
+     and the rest merged into "Other" from the same states.
+
+windowfunnel (auto-selected only where proven equal by tests/funnels/test_engines.py)
+  ClickHouse's windowFunnel over (t µs, step flags) for ordered funnels whose steps have
+  pairwise different event names (so no event matches two steps), with no exclusions,
+  no event-property breakdown and no conversion times. Strict funnels never use it:
+  windowFunnel's 'strict_order' stops at the first interruption of the *first*
+  attempt, while Sextant takes the best attempt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from analytics_app import clickhouse as ch
+from insights.blocks import EventSource, SQLBuilder
+from insights.blocks.breakdown import OTHER_VALUE
+from insights.blocks.breakdown import label as breakdown_label
+from insights.blocks.dates import interval_starts
+from insights.blocks.filters import event_text_sql, filters_sql, person_text_sql
+
+from .spec import FunnelActorsSpec, FunnelSpec
+
+ENGINES = ("auto", "arrays", "windowfunnel")
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def to_micros(moment: dt.datetime) -> int:
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(value: int) -> dt.datetime:
+    return EPOCH + dt.timedelta(microseconds=int(value))
+
+
+def windowfunnel_eligible(spec: FunnelSpec) -> bool:
+    return (
+        spec.order == "ordered"
+        and not spec.exclusions
+        and (spec.breakdown is None or spec.breakdown.type == "person")
+        and len({s.event for s in spec.steps}) == len(spec.steps)
+        and not spec.conversion_times
+    )
+
+
+# ------------------------------------------------------------------ SQL building
+class FunnelSQL:
+    """Builds the per-actor SQL for one spec. Every value is bound through `b`; the
+    only text generated here is structure indexed by step / exclusion numbers."""
+
+    def __init__(self, project, spec: FunnelSpec, start: dt.datetime, end: dt.datetime):
+        self.project = project
+        self.spec = spec
+        self.start, self.end = start, end
+        self.b = SQLBuilder(project.id)
+        self.n = len(spec.steps)
+        self.w = self.b.bind(spec.window.micros, "Int64")
+        self.lo = self.b.bind(to_micros(start), "Int64")
+        self.hi = self.b.bind(to_micros(end), "Int64")
+
+    # 1. events ---------------------------------------------------------
+    def _match_sql(self, event: str, filters, idx: str, ev_cols: dict, person_cols: dict) -> str:
+        b = self.b
+        ev_filters = [f for f in filters if f.type == "event"]
+        pp_filters = [f for f in filters if f.type != "event"]
+        ev_cols[f"m_{idx}"] = f"(e.event = {b.bind(event, 'String')} AND {filters_sql(b, ev_filters)})"
+        if not pp_filters:
+            return f"m_{idx}"
+        person_cols[f"p_{idx}"] = filters_sql(b, pp_filters, person_id_sql="ev.person_id")
+        return f"(m_{idx} AND p_{idx})"
+
+    def events_sql(self, *, with_order_fields: bool = True) -> str:
+        spec, b = self.spec, self.b
+        ev_cols: dict[str, str] = {}
+        person_cols: dict[str, str] = {}
+        steps = [self._match_sql(s.event, s.properties, f"s{k}", ev_cols, person_cols) for k, s in enumerate(spec.steps)]
+        excls = [self._match_sql(x.event, x.properties, f"x{i}", ev_cols, person_cols) for i, x in enumerate(spec.exclusions)]
+        bd = spec.breakdown
+        if bd is not None and bd.type == "event":
+            ev_cols["bv"] = event_text_sql(b, bd.property)[0]
+        if bd is not None and bd.type == "person":
+            person_cols["pbv"] = person_text_sql(b, bd.property)[0]
+        if spec.aggregate_by.kind == "property":
+            ev_cols["av"] = event_text_sql(b, spec.aggregate_by.property)[0]
+        names = None if spec.order == "strict" else sorted({s.event for s in spec.steps} | {x.event for x in spec.exclusions})
+        src = EventSource(
+            self.project, b, self.start, self.end + dt.timedelta(microseconds=spec.window.micros),
+            events=names, filters=spec.properties, event_columns=ev_cols, person_columns=person_cols, need_person=True,
+        )
+        mm = " + ".join(f"toUInt32({m}) * {1 << k}" for k, m in enumerate(steps))
+        xm = " + ".join(f"toUInt32({m}) * {1 << i}" for i, m in enumerate(excls)) or "toUInt32(0)"
+        fs = "multiIf(" + ", ".join(f"{m}, {k}" for k, m in enumerate(steps)) + f", {self.n})"
+        akey = {"person": "''", "session": "session_id", "property": "av"}[spec.aggregate_by.kind]
+        where = []
+        if spec.order != "strict":
+            where.append("(mm != 0 OR xm != 0)")
+        if spec.aggregate_by.kind == "session":
+            where.append("session_id != ''")
+        if spec.aggregate_by.kind == "property":
+            where.append("av != ''")
+        cols = [
+            "person_id", f"{akey} AS akey", "toInt64(toUnixTimestamp64Micro(timestamp)) AS t",
+            f"{mm} AS mm", f"{xm} AS xm", "session_id", f"{'bv' if 'bv' in ev_cols else chr(39) * 2} AS bval_ev",
+            f"{'pbv' if 'pbv' in person_cols else chr(39) * 2} AS bval_person",
+        ]
+        if with_order_fields:
+            cols += [f"{fs} AS fs", "toUInt128(uuid) AS uid"]
+        return f"""
+        SELECT {', '.join(cols)}
+        FROM ({src.sql()})
+        WHERE {' AND '.join(where) or '1'}
+        """
+
+    # 2 + 3. per actor ---------------------------------------------------
+    def actors_sql(self) -> str:
+        """One row per actor that has an attempt: person_id, akey, level (steps reached,
+        0 when every attempt is void), bval, t1..t{n-1} (µs, -1 = not reached), tt
+        (first -> last step µs or -1), reached_at (µs), sessions, last_session, plus the
+        per-attempt arrays c0 (start positions), ts, Rv (steps reached, 0 = void).
+
+        Built as layers of subqueries: ClickHouse expands aliases in place, so a chain of
+        aliases over 20 steps would grow the query tree exponentially."""
+        spec, n, w = self.spec, self.n, self.w
+        fields = ["t", "fs", "uid", "mm"]
+        if spec.exclusions:
+            fields.append("xm")
+        fields += ["session_id", "bval_ev"]
+        pos = {name: i + 1 for i, name in enumerate(fields)}
+        layers: list[list[str]] = []
+        unpack = [
+            f"arrayMap(x -> x.{pos['t']}, evs) AS ts",
+            f"arrayMap(x -> x.{pos['mm']}, evs) AS mms",
+            f"arrayMap(x -> x.{pos['session_id']}, evs) AS sids",
+            f"arrayMap(x -> x.{pos['bval_ev']}, evs) AS bvs",
+            "length(evs) AS m",
+            "arrayEnumerate(evs) AS idx",
+        ]
+        if spec.exclusions:
+            unpack.append(f"arrayMap(x -> x.{pos['xm']}, evs) AS xms")
+        layers.append(unpack)
+        nexts = []
+        if spec.order != "strict":
+            nexts += [f"arrayReverseFill(x -> x > 0, arrayMap((x, i) -> if(bitTest(x, {k}), i, 0), mms, idx)) AS nx{k}" for k in range(n)]
+        if spec.exclusions:
+            nexts.append("arrayReverseFill(x -> x > 0, arrayMap((t, t2, i) -> if(t != t2, i, 0), ts, arrayPushBack(arrayPopFront(ts), toInt64(-1)), idx)) AS ge")
+            nexts += [
+                f"arrayReverseFill(x -> x > 0, arrayMap((x, i) -> if(bitTest(x, {x}), i, 0), xms, idx)) AS xn{x}"
+                for x in range(len(spec.exclusions))
+            ]
+        if nexts:
+            layers.append(nexts)
+        in_range = f"t >= {self.lo} AND t < {self.hi}"
+        if spec.order == "unordered":
+            layers.append([f"arrayFilter((i, x, t) -> x != 0 AND {in_range}, idx, mms, ts) AS starts", f"arrayFilter((t, x) -> x != 0 AND {in_range}, ts, mms) AS ts0"])
+            layers.append([
+                f"arrayMap((s, t0) -> if(nx{k}[s] != 0 AND ts[nx{k}[s]] - t0 <= {w}, nx{k}[s], 0), starts, ts0) AS f{k}" for k in range(n)
+            ])
+            firsts = ", ".join(f"f{k}" for k in range(n))
+            fargs = ", ".join(f"a{k}" for k in range(n))
+            layers.append([f"arrayMap(({fargs}) -> arraySort(arrayFilter(x -> x != 0, [{fargs}])), {firsts}) AS chains"])
+            layers.append([f"arrayMap(ch -> ch[{k + 1}], chains) AS c{k}" for k in range(n)])
+        else:
+            layers.append([f"arrayFilter((i, x, t) -> bitTest(x, 0) AND {in_range}, idx, mms, ts) AS c0", f"arrayFilter((t, x) -> bitTest(x, 0) AND {in_range}, ts, mms) AS ts0"])
+            for k in range(1, n):
+                if spec.order == "strict":
+                    nxt = f"if(p != 0 AND p < m AND bitTest(mms[p + 1], {k}), p + 1, 0)"
+                else:
+                    nxt = f"if(p = 0, 0, nx{k}[p + 1])"
+                layers.append([f"arrayMap((p, t0) -> if(({nxt} AS q) != 0 AND ts[q] - t0 <= {w}, q, 0), c{k - 1}, ts0) AS c{k}"])
+        cargs = ", ".join(f"a{k}" for k in range(n))
+        clist = ", ".join(f"c{k}" for k in range(n))
+        reach = ["arrayEnumerate(c0) AS ai"]
+        reach.append(f"arrayMap(({cargs}) -> toUInt32(" + " + ".join(f"(a{k} != 0)" for k in range(n)) + f"), {clist}) AS R")
+        layers.append(reach)
+        if spec.exclusions:
+            voids = []
+            for x, excl in enumerate(spec.exclusions):
+                ca, cb = f"a{excl.from_step}", f"a{excl.to_step}"
+                q = f"xn{x}[ge[{ca}] + 1]"
+                voids.append(f"({ca} != 0 AND {q} != 0 AND if({cb} != 0, ts[{q}] < ts[{cb}], ts[{q}] <= t0 + {w}))")
+            layers.append([f"arrayMap((r, t0, {cargs}) -> if(" + " OR ".join(voids) + f", toUInt32(0), r), R, ts0, {clist}) AS Rv"])
+        else:
+            layers.append(["R AS Rv"])
+        layers.append(["if(empty(Rv), toUInt32(0), arrayMax(Rv)) AS level"])
+        layers.append(["arrayFirstIndex(r -> r = level, Rv) AS bi"] + [f"arrayFirstIndex(r -> r > {k}, Rv) AS i{k}" for k in range(1, n)])
+        last = [
+            "[" + ", ".join(f"c{k}[bi]" for k in range(n)) + "] AS cb",
+        ]
+        last += [f"if(i{k} = 0, toInt64(-1), ts[c{k}[i{k}]] - ts[c{k - 1}[i{k}]]) AS t{k}" for k in range(1, n)]
+        last.append(f"if(i{n - 1} = 0, toInt64(-1), ts[c{n - 1}[i{n - 1}]] - ts[c0[i{n - 1}]]) AS tt")
+        layers.append(last)
+        layers.append([
+            "ts[cb[level]] AS reached_at",
+            "arrayDistinct(arrayFilter(s -> s != '', arraySlice([" + ", ".join(f"sids[cb[{k + 1}]]" for k in range(n)) + "], 1, level))) AS sessions",
+            "sids[cb[level]] AS last_session",
+            f"{self._bval_sql()} AS bval",
+        ])
+        sql = f"""
+            SELECT person_id, akey, any(bval_person) AS bval_person,
+                arraySort(x -> (x.1, x.2, x.3), groupArray(({', '.join(fields)}))) AS evs
+            FROM ({self.events_sql()})
+            GROUP BY person_id, akey
+        """
+        for layer in layers:
+            sql = f"SELECT *, {', '.join(layer)}\nFROM ({sql})"
+        return sql
+
+    def _bval_sql(self) -> str:
+        bd = self.spec.breakdown
+        if bd is None:
+            return "''"
+        if bd.type == "person":
+            return "bval_person"
+        touched = "arraySlice([" + ", ".join(f"bvs[cb[{k + 1}]]" for k in range(self.n)) + "], 1, level)"
+        if bd.attribution == "first_touch":
+            return f"arrayFirst(v -> v != '', {touched})"
+        if bd.attribution == "last_touch":
+            return f"arrayLast(v -> v != '', {touched})"
+        return f"bvs[cb[{int(bd.attribution) + 1}]]"
+
+    def windowfunnel_sql(self) -> str:
+        """Same columns as actors_sql's level/bval/t*, from windowFunnel (see module doc)."""
+        n = self.n
+        conds = [f"bitTest(mm, 0) AND t < {self.hi}"] + [f"bitTest(mm, {k})" for k in range(1, n)]
+        times = "".join(f", toInt64(-1) AS t{k}" for k in range(1, n))
+        return f"""
+        SELECT person_id, akey, bval, level{times}, toInt64(-1) AS tt
+        FROM (
+            SELECT person_id, akey, any(bval_person) AS bval,
+                windowFunnel(toUInt64({self.w}))(toUInt64(t), {', '.join(conds)}) AS level
+            FROM ({self.events_sql(with_order_fields=False)})
+            GROUP BY person_id, akey
+        )
+        """
+
+
+# ------------------------------------------------------------------ results
+@dataclass(frozen=True)
+class StepResult:
+    order: int
+    event: str
+    count: int
+    conversion_rate: float
+    conversion_rate_from_previous: float
+    dropped: int
+    average_conversion_time_seconds: float | None
+    median_conversion_time_seconds: float | None
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class BreakdownResult:
+    value: str | None  # raw value ("" = none, OTHER_VALUE = Other); None without a breakdown
+    steps: list[StepResult]
+    rank: int = 0
+
+    @property
+    def label(self) -> str | None:
+        return None if self.value is None else breakdown_label(self.value)
+
+
+@dataclass(frozen=True)
+class FunnelResult:
+    spec: FunnelSpec
+    start: dt.datetime
+    end: dt.datetime
+    results: list[BreakdownResult] = field(default_factory=list)
+    engine: str = "arrays"
+
+    def shown_value(self, r: BreakdownResult, presenter) -> str | None:
+        if r.value is None:
+            return None
+        if presenter is not None and r.value not in ("", OTHER_VALUE):
+            return presenter.value(self.spec.breakdown.property, r.label)
+        return r.label
+
+    def to_json(self, presenter) -> dict:
+        out = []
+        for r in self.results:
+            item = {"breakdown_value": self.shown_value(r, presenter), "steps": [s.to_json() for s in r.steps]}
+            if r.value is not None:
+                masked = presenter is not None and presenter.is_masked(self.spec.breakdown.property)
+                item["breakdown_key"] = None if masked and r.value not in ("", OTHER_VALUE) else r.value
+            out.append(item)
+        return {
+            "results": out,
+            "aggregate_by": self.spec.aggregate_by.to_json(),
+            "date_from": self.start.isoformat(),
+            "date_to": self.end.isoformat(),
+        }
+
+
+def _rate(num: int, den: int) -> float:
+    return num / den if den else 0.0
+
+
+def build_steps(spec: FunnelSpec, counts: list[int], avgs: list, medians: list) -> list[StepResult]:
+    out = []
+    for k, step in enumerate(spec.steps):
+        out.append(
+            StepResult(
+                order=k,
+                event=step.event,
+                count=counts[k],
+                conversion_rate=_rate(counts[k], counts[0]) if k else (1.0 if counts[0] else 0.0),
+                conversion_rate_from_previous=_rate(counts[k], counts[k - 1]) if k else (1.0 if counts[0] else 0.0),
+                dropped=counts[k - 1] - counts[k] if k else 0,
+                average_conversion_time_seconds=avgs[k],
+                median_conversion_time_seconds=medians[k],
+            )
+        )
+    return out
+
+
+def _resolve(project, spec: FunnelSpec) -> tuple[dt.datetime, dt.datetime]:
+    start, end = spec.date_range.resolve(project.tz)
+    if start is None:
+        first = ch.query("SELECT min(timestamp) FROM events WHERE project_id = {project_id:UInt32}", {"project_id": project.id}).scalar()
+        start = first.replace(tzinfo=dt.UTC) if first else end - dt.timedelta(days=1)
+        if start.year < 2000:
+            start = end - dt.timedelta(days=1)
+    return start, end
+
+
+class FunnelQueryRunner:
+    """Counts, rates and conversion times per step (and per breakdown value)."""
+
+    def __init__(self, project, spec: FunnelSpec, *, engine: str = "auto"):
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}")
+        if engine == "windowfunnel" and not windowfunnel_eligible(spec):
+            raise ValueError("windowFunnel cannot compute this funnel exactly (see funnels/queries.py)")
+        self.project = project
+        self.spec = spec
+        self.engine = "windowfunnel" if engine == "auto" and windowfunnel_eligible(spec) else ("arrays" if engine == "auto" else engine)
+
+    def sql(self) -> tuple[str, dict, dt.datetime, dt.datetime]:
+        start, end = _resolve(self.project, self.spec)
+        q = FunnelSQL(self.project, self.spec, start, end)
+        actors = q.windowfunnel_sql() if self.engine == "windowfunnel" else q.actors_sql()
+        n = q.n
+        per_step = []
+        for k in range(n):
+            per_step.append(f"countIf(level > {k}) AS n{k}")
+        for k in range(1, n):
+            per_step += [
+                f"sumIf(t{k}, t{k} >= 0) AS s{k}", f"countIf(t{k} >= 0) AS k{k}",
+                f"quantileExactLowIfState(0.5)(t{k}, t{k} >= 0) AS ql{k}",
+                f"quantileExactHighIfState(0.5)(t{k}, t{k} >= 0) AS qh{k}",
+            ]
+        merged = [f"sum(n{k}) AS n{k}" for k in range(n)]
+        for k in range(1, n):
+            merged += [f"sum(s{k})", f"sum(k{k})", f"quantileExactLowIfMerge(0.5)(ql{k})", f"quantileExactHighIfMerge(0.5)(qh{k})"]
+        limit = q.b.bind(self.spec.breakdown.limit if self.spec.breakdown else 1, "UInt32")
+        other = q.b.bind(OTHER_VALUE, "String")
+        sql = f"""
+        SELECT if(rk <= {limit}, bval, {other}) AS b, min(rk) AS rank, {', '.join(merged)}
+        FROM (
+            SELECT bval, {', '.join(per_step)}, row_number() OVER (ORDER BY count() DESC, bval) AS rk
+            FROM ({actors})
+            WHERE level > 0
+            GROUP BY bval
+        )
+        GROUP BY b
+        ORDER BY rank
+        """
+        return sql, q.b.params, start, end
+
+    def run(self) -> FunnelResult:
+        sql, params, start, end = self.sql()
+        rows = ch.query(sql, params).rows
+        n = len(self.spec.steps)
+        results = []
+        for row in rows:
+            value, rank = row[0], row[1]
+            counts = list(row[2 : 2 + n])
+            avgs, medians = [None], [None]
+            rest = row[2 + n :]
+            for k in range(1, n):
+                s, c, low, high = rest[4 * (k - 1) : 4 * k]
+                if c and self.spec.conversion_times and self.engine == "arrays":
+                    avgs.append(s / c / 1e6)
+                    medians.append((low + high) / 2 / 1e6)
+                else:
+                    avgs.append(None)
+                    medians.append(None)
+            results.append(BreakdownResult(value if self.spec.breakdown else None, build_steps(self.spec, counts, avgs, medians), rank))
+        if not results and self.spec.breakdown is None:
+            results.append(BreakdownResult(None, build_steps(self.spec, [0] * n, [None] * n, [None] * n)))
+        if self.spec.breakdown is not None:
+            # "Other" last, whatever its size.
+            results.sort(key=lambda r: (r.value == OTHER_VALUE, r.rank))
+        return FunnelResult(self.spec, start, end, results, self.engine)
+
+
+# ------------------------------------------------------------------ actors
+@dataclass(frozen=True)
+class FunnelActor:
+    person_id: str
+    aggregation_value: str | None
+    reached_step: int
+    reached_at: dt.datetime
+    session_ids: list[str]
+    session_id_at_last_step: str | None
+    distinct_ids: list[str] = field(default_factory=list)
+    properties: dict = field(default_factory=dict)
+
+    def to_json(self, presenter) -> dict:
+        out = {
+            "person_id": self.person_id,
+            "distinct_ids": self.distinct_ids,
+            "properties": presenter.properties(self.properties) if presenter is not None else self.properties,
+            "reached_step": self.reached_step,
+            "reached_at": self.reached_at.isoformat(),
+            "session_ids": self.session_ids,
+            "session_id_at_last_step": self.session_id_at_last_step,
+        }
+        if self.aggregation_value is not None:
+            out["aggregation_value"] = self.aggregation_value
+        return out
+
+    @property
+    def replay_ms(self) -> int:
+        return to_micros(self.reached_at) // 1000
+
+
+@dataclass(frozen=True)
+class FunnelActorsResult:
+    spec: FunnelActorsSpec
+    actors: list[FunnelActor]
+    total: int
+
+    def to_json(self, presenter) -> dict:
+        return {"results": [a.to_json(presenter) for a in self.actors], "total": self.total}
+
+
+PERSONS_SQL = """
+    SELECT id, argMax(properties, version) AS properties
+    FROM persons
+    WHERE project_id = {project_id:UInt32} AND id IN {ids:Array(UUID)}
+    GROUP BY id
+"""
+DISTINCT_IDS_SQL = """
+    SELECT person_id, groupArray(distinct_id) AS distinct_ids
+    FROM (
+        SELECT distinct_id, argMax(person_id, version) AS person_id, argMax(is_deleted, version) AS deleted
+        FROM person_distinct_ids
+        WHERE project_id = {project_id:UInt32}
+        GROUP BY distinct_id
+    )
+    WHERE deleted = 0 AND person_id IN {ids:Array(UUID)}
+    GROUP BY person_id
+"""
+
+
+class FunnelActorsQueryRunner:
+    """Actors converted at step k (reached step >= k) or dropped at k (reached k-1 exactly)."""
+
+    def __init__(self, project, spec: FunnelActorsSpec, *, engine: str = "arrays", with_persons: bool = True):
+        self.project = project
+        self.spec = spec
+        self.with_persons = with_persons
+
+    def run(self) -> FunnelActorsResult:
+        funnel = self.spec.funnel
+        start, end = _resolve(self.project, funnel)
+        q = FunnelSQL(self.project, funnel, start, end)
+        b = q.b
+        step = b.bind(self.spec.step, "UInt32")
+        cond = f"level - 1 >= {step}" if self.spec.status == "converted" else f"level = {step}"
+        where = ["level > 0", cond]
+        if self.spec.breakdown_value is not None and funnel.breakdown is not None:
+            if self.spec.breakdown_value == OTHER_VALUE:
+                top = [r.value for r in FunnelQueryRunner(self.project, funnel, engine="arrays").run().results if r.value != OTHER_VALUE]
+                where.append(f"bval NOT IN {b.bind(top, 'Array(String)')}")
+            else:
+                where.append(f"bval = {b.bind(self.spec.breakdown_value, 'String')}")
+        sql = f"""
+        SELECT toString(person_id) AS person_id, akey, level, reached_at, sessions, last_session, count() OVER () AS total
+        FROM ({q.actors_sql()})
+        WHERE {' AND '.join(where)}
+        ORDER BY reached_at DESC, person_id, akey
+        LIMIT {b.bind(self.spec.limit, 'UInt32')} OFFSET {b.bind(self.spec.offset, 'UInt32')}
+        """
+        rows = ch.query(sql, b.params).rows
+        total = rows[0][6] if rows else self._count(q, where)
+        ids = sorted({r[0] for r in rows})
+        props, dids = {}, {}
+        if ids and self.with_persons:
+            params = {"project_id": self.project.id, "ids": ids}
+            import json  # noqa: PLC0415
+
+            for pid, raw in ch.query(PERSONS_SQL, params).rows:
+                try:
+                    props[str(pid)] = json.loads(raw) if raw else {}
+                except ValueError:
+                    props[str(pid)] = {}
+            dids = {str(pid): sorted(d) for pid, d in ch.query(DISTINCT_IDS_SQL, params).rows}
+        actors = [
+            FunnelActor(
+                person_id=pid,
+                aggregation_value=akey if funnel.aggregate_by.kind != "person" else None,
+                reached_step=level - 1,
+                reached_at=from_micros(reached_at),
+                session_ids=list(sessions),
+                session_id_at_last_step=last or None,
+                distinct_ids=dids.get(pid, []),
+                properties=props.get(pid, {}),
+            )
+            for pid, akey, level, reached_at, sessions, last, _ in rows
+        ]
+        return FunnelActorsResult(self.spec, actors, total)
+
+    def _count(self, q: FunnelSQL, where: list[str]) -> int:
+        if self.spec.offset == 0:
+            return 0
+        sql = f"SELECT count() FROM ({q.actors_sql()}) WHERE {' AND '.join(where)}"
+        return ch.query(sql, q.b.params).scalar() or 0
+
+
+# ------------------------------------------------------------------ time to convert
+@dataclass(frozen=True)
+class TimeToConvertResult:
+    bins: list[tuple[float, float, int]]  # (from seconds, to seconds, actors)
+    total: int
+    average_seconds: float | None
+    median_seconds: float | None
+
+
+class FunnelTimeToConvertRunner:
+    """Time from the first to the last step (of the earliest-start attempt that
+    completed the funnel), in power-of-two second bins: [0,1), [1,2), [2,4), ..."""
+
+    def __init__(self, project, spec: FunnelSpec):
+        self.project = project
+        self.spec = spec
+
+    def run(self) -> TimeToConvertResult:
+        start, end = _resolve(self.project, self.spec)
+        q = FunnelSQL(self.project, self.spec, start, end)
+        done = f"level = {len(self.spec.steps)} AND tt >= 0"
+        sql = f"""
+        SELECT groupArray((bin, n)), sum(n), sum(s), quantileExactLowMerge(0.5)(ql), quantileExactHighMerge(0.5)(qh)
+        FROM (
+            SELECT if(tt < 1000000, -1, toInt32(floor(log2(tt / 1e6)))) AS bin, count() AS n, sum(tt) AS s,
+                quantileExactLowState(0.5)(tt) AS ql, quantileExactHighState(0.5)(tt) AS qh
+            FROM ({q.actors_sql()})
+            WHERE {done}
+            GROUP BY bin
+        )
+        """
+        pairs, total, s, low, high = ch.query(sql, q.b.params).rows[0]
+        bins = []
+        for bin_, count in sorted(pairs):
+            lo = 0.0 if bin_ < 0 else float(2**bin_)
+            bins.append((lo, 1.0 if bin_ < 0 else float(2 ** (bin_ + 1)), count))
+        avg = s / total if total else None
+        return TimeToConvertResult(
+            bins, total or 0, (avg / 1e6) if total else None, ((low + high) / 2 / 1e6) if total else None
+        )
+
+
+# ------------------------------------------------------------------ conversion over time
+@dataclass(frozen=True)
+class TrendPoint:
+    day: dt.datetime
+    entered: int
+    converted: int
+
+    @property
+    def rate(self) -> float:
+        return self.converted / self.entered if self.entered else 0.0
+
+
+class FunnelTrendsRunner:
+    """Conversion rate by entry day (project time zone): for each local day, the actors
+    with a non-void attempt starting that day, and those of them with such an attempt
+    completing the funnel."""
+
+    def __init__(self, project, spec: FunnelSpec):
+        self.project = project
+        self.spec = spec
+
+    def run(self) -> list[TrendPoint]:
+        start, end = _resolve(self.project, self.spec)
+        q = FunnelSQL(self.project, self.spec, start, end)
+        tz = q.b.bind(self.project.time_zone, "String")
+        n = len(self.spec.steps)
+        sql = f"""
+        SELECT day, count() AS entered, countIf(best = {n}) AS converted
+        FROM (
+            SELECT person_id, akey, toDate(toTimeZone(fromUnixTimestamp64Micro(a.1), {tz})) AS day, max(a.2) AS best
+            FROM ({q.actors_sql()})
+            ARRAY JOIN arrayZip(ts0, Rv) AS a
+            WHERE a.2 > 0
+            GROUP BY person_id, akey, day
+        )
+        GROUP BY day
+        ORDER BY day
+        """
+        found = {day: (entered, converted) for day, entered, converted in ch.query(sql, q.b.params).rows}
+        tz_info = self.project.tz
+        out = []
+        for moment in interval_starts(start, end, "day", tz_info):
+            entered, converted = found.get(moment.date(), (0, 0))
+            out.append(TrendPoint(moment, entered, converted))
+        return out
+
