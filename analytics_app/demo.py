@@ -1,0 +1,907 @@
+"""Demo data: realistic product-analytics journeys for one project.
+
+    from analytics_app.demo import generate
+    summary = generate(project_id, persons=5000, days=60, seed=1)
+
+Every visitor lands on the marketing site (shop.example.com) from google, twitter,
+a newsletter or directly, browses a few pages, and either leaves anonymous or signs
+up. Signing up identifies the visitor (`$identify` with `$anon_distinct_id`), so the
+anonymous device id and the user id both map to one person. Signed-up users walk an
+onboarding funnel (`signed_up` -> `onboarding_step` 1..3 -> `activated`), some buy
+(`purchase` with `revenue`/`currency`), and activated users come back to use the
+product (`feature_used`, `search`, the odd `$exception`) at a rate that decays over
+the weeks (a retention curve). Visits follow the local daytime of each visitor's
+country and are heavier on weekdays.
+
+Layout:
+- `DemoSpec` fixes what to generate. `generate_chunk(spec, i)` is pure: it returns
+  the rows of persons [i * PERSONS_PER_CHUNK, ...) as Arrow/numpy columns, built with
+  vectorized numpy/pyarrow ops (no per-event Python) from a RNG seeded with
+  (seed, i). Same seed and window -> the same rows, whatever the project id.
+- `write(spec)` streams chunks into `events`, `persons` and `person_distinct_ids`
+  through the ClickHouse layer, with two insert threads so the engine's JSON parsing
+  runs on both cores while the next chunk is generated.
+
+The window is the `days` UTC days ending with `end` (default: today); events later
+than the wall clock are dropped, so a default run never writes the future. A run
+with a past `end` is fully reproducible.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from tqdm import tqdm
+
+from analytics_app import clickhouse as ch
+
+HOST = "https://shop.example.com"
+PERSONS_PER_CHUNK = 8192
+INSERT_THREADS = 2
+WARMUP_DAYS = 28  # at most; never longer than the window itself
+US = 1_000_000
+DAY_US = 86_400 * US
+
+# ---------------------------------------------------------------- vocabularies
+# Event codes (index into EVENTS).
+EVENTS = (
+    "$pageview",
+    "$pageleave",
+    "$autocapture",
+    "$identify",
+    "signed_up",
+    "onboarding_step",
+    "activated",
+    "purchase",
+    "feature_used",
+    "search",
+    "$exception",
+)
+(
+    PAGEVIEW,
+    PAGELEAVE,
+    AUTOCAPTURE,
+    IDENTIFY,
+    SIGNED_UP,
+    ONBOARDING,
+    ACTIVATED,
+    PURCHASE,
+    FEATURE,
+    SEARCH,
+    EXCEPTION,
+) = range(len(EVENTS))
+# Gap before each event type (lognormal: median seconds, sigma).
+_GAP_MEDIAN_S = np.array([30, 25, 6, 0.4, 0.3, 40, 3, 60, 20, 12, 1.5])
+_GAP_SIGMA = np.array([0.9, 0.8, 0.7, 0.3, 0.3, 0.6, 0.5, 0.5, 0.8, 0.7, 0.5])
+
+BLOG_SLUGS = (
+    "how-we-cut-churn-in-half",
+    "product-analytics-101",
+    "funnels-that-convert",
+    "retention-curves-explained",
+    "pricing-page-teardown",
+    "launch-week-recap",
+    "choosing-a-north-star-metric",
+    "ab-testing-mistakes",
+    "session-replay-for-support",
+    "self-hosting-analytics",
+    "gdpr-friendly-tracking",
+    "growth-loops",
+    "cohort-analysis-guide",
+    "onboarding-checklists",
+    "event-naming-conventions",
+    "dashboards-people-read",
+)
+PRODUCT_IDS = tuple(range(1001, 1041))
+PAGES = (
+    "/",
+    "/pricing",
+    "/features",
+    "/signup",
+    "/checkout",
+    "/account",
+    "/onboarding/1",
+    "/onboarding/2",
+    "/onboarding/3",
+    *(f"/blog/{slug}" for slug in BLOG_SLUGS),
+    *(f"/product/{pid}" for pid in PRODUCT_IDS),
+)
+_P = {path: i for i, path in enumerate(PAGES)}
+_BLOG0, _PRODUCT0 = _P[f"/blog/{BLOG_SLUGS[0]}"], _P[f"/product/{PRODUCT_IDS[0]}"]
+# Page groups: home, pricing, features, blog, product, account.
+_GROUP_FIRST = np.array([_P["/"], _P["/pricing"], _P["/features"], _BLOG0, _PRODUCT0, _P["/account"]])
+_GROUP_SIZE = np.array([1, 1, 1, len(BLOG_SLUGS), len(PRODUCT_IDS), 1])
+
+
+def _zipf_cdf(n: int, s: float = 1.1) -> np.ndarray:
+    w = 1.0 / np.arange(1, n + 1) ** s
+    return np.cumsum(w / w.sum())
+
+
+_BLOG_CDF, _PRODUCT_CDF = _zipf_cdf(len(BLOG_SLUGS)), _zipf_cdf(len(PRODUCT_IDS), 0.9)
+
+# Acquisition channels: name, $referrer, $referring_domain, landing page-group weights.
+CHANNELS = (
+    ("google", "https://www.google.com/", "www.google.com", 0.34, (0.35, 0.15, 0.15, 0.30, 0.05, 0)),
+    ("direct", "$direct", "$direct", 0.30, (0.80, 0.12, 0.05, 0.00, 0.03, 0)),
+    ("twitter", "https://twitter.com/", "twitter.com", 0.12, (0.20, 0.00, 0.05, 0.75, 0.00, 0)),
+    (
+        "newsletter",
+        "https://newsletter.example.com/",
+        "newsletter.example.com",
+        0.12,
+        (0.05, 0.20, 0.20, 0.55, 0.00, 0),
+    ),
+    ("google_ads", "https://www.google.com/", "www.google.com", 0.12, (0.40, 0.40, 0.15, 0.00, 0.05, 0)),
+)
+# Campaigns: (channel index, probability the landing carries utm_*, [(source, medium, campaign), ...]).
+CAMPAIGNS = (
+    (2, 0.5, (("twitter", "social", "launch_week"), ("twitter", "social", "founder_thread"))),
+    (3, 1.0, (("newsletter", "email", "weekly_digest"), ("newsletter", "email", "feature_announcement"))),
+    (
+        4,
+        1.0,
+        (
+            ("google", "cpc", "brand_search"),
+            ("google", "cpc", "competitor_search"),
+            ("google", "cpc", "retargeting"),
+        ),
+    ),
+)
+_SIGNUP_RATE = np.array([0.24, 0.30, 0.14, 0.36, 0.26])
+# Page-group weights while browsing the marketing site / using the product.
+_BROWSE_GROUPS = np.cumsum([0.18, 0.28, 0.20, 0.20, 0.14, 0.0])
+_APP_GROUPS = np.cumsum([0.08, 0.04, 0.08, 0.0, 0.45, 0.35])
+_ANON_GROUPS = np.cumsum([0.25, 0.25, 0.15, 0.30, 0.05, 0.0])
+
+# Countries: code, share, UTC offset (hours, no DST), currency.
+COUNTRIES = (
+    ("US", 0.33, -5, "USD"),
+    ("GB", 0.09, 0, "GBP"),
+    ("DE", 0.09, 1, "EUR"),
+    ("IN", 0.08, 5.5, "USD"),
+    ("FR", 0.06, 1, "EUR"),
+    ("BR", 0.06, -3, "USD"),
+    ("CA", 0.05, -5, "USD"),
+    ("AU", 0.04, 10, "USD"),
+    ("NL", 0.04, 1, "EUR"),
+    ("ES", 0.04, 1, "EUR"),
+    ("PL", 0.03, 1, "EUR"),
+    ("JP", 0.03, 9, "USD"),
+    ("MX", 0.03, -6, "USD"),
+    ("SE", 0.03, 1, "EUR"),
+)
+_COUNTRY_TZ_S = np.array([int(c[2] * 3600) for c in COUNTRIES])
+
+DEVICES = ("Desktop", "Mobile", "Tablet")
+_DEVICE_P = (0.56, 0.40, 0.04)
+OSES = ("Windows", "Mac OS X", "Linux", "Chrome OS", "iOS", "Android")
+_OS_BY_DEVICE = np.array(
+    [
+        [0.62, 0.30, 0.05, 0.03, 0.00, 0.00],
+        [0.00, 0.00, 0.00, 0.00, 0.55, 0.45],
+        [0.00, 0.00, 0.00, 0.00, 0.65, 0.35],
+    ]
+)
+BROWSERS = ("Chrome", "Safari", "Firefox", "Edge")
+_BROWSER_BY_OS = np.array(
+    [
+        [0.72, 0.00, 0.08, 0.20],
+        [0.55, 0.38, 0.05, 0.02],
+        [0.70, 0.00, 0.30, 0.00],
+        [1.00, 0.00, 0.00, 0.00],
+        [0.20, 0.80, 0.00, 0.00],
+        [0.93, 0.00, 0.04, 0.03],
+    ]
+)
+_SCREENS = (
+    (1280, 1366, 1440, 1536, 1920, 2560),
+    (360, 375, 390, 393, 412, 414, 430),
+    (768, 810, 820, 834, 1024),
+)
+
+PLANS = ("free", "starter", "pro", "enterprise")
+_SIGNUP_PLAN_P = (0.55, 0.25, 0.17, 0.03)
+_PURCHASE_PLAN_P = (0.0, 0.50, 0.42, 0.08)
+_PRICE = {"starter": 29.0, "pro": 99.0, "enterprise": 499.0}
+FEATURES = (
+    "dashboards",
+    "reports",
+    "export_csv",
+    "alerts",
+    "filters",
+    "sharing",
+    "team_invite",
+    "integrations",
+    "api_keys",
+    "billing",
+    "annotations",
+    "saved_views",
+)
+QUERIES = (
+    "invoice",
+    "export",
+    "pricing",
+    "api key",
+    "how to invite team",
+    "refund",
+    "dashboard template",
+    "csv",
+    "integrations slack",
+    "delete account",
+    "change plan",
+    "filters",
+    "shipping",
+    "order status",
+    "webhooks",
+    "password reset",
+)
+EXCEPTIONS = (
+    ("TypeError", "Cannot read properties of undefined (reading 'length')"),
+    ("TypeError", "undefined is not a function"),
+    ("Error", "Network request failed"),
+    ("ChunkLoadError", "Loading chunk 412 failed."),
+    ("RangeError", "Maximum call stack size exceeded"),
+    ("Error", "Request failed with status code 500"),
+)
+CLICKS = (
+    "Get started",
+    "See pricing",
+    "Read more",
+    "Watch demo",
+    "Save",
+    "Export",
+    "Filter",
+    "Invite teammate",
+    "Next",
+)
+FIRST_NAMES = (
+    "Ava", "Ben", "Chloe", "Daniel", "Emma", "Felix", "Grace", "Hugo", "Isla", "Jonas", "Kenji", "Lena",
+    "Mateo", "Nora", "Omar", "Priya", "Quinn", "Rosa", "Sam", "Tara", "Umar", "Vera", "Wei", "Yara", "Zoe",
+)  # fmt: skip
+LAST_NAMES = (
+    "Smith", "Müller", "Garcia", "Kowalski", "Dubois", "Rossi", "Silva", "Tanaka", "Patel", "Jansen",
+    "Andersson", "Brown", "Novak", "Kim", "Lopez", "Schmidt", "Nguyen", "Martin", "Costa", "Walker",
+)  # fmt: skip
+EMAIL_DOMAINS = ("example.com", "example.org", "example.net")
+
+# Local hour of day weights (marketing visits, product usage) and weekday weights Mon..Sun.
+_HOURS_VISIT = np.array(
+    [2, 1, 1, 1, 1, 2, 4, 7, 10, 12, 13, 13, 12, 12, 13, 13, 12, 11, 10, 10, 10, 9, 6, 4], float
+)
+_HOURS_APP = np.array(
+    [1, 0.5, 0.5, 0.5, 0.5, 1, 3, 8, 13, 15, 15, 13, 10, 13, 14, 14, 13, 10, 6, 4, 4, 3, 2, 1], float
+)
+_WEEKDAY_VISIT = np.array([1.0, 1.0, 0.98, 0.95, 0.88, 0.6, 0.55])
+_WEEKDAY_APP = np.array([1.0, 1.0, 1.0, 0.97, 0.85, 0.42, 0.38])
+
+
+def _js(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _kv(key: str, value) -> str:
+    return f"{_js(key)}:{_js(value)}"
+
+
+# Property fragments: pieces of the JSON object that rows pick by index and that are
+# joined with "," per event. The page fragment opens the object, the session one closes it.
+_PAGE_FRAGS = tuple("{" + _kv("$current_url", HOST + path) + "," + _kv("$pathname", path) for path in PAGES)
+_REF_FRAGS = tuple(_kv("$referrer", c[1]) + "," + _kv("$referring_domain", c[2]) for c in CHANNELS)
+_UTM_LIST = tuple((ci, utm) for ci, _, utms in CAMPAIGNS for utm in utms)
+_UTM_FRAGS = tuple(
+    ",".join(_kv(k, v) for k, v in zip(("utm_source", "utm_medium", "utm_campaign"), utm, strict=True))
+    for _, utm in _UTM_LIST
+)
+_ANON_FRAG = _kv("$process_person_profile", False)
+_BROWSER_FRAGS = tuple(_kv("$browser", b) for b in BROWSERS)
+_OS_FRAGS = tuple(_kv("$os", o) for o in OSES)
+_DEVICE_FRAGS = tuple(_kv("$device_type", d) for d in DEVICES)
+_SCREEN_FRAGS = tuple(_kv("$screen_width", w) for widths in _SCREENS for w in widths)
+_SCREEN_COUNT = np.array([len(widths) for widths in _SCREENS])
+_SCREEN_FIRST = np.cumsum(_SCREEN_COUNT) - _SCREEN_COUNT
+_COUNTRY_FRAGS = tuple(_kv("$geoip_country_code", c[0]) for c in COUNTRIES)
+
+
+class _Extras:
+    """Event-specific property fragments: a static vocabulary plus per-chunk strings."""
+
+    def __init__(self):
+        self.items: list[str] = []
+        self.index: dict[tuple, int] = {}
+
+    def static(self, key: tuple, text: str) -> int:
+        self.index[key] = len(self.items)
+        self.items.append(text)
+        return self.index[key]
+
+
+_EXTRAS = _Extras()
+for _i, _plan in enumerate(PLANS):
+    _EXTRAS.static(("plan", _i), _kv("plan", _plan))
+for _step, _name in enumerate(("create_workspace", "install_snippet", "invite_team"), start=1):
+    _EXTRAS.static(("step", _step), _kv("step", _step) + "," + _kv("step_name", _name))
+for _i, _f in enumerate(FEATURES):
+    _EXTRAS.static(("feature", _i), _kv("feature", _f))
+for _i, _q in enumerate(QUERIES):
+    _EXTRAS.static(("query", _i), _kv("query", _q))
+for _i, (_t, _m) in enumerate(EXCEPTIONS):
+    _EXTRAS.static(("exception", _i), _kv("$exception_type", _t) + "," + _kv("$exception_message", _m))
+for _text in (*CLICKS, "Create account", "Choose plan", "Pay now"):
+    _EXTRAS.static(("click", _text), _kv("$event_type", "click") + "," + _kv("$el_text", _text))
+_CLICK0 = _EXTRAS.index[("click", CLICKS[0])]
+_FEATURE_CDF, _QUERY_CDF = _zipf_cdf(len(FEATURES), 0.8), _zipf_cdf(len(QUERIES), 1.0)
+
+
+# ---------------------------------------------------------------- spec and chunks
+@dataclass(frozen=True)
+class DemoSpec:
+    project_id: int
+    persons: int
+    days: int
+    seed: int
+    end: dt.date
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """[start, end) of the window in µs since the epoch (UTC midnights)."""
+        end = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), dt.UTC)
+        end_us = int(end.timestamp()) * US
+        return end_us - self.days * DAY_US, end_us
+
+    @property
+    def chunks(self) -> int:
+        return -(-self.persons // PERSONS_PER_CHUNK)
+
+
+@dataclass
+class Chunk:
+    events: dict
+    persons: dict
+    person_distinct_ids: dict
+    visitors: int
+
+    @property
+    def n_events(self) -> int:
+        return len(self.events["uuid"])
+
+
+def _pick(rng: np.random.Generator, cdf: np.ndarray, n: int) -> np.ndarray:
+    """n draws from a categorical distribution given by its cdf."""
+    return np.minimum(np.searchsorted(cdf / cdf[-1], rng.random(n), side="right"), len(cdf) - 1)
+
+
+def _pick_rows(rng: np.random.Generator, probs: np.ndarray, cond: np.ndarray) -> np.ndarray:
+    """One draw per row from the row of `probs` that `cond` selects."""
+    cdf = np.cumsum(probs, axis=1)
+    cdf = cdf / cdf[:, -1:]
+    u = rng.random(len(cond))[:, None]
+    return np.minimum((u >= cdf[cond]).sum(axis=1), probs.shape[1] - 1)
+
+
+def _pages(rng: np.random.Generator, groups: np.ndarray) -> np.ndarray:
+    """A page per row from its page group (blog posts and products Zipf-distributed)."""
+    item = np.zeros(len(groups), np.int64)
+    blog, product = groups == 3, groups == 4
+    item[blog] = _pick(rng, _BLOG_CDF, int(blog.sum()))
+    item[product] = _pick(rng, _PRODUCT_CDF, int(product.sum()))
+    return _GROUP_FIRST[groups] + item
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
+
+
+def _uuid_text(raw: np.ndarray) -> pa.StringArray:
+    """Canonical text of n 16-byte UUIDs, as one Arrow string array, without a Python loop."""
+    n = len(raw)
+    hexed = np.empty((n, 32), np.uint8)
+    hexed[:, 0::2] = _HEX[raw >> 4]
+    hexed[:, 1::2] = _HEX[raw & 15]
+    out = np.full((n, 36), ord("-"), np.uint8)
+    for dst, src in ((0, 0), (9, 8), (14, 12), (19, 16), (24, 20)):
+        width = {0: 8, 20: 12}.get(src, 4)
+        out[:, dst : dst + width] = hexed[:, src : src + width]
+    offsets = np.arange(0, 36 * (n + 1), 36, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out))
+
+
+def _uuids(rng: np.random.Generator, ms: np.ndarray | None = None, n: int | None = None) -> pa.StringArray:
+    """UUIDv7 for the given unix milliseconds (as posthog-js makes them), else UUIDv4."""
+    n = len(ms) if ms is not None else n
+    raw = np.frombuffer(rng.bytes(16 * n), np.uint8).reshape(n, 16).copy()
+    if ms is not None:
+        raw[:, :6] = ms.astype(">u8").view(np.uint8).reshape(n, 8)[:, 2:]
+        raw[:, 6] = (raw[:, 6] & 0x0F) | 0x70
+    else:
+        raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
+    return _uuid_text(raw)
+
+
+def _local_second(rng: np.random.Generator, hours: np.ndarray, n: int) -> np.ndarray:
+    return _pick(rng, np.cumsum(hours), n) * 3600 + rng.integers(0, 3600, n)
+
+
+class _Rows:
+    """Event rows collected per segment, then put in (session, order) sequence."""
+
+    def __init__(self):
+        self.parts: list[tuple] = []
+
+    def add(self, session, order, event, page=None, extra=None, as_user=None) -> None:
+        n = len(session)
+        self.parts.append(
+            (
+                np.asarray(session, np.int64),
+                np.broadcast_to(np.asarray(order, np.int64), n),
+                np.broadcast_to(np.asarray(event, np.int8), n),
+                np.broadcast_to(np.asarray(-1 if page is None else page, np.int64), n),
+                np.broadcast_to(np.asarray(-1 if extra is None else extra, np.int64), n),
+                np.broadcast_to(np.asarray(False if as_user is None else as_user, bool), n),
+            )
+        )
+
+    def build(self):
+        cols = [np.concatenate([p[i] for p in self.parts]) for i in range(6)]
+        perm = np.lexsort((cols[1], cols[0]))
+        return [c[perm] for c in cols]
+
+
+def generate_chunk(spec: DemoSpec, index: int, now_us: int | None = None) -> Chunk:
+    """The rows of persons [index * PERSONS_PER_CHUNK, ...): pure, deterministic for (seed, index)."""
+    rng = np.random.default_rng([spec.seed, index])
+    first = index * PERSONS_PER_CHUNK
+    n = min(PERSONS_PER_CHUNK, spec.persons - first)
+    start_us, end_us = spec.window
+    cut_us = end_us if now_us is None else min(end_us, now_us)
+
+    # -- persons: who they are and how far they get
+    country = _pick(rng, np.cumsum([c[1] for c in COUNTRIES]), n)
+    tz_s = _COUNTRY_TZ_S[country]
+    device = _pick(rng, np.cumsum(_DEVICE_P), n)
+    os_ = _pick_rows(rng, _OS_BY_DEVICE, device)
+    browser = _pick_rows(rng, _BROWSER_BY_OS, os_)
+    screen = _SCREEN_FIRST[device] + rng.integers(0, 1 << 30, n) % _SCREEN_COUNT[device]
+    channel = _pick(rng, np.cumsum([c[3] for c in CHANNELS]), n)
+    utm = np.full(n, -1)
+    for ci, p_utm, utms in CAMPAIGNS:
+        first_utm = next(i for i, (c, _) in enumerate(_UTM_LIST) if c == ci)
+        mask = (channel == ci) & (rng.random(n) < p_utm)
+        utm[mask] = first_utm + rng.integers(0, len(utms), int(mask.sum()))
+    signup_p = _SIGNUP_RATE[channel] * np.where(device == 1, 0.7, 1.0)
+    # level: -1 anonymous, 0 signed up, 1..3 onboarding steps done, 4 activated
+    level = np.full(n, -1)
+    level[rng.random(n) < signup_p] = 0
+    for step, p in ((1, 0.9), (2, 0.8), (3, 0.85), (4, 0.8)):
+        level[(level == step - 1) & (rng.random(n) < p)] = step
+    purchaser = (level == 4) & (rng.random(n) < 0.4)
+    signup_plan = _pick(rng, np.cumsum(_SIGNUP_PLAN_P), n)
+    bought_plan = _pick(rng, np.cumsum(_PURCHASE_PLAN_P), n)
+    annual = rng.random(n) < 0.25
+    core = rng.random(n) < 0.3
+
+    # -- landing: a local day (weekday-weighted, growing), a local daytime hour. People also
+    # arrive during a warm-up before the window, so it opens with returning users already.
+    warmup = min(WARMUP_DAYS, spec.days)
+    warm_us = start_us - warmup * DAY_US
+    span = warmup + spec.days
+    weekday = (warm_us // DAY_US + np.arange(span) + 3) % 7
+    day_w = _WEEKDAY_VISIT[weekday] * (1 + 0.3 * np.arange(span) / span)
+    land_day = _pick(rng, np.cumsum(day_w), n)
+    land_us = warm_us + (land_day * 86_400 + _local_second(rng, _HOURS_VISIT, n) - tz_s) * US
+    land_us += rng.integers(0, US, n)
+    land_us = np.where(land_us < warm_us, land_us + DAY_US, land_us)
+    land_us = np.where(land_us >= end_us, land_us - DAY_US, land_us)
+    land_local_day = (land_us // US + tz_s) // 86_400
+
+    # -- return visits: days after landing, exponentially fewer with time (the retention curve)
+    lam = np.select([level == 4, level >= 0], [np.where(core, 14.0, 6.0), 1.5], 0.6) + np.where(
+        purchaser, 4.0, 0
+    )
+    tau = np.select([level == 4, level >= 0], [np.where(core, 35.0, 6.0), 4.0], 4.0)
+    k = rng.poisson(lam)
+    r_person = np.repeat(np.arange(n), k)
+    r_offset = 1 + np.floor(rng.exponential(tau[r_person])).astype(np.int64)
+    p_person = np.flatnonzero(purchaser)
+    p_offset = 1 + np.floor(rng.exponential(3.0, len(p_person))).astype(np.int64)
+    o_person = np.concatenate([p_person, r_person])
+    o_kind = np.concatenate([np.full(len(p_person), 1), np.where(level[r_person] >= 0, 2, 3)])
+    o_day = land_local_day[o_person] + np.concatenate([p_offset, r_offset])
+    o_us = (o_day * 86_400 + _local_second(rng, _HOURS_APP, len(o_person)) - tz_s[o_person]) * US
+    o_us += rng.integers(0, US, len(o_person))
+    keep = (o_us < cut_us) & (rng.random(len(o_person)) < _WEEKDAY_APP[(o_day + 3) % 7])
+    _, first_of_day = np.unique(
+        o_person[keep] * 100_000 + (o_day[keep] - land_local_day[o_person[keep]]), return_index=True
+    )
+    sel = np.flatnonzero(keep)[np.sort(first_of_day)]  # one visit per person and day, purchase first
+    o_person, o_kind, o_us = o_person[sel], o_kind[sel], o_us[sel]
+
+    s_person = np.concatenate([np.arange(n), o_person])
+    s_kind = np.concatenate([np.zeros(n, np.int64), o_kind])
+    s_start = np.concatenate([land_us, o_us])
+    s_ref = np.concatenate([channel, _pick(rng, np.cumsum([0.2, 0.7, 0.0, 0.1, 0.0]), len(o_person))])
+    ns = len(s_person)
+
+    rows = _Rows()
+    # landing session: browse 1..6 marketing pages, clicks, rare errors
+    landing = np.arange(n)
+    n_pv = np.minimum(rng.geometric(0.5, n), 6)
+    b_sess = np.repeat(landing, n_pv)
+    b_pos = np.arange(len(b_sess)) - np.repeat(np.cumsum(n_pv) - n_pv, n_pv)
+    groups = _pick_rows(rng, np.array([c[4] for c in CHANNELS]), channel[b_sess])
+    groups = np.where(b_pos == 0, groups, _pick(rng, _BROWSE_GROUPS, len(b_sess)))
+    rows.add(b_sess, 10 * b_pos, PAGEVIEW, page=_pages(rng, groups))
+    click = rng.random(len(b_sess)) < 0.45
+    rows.add(
+        b_sess[click],
+        10 * b_pos[click] + 1,
+        AUTOCAPTURE,
+        extra=_CLICK0 + rng.integers(0, 4, int(click.sum())),
+    )
+    err = rng.random(len(b_sess)) < 0.01
+    rows.add(
+        b_sess[err],
+        10 * b_pos[err] + 2,
+        EXCEPTION,
+        extra=_EXTRAS.index[("exception", 0)] + rng.integers(0, len(EXCEPTIONS), int(err.sum())),
+    )
+    # ... then the sign-up and onboarding funnel, as far as each person's level goes
+    extras = list(_EXTRAS.items)
+    signup_template = (
+        # (level needed, event, page, extra)
+        (0, PAGEVIEW, _P["/signup"], -1),
+        (0, AUTOCAPTURE, -1, _EXTRAS.index[("click", "Create account")]),
+        (0, IDENTIFY, -1, -2),
+        (0, SIGNED_UP, -1, -3),
+        (1, PAGEVIEW, _P["/onboarding/1"], -1),
+        (1, ONBOARDING, -1, _EXTRAS.index[("step", 1)]),
+        (2, PAGEVIEW, _P["/onboarding/2"], -1),
+        (2, ONBOARDING, -1, _EXTRAS.index[("step", 2)]),
+        (3, PAGEVIEW, _P["/onboarding/3"], -1),
+        (3, ONBOARDING, -1, _EXTRAS.index[("step", 3)]),
+        (4, ACTIVATED, -1, -1),
+        (4, PAGEVIEW, _P["/account"], -1),
+    )
+    need = np.array([t[0] for t in signup_template])
+    person_i, step_i = np.nonzero(level[:, None] >= need[None, :])
+    tmpl_event = np.array([t[1] for t in signup_template])[step_i]
+    tmpl_extra = np.array([t[3] for t in signup_template])[step_i]
+    # $identify carries this person's $anon_distinct_id and $set; signed_up its plan.
+    signed = np.flatnonzero(level >= 0)
+    anon_ids = _uuids(rng, ms=land_us // 1000)
+    global_no = first + np.arange(n) + 1
+    first_name = rng.integers(0, len(FIRST_NAMES), n)
+    last_name = rng.integers(0, len(LAST_NAMES), n)
+    email_domain = rng.integers(0, len(EMAIL_DOMAINS), n)
+    names = {int(i): f"{FIRST_NAMES[first_name[i]]} {LAST_NAMES[last_name[i]]}" for i in signed}
+    emails = {
+        int(i): f"{FIRST_NAMES[first_name[i]].lower()}.{global_no[i]}@{EMAIL_DOMAINS[email_domain[i]]}"
+        for i in signed
+    }
+    identify_extra = np.full(n, -1)
+    anon_text = anon_ids.to_pylist() if len(signed) else []
+    for i in signed:
+        identify_extra[i] = len(extras)
+        extras.append(
+            _kv("$anon_distinct_id", anon_text[i])
+            + ',"$set":'
+            + _js({"email": emails[int(i)], "name": names[int(i)]})
+        )
+    tmpl_extra = np.where(tmpl_extra == -2, identify_extra[person_i], tmpl_extra)
+    tmpl_extra = np.where(tmpl_extra == -3, _EXTRAS.index[("plan", 0)] + signup_plan[person_i], tmpl_extra)
+    rows.add(
+        person_i,
+        1000 + step_i,
+        tmpl_event,
+        page=np.array([t[2] for t in signup_template])[step_i],
+        extra=tmpl_extra,
+        as_user=step_i >= 2,
+    )
+
+    # purchase visits: pricing -> checkout -> purchase (revenue in the visitor's currency)
+    purchase_s = np.flatnonzero(s_kind == 1)
+    pp = s_person[purchase_s]
+    purchase_extra = np.arange(len(extras), len(extras) + len(pp))
+    for i in pp:
+        plan = PLANS[bought_plan[i]]
+        revenue = _PRICE[plan] * (10 if annual[i] else 1)
+        extras.append(
+            ",".join(
+                (
+                    _kv("revenue", float(revenue)),
+                    _kv("currency", COUNTRIES[country[i]][3]),
+                    _kv("plan", plan),
+                    _kv("billing", "annual" if annual[i] else "monthly"),
+                )
+            )
+        )
+    purchase_steps = (
+        (PAGEVIEW, _P["/pricing"], -1),
+        (AUTOCAPTURE, -1, _EXTRAS.index[("click", "Choose plan")]),
+        (PAGEVIEW, _P["/checkout"], -1),
+        (AUTOCAPTURE, -1, _EXTRAS.index[("click", "Pay now")]),
+        (PURCHASE, -1, None),
+        (PAGEVIEW, _P["/account"], -1),
+    )
+    for j, (event, page, extra) in enumerate(purchase_steps):
+        rows.add(
+            purchase_s, j, event, page=page, extra=purchase_extra if extra is None else extra, as_user=True
+        )
+
+    # returning users: a product page, then actions; anonymous returners browse a little
+    user_s = np.flatnonzero(s_kind == 2)
+    rows.add(user_s, 0, PAGEVIEW, page=_pages(rng, _pick(rng, _APP_GROUPS, len(user_s))), as_user=True)
+    m = 1 + rng.poisson(4, len(user_s))
+    a_sess = np.repeat(user_s, m)
+    a_pos = np.arange(len(a_sess)) - np.repeat(np.cumsum(m) - m, m)
+    action = _pick(rng, np.cumsum([0.42, 0.20, 0.20, 0.14, 0.04]), len(a_sess))
+    a_event = np.array([FEATURE, PAGEVIEW, AUTOCAPTURE, SEARCH, EXCEPTION])[action]
+    a_extra = np.select(
+        [action == 0, action == 2, action == 3, action == 4],
+        [
+            _EXTRAS.index[("feature", 0)] + _pick(rng, _FEATURE_CDF, len(a_sess)),
+            _CLICK0 + rng.integers(4, len(CLICKS), len(a_sess)),
+            _EXTRAS.index[("query", 0)] + _pick(rng, _QUERY_CDF, len(a_sess)),
+            _EXTRAS.index[("exception", 0)] + rng.integers(0, len(EXCEPTIONS), len(a_sess)),
+        ],
+        -1,
+    )
+    a_page = np.where(a_event == PAGEVIEW, _pages(rng, _pick(rng, _APP_GROUPS, len(a_sess))), -1)
+    rows.add(a_sess, 1 + a_pos, a_event, page=a_page, extra=a_extra, as_user=True)
+    anon_s = np.flatnonzero(s_kind == 3)
+    m = np.minimum(rng.geometric(0.6, len(anon_s)), 4)
+    v_sess = np.repeat(anon_s, m)
+    v_pos = np.arange(len(v_sess)) - np.repeat(np.cumsum(m) - m, m)
+    rows.add(v_sess, 10 * v_pos, PAGEVIEW, page=_pages(rng, _pick(rng, _ANON_GROUPS, len(v_sess))))
+    click = rng.random(len(v_sess)) < 0.3
+    rows.add(
+        v_sess[click],
+        10 * v_pos[click] + 1,
+        AUTOCAPTURE,
+        extra=_CLICK0 + rng.integers(0, 4, int(click.sum())),
+    )
+    # every visit ends with a $pageleave (identified in a landing visit that signed up)
+    rows.add(np.arange(ns), 1_000_000, PAGELEAVE, as_user=np.concatenate([level >= 0, s_kind[n:] != 3]))
+
+    sess, _order, event, page, extra, as_user = rows.build()
+    total = len(sess)
+    # timestamps: the visit's start plus lognormal gaps between consecutive events
+    gap = np.exp(np.log(_GAP_MEDIAN_S[event]) + _GAP_SIGMA[event] * rng.standard_normal(total))
+    new_session = np.ones(total, bool)
+    new_session[1:] = sess[1:] != sess[:-1]
+    gap_us = np.where(new_session, 0, (gap * US).astype(np.int64))
+    cum = np.cumsum(gap_us)
+    session_base = np.maximum.accumulate(np.where(new_session, np.arange(total), 0))
+    ts = s_start[sess] + cum - cum[session_base]
+    # a campaign landing's URL carries its utm_* query (and the page's later events with it)
+    utm_row = new_session & (sess < n) & (utm[np.minimum(sess, n - 1)] >= 0)
+    pages = list(_PAGE_FRAGS)
+    landing_url: dict[tuple[int, int], int] = {}
+    for i in np.flatnonzero(utm_row):
+        key = (int(page[i]), int(utm[sess[i]]))
+        if key not in landing_url:
+            landing_url[key] = len(pages)
+            path, (source, medium, campaign) = PAGES[key[0]], _UTM_LIST[key[1]][1]
+            query = f"?utm_source={source}&utm_medium={medium}&utm_campaign={campaign}"
+            pages.append("{" + _kv("$current_url", HOST + path + query) + "," + _kv("$pathname", path))
+        page[i] = landing_url[key]
+    # events on a page happen on the page most recently viewed in that visit
+    page = page[np.maximum.accumulate(np.where(page >= 0, np.arange(total), 0))]
+    person = s_person[sess]
+
+    # identities and purchases count until the cut, even before the window (warm-up)
+    before_cut = ts < cut_us
+    identify_us = np.full(n, -1, np.int64)
+    done = before_cut & (event == IDENTIFY)
+    identify_us[person[done]] = ts[done]
+    bought = np.zeros(n, bool)
+    bought[person[before_cut & (event == PURCHASE)]] = True
+    kept = before_cut & (ts >= start_us)
+    sess, event, page, extra, as_user, ts, person, utm_row = (
+        a[kept] for a in (sess, event, page, extra, as_user, ts, person, utm_row)
+    )
+    total = len(ts)
+
+    # -- columns
+    person_ids = _uuids(rng, n=n)
+    user_ids = pa.array([f"user_{g}" for g in global_no])
+    session_ids = _uuids(rng, ms=s_start // 1000)
+    window_ids = _uuids(rng, ms=s_start // 1000 + 1)
+    person_frag = pc.binary_join_element_wise(
+        pa.array(_BROWSER_FRAGS).take(pa.array(browser)),
+        pa.array(_OS_FRAGS).take(pa.array(os_)),
+        pa.array(_DEVICE_FRAGS).take(pa.array(device)),
+        pa.array(_SCREEN_FRAGS).take(pa.array(screen)),
+        pa.array(_COUNTRY_FRAGS).take(pa.array(country)),
+        '"$lib":"web"',
+        ",",
+    )
+    session_frag = pc.binary_join_element_wise(
+        pa.array(_REF_FRAGS).take(pa.array(s_ref)),
+        ',"$session_id":"',
+        session_ids,
+        '","$window_id":"',
+        window_ids,
+        '"}',
+        "",
+    )
+    sess_a, person_a = pa.array(sess), pa.array(person)
+    properties = pc.binary_join_element_wise(
+        pa.array(pages).take(pa.array(page)),
+        pa.array(extras).take(pa.array(extra, mask=extra < 0)),
+        pa.array(_UTM_FRAGS).take(pa.array(utm[np.minimum(sess, n - 1)], mask=~utm_row)),
+        pa.array([_ANON_FRAG]).take(pa.array(np.zeros(total, np.int64), mask=as_user)),
+        person_frag.take(person_a),
+        session_frag.take(sess_a),
+        ",",
+        null_handling="skip",
+    )
+    events = {
+        "uuid": _uuids(rng, ms=ts // 1000),
+        "project_id": np.full(total, spec.project_id, np.uint32),
+        "event": pa.array(EVENTS).take(pa.array(event)),
+        "distinct_id": pc.if_else(pa.array(as_user), user_ids.take(person_a), anon_ids.take(person_a)),
+        "person_id": person_ids.take(person_a),
+        "timestamp": ts.astype("datetime64[us]"),
+        "properties": properties,
+        "session_id": session_ids.take(sess_a),
+        "window_id": window_ids.take(sess_a),
+    }
+
+    # -- persons (identified only) and the distinct_id -> person mapping, for everyone with
+    # events in the window
+    seen = np.zeros(n, bool)
+    seen[person] = True
+    identified = np.flatnonzero(seen & (identify_us >= 0))
+    plan_now = np.where(bought, bought_plan, signup_plan)
+    persons = {
+        "project_id": np.full(len(identified), spec.project_id, np.uint32),
+        "id": person_ids.take(pa.array(identified)),
+        "created_at": land_us[identified].astype("datetime64[us]"),
+        "properties": [
+            _js(
+                {
+                    "email": emails[int(i)],
+                    "name": names[int(i)],
+                    "plan": PLANS[plan_now[i]],
+                    "country": COUNTRIES[country[i]][0],
+                    "created_at": dt.datetime.fromtimestamp(land_us[i] / US, dt.UTC).isoformat(
+                        timespec="seconds"
+                    ),
+                    "$initial_referring_domain": CHANNELS[channel[i]][2],
+                    "$initial_browser": BROWSERS[browser[i]],
+                    "$initial_os": OSES[os_[i]],
+                    "$initial_device_type": DEVICES[device[i]],
+                    **({"$initial_utm_source": _UTM_LIST[utm[i]][1][0]} if utm[i] >= 0 else {}),
+                }
+            )
+            for i in identified
+        ],
+        "is_identified": np.ones(len(identified), np.uint8),
+        "version": identify_us[identified].astype(np.uint64),
+    }
+    anon_rows = np.flatnonzero(seen)
+    pdi_person = np.concatenate([anon_rows, identified])
+    pdi_person_a = pa.array(pdi_person)
+    person_distinct_ids = {
+        "project_id": np.full(len(pdi_person), spec.project_id, np.uint32),
+        "distinct_id": pa.concat_arrays(
+            [anon_ids.take(pa.array(anon_rows)), user_ids.take(pa.array(identified))]
+        ),
+        "person_id": person_ids.take(pdi_person_a),
+        "version": np.concatenate(
+            [
+                np.where(identify_us[anon_rows] >= 0, identify_us[anon_rows], land_us[anon_rows]),
+                identify_us[identified],
+            ]
+        ).astype(np.uint64),
+    }
+    return Chunk(events, persons, person_distinct_ids, visitors=len(anon_rows))
+
+
+# ---------------------------------------------------------------- writing
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _insert_pool() -> ThreadPoolExecutor:
+    """Long-lived insert threads: the layer keeps a connection per thread, so reuse the threads."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(INSERT_THREADS, thread_name_prefix="demo-insert")
+        return _pool
+
+
+def _as_lists(columns: dict) -> dict:
+    """Arrow/numpy columns as the plain lists of the layer's insert contract."""
+    out = {}
+    for name, values in columns.items():
+        if isinstance(values, np.ndarray) and values.dtype.kind == "M":
+            values = pa.array(values).cast(pa.timestamp("us", tz="UTC"))
+        out[name] = values.tolist() if isinstance(values, np.ndarray) else values.to_pylist()
+    return out
+
+
+def _insert(chunk: Chunk) -> int:
+    """Write one chunk. chdb's insert hands columns to pyarrow, which takes Arrow and numpy
+    arrays as they are (lists would cost ~8 µs per event to build and convert back)."""
+    convert = (lambda cols: cols) if ch.backend().name == "chdb" else _as_lists
+    ch.insert("persons", convert(chunk.persons))
+    ch.insert("person_distinct_ids", convert(chunk.person_distinct_ids))
+    return ch.insert("events", convert(chunk.events))
+
+
+def write(spec: DemoSpec, *, progress: bool = False, now_us: int | None = None) -> dict:
+    """Generate spec's data and insert it; returns the summary.
+
+    The main thread generates chunk i+1 while INSERT_THREADS threads insert earlier
+    chunks (chdb releases the GIL, and ClickHouse's JSON parsing is the bulk of the cost).
+    """
+    now_us = time.time_ns() // 1000 if now_us is None else now_us
+    started = time.perf_counter()
+    pool = _insert_pool()
+    pending: deque = deque()
+    totals = {"events": 0, "persons": 0, "visitors": 0, "distinct_ids": 0}
+    bar = tqdm(total=spec.persons, unit="person", disable=not progress, dynamic_ncols=True)
+
+    def finish_oldest():
+        future, chunk_persons = pending.popleft()
+        totals["events"] += future.result()
+        bar.update(chunk_persons)
+        bar.set_postfix(events=totals["events"], refresh=False)
+
+    try:
+        for index in range(spec.chunks):
+            chunk = generate_chunk(spec, index, now_us)
+            totals["persons"] += len(chunk.persons["id"])
+            totals["visitors"] += chunk.visitors
+            totals["distinct_ids"] += len(chunk.person_distinct_ids["distinct_id"])
+            pending.append(
+                (
+                    pool.submit(_insert, chunk),
+                    min(PERSONS_PER_CHUNK, spec.persons - index * PERSONS_PER_CHUNK),
+                )
+            )
+            while len(pending) > INSERT_THREADS:
+                finish_oldest()
+        while pending:
+            finish_oldest()
+    finally:
+        for future, _ in pending:
+            future.cancel()
+        bar.close()
+    seconds = time.perf_counter() - started
+    start_us, end_us = spec.window
+    return {
+        "project_id": spec.project_id,
+        "seed": spec.seed,
+        "start": dt.datetime.fromtimestamp(start_us / US, dt.UTC).isoformat(),
+        "end": dt.datetime.fromtimestamp(min(end_us, now_us) / US, dt.UTC).isoformat(),
+        **totals,
+        "seconds": round(seconds, 3),
+        "events_per_second": round(totals["events"] / seconds) if seconds else 0,
+    }
+
+
+def generate(
+    project_id: int, persons: int, days: int, seed: int, end: dt.date | None = None, progress: bool = False
+) -> dict:
+    """Write `persons` visitors' journeys over the `days` days ending `end` (default today, UTC).
+
+    Returns {"project_id", "seed", "start", "end", "events", "persons" (identified
+    person rows), "visitors", "distinct_ids", "seconds", "events_per_second"}.
+    """
+    if persons < 1 or days < 1:
+        raise ValueError("persons and days must be at least 1")
+    spec = DemoSpec(project_id, persons, days, seed, end or dt.datetime.now(dt.UTC).date())
+    return write(spec, progress=progress)
