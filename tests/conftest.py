@@ -104,30 +104,43 @@ def api_key(alice):
 
 
 class EventBuilder:
-    """Write events (and their person mapping) straight into ClickHouse with explicit timestamps."""
+    """Write events (and their person mapping) straight into ClickHouse with explicit timestamps.
+
+    Like ingestion, every event carries the person its distinct_id had when it was
+    added, and person_distinct_ids gets a row for that (distinct_id, person) pair;
+    merge() re-points a distinct_id, and flush() writes the current mapping with a
+    newer version, as a merge at ingestion would.
+    """
 
     def __init__(self, project_id: int):
         self.project_id = project_id
         self.persons: dict[str, uuid.UUID] = {}
         self.rows: list[dict] = []
+        self._pairs: dict[tuple[str, uuid.UUID], int] = {}
 
     def person_for(self, distinct_id: str) -> uuid.UUID:
         if distinct_id not in self.persons:
             self.persons[distinct_id] = uuid.uuid5(uuid.NAMESPACE_URL, f"{self.project_id}/{distinct_id}")
         return self.persons[distinct_id]
 
+    def _seen(self, distinct_id: str, person: uuid.UUID) -> None:
+        self._pairs.setdefault((distinct_id, person), time.time_ns())
+
     def merge(self, distinct_id: str, into: str) -> None:
         """Point distinct_id at the person of `into` (as $identify would)."""
+        self._seen(distinct_id, self.person_for(distinct_id))
         self.persons[distinct_id] = self.person_for(into)
 
     def add(self, event: str, distinct_id: str, timestamp: dt.datetime, properties: dict | None = None, **kw):
         props = dict(properties or {})
+        person = self.person_for(distinct_id)
+        self._seen(distinct_id, person)
         self.rows.append(
             {
                 "uuid": kw.get("uuid") or str(uuid.uuid4()),
                 "event": event,
                 "distinct_id": distinct_id,
-                "person_id": str(self.person_for(distinct_id)),
+                "person_id": str(person),
                 "timestamp": timestamp if timestamp.tzinfo else timestamp.replace(tzinfo=dt.UTC),
                 "properties": json.dumps(props),
                 "session_id": kw.get("session_id", props.get("$session_id", "")),
@@ -137,18 +150,23 @@ class EventBuilder:
         return self
 
     def flush(self) -> int:
-        if not self.rows:
-            return 0
-        cols = {k: [r[k] for r in self.rows] for k in self.rows[0]}
-        cols["project_id"] = [self.project_id] * len(self.rows)
-        n = ch.insert("events", cols)
+        n = 0
+        if self.rows:
+            cols = {k: [r[k] for r in self.rows] for k in self.rows[0]}
+            cols["project_id"] = [self.project_id] * len(self.rows)
+            n = ch.insert("events", cols)
+        # Every pair ever used (older versions), then the current mapping (newest).
+        now = time.time_ns()
+        history = [(d, p, v) for (d, p), v in self._pairs.items() if self.persons.get(d) != p]
+        current = [(d, p, now) for d, p in self.persons.items()]
+        mapping = history + current
         ch.insert(
             "person_distinct_ids",
             {
-                "project_id": [self.project_id] * len(self.persons),
-                "distinct_id": list(self.persons),
-                "person_id": [str(p) for p in self.persons.values()],
-                "version": [time.time_ns()] * len(self.persons),
+                "project_id": [self.project_id] * len(mapping),
+                "distinct_id": [d for d, _, _ in mapping],
+                "person_id": [str(p) for _, p, _ in mapping],
+                "version": [v for _, _, v in mapping],
             },
         )
         self.rows = []

@@ -7,7 +7,8 @@
     sql = f"SELECT plan, uniqExact(person_id) FROM ({src.sql()}) GROUP BY plan"
 
 Columns: uuid, event, distinct_id, timestamp, session_id, person_id (the current
-person through person_distinct_ids when need_person, else the person at ingestion),
+person: the person at ingestion unless a merge re-pointed the distinct_id since,
+see PERSON_OVERRIDES_SQL),
 person_properties (when person filters or person columns need it), plus the
 requested extra columns. Event-property expressions are computed in the innermost
 SELECT, where `properties` is the table's JSON column, so ClickHouse reads only the
@@ -32,6 +33,22 @@ PERSON_MAP_SQL = """
     WHERE project_id = {project_id:UInt32}
     GROUP BY distinct_id
     HAVING argMax(is_deleted, version) = 0
+"""
+
+# Only distinct_ids whose mapping changed person (a merge re-pointed them): events
+# of every other distinct_id already carry their current person. Ingestion writes a
+# mapping row for each new distinct_id with the person its events get, so "more than
+# one person ever" is exactly "some events carry a stale person". This keeps the join
+# small (merged visitors, not every visitor) — see docs/clickhouse.md.
+PERSON_OVERRIDES_SQL = """
+    SELECT distinct_id, argMax(mapped_person_id, version) AS person_id
+    FROM (
+        SELECT distinct_id, person_id AS mapped_person_id, version
+        FROM person_distinct_ids
+        WHERE project_id = {project_id:UInt32}
+    )
+    GROUP BY distinct_id
+    HAVING uniqExact(mapped_person_id) > 1
 """
 
 PERSON_PROPS_SQL = """
@@ -76,7 +93,7 @@ class EventSource:
 
         person_id = f"if(pdi.person_id = {ZERO_UUID}, e.person_id, pdi.person_id)" if need_person else "e.person_id"
         extra = "".join(f",\n            {expr} AS {alias}" for alias, expr in self.event_columns.items())
-        join = f"\n        LEFT JOIN ({PERSON_MAP_SQL}) AS pdi ON pdi.distinct_id = e.distinct_id" if need_person else ""
+        join = f"\n        LEFT JOIN ({PERSON_OVERRIDES_SQL}) AS pdi ON pdi.distinct_id = e.distinct_id" if need_person else ""
         inner = f"""
         SELECT e.uuid AS uuid, e.event AS event, e.distinct_id AS distinct_id, e.timestamp AS timestamp,
             e.session_id AS session_id, {person_id} AS person_id{extra}

@@ -14,6 +14,11 @@ persons
 
 person_distinct_ids
   distinct_id -> person_id, latest `version` wins; `is_deleted` marks removal.
+  A plain MergeTree that keeps every version: ingestion writes a row whenever a
+  distinct_id is first seen (with the person its events carry) and whenever a merge
+  re-points it. A distinct_id with rows for two persons is therefore exactly one
+  whose older events carry a stale person_id; queries join only those ("person
+  overrides", insights/blocks/source.py) instead of the whole mapping.
 """
 
 INSERTABLE = ["events", "persons", "person_distinct_ids"]
@@ -72,9 +77,8 @@ def operations(ddl):
     is_deleted UInt8 DEFAULT 0,
     version UInt64
 """,
-            engine="ReplacingMergeTree",
-            engine_args="version",
-            order_by="(project_id, distinct_id)",
+            engine="MergeTree",
+            order_by="(project_id, distinct_id, version)",
             sharding_key="cityHash64(distinct_id)",
         ),
     ]
