@@ -24,7 +24,13 @@ Layout:
 
 The window is the `days` UTC days ending with `end` (default: today); events later
 than the wall clock are dropped, so a default run never writes the future. A run
-with a past `end` is fully reproducible.
+with a past `end` is fully reproducible. People also arrive during a warm-up of up
+to WARMUP_DAYS before the window (their earlier events are not written), so the
+window opens with returning users instead of a ramp from zero; `persons` counts
+everyone simulated, the summary's `visitors` those with events in the window.
+
+Cost (bench/bench_demo_insert.py): generation is ~3 CPU-µs per event; nearly all
+the rest is ClickHouse parsing `properties` into the JSON column and writing it.
 """
 
 from __future__ import annotations
@@ -119,7 +125,6 @@ _P = {path: i for i, path in enumerate(PAGES)}
 _BLOG0, _PRODUCT0 = _P[f"/blog/{BLOG_SLUGS[0]}"], _P[f"/product/{PRODUCT_IDS[0]}"]
 # Page groups: home, pricing, features, blog, product, account.
 _GROUP_FIRST = np.array([_P["/"], _P["/pricing"], _P["/features"], _BLOG0, _PRODUCT0, _P["/account"]])
-_GROUP_SIZE = np.array([1, 1, 1, len(BLOG_SLUGS), len(PRODUCT_IDS), 1])
 
 
 def _zipf_cdf(n: int, s: float = 1.1) -> np.ndarray:
@@ -822,23 +827,12 @@ def _insert_pool() -> ThreadPoolExecutor:
         return _pool
 
 
-def _as_lists(columns: dict) -> dict:
-    """Arrow/numpy columns as the plain lists of the layer's insert contract."""
-    out = {}
-    for name, values in columns.items():
-        if isinstance(values, np.ndarray) and values.dtype.kind == "M":
-            values = pa.array(values).cast(pa.timestamp("us", tz="UTC"))
-        out[name] = values.tolist() if isinstance(values, np.ndarray) else values.to_pylist()
-    return out
-
-
 def _insert(chunk: Chunk) -> int:
-    """Write one chunk. chdb's insert hands columns to pyarrow, which takes Arrow and numpy
-    arrays as they are (lists would cost ~8 µs per event to build and convert back)."""
-    convert = (lambda cols: cols) if ch.backend().name == "chdb" else _as_lists
-    ch.insert("persons", convert(chunk.persons))
-    ch.insert("person_distinct_ids", convert(chunk.person_distinct_ids))
-    return ch.insert("events", convert(chunk.events))
+    """Write one chunk. ch.insert takes Arrow and numpy columns on either backend
+    (building lists here would cost ~8 µs per event)."""
+    ch.insert("persons", chunk.persons)
+    ch.insert("person_distinct_ids", chunk.person_distinct_ids)
+    return ch.insert("events", chunk.events)
 
 
 def write(spec: DemoSpec, *, progress: bool = False, now_us: int | None = None) -> dict:
@@ -896,10 +890,12 @@ def write(spec: DemoSpec, *, progress: bool = False, now_us: int | None = None) 
 def generate(
     project_id: int, persons: int, days: int, seed: int, end: dt.date | None = None, progress: bool = False
 ) -> dict:
-    """Write `persons` visitors' journeys over the `days` days ending `end` (default today, UTC).
+    """Simulate `persons` people and write their journeys in the `days` days ending `end`
+    (default today, UTC) into project `project_id`.
 
     Returns {"project_id", "seed", "start", "end", "events", "persons" (identified
-    person rows), "visitors", "distinct_ids", "seconds", "events_per_second"}.
+    person rows written), "visitors" (people with events in the window), "distinct_ids"
+    (mapping rows written), "seconds", "events_per_second"}.
     """
     if persons < 1 or days < 1:
         raise ValueError("persons and days must be at least 1")

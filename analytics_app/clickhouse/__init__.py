@@ -195,7 +195,8 @@ def command(sql: str, params: dict | None = None, *, global_: bool = False) -> N
 
 
 def insert(table: str, columns: dict[str, list]) -> int:
-    """Insert a batch given as a dict of equal-length column lists. Returns rows written.
+    """Insert a batch given as a dict of equal-length columns (lists, numpy or pyarrow
+    arrays, on either backend). Returns rows written.
 
     `table` must be registered in INSERTABLE_TABLES by a migration module (it is an
     identifier and cannot be bound). Every row must carry a project_id.

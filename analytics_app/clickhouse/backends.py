@@ -359,7 +359,8 @@ class DriverBackend:
         decl = ", ".join(f"`{c}` {'String' if types[c].startswith('JSON') else types[c]}" for c in columns)
         cols = ", ".join(f"`{c}`" for c in columns)
         sql = f"INSERT INTO {table} ({cols}) SELECT {cols} FROM input('{decl}') VALUES"  # noqa: S608 - allow-listed
-        data = list(columns.values())
+        # Columns may be lists, numpy arrays or pyarrow arrays (as for chdb).
+        data = [v.to_pylist() if hasattr(v, "to_pylist") else (v.tolist() if hasattr(v, "tolist") else list(v)) for v in columns.values()]
         self._call(lambda: client.execute(sql, data, columnar=True, types_check=False))
         return len(data[0]) if data else 0
 

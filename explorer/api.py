@@ -1,0 +1,108 @@
+"""The explorer's JSON API description: the `EventsQuery` kind and the persons endpoints."""
+
+from __future__ import annotations
+
+from analytics_app.models import Permission
+from analytics_app.query_api import QueryKind
+
+from .forms import MAX_LIMIT, EventsSpec
+from .queries import EventsQueryRunner
+
+_FILTER = {
+    "type": "object",
+    "properties": {
+        "key": {"type": "string"},
+        "operator": {"type": "string"},
+        "value": {},
+        "type": {"enum": ["event", "person", "cohort"], "default": "event"},
+    },
+    "required": ["key"],
+}
+_EVENT = {
+    "type": "object",
+    "properties": {
+        "uuid": {"type": "string", "format": "uuid"},
+        "event": {"type": "string"},
+        "distinct_id": {"type": "string"},
+        "person_id": {"type": "string", "format": "uuid"},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "properties": {"type": "object"},
+    },
+}
+_PERSON = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "distinct_ids": {"type": "array", "items": {"type": "string"}},
+        "properties": {"type": "object", "description": "PII masked unless the caller may view PII"},
+        "created_at": {"type": ["string", "null"], "format": "date-time"},
+        "is_identified": {"type": "boolean"},
+    },
+}
+_ERR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+EVENTS_QUERY = QueryKind(
+    kind="EventsQuery",
+    parse=EventsSpec.from_json,
+    run=lambda project, spec, presenter: EventsQueryRunner(project, spec).run().to_json(presenter),
+    schema={
+        "type": "object",
+        "properties": {
+            "kind": {"const": "EventsQuery"},
+            "date_from": {"type": "string", "default": "-7d", "description": "-24h, -7d, YYYY-MM-DD, ISO datetime, all, ..."},
+            "date_to": {"type": ["string", "null"]},
+            "event": {"type": "string", "description": "only events with this name"},
+            "properties": {"type": "array", "items": _FILTER, "maxItems": 50},
+            "person_id": {"type": "string", "format": "uuid", "description": "events of every distinct_id of this person"},
+            "distinct_id": {"type": "string", "description": "events of the person owning this distinct_id"},
+            "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 100},
+            "after": {"type": "string", "description": "the `next` cursor of the previous page"},
+            "columns": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["kind"],
+    },
+    response_schema={
+        "type": "object",
+        "properties": {"results": {"type": "array", "items": _EVENT}, "next": {"type": ["string", "null"]}},
+    },
+    permission=Permission.VIEW_INSIGHTS,
+    summary="Raw events, newest first, with keyset pagination (pass `next` back as `after`).",
+)
+
+PERSONS_PATHS = {
+    "/api/projects/{project_id}/persons/": {
+        "get": {
+            "summary": "List or search persons",
+            "parameters": [
+                {"name": "project_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                {"name": "distinct_id", "in": "query", "schema": {"type": "string"}, "description": "the person owning this distinct_id"},
+                {"name": "search", "in": "query", "schema": {"type": "string"}, "description": "exact distinct_id, or a case-insensitive substring of any property value"},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}},
+                {"name": "after", "in": "query", "schema": {"type": "string"}, "description": "the `next` cursor of the previous page"},
+            ],
+            "responses": {
+                "200": {
+                    "description": "Persons, newest first",
+                    "content": {"application/json": {"schema": {"type": "object", "properties": {"results": {"type": "array", "items": _PERSON}, "next": {"type": ["string", "null"]}}}}},
+                },
+                "400": {"description": "Invalid parameters", **_ERR},
+                "401": {"description": "No or unknown credentials", **_ERR},
+                "404": {"description": "No such project (or no access)", **_ERR},
+            },
+        }
+    },
+    "/api/projects/{project_id}/persons/{person_id}/": {
+        "get": {
+            "summary": "One person",
+            "parameters": [
+                {"name": "project_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                {"name": "person_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}},
+            ],
+            "responses": {
+                "200": {"description": "The person", "content": {"application/json": {"schema": _PERSON}}},
+                "401": {"description": "No or unknown credentials", **_ERR},
+                "404": {"description": "No such project or person", **_ERR},
+            },
+        }
+    },
+}

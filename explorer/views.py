@@ -1,0 +1,290 @@
+"""Event explorer and persons: gate -> spec -> runner -> render.
+
+Pages answer htmx requests with a partial of the same template:
+`events.html#results` (filter form), `#rows` (load more: rows after a cursor),
+`#new_events` (the 10 s poll); `person.html#timeline_rows` (load more).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import functools
+import json
+import uuid
+from urllib.parse import quote, urlencode
+
+from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from analytics_app import clickhouse as ch
+from analytics_app.access import BadRequest, json_error, project_api, project_page
+from analytics_app.models import Permission
+from analytics_app.queries import EventNamesQueryRunner, EventNamesSpec
+from insights.blocks import DateRange
+
+from .forms import DATE_PRESETS, Cursor, EventsSpec, PersonsSpec, operator_choices
+from .queries import (
+    EventQueryRunner,
+    EventsQueryRunner,
+    PersonQueryRunner,
+    PersonsQueryRunner,
+    RecordingsQueryRunner,
+)
+
+TIMELINE_LIMIT = 100
+
+
+def _bad_input_is_400(view):
+    """Turn invalid input (and queries too large for the limits) into an error page, never a 500."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except BadRequest as exc:
+            return _error(request, 400, exc.message, exc.errors)
+        except ch.BadQueryParameter as exc:
+            return _error(request, 400, "A value could not be used in the query.", {"detail": exc.message})
+        except (ch.QueryTimeout, ch.QueryTooLarge):
+            return _error(request, 422, "The query is too large for the configured limits; narrow the date range or filters.", {})
+
+    return wrapper
+
+
+def _error(request, status: int, message: str, errors: dict):
+    template = "explorer/error.html#error" if request.htmx else "explorer/error.html"
+    return render(request, template, {"project": request.project, "message": message, "errors": errors}, status=status)
+
+
+# ------------------------------------------------------------------ presentation helpers
+def lookup(properties: dict, key: str):
+    """A property by key; dotted keys are nested objects in the JSON column."""
+    if key in properties:
+        return properties[key]
+    value = properties
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def cell(presenter, key: str, value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        value = json.dumps(value, ensure_ascii=False, default=str)
+    elif isinstance(value, bool):
+        value = "true" if value else "false"
+    return str(presenter.value(key, value))
+
+
+def display_rows(rows, spec: EventsSpec, presenter, tz) -> list[dict]:
+    return [
+        {
+            "row": r,
+            "time": r.timestamp.astimezone(tz),
+            "cursor": r.cursor.encode(),
+            "cells": [cell(presenter, key, lookup(r.properties, key)) for key in spec.property_columns],
+        }
+        for r in rows
+    ]
+
+
+def replay_url(project, session_id: str, offset_ms: int | None = None) -> str:
+    """The replay page (built by the replay app); `t` is milliseconds from the recording's start."""
+    url = f"/project/{project.pk}/replay/{quote(session_id, safe='')}"
+    return f"{url}?t={offset_ms}" if offset_ms is not None else url
+
+
+def _url(name: str, project, params: dict | None = None, **kwargs) -> str:
+    url = reverse(f"explorer:{name}", kwargs={"project_id": project.pk, **kwargs})
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+# ------------------------------------------------------------------ events
+@require_GET
+@project_page(Permission.VIEW_INSIGHTS)
+@_bad_input_is_400
+def events(request):
+    project, presenter = request.project, request.presenter
+    spec = EventsSpec.from_query(request.GET)
+    runner = EventsQueryRunner(project, spec)
+    if request.htmx and "newer_than" in request.GET:
+        newest = Cursor.decode(request.GET["newer_than"], "newer_than")
+        context = {"new_count": runner.count_newer(newest), "poll_url": request.get_full_path(), "refresh_url": _url("events", project, spec.query_params())}
+        return render(request, "explorer/events.html#new_events", context)
+    page = runner.run()
+    rows = display_rows(page.rows, spec, presenter, project.tz)
+    context = {
+        "project": project,
+        "spec": spec,
+        "rows": rows,
+        "columns": spec.property_columns,
+        "next_url": _url("events", project, spec.query_params(after=page.next.encode())) if page.next else "",
+    }
+    if spec.after is None and spec.date_range.date_to is None:
+        newest = page.rows[0].cursor if page.rows else Cursor(dt.datetime.now(dt.UTC), uuid.UUID(int=0))
+        context["poll_url"] = _url("events", project, spec.query_params(newer_than=newest.encode()))
+    if request.htmx:
+        template = "explorer/events.html#rows" if spec.after else "explorer/events.html#results"
+        return render(request, template, context)
+    preset = spec.date_range.date_from if spec.date_range.date_to is None and spec.date_range.date_from in dict(DATE_PRESETS) else "custom"
+    context.update(
+        {
+            "event_names": EventNamesQueryRunner(project, EventNamesSpec(days=90, limit=500)).run(),
+            "presets": DATE_PRESETS,
+            "preset": preset,
+            "operators": operator_choices(),
+            "filter_rows": [*spec.properties, None],
+            "can_export": Permission.EXPORT_DATA in request.perms,
+            "csv_url": _url("events_export", project, spec.query_params()),
+        }
+    )
+    return render(request, "explorer/events.html", context)
+
+
+@require_GET
+@project_page(Permission.VIEW_INSIGHTS)
+@_bad_input_is_400
+def event_detail(request, event_uuid):
+    project, presenter = request.project, request.presenter
+    hint = None
+    if request.GET.get("at"):
+        hint = Cursor.decode(request.GET["at"], "at").timestamp
+    event = EventQueryRunner(project, event_uuid, hint).run()
+    if event is None:
+        raise Http404("No such event")
+    recordings = RecordingsQueryRunner(project)
+    start = recordings.session_start(event.session_id)
+    recording_url = ""
+    if start is not None:
+        offset = max(0, int((event.timestamp - start).total_seconds() * 1000))
+        recording_url = replay_url(project, event.session_id, offset)
+    context = {
+        "project": project,
+        "event": event,
+        "time": event.timestamp.astimezone(project.tz),
+        "properties_json": json.dumps(presenter.properties(event.properties), indent=2, sort_keys=True, ensure_ascii=False, default=str),
+        "recording_url": recording_url,
+        "recordings_available": recordings.available(),
+    }
+    return render(request, "explorer/event.html#detail" if request.htmx else "explorer/event.html", context)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def masked_json(presenter, text: str) -> str:
+    """A properties JSON text with PII masked; parsed only when it may hold a masked key."""
+    if presenter.can_view_pii or not any(f'"{key}"' in text for key in presenter.pii):
+        return text
+    try:
+        props = json.loads(text)
+    except ValueError:
+        return ""
+    return json.dumps(presenter.properties(props), ensure_ascii=False, default=str)
+
+
+def _csv_chunks(runner: EventsQueryRunner, spec: EventsSpec, presenter):
+    writer = csv.writer(_Echo())
+    keys = spec.property_columns
+    yield writer.writerow(["uuid", "timestamp", "event", "distinct_id", "person_id", "session_id", *keys, "properties"])
+    for batch in runner.stream():
+        yield "".join(
+            writer.writerow([*row[:6], *(presenter.value(k, v) for k, v in zip(keys, row[7:], strict=True)), masked_json(presenter, row[6])])
+            for row in batch
+        )
+
+
+@require_GET
+@project_page(Permission.EXPORT_DATA)
+@_bad_input_is_400
+def events_export(request):
+    project = request.project
+    spec = EventsSpec.from_query(request.GET)
+    runner = EventsQueryRunner(project, spec)
+    runner.page_sql()  # resolve the date range now, so bad input is a 400 before streaming starts
+    response = StreamingHttpResponse(_csv_chunks(runner, spec, request.presenter), content_type="text/csv; charset=utf-8")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="events-{project.pk}-{stamp}.csv"'
+    return response
+
+
+# ------------------------------------------------------------------ persons
+@require_GET
+@project_page(Permission.VIEW_INSIGHTS)
+@_bad_input_is_400
+def persons(request):
+    project, presenter = request.project, request.presenter
+    spec = PersonsSpec.from_query(request.GET)
+    page = PersonsQueryRunner(project, spec).run()
+    context = {
+        "project": project,
+        "spec": spec,
+        "persons": [{"person": p, "name": p.display_name(presenter), "last_seen": p.last_seen.astimezone(project.tz) if p.last_seen else None} for p in page.rows],
+        "next_url": _url("persons", project, spec.query_params(after=page.next.encode())) if page.next else "",
+    }
+    return render(request, "explorer/persons.html#results" if request.htmx else "explorer/persons.html", context)
+
+
+@require_GET
+@project_page(Permission.VIEW_INSIGHTS)
+@_bad_input_is_400
+def person_detail(request, person_id):
+    project, presenter = request.project, request.presenter
+    person = PersonQueryRunner(project, person_id).run()
+    if person is None:
+        raise Http404("No such person")
+    after = Cursor.optional(request.GET.get("after"))
+    spec = EventsSpec(date_range=DateRange("all"), person_id=person.id, limit=TIMELINE_LIMIT, after=after)
+    page = EventsQueryRunner(project, spec).run()
+    context = {
+        "project": project,
+        "person": person,
+        "columns": spec.property_columns,
+        "rows": display_rows(page.rows, spec, presenter, project.tz),
+        "next_url": _url("person", project, {"after": page.next.encode()}, person_id=person.id) if page.next else "",
+    }
+    if request.htmx:
+        return render(request, "explorer/person.html#timeline_rows", context)
+    tz = project.tz
+    context.update(
+        {
+            "name": person.display_name(presenter),
+            "properties_json": json.dumps(presenter.properties(person.properties), indent=2, sort_keys=True, ensure_ascii=False, default=str),
+            "first_seen": person.first_seen.astimezone(tz) if person.first_seen else None,
+            "last_seen": person.last_seen.astimezone(tz) if person.last_seen else None,
+            "recordings": [
+                {"rec": r, "start": r.start.astimezone(tz), "url": replay_url(project, r.session_id)}
+                for r in RecordingsQueryRunner(project).for_distinct_ids(person.distinct_ids)
+            ],
+        }
+    )
+    return render(request, "explorer/person.html", context)
+
+
+# ------------------------------------------------------------------ JSON API
+@require_GET
+@project_api(Permission.VIEW_INSIGHTS)
+def api_persons(request):
+    page = PersonsQueryRunner(request.project, PersonsSpec.from_query(request.GET)).run()
+    return JsonResponse(page.to_json(request.presenter))
+
+
+@require_GET
+@project_api(Permission.VIEW_INSIGHTS)
+def api_person(request, person_id):
+    try:
+        person_id = uuid.UUID(person_id)
+    except ValueError:
+        return json_error(404, "Person not found.")
+    person = PersonQueryRunner(request.project, person_id).run()
+    if person is None:
+        return json_error(404, "Person not found.")
+    return JsonResponse(person.to_json(request.presenter))
