@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from . import queries
 from .processing import NAMESPACE, is_illegal_id
 
-
 _PLAIN = {"process": True}
 
 

@@ -240,16 +240,24 @@ def _guarded(request, handler) -> HttpResponse:
     return _cors(request, response)
 
 
+def _announced(request, handler) -> HttpResponse:
+    """Embedded: tell the group-commit writer a job is on its way (it may wait for it)."""
+    if stream.enabled():
+        return _guarded(request, handler)
+    with writer.arriving():
+        return _guarded(request, handler)
+
+
 @csrf_exempt
 def capture(request):
     """/e/, /i/v0/e/, /batch/, /capture/, /track/, /engage/ (GET or POST)."""
-    return _guarded(request, _capture_events)
+    return _announced(request, _capture_events)
 
 
 @csrf_exempt
 def snapshots(request):
     """/s/: session recording chunks ($snapshot events)."""
-    return _guarded(request, _capture_snapshots)
+    return _announced(request, _capture_snapshots)
 
 
 # ------------------------------------------------------------------ warnings page

@@ -17,7 +17,7 @@ import pytest
 from django.core.cache import cache
 
 from analytics_app import clickhouse as ch
-from ingestion import persons, stream, views
+from ingestion import persons, stream, views, writer
 
 
 @pytest.fixture(autouse=True)
@@ -25,6 +25,7 @@ def fresh_ingestion_state(request, settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast persona setup
     views.clear_token_cache()
     persons.store.clear()
+    writer.recent.clear()
     cache.clear()
     name = f"sextant:test:{uuid.uuid4().hex}"
     settings.SEXTANT_INGEST_STREAM = name

@@ -180,3 +180,25 @@ def test_clickhouse_refusing_one_event_quarantines_only_that_event(client, proje
     stored = count_events(project.id)
     found = [w["type"] for w in warnings(project.id)]
     assert stored + found.count("insert_rejected") == 3
+
+
+def test_fast_paths_match_the_reference_rules():
+    """is_illegal_id, dumps and the canonical-uuid shortcut keep the behaviour of the slow paths."""
+    import json
+    import uuid
+
+    from ingestion import processing
+
+    for value in ["anonymous", " Guest ", "'null'", '" undefined "', "''", "0", "user-1", "'x'", "NaN", "nan", "None", "none "]:
+        stripped = value.strip()
+        candidates = {stripped}
+        if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "'\"":
+            candidates.add(stripped[1:-1].strip())
+        expected = any(c.lower() in processing.ILLEGAL_IDS_CI or c in processing.ILLEGAL_IDS_CS or c == "" for c in candidates)
+        assert processing.is_illegal_id(value) is expected, value
+    for doc in [{"a": 1, "é": "ü", "n": None, "f": 9.5, "l": [1, {"b": True}]}, {"big": 2**70}, {1: "int key"}, ["\ud800"]]:
+        reference = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
+        assert json.loads(processing.dumps(doc)) == json.loads(reference)
+    assert processing.loads(processing.dumps({"a": [1, 2]})) == {"a": [1, 2]}
+    u = str(uuid.uuid4())
+    assert processing._CANONICAL_UUID.match(u) and not processing._CANONICAL_UUID.match(u.upper())

@@ -48,3 +48,36 @@ def test_concurrent_redeliveries_in_one_group_commit_count_once(project, client)
         t.join()
     assert statuses == [200] * 6
     assert count_events(project.id) == 20
+
+
+def test_recent_uuids_answer_hits_and_misses_still_ask_clickhouse(client, project, monkeypatch):
+    """The in-process recent-uuid set only shortcuts hits: a cleared set (a restart) still dedups."""
+    from ingestion import queries, writer
+
+    looked_up: list[list[str]] = []
+    real = queries.existing_event_uuids
+
+    def spy(project_id, uuids):
+        looked_up.append(list(uuids))
+        return real(project_id, uuids)
+
+    monkeypatch.setattr(queries, "existing_event_uuids", spy)
+    batch = {"api_key": project.api_token, "batch": [event(), event()]}
+    send(client, "/batch/", batch)
+    looked_up.clear()
+    send(client, "/batch/", batch)  # redelivered to the same process: answered from the recent set
+    assert looked_up == []
+    writer.recent.clear()  # as after a restart: ClickHouse is asked, and still says "stored"
+    send(client, "/batch/", batch)
+    assert sorted(looked_up[0]) == sorted(e["uuid"] for e in batch["batch"])
+    assert count_events(project.id) == 2
+
+
+def test_recent_uuids_are_bounded():
+    from ingestion.writer import RecentUuids
+
+    recent = RecentUuids(maxlen=3)
+    recent.add_all(1, ["a", "b", "c", "d"])
+    assert (1, "a") not in recent
+    assert all((1, x) in recent for x in "bcd")
+    assert (2, "b") not in recent
