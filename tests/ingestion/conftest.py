@@ -46,11 +46,28 @@ def fresh_ingestion_state(request, settings):
             pass
 
 
-def ingested() -> int:
-    """Store whatever the stream holds (Redis mode); a no-op embedded."""
+def ingested(timeout: float = 30.0) -> int:
+    """Store whatever the stream holds (Redis mode); a no-op embedded.
+
+    A live-server test also has a background consumer: an entry it has read but not
+    yet acknowledged is pending, not stored, so wait until nothing is pending.
+    """
     if not stream.enabled():
         return 0
-    return stream.Consumer(count=1000, claim_idle_ms=0).drain()
+    import time
+
+    stored = stream.Consumer(count=1000, claim_idle_ms=0).drain()
+    redis, name = stream.client(), stream.stream_name()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            pending = redis.xpending(name, stream.GROUP)["pending"]
+        except Exception:  # noqa: BLE001 - no group yet means nothing is pending
+            pending = 0
+        if not pending:
+            break
+        time.sleep(0.05)
+    return stored
 
 
 def send(client, path: str, payload, *, gz: bool = False, content_type: str = "application/json", **extra):
