@@ -1,0 +1,100 @@
+"""Paths result JSON -> plotly Sankey / tables. Pure: no I/O, no Django.
+
+Input is `PathsResult.to_json()`. Node ids are the step-prefixed names
+(`2_/pricing`); labels show the name without the prefix. Every node and link
+carries customdata for the click -> sessions drill-down: a node
+`["node", "2_/pricing"]`, a link `["edge", "1_/", "2_/pricing"]`.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+PALETTE = ["#4263eb", "#f76707", "#37b24d", "#ae3ec9", "#1098ad", "#f03e3e", "#f59f00", "#495057", "#d6336c", "#0ca678"]
+
+
+def split_node(node: str) -> tuple[int, str]:
+    step, name = node.split("_", 1)
+    return int(step), name
+
+
+def format_seconds(seconds: float) -> str:
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def sankey_figure(payload: dict) -> go.Figure:
+    edges = payload["results"]
+    drop = {d["node"]: d for d in payload.get("dropoff", [])}
+    nodes: list[str] = []
+    index: dict[str, int] = {}
+    for e in edges:
+        for n in (e["source"], e["target"]):
+            if n not in index:
+                index[n] = len(nodes)
+                nodes.append(n)
+    names = sorted({split_node(n)[1] for n in nodes})
+    color_of = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+    node_custom = []
+    for n in nodes:
+        d = drop.get(n)
+        if d:
+            text = f"{d['sessions']:,} sessions · {d['ended']:,} ended here · {d['continued_omitted']:,} on omitted edges"
+        else:
+            text = ""
+        node_custom.append(["node", n, text])
+    fig = go.Figure(
+        go.Sankey(
+            arrangement="snap",
+            node={
+                "label": [f"{split_node(n)[0]}. {split_node(n)[1]}" for n in nodes],
+                "color": [color_of[split_node(n)[1]] for n in nodes],
+                "pad": 14,
+                "thickness": 14,
+                "customdata": node_custom,
+                "hovertemplate": "%{label}<br>%{customdata[2]}<extra></extra>",
+            },
+            link={
+                "source": [index[e["source"]] for e in edges],
+                "target": [index[e["target"]] for e in edges],
+                "value": [e["value"] for e in edges],
+                "customdata": [["edge", e["source"], e["target"], format_seconds(e["average_conversion_time_seconds"])] for e in edges],
+                "hovertemplate": "%{source.label} → %{target.label}<br><b>%{value:,}</b> sessions<br>avg %{customdata[3]}<extra></extra>",
+                "color": "rgba(66, 99, 235, 0.25)",
+            },
+        )
+    )
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, height=max(360, 28 * len(nodes) // 2 + 200), font={"size": 12})
+    return fig
+
+
+def figure_json(fig: go.Figure) -> str:
+    """The figure as JSON safe to place inside <script type="application/json">."""
+    return fig.to_json().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def dropoff_rows(payload: dict) -> list[dict]:
+    """Nodes with drop-off, most first, for the table under the chart."""
+    rows = [
+        {**d, "step": split_node(d["node"])[0], "name": split_node(d["node"])[1]}
+        for d in payload.get("dropoff", []) if d["dropoff"] > 0
+    ]
+    rows.sort(key=lambda d: (-d["dropoff"], d["step"], d["name"]))
+    return rows
+
+
+def edge_rows(payload: dict) -> list[dict]:
+    return [
+        {
+            **e,
+            "source_step": split_node(e["source"])[0], "source_name": split_node(e["source"])[1],
+            "target_name": split_node(e["target"])[1], "average": format_seconds(e["average_conversion_time_seconds"]),
+        }
+        for e in payload["results"]
+    ]

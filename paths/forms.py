@@ -1,0 +1,150 @@
+"""The paths builder's GET fields <-> PathsSpec (and the cleaning-rule editor form).
+
+The page's form submits plain GET fields, so the URL is the builder state and a
+link reopens the same chart; a saved insight opens the page with `?q=<spec JSON>`.
+Both become the JSON body `PathsSpec.from_json` validates:
+
+    date_from (preset or "custom" + custom_from / custom_to), event_type (repeated:
+    $pageview / $screen / custom_event), event_names (comma separated), point_type
+    (start / end), point, step_limit, rule_regex / rule_alias (repeated, aligned),
+    groupings / exclude (one per line), min_edge_weight, edge_limit,
+    filter_key / filter_operator / filter_value / filter_type (repeated, aligned)
+"""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+
+from analytics_app.access import BadRequest
+
+from .spec import CUSTOM, DEFAULT_EDGE_LIMIT, DEFAULT_STEPS, PAGEVIEW, SCREEN, PathsSpec, regex_problem
+
+DATE_PRESETS = {
+    "-24h": "Last 24 hours",
+    "-7d": "Last 7 days",
+    "-30d": "Last 30 days",
+    "-90d": "Last 90 days",
+    "mStart": "This month",
+    "all": "All time",
+}
+MAX_Q_LENGTH = 20_000
+BUILTIN_TYPES = (PAGEVIEW, SCREEN, CUSTOM)
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.replace(",", "\n").splitlines() if line.strip()]
+
+
+def state_from_spec(spec: PathsSpec) -> dict:
+    custom = spec.date_range.date_from not in DATE_PRESETS or bool(spec.date_range.date_to)
+    return {
+        "date_preset": "custom" if custom else spec.date_range.date_from,
+        "date_from": spec.date_range.date_from,
+        "date_to": spec.date_range.date_to or "",
+        "event_types": [t for t in spec.include_event_types if t in BUILTIN_TYPES],
+        "event_names": ", ".join(t for t in spec.include_event_types if t not in BUILTIN_TYPES),
+        "point_type": "end" if spec.end_point else "start",
+        "point": spec.end_point or spec.start_point or "",
+        "step_limit": str(spec.step_limit),
+        "rules": [{"regex": r.regex, "alias": r.alias} for r in spec.path_cleaning],
+        "groupings": "\n".join(spec.path_groupings),
+        "exclude": "\n".join(spec.exclude),
+        "min_edge_weight": str(spec.min_edge_weight),
+        "edge_limit": str(spec.edge_limit),
+        "filters": [{"key": f.key, "operator": f.operator, "value": _value_text(f.value), "type": f.type} for f in spec.properties],
+    }
+
+
+def _value_text(value) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def state_from_query(query) -> dict:
+    def aligned(*names):
+        lists = [query.getlist(n) for n in names]
+        size = max((len(v) for v in lists), default=0)
+        return [[(v[i] if i < len(v) else "").strip() for v in lists] for i in range(size)]
+
+    preset = query.get("date_from", "-7d").strip() or "-7d"
+    custom = preset == "custom"
+    types = [t for t in query.getlist("event_type") if t]
+    names = query.get("event_names", "").strip()
+    return {
+        "date_preset": preset,
+        "date_from": query.get("custom_from", "").strip() if custom else preset,
+        "date_to": query.get("custom_to", "").strip() if custom else "",
+        "event_types": types if (types or names) else [PAGEVIEW],
+        "event_names": names,
+        "point_type": "end" if query.get("point_type") == "end" else "start",
+        "point": query.get("point", "").strip(),
+        "step_limit": query.get("step_limit", str(DEFAULT_STEPS)).strip(),
+        "rules": [{"regex": r, "alias": a} for r, a in aligned("rule_regex", "rule_alias") if r or a],
+        "groupings": query.get("groupings", ""),
+        "exclude": query.get("exclude", ""),
+        "min_edge_weight": query.get("min_edge_weight", "1").strip() or "1",
+        "edge_limit": query.get("edge_limit", str(DEFAULT_EDGE_LIMIT)).strip() or str(DEFAULT_EDGE_LIMIT),
+        "filters": [
+            {"key": k, "operator": o or "exact", "value": v, "type": t or "event"}
+            for k, o, v, t in aligned("filter_key", "filter_operator", "filter_value", "filter_type") if k
+        ],
+    }
+
+
+def body_from_state(state: dict) -> dict:
+    types = list(state["event_types"]) + [n.strip() for n in state["event_names"].split(",") if n.strip()]
+    body: dict = {
+        "kind": "PathsQuery",
+        "date_from": state["date_from"],
+        "include_event_types": types,
+        "step_limit": state["step_limit"],
+        "path_cleaning": state["rules"],
+        "path_groupings": _lines(state["groupings"]),
+        "exclude": [line.strip() for line in state["exclude"].splitlines() if line.strip()],
+        "min_edge_weight": state["min_edge_weight"],
+        "edge_limit": state["edge_limit"],
+        "properties": [
+            {"key": f["key"], "operator": f["operator"], "type": f["type"], **({"value": f["value"]} if f["operator"] not in ("is_set", "is_not_set") else {})}
+            for f in state["filters"]
+        ],
+    }
+    if state["date_to"]:
+        body["date_to"] = state["date_to"]
+    if state["point"]:
+        body["end_point" if state["point_type"] == "end" else "start_point"] = state["point"]
+    return body
+
+
+def parse_request(query, project) -> tuple[dict, PathsSpec | None, BadRequest | None]:
+    """(form state for re-rendering, spec or None, error or None)."""
+    if query.get("q"):
+        raw = query["q"]
+        try:
+            if len(raw) > MAX_Q_LENGTH:
+                raise ValueError("too long")
+            spec = PathsSpec.from_json(json.loads(raw), project)
+        except ValueError:
+            return state_from_query(query), None, BadRequest("Invalid paths query.", {"q": "must be a paths spec JSON object"})
+        except BadRequest as exc:
+            return state_from_query(query), None, exc
+        return state_from_spec(spec), spec, None
+    state = state_from_query(query)
+    try:
+        return state, PathsSpec.from_json(body_from_state(state), project), None
+    except BadRequest as exc:
+        return state, None, exc
+
+
+class CleaningRuleForm(forms.Form):
+    regex = forms.CharField(max_length=500)
+    alias = forms.CharField(max_length=500, required=False, strip=False)
+
+    def clean_regex(self):
+        regex = self.cleaned_data["regex"]
+        problem = regex_problem(regex)
+        if problem:
+            raise forms.ValidationError(problem)
+        return regex

@@ -1,0 +1,186 @@
+"""Paths builder page, its drill-down and the cleaning-rule editor:
+gate -> form -> runner -> render (one template, partials for htmx requests)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from urllib.parse import quote
+
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from analytics_app import clickhouse as ch
+from analytics_app.access import BadRequest, project_page
+from analytics_app.models import Permission
+from dashboards.permissions import can_edit_insights
+from insights.blocks import OPERATORS
+
+from . import charts, forms
+from .models import PathCleaningRule
+from .queries import (
+    PathCleaningPreviewRunner,
+    PathNodesQueryRunner,
+    PathsActorsRunner,
+    PathsQueryRunner,
+    TopPathsQueryRunner,
+    project_rules,
+)
+from .spec import EVENT_TYPES, MAX_STEPS, MIN_STEPS, CleaningRule, PathsSpec, parse_cleaning_rules
+
+TEMPLATE = "paths/paths.html"
+
+
+def _is_partial(request) -> bool:
+    return bool(request.htmx) and not request.htmx.history_restore_request and not request.htmx.boosted
+
+
+def result_context(project, spec: PathsSpec, result, *, drill: bool = True) -> dict:
+    payload = result.to_json()
+    context = {
+        "spec": spec,
+        "payload": payload,
+        "chart_id": "paths-" + uuid.uuid4().hex[:10],
+        "figure_json": charts.figure_json(charts.sankey_figure(payload)) if payload["results"] else "",
+        "edge_rows": charts.edge_rows(payload),
+        "dropoff_rows": charts.dropoff_rows(payload),
+        "spec_json": json.dumps(spec.to_json(), separators=(",", ":")),
+        "range_text": f"{result.start.astimezone(project.tz):%Y-%m-%d %H:%M} – " if result.start else "all time – ",
+    }
+    context["range_text"] += f"{result.end.astimezone(project.tz):%Y-%m-%d %H:%M} ({project.time_zone})"
+    if drill:
+        context["drill_url"] = reverse("paths:paths_sessions", kwargs={"project_id": project.pk})
+    return context
+
+
+def _rules_context(request) -> dict:
+    project = request.project
+    return {
+        "project_rules": PathCleaningRule.objects.filter(project=project),
+        "can_edit_rules": can_edit_insights(request.perms),
+    }
+
+
+@require_GET
+@project_page(Permission.VIEW_INSIGHTS)
+def paths(request):
+    project = request.project
+    state, spec, error = forms.parse_request(request.GET, project)
+    partial = _is_partial(request)
+    context = {
+        "project": project,
+        "state": state,
+        "event_types": EVENT_TYPES,
+        "presets": forms.DATE_PRESETS,
+        "operators": OPERATORS,
+        "min_steps": MIN_STEPS,
+        "max_steps": MAX_STEPS,
+        **_rules_context(request),
+    }
+    status = 200
+    if spec is not None:
+        try:
+            result = PathsQueryRunner(project, spec).run()
+            context.update(result_context(project, spec, result))
+            context["top_paths"] = TopPathsQueryRunner(project, spec).run()
+            context["share_url"] = request.build_absolute_uri(reverse("paths:paths", kwargs={"project_id": project.pk})) + "?q=" + quote(context["spec_json"], safe="")
+            if not partial:
+                context["nodes"] = PathNodesQueryRunner(project, spec).run()
+        except BadRequest as exc:
+            error = exc
+        except (ch.QueryTimeout, ch.QueryTooLarge) as exc:
+            error, status = BadRequest("The query is too large for the configured limits; narrow the date range or filters.", {"query": exc.message}), 422
+    if error is not None:
+        context["error"] = error
+        status = 400 if status == 200 else status
+    template = f"{TEMPLATE}#result" if partial else TEMPLATE
+    return render(request, template, context, status=status)
+
+
+@require_GET
+@project_page(Permission.VIEW_INSIGHTS)
+def paths_sessions(request):
+    """The sessions and persons behind a node, an edge or a node's drop-off (htmx partial)."""
+    project = request.project
+    context = {"project": project, "can_view_recordings": Permission.VIEW_RECORDINGS in request.perms}
+    status = 200
+    try:
+        try:
+            spec = PathsSpec.from_json(json.loads(request.GET.get("q", "")), project)
+        except ValueError:
+            raise BadRequest("Invalid drill-down.", {"q": "must be the chart's spec JSON"}) from None
+        node = request.GET.get("node", "")
+        target = request.GET.get("target") or None
+        ended = request.GET.get("ended") in ("1", "true", "on")
+        context["drill"] = PathsActorsRunner(project, spec, node, target, ended=ended).run()
+    except BadRequest as exc:
+        context["error"] = exc
+        status = 400
+    return render(request, f"{TEMPLATE}#sessions", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@project_page(Permission.VIEW_INSIGHTS)
+def cleaning_rules(request):
+    """The project's cleaning rules (partial); POST adds one (admin, analyst, pm)."""
+    status = 200
+    form = forms.CleaningRuleForm()
+    if request.method == "POST":
+        if not can_edit_insights(request.perms):
+            raise PermissionDenied("Your role can use cleaning rules but not change the project's rules.")
+        form = forms.CleaningRuleForm(request.POST)
+        if form.is_valid():
+            last = PathCleaningRule.objects.filter(project=request.project).order_by("-order").first()
+            PathCleaningRule.objects.create(
+                project=request.project, regex=form.cleaned_data["regex"], alias=form.cleaned_data["alias"],
+                order=(last.order + 1) if last else 0,
+            )
+            form = forms.CleaningRuleForm()
+        else:
+            status = 400
+    context = {"project": request.project, "rule_form": form, **_rules_context(request)}
+    return render(request, f"{TEMPLATE}#rules", context, status=status)
+
+
+@require_POST
+@project_page(Permission.VIEW_INSIGHTS)
+def cleaning_rule_delete(request, rule_id: int):
+    if not can_edit_insights(request.perms):
+        raise PermissionDenied("Your role can use cleaning rules but not change the project's rules.")
+    get_object_or_404(PathCleaningRule, pk=rule_id, project=request.project).delete()
+    context = {"project": request.project, "rule_form": forms.CleaningRuleForm(), **_rules_context(request)}
+    return render(request, f"{TEMPLATE}#rules", context)
+
+
+@require_GET
+@project_page(Permission.VIEW_INSIGHTS)
+def cleaning_preview(request):
+    """A sample of recent URLs -> path -> cleaned node, with the project's rules, the
+    builder's rules (rule_regex / rule_alias) and groupings (htmx partial)."""
+    project = request.project
+    status = 200
+    context: dict = {"project": project}
+    errors: dict = {}
+    state = forms.state_from_query(request.GET)
+    local = parse_cleaning_rules(state["rules"], "path_cleaning", errors)
+    groupings = tuple(forms._lines(state["groupings"]))
+    if errors:
+        context["error"] = BadRequest("Invalid cleaning rule.", errors)
+        status = 400
+    else:
+        try:
+            rules: tuple[CleaningRule, ...] = project_rules(project) + local
+            context["preview"] = PathCleaningPreviewRunner(project, rules, groupings).run()
+        except BadRequest as exc:
+            context["error"] = exc
+            status = 400
+    return render(request, f"{TEMPLATE}#preview", context, status=status)
+
+
+def render_tile(request, project, spec: PathsSpec, result) -> str:
+    """A dashboard tile body: the Sankey without the builder (host loads plotly and paths.js)."""
+    context = {"project": project, **result_context(project, spec, result, drill=False)}
+    return render_to_string(f"{TEMPLATE}#tile", context, request=request)
