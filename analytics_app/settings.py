@@ -132,7 +132,10 @@ else:
 CELERY_TASK_DEFAULT_QUEUE = "sextant"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Behavioral cohorts with a rolling "last N days" window are recomputed hourly.
+    "refresh-stale-cohorts": {"task": "retention.refresh_stale_cohorts", "schedule": 3600.0},
+}
 
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",

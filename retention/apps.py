@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class RetentionConfig(AppConfig):
+    name = "retention"
+    verbose_name = "Retention and cohorts"
+
+    def ready(self):
+        from retention import register  # noqa: PLC0415
+
+        register()

@@ -1,0 +1,373 @@
+"""Retention builder, its persons drill-down, cohort pages and the cohorts JSON API:
+gate -> form -> runner -> render."""
+
+from __future__ import annotations
+
+import csv
+import json
+from urllib.parse import quote
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from analytics_app import clickhouse as ch
+from analytics_app.access import BadRequest, parse_json_body, project_api, project_page
+from analytics_app.models import Permission
+from analytics_app.output import Presenter
+from analytics_app.queries import EventNamesQueryRunner, EventNamesSpec
+from insights.blocks import OPERATORS
+
+from . import charts, forms
+from .cohorts import clean_definition, cohort_json
+from .models import Cohort
+from .queries import RetentionActorsRunner, RetentionQueryRunner, cohort_members
+from .spec import PERIODS, RETENTION_TYPES, RetentionSpec
+from .tasks import refresh_cohort
+
+TEMPLATE = "retention/retention.html"
+COHORTS_TEMPLATE = "retention/cohorts.html"
+COHORT_TEMPLATE = "retention/cohort.html"
+
+
+def _is_partial(request) -> bool:
+    return bool(request.htmx) and not request.htmx.history_restore_request and not request.htmx.boosted
+
+
+def can_edit_cohorts(perms) -> bool:
+    """The same rule as saved insights: VIEW_INSIGHTS and EXPORT_DATA (admin, analyst, pm)."""
+    return Permission.VIEW_INSIGHTS in perms and Permission.EXPORT_DATA in perms
+
+
+# ---------------------------------------------------------------- retention
+def result_context(project, spec: RetentionSpec, result, presenter, show: str = "percent", *, drill: bool = True) -> dict:
+    payload = result.to_json(presenter)
+    spec_json = json.dumps(spec.to_json(), separators=(",", ":"))
+    groups = []
+    for i, group in enumerate(charts.groups(payload)):
+        index = group["breakdown_index"] if group["breakdown_index"] is not None else i
+        groups.append({"index": index, "breakdown_value": group["breakdown_value"], **charts.heatmap(group["rows"], spec.period.value, show)})
+    all_rows = payload["results"] if spec.breakdown is None else [r for g in charts.groups(payload) for r in g["rows"]]
+    return {
+        "spec": spec,
+        "payload": payload,
+        "groups": groups,
+        "show": show,
+        "summary": charts.summary(all_rows if spec.breakdown is None else charts.groups(payload)[0]["rows"], spec.period.value) if payload["results"] else [],
+        "figure_json": charts.figure_json(charts.curve_figure(payload)),
+        "spec_json": spec_json,
+        "period_label": charts.PERIOD_LABEL[spec.period.value],
+        "range_text": f"{result.starts[0].astimezone(project.tz):%Y-%m-%d} – {result.end.astimezone(project.tz):%Y-%m-%d} (exclusive, {project.time_zone})",
+        "drill_url": reverse("retention:retention_persons", kwargs={"project_id": project.pk}) if drill else "",
+        "drill_q": quote(spec_json, safe=""),
+    }
+
+
+@require_GET
+@project_page(Permission.VIEW_INSIGHTS)
+def retention(request):
+    project = request.project
+    partial = _is_partial(request)
+    event_names = [] if partial else [e.event for e in EventNamesQueryRunner(project, EventNamesSpec(days=90, limit=300)).run()]
+    state, spec, error = forms.parse_request(request.GET, project, default_event=event_names[0] if event_names else "$pageview")
+    show = forms.show_from_query(request.GET)
+    context = {
+        "project": project,
+        "state": state,
+        "show": show,
+        "show_choices": forms.SHOW,
+        "event_names": event_names,
+        "periods": PERIODS,
+        "retention_types": RETENTION_TYPES,
+        "operators": OPERATORS,
+        "presets": forms.DATE_PRESETS,
+        "cohorts": [] if partial else list(Cohort.objects.filter(project=project).only("pk", "name")),
+        "filter_rows": {p: state[p] + [None] * (2 if p == "filter" else 1) for p in forms.FILTER_PREFIXES},
+    }
+    status = 200
+    if spec is not None:
+        try:
+            result = RetentionQueryRunner(project, spec).run()
+            context.update(result_context(project, spec, result, request.presenter, show))
+            base = request.build_absolute_uri(reverse("retention:retention", kwargs={"project_id": project.pk}))
+            context["share_url"] = f"{base}?q={context['drill_q']}"
+        except BadRequest as exc:
+            error = exc
+        except (ch.QueryTimeout, ch.QueryTooLarge) as exc:
+            error, status = BadRequest("The query is too large for the configured limits; narrow the date range or filters.", {"query": exc.message}), 422
+    if error is not None:
+        context["error"] = error
+        status = 400 if status == 200 else status
+    template = f"{TEMPLATE}#result" if partial else TEMPLATE
+    return render(request, template, context, status=status)
+
+
+def _int(query, name: str, errors: dict, default=None):
+    raw = query.get(name, "")
+    if raw in ("", None) and default is not None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        errors[name] = "must be a whole number"
+        return default
+
+
+@require_GET
+@project_page(Permission.VIEW_INSIGHTS)
+def retention_persons(request):
+    """The persons of one matrix cell (an htmx partial under the matrix)."""
+    project = request.project
+    context = {"project": project, "can_view_recordings": Permission.VIEW_RECORDINGS in request.perms}
+    status = 200
+    try:
+        try:
+            spec = RetentionSpec.from_json(json.loads(request.GET.get("q", "")), project)
+        except ValueError:
+            raise BadRequest("Invalid cell.", {"q": "must be the matrix's spec JSON"}) from None
+        errors: dict = {}
+        cohort = _int(request.GET, "cohort", errors)
+        offset = _int(request.GET, "offset", errors)
+        breakdown_index = _int(request.GET, "breakdown_index", errors, default=-1)
+        if errors:
+            raise BadRequest("Invalid cell.", errors)
+        value = None
+        label = None
+        if spec.breakdown is not None:
+            matrix = RetentionQueryRunner(project, spec).run()
+            values = matrix.breakdown_values()
+            if not 0 <= breakdown_index < len(values):
+                raise BadRequest("Invalid cell.", {"breakdown_index": "no such breakdown value"})
+            value = values[breakdown_index]
+            label = matrix.label(value, request.presenter)
+        context["cell"] = RetentionActorsRunner(project, spec, cohort, offset, value).run()
+        context["cell_breakdown"] = label
+        context["period_label"] = charts.PERIOD_LABEL[spec.period.value]
+    except BadRequest as exc:
+        context["error"] = exc
+        status = 400
+    return render(request, f"{TEMPLATE}#persons", context, status=status)
+
+
+def render_tile(request, project, spec: RetentionSpec, result) -> str:
+    """A dashboard tile body: the matrix (percent) without the builder."""
+    presenter = getattr(request, "presenter", None) if request is not None else None
+    if presenter is None:
+        perms = getattr(request, "perms", ()) if request is not None else ()
+        presenter = Presenter.for_request(project, perms)
+    context = {"project": project, **result_context(project, spec, result, presenter, drill=False)}
+    return render_to_string(f"{TEMPLATE}#tile", context, request=request)
+
+
+# ---------------------------------------------------------------- cohort pages
+def _save_cohort(project, form_or_data, *, cohort: Cohort | None = None) -> Cohort:
+    """Create or update a cohort from cleaned data and queue its refresh after commit."""
+    data = form_or_data
+    if cohort is None:
+        cohort = Cohort(project=project)
+    cohort.name = data["name"]
+    cohort.description = data.get("description", "")
+    cohort.kind = data["kind"]
+    cohort.definition = data["definition"]
+    cohort.status = Cohort.Status.PENDING
+    cohort.save()
+    transaction.on_commit(lambda: refresh_cohort.delay(cohort.pk))
+    return cohort
+
+
+@require_http_methods(["GET", "POST"])
+@project_page(Permission.VIEW_INSIGHTS)
+def cohorts(request):
+    project = request.project
+    can_edit = can_edit_cohorts(request.perms)
+    form = forms.CohortForm(project=project)
+    status = 200
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("Your role can view cohorts but not change them.")
+        form = forms.CohortForm(request.POST, request.FILES, project=project)
+        if form.is_valid():
+            cohort = _save_cohort(project, form.cleaned_data)
+            return redirect("retention:cohort", project_id=project.pk, cohort_id=cohort.pk)
+        status = 400
+    context = {
+        "project": project,
+        "cohorts": Cohort.objects.filter(project=project),
+        "form": form,
+        "can_edit": can_edit,
+        "example": json.dumps(forms.CohortForm.EXAMPLE, indent=2),
+        "builder": _builder_state(request.POST if request.method == "POST" else {}),
+        "match": (request.POST.get("match") if request.method == "POST" else "") or "all",
+        "criterion_labels": forms.CRITERION_LABELS,
+        "operators": OPERATORS,
+        "project_cohorts": Cohort.objects.filter(project=project).only("pk", "name"),
+    }
+    return render(request, COHORTS_TEMPLATE, context, status=status)
+
+
+BUILDER_FIELDS = ["type", "event", "operator", "count", "days", "date_from", "date_to", "key", "prop_operator", "value", "cohort", "negate"]
+
+
+def _builder_state(post) -> list[dict]:
+    """The builder's rows with what was submitted (to show it again with the errors)."""
+    return [
+        {
+            "index": g,
+            "match": post.get(f"g{g}_match") or "all",
+            "rows": [
+                {"prefix": f"g{g}_c{r}", **{name: post.get(f"g{g}_c{r}_{name}", "") for name in BUILDER_FIELDS}}
+                for r in range(forms.BUILDER_ROWS)
+            ],
+        }
+        for g in range(forms.BUILDER_GROUPS)
+    ]
+
+
+def _cohort_or_404(project, cohort_id) -> Cohort:
+    cohort = Cohort.objects.filter(project=project, pk=cohort_id).first()
+    if cohort is None:
+        raise Http404("No such cohort")
+    return cohort
+
+
+@require_http_methods(["GET", "POST"])
+@project_page(Permission.VIEW_INSIGHTS)
+def cohort(request, cohort_id):
+    project = request.project
+    obj = _cohort_or_404(project, cohort_id)
+    can_edit = can_edit_cohorts(request.perms)
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("Your role can view cohorts but not change them.")
+        action = request.POST.get("action", "refresh")
+        if action == "delete":
+            obj.delete()
+            return redirect("retention:cohorts", project_id=project.pk)
+        Cohort.objects.filter(pk=obj.pk).update(status=Cohort.Status.PENDING)
+        transaction.on_commit(lambda: refresh_cohort.delay(obj.pk))
+        return redirect("retention:cohort", project_id=project.pk, cohort_id=obj.pk)
+    errors: dict = {}
+    page = max(_int(request.GET, "page", errors, default=1), 1)
+    size, rows = cohort_members(project, obj, limit=100, offset=(page - 1) * 100)
+    presenter = request.presenter
+    members = [{**r, "email": presenter.value("email", _email(r["properties"]))} for r in rows]
+    context = {
+        "project": project,
+        "cohort": obj,
+        "members": members,
+        "size": size,
+        "page": page,
+        "has_next": page * 100 < size,
+        "can_edit": can_edit,
+        "can_export": Permission.EXPORT_DATA in request.perms,
+        "definition_json": json.dumps(obj.definition, indent=2) if obj.kind == Cohort.Kind.BEHAVIORAL else "",
+    }
+    template = f"{COHORT_TEMPLATE}#members" if _is_partial(request) else COHORT_TEMPLATE
+    return render(request, template, context)
+
+
+def _email(properties: str | None) -> str:
+    try:
+        value = json.loads(properties or "{}").get("email", "")
+    except (ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@require_GET
+@project_page(Permission.EXPORT_DATA)
+def cohort_export(request, cohort_id):
+    project = request.project
+    obj = _cohort_or_404(project, cohort_id)
+    presenter = request.presenter
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield writer.writerow(["person_id", "distinct_id", "email"])
+        offset = 0
+        while True:
+            _, page = cohort_members(project, obj, limit=10_000, offset=offset)
+            for r in page:
+                yield writer.writerow([r["person_id"], r["distinct_id"], presenter.value("email", _email(r["properties"]))])
+            if len(page) < 10_000:
+                return
+            offset += 10_000
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="cohort-{obj.pk}.csv"'
+    return response
+
+
+# ---------------------------------------------------------------- cohorts JSON API
+@require_http_methods(["GET", "POST"])
+@project_api(Permission.VIEW_INSIGHTS)
+def api_cohorts(request):
+    project = request.project
+    if request.method == "GET":
+        return JsonResponse({"results": [cohort_json(c) for c in Cohort.objects.filter(project=project)]})
+    if not can_edit_cohorts(request.perms):
+        raise PermissionDenied("Your role can view cohorts but not change them.")
+    body = parse_json_body(request)
+    errors = {}
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        errors["name"] = "must be a non-empty string of at most 200 characters"
+    description = body.get("description", "")
+    if not isinstance(description, str) or len(description) > 2000:
+        errors["description"] = "must be a string of at most 2000 characters"
+    kind = body.get("kind", "behavioral")
+    if kind not in Cohort.Kind.values:
+        errors["kind"] = f"must be one of {', '.join(Cohort.Kind.values)}"
+    if errors:
+        raise BadRequest("Invalid cohort.", errors)
+    definition = clean_definition(body.get("definition"), kind, project)
+    with transaction.atomic():
+        obj = _save_cohort(project, {"name": name.strip(), "description": description, "kind": kind, "definition": definition})
+    obj.refresh_from_db()
+    return JsonResponse(cohort_json(obj), status=201)
+
+
+@require_GET
+@project_api(Permission.VIEW_INSIGHTS)
+def api_cohort(request, cohort_id):
+    obj = Cohort.objects.filter(project=request.project, pk=cohort_id).first()
+    if obj is None:
+        return JsonResponse({"error": "Cohort not found."}, status=404)
+    return JsonResponse(cohort_json(obj))
+
+
+@require_GET
+@project_api(Permission.VIEW_INSIGHTS)
+def api_cohort_persons(request, cohort_id):
+    project = request.project
+    obj = Cohort.objects.filter(project=project, pk=cohort_id).first()
+    if obj is None:
+        return JsonResponse({"error": "Cohort not found."}, status=404)
+    errors: dict = {}
+    limit = _int(request.GET, "limit", errors, default=100)
+    offset = _int(request.GET, "offset", errors, default=0)
+    if not errors and not (1 <= limit <= 1000 and offset >= 0):
+        errors["limit"] = "limit must be 1 to 1000 and offset at least 0"
+    if errors:
+        raise BadRequest("Invalid page.", errors)
+    size, rows = cohort_members(project, obj, limit=limit, offset=offset)
+    presenter = request.presenter
+    results = []
+    for r in rows:
+        try:
+            props = json.loads(r["properties"] or "{}")
+        except ValueError:
+            props = {}
+        results.append({"person_id": r["person_id"], "distinct_id": r["distinct_id"], "properties": presenter.properties(props)})
+    return JsonResponse({"count": size, "version": obj.version, "results": results})
+
+
