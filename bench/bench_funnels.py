@@ -1,6 +1,11 @@
 """Funnels benchmark: FunnelQueryRunner / FunnelActorsQueryRunner on generated data, vs DuckDB.
 
     .venv/bin/python bench/bench_funnels.py [--events 10000000] [--persons 200000] [--days 90] [--repeat 3]
+        [--reuse DIR] [--only SUBSTRING ...] [--out NAME]
+
+--reuse DIR reopens a directory made by an earlier run (its generated events, its
+Parquet export and its bench.json parameters) instead of generating again; the
+directory is printed at the start of every run and kept.
 
 Generates events in-engine (INSERT ... SELECT FROM numbers(): $pageview, click,
 settings_changed and the funnel events signup / activate / purchase, JSON properties
@@ -45,6 +50,7 @@ def setup(var: str) -> None:
     os.environ["CLICKHOUSE_URL"] = "chdb://" + os.path.join(var, "chdb")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics_app.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("CLICKHOUSE_MAX_EXECUTION_TIME", "900")  # the old engine needs minutes at 10M on a loaded machine
     import django
 
     django.setup()
@@ -154,17 +160,31 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=200_000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--reuse", metavar="DIR", help="a directory from an earlier run: skip generation")
+    parser.add_argument("--only", nargs="*", default=None, help="run only variants whose name contains one of these")
+    parser.add_argument("--out", default="funnels", help="bench/results/<OUT>.json")
     args = parser.parse_args()
 
-    var = tempfile.mkdtemp(prefix="sextant-bench-funnels-")
-    setup(var)
+    if args.reuse:
+        var = os.path.abspath(args.reuse)
+        meta = json.loads(Path(var, "bench.json").read_text())
+        args.events, args.persons, args.days = meta["events"], meta["persons"], meta["days"]
+        end = dt.datetime.fromisoformat(meta["end"])
+        setup(var)
+        gen_s = meta["generation_s"]
+        print(f"reusing {args.events:,} events for {args.persons:,} persons over {args.days} days in {var}", flush=True)
+    else:
+        var = tempfile.mkdtemp(prefix="sextant-bench-funnels-")
+        setup(var)
+        end = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        print(f"generating {args.events:,} events for {args.persons:,} persons over {args.days} days in {var}", flush=True)
+        gen_s = generate(args.events, args.persons, args.days, end)
+        meta = {"events": args.events, "persons": args.persons, "days": args.days, "end": end.isoformat(), "generation_s": gen_s}
+        Path(var, "bench.json").write_text(json.dumps(meta))
     from funnels.queries import FunnelActorsQueryRunner, FunnelQueryRunner
     from funnels.spec import FunnelActorsSpec, FunnelSpec
 
-    end = dt.datetime.now(dt.UTC).replace(microsecond=0)
     start = end - dt.timedelta(days=args.days)
-    print(f"generating {args.events:,} events for {args.persons:,} persons over {args.days} days in {var}", flush=True)
-    gen_s = generate(args.events, args.persons, args.days, end)
     project = BenchProject()
     base = {
         "kind": "FunnelsQuery", "date_from": start.isoformat(), "date_to": end.isoformat(),
@@ -180,8 +200,14 @@ def main() -> None:
         "strict (every event read)": ({**base, "order": "strict"}, "auto"),
         "unordered": ({**base, "order": "unordered"}, "auto"),
     }
+    variants["actors: dropped at step 3, first 100"] = (None, "arrays")
+    if args.only:
+        keep = {k for k in variants if any(o in k for o in args.only)}
+        variants = {k: v for k, v in variants.items() if k in keep or k.startswith("ordered, counts only (auto")}
     rows, reference_counts = [], None
     for name, (body, engine) in variants.items():
+        if body is None:
+            continue
         spec = FunnelSpec.from_json(body, project)
         runner = FunnelQueryRunner(project, spec, engine=engine)
         median, runs, result = timed(lambda r=runner: r.run(), args.repeat)
@@ -190,13 +216,16 @@ def main() -> None:
             reference_counts = counts
         rows.append({"variant": name, "engine": result.engine, "median_s": median, "runs_s": runs, "counts": counts})
         print(f"  {name:45s} {median:7.3f} s  {result.engine:12s} {counts}", flush=True)
-    actors_spec = FunnelActorsSpec.from_json({**base, "kind": "FunnelsActorsQuery", "step": 2, "status": "dropped", "limit": 100}, project)
-    median, runs, actors = timed(lambda: FunnelActorsQueryRunner(project, actors_spec).run(), args.repeat)
-    rows.append({"variant": "actors: dropped at step 3, first 100", "engine": "arrays", "median_s": median, "runs_s": runs, "counts": [actors.total]})
-    print(f"  {'actors: dropped at step 3, first 100':45s} {median:7.3f} s  total {actors.total:,}", flush=True)
+    if "actors: dropped at step 3, first 100" in variants:
+        actors_spec = FunnelActorsSpec.from_json({**base, "kind": "FunnelsActorsQuery", "step": 2, "status": "dropped", "limit": 100}, project)
+        median, runs, actors = timed(lambda: FunnelActorsQueryRunner(project, actors_spec).run(), args.repeat)
+        rows.append({"variant": "actors: dropped at step 3, first 100", "engine": "arrays", "median_s": median, "runs_s": runs, "counts": [actors.total]})
+        print(f"  {'actors: dropped at step 3, first 100':45s} {median:7.3f} s  total {actors.total:,}", flush=True)
 
     parquet = os.path.join(var, "funnel_events.parquet")
-    export_s = export_parquet(parquet)
+    export_s = 0.0
+    if not os.path.exists(parquet):
+        export_s = export_parquet(parquet)
     con, sql = duckdb_funnel(parquet, start, end, 14)
     duck_median, duck_runs, duck_counts = timed(lambda: list(con.execute(sql).fetchone()), args.repeat)
     agree = duck_counts == reference_counts
@@ -213,14 +242,14 @@ def main() -> None:
     out = {
         "events": args.events, "persons": args.persons, "days": args.days, "repeat": args.repeat,
         "generated_at": dt.datetime.now(dt.UTC).isoformat(), "generation_s": gen_s, "parquet_export_s": export_s,
-        "variants": rows,
+        "dir": var, "variants": rows,
         "duckdb": {"median_s": duck_median, "runs_s": duck_runs, "counts": duck_counts, "agree": agree},
         "load_average": os.getloadavg(),
     }
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
-    (results / "funnels.json").write_text(json.dumps(out, indent=2, default=str))
-    print(f"wrote {results / 'funnels.json'}")
+    (results / f"{args.out}.json").write_text(json.dumps(out, indent=2, default=str))
+    print(f"wrote {results / (args.out + '.json')}")
 
 
 if __name__ == "__main__":

@@ -9,15 +9,24 @@ arrays (every feature)
   1. events: EventSource (person resolved through person_distinct_ids) with one
      match flag per step and per exclusion computed where `properties` is read; a
      step mask `mm`, exclusion mask `xm`, and `fs` = the first step the event matches.
-  2. per actor: `groupArray` of (t µs, fs, uuid as UInt128, mm, xm, breakdown, session)
-     sorted by that tuple: the actor's stream order (ties: the step matched first,
-     then the uuid).
-  3. array logic per actor: `nx{k}` = next position matching step k (arrayReverseFill),
-     `c0` = attempt starts; `c{k}` = the greedy walk (earliest next match; strict: the
-     very next event; unordered: the first occurrence of every step within the window,
-     sorted); `R` = steps reached per attempt; `vd` = void by an exclusion; the actor's
-     level, its counted attempt `bi` (furthest, earliest start), conversion times from
-     the earliest-start attempt reaching each step, and the breakdown value.
+  2. per actor: `groupArray` of (t µs, fs, uuid as UInt128, mm[, xm][, session]
+     [, breakdown]) sorted by that tuple: the actor's stream order (ties: the step
+     matched first, then the uuid). Columns a query does not need stay out.
+  3. array logic per actor, every pass linear in the actor's events (no lambda
+     references a whole array: ClickHouse copies a captured array once per element):
+     ordered: `h{k}[q]` = how many attempts take event q as step k, moved step to step
+       with arrayCumSum / arrayFill (an attempt at p takes the first step-k match after
+       p; attempts never overtake each other, so those on one event are a contiguous
+       run of attempt numbers); per attempt, `c{k}` / `T{k}` (position / time of step
+       k, ignoring the window) are the positions repeated h{k} times (arrayWithConstant
+       + arrayFlatten), and `R` = the steps within the window (a prefix of the chain).
+     strict: step k of the attempt at p is p + k: arrays shifted by k.
+     unordered: the next match of every step at or after each position
+       (arrayReverseFill), then per attempt a sort of n (position, time) tuples.
+     exclusions: `X{x}[p]` = the first exclusion-x time after ts[p] (reverse fills),
+     taken at the attempt's from_step event. Then `Rv` (0 = void), the actor's level,
+     its counted attempt `bi` (furthest, earliest start), conversion times from the
+     earliest-start attempt reaching each step, and the breakdown value.
   4. one aggregation: counts, sum/count and exact median (quantileExactLow/High
      states) per breakdown value, with the top-N ranking done by a window function
      and the rest merged into "Other" from the same states.
@@ -136,92 +145,156 @@ class FunnelSQL:
         """
 
     # 2 + 3. per actor ---------------------------------------------------
-    def actors_sql(self) -> str:
+    def actors_sql(self, *, sessions: bool = True) -> str:
         """One row per actor that has an attempt: person_id, akey, level (steps reached,
         0 when every attempt is void), bval, t1..t{n-1} (µs, -1 = not reached), tt
-        (first -> last step µs or -1), reached_at (µs), sessions, last_session, plus the
-        per-attempt arrays c0 (start positions), ts, Rv (steps reached, 0 = void).
+        (first -> last step µs or -1), reached_at (µs), plus the per-attempt arrays ts0
+        (start times) and Rv (steps reached, 0 = void); with `sessions` also sessions and
+        last_session (the session column is left out of the per-actor arrays otherwise).
+
+        Every array step is linear in the actor's events: no lambda references a whole
+        array (ClickHouse copies a captured array once per element, which made the
+        previous per-attempt index lookups cost attempts x events). Values "at the next
+        match" come from arrayReverseFill; for ordered funnels the greedy walk moves
+        *counts* of attempts between positions (attempts never overtake each other, so
+        the attempts sitting on one event are a contiguous run of attempt numbers) and
+        per-attempt values are expanded from those counts (arrayWithConstant +
+        arrayFlatten); strict funnels shift arrays by k; unordered ones sort n tuples per
+        attempt. See the module doc.
 
         Built as layers of subqueries: ClickHouse expands aliases in place, so a chain of
         aliases over 20 steps would grow the query tree exponentially."""
         spec, n, w = self.spec, self.n, self.w
+        nx = len(spec.exclusions)
         fields = ["t", "fs", "uid", "mm"]
-        if spec.exclusions:
+        if nx:
             fields.append("xm")
-        fields += ["session_id", "bval_ev"]
+        if sessions:
+            fields.append("session_id")
+        if spec.breakdown is not None and spec.breakdown.type == "event":
+            fields.append("bval_ev")
         pos = {name: i + 1 for i, name in enumerate(fields)}
+        inf = "toInt64(9223372036854775807)"
         layers: list[list[str]] = []
-        unpack = [
-            f"arrayMap(x -> x.{pos['t']}, evs) AS ts",
-            f"arrayMap(x -> x.{pos['mm']}, evs) AS mms",
-            f"arrayMap(x -> x.{pos['session_id']}, evs) AS sids",
-            f"arrayMap(x -> x.{pos['bval_ev']}, evs) AS bvs",
-            "length(evs) AS m",
-            "arrayEnumerate(evs) AS idx",
-        ]
-        if spec.exclusions:
-            unpack.append(f"arrayMap(x -> x.{pos['xm']}, evs) AS xms")
+        unpack = [f"evs.{pos['t']} AS ts", f"evs.{pos['mm']} AS mms", "length(evs) AS m", "arrayEnumerate(evs) AS idx"]
+        unpack.append(f"evs.{pos['session_id']} AS sids" if sessions else "CAST([], 'Array(String)') AS sids")
+        unpack.append(f"evs.{pos['bval_ev']} AS bvs" if "bval_ev" in pos else "CAST([], 'Array(String)') AS bvs")
+        if nx:
+            unpack.append(f"evs.{pos['xm']} AS xms")
         layers.append(unpack)
-        nexts = []
-        if spec.order != "strict":
-            nexts += [f"arrayReverseFill(x -> x > 0, arrayMap((x, i) -> if(bitTest(x, {k}), i, 0), mms, idx)) AS nx{k}" for k in range(n)]
-        if spec.exclusions:
-            nexts.append("arrayReverseFill(x -> x > 0, arrayMap((t, t2, i) -> if(t != t2, i, 0), ts, arrayPushBack(arrayPopFront(ts), toInt64(-1)), idx)) AS ge")
-            nexts += [
-                f"arrayReverseFill(x -> x > 0, arrayMap((x, i) -> if(bitTest(x, {x}), i, 0), xms, idx)) AS xn{x}"
-                for x in range(len(spec.exclusions))
-            ]
-        if nexts:
-            layers.append(nexts)
         in_range = f"t >= {self.lo} AND t < {self.hi}"
-        if spec.order == "unordered":
-            layers.append([f"arrayFilter((i, x, t) -> x != 0 AND {in_range}, idx, mms, ts) AS starts", f"arrayFilter((t, x) -> x != 0 AND {in_range}, ts, mms) AS ts0"])
+        if nx:
+            # X{x}[p]: time of the first exclusion-x event with a time > ts[p] (inf if none).
             layers.append([
-                f"arrayMap((s, t0) -> if(nx{k}[s] != 0 AND ts[nx{k}[s]] - t0 <= {w}, nx{k}[s], 0), starts, ts0) AS f{k}" for k in range(n)
+                f"arrayReverseFill(v -> v != {inf}, arrayMap((x, t) -> if(bitTest(x, {x}), t, {inf}), xms, ts)) AS xr{x}" for x in range(nx)
+            ] + [f"arrayPushBack(arrayPopFront(ts), {inf}) AS tsn"])
+            layers.append([
+                f"arrayReverseFill(v -> v != -1, arrayMap((t, tn, r) -> if(tn != t, r, toInt64(-1)), ts, tsn, arrayPushBack(arrayPopFront(xr{x}), {inf}))) AS X{x}"
+                for x in range(nx)
             ])
-            firsts = ", ".join(f"f{k}" for k in range(n))
-            fargs = ", ".join(f"a{k}" for k in range(n))
-            layers.append([f"arrayMap(({fargs}) -> arraySort(arrayFilter(x -> x != 0, [{fargs}])), {firsts}) AS chains"])
-            layers.append([f"arrayMap(ch -> ch[{k + 1}], chains) AS c{k}" for k in range(n)])
-        else:
-            layers.append([f"arrayFilter((i, x, t) -> bitTest(x, 0) AND {in_range}, idx, mms, ts) AS c0", f"arrayFilter((t, x) -> bitTest(x, 0) AND {in_range}, ts, mms) AS ts0"])
+        # Per attempt: ts0 (start time), c{k} (position of step k), T{k} (its time) and
+        # XA{x} (X{x} at the from_step event); c/T are valid for k < R.
+        if spec.order == "unordered":
+            layers.append([f"arrayMap((x, t) -> x != 0 AND {in_range}, mms, ts) AS st"])
+            nexts = []
+            for k in range(n):
+                nexts.append(f"arrayReverseFill(v -> v > 0, arrayMap((x, i) -> if(bitTest(x, {k}), i, 0), mms, idx)) AS np{k}")
+                nexts.append(f"arrayReverseFill(v -> v != -1, arrayMap((x, t) -> if(bitTest(x, {k}), t, toInt64(-1)), mms, ts)) AS nt{k}")
+                nexts += [
+                    f"arrayReverseFill(v -> v != -1, arrayMap((x, v) -> if(bitTest(x, {k}), v, toInt64(-1)), mms, X{x})) AS nX{k}_{x}"
+                    for x in range(nx)
+                ]
+            layers.append(nexts)
+            filt = ["arrayFilter((t, s) -> s, ts, st) AS ts0"]
+            for k in range(n):
+                filt.append(f"arrayFilter((v, s) -> s, np{k}, st) AS f{k}")
+                filt.append(f"arrayFilter((v, s) -> s, nt{k}, st) AS g{k}")
+                filt += [f"arrayFilter((v, s) -> s, nX{k}_{x}, st) AS h{k}_{x}" for x in range(nx)]
+            layers.append(filt)
+            args = ", ".join([f"f{k}, g{k}" + "".join(f", h{k}_{x}" for x in range(nx)) for k in range(n)])
+            params = ", ".join([f"f{k}_, g{k}_" + "".join(f", h{k}_{x}_" for x in range(nx)) for k in range(n)])
+            tuples = ", ".join(
+                f"(if(f{k}_ != 0 AND g{k}_ - t0 <= {w}, f{k}_, 0), g{k}_" + "".join(f", h{k}_{x}_" for x in range(nx)) + ")" for k in range(n)
+            )
+            layers.append([f"arrayMap((t0, {params}) -> arraySort(arrayFilter(e -> e.1 != 0, [{tuples}])), ts0, {args}) AS chains"])
+            per = ["arrayMap(ch -> toUInt32(length(ch)), chains) AS R"]
+            per += [f"arrayMap(ch -> ch[{k + 1}].1, chains) AS c{k}" for k in range(n)]
+            per += [f"arrayMap(ch -> ch[{k + 1}].2, chains) AS T{k}" for k in range(n)]
+            per += [f"arrayMap(ch -> ch[{e.from_step + 1}].{3 + x}, chains) AS XA{x}" for x, e in enumerate(spec.exclusions)]
+            layers.append(per)
+        elif spec.order == "strict":
+            layers.append([f"arrayMap((x, t) -> bitTest(x, 0) AND {in_range}, mms, ts) AS st"])
             for k in range(1, n):
-                if spec.order == "strict":
-                    nxt = f"if(p != 0 AND p < m AND bitTest(mms[p + 1], {k}), p + 1, 0)"
+                prev = f"ok{k - 1}" if k > 1 else "st"
+                layers.append([
+                    f"arrayResize(arraySlice(ts, {k + 1}), m, toInt64(0)) AS sts{k}",
+                    f"arrayMap((o, x, t, t0) -> o AND bitTest(x, {k}) AND t - t0 <= {w}, {prev}, arrayResize(arraySlice(mms, {k + 1}), m, toUInt32(0)), "
+                    f"arrayResize(arraySlice(ts, {k + 1}), m, toInt64(0)), ts) AS ok{k}",
+                ])
+            per = ["arrayFilter((t, s) -> s, ts, st) AS ts0", "arrayFilter((i, s) -> s, idx, st) AS c0", "ts0 AS T0"]
+            per += [f"arrayMap(p -> p + {k}, c0) AS c{k}" for k in range(1, n)]
+            per += [f"arrayFilter((t, s) -> s, sts{k}, st) AS T{k}" for k in range(1, n)]
+            per.append("arrayFilter((r, s) -> s, arrayMap((" + ", ".join(f"o{k}" for k in range(1, n)) + ") -> toUInt32(1 + "
+                       + " + ".join(f"o{k}" for k in range(1, n)) + "), " + ", ".join(f"ok{k}" for k in range(1, n)) + "), st) AS R")
+            per += [
+                f"arrayFilter((v, s) -> s, arrayResize(arraySlice(X{x}, {e.from_step + 1}), m, {inf}), st) AS XA{x}"
+                for x, e in enumerate(spec.exclusions)
+            ]
+            layers.append(per)
+        else:
+            layers.append([f"arrayMap((x, t) -> toUInt64(bitTest(x, 0) AND {in_range}), mms, ts) AS h0"])
+            layers.append(["arrayFilter((t, s) -> s = 1, ts, h0) AS ts0", "length(ts0) AS na"])
+            for k in range(1, n):
+                # h{k}[q]: attempts whose step-k event is q = attempts whose step-(k-1)
+                # event lies in [previous step-k match, q - 1].
+                layers.append([
+                    f"arrayPushFront(arrayPopBack(arrayCumSum(h{k - 1})), toUInt64(0)) AS S{k}",
+                    f"arrayMap(x -> bitTest(x, {k}), mms) AS mk{k}",
+                ])
+                layers.append([
+                    f"arrayPushFront(arrayPopBack(arrayFill(v -> v != -1, arrayMap((s, b) -> if(b, toInt64(s), toInt64(-1)), S{k}, mk{k}))), toInt64(-1)) AS Y{k}"
+                ])
+                layers.append([f"arrayMap((b, s, y) -> if(b, toUInt64(s - greatest(y, 0)), toUInt64(0)), mk{k}, S{k}, Y{k}) AS h{k}"])
+            expand = ["arrayFilter((i, s) -> s = 1, idx, h0) AS c0", "ts0 AS T0"]
+            for k in range(1, n):
+                expand.append(f"arrayResize(arrayFlatten(arrayMap((i, c) -> arrayWithConstant(c, i), idx, h{k})), na) AS c{k}")
+                expand.append(f"arrayResize(arrayFlatten(arrayMap((t, c) -> arrayWithConstant(c, t), ts, h{k})), na) AS T{k}")
+            for x, e in enumerate(spec.exclusions):
+                a = e.from_step
+                if a == 0:
+                    expand.append(f"arrayFilter((v, s) -> s = 1, X{x}, h0) AS XA{x}")
                 else:
-                    nxt = f"if(p = 0, 0, nx{k}[p + 1])"
-                layers.append([f"arrayMap((p, t0) -> if(({nxt} AS q) != 0 AND ts[q] - t0 <= {w}, q, 0), c{k - 1}, ts0) AS c{k}"])
-        cargs = ", ".join(f"a{k}" for k in range(n))
-        clist = ", ".join(f"c{k}" for k in range(n))
-        reach = ["arrayEnumerate(c0) AS ai"]
-        reach.append(f"arrayMap(({cargs}) -> toUInt32(" + " + ".join(f"(a{k} != 0)" for k in range(n)) + f"), {clist}) AS R")
-        layers.append(reach)
-        if spec.exclusions:
-            voids = []
-            for x, excl in enumerate(spec.exclusions):
-                ca, cb = f"a{excl.from_step}", f"a{excl.to_step}"
-                q = f"xn{x}[ge[{ca}] + 1]"
-                voids.append(f"({ca} != 0 AND {q} != 0 AND if({cb} != 0, ts[{q}] < ts[{cb}], ts[{q}] <= t0 + {w}))")
-            layers.append([f"arrayMap((r, t0, {cargs}) -> if(" + " OR ".join(voids) + f", toUInt32(0), r), R, ts0, {clist}) AS Rv"])
+                    expand.append(f"arrayResize(arrayFlatten(arrayMap((v, c) -> arrayWithConstant(c, v), X{x}, h{a})), na) AS XA{x}")
+            layers.append(expand)
+            targs = ", ".join(["ts0"] + [f"c{k}, T{k}" for k in range(1, n)])
+            tparams = ", ".join(["t0"] + [f"c{k}_, T{k}_" for k in range(1, n)])
+            layers.append([f"arrayMap(({tparams}) -> toUInt32(1 + " + " + ".join(f"(c{k}_ != 0 AND T{k}_ - t0 <= {w})" for k in range(1, n)) + f"), {targs}) AS R"])
+        if nx:
+            used = sorted({e.to_step for e in spec.exclusions})
+            xargs = ", ".join(["R", "ts0"] + [f"XA{x}" for x in range(nx)] + [f"T{b}" for b in used])
+            xparams = ", ".join(["r", "t0"] + [f"xa{x}" for x in range(nx)] + [f"tb{b}" for b in used])
+            voids = [
+                f"(r > {e.from_step} AND if(r > {e.to_step}, xa{x} < tb{e.to_step}, xa{x} <= t0 + {w}))" for x, e in enumerate(spec.exclusions)
+            ]
+            layers.append([f"arrayMap(({xparams}) -> if(" + " OR ".join(voids) + f", toUInt32(0), r), {xargs}) AS Rv"])
         else:
             layers.append(["R AS Rv"])
         layers.append(["if(empty(Rv), toUInt32(0), arrayMax(Rv)) AS level"])
         layers.append(["arrayFirstIndex(r -> r = level, Rv) AS bi"] + [f"arrayFirstIndex(r -> r > {k}, Rv) AS i{k}" for k in range(1, n)])
-        last = [
-            "[" + ", ".join(f"c{k}[bi]" for k in range(n)) + "] AS cb",
-        ]
-        last += [f"if(i{k} = 0, toInt64(-1), ts[c{k}[i{k}]] - ts[c{k - 1}[i{k}]]) AS t{k}" for k in range(1, n)]
-        last.append(f"if(i{n - 1} = 0, toInt64(-1), ts[c{n - 1}[i{n - 1}]] - ts[c0[i{n - 1}]]) AS tt")
+        last = ["[" + ", ".join(f"if(level > {k}, c{k}[bi], 0)" for k in range(n)) + "] AS cb"]
+        last += [f"if(i{k} = 0, toInt64(-1), T{k}[i{k}] - T{k - 1}[i{k}]) AS t{k}" for k in range(1, n)]
+        last.append(f"if(i{n - 1} = 0, toInt64(-1), T{n - 1}[i{n - 1}] - T0[i{n - 1}]) AS tt")
         layers.append(last)
-        layers.append([
-            "ts[cb[level]] AS reached_at",
-            "arrayDistinct(arrayFilter(s -> s != '', arraySlice([" + ", ".join(f"sids[cb[{k + 1}]]" for k in range(n)) + "], 1, level))) AS sessions",
-            "sids[cb[level]] AS last_session",
-            f"{self._bval_sql()} AS bval",
-        ])
+        final = ["ts[cb[level]] AS reached_at", f"{self._bval_sql()} AS bval"]
+        if sessions:
+            final += [
+                "arrayDistinct(arrayFilter(s -> s != '', arraySlice([" + ", ".join(f"sids[cb[{k + 1}]]" for k in range(n)) + "], 1, level))) AS sessions",
+                "sids[cb[level]] AS last_session",
+            ]
+        layers.append(final)
         sql = f"""
             SELECT person_id, akey, any(bval_person) AS bval_person,
-                arraySort(x -> (x.1, x.2, x.3), groupArray(({', '.join(fields)}))) AS evs
+                arraySort(groupArray(({', '.join(fields)}))) AS evs
             FROM ({self.events_sql()})
             GROUP BY person_id, akey
         """
@@ -363,7 +436,7 @@ class FunnelQueryRunner:
     def sql(self) -> tuple[str, dict, dt.datetime, dt.datetime]:
         start, end = _resolve(self.project, self.spec)
         q = FunnelSQL(self.project, self.spec, start, end)
-        actors = q.windowfunnel_sql() if self.engine == "windowfunnel" else q.actors_sql()
+        actors = q.windowfunnel_sql() if self.engine == "windowfunnel" else q.actors_sql(sessions=False)
         n = q.n
         per_step = []
         for k in range(n):
@@ -570,7 +643,7 @@ class FunnelTimeToConvertRunner:
         FROM (
             SELECT if(tt < 1000000, -1, toInt32(floor(log2(tt / 1e6)))) AS bin, count() AS n, sum(tt) AS s,
                 quantileExactLowState(0.5)(tt) AS ql, quantileExactHighState(0.5)(tt) AS qh
-            FROM ({q.actors_sql()})
+            FROM ({q.actors_sql(sessions=False)})
             WHERE {done}
             GROUP BY bin
         )
@@ -616,7 +689,7 @@ class FunnelTrendsRunner:
         SELECT day, count() AS entered, countIf(best = {n}) AS converted
         FROM (
             SELECT person_id, akey, toDate(toTimeZone(fromUnixTimestamp64Micro(a.1), {tz})) AS day, max(a.2) AS best
-            FROM ({q.actors_sql()})
+            FROM ({q.actors_sql(sessions=False)})
             ARRAY JOIN arrayZip(ts0, Rv) AS a
             WHERE a.2 > 0
             GROUP BY person_id, akey, day

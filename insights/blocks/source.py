@@ -21,9 +21,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from .builder import SQLBuilder
-from .filters import filters_sql, needs_person_properties
+from .filters import MATERIALIZED_EVENT_COLUMNS, filters_sql, needs_person_properties
 
 DT64 = "DateTime64(6, 'UTC')"
+# The materialized hot-property columns pass through, so expressions built by
+# filters.event_text_sql work inside and outside the subquery (unused ones are pruned).
+MAT_COLUMNS = "".join(f", e.{c} AS {c}" for c in MATERIALIZED_EVENT_COLUMNS.values())
 ZERO_UUID = "toUUID('00000000-0000-0000-0000-000000000000')"
 
 # Latest person for every distinct_id of the project (merges never rewrite events).
@@ -96,7 +99,7 @@ class EventSource:
         join = f"\n        LEFT JOIN ({PERSON_OVERRIDES_SQL}) AS pdi ON pdi.distinct_id = e.distinct_id" if need_person else ""
         inner = f"""
         SELECT e.uuid AS uuid, e.event AS event, e.distinct_id AS distinct_id, e.timestamp AS timestamp,
-            e.session_id AS session_id, {person_id} AS person_id{extra}
+            e.session_id AS session_id, {person_id} AS person_id{MAT_COLUMNS}{extra}
         FROM events AS e{join}
         WHERE {' AND '.join(conditions)}
         """

@@ -1,7 +1,8 @@
 """ClickHouse funnels == the brute-force Python reference, on generated event sets.
 
 Each hypothesis example writes one fresh project (30 actors, merged identities, ties
-on a 15-second grid, events before the range and after its end) and compares every
+on a 15-second grid, events before the range and after its end) and, for each of
+SPECS_PER_DATA specs on it, compares every
 step count, average and exact median conversion time per breakdown value, and the
 actors behind one step, for all three orders, windows down to a second, exclusions,
 breakdowns with every attribution, and person / session / property aggregation.
@@ -109,14 +110,14 @@ def _same(got, expected) -> bool:
     return True
 
 
-SETTINGS = settings(max_examples=int(os.environ.get("FUNNEL_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+# Each example checks SPECS_PER_DATA specs against one generated data set (writing the
+# data set costs about as much as one query), so the default 30 examples compare 60
+# (spec, data set) pairs per test, as many as the earlier one-spec-per-example runs.
+SPECS_PER_DATA = 2
+SETTINGS = settings(max_examples=int(os.environ.get("FUNNEL_EXAMPLES", "30")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
-@SETTINGS
-@given(body=specs(), seed=st.integers(0, 2**32 - 1), step=st.integers(0, 3), dropped=st.booleans())
-def test_funnels_match_the_reference(body, seed, step, dropped):
-    project, events, persons = generate(seed)
-    spec, start, end, expected = compare(project, events, persons, body)
+def check_actors(project, events, persons, body, spec, start, end, expected, seed, step, dropped):
     n = len(spec.steps)
     status = "dropped" if dropped and step % n >= 1 else "converted"
     k = step % n
@@ -134,11 +135,24 @@ def test_funnels_match_the_reference(body, seed, step, dropped):
 
 
 @SETTINGS
-@given(body=specs(order="ordered", windowfunnel=True), seed=st.integers(0, 2**32 - 1))
-def test_windowfunnel_engine_matches_the_reference_where_auto_uses_it(body, seed):
+@given(
+    cases=st.lists(st.tuples(specs(), st.integers(0, 3), st.booleans()), min_size=SPECS_PER_DATA, max_size=SPECS_PER_DATA),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_funnels_match_the_reference(cases, seed):
     project, events, persons = generate(seed)
-    spec = FunnelSpec.from_json(body, project)
-    assert windowfunnel_eligible(spec)
-    assert FunnelQueryRunner(project, spec).engine == "windowfunnel"
-    compare(project, events, persons, body, engine="windowfunnel")
-    compare(project, events, persons, body, engine="arrays")
+    for body, step, dropped in cases:
+        spec, start, end, expected = compare(project, events, persons, body)
+        check_actors(project, events, persons, body, spec, start, end, expected, seed, step, dropped)
+
+
+@SETTINGS
+@given(bodies=st.lists(specs(order="ordered", windowfunnel=True), min_size=SPECS_PER_DATA, max_size=SPECS_PER_DATA), seed=st.integers(0, 2**32 - 1))
+def test_windowfunnel_engine_matches_the_reference_where_auto_uses_it(bodies, seed):
+    project, events, persons = generate(seed)
+    for body in bodies:
+        spec = FunnelSpec.from_json(body, project)
+        assert windowfunnel_eligible(spec)
+        assert FunnelQueryRunner(project, spec).engine == "windowfunnel"
+        compare(project, events, persons, body, engine="windowfunnel")
+        compare(project, events, persons, body, engine="arrays")
