@@ -8,14 +8,12 @@ import datetime as dt
 import pytest
 from django.conf import settings
 
-from tests.browser import browser, page  # noqa: F401
-
 NOW = dt.datetime.now(dt.UTC)
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_build_a_three_step_funnel_and_open_dropped_persons(live_server, page, client, alice, project, events):  # noqa: F811
+def test_build_a_three_step_funnel_and_open_dropped_persons(live_server, page, client, alice, project, events):
     for person in ("p1", "p2", "p3"):
         events.add("signup", person, NOW - dt.timedelta(hours=3))
     events.add("pay", "p1", NOW - dt.timedelta(hours=2)).add("watch", "p1", NOW - dt.timedelta(hours=1))

@@ -8,14 +8,12 @@ import datetime as dt
 import pytest
 from django.conf import settings
 
-from tests.browser import browser, page  # noqa: F401
-
 TODAY = dt.datetime.now(dt.UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_build_a_daily_matrix_and_open_a_cell(live_server, page, client, alice, project, events):  # noqa: F811
+def test_build_a_daily_matrix_and_open_a_cell(live_server, page, client, alice, project, events):
     for did, days in (("p1", (5, 4, 2)), ("p2", (5, 3))):
         for ago in days:
             events.add("open", did, TODAY - dt.timedelta(days=ago))
