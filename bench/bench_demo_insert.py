@@ -11,39 +11,22 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib.metadata
-import json
 import math
 import os
 import platform
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
+import common
+
 END = dt.date(2026, 3, 1)  # a fixed window: every run writes the same data
 INSERT_REPORT = (
     "events", "stored_events", "visitors", "persons", "seconds", "events_per_second", "cpu_us_per_event",
     "generate_only_events_per_second", "generate_cpu_us_per_event", "insert_cpu_us_per_event",
     "cpu_bound_ceiling_events_per_second", "loadavg_1m_before", "loadavg_1m_after",
 )  # fmt: skip
-
-
-def setup_django(var_dir: str) -> None:
-    os.environ["SEXTANT_VAR_DIR"] = var_dir
-    os.environ["CLICKHOUSE_URL"] = f"chdb://{var_dir}/chdb"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics_app.settings")
-    sys.path.insert(0, str(ROOT))
-    import django  # noqa: PLC0415
-
-    django.setup()
-    from analytics_app.clickhouse import migrate  # noqa: PLC0415
-
-    migrate.run()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -136,15 +119,6 @@ def bench_query_overhead(iterations: int) -> list[dict]:
     return rows
 
 
-def git_commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()  # noqa: S603, S607
-    except (OSError, subprocess.CalledProcessError):
-        return ""
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -165,7 +139,7 @@ def main() -> None:
 
     var_dir = tempfile.mkdtemp(prefix="sextant-bench-")
     try:
-        setup_django(var_dir)
+        common.setup_django(var_dir)
         insert = {}
         if args.events > 0:
             print(f"data dir {var_dir}; inserting ~{args.events:,} demo events ...", flush=True)
@@ -197,11 +171,10 @@ def main() -> None:
             f" {row['cpu_us_mean']:>8} {row['cpu_ratio_to_raw']:>7}"
         )
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    result = {
+    common.write_results(args.name, {
         "bench": "demo_insert",
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "commit": git_commit(),
+        "commit": common.git_commit(),
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
@@ -212,10 +185,7 @@ def main() -> None:
         "args": vars(args),
         "insert": insert,
         "query_overhead": overhead,
-    }
-    path = RESULTS / f"{args.name}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\nwrote {path.relative_to(ROOT)}")
+    })
 
 
 if __name__ == "__main__":

@@ -22,37 +22,21 @@ import pstats
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from http.client import HTTPConnection
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import common
 
 
-def setup_django(redis_url: str | None):
-    var = tempfile.mkdtemp(prefix="sextant-bench-")
-    os.environ["SEXTANT_VAR_DIR"] = var
-    os.environ["CLICKHOUSE_URL"] = "chdb://" + os.path.join(var, "chdb")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics_app.settings")
+def setup_django(redis_url: str | None) -> str:
     os.environ["SEXTANT_RATE_LIMIT_EVENTS_PER_SECOND"] = "10000000"
     if redis_url:
         os.environ["REDIS_URL"] = redis_url
     else:
         os.environ.pop("REDIS_URL", None)
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    from analytics_app.clickhouse import migrate
-
-    call_command("migrate", verbosity=0)
-    migrate.run()
+    return common.setup_django(django_migrate=True)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -248,9 +232,6 @@ def main() -> None:
     if args.dedup_rows:
         results["dedup"] = dedup_lookup(Project.objects.create(name="bench dedup").id, args.dedup_rows)
 
-    out = ROOT / "bench" / "results" / "ingestion.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
     print(f"\n{'mode':<10}{'requests':>9}{'events':>9}{'accepted ev/s':>15}{'stored ev/s':>13}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}  statuses")
     for r in results["runs"]:
         print(f"{r['mode']:<10}{r['requests']:>9}{r['events']:>9}{r['events_per_second_accepted']:>15}{r['events_per_second_stored']:>13}{r['p50_ms']:>8}{r['p99_ms']:>8}{r['max_ms']:>8}  {r['statuses']}")
@@ -260,7 +241,7 @@ def main() -> None:
         d = results["dedup"]
         print(f"\ndedup lookup on event_uuids with {d['table_rows']:,} rows: "
               f"100 uuids {d['lookup_100_ms_median']} ms, 1k {d['lookup_1000_ms_median']} ms, 10k {d['lookup_10000_ms_median']} ms (median of 7)")
-    print(f"\nwritten to {out}")
+    common.write_results("ingestion", results)
 
 
 if __name__ == "__main__":
