@@ -22,8 +22,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--email", default="admin@sextant.local")
         parser.add_argument("--project", default="Demo shop")
-        parser.add_argument("--persons", type=int, default=5000)
-        parser.add_argument("--days", type=int, default=60)
+        parser.add_argument("--persons", type=int, default=20000)
+        parser.add_argument("--days", type=int, default=90)
         parser.add_argument("--seed", type=int, default=1)
 
     def handle(self, *args, **options):
