@@ -350,3 +350,25 @@ def test_stale_behavioral_cohorts_are_queued_for_refresh(project, monkeypatch):
     Cohort.objects.create(project=project, name="static", kind="static", definition={}, last_calculated_at=NOW - dt.timedelta(days=400))
     assert old.pk in tasks.refresh_stale_cohorts() and old.pk in queued
     assert {c.name for c in Cohort.objects.filter(pk__in=queued)} == {"old"}
+
+
+def test_cohort_filter_in_a_funnel(project, events):
+    from funnels.queries import FunnelQueryRunner
+    from funnels.spec import FunnelSpec
+
+    day = dt.datetime(2026, 6, 20, 10, tzinfo=dt.UTC)
+    for did in ("a", "b", "c"):
+        events.add("signup", did, day).add("pay", did, day + dt.timedelta(minutes=5))
+    events.add("buy", "a", day).add("buy", "b", day)
+    events.flush()
+    buyers = make_cohort(project, {"match": "all", "groups": [{"match": "all", "criteria": [
+        {"type": "performed_event", "event": "buy", "operator": "gte", "count": 1, "days": 30}]}]}, name="Buyers")
+
+    def counts(operator):
+        spec = FunnelSpec.from_json({"kind": "FunnelsQuery", "date_from": "2026-06-01", "date_to": "2026-06-30",
+                                     "steps": [{"event": "signup"}, {"event": "pay"}],
+                                     "properties": [{"type": "cohort", "operator": operator, "value": buyers.pk}]}, project)
+        return [s.count for s in FunnelQueryRunner(project, spec, engine="arrays").run().results[0].steps]
+
+    assert counts("in") == [2, 2]
+    assert counts("not_in") == [1, 1]
