@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 
 from analytics_app.access import BadRequest
+from insights.registry import decode_q
 
 from .spec import FunnelSpec
 
@@ -30,7 +31,6 @@ DATE_PRESETS = {
     "yStart": "This year",
     "all": "All time",
 }
-MAX_Q_LENGTH = 40_000
 NO_VALUE_OPERATORS = ("is_set", "is_not_set")
 
 
@@ -206,13 +206,7 @@ def body_from_state(state: dict) -> dict:
 
 
 def parse_q(raw: str, project) -> FunnelSpec:
-    if len(raw) > MAX_Q_LENGTH:
-        raise BadRequest("The query is too long.", {"q": f"at most {MAX_Q_LENGTH} characters"})
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise BadRequest("The query is not valid JSON.", {"q": str(exc)}) from None
-    return FunnelSpec.from_json(body, project)
+    return FunnelSpec.from_json(decode_q(raw), project)
 
 
 def parse_request(query, project, default_events: list[str]) -> tuple[dict, FunnelSpec | None, BadRequest | None]:

@@ -19,8 +19,27 @@ with `?q=<that JSON>`, so any builder state is a shareable link.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from analytics_app.access import BadRequest
+
+# Longest `?q=<spec JSON>` a builder URL may carry.
+MAX_Q_LENGTH = 40_000
+
+
+def decode_q(raw: str) -> dict:
+    """The spec JSON of a shareable builder URL (`?q=`), or BadRequest saying why not."""
+    if len(raw) > MAX_Q_LENGTH:
+        raise BadRequest("The query is too long.", {"q": f"at most {MAX_Q_LENGTH} characters"})
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise BadRequest("The query is not valid JSON.", {"q": str(exc)}) from None
+    if not isinstance(body, dict):
+        raise BadRequest("The query must be a JSON object.", {"q": "must be a JSON object"})
+    return body
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,10 @@ Both become the JSON body `PathsSpec.from_json` validates:
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 
 from analytics_app.access import BadRequest
+from insights.registry import decode_q
 
 from .spec import CUSTOM, DEFAULT_EDGE_LIMIT, DEFAULT_STEPS, PAGEVIEW, SCREEN, PathsSpec, regex_problem
 
@@ -29,7 +28,6 @@ DATE_PRESETS = {
     "mStart": "This month",
     "all": "All time",
 }
-MAX_Q_LENGTH = 20_000
 BUILTIN_TYPES = (PAGEVIEW, SCREEN, CUSTOM)
 
 
@@ -121,13 +119,8 @@ def body_from_state(state: dict) -> dict:
 def parse_request(query, project) -> tuple[dict, PathsSpec | None, BadRequest | None]:
     """(form state for re-rendering, spec or None, error or None)."""
     if query.get("q"):
-        raw = query["q"]
         try:
-            if len(raw) > MAX_Q_LENGTH:
-                raise ValueError("too long")
-            spec = PathsSpec.from_json(json.loads(raw), project)
-        except ValueError:
-            return state_from_query(query), None, BadRequest("Invalid paths query.", {"q": "must be a paths spec JSON object"})
+            spec = PathsSpec.from_json(decode_q(query["q"]), project)
         except BadRequest as exc:
             return state_from_query(query), None, exc
         return state_from_spec(spec), spec, None

@@ -19,6 +19,7 @@ import json
 from django import forms
 
 from analytics_app.access import BadRequest
+from insights.registry import decode_q
 
 from .cohorts import clean_definition, parse_csv
 from .models import Cohort
@@ -34,7 +35,6 @@ DATE_PRESETS = {
     "-11m": "Last 11 months",
 }
 SHOW = {"percent": "%", "count": "Counts"}
-MAX_Q_LENGTH = 20_000
 FILTER_PREFIXES = ("filter", "target_filter", "returning_filter")
 
 
@@ -150,15 +150,8 @@ def body_from_state(state: dict) -> dict:
 def parse_request(query, project, default_event: str = "$pageview") -> tuple[dict, RetentionSpec | None, BadRequest | None]:
     """(form state to render, spec or None, the error or None) from the page's GET."""
     if "q" in query:
-        raw = query.get("q", "")
         try:
-            if len(raw) > MAX_Q_LENGTH:
-                raise BadRequest("The query is too long.", {"q": f"at most {MAX_Q_LENGTH} characters"})
-            try:
-                body = json.loads(raw)
-            except ValueError as exc:
-                raise BadRequest("The query is not valid JSON.", {"q": str(exc)}) from None
-            spec = RetentionSpec.from_json(body, project)
+            spec = RetentionSpec.from_json(decode_q(query.get("q", "")), project)
         except BadRequest as exc:
             return default_state(default_event), None, exc
         return state_from_spec(spec), spec, None

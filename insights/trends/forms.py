@@ -12,9 +12,8 @@ Both become the one JSON body that `TrendsSpec.from_json` validates:
 
 from __future__ import annotations
 
-import json
-
 from analytics_app.access import BadRequest
+from insights.registry import decode_q
 
 from .spec import TrendsSpec
 
@@ -27,7 +26,6 @@ DATE_PRESETS = {
     "yStart": "This year",
     "all": "All time",
 }
-MAX_Q_LENGTH = 20_000
 
 
 def state_from_spec(spec: TrendsSpec) -> dict:
@@ -140,15 +138,8 @@ def body_from_state(state: dict) -> dict:
 def parse_request(query, project, default_event: str = "$pageview") -> tuple[dict, TrendsSpec | None, BadRequest | None]:
     """(form state to render, spec or None, the error or None) from the page's GET."""
     if "q" in query:
-        raw = query.get("q", "")
         try:
-            if len(raw) > MAX_Q_LENGTH:
-                raise BadRequest("The query is too long.", {"q": f"at most {MAX_Q_LENGTH} characters"})
-            try:
-                body = json.loads(raw)
-            except ValueError as exc:
-                raise BadRequest("The query is not valid JSON.", {"q": str(exc)}) from None
-            spec = TrendsSpec.from_json(body, project)
+            spec = TrendsSpec.from_json(decode_q(query.get("q", "")), project)
         except BadRequest as exc:
             return default_state(default_event), None, exc
         return state_from_spec(spec), spec, None
