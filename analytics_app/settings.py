@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "funnels",
     "retention",
     "paths",
+    "replay",
 ]
 
 MIDDLEWARE = [

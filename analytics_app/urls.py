@@ -26,5 +26,6 @@ urlpatterns = [
     path("", include("funnels.urls")),
     path("", include("retention.urls")),
     path("", include("paths.urls")),
+    path("", include("replay.urls")),
 ]
 
