@@ -42,7 +42,23 @@ log = logging.getLogger(__name__)
 LOOKUP_CHUNK = 5_000  # uuids per dedup query (Array(UUID) parameter: 5k ~43 ms, 10k ~160 ms on 5M rows)
 RECENT_UUIDS = 200_000
 EVENT_COLUMNS = ("uuid", "event", "distinct_id", "person_id", "timestamp", "properties", "session_id", "window_id")
-SNAPSHOT_COLUMNS = ("session_id", "window_id", "distinct_id", "timestamp", "event_type", "data", "uuid")
+SNAPSHOT_COLUMNS = (
+    "session_id", "window_id", "distinct_id", "timestamp", "event_type", "data", "uuid", "chunk_index", "size",
+    "active", "click", "keypress", "mouse", "reaction", "console_level", "x", "y", "node_id", "url",
+    "browser", "os", "device_type", "expires_at",
+)  # fmt: skip
+# Fact columns a job queued before they existed (Redis stream across an upgrade) lacks.
+SNAPSHOT_DEFAULTS = {
+    "chunk_index": 0, "active": 0, "click": 0, "keypress": 0, "mouse": 0, "reaction": 0, "console_level": "",
+    "x": 0, "y": 0, "node_id": 0, "url": "", "browser": "", "os": "", "device_type": "",
+}  # fmt: skip
+LEGACY_RETENTION = dt.timedelta(days=400)
+
+# Called after every stored batch with {project_id: {session_id, ...}}: every session
+# the batch carried snapshot rows for, including redelivered (deduplicated) ones, so
+# a retry after a failure here still refreshes what the first attempt stored.
+# replay/register.py adds the per-session summary refresh.
+after_snapshots: list[Callable[[dict[int, set[str]]], None]] = []
 WARNING_COLUMNS = ("type", "event", "distinct_id", "details", "payload", "timestamp")
 
 
@@ -151,13 +167,22 @@ def _fresh_events(project_id: int, events: list[dict]) -> list[dict]:
     return [e for e in unique if e["uuid"] not in stored]
 
 
+def _snapshot_row(row: dict) -> dict:
+    if "expires_at" in row:
+        return row
+    full = {**SNAPSHOT_DEFAULTS, **row}
+    full.setdefault("size", len(row["data"].encode()))
+    full["expires_at"] = _ts(row["timestamp"]) + LEGACY_RETENTION
+    return full
+
+
 def _fresh_snapshots(project_id: int, jobs: list[Job]) -> list[dict]:
     owner: dict[str, int] = {}
     rows = []
     for index, job in enumerate(jobs):
         for row in job.snapshots:
             if owner.setdefault(row["uuid"], index) == index:
-                rows.append(row)
+                rows.append(_snapshot_row(row))
     ids = list(owner)
     stored: set[str] = set()
     for start in range(0, len(ids), LOOKUP_CHUNK):
@@ -228,7 +253,7 @@ def _write_jobs(jobs: list[Job]) -> None:
         clock = stats.add("insert_persons", clock)
         _insert_split("events", rows.events, EVENT_COLUMNS, {"timestamp": _ts}, rejected)
         clock = stats.add("insert_events", clock)
-        _insert_split("session_replay_snapshots", rows.snapshots, SNAPSHOT_COLUMNS, {"timestamp": _ts}, rejected)
+        _insert_split("session_replay_snapshots", rows.snapshots, SNAPSHOT_COLUMNS, {"timestamp": _ts, "expires_at": _ts}, rejected)
         for (project_id, row), exc in rejected:
             rows.warnings.append(
                 (
@@ -245,7 +270,13 @@ def _write_jobs(jobs: list[Job]) -> None:
             )
         if rows.warnings:
             ch.insert("ingestion_warnings", _columns([w for _, w in rows.warnings], WARNING_COLUMNS, [p for p, _ in rows.warnings], {"timestamp": _ts}))
-        stats.add("insert_other", clock)
+        clock = stats.add("insert_other", clock)
+        sessions = {p: {s["session_id"] for job in group for s in job.snapshots} for p, group in by_project.items()}
+        sessions = {p: ids for p, ids in sessions.items() if ids}
+        if sessions:
+            for hook in after_snapshots:
+                hook(sessions)
+            stats.add("after_snapshots", clock)
     except BaseException:
         persons.store.clear()  # the cache may hold state ClickHouse never got
         recent.clear()

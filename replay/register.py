@@ -1,4 +1,5 @@
-"""Registration of session replay with the navigation. Called from ReplayConfig.ready()."""
+"""Registration of session replay with the navigation and the ingestion writer.
+Called from ReplayConfig.ready()."""
 
 from __future__ import annotations
 
@@ -7,5 +8,10 @@ from analytics_app.models import Permission
 
 def register() -> None:
     from analytics_app import navigation  # noqa: PLC0415
+    from ingestion import writer  # noqa: PLC0415
+
+    from .summary import refresh_sessions  # noqa: PLC0415
 
     navigation.register(navigation.Section("Recordings", "replay:list", Permission.VIEW_RECORDINGS, 40))
+    if refresh_sessions not in writer.after_snapshots:
+        writer.after_snapshots.append(refresh_sessions)
