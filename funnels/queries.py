@@ -519,7 +519,9 @@ class FunnelActor:
         return out
 
     @property
-    def replay_ms(self) -> int:
+    def replay_at_ms(self) -> int:
+        """The moment to open the recording at, in ms since the epoch (the replay
+        player's `?at=`; `?t=` is reserved for ms from the recording's start)."""
         return to_micros(self.reached_at) // 1000
 
 

@@ -93,7 +93,9 @@ def test_actors_drill_down_partial(alice_client, project, some_events):
     html = response.content.decode()
     assert "<html" not in html and "funnel-actors" in html and "2 dropped off" in html
     converted = alice_client.get(drill + f"?q={quote(json.dumps(SPEC))}&step=1&status=converted").content.decode()
-    assert "1 converted" in converted and f"/project/{project.pk}/replay/s0?t=" in converted
+    at_ms = (NOW - dt.timedelta(hours=4) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1)  # u0's pay, the last step reached
+    assert "1 converted" in converted and f"/project/{project.pk}/replay/s0?at={at_ms}" in converted
+    assert "?t=" not in converted
     assert alice_client.get(drill + "?q=nope&step=1").status_code == 400
 
 
