@@ -1,0 +1,224 @@
+"""Recording summaries against the Python reference, through the real ingestion path.
+
+Chunks go through process_snapshots + write_jobs (the path /s/ and the Redis
+consumer share), in a shuffled order and with redeliveries; the stored summary
+(session_replay_summaries FINAL) must equal tests/replay/reference.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analytics_app import clickhouse as ch
+from analytics_app.models import Role
+from ingestion.processing import RequestContext, process_snapshots
+from ingestion.writer import write_jobs
+from replay import summary as replay_summary
+from replay import synthetic
+from replay.format import compress_event, decompress_event
+
+from . import reference
+
+BASE_MS = int((dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).timestamp() * 1000)
+SUMMARY_FIELDS = (
+    "active_ms", "click_count", "keypress_count", "mouse_activity_count", "console_log_count", "console_warn_count",
+    "console_error_count", "rage_click_count", "dead_click_count", "first_url", "urls", "event_count",
+)  # fmt: skip
+GAPS = [0, 0, 1, 500, 999, 1000, 1001, 2500, 2501, 4999, 5000, 5001, 12_000]
+
+
+def click(x, y, node, kind=2):
+    return {"type": 3, "data": {"source": 2, "type": kind, "id": node, "x": x, "y": y}}
+
+
+EVENT_KINDS = st.one_of(
+    st.builds(
+        click, st.sampled_from([10, 20, 40, 300]), st.sampled_from([10, 28, 200]), st.sampled_from([0, 5, 6])
+    ),
+    st.builds(click, st.just(1), st.just(1), st.just(5), st.sampled_from([0, 1, 4])),  # mousedown/up/dblclick
+    st.just({"type": 3, "data": {"source": 1, "positions": [{"x": 1, "y": 2, "id": 3, "timeOffset": 0}]}}),
+    st.just({"type": 3, "data": {"source": 5, "text": "a", "isChecked": False, "id": 9}}),
+    st.just({"type": 3, "data": {"source": 3, "id": 1, "x": 0, "y": 40}}),
+    st.just({"type": 3, "data": {"source": 0, "texts": [], "attributes": [], "removes": [], "adds": []}}),
+    st.just({"type": 3, "data": {"source": 4, "width": 800, "height": 600}}),  # viewport resize: neither
+    st.builds(
+        lambda u: {"type": 4, "data": {"href": u, "width": 1, "height": 1}},
+        st.sampled_from(["https://a.test/", "https://a.test/b?q=1"]),
+    ),
+    st.builds(
+        lambda u: {"type": 5, "data": {"tag": "$url_changed", "payload": {"href": u}}},
+        st.sampled_from(["https://a.test/c", "https://a.test/"]),
+    ),
+    st.just({"type": 5, "data": {"tag": "other", "payload": {}}}),
+    st.builds(
+        lambda level: {
+            "type": 6,
+            "data": {
+                "plugin": "rrweb/console@1",
+                "payload": {"level": level, "trace": [], "payload": ['"x"']},
+            },
+        },
+        st.sampled_from(["log", "info", "warn", "error", "assert", "debug"]),
+    ),
+    st.just(
+        {
+            "type": 2,
+            "data": {"node": {"type": 0, "childNodes": [], "id": 1}, "initialOffset": {"left": 0, "top": 0}},
+        }
+    ),
+)
+
+
+@st.composite
+def sessions(draw):
+    kinds = draw(st.lists(EVENT_KINDS, min_size=1, max_size=40))
+    t = BASE_MS
+    events = []
+    for kind in kinds:
+        t += draw(st.sampled_from(GAPS))
+        events.append({**kind, "timestamp": t})
+    cuts = sorted(set(draw(st.lists(st.integers(1, max(1, len(events) - 1)), max_size=5))))
+    bounds = [0, *[c for c in cuts if c < len(events)], len(events)]
+    chunks = [events[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    order = draw(st.permutations(range(len(chunks))))
+    duplicates = draw(st.lists(st.integers(0, len(chunks) - 1), max_size=3))
+    return chunks, list(order), duplicates
+
+
+def send(project, session_id, chunks_with_uuids, distinct_id="user-1"):
+    ctx = RequestContext(now=dt.datetime.now(dt.UTC), user_agent=synthetic.USER_AGENT)
+    payload = [
+        {
+            "uuid": str(chunk_uuid),
+            "event": "$snapshot",
+            "properties": {
+                "$snapshot_data": [compress_event(e) for e in events],
+                "$session_id": session_id,
+                "$window_id": "w1",
+                "distinct_id": distinct_id,
+            },
+        }
+        for chunk_uuid, events in chunks_with_uuids
+    ]
+    job, rejected = process_snapshots(payload, project, ctx)
+    assert rejected == []
+    write_jobs([job])
+
+
+def stored(project, session_id) -> dict:
+    row = replay_summary.summary(project, session_id)
+    assert row is not None
+    return {
+        "distinct_id": row["distinct_id"],
+        "start_ms": int(row["start_time"].timestamp() * 1000 + 0.5),
+        "end_ms": int(row["end_time"].timestamp() * 1000 + 0.5),
+        **{k: row[k] for k in SUMMARY_FIELDS},
+    }
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(case=sessions())
+def test_summary_matches_reference_whatever_the_chunk_order_and_redeliveries(project, case):
+    chunks, order, duplicates = case
+    session_id = uuid.uuid4().hex
+    # chunk uuids are time-ordered like posthog-js's UUIDv7: sorting by uuid keeps send order
+    with_uuids = [
+        (uuid.UUID(int=(i + 1) << 64 | uuid.uuid4().int >> 68), events) for i, events in enumerate(chunks)
+    ]
+    for i in order:
+        send(project, session_id, [with_uuids[i]])
+    for i in duplicates:
+        send(project, session_id, [with_uuids[i]])
+    assert stored(project, session_id) == reference.summarize(with_uuids, "user-1")
+
+
+def test_hand_written_session_has_exact_numbers(project):
+    t = BASE_MS
+    events = [
+        {"type": 4, "data": {"href": "https://shop.test/a", "width": 1, "height": 1}, "timestamp": t},
+        {"type": 3, "data": {"source": 1, "positions": []}, "timestamp": t + 1000},
+        {"type": 3, "data": {"source": 1, "positions": []}, "timestamp": t + 6000},  # gap exactly 5 s: idle
+        {"type": 3, "data": {"source": 3, "id": 1, "x": 0, "y": 9}, "timestamp": t + 10_999},  # 4999: counts
+        # three clicks within 1 s on the same node: one rage run, all dead (nothing reacts)
+        {**click(100, 100, 7), "timestamp": t + 20_000},
+        {**click(140, 100, 7), "timestamp": t + 20_400},
+        {**click(100, 100, 7), "timestamp": t + 21_000},
+        # three clicks within 1 s but 31 px apart on unknown nodes: no rage
+        {**click(0, 0, 0), "timestamp": t + 30_000},
+        {**click(31, 0, 0), "timestamp": t + 30_100},
+        {**click(0, 0, 0), "timestamp": t + 30_200},
+        {
+            "type": 3,
+            "data": {"source": 0, "texts": [], "attributes": [], "removes": [], "adds": []},
+            "timestamp": t + 32_700,
+        },
+        {
+            "type": 6,
+            "data": {"plugin": "rrweb/console@1", "payload": {"level": "error", "trace": [], "payload": []}},
+            "timestamp": t + 40_000,
+        },
+        {
+            "type": 5,
+            "data": {"tag": "$url_changed", "payload": {"href": "https://shop.test/b"}},
+            "timestamp": t + 41_000,
+        },
+    ]
+    session_id = uuid.uuid4().hex
+    send(project, session_id, [(uuid.uuid4(), events)])
+    row = replay_summary.summary(project, session_id)
+    # counted gaps: 4999 (scroll after the mouse move) + 400 + 600 + 100 + 100 between clicks;
+    # not counted: exactly 5000 ms, and the 9001 ms / 8800 ms idle gaps
+    assert row["active_ms"] == 4999 + 400 + 600 + 100 + 100
+    assert row["click_count"] == 6
+    assert row["rage_click_count"] == 1
+    # only the click at 30_200 has a reaction (the mutation at 32_700) in [t, t + 2500 ms]
+    assert row["dead_click_count"] == 5
+    assert row["console_error_count"] == 1
+    assert row["first_url"] == "https://shop.test/a"
+    assert row["urls"] == ["https://shop.test/a", "https://shop.test/b"]
+    assert (row["end_time"] - row["start_time"]).total_seconds() == 41
+    assert row["browser"] == "Chrome" and row["device_type"] == "Desktop"
+    assert row["event_count"] == len(events)
+
+
+def test_person_is_resolved_from_the_distinct_id(project):
+    person = uuid.uuid4()
+    ch.insert(
+        "person_distinct_ids",
+        {"project_id": [project.id], "distinct_id": ["known"], "person_id": [person], "version": [1]},
+    )
+    session_id = uuid.uuid4().hex
+    send(
+        project,
+        session_id,
+        [(uuid.uuid4(), [{"type": 4, "data": {"href": "x"}, "timestamp": BASE_MS}])],
+        distinct_id="known",
+    )
+    assert replay_summary.summary(project, session_id)["person_id"] == person
+
+
+def test_synthetic_sessions_match_the_reference(project):
+    sessions = []
+    for seed in range(5):
+        events = synthetic.session_events(seed, BASE_MS + seed * 3_600_000)
+        sessions.append((f"synthetic-{project.id}-{seed}", "w1", f"user-{seed}", events))
+    synthetic.write_sessions(project, sessions)
+    for session_id, _, distinct_id, events in sessions:
+        payloads = synthetic.snapshot_payloads(project.api_token, session_id, "w1", distinct_id, events)
+        chunks = [(uuid.UUID(p["uuid"]), p["properties"]["$snapshot_data"]) for p in payloads]
+        plain = [(u, [decompress_event(e) for e in evs]) for u, evs in chunks]
+        assert stored(project, session_id) == reference.summarize(plain, distinct_id)
+
+
+@pytest.fixture
+def project(make_project, alice, bob):
+    return make_project("Replay", members={alice: Role.ADMIN, bob: Role.EXEC})
