@@ -8,8 +8,18 @@ caller's job (replay/masking.py).
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
 from analytics_app import clickhouse as ch
+from analytics_app.access import BadRequest
+from analytics_app.output import MASK_CHAR
 from ingestion.processing import loads
+from insights.blocks import EventSource, SQLBuilder
+from insights.blocks import filters as filter_blocks
+from insights.blocks.source import DT64
 
 from .format import decompress_event
 
@@ -122,3 +132,242 @@ REFRESH_SQL = f"""
         GROUP BY distinct_id
     ) AS m ON m.distinct_id = s.distinct_id
 """
+
+
+# ---- The recordings list ----
+
+# Order parameter (forms.ORDER_CHOICES) -> ORDER BY; session_id breaks ties so pages are stable.
+ORDERS = {
+    "-start_time": "start_time DESC, session_id DESC",
+    "start_time": "start_time ASC, session_id ASC",
+    "-duration": "duration_ms DESC, session_id DESC",
+    "duration": "duration_ms ASC, session_id ASC",
+    "-active": "active_ms DESC, session_id DESC",
+    "-errors": "console_error_count DESC, start_time DESC, session_id DESC",
+}
+
+LIST_COLUMNS = """
+    session_id, distinct_id, person_id, start_time, end_time,
+    toUnixTimestamp64Milli(end_time) - toUnixTimestamp64Milli(start_time) AS duration_ms, active_ms,
+    click_count, keypress_count, mouse_activity_count, console_log_count, console_warn_count,
+    console_error_count, rage_click_count, dead_click_count, first_url, urls, browser, os, device_type,
+    size_bytes, event_count
+"""
+
+# distinct_ids whose current person satisfies a condition on `person_id`.
+DISTINCT_IDS_OF_PERSONS_SQL = """
+    SELECT distinct_id FROM (
+        SELECT distinct_id, argMax(person_id, version) AS person_id
+        FROM person_distinct_ids
+        WHERE project_id = {{project_id:UInt32}}
+        GROUP BY distinct_id
+        HAVING argMax(is_deleted, version) = 0
+    ) WHERE {condition}
+"""
+
+PERSONS_WITH_EMAIL_SQL = """
+    SELECT id FROM persons
+    WHERE project_id = {{project_id:UInt32}}
+    GROUP BY id
+    HAVING lowerUTF8(JSONExtractString(argMax(properties, version), 'email')) = lowerUTF8({email})
+"""
+
+PEOPLE_OF_DISTINCT_IDS_SQL = """
+    SELECT m.distinct_id, m.person_id, p.properties
+    FROM (
+        SELECT distinct_id, argMax(person_id, version) AS person_id
+        FROM person_distinct_ids
+        WHERE project_id = {project_id:UInt32} AND distinct_id IN {dids:Array(String)}
+        GROUP BY distinct_id
+        HAVING argMax(is_deleted, version) = 0
+    ) AS m
+    LEFT JOIN (
+        SELECT id, argMax(properties, version) AS properties
+        FROM persons
+        WHERE project_id = {project_id:UInt32} AND id IN (
+            SELECT person_id FROM person_distinct_ids
+            WHERE project_id = {project_id:UInt32} AND distinct_id IN {dids:Array(String)}
+        )
+        GROUP BY id
+    ) AS p ON p.id = m.person_id
+"""
+
+
+@dataclass(frozen=True)
+class RecordingRow:
+    session_id: str
+    distinct_id: str
+    person_id: uuid.UUID | None
+    person_properties: dict
+    start_time: dt.datetime
+    end_time: dt.datetime
+    duration_ms: int
+    active_ms: int
+    click_count: int
+    keypress_count: int
+    mouse_activity_count: int
+    console_log_count: int
+    console_warn_count: int
+    console_error_count: int
+    rage_click_count: int
+    dead_click_count: int
+    first_url: str
+    urls: list[str]
+    browser: str
+    os: str
+    device_type: str
+    size_bytes: int
+    event_count: int
+
+    def person_name(self, presenter) -> str:
+        for key in ("name", "email", "$email", "username"):
+            value = self.person_properties.get(key)
+            if value not in (None, ""):
+                return str(presenter.value(key, value))
+        return self.distinct_id
+
+    def to_json(self, presenter) -> dict:
+        return {
+            "session_id": self.session_id,
+            "person_id": str(self.person_id) if self.person_id else None,
+            "distinct_id": self.distinct_id,
+            "person_name": self.person_name(presenter),
+            "start_time": self.start_time.isoformat(),
+            "end_time": self.end_time.isoformat(),
+            "duration_seconds": round(self.duration_ms / 1000, 3),
+            "active_seconds": round(self.active_ms / 1000, 3),
+            "click_count": self.click_count,
+            "keypress_count": self.keypress_count,
+            "mouse_activity_count": self.mouse_activity_count,
+            "console_log_count": self.console_log_count,
+            "console_warn_count": self.console_warn_count,
+            "console_error_count": self.console_error_count,
+            "rage_click_count": self.rage_click_count,
+            "dead_click_count": self.dead_click_count,
+            "first_url": mask_url(self.first_url, presenter),
+            "urls": [mask_url(u, presenter) for u in self.urls],
+            "browser": self.browser,
+            "os": self.os,
+            "device_type": self.device_type,
+            "size_bytes": self.size_bytes,
+            "event_count": self.event_count,
+        }
+
+
+def mask_url(url: str, presenter) -> str:
+    """Query string and fragment values replaced by same-length masks for users without VIEW_PII."""
+    if presenter.can_view_pii or not url:
+        return url
+    parts = urlsplit(url)
+    if not parts.query and not parts.fragment:
+        return url
+    query = "&".join(_mask_pair(pair) for pair in parts.query.split("&")) if parts.query else ""
+    fragment = MASK_CHAR * len(parts.fragment) if parts.fragment else ""
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, fragment))
+
+
+def _mask_pair(pair: str) -> str:
+    key, sep, value = pair.partition("=")
+    return f"{key}{sep}{MASK_CHAR * len(value)}" if sep else MASK_CHAR * len(key)
+
+
+@dataclass(frozen=True)
+class RecordingsPage:
+    rows: list[RecordingRow]
+    has_more: bool
+
+
+class RecordingsQueryRunner:
+    """The recordings list: session summaries filtered and sorted by a RecordingsSpec."""
+
+    def __init__(self, project, spec):
+        self.project = project
+        self.spec = spec
+
+    def build(self) -> tuple[str, dict]:
+        spec, b = self.spec, SQLBuilder(self.project.id)
+        start, end = spec.date_range.resolve(self.project.tz)
+        where = ["project_id = {project_id:UInt32}", f"start_time < {b.bind(end, DT64)}"]
+        if start is not None:
+            where.append(f"start_time >= {b.bind(start, DT64)}")
+        duration = "(toUnixTimestamp64Milli(end_time) - toUnixTimestamp64Milli(start_time))"
+        if spec.min_duration is not None:
+            where.append(f"{duration} >= {b.bind(round(spec.min_duration * 1000), 'Int64')}")
+        if spec.max_duration is not None:
+            where.append(f"{duration} <= {b.bind(round(spec.max_duration * 1000), 'Int64')}")
+        if spec.min_active is not None:
+            where.append(f"active_ms >= {b.bind(round(spec.min_active * 1000), 'UInt64')}")
+        if spec.url:
+            where.append(
+                f"arrayExists(u -> positionCaseInsensitiveUTF8(u, {b.bind(spec.url, 'String')}) > 0, urls)"
+            )
+        if spec.has_errors:
+            where.append("console_error_count > 0")
+        if spec.has_rage_clicks:
+            where.append("rage_click_count > 0")
+        if spec.distinct_id:
+            where.append(f"distinct_id = {b.bind(spec.distinct_id, 'String')}")
+        if spec.person_id:
+            where.append(self._person_condition(b, f"person_id = {b.bind(spec.person_id, 'UUID')}"))
+        if spec.email:
+            emails = PERSONS_WITH_EMAIL_SQL.format(email=b.bind(spec.email, "String"))
+            where.append(self._person_condition(b, f"person_id IN ({emails})"))
+        if spec.cohort:
+            if filter_blocks.cohort_condition is None:
+                raise BadRequest("Invalid recordings filter.", {"cohort": "cohorts are not available"})
+            members = filter_blocks.cohort_condition(b, spec.cohort, "person_id", False)
+            where.append(self._person_condition(b, members))
+        if spec.event:
+            # the session's events happen after it starts, at most a day after the range ends
+            events_end = end + dt.timedelta(days=1)
+            source = EventSource(
+                self.project,
+                b,
+                start,
+                events_end,
+                events=[spec.event],
+                filters=spec.event_properties,
+                need_person=False,
+            )
+            where.append(f"session_id IN (SELECT session_id FROM ({source.sql()}) WHERE session_id != '')")
+        sql = f"""
+            SELECT {LIST_COLUMNS}
+            FROM session_replay_summaries FINAL
+            WHERE {" AND ".join(where)}
+            ORDER BY {ORDERS[spec.order]}
+            LIMIT {b.bind(spec.limit + 1, "UInt32")} OFFSET {b.bind(spec.offset, "UInt32")}
+        """
+        return sql, b.params
+
+    @staticmethod
+    def _person_condition(b: SQLBuilder, condition: str) -> str:
+        return f"distinct_id IN ({DISTINCT_IDS_OF_PERSONS_SQL.format(condition=condition)})"
+
+    def run(self) -> RecordingsPage:
+        sql, params = self.build()
+        rows = ch.query(sql, params).dicts()
+        has_more = len(rows) > self.spec.limit
+        rows = rows[: self.spec.limit]
+        people = self._people({r["distinct_id"] for r in rows if r["distinct_id"]})
+        out = []
+        for r in rows:
+            person_id, props = people.get(r["distinct_id"], (None, {}))
+            r["person_id"] = person_id
+            out.append(RecordingRow(person_properties=props, **r))
+        return RecordingsPage(out, has_more)
+
+    def _people(self, distinct_ids: set[str]) -> dict[str, tuple[uuid.UUID, dict]]:
+        """Current person and properties of each distinct_id (resolved now, so merges show)."""
+        if not distinct_ids:
+            return {}
+        result = ch.query(
+            PEOPLE_OF_DISTINCT_IDS_SQL, {"project_id": self.project.id, "dids": sorted(distinct_ids)}
+        )
+        people = {}
+        for distinct_id, person_id, properties in result.rows:
+            try:
+                props = loads(properties) if properties else {}
+            except ValueError:
+                props = {}
+            people[distinct_id] = (person_id, props if isinstance(props, dict) else {})
+        return people

@@ -1,11 +1,147 @@
-"""The recordings list page and GET /api/projects/<id>/recordings/ (being built by R1)."""
+"""The recordings list page and GET /api/projects/<id>/recordings/.
 
-from django.http import Http404
+Both parse the request into a RecordingsSpec (forms.py) and run the same
+RecordingsQueryRunner (queries.py); the page renders the whole page or, for
+htmx, the #results partial of the same template.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from analytics_app import clickhouse as ch
+from analytics_app.access import BadRequest, project_api, project_page
+from analytics_app.models import Permission
+from insights.blocks import OPERATORS
+from retention.models import Cohort
+
+from .forms import DATE_PRESETS, ORDER_CHOICES, RecordingsSpec
+from .queries import RecordingsQueryRunner, mask_url
 
 
-def recordings(request, project_id):
-    raise Http404("being built")
+def _url(name: str, project, params: dict | None = None) -> str:
+    url = reverse(f"replay:{name}", kwargs={"project_id": project.pk})
+    return f"{url}?{urlencode(params)}" if params else url
 
 
-def api_recordings(request, project_id):
-    raise Http404("being built")
+def player_url(project, session_id: str) -> str:
+    return reverse("replay:player", kwargs={"project_id": project.pk, "session_id": session_id})
+
+
+@require_GET
+@project_page(Permission.VIEW_RECORDINGS)
+def recordings(request):
+    project, presenter = request.project, request.presenter
+    context = {
+        "project": project,
+        "values": request.GET,
+        "presets": DATE_PRESETS,
+        "orders": ORDER_CHOICES,
+        "operators": OPERATORS,
+        "prop_rows": _prop_rows(request.GET),
+        "cohorts": Cohort.objects.filter(project=project).order_by("name") if not request.htmx else [],
+    }
+    status = 200
+    try:
+        spec = RecordingsSpec.from_query(request.GET)
+        page = RecordingsQueryRunner(project, spec).run()
+    except BadRequest as exc:
+        status, context["message"], context["errors"] = 400, exc.message, exc.errors
+    except ch.BadQueryParameter as exc:
+        status, context["message"], context["errors"] = (
+            400,
+            "A value could not be used in the query.",
+            {"detail": exc.message},
+        )
+    except (ch.QueryTimeout, ch.QueryTooLarge):
+        status, context["message"], context["errors"] = (
+            422,
+            "The query is too large for the configured limits; narrow the date range or filters.",
+            {},
+        )
+    else:
+        tz = project.tz
+        context.update(
+            {
+                "spec": spec,
+                "rows": [
+                    {
+                        "rec": r,
+                        "person": r.person_name(presenter),
+                        "start": r.start_time.astimezone(tz),
+                        "duration": _duration(r.duration_ms),
+                        "active": _duration(r.active_ms),
+                        "first_url": mask_url(r.first_url, presenter),
+                        "url": player_url(project, r.session_id),
+                    }
+                    for r in page.rows
+                ],
+                "next_url": _url("list", project, spec.query_params(offset=spec.offset + spec.limit))
+                if page.has_more
+                else "",
+                "prev_url": _url("list", project, spec.query_params(offset=max(0, spec.offset - spec.limit)))
+                if spec.offset
+                else "",
+                "sort_urls": {
+                    name: _url("list", project, spec.query_params(order=_toggle(spec.order, order), offset=0))
+                    for name, order in SORTABLE.items()
+                },
+            }
+        )
+    template = "replay/list.html#results" if request.htmx else "replay/list.html"
+    return render(request, template, context, status=status)
+
+
+# column header -> the order it sorts by first (a second click reverses it)
+SORTABLE = {"start": "-start_time", "duration": "-duration", "active": "-active", "errors": "-errors"}
+
+
+def _toggle(current: str, order: str) -> str:
+    reverse_order = order.removeprefix("-")
+    return reverse_order if current == order and reverse_order in ORDER_CHOICES else order
+
+
+def _prop_rows(params) -> list[dict]:
+    rows = [
+        {"key": k, "op": o, "value": v}
+        for k, o, v in zip(
+            params.getlist("prop_key"), params.getlist("prop_op"), params.getlist("prop_value"), strict=False
+        )
+        if k.strip()
+    ]
+    return [*rows, {"key": "", "op": "exact", "value": ""}]
+
+
+def _duration(ms: int) -> str:
+    seconds = int(ms // 1000)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+@require_GET
+@project_api(Permission.VIEW_RECORDINGS)
+def api_recordings(request):
+    project = request.project
+    spec = RecordingsSpec.from_query(request.GET)
+    page = RecordingsQueryRunner(project, spec).run()
+    results = []
+    for row in page.rows:
+        item = row.to_json(request.presenter)
+        item["player_url"] = player_url(project, row.session_id)
+        results.append(item)
+    next_url = (
+        request.build_absolute_uri(_api_url(project, spec.query_params(offset=spec.offset + spec.limit)))
+        if page.has_more
+        else None
+    )
+    return JsonResponse({"results": results, "has_more": page.has_more, "next": next_url})
+
+
+def _api_url(project, params: dict) -> str:
+    return _url("api_list", project, params)
