@@ -371,3 +371,31 @@ class RecordingsQueryRunner:
                 props = {}
             people[distinct_id] = (person_id, props if isinstance(props, dict) else {})
         return people
+
+
+# ---- Deletion (replay/deletion.py) ----
+
+DISTINCT_IDS_EVER_OF_PERSON_SQL = """
+    SELECT DISTINCT distinct_id FROM person_distinct_ids
+    WHERE project_id = {project_id:UInt32} AND person_id = {person_id:UUID}
+"""
+
+SESSIONS_OF_DISTINCT_IDS_SQL = """
+    SELECT DISTINCT session_id FROM session_replay_summaries
+    WHERE project_id = {project_id:UInt32} AND distinct_id IN {dids:Array(String)}
+    UNION DISTINCT
+    SELECT DISTINCT session_id FROM session_replay_snapshots
+    WHERE project_id = {project_id:UInt32} AND distinct_id IN {dids:Array(String)}
+"""
+
+DELETE_SNAPSHOTS_SQL = """
+    DELETE FROM session_replay_snapshots
+    WHERE project_id = {project_id:UInt32} AND session_id IN {sessions:Array(String)}
+    SETTINGS mutations_sync = 1
+"""
+
+DELETE_SUMMARIES_SQL = """
+    DELETE FROM session_replay_summaries
+    WHERE project_id = {project_id:UInt32} AND session_id IN {sessions:Array(String)}
+    SETTINGS mutations_sync = 1
+"""
