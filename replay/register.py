@@ -8,10 +8,13 @@ from analytics_app.models import Permission
 
 def register() -> None:
     from analytics_app import navigation  # noqa: PLC0415
+    from analytics_app.openapi import EXTRA_PATHS  # noqa: PLC0415
     from ingestion import writer  # noqa: PLC0415
 
     from .summary import refresh_sessions  # noqa: PLC0415
+    from .views_list import RECORDINGS_PATHS  # noqa: PLC0415
 
     navigation.register(navigation.Section("Recordings", "replay:list", Permission.VIEW_RECORDINGS, 40))
+    EXTRA_PATHS.update(RECORDINGS_PATHS)
     if refresh_sessions not in writer.after_snapshots:
         writer.after_snapshots.append(refresh_sessions)

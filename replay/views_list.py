@@ -145,3 +145,145 @@ def api_recordings(request):
 
 def _api_url(project, params: dict) -> str:
     return _url("api_list", project, params)
+
+
+_ERR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_SECONDS = {"type": "number", "minimum": 0}
+_RECORDING = {
+    "type": "object",
+    "properties": {
+        "session_id": {"type": "string"},
+        "person_id": {
+            "type": ["string", "null"],
+            "format": "uuid",
+            "description": "the current person of distinct_id (null: no person profile)",
+        },
+        "distinct_id": {"type": "string", "description": "the session's last non-empty distinct_id"},
+        "person_name": {
+            "type": "string",
+            "description": "name or email (masked without view-PII), else distinct_id",
+        },
+        "start_time": {"type": "string", "format": "date-time"},
+        "end_time": {"type": "string", "format": "date-time"},
+        "duration_seconds": {"type": "number"},
+        "active_seconds": {"type": "number", "description": "time in activity segments (docs/replay.md)"},
+        **{
+            name: {"type": "integer"}
+            for name in (
+                "click_count",
+                "keypress_count",
+                "mouse_activity_count",
+                "console_log_count",
+                "console_warn_count",
+                "console_error_count",
+                "rage_click_count",
+                "dead_click_count",
+                "size_bytes",
+                "event_count",
+            )
+        },
+        "first_url": {"type": "string", "description": "query string masked without view-PII"},
+        "urls": {"type": "array", "items": {"type": "string"}},
+        "browser": {"type": "string"},
+        "os": {"type": "string"},
+        "device_type": {"type": "string"},
+        "player_url": {"type": "string"},
+    },
+}
+RECORDINGS_PATHS = {
+    "/api/projects/{project_id}/recordings/": {
+        "get": {
+            "summary": "List session recordings",
+            "description": "Recorded sessions with their summaries, filtered and sorted; needs the view-recordings permission.",
+            "parameters": [
+                {"name": "project_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                {
+                    "name": "date_from",
+                    "in": "query",
+                    "schema": {"type": "string", "default": "-7d"},
+                    "description": "session start from: -24h, -7d, -30d, YYYY-MM-DD, ISO datetime or all",
+                },
+                {
+                    "name": "date_to",
+                    "in": "query",
+                    "schema": {"type": "string"},
+                    "description": "session start before (a date is inclusive)",
+                },
+                {
+                    "name": "person_id",
+                    "in": "query",
+                    "schema": {"type": "string", "format": "uuid"},
+                    "description": "sessions of any distinct_id of this person",
+                },
+                {"name": "distinct_id", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "email",
+                    "in": "query",
+                    "schema": {"type": "string"},
+                    "description": "person property email, case-insensitive",
+                },
+                {"name": "min_duration", "in": "query", "schema": _SECONDS, "description": "seconds"},
+                {"name": "max_duration", "in": "query", "schema": _SECONDS, "description": "seconds"},
+                {"name": "min_active", "in": "query", "schema": _SECONDS, "description": "active seconds"},
+                {
+                    "name": "url",
+                    "in": "query",
+                    "schema": {"type": "string"},
+                    "description": "a visited URL contains this (case-insensitive)",
+                },
+                {"name": "has_errors", "in": "query", "schema": {"type": "boolean"}},
+                {"name": "has_rage_clicks", "in": "query", "schema": {"type": "boolean"}},
+                {
+                    "name": "event",
+                    "in": "query",
+                    "schema": {"type": "string"},
+                    "description": "the session includes this analytics event",
+                },
+                {
+                    "name": "event_properties",
+                    "in": "query",
+                    "schema": {"type": "string"},
+                    "description": "JSON list of property filters on that event",
+                },
+                {
+                    "name": "cohort",
+                    "in": "query",
+                    "schema": {"type": "integer"},
+                    "description": "the session's person is in this cohort",
+                },
+                {
+                    "name": "order",
+                    "in": "query",
+                    "schema": {"type": "string", "enum": list(ORDER_CHOICES), "default": "-start_time"},
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                },
+                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+            ],
+            "responses": {
+                "200": {
+                    "description": "Recordings",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "results": {"type": "array", "items": _RECORDING},
+                                    "has_more": {"type": "boolean"},
+                                    "next": {"type": ["string", "null"]},
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": {"description": "Invalid parameters (`errors` names each)", **_ERR},
+                "401": {"description": "No or unknown credentials", **_ERR},
+                "403": {"description": "The role cannot view recordings", **_ERR},
+                "404": {"description": "No such project (or no access)", **_ERR},
+            },
+        }
+    },
+}

@@ -352,3 +352,9 @@ def test_page_stranger_404_exec_403(client, project, charlie, bob):
 
 def test_page_anonymous_redirects_to_login(client, project):
     assert client.get(f"/project/{project.id}/replay/").status_code == 302
+
+
+def test_openapi_describes_the_recordings_api(client):
+    schema = client.get("/api/schema/").json()
+    operation = schema["paths"]["/api/projects/{project_id}/recordings/"]["get"]
+    assert {p["name"] for p in operation["parameters"]} >= {"person_id", "distinct_id", "date_from", "date_to", "min_duration", "has_errors"}
