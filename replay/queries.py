@@ -24,12 +24,13 @@ from insights.blocks.source import DT64
 from .format import decompress_event
 
 # Equal timestamps keep the order the SDK sent them in: posthog-js chunk uuids are
-# UUIDv7 (time ordered), and chunk_index is the position inside the chunk.
+# UUIDv7 (time ordered) and chunk_index is the position inside the chunk. The uuid is
+# compared as text: ClickHouse's UUID ordering is not the textual (time) order.
 SESSION_SNAPSHOTS_SQL = """
     SELECT data
     FROM session_replay_snapshots
     WHERE project_id = {project_id:UInt32} AND session_id = {session_id:String}
-    ORDER BY timestamp, uuid, chunk_index
+    ORDER BY timestamp, toString(uuid), chunk_index
 """
 
 
@@ -71,7 +72,7 @@ RAGE_END = (
 SESSION_FACTS_SQL = f"""
     SELECT
         session_id,
-        argMaxIf(distinct_id, (timestamp, uuid, chunk_index), distinct_id != '') AS distinct_id,
+        argMaxIf(distinct_id, (timestamp, toString(uuid), chunk_index), distinct_id != '') AS distinct_id,
         min(timestamp) AS start_time,
         max(timestamp) AS end_time,
         arraySort(groupArrayIf(toUnixTimestamp64Milli(timestamp), active = 1)) AS active_ts,
@@ -82,14 +83,14 @@ SESSION_FACTS_SQL = f"""
         countIf(console_level = 'log') AS console_log_count,
         countIf(console_level = 'warn') AS console_warn_count,
         countIf(console_level = 'error') AS console_error_count,
-        arraySort(groupArrayIf((toUnixTimestamp64Milli(timestamp), uuid, chunk_index, x, y, node_id), click = 1)) AS c,
+        arraySort(groupArrayIf((toUnixTimestamp64Milli(timestamp), toString(uuid), chunk_index, x, y, node_id), click = 1)) AS c,
         arrayMap(i -> {RAGE_END}, arrayEnumerate(c)) AS rage_end,
         toUInt32(arrayCount(i -> rage_end[i] AND (i = 1 OR NOT rage_end[i - 1]), arrayEnumerate(c))) AS rage_click_count,
         groupArrayIf(toUnixTimestamp64Milli(timestamp), reaction = 1) AS reactions,
         toUInt32(arrayCount(
             click -> NOT arrayExists(r -> r >= click.1 AND r <= click.1 + {DEAD_CLICK_MS}, reactions), c
         )) AS dead_click_count,
-        arrayMap(u -> u.4, arraySort(groupArrayIf((timestamp, uuid, chunk_index, url), url != ''))) AS url_list,
+        arrayMap(u -> u.4, arraySort(groupArrayIf((timestamp, toString(uuid), chunk_index, url), url != ''))) AS url_list,
         if(empty(url_list), '', url_list[1]) AS first_url,
         arraySlice(arrayDistinct(url_list), 1, 200) AS urls,
         anyIf(browser, browser != '') AS browser,

@@ -51,7 +51,7 @@ def _text(ids: _Ids, text: str) -> dict:
     return {"type": 3, "textContent": text, "id": ids()}
 
 
-def page_snapshot(path: str, rng: random.Random) -> tuple[dict, dict]:
+def page_snapshot(path: str, rng: random.Random, cards: int | None = None) -> tuple[dict, dict]:
     """(full snapshot data, interesting node ids) for a shop page."""
     ids = _Ids()
     doc_id = ids()
@@ -60,7 +60,7 @@ def page_snapshot(path: str, rng: random.Random) -> tuple[dict, dict]:
     links = [_el(ids, "a", [_text(ids, name.strip("/") or "Home")], href=name) for name in PAGES[:5]]
     nav = _el(ids, "nav", links, **{"class": "top-nav"})
     products = []
-    for i in range(rng.randint(3, 8)):
+    for i in range(cards if cards is not None else rng.randint(3, 8)):
         price = f"{rng.randint(5, 120)}.{rng.randint(0, 99):02d} EUR"
         card = _el(
             ids,
@@ -113,8 +113,13 @@ def session_events(
     *,
     pages: int | None = None,
     max_events: int = 400,
+    cards: int | None = None,
+    actions_per_page: int | None = None,
 ) -> list[dict]:
-    """One session's plain rrweb events in time order (deterministic for a seed)."""
+    """One session's plain rrweb events in time order (deterministic for a seed).
+
+    `cards` sets the product cards per page (the size of each full snapshot),
+    `actions_per_page` the interactions per page view (the length of the session)."""
     rng = random.Random(seed)
     urls = list(urls or [])
     if not urls:
@@ -129,14 +134,14 @@ def session_events(
 
     for page_index, href in enumerate(urls):
         path = href.split(HOST, 1)[-1] or "/"
-        snapshot, nodes = page_snapshot(path, rng)
+        snapshot, nodes = page_snapshot(path, rng, cards)
         if page_index and rng.random() < 0.3:
             emit(5, {"tag": "$url_changed", "payload": {"href": href}}, rng.randint(50, 400))
         else:
             emit(4, {"href": href, "width": 1280, "height": 800}, rng.randint(50, 400) if page_index else 0)
             emit(2, snapshot, rng.randint(0, 20))
         next_id = nodes["next_id"]
-        for _ in range(rng.randint(4, 14)):
+        for _ in range(actions_per_page or rng.randint(4, 14)):
             if len(events) >= max_events:
                 break
             action = rng.random()
@@ -224,6 +229,14 @@ def session_events(
     return events
 
 
+def uuid7(ms: int, rng: random.Random) -> uuid.UUID:
+    """A UUIDv7 for a millisecond (time-ordered, as posthog-js makes chunk uuids)."""
+    value = (
+        (ms & (2**48 - 1)) << 80 | 0x7 << 76 | rng.getrandbits(12) << 64 | 0b10 << 62 | rng.getrandbits(62)
+    )
+    return uuid.UUID(int=value)
+
+
 def snapshot_payloads(
     token: str,
     session_id: str,
@@ -241,7 +254,7 @@ def snapshot_payloads(
         part = [compress_event(e) for e in events[start : start + chunk_events]]
         chunks.append(
             {
-                "uuid": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "uuid": str(uuid7(part[0]["timestamp"], rng)),
                 "event": "$snapshot",
                 "properties": {
                     "$snapshot_data": part,
