@@ -21,6 +21,7 @@ from ingestion.writer import write_jobs
 from replay import summary as replay_summary
 from replay import synthetic
 from replay.format import compress_event, decompress_event
+from replay.queries import session_snapshots
 
 from . import reference
 
@@ -29,7 +30,7 @@ SUMMARY_FIELDS = (
     "active_ms", "click_count", "keypress_count", "mouse_activity_count", "console_log_count", "console_warn_count",
     "console_error_count", "rage_click_count", "dead_click_count", "first_url", "urls", "event_count",
 )  # fmt: skip
-GAPS = [0, 0, 1, 500, 999, 1000, 1001, 2500, 2501, 4999, 5000, 5001, 12_000]
+GAPS = [0, 0, 0, 0, 1, 500, 999, 1000, 1001, 2500, 2501, 4999, 5000, 5001, 12_000]
 
 
 def click(x, y, node, kind=2):
@@ -87,7 +88,8 @@ def sessions(draw):
     chunks = [events[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
     order = draw(st.permutations(range(len(chunks))))
     duplicates = draw(st.lists(st.integers(0, len(chunks) - 1), max_size=3))
-    return chunks, list(order), duplicates
+    time_ordered_uuids = draw(st.booleans())
+    return chunks, list(order), duplicates, time_ordered_uuids
 
 
 def send(project, session_id, chunks_with_uuids, distinct_id="user-1"):
@@ -122,18 +124,22 @@ def stored(project, session_id) -> dict:
 
 
 @settings(
-    max_examples=40,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(case=sessions())
 def test_summary_matches_reference_whatever_the_chunk_order_and_redeliveries(project, case):
-    chunks, order, duplicates = case
+    chunks, order, duplicates, time_ordered = case
     session_id = uuid.uuid4().hex
-    # chunk uuids are time-ordered like posthog-js's UUIDv7: sorting by uuid keeps send order
-    with_uuids = [
-        (uuid.UUID(int=(i + 1) << 64 | uuid.uuid4().int >> 68), events) for i, events in enumerate(chunks)
-    ]
+    # posthog-js chunk uuids are time-ordered (UUIDv7): sorting by uuid keeps the send order;
+    # other clients may send any uuid, and equal timestamps then follow the uuid text
+    if time_ordered:
+        with_uuids = [
+            (uuid.UUID(int=(i + 1) << 64 | uuid.uuid4().int >> 68), e) for i, e in enumerate(chunks)
+        ]
+    else:
+        with_uuids = [(uuid.uuid4(), events) for events in chunks]
     for i in order:
         send(project, session_id, [with_uuids[i]])
     for i in duplicates:
@@ -222,3 +228,25 @@ def test_synthetic_sessions_match_the_reference(project):
 @pytest.fixture
 def project(make_project, alice, bob):
     return make_project("Replay", members={alice: Role.ADMIN, bob: Role.EXEC})
+
+
+def test_equal_timestamps_across_chunks_follow_the_chunk_uuid_text(project):
+    """ClickHouse orders UUIDs differently from their text; the store must use the text
+    (the time order of posthog-js's UUIDv7 chunk ids)."""
+    first, second = (
+        uuid.UUID("00000000-0000-0000-0100-000000000000"),
+        uuid.UUID("01000000-0000-0000-0000-000000000000"),
+    )
+    t = BASE_MS
+    a = [{"type": 4, "data": {"href": "https://a.test/first"}, "timestamp": t}]
+    b = [{"type": 4, "data": {"href": "https://a.test/second"}, "timestamp": t}]
+    session_id = uuid.uuid4().hex
+    send(project, session_id, [(second, b)])
+    send(project, session_id, [(first, a)])
+    row = replay_summary.summary(project, session_id)
+    assert row["first_url"] == "https://a.test/first"
+    assert row["urls"] == ["https://a.test/first", "https://a.test/second"]
+    assert [e["data"]["href"] for e in session_snapshots(project, session_id)] == [
+        "https://a.test/first",
+        "https://a.test/second",
+    ]
