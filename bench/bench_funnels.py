@@ -49,7 +49,9 @@ def duckdb_funnel(path: str, start: dt.datetime, end: dt.datetime, window_days: 
 
 def main() -> None:
     parser = common.data_parser(__doc__, days=90)
-    parser.add_argument("--only", nargs="*", default=None, help="run only variants whose name contains one of these")
+    parser.add_argument(
+        "--only", nargs="*", default=None, help="run only variants whose name contains one of these"
+    )
     parser.add_argument("--out", default="funnels", help="bench/results/<OUT>.json")
     args = parser.parse_args()
 
@@ -61,23 +63,34 @@ def main() -> None:
     start = end - dt.timedelta(days=args.days)
     project = common.BenchProject()
     base = {
-        "kind": "FunnelsQuery", "date_from": start.isoformat(), "date_to": end.isoformat(),
-        "steps": [{"event": e} for e in STEPS], "window": {"value": 14, "unit": "day"},
+        "kind": "FunnelsQuery",
+        "date_from": start.isoformat(),
+        "date_to": end.isoformat(),
+        "steps": [{"event": e} for e in STEPS],
+        "window": {"value": 14, "unit": "day"},
     }
     variants = {
         "ordered, counts only (auto: windowFunnel)": ({**base, "conversion_times": False}, "auto"),
         "ordered, counts only (arrays engine)": ({**base, "conversion_times": False}, "arrays"),
         "ordered + conversion times": (base, "auto"),
         "ordered + breakdown $browser + times": ({**base, "breakdown": {"property": "$browser"}}, "auto"),
-        "ordered + breakdown, last touch": ({**base, "breakdown": {"property": "plan", "attribution": "last_touch"}}, "auto"),
-        "ordered + exclusion": ({**base, "exclusions": [{"event": "settings_changed", "from_step": 1, "to_step": 2}]}, "auto"),
+        "ordered + breakdown, last touch": (
+            {**base, "breakdown": {"property": "plan", "attribution": "last_touch"}},
+            "auto",
+        ),
+        "ordered + exclusion": (
+            {**base, "exclusions": [{"event": "settings_changed", "from_step": 1, "to_step": 2}]},
+            "auto",
+        ),
         "strict (every event read)": ({**base, "order": "strict"}, "auto"),
         "unordered": ({**base, "order": "unordered"}, "auto"),
     }
     variants["actors: dropped at step 3, first 100"] = (None, "arrays")
     if args.only:
         keep = {k for k in variants if any(o in k for o in args.only)}
-        variants = {k: v for k, v in variants.items() if k in keep or k.startswith("ordered, counts only (auto")}
+        variants = {
+            k: v for k, v in variants.items() if k in keep or k.startswith("ordered, counts only (auto")
+        }
     rows, reference_counts = [], None
     for name, (body, engine) in variants.items():
         if body is None:
@@ -88,37 +101,73 @@ def main() -> None:
         counts = [s.count for s in result.results[0].steps] if spec.breakdown is None else None
         if name.startswith("ordered, counts only (auto"):
             reference_counts = counts
-        rows.append({"variant": name, "engine": result.engine, "median_s": median, "runs_s": runs, "counts": counts})
+        rows.append(
+            {"variant": name, "engine": result.engine, "median_s": median, "runs_s": runs, "counts": counts}
+        )
         print(f"  {name:45s} {median:7.3f} s  {result.engine:12s} {counts}", flush=True)
     if "actors: dropped at step 3, first 100" in variants:
-        actors_spec = FunnelActorsSpec.from_json({**base, "kind": "FunnelsActorsQuery", "step": 2, "status": "dropped", "limit": 100}, project)
-        median, runs, actors = common.timed(lambda: FunnelActorsQueryRunner(project, actors_spec).run(), args.repeat, warmup=False)
-        rows.append({"variant": "actors: dropped at step 3, first 100", "engine": "arrays", "median_s": median, "runs_s": runs, "counts": [actors.total]})
-        print(f"  {'actors: dropped at step 3, first 100':45s} {median:7.3f} s  total {actors.total:,}", flush=True)
+        actors_spec = FunnelActorsSpec.from_json(
+            {**base, "kind": "FunnelsActorsQuery", "step": 2, "status": "dropped", "limit": 100}, project
+        )
+        median, runs, actors = common.timed(
+            lambda: FunnelActorsQueryRunner(project, actors_spec).run(), args.repeat, warmup=False
+        )
+        rows.append(
+            {
+                "variant": "actors: dropped at step 3, first 100",
+                "engine": "arrays",
+                "median_s": median,
+                "runs_s": runs,
+                "counts": [actors.total],
+            }
+        )
+        print(
+            f"  {'actors: dropped at step 3, first 100':45s} {median:7.3f} s  total {actors.total:,}",
+            flush=True,
+        )
 
     parquet = os.path.join(var, "funnel_events.parquet")
     export_s = 0.0
     if not os.path.exists(parquet):  # kept for --reuse
-        export_s = common.export_parquet(parquet, where="e.event IN (" + ", ".join(f"'{s}'" for s in STEPS) + ")")
+        export_s = common.export_parquet(
+            parquet, where="e.event IN (" + ", ".join(f"'{s}'" for s in STEPS) + ")"
+        )
     con, sql = duckdb_funnel(parquet, start, end, 14)
-    duck_median, duck_runs, duck_counts = common.timed(lambda: list(con.execute(sql).fetchone()), args.repeat, warmup=False)
+    duck_median, duck_runs, duck_counts = common.timed(
+        lambda: list(con.execute(sql).fetchone()), args.repeat, warmup=False
+    )
     agree = duck_counts == reference_counts
     plain = rows[0]["median_s"]
 
     print()
     print(f"{'variant':48s} {'engine':13s} {'median s':>9s} {'vs plain':>9s} {'vs DuckDB':>10s}")
     for r in rows:
-        print(f"{r['variant']:48s} {r['engine']:13s} {r['median_s']:9.3f} {r['median_s'] / plain:9.2f} {r['median_s'] / duck_median:10.2f}")
-    print(f"{'DuckDB chained ASOF JOIN (counts)':48s} {'duckdb':13s} {duck_median:9.3f} {duck_median / plain:9.2f} {1:10.2f}")
+        print(
+            f"{r['variant']:48s} {r['engine']:13s} {r['median_s']:9.3f} {r['median_s'] / plain:9.2f} {r['median_s'] / duck_median:10.2f}"
+        )
+    print(
+        f"{'DuckDB chained ASOF JOIN (counts)':48s} {'duckdb':13s} {duck_median:9.3f} {duck_median / plain:9.2f} {1:10.2f}"
+    )
     print(f"\ncounts: sextant {reference_counts}  duckdb {duck_counts}  agree={agree}")
     print(f"generation {gen_s:.1f} s, parquet export {export_s:.1f} s")
 
-    common.write_results(args.out, {
-        "events": args.events, "persons": args.persons, "days": args.days, "repeat": args.repeat, "seed": args.seed,
-        "generated_at": dt.datetime.now(dt.UTC).isoformat(), "generation_s": gen_s, "parquet_export_s": export_s,
-        "dir": var, "stored_events": data.events, "variants": rows,
-        "duckdb": {"median_s": duck_median, "runs_s": duck_runs, "counts": duck_counts, "agree": agree},
-    })
+    common.write_results(
+        args.out,
+        {
+            "events": args.events,
+            "persons": args.persons,
+            "days": args.days,
+            "repeat": args.repeat,
+            "seed": args.seed,
+            "generated_at": dt.datetime.now(dt.UTC).isoformat(),
+            "generation_s": gen_s,
+            "parquet_export_s": export_s,
+            "dir": var,
+            "stored_events": data.events,
+            "variants": rows,
+            "duckdb": {"median_s": duck_median, "runs_s": duck_runs, "counts": duck_counts, "agree": agree},
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -8,12 +8,30 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-PALETTE = ["#4263eb", "#f76707", "#37b24d", "#ae3ec9", "#1098ad", "#f03e3e", "#f59f00", "#495057", "#d6336c", "#0ca678"]
+PALETTE = [
+    "#4263eb",
+    "#f76707",
+    "#37b24d",
+    "#ae3ec9",
+    "#1098ad",
+    "#f03e3e",
+    "#f59f00",
+    "#495057",
+    "#d6336c",
+    "#0ca678",
+]
 FONT = {"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 12}
 
 
 def _escape(text: str) -> str:
-    return str(text).replace("<", "&lt;").replace(">", "&gt;").replace("{", "(").replace("}", ")").replace("%", "%%")
+    return (
+        str(text)
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("{", "(")
+        .replace("}", ")")
+        .replace("%", "%%")
+    )
 
 
 def step_label(order: int, event: str) -> str:
@@ -55,7 +73,9 @@ def steps_figure(payload: dict) -> go.Figure:
                 text=[f"{c:,} · {rate:.1%}" for c, rate in zip(counts, rates, strict=True)],
                 textposition="auto",
                 customdata=[[s["order"], i] for s in r["steps"]],
-                hovertemplate=("%{y}<br>" + (_escape(name) + ": " if grouped else "") + "<b>%{x:,}</b><extra></extra>"),
+                hovertemplate=(
+                    "%{y}<br>" + (_escape(name) + ": " if grouped else "") + "<b>%{x:,}</b><extra></extra>"
+                ),
             )
         )
         if not grouped:
@@ -92,7 +112,12 @@ def time_to_convert_figure(bins: list[tuple[float, float, int]]) -> go.Figure:
             hovertemplate="%{x}<br><b>%{y:,}</b><extra></extra>",
         )
     )
-    return _layout(fig, 260, xaxis={"title": {"text": "time from first to last step"}}, yaxis={"gridcolor": "#eef0f3", "tickformat": ","})
+    return _layout(
+        fig,
+        260,
+        xaxis={"title": {"text": "time from first to last step"}},
+        yaxis={"gridcolor": "#eef0f3", "tickformat": ","},
+    )
 
 
 def trends_figure(points: list[dict]) -> go.Figure:
@@ -107,7 +132,12 @@ def trends_figure(points: list[dict]) -> go.Figure:
             hovertemplate="%{x|%a %Y-%m-%d}<br><b>%{y:.1f}%</b> (%{customdata[1]:,} of %{customdata[0]:,})<extra></extra>",
         )
     )
-    return _layout(fig, 260, xaxis={"showgrid": False, "tickformat": "%b %d"}, yaxis={"gridcolor": "#eef0f3", "rangemode": "tozero", "ticksuffix": "%"})
+    return _layout(
+        fig,
+        260,
+        xaxis={"showgrid": False, "tickformat": "%b %d"},
+        yaxis={"gridcolor": "#eef0f3", "rangemode": "tozero", "ticksuffix": "%"},
+    )
 
 
 def format_duration(seconds: float | None) -> str:
@@ -134,19 +164,21 @@ def step_rows(payload: dict) -> list[dict]:
     out = []
     for i, r in enumerate(payload["results"]):
         for s in r["steps"]:
-            out.append({
-                "result_index": i,
-                "breakdown_value": r.get("breakdown_value"),
-                "breakdown_key": r.get("breakdown_key"),
-                "order": s["order"],
-                "label": step_label(s["order"], s["event"]),
-                "count": f"{s['count']:,}",
-                "count_raw": s["count"],
-                "rate": f"{s['conversion_rate']:.1%}",
-                "rate_previous": f"{s['conversion_rate_from_previous']:.1%}",
-                "dropped": f"{s['dropped']:,}",
-                "dropped_raw": s["dropped"],
-                "average": format_duration(s["average_conversion_time_seconds"]),
-                "median": format_duration(s["median_conversion_time_seconds"]),
-            })
+            out.append(
+                {
+                    "result_index": i,
+                    "breakdown_value": r.get("breakdown_value"),
+                    "breakdown_key": r.get("breakdown_key"),
+                    "order": s["order"],
+                    "label": step_label(s["order"], s["event"]),
+                    "count": f"{s['count']:,}",
+                    "count_raw": s["count"],
+                    "rate": f"{s['conversion_rate']:.1%}",
+                    "rate_previous": f"{s['conversion_rate_from_previous']:.1%}",
+                    "dropped": f"{s['dropped']:,}",
+                    "dropped_raw": s["dropped"],
+                    "average": format_duration(s["average_conversion_time_seconds"]),
+                    "median": format_duration(s["median_conversion_time_seconds"]),
+                }
+            )
     return out

@@ -38,12 +38,21 @@ def _filter_state(f) -> dict:
     value = f.value
     if isinstance(value, list | tuple):
         value = ", ".join(str(v) for v in value)
-    return {"key": f.key, "operator": f.operator, "value": "" if value is None else str(value), "type": f.type}
+    return {
+        "key": f.key,
+        "operator": f.operator,
+        "value": "" if value is None else str(value),
+        "type": f.type,
+    }
 
 
 def _split_filters(filters) -> tuple[dict, str]:
     """(first filter as row fields, the rest as JSON) for a step / exclusion row."""
-    first = _filter_state(filters[0]) if filters else {"key": "", "operator": "exact", "value": "", "type": "event"}
+    first = (
+        _filter_state(filters[0])
+        if filters
+        else {"key": "", "operator": "exact", "value": "", "type": "event"}
+    )
     more = json.dumps([f.to_json() for f in filters[1:]]) if len(filters) > 1 else ""
     return first, more
 
@@ -56,7 +65,9 @@ def state_from_spec(spec: FunnelSpec) -> dict:
     exclusions = []
     for x in spec.exclusions:
         first, more = _split_filters(x.properties)
-        exclusions.append({"event": x.event, "from": str(x.from_step), "to": str(x.to_step), **first, "more": more})
+        exclusions.append(
+            {"event": x.event, "from": str(x.from_step), "to": str(x.to_step), **first, "more": more}
+        )
     custom = spec.date_range.date_from not in DATE_PRESETS or bool(spec.date_range.date_to)
     bd = spec.breakdown
     agg = spec.aggregate_by
@@ -87,12 +98,30 @@ def state_from_query(query) -> dict:
 
     steps = [
         {"event": e, "key": k, "operator": o or "exact", "value": v, "type": t or "event", "more": m}
-        for e, k, o, v, t, m in aligned("step_event", "step_key", "step_operator", "step_value", "step_type", "step_more")
+        for e, k, o, v, t, m in aligned(
+            "step_event", "step_key", "step_operator", "step_value", "step_type", "step_more"
+        )
     ]
     exclusions = [
-        {"event": e, "from": a, "to": b, "key": k, "operator": o or "exact", "value": v, "type": t or "event", "more": m}
+        {
+            "event": e,
+            "from": a,
+            "to": b,
+            "key": k,
+            "operator": o or "exact",
+            "value": v,
+            "type": t or "event",
+            "more": m,
+        }
         for e, a, b, k, o, v, t, m in aligned(
-            "excl_event", "excl_from", "excl_to", "excl_key", "excl_operator", "excl_value", "excl_type", "excl_more"
+            "excl_event",
+            "excl_from",
+            "excl_to",
+            "excl_key",
+            "excl_operator",
+            "excl_value",
+            "excl_type",
+            "excl_more",
         )
     ]
     filters = [
@@ -181,7 +210,10 @@ def body_from_state(state: dict) -> dict:
         "date_from": state["date_from"],
         "steps": steps,
         "order": state["order"],
-        "window": {"value": _int(state["window_value"], "window.value", errors, 14), "unit": state["window_unit"]},
+        "window": {
+            "value": _int(state["window_value"], "window.value", errors, 14),
+            "unit": state["window_unit"],
+        },
         "properties": filters,
     }
     if state["date_to"]:
@@ -209,7 +241,9 @@ def parse_q(raw: str, project) -> FunnelSpec:
     return FunnelSpec.from_json(decode_q(raw), project)
 
 
-def parse_request(query, project, default_events: list[str]) -> tuple[dict, FunnelSpec | None, BadRequest | None]:
+def parse_request(
+    query, project, default_events: list[str]
+) -> tuple[dict, FunnelSpec | None, BadRequest | None]:
     """(form state to render, spec or None, the error or None) from the page's GET."""
     if "q" in query:
         try:

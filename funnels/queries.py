@@ -102,12 +102,18 @@ class FunnelSQL:
         person_cols[f"p_{idx}"] = filters_sql(b, pp_filters, person_id_sql="ev.person_id")
         return f"(m_{idx} AND p_{idx})"
 
-    def events_sql(self, *, with_order_fields: bool = True) -> str:
+    def events_sql(self, *, with_order_fields: bool = True, sessions: bool = False) -> str:
         spec, b = self.spec, self.b
         ev_cols: dict[str, str] = {}
         person_cols: dict[str, str] = {}
-        steps = [self._match_sql(s.event, s.properties, f"s{k}", ev_cols, person_cols) for k, s in enumerate(spec.steps)]
-        excls = [self._match_sql(x.event, x.properties, f"x{i}", ev_cols, person_cols) for i, x in enumerate(spec.exclusions)]
+        steps = [
+            self._match_sql(s.event, s.properties, f"s{k}", ev_cols, person_cols)
+            for k, s in enumerate(spec.steps)
+        ]
+        excls = [
+            self._match_sql(x.event, x.properties, f"x{i}", ev_cols, person_cols)
+            for i, x in enumerate(spec.exclusions)
+        ]
         bd = spec.breakdown
         if bd is not None and bd.type == "event":
             ev_cols["bv"] = event_text_sql(b, bd.property)[0]
@@ -115,10 +121,21 @@ class FunnelSQL:
             person_cols["pbv"] = person_text_sql(b, bd.property)[0]
         if spec.aggregate_by.kind == "property":
             ev_cols["av"] = event_text_sql(b, spec.aggregate_by.property)[0]
-        names = None if spec.order == "strict" else sorted({s.event for s in spec.steps} | {x.event for x in spec.exclusions})
+        names = (
+            None
+            if spec.order == "strict"
+            else sorted({s.event for s in spec.steps} | {x.event for x in spec.exclusions})
+        )
         src = EventSource(
-            self.project, b, self.start, self.end + dt.timedelta(microseconds=spec.window.micros),
-            events=names, filters=spec.properties, event_columns=ev_cols, person_columns=person_cols, need_person=True,
+            self.project,
+            b,
+            self.start,
+            self.end + dt.timedelta(microseconds=spec.window.micros),
+            events=names,
+            filters=spec.properties,
+            event_columns=ev_cols,
+            person_columns=person_cols,
+            need_person=True,
         )
         mm = " + ".join(f"toUInt32({m}) * {1 << k}" for k, m in enumerate(steps))
         xm = " + ".join(f"toUInt32({m}) * {1 << i}" for i, m in enumerate(excls)) or "toUInt32(0)"
@@ -132,17 +149,44 @@ class FunnelSQL:
         if spec.aggregate_by.kind == "property":
             where.append("av != ''")
         cols = [
-            "person_id", f"{akey} AS akey", "toInt64(toUnixTimestamp64Micro(timestamp)) AS t",
-            f"{mm} AS mm", f"{xm} AS xm", "session_id", f"{'bv' if 'bv' in ev_cols else chr(39) * 2} AS bval_ev",
-            f"{'pbv' if 'pbv' in person_cols else chr(39) * 2} AS bval_person",
+            "person_id",
+            f"{akey} AS akey",
+            "toInt64(toUnixTimestamp64Micro(timestamp)) AS t",
+            f"{mm} AS mm",
         ]
+        if excls:
+            cols.append(f"{xm} AS xm")
+        else:
+            where = [w.replace(" OR xm != 0", "") for w in where]
         if with_order_fields:
-            cols += [f"{fs} AS fs", "toUInt128(uuid) AS uid"]
+            cols.append(f"{self.key_sql(fs)} AS key")
+        if sessions:
+            cols.append("session_id")
+        if "bv" in ev_cols:
+            cols.append("bv AS bval_ev")
+        if "pbv" in person_cols:
+            cols.append("pbv AS bval_person")
         return f"""
-        SELECT {', '.join(cols)}
+        SELECT {", ".join(cols)}
         FROM ({src.sql()})
-        WHERE {' AND '.join(where) or '1'}
+        WHERE {" AND ".join(where) or "1"}
         """
+
+    def key_sql(self, fs: str) -> str:
+        """One sortable UInt128 per event: (t µs << 5 | first step) in the high 64 bits,
+        then the uuid's lowest TB bits (TB = 64 - steps - exclusions), the exclusion mask
+        and the step mask in the low 64. Sorting these is the stream order (docs/funnels.md)
+        and several times cheaper than sorting (t, fs, uuid, mm) tuples."""
+        n, nx = self.n, len(self.spec.exclusions)
+        tie_bits = 64 - n - nx
+        parts = [
+            f"bitShiftLeft(toUInt128(bitShiftLeft(toUInt64(t), 5) + {fs}), 64)",
+            f"bitShiftLeft(toUInt128(bitAnd(toUInt64(toUInt128(uuid)), {(1 << tie_bits) - 1})), {n + nx})",
+            "toUInt128(mm)",
+        ]
+        if nx:
+            parts.append(f"bitShiftLeft(toUInt128(xm), {n})")
+        return " + ".join(parts)
 
     # 2 + 3. per actor ---------------------------------------------------
     def actors_sql(self, *, sessions: bool = True) -> str:
@@ -166,40 +210,76 @@ class FunnelSQL:
         aliases over 20 steps would grow the query tree exponentially."""
         spec, n, w = self.spec, self.n, self.w
         nx = len(spec.exclusions)
-        fields = ["t", "fs", "uid", "mm"]
-        if nx:
-            fields.append("xm")
-        if sessions:
-            fields.append("session_id")
-        if spec.breakdown is not None and spec.breakdown.type == "event":
-            fields.append("bval_ev")
-        pos = {name: i + 1 for i, name in enumerate(fields)}
+        bd_event = spec.breakdown is not None and spec.breakdown.type == "event"
         inf = "toInt64(9223372036854775807)"
         layers: list[list[str]] = []
-        unpack = [f"evs.{pos['t']} AS ts", f"evs.{pos['mm']} AS mms", "length(evs) AS m", "arrayEnumerate(evs) AS idx"]
-        unpack.append(f"evs.{pos['session_id']} AS sids" if sessions else "CAST([], 'Array(String)') AS sids")
-        unpack.append(f"evs.{pos['bval_ev']} AS bvs" if "bval_ev" in pos else "CAST([], 'Array(String)') AS bvs")
+        unpack = [
+            "arrayMap(k -> toInt64(bitShiftRight(k, 69)), ks) AS ts",
+            f"arrayMap(k -> toUInt32(bitAnd(k, {(1 << n) - 1})), ks) AS mms",
+            "length(ks) AS m",
+            "arrayEnumerate(ks) AS idx",
+        ]
+        if not sessions:
+            unpack.append("CAST([], 'Array(String)') AS sids")
+        if not bd_event:
+            unpack.append("CAST([], 'Array(String)') AS bvs")
         if nx:
-            unpack.append(f"evs.{pos['xm']} AS xms")
+            unpack.append(
+                f"arrayMap(k -> toUInt32(bitAnd(bitShiftRight(k, {n}), {(1 << nx) - 1})), ks) AS xms"
+            )
         layers.append(unpack)
         in_range = f"t >= {self.lo} AND t < {self.hi}"
         if nx:
             # X{x}[p]: time of the first exclusion-x event with a time > ts[p] (inf if none).
-            layers.append([
-                f"arrayReverseFill(v -> v != {inf}, arrayMap((x, t) -> if(bitTest(x, {x}), t, {inf}), xms, ts)) AS xr{x}" for x in range(nx)
-            ] + [f"arrayPushBack(arrayPopFront(ts), {inf}) AS tsn"])
-            layers.append([
-                f"arrayReverseFill(v -> v != -1, arrayMap((t, tn, r) -> if(tn != t, r, toInt64(-1)), ts, tsn, arrayPushBack(arrayPopFront(xr{x}), {inf}))) AS X{x}"
-                for x in range(nx)
-            ])
+            layers.append(
+                [
+                    f"arrayReverseFill(v -> v != {inf}, arrayMap((x, t) -> if(bitTest(x, {x}), t, {inf}), xms, ts)) AS xr{x}"
+                    for x in range(nx)
+                ]
+                + [f"arrayPushBack(arrayPopFront(ts), {inf}) AS tsn"]
+            )
+            layers.append(
+                [
+                    f"arrayReverseFill(v -> v != -1, arrayMap((t, tn, r) -> if(tn != t, r, toInt64(-1)), ts, tsn, arrayPushBack(arrayPopFront(xr{x}), {inf}))) AS X{x}"
+                    for x in range(nx)
+                ]
+            )
         # Per attempt: ts0 (start time), c{k} (position of step k), T{k} (its time) and
         # XA{x} (X{x} at the from_step event); c/T are valid for k < R.
-        if spec.order == "unordered":
+        if spec.order == "unordered" and self.repeated_steps:
+            # One event may match several steps: per attempt, keep each event of the
+            # window (in stream order) that can still be matched to a step of its own
+            # (a bipartite matching), see unordered_matching_sql.
+            layers.append(
+                [
+                    f"arrayMap((x, t) -> x != 0 AND {in_range}, mms, ts) AS st",
+                    f"{self.unordered_matching_sql()} AS bases",
+                ]
+            )
+            layers.append(
+                ["arrayFilter((t, s) -> s, ts, st) AS ts0", "arrayFilter((b, s) -> s, bases, st) AS bases0"]
+            )
+            layers.append(
+                [f"arrayMap((t0, b) -> arrayFilter(e -> e.2 - t0 <= {w}, b), ts0, bases0) AS chains"]
+            )
+            per = ["arrayMap(ch -> toUInt32(length(ch)), chains) AS R"]
+            per += [f"arrayMap(ch -> ch[{k + 1}].1, chains) AS c{k}" for k in range(n)]
+            per += [f"arrayMap(ch -> ch[{k + 1}].2, chains) AS T{k}" for k in range(n)]
+            per += [
+                f"arrayMap(ch -> ch[{e.from_step + 1}].{3 + x}, chains) AS XA{x}"
+                for x, e in enumerate(spec.exclusions)
+            ]
+            layers.append(per)
+        elif spec.order == "unordered":
             layers.append([f"arrayMap((x, t) -> x != 0 AND {in_range}, mms, ts) AS st"])
             nexts = []
             for k in range(n):
-                nexts.append(f"arrayReverseFill(v -> v > 0, arrayMap((x, i) -> if(bitTest(x, {k}), i, 0), mms, idx)) AS np{k}")
-                nexts.append(f"arrayReverseFill(v -> v != -1, arrayMap((x, t) -> if(bitTest(x, {k}), t, toInt64(-1)), mms, ts)) AS nt{k}")
+                nexts.append(
+                    f"arrayReverseFill(v -> v > 0, arrayMap((x, i) -> if(bitTest(x, {k}), i, 0), mms, idx)) AS np{k}"
+                )
+                nexts.append(
+                    f"arrayReverseFill(v -> v != -1, arrayMap((x, t) -> if(bitTest(x, {k}), t, toInt64(-1)), mms, ts)) AS nt{k}"
+                )
                 nexts += [
                     f"arrayReverseFill(v -> v != -1, arrayMap((x, v) -> if(bitTest(x, {k}), v, toInt64(-1)), mms, X{x})) AS nX{k}_{x}"
                     for x in range(nx)
@@ -212,30 +292,55 @@ class FunnelSQL:
                 filt += [f"arrayFilter((v, s) -> s, nX{k}_{x}, st) AS h{k}_{x}" for x in range(nx)]
             layers.append(filt)
             args = ", ".join([f"f{k}, g{k}" + "".join(f", h{k}_{x}" for x in range(nx)) for k in range(n)])
-            params = ", ".join([f"f{k}_, g{k}_" + "".join(f", h{k}_{x}_" for x in range(nx)) for k in range(n)])
-            tuples = ", ".join(
-                f"(if(f{k}_ != 0 AND g{k}_ - t0 <= {w}, f{k}_, 0), g{k}_" + "".join(f", h{k}_{x}_" for x in range(nx)) + ")" for k in range(n)
+            params = ", ".join(
+                [f"f{k}_, g{k}_" + "".join(f", h{k}_{x}_" for x in range(nx)) for k in range(n)]
             )
-            layers.append([f"arrayMap((t0, {params}) -> arraySort(arrayFilter(e -> e.1 != 0, [{tuples}])), ts0, {args}) AS chains"])
+            tuples = ", ".join(
+                f"(if(f{k}_ != 0 AND g{k}_ - t0 <= {w}, f{k}_, 0), g{k}_"
+                + "".join(f", h{k}_{x}_" for x in range(nx))
+                + ")"
+                for k in range(n)
+            )
+            layers.append(
+                [
+                    f"arrayMap((t0, {params}) -> arraySort(arrayFilter(e -> e.1 != 0, [{tuples}])), ts0, {args}) AS chains"
+                ]
+            )
             per = ["arrayMap(ch -> toUInt32(length(ch)), chains) AS R"]
             per += [f"arrayMap(ch -> ch[{k + 1}].1, chains) AS c{k}" for k in range(n)]
             per += [f"arrayMap(ch -> ch[{k + 1}].2, chains) AS T{k}" for k in range(n)]
-            per += [f"arrayMap(ch -> ch[{e.from_step + 1}].{3 + x}, chains) AS XA{x}" for x, e in enumerate(spec.exclusions)]
+            per += [
+                f"arrayMap(ch -> ch[{e.from_step + 1}].{3 + x}, chains) AS XA{x}"
+                for x, e in enumerate(spec.exclusions)
+            ]
             layers.append(per)
         elif spec.order == "strict":
             layers.append([f"arrayMap((x, t) -> bitTest(x, 0) AND {in_range}, mms, ts) AS st"])
             for k in range(1, n):
                 prev = f"ok{k - 1}" if k > 1 else "st"
-                layers.append([
-                    f"arrayResize(arraySlice(ts, {k + 1}), m, toInt64(0)) AS sts{k}",
-                    f"arrayMap((o, x, t, t0) -> o AND bitTest(x, {k}) AND t - t0 <= {w}, {prev}, arrayResize(arraySlice(mms, {k + 1}), m, toUInt32(0)), "
-                    f"arrayResize(arraySlice(ts, {k + 1}), m, toInt64(0)), ts) AS ok{k}",
-                ])
-            per = ["arrayFilter((t, s) -> s, ts, st) AS ts0", "arrayFilter((i, s) -> s, idx, st) AS c0", "ts0 AS T0"]
+                layers.append(
+                    [
+                        f"arrayResize(arraySlice(ts, {k + 1}), m, toInt64(0)) AS sts{k}",
+                        f"arrayMap((o, x, t, t0) -> o AND bitTest(x, {k}) AND t - t0 <= {w}, {prev}, arrayResize(arraySlice(mms, {k + 1}), m, toUInt32(0)), "
+                        f"arrayResize(arraySlice(ts, {k + 1}), m, toInt64(0)), ts) AS ok{k}",
+                    ]
+                )
+            per = [
+                "arrayFilter((t, s) -> s, ts, st) AS ts0",
+                "arrayFilter((i, s) -> s, idx, st) AS c0",
+                "ts0 AS T0",
+            ]
             per += [f"arrayMap(p -> p + {k}, c0) AS c{k}" for k in range(1, n)]
             per += [f"arrayFilter((t, s) -> s, sts{k}, st) AS T{k}" for k in range(1, n)]
-            per.append("arrayFilter((r, s) -> s, arrayMap((" + ", ".join(f"o{k}" for k in range(1, n)) + ") -> toUInt32(1 + "
-                       + " + ".join(f"o{k}" for k in range(1, n)) + "), " + ", ".join(f"ok{k}" for k in range(1, n)) + "), st) AS R")
+            per.append(
+                "arrayFilter((r, s) -> s, arrayMap(("
+                + ", ".join(f"o{k}" for k in range(1, n))
+                + ") -> toUInt32(1 + "
+                + " + ".join(f"o{k}" for k in range(1, n))
+                + "), "
+                + ", ".join(f"ok{k}" for k in range(1, n))
+                + "), st) AS R"
+            )
             per += [
                 f"arrayFilter((v, s) -> s, arrayResize(arraySlice(X{x}, {e.from_step + 1}), m, {inf}), st) AS XA{x}"
                 for x, e in enumerate(spec.exclusions)
@@ -247,40 +352,66 @@ class FunnelSQL:
             for k in range(1, n):
                 # h{k}[q]: attempts whose step-k event is q = attempts whose step-(k-1)
                 # event lies in [previous step-k match, q - 1].
-                layers.append([
-                    f"arrayPushFront(arrayPopBack(arrayCumSum(h{k - 1})), toUInt64(0)) AS S{k}",
-                    f"arrayMap(x -> bitTest(x, {k}), mms) AS mk{k}",
-                ])
-                layers.append([
-                    f"arrayPushFront(arrayPopBack(arrayFill(v -> v != -1, arrayMap((s, b) -> if(b, toInt64(s), toInt64(-1)), S{k}, mk{k}))), toInt64(-1)) AS Y{k}"
-                ])
-                layers.append([f"arrayMap((b, s, y) -> if(b, toUInt64(s - greatest(y, 0)), toUInt64(0)), mk{k}, S{k}, Y{k}) AS h{k}"])
+                layers.append(
+                    [
+                        f"arrayPushFront(arrayPopBack(arrayCumSum(h{k - 1})), toUInt64(0)) AS S{k}",
+                        f"arrayMap(x -> bitTest(x, {k}), mms) AS mk{k}",
+                    ]
+                )
+                layers.append(
+                    [
+                        f"arrayPushFront(arrayPopBack(arrayFill(v -> v != -1, arrayMap((s, b) -> if(b, toInt64(s), toInt64(-1)), S{k}, mk{k}))), toInt64(-1)) AS Y{k}"
+                    ]
+                )
+                layers.append(
+                    [
+                        f"arrayMap((b, s, y) -> if(b, toUInt64(s - greatest(y, 0)), toUInt64(0)), mk{k}, S{k}, Y{k}) AS h{k}"
+                    ]
+                )
             expand = ["arrayFilter((i, s) -> s = 1, idx, h0) AS c0", "ts0 AS T0"]
             for k in range(1, n):
-                expand.append(f"arrayResize(arrayFlatten(arrayMap((i, c) -> arrayWithConstant(c, i), idx, h{k})), na) AS c{k}")
-                expand.append(f"arrayResize(arrayFlatten(arrayMap((t, c) -> arrayWithConstant(c, t), ts, h{k})), na) AS T{k}")
+                expand.append(
+                    f"arrayResize(arrayFlatten(arrayMap((i, c) -> arrayWithConstant(c, i), idx, h{k})), na) AS c{k}"
+                )
+                expand.append(
+                    f"arrayResize(arrayFlatten(arrayMap((t, c) -> arrayWithConstant(c, t), ts, h{k})), na) AS T{k}"
+                )
             for x, e in enumerate(spec.exclusions):
                 a = e.from_step
                 if a == 0:
                     expand.append(f"arrayFilter((v, s) -> s = 1, X{x}, h0) AS XA{x}")
                 else:
-                    expand.append(f"arrayResize(arrayFlatten(arrayMap((v, c) -> arrayWithConstant(c, v), X{x}, h{a})), na) AS XA{x}")
+                    expand.append(
+                        f"arrayResize(arrayFlatten(arrayMap((v, c) -> arrayWithConstant(c, v), X{x}, h{a})), na) AS XA{x}"
+                    )
             layers.append(expand)
             targs = ", ".join(["ts0"] + [f"c{k}, T{k}" for k in range(1, n)])
             tparams = ", ".join(["t0"] + [f"c{k}_, T{k}_" for k in range(1, n)])
-            layers.append([f"arrayMap(({tparams}) -> toUInt32(1 + " + " + ".join(f"(c{k}_ != 0 AND T{k}_ - t0 <= {w})" for k in range(1, n)) + f"), {targs}) AS R"])
+            layers.append(
+                [
+                    f"arrayMap(({tparams}) -> toUInt32(1 + "
+                    + " + ".join(f"(c{k}_ != 0 AND T{k}_ - t0 <= {w})" for k in range(1, n))
+                    + f"), {targs}) AS R"
+                ]
+            )
         if nx:
             used = sorted({e.to_step for e in spec.exclusions})
             xargs = ", ".join(["R", "ts0"] + [f"XA{x}" for x in range(nx)] + [f"T{b}" for b in used])
             xparams = ", ".join(["r", "t0"] + [f"xa{x}" for x in range(nx)] + [f"tb{b}" for b in used])
             voids = [
-                f"(r > {e.from_step} AND if(r > {e.to_step}, xa{x} < tb{e.to_step}, xa{x} <= t0 + {w}))" for x, e in enumerate(spec.exclusions)
+                f"(r > {e.from_step} AND if(r > {e.to_step}, xa{x} < tb{e.to_step}, xa{x} <= t0 + {w}))"
+                for x, e in enumerate(spec.exclusions)
             ]
-            layers.append([f"arrayMap(({xparams}) -> if(" + " OR ".join(voids) + f", toUInt32(0), r), {xargs}) AS Rv"])
+            layers.append(
+                [f"arrayMap(({xparams}) -> if(" + " OR ".join(voids) + f", toUInt32(0), r), {xargs}) AS Rv"]
+            )
         else:
             layers.append(["R AS Rv"])
         layers.append(["if(empty(Rv), toUInt32(0), arrayMax(Rv)) AS level"])
-        layers.append(["arrayFirstIndex(r -> r = level, Rv) AS bi"] + [f"arrayFirstIndex(r -> r > {k}, Rv) AS i{k}" for k in range(1, n)])
+        layers.append(
+            ["arrayFirstIndex(r -> r = level, Rv) AS bi"]
+            + [f"arrayFirstIndex(r -> r > {k}, Rv) AS i{k}" for k in range(1, n)]
+        )
         last = ["[" + ", ".join(f"if(level > {k}, c{k}[bi], 0)" for k in range(n)) + "] AS cb"]
         last += [f"if(i{k} = 0, toInt64(-1), T{k}[i{k}] - T{k - 1}[i{k}]) AS t{k}" for k in range(1, n)]
         last.append(f"if(i{n - 1} = 0, toInt64(-1), T{n - 1}[i{n - 1}] - T0[i{n - 1}]) AS tt")
@@ -288,19 +419,109 @@ class FunnelSQL:
         final = ["ts[cb[level]] AS reached_at", f"{self._bval_sql()} AS bval"]
         if sessions:
             final += [
-                "arrayDistinct(arrayFilter(s -> s != '', arraySlice([" + ", ".join(f"sids[cb[{k + 1}]]" for k in range(n)) + "], 1, level))) AS sessions",
+                "arrayDistinct(arrayFilter(s -> s != '', arraySlice(["
+                + ", ".join(f"sids[cb[{k + 1}]]" for k in range(n))
+                + "], 1, level))) AS sessions",
                 "sids[cb[level]] AS last_session",
             ]
         layers.append(final)
-        sql = f"""
-            SELECT person_id, akey, any(bval_person) AS bval_person,
-                arraySort(groupArray(({', '.join(fields)}))) AS evs
-            FROM ({self.events_sql()})
-            GROUP BY person_id, akey
-        """
+        sql = self.per_actor_sql(
+            ["arraySort(groupArray(key)) AS ks"]
+            + (
+                ["arraySort((v, k) -> k, groupArray(session_id), groupArray(key)) AS sids"]
+                if sessions
+                else []
+            )
+            + (["arraySort((v, k) -> k, groupArray(bval_ev), groupArray(key)) AS bvs"] if bd_event else []),
+            self.events_sql(sessions=sessions),
+        )
         for layer in layers:
             sql = f"SELECT *, {', '.join(layer)}\nFROM ({sql})"
         return sql
+
+    @property
+    def repeated_steps(self) -> bool:
+        """Do two steps share an event name (so one event may match both)?"""
+        return len({s.event for s in self.spec.steps}) < self.n
+
+    def unordered_matching_sql(self) -> str:
+        """Per event position p of the actor's stream: the attempt basis B(p) as a sorted
+        array of (position, time, X0, X1, ...) tuples, the events an unordered attempt
+        starting at p keeps before the window cuts it (the window keeps a prefix).
+
+        The events that can be matched to pairwise different steps form a (transversal)
+        matroid, so walking the events in stream order and keeping each one that still
+        fits gives, for every k, the earliest moment at which k steps are done by
+        distinct events; its size is the maximum matching. B(p) is that walk over the
+        events from p on: the lexicographically smallest basis. Computed backwards in one
+        arrayFold: B(p) = B(p + 1) + e_p, minus the latest event of the circuit e_p closes
+        (if any), the matroid form of "insert an edge into a minimum spanning tree".
+        The state is a matching of B(p + 1): per step the mask, position, time (and
+        exclusion times) of the event matched to it. Adding e_p is one breadth-first
+        search over the steps (n rounds): a free step reachable by an alternating path
+        takes e_p; otherwise the path to the step holding the latest reachable event moves
+        every event along it, and that event leaves. Each event costs O(n²); the per-p
+        output makes the pass quadratic in the actor's events (fine for the sizes
+        unordered funnels with repeated events see; funnels with distinct step events
+        use the linear next-match pass instead)."""
+        n, nx = self.n, len(self.spec.exclusions)
+        rng = f"range({n})"
+        xs = [f"xX{x}_" for x in range(nx)]
+        entry_type = "Tuple(UInt32, Int64" + ", Int64" * nx + ")"
+        state_type = (
+            "Tuple(Array(UInt32), Array(UInt32), Array(Int64)"
+            + ", Array(Int64)" * nx
+            + f", Array(Array({entry_type})))"
+        )
+        basis_type = "Tuple(Array(UInt32), Array(UInt32), Array(Int64)" + ", Array(Int64)" * nx + ")"
+        n_arrays = 3 + nx
+        acc = [f"acc_.{i + 1}" for i in range(n_arrays)]
+
+        def let(name: str, value: str, body: str) -> str:
+            return f"arrayMap({name} -> {body}, [{value}])[1]"
+
+        # par_[j]: -1 = not reached, n = reached from e_p itself, i = reached by moving
+        # the event matched to step i onto step j.
+        start = f"arrayMap(j -> if(bitTest(xm_, j), toInt8({n}), toInt8(-1)), {rng})"
+        grow = f"arrayMap((pj, j) -> if(pj != -1, pj, toInt8(arrayFirstIndex((q, mq) -> q != -1 AND bitTest(mq, j), s_, {acc[0]}) - 1)), s_, {rng})"
+        bfs = f"arrayFold((s_, r_) -> {grow}, {rng}, {start})"
+        free = f"arrayFirstIndex((pj, mj) -> pj != -1 AND mj = 0, par_, {acc[0]})"
+        latest = f"arrayReduce('argMax', {rng}, arrayMap((pj, pos) -> if(pj != -1, pos, toUInt32(0)), par_, {acc[1]}))"
+        target = f"toInt8(if({free} > 0, {free} - 1, {latest}))"
+        walk = (
+            f"arrayFold((a_, r_) -> CAST(if(a_.1 = {n}, a_, (par_[a_.1 + 1], bitOr(a_.2, bitShiftLeft(toUInt32(1), a_.1)))), 'Tuple(Int8, UInt32)'), "
+            f"{rng}, CAST((tg_, toUInt32(0)), 'Tuple(Int8, UInt32)')).2"
+        )
+        new_values = ["xm_", "xp_", "xt_", *xs]
+        moved = ", ".join(
+            f"arrayMap((j, a) -> if(bitTest(op_, j), if(par_[j + 1] = {n}, {v}, {a}[par_[j + 1] + 1]), a), {rng}, {a})"
+            for a, v in zip(acc, new_values, strict=True)
+        )
+        added = let("par_", bfs, let("tg_", target, let("op_", walk, f"({moved})")))
+        kept = f"({', '.join(acc)})"
+        fields = ", ".join(f"ns_.{i + 2}" for i in range(n_arrays - 1))
+        cols = ", ".join(["ep_", "et_", *[f"ex{x}_" for x in range(nx)]])
+        entry = f"arraySort(arrayFilter(e -> e.1 != 0, arrayMap(({cols}) -> ({cols}), {fields})))"
+        step = let(
+            "ns_",
+            f"CAST(if(xm_ = 0, {kept}, {added}), '{basis_type}')",
+            f"({', '.join(f'ns_.{i + 1}' for i in range(n_arrays))}, arrayPushBack(acc_.{n_arrays + 1}, {entry}))",
+        )
+        init = (
+            f"CAST((arrayWithConstant({n}, toUInt32(0)), arrayWithConstant({n}, toUInt32(0)), arrayWithConstant({n}, toInt64(0))"
+            + f", arrayWithConstant({n}, toInt64(0))" * nx
+            + f", []), '{state_type}')"
+        )
+        args = ", ".join(
+            [
+                "arrayReverse(mms)",
+                "arrayReverse(idx)",
+                "arrayReverse(ts)",
+                *[f"arrayReverse(X{x})" for x in range(nx)],
+            ]
+        )
+        params = ", ".join(["acc_", "xm_", "xp_", "xt_", *xs])
+        return f"arrayReverse(arrayFold(({params}) -> CAST({step}, '{state_type}'), {args}, {init}).{n_arrays + 1})"
 
     def _bval_sql(self) -> str:
         bd = self.spec.breakdown
@@ -315,19 +536,35 @@ class FunnelSQL:
             return f"arrayLast(v -> v != '', {touched})"
         return f"bvs[cb[{int(bd.attribution) + 1}]]"
 
+    def per_actor_sql(self, aggregates: list[str], events: str) -> str:
+        """GROUP BY the actor: the person alone (a UUID key, the cheapest) unless the
+        funnel aggregates by session or property."""
+        bval = (
+            ["any(bval_person) AS bval_person"]
+            if self.spec.breakdown is not None and self.spec.breakdown.type == "person"
+            else ["'' AS bval_person"]
+        )
+        if self.spec.aggregate_by.kind == "person":
+            return f"""
+            SELECT person_id, '' AS akey, {", ".join(bval + aggregates)}
+            FROM ({events})
+            GROUP BY person_id
+            """
+        return f"""
+            SELECT person_id, akey, {", ".join(bval + aggregates)}
+            FROM ({events})
+            GROUP BY person_id, akey
+        """
+
     def windowfunnel_sql(self) -> str:
         """Same columns as actors_sql's level/bval/t*, from windowFunnel (see module doc)."""
         n = self.n
         conds = [f"bitTest(mm, 0) AND t < {self.hi}"] + [f"bitTest(mm, {k})" for k in range(1, n)]
         times = "".join(f", toInt64(-1) AS t{k}" for k in range(1, n))
+        level = f"windowFunnel(toUInt64({self.w}))(toUInt64(t), {', '.join(conds)}) AS level"
         return f"""
-        SELECT person_id, akey, bval, level{times}, toInt64(-1) AS tt
-        FROM (
-            SELECT person_id, akey, any(bval_person) AS bval,
-                windowFunnel(toUInt64({self.w}))(toUInt64(t), {', '.join(conds)}) AS level
-            FROM ({self.events_sql(with_order_fields=False)})
-            GROUP BY person_id, akey
-        )
+        SELECT person_id, akey, bval_person AS bval, level{times}, toInt64(-1) AS tt
+        FROM ({self.per_actor_sql([level], self.events_sql(with_order_fields=False))})
         """
 
 
@@ -376,7 +613,10 @@ class FunnelResult:
     def to_json(self, presenter) -> dict:
         out = []
         for r in self.results:
-            item = {"breakdown_value": self.shown_value(r, presenter), "steps": [s.to_json() for s in r.steps]}
+            item = {
+                "breakdown_value": self.shown_value(r, presenter),
+                "steps": [s.to_json() for s in r.steps],
+            }
             if r.value is not None:
                 masked = presenter is not None and presenter.is_masked(self.spec.breakdown.property)
                 item["breakdown_key"] = None if masked and r.value not in ("", OTHER_VALUE) else r.value
@@ -402,7 +642,9 @@ def build_steps(spec: FunnelSpec, counts: list[int], avgs: list, medians: list) 
                 event=step.event,
                 count=counts[k],
                 conversion_rate=_rate(counts[k], counts[0]) if k else (1.0 if counts[0] else 0.0),
-                conversion_rate_from_previous=_rate(counts[k], counts[k - 1]) if k else (1.0 if counts[0] else 0.0),
+                conversion_rate_from_previous=_rate(counts[k], counts[k - 1])
+                if k
+                else (1.0 if counts[0] else 0.0),
                 dropped=counts[k - 1] - counts[k] if k else 0,
                 average_conversion_time_seconds=avgs[k],
                 median_conversion_time_seconds=medians[k],
@@ -414,7 +656,10 @@ def build_steps(spec: FunnelSpec, counts: list[int], avgs: list, medians: list) 
 def _resolve(project, spec: FunnelSpec) -> tuple[dt.datetime, dt.datetime]:
     start, end = spec.date_range.resolve(project.tz)
     if start is None:
-        first = ch.query("SELECT min(timestamp) FROM events WHERE project_id = {project_id:UInt32}", {"project_id": project.id}).scalar()
+        first = ch.query(
+            "SELECT min(timestamp) FROM events WHERE project_id = {project_id:UInt32}",
+            {"project_id": project.id},
+        ).scalar()
         start = first.replace(tzinfo=dt.UTC) if first else end - dt.timedelta(days=1)
         if start.year < 2000:
             start = end - dt.timedelta(days=1)
@@ -431,7 +676,11 @@ class FunnelQueryRunner:
             raise ValueError("windowFunnel cannot compute this funnel exactly (see funnels/queries.py)")
         self.project = project
         self.spec = spec
-        self.engine = "windowfunnel" if engine == "auto" and windowfunnel_eligible(spec) else ("arrays" if engine == "auto" else engine)
+        self.engine = (
+            "windowfunnel"
+            if engine == "auto" and windowfunnel_eligible(spec)
+            else ("arrays" if engine == "auto" else engine)
+        )
 
     def sql(self) -> tuple[str, dict, dt.datetime, dt.datetime]:
         start, end = _resolve(self.project, self.spec)
@@ -443,19 +692,25 @@ class FunnelQueryRunner:
             per_step.append(f"countIf(level > {k}) AS n{k}")
         for k in range(1, n):
             per_step += [
-                f"sumIf(t{k}, t{k} >= 0) AS s{k}", f"countIf(t{k} >= 0) AS k{k}",
+                f"sumIf(t{k}, t{k} >= 0) AS s{k}",
+                f"countIf(t{k} >= 0) AS k{k}",
                 f"quantileExactLowIfState(0.5)(t{k}, t{k} >= 0) AS ql{k}",
                 f"quantileExactHighIfState(0.5)(t{k}, t{k} >= 0) AS qh{k}",
             ]
         merged = [f"sum(n{k}) AS n{k}" for k in range(n)]
         for k in range(1, n):
-            merged += [f"sum(s{k})", f"sum(k{k})", f"quantileExactLowIfMerge(0.5)(ql{k})", f"quantileExactHighIfMerge(0.5)(qh{k})"]
+            merged += [
+                f"sum(s{k})",
+                f"sum(k{k})",
+                f"quantileExactLowIfMerge(0.5)(ql{k})",
+                f"quantileExactHighIfMerge(0.5)(qh{k})",
+            ]
         limit = q.b.bind(self.spec.breakdown.limit if self.spec.breakdown else 1, "UInt32")
         other = q.b.bind(OTHER_VALUE, "String")
         sql = f"""
-        SELECT if(rk <= {limit}, bval, {other}) AS b, min(rk) AS rank, {', '.join(merged)}
+        SELECT if(rk <= {limit}, bval, {other}) AS b, min(rk) AS rank, {", ".join(merged)}
         FROM (
-            SELECT bval, {', '.join(per_step)}, row_number() OVER (ORDER BY count() DESC, bval) AS rk
+            SELECT bval, {", ".join(per_step)}, row_number() OVER (ORDER BY count() DESC, bval) AS rk
             FROM ({actors})
             WHERE level > 0
             GROUP BY bval
@@ -483,7 +738,13 @@ class FunnelQueryRunner:
                 else:
                     avgs.append(None)
                     medians.append(None)
-            results.append(BreakdownResult(value if self.spec.breakdown else None, build_steps(self.spec, counts, avgs, medians), rank))
+            results.append(
+                BreakdownResult(
+                    value if self.spec.breakdown else None,
+                    build_steps(self.spec, counts, avgs, medians),
+                    rank,
+                )
+            )
         if not results and self.spec.breakdown is None:
             results.append(BreakdownResult(None, build_steps(self.spec, [0] * n, [None] * n, [None] * n)))
         if self.spec.breakdown is not None:
@@ -572,16 +833,20 @@ class FunnelActorsQueryRunner:
         where = ["level > 0", cond]
         if self.spec.breakdown_value is not None and funnel.breakdown is not None:
             if self.spec.breakdown_value == OTHER_VALUE:
-                top = [r.value for r in FunnelQueryRunner(self.project, funnel, engine="arrays").run().results if r.value != OTHER_VALUE]
+                top = [
+                    r.value
+                    for r in FunnelQueryRunner(self.project, funnel, engine="arrays").run().results
+                    if r.value != OTHER_VALUE
+                ]
                 where.append(f"bval NOT IN {b.bind(top, 'Array(String)')}")
             else:
                 where.append(f"bval = {b.bind(self.spec.breakdown_value, 'String')}")
         sql = f"""
         SELECT toString(person_id) AS person_id, akey, level, reached_at, sessions, last_session, count() OVER () AS total
         FROM ({q.actors_sql()})
-        WHERE {' AND '.join(where)}
+        WHERE {" AND ".join(where)}
         ORDER BY reached_at DESC, person_id, akey
-        LIMIT {b.bind(self.spec.limit, 'UInt32')} OFFSET {b.bind(self.spec.offset, 'UInt32')}
+        LIMIT {b.bind(self.spec.limit, "UInt32")} OFFSET {b.bind(self.spec.offset, "UInt32")}
         """
         rows = ch.query(sql, b.params).rows
         total = rows[0][6] if rows else self._count(q, where)
@@ -706,4 +971,3 @@ class FunnelTrendsRunner:
             entered, converted = found.get(moment.date(), (0, 0))
             out.append(TrendPoint(moment, entered, converted))
         return out
-

@@ -25,13 +25,23 @@ EVENT_SCHEMA = {
 }
 
 FUNNEL_PROPERTIES = {
-    "date_from": {"type": "string", "default": "-30d", "description": "first step inside [date_from, date_to): -Nd, -Nw, mStart, all, YYYY-MM-DD or ISO datetime"},
-    "date_to": {"type": ["string", "null"], "description": "YYYY-MM-DD (inclusive day) or ISO datetime; default now"},
+    "date_from": {
+        "type": "string",
+        "default": "-30d",
+        "description": "first step inside [date_from, date_to): -Nd, -Nw, mStart, all, YYYY-MM-DD or ISO datetime",
+    },
+    "date_to": {
+        "type": ["string", "null"],
+        "description": "YYYY-MM-DD (inclusive day) or ISO datetime; default now",
+    },
     "steps": {"type": "array", "minItems": 2, "maxItems": MAX_STEPS, "items": EVENT_SCHEMA},
     "order": {"enum": list(ORDERS), "default": "ordered"},
     "window": {
         "type": "object",
-        "properties": {"value": {"type": "integer", "minimum": 1, "default": 14}, "unit": {"enum": list(WINDOW_UNITS), "default": "day"}},
+        "properties": {
+            "value": {"type": "integer", "minimum": 1, "default": 14},
+            "unit": {"enum": list(WINDOW_UNITS), "default": "day"},
+        },
         "description": "conversion window counted from the first step's time (inclusive); a month is 30 days",
     },
     "exclusions": {
@@ -52,17 +62,31 @@ FUNNEL_PROPERTIES = {
         "properties": {
             "property": {"type": "string"},
             "type": {"enum": ["event", "person"], "default": "event"},
-            "attribution": {"oneOf": [{"enum": list(ATTRIBUTIONS)}, {"type": "integer", "minimum": 0}], "default": 0},
+            "attribution": {
+                "oneOf": [{"enum": list(ATTRIBUTIONS)}, {"type": "integer", "minimum": 0}],
+                "default": 0,
+            },
             "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
         },
         "required": ["property"],
     },
     "aggregate_by": {
-        "oneOf": [{"enum": ["person", "session"]}, {"type": "object", "properties": {"property": {"type": "string"}}, "required": ["property"]}],
+        "oneOf": [
+            {"enum": ["person", "session"]},
+            {"type": "object", "properties": {"property": {"type": "string"}}, "required": ["property"]},
+        ],
         "default": "person",
     },
-    "properties": {"type": "array", "items": FILTER_SCHEMA, "description": "filters applied to every event the funnel reads"},
-    "conversion_times": {"type": "boolean", "default": True, "description": "false skips conversion times (faster engine)"},
+    "properties": {
+        "type": "array",
+        "items": FILTER_SCHEMA,
+        "description": "filters applied to every event the funnel reads",
+    },
+    "conversion_times": {
+        "type": "boolean",
+        "default": True,
+        "description": "false skips conversion times (faster engine)",
+    },
 }
 
 SCHEMA = {
@@ -92,7 +116,10 @@ RESPONSE_SCHEMA = {
                 "type": "object",
                 "properties": {
                     "breakdown_value": {"type": ["string", "null"]},
-                    "breakdown_key": {"type": ["string", "null"], "description": "raw value for FunnelsActorsQuery.breakdown_value"},
+                    "breakdown_key": {
+                        "type": ["string", "null"],
+                        "description": "raw value for FunnelsActorsQuery.breakdown_value",
+                    },
                     "steps": {"type": "array", "items": STEP_SCHEMA},
                 },
             },
@@ -105,7 +132,11 @@ ACTORS_SCHEMA = {
         "kind": {"const": "FunnelsActorsQuery"},
         **FUNNEL_PROPERTIES,
         "step": {"type": "integer", "minimum": 0, "description": "0-based step index"},
-        "status": {"enum": ["converted", "dropped"], "default": "converted", "description": "converted at k: reached step >= k; dropped at k: reached step k-1 exactly"},
+        "status": {
+            "enum": ["converted", "dropped"],
+            "default": "converted",
+            "description": "converted at k: reached step >= k; dropped at k: reached step k-1 exactly",
+        },
         "breakdown_value": {"type": ["string", "null"], "description": "a result's breakdown_key"},
         "limit": {"type": "integer", "minimum": 1, "maximum": MAX_ACTORS_LIMIT, "default": 100},
         "offset": {"type": "integer", "minimum": 0, "default": 0},
@@ -159,7 +190,9 @@ def register() -> None:
         query_api.QueryKind(
             kind="FunnelsActorsQuery",
             parse=FunnelActorsSpec.from_json,
-            run=lambda project, spec, presenter: FunnelActorsQueryRunner(project, spec).run().to_json(presenter),
+            run=lambda project, spec, presenter: (
+                FunnelActorsQueryRunner(project, spec).run().to_json(presenter)
+            ),
             schema=ACTORS_SCHEMA,
             response_schema=ACTORS_RESPONSE_SCHEMA,
             permission=Permission.VIEW_INSIGHTS,

@@ -29,8 +29,17 @@ MIN_STEPS, MAX_STEPS = 2, 20
 MAX_EXCLUSIONS = 10
 ATTRIBUTIONS = ("first_touch", "last_touch")
 KNOWN_FIELDS = {
-    "kind", "date_from", "date_to", "steps", "order", "window", "exclusions", "breakdown",
-    "aggregate_by", "properties", "conversion_times",
+    "kind",
+    "date_from",
+    "date_to",
+    "steps",
+    "order",
+    "window",
+    "exclusions",
+    "breakdown",
+    "aggregate_by",
+    "properties",
+    "conversion_times",
 }
 ACTORS_FIELDS = KNOWN_FIELDS | {"step", "status", "breakdown_value", "limit", "offset"}
 STATUSES = ("converted", "dropped")
@@ -166,12 +175,12 @@ class FunnelSpec:
         else:
             for i, raw in enumerate(raw_steps):
                 where = f"steps[{i}]"
-                event, filters = _parse_event_and_filters(raw, where, {"event", "properties", "name"}, errors, attempt)
+                event, filters = _parse_event_and_filters(
+                    raw, where, {"event", "properties", "name"}, errors, attempt
+                )
                 if event is not None:
                     steps.append(FunnelStep(event, filters))
         n = len(raw_steps) if isinstance(raw_steps, list) else 0
-        if order == "unordered" and len(steps) == n and len({s.event for s in steps}) < len(steps):
-            errors["order"] = "an unordered funnel needs a different event for each step"
 
         exclusions = _parse_exclusions(body.get("exclusions"), n, errors, attempt)
         breakdown = _parse_breakdown(body.get("breakdown"), n, errors)
@@ -183,8 +192,15 @@ class FunnelSpec:
         if errors:
             raise BadRequest(f"Invalid {kind}.", errors)
         return cls(
-            steps=tuple(steps), date_range=date_range, order=order, window=window, exclusions=exclusions,
-            breakdown=breakdown, aggregate_by=aggregate_by, properties=properties, conversion_times=conversion_times,
+            steps=tuple(steps),
+            date_range=date_range,
+            order=order,
+            window=window,
+            exclusions=exclusions,
+            breakdown=breakdown,
+            aggregate_by=aggregate_by,
+            properties=properties,
+            conversion_times=conversion_times,
         )
 
     def to_json(self) -> dict:
@@ -267,8 +283,14 @@ class FunnelActorsSpec:
         return cls(funnel=funnel, step=step, status=status, breakdown_value=value, limit=limit, offset=offset)
 
     def to_json(self) -> dict:
-        out = {**self.funnel.to_json(), "kind": "FunnelsActorsQuery", "step": self.step, "status": self.status,
-               "limit": self.limit, "offset": self.offset}
+        out = {
+            **self.funnel.to_json(),
+            "kind": "FunnelsActorsQuery",
+            "step": self.step,
+            "status": self.status,
+            "limit": self.limit,
+            "offset": self.offset,
+        }
         if self.breakdown_value is not None:
             out["breakdown_value"] = self.breakdown_value
         return out
@@ -323,12 +345,16 @@ def _parse_exclusions(raw, n, errors, attempt) -> tuple[Exclusion, ...]:
     out = []
     for i, item in enumerate(raw):
         where = f"exclusions[{i}]"
-        event, filters = _parse_event_and_filters(item, where, {"event", "properties", "from_step", "to_step"}, errors, attempt)
+        event, filters = _parse_event_and_filters(
+            item, where, {"event", "properties", "from_step", "to_step"}, errors, attempt
+        )
         if not isinstance(item, dict):
             continue
         a, b = item.get("from_step", 0), item.get("to_step", max(n - 1, 1))
         if not _is_int(a) or not _is_int(b) or not 0 <= a < b or (n and b > n - 1):
-            errors[f"{where}.from_step"] = f"from_step and to_step must be step indexes with 0 <= from_step < to_step <= {max(n - 1, 1)}"
+            errors[f"{where}.from_step"] = (
+                f"from_step and to_step must be step indexes with 0 <= from_step < to_step <= {max(n - 1, 1)}"
+            )
             continue
         if event is not None:
             out.append(Exclusion(event, a, b, filters))
@@ -358,7 +384,9 @@ def _parse_breakdown(raw, n, errors) -> FunnelBreakdown | None:
     if attribution in (None, ""):
         attribution = 0
     if not (attribution in ATTRIBUTIONS or (_is_int(attribution) and 0 <= attribution < max(n, 1))):
-        errors["breakdown.attribution"] = f"must be first_touch, last_touch or a step index from 0 to {max(n - 1, 0)}"
+        errors["breakdown.attribution"] = (
+            f"must be first_touch, last_touch or a step index from 0 to {max(n - 1, 0)}"
+        )
         ok = False
     if not ok:
         return None
@@ -379,6 +407,16 @@ def _parse_aggregate_by(raw, errors) -> AggregateBy:
 
 
 __all__ = [
-    "ATTRIBUTIONS", "ORDERS", "OTHER_VALUE", "STATUSES", "WINDOW_UNITS",
-    "AggregateBy", "Exclusion", "FunnelActorsSpec", "FunnelBreakdown", "FunnelSpec", "FunnelStep", "Window",
+    "ATTRIBUTIONS",
+    "ORDERS",
+    "OTHER_VALUE",
+    "STATUSES",
+    "WINDOW_UNITS",
+    "AggregateBy",
+    "Exclusion",
+    "FunnelActorsSpec",
+    "FunnelBreakdown",
+    "FunnelSpec",
+    "FunnelStep",
+    "Window",
 ]

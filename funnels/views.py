@@ -53,7 +53,12 @@ def result_context(project, spec: FunnelSpec, result, presenter, *, extras: bool
             context["ttc_figure_json"] = charts.figure_json(charts.time_to_convert_figure(ttc.bins))
         points = FunnelTrendsRunner(project, spec).run()
         context["trend_figure_json"] = charts.figure_json(
-            charts.trends_figure([{"day": p.day.isoformat(), "rate": p.rate, "entered": p.entered, "converted": p.converted} for p in points])
+            charts.trends_figure(
+                [
+                    {"day": p.day.isoformat(), "rate": p.rate, "entered": p.entered, "converted": p.converted}
+                    for p in points
+                ]
+            )
         )
     return context
 
@@ -63,7 +68,11 @@ def result_context(project, spec: FunnelSpec, result, presenter, *, extras: bool
 def funnel(request):
     project = request.project
     partial = _is_partial(request)
-    event_names = [] if partial else [e.event for e in EventNamesQueryRunner(project, EventNamesSpec(days=90, limit=300)).run()]
+    event_names = (
+        []
+        if partial
+        else [e.event for e in EventNamesQueryRunner(project, EventNamesSpec(days=90, limit=300)).run()]
+    )
     state, spec, error = forms.parse_request(request.GET, project, event_names)
     context = {
         "project": project,
@@ -82,11 +91,21 @@ def funnel(request):
         try:
             result = FunnelQueryRunner(project, spec).run()
             context.update(result_context(project, spec, result, request.presenter))
-            context["share_url"] = request.build_absolute_uri(reverse("funnels:funnel", kwargs={"project_id": project.pk})) + "?q=" + quote(context["spec_json"], safe="")
+            context["share_url"] = (
+                request.build_absolute_uri(reverse("funnels:funnel", kwargs={"project_id": project.pk}))
+                + "?q="
+                + quote(context["spec_json"], safe="")
+            )
         except BadRequest as exc:
             error = exc
         except (ch.QueryTimeout, ch.QueryTooLarge) as exc:
-            error, status = BadRequest("The query is too large for the configured limits; narrow the date range or filters.", {"query": exc.message}), 422
+            error, status = (
+                BadRequest(
+                    "The query is too large for the configured limits; narrow the date range or filters.",
+                    {"query": exc.message},
+                ),
+                422,
+            )
     if error is not None:
         context["error"] = error
         status = 400 if status == 200 else status
@@ -104,18 +123,29 @@ def actors(request):
     try:
         spec = _actors_spec(request.GET, project)
         result = FunnelActorsQueryRunner(project, spec).run()
-        context.update({
-            "drill": result,
-            "drill_spec": spec,
-            "drill_step": spec.funnel.steps[spec.step].event,
-            "drill_actors": [
-                {"actor": a, "properties": request.presenter.properties(a.properties)} for a in result.actors
-            ],
-            "can_view_recordings": Permission.VIEW_RECORDINGS in request.perms,
-        })
+        context.update(
+            {
+                "drill": result,
+                "drill_spec": spec,
+                "drill_step": spec.funnel.steps[spec.step].event,
+                "drill_actors": [
+                    {"actor": a, "properties": request.presenter.properties(a.properties)}
+                    for a in result.actors
+                ],
+                "can_view_recordings": Permission.VIEW_RECORDINGS in request.perms,
+            }
+        )
         if spec.breakdown_value is not None:
             value = spec.breakdown_value
-            shown = "Other" if value == OTHER_VALUE else ("(none)" if value == "" else request.presenter.value(spec.funnel.breakdown.property, value))
+            shown = (
+                "Other"
+                if value == OTHER_VALUE
+                else (
+                    "(none)"
+                    if value == ""
+                    else request.presenter.value(spec.funnel.breakdown.property, value)
+                )
+            )
             context["drill_breakdown"] = shown
     except BadRequest as exc:
         context["error"] = exc

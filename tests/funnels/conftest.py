@@ -57,7 +57,9 @@ def generate(seed: int, n_persons: int = 30, max_events: int = 9, tie_grid: int 
         for _ in range(rng.randint(1, max_events)):
             did = rng.choice(dids)
             name = rng.choice(NAMES + ["other"])
-            ts = BASE + dt.timedelta(seconds=rng.randrange(-60, 720, tie_grid), microseconds=rng.choice([0, 0, 0, 500_000]))
+            ts = BASE + dt.timedelta(
+                seconds=rng.randrange(-60, 720, tie_grid), microseconds=rng.choice([0, 0, 0, 500_000])
+            )
             props = {}
             for key, choices in (("plan", ["free", "pro", "", None]), ("org", ["o1", "o2", ""])):
                 roll = rng.choice(choices + ["<missing>"])
@@ -67,20 +69,48 @@ def generate(seed: int, n_persons: int = 30, max_events: int = 9, tie_grid: int 
             ev_uuid = uuid.UUID(int=rng.getrandbits(128), version=4)
             ingest_person = uuid.uuid5(uuid.NAMESPACE_URL, f"{pid}/{did}")
             events.append((str(ev_uuid), name, did, str(ingest_person), ts, json.dumps(props), session))
-            ref_events.append({"uuid": ev_uuid, "event": name, "person_id": person, "ts": ts, "props": props, "session_id": session})
-    ch.insert("events", {
-        "uuid": [e[0] for e in events], "project_id": [pid] * len(events), "event": [e[1] for e in events],
-        "distinct_id": [e[2] for e in events], "person_id": [e[3] for e in events], "timestamp": [e[4] for e in events],
-        "properties": [e[5] for e in events], "session_id": [e[6] for e in events],
-    })
-    ch.insert("person_distinct_ids", {
-        "project_id": [pid] * len(mapping), "distinct_id": [m[0] for m in mapping],
-        "person_id": [str(m[1]) for m in mapping], "version": [m[2] for m in mapping],
-    })
-    ch.insert("persons", {
-        "project_id": [pid] * len(persons), "id": [str(p) for p in persons], "created_at": [BASE] * len(persons),
-        "properties": [json.dumps(v) for v in persons.values()], "version": [1] * len(persons),
-    })
+            ref_events.append(
+                {
+                    "uuid": ev_uuid,
+                    "event": name,
+                    "person_id": person,
+                    "ts": ts,
+                    "props": props,
+                    "session_id": session,
+                }
+            )
+    ch.insert(
+        "events",
+        {
+            "uuid": [e[0] for e in events],
+            "project_id": [pid] * len(events),
+            "event": [e[1] for e in events],
+            "distinct_id": [e[2] for e in events],
+            "person_id": [e[3] for e in events],
+            "timestamp": [e[4] for e in events],
+            "properties": [e[5] for e in events],
+            "session_id": [e[6] for e in events],
+        },
+    )
+    ch.insert(
+        "person_distinct_ids",
+        {
+            "project_id": [pid] * len(mapping),
+            "distinct_id": [m[0] for m in mapping],
+            "person_id": [str(m[1]) for m in mapping],
+            "version": [m[2] for m in mapping],
+        },
+    )
+    ch.insert(
+        "persons",
+        {
+            "project_id": [pid] * len(persons),
+            "id": [str(p) for p in persons],
+            "created_at": [BASE] * len(persons),
+            "properties": [json.dumps(v) for v in persons.values()],
+            "version": [1] * len(persons),
+        },
+    )
     return project, ref_events, persons
 
 

@@ -3,8 +3,8 @@
 It works on plain event dicts ({uuid, event, person_id, ts, props, session_id}, with
 person_id already the *current* person of the distinct_id) and a FunnelSpec, and
 enumerates every attempt by scanning the stream; no cleverness, no shared code with
-funnels/queries.py except the spec. The ordered reach is additionally checked
-against an exhaustive search over all chains of distinct events.
+funnels/queries.py except the spec. The ordered and unordered reaches are additionally
+checked against exhaustive searches over all chains / assignments of distinct events.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ class Actor:
     person_id: object
     level: int  # number of steps reached (1..n)
     chain: list  # the counted attempt's events
-    times: dict = field(default_factory=dict)  # step k -> seconds (from the earliest-start attempt reaching k)
+    times: dict = field(
+        default_factory=dict
+    )  # step k -> seconds (from the earliest-start attempt reaching k)
     breakdown: str | None = None
     starts: list = field(default_factory=list)  # (start ts, reached count) of every non-void attempt
 
@@ -68,8 +70,16 @@ def streams(events, persons, spec, start: dt.datetime, end: dt.datetime):
         person_props = persons.get(e["person_id"], {})
         if not _filters_ok(spec.properties, e["props"], person_props):
             continue
-        steps = frozenset(k for k, s in enumerate(spec.steps) if e["event"] == s.event and _filters_ok(s.properties, e["props"], person_props))
-        excl = frozenset(x for x, s in enumerate(spec.exclusions) if e["event"] == s.event and _filters_ok(s.properties, e["props"], person_props))
+        steps = frozenset(
+            k
+            for k, s in enumerate(spec.steps)
+            if e["event"] == s.event and _filters_ok(s.properties, e["props"], person_props)
+        )
+        excl = frozenset(
+            x
+            for x, s in enumerate(spec.exclusions)
+            if e["event"] == s.event and _filters_ok(s.properties, e["props"], person_props)
+        )
         if spec.order != "strict" and not steps and not excl:
             continue
         agg = spec.aggregate_by
@@ -85,10 +95,27 @@ def streams(events, persons, spec, start: dt.datetime, end: dt.datetime):
                 continue
             key = (e["person_id"], value)
         uid = uuidlib.UUID(str(e["uuid"]))
-        ev = Ev(ts, min(steps) if steps else n, uid.int, steps, excl, e["props"], e.get("session_id") or "", str(uid))
+        ev = Ev(
+            ts,
+            min(steps) if steps else n,
+            uid.int,
+            steps,
+            excl,
+            e["props"],
+            e.get("session_id") or "",
+            str(uid),
+        )
         out.setdefault(key, (e["person_id"], []))[1].append(ev)
+    # Stream order (docs/funnels.md): time, the first step matched, the uuid's lowest
+    # 64 - steps - exclusions bits, then the exclusion and step masks as integers.
+    nx = len(spec.exclusions)
+    tie = (1 << (64 - n - nx)) - 1
+
+    def order(x):
+        return (x.ts, x.first, x.uid & tie, sum(1 << i for i in x.excl), sum(1 << k for k in x.steps))
+
     for _, evs in out.values():
-        evs.sort(key=lambda x: (x.ts, x.first, x.uid))
+        evs.sort(key=order)
     return out
 
 
@@ -102,13 +129,17 @@ def attempts(evs: list[Ev], spec, lo: int, hi: int) -> list[list[int]]:
         if spec.order == "unordered":
             if not e.steps:
                 continue
-            firsts = []
-            for j in range(n):
-                q = next((q for q in range(i, len(evs)) if j in evs[q].steps), None)
-                if q is not None and evs[q].ts - e.ts <= w:
-                    firsts.append(q)
-            assert i in firsts
-            out.append(sorted(firsts))
+            # Walk the window in stream order and keep an event when the kept events
+            # can still be matched to pairwise different steps: the k-th kept event is
+            # the earliest moment at which any k steps are done by distinct events.
+            kept: list[int] = []
+            for q in range(i, len(evs)):
+                if evs[q].ts - e.ts > w:
+                    break
+                if evs[q].steps and matchable([evs[p].steps for p in kept + [q]]):
+                    kept.append(q)
+            assert kept[0] == i
+            out.append(kept)
             continue
         if 0 not in e.steps:
             continue
@@ -124,6 +155,35 @@ def attempts(evs: list[Ev], spec, lo: int, hi: int) -> list[list[int]]:
             chain.append(q)
         out.append(chain)
     return out
+
+
+def matchable(step_sets: list) -> bool:
+    """Can every event (given by the set of steps it matches) take its own step?
+    Plain backtracking over the events."""
+
+    def place(k: int, used: frozenset) -> bool:
+        if k == len(step_sets):
+            return True
+        return any(place(k + 1, used | {j}) for j in step_sets[k] if j not in used)
+
+    return place(0, frozenset())
+
+
+def exhaustive_unordered_reach(evs, spec, lo, hi) -> int:
+    """Most steps any attempt can complete: over every start and every assignment of
+    distinct events inside its window to distinct steps (brute force)."""
+    n, w = len(spec.steps), spec.window.micros
+
+    def most(window, k, used) -> int:
+        if k == len(window) or len(used) == n:
+            return len(used)
+        return max([most(window, k + 1, used)] + [most(window, k + 1, used | {j}) for j in window[k] - used])
+
+    best = 0
+    for i, e in enumerate(evs):
+        if e.steps and lo <= e.ts < hi:
+            best = max(best, most([x.steps for x in evs[i:] if x.ts - e.ts <= w], 0, frozenset()))
+    return best
 
 
 def exhaustive_ordered_reach(evs, spec, lo, hi) -> int:
@@ -169,7 +229,13 @@ def actors(events, persons, spec, start, end) -> list[Actor]:
     for key, (person_id, evs) in streams(events, persons, spec, start, end).items():
         all_attempts = attempts(evs, spec, lo, hi)
         if spec.order == "ordered" and not spec.exclusions and len(evs) <= 12:
-            assert max((len(c) for c in all_attempts), default=0) == exhaustive_ordered_reach(evs, spec, lo, hi)
+            assert max((len(c) for c in all_attempts), default=0) == exhaustive_ordered_reach(
+                evs, spec, lo, hi
+            )
+        if spec.order == "unordered" and not spec.exclusions and len(evs) <= 8:
+            assert max((len(c) for c in all_attempts), default=0) == exhaustive_unordered_reach(
+                evs, spec, lo, hi
+            )
         valid = [c for c in all_attempts if not is_void(c, evs, spec)]
         if not valid:
             continue
@@ -214,7 +280,7 @@ def funnel(events, persons, spec, start, end) -> list[dict]:
         ranked = sorted(groups, key=lambda v: (-len(groups[v]), v))
         top = ranked[: spec.breakdown.limit]
         merged = {v: groups[v] for v in top}
-        rest = [a for v in ranked[spec.breakdown.limit:] for a in groups[v]]
+        rest = [a for v in ranked[spec.breakdown.limit :] for a in groups[v]]
         if rest:
             merged[OTHER_VALUE] = rest
         groups = merged
@@ -224,11 +290,13 @@ def funnel(events, persons, spec, start, end) -> list[dict]:
         for k in range(n):
             reached = [a for a in members if a.level > k]
             times = [a.times[k] for a in reached] if k else []
-            steps.append({
-                "count": len(reached),
-                "average": (sum(times) / len(times)) if times else None,
-                "median": median(times),
-            })
+            steps.append(
+                {
+                    "count": len(reached),
+                    "average": (sum(times) / len(times)) if times else None,
+                    "median": median(times),
+                }
+            )
         rows.append({"breakdown_value": value, "steps": steps})
     return rows
 

@@ -13,17 +13,24 @@ NOW = dt.datetime.now(dt.UTC)
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_build_a_three_step_funnel_and_open_dropped_persons(live_server, page, client, alice, project, events):
+def test_build_a_three_step_funnel_and_open_dropped_persons(
+    live_server, page, client, alice, project, events
+):
     for person in ("p1", "p2", "p3"):
         events.add("signup", person, NOW - dt.timedelta(hours=3))
     events.add("pay", "p1", NOW - dt.timedelta(hours=2)).add("watch", "p1", NOW - dt.timedelta(hours=1))
     events.add("pay", "p2", NOW - dt.timedelta(hours=2))
     events.flush()
     client.force_login(alice)
-    page.context.add_cookies([{
-        "name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-        "url": live_server.url,
-    }])
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
     page.goto(f"{live_server.url}/project/{project.pk}/funnels/")
     steps = page.locator("#step-rows input[name=step_event]")
     steps.nth(0).fill("signup")

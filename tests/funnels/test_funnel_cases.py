@@ -21,7 +21,12 @@ RANGE = {"date_from": "2026-03-01", "date_to": "2026-03-31"}
 
 
 def spec(project, steps, **extra):
-    body = {"kind": "FunnelsQuery", **RANGE, "steps": [{"event": s} if isinstance(s, str) else s for s in steps], **extra}
+    body = {
+        "kind": "FunnelsQuery",
+        **RANGE,
+        "steps": [{"event": s} if isinstance(s, str) else s for s in steps],
+        **extra,
+    }
     return FunnelSpec.from_json(body, project)
 
 
@@ -80,7 +85,9 @@ def test_later_steps_may_fall_after_date_to_but_the_first_may_not(project, event
 
 
 def test_strict_funnel_breaks_on_any_event_between_steps(project, events):
-    events.add("signup", "interrupted", at(0)).add("$pageview", "interrupted", at(1)).add("pay", "interrupted", at(2))
+    events.add("signup", "interrupted", at(0)).add("$pageview", "interrupted", at(1)).add(
+        "pay", "interrupted", at(2)
+    )
     events.add("signup", "direct", at(0)).add("pay", "direct", at(2)).add("$pageview", "direct", at(3))
     events.flush()
     assert counts(project, ["signup", "pay"], order="ordered") == [2, 2]
@@ -88,7 +95,9 @@ def test_strict_funnel_breaks_on_any_event_between_steps(project, events):
 
 
 def test_strict_funnel_takes_the_best_attempt_not_the_first(project, events):
-    events.add("signup", "x", at(0)).add("$pageview", "x", at(1)).add("signup", "x", at(2)).add("pay", "x", at(3))
+    events.add("signup", "x", at(0)).add("$pageview", "x", at(1)).add("signup", "x", at(2)).add(
+        "pay", "x", at(3)
+    )
     events.flush()
     assert counts(project, ["signup", "pay"], order="strict") == [1, 1]
 
@@ -116,8 +125,14 @@ def test_exclusion_after_the_window_closes_does_not_void(project, events):
     events.add("signup", "slow", at(0)).add("cancel", "slow", at(90))
     events.flush()
     exclusions = [{"event": "cancel", "from_step": 0, "to_step": 1}]
-    assert counts(project, ["signup", "pay"], exclusions=exclusions, window={"value": 1, "unit": "hour"}) == [1, 0]
-    assert counts(project, ["signup", "pay"], exclusions=exclusions, window={"value": 2, "unit": "hour"}) == [0, 0]
+    assert counts(project, ["signup", "pay"], exclusions=exclusions, window={"value": 1, "unit": "hour"}) == [
+        1,
+        0,
+    ]
+    assert counts(project, ["signup", "pay"], exclusions=exclusions, window={"value": 2, "unit": "hour"}) == [
+        0,
+        0,
+    ]
 
 
 def test_unordered_counts_steps_in_any_order(project, events):
@@ -126,6 +141,43 @@ def test_unordered_counts_steps_in_any_order(project, events):
     events.flush()
     assert counts(project, ["signup", "pay"]) == [2, 1]
     assert counts(project, ["signup", "pay"], order="unordered") == [2, 2]
+
+
+def test_unordered_with_the_same_event_as_two_steps_needs_distinct_events(project, events):
+    """Steps: any view, a pro view, pay. One pro view matches two steps but counts once."""
+    pro, free = {"plan": "pro"}, {"plan": "free"}
+    events.add("view", "a", at(0), pro)  # one event: 1 step
+    events.add("view", "b", at(0), pro).add("view", "b", at(1), free)  # free -> step 1, pro -> step 2
+    events.add("view", "c", at(0), free).add("view", "c", at(1), free).add(
+        "pay", "c", at(2)
+    )  # 2 free views: 1 step
+    events.add("pay", "d", at(0)).add("view", "d", at(1), pro).add("view", "d", at(2), pro)
+    events.add("view", "e", at(0), pro).add("view", "e", at(1), free).add(
+        "pay", "e", at(3)
+    )  # the pro view moves over
+    events.flush()
+    steps = ["view", {"event": "view", "properties": [{"key": "plan", "value": "pro"}]}, "pay"]
+    result = FunnelQueryRunner(project, spec(project, steps, order="unordered")).run().results[0].steps
+    assert [s.count for s in result] == [5, 4, 2]
+    assert [s.average_conversion_time_seconds for s in result] == [None, 75.0, 90.0]  # c: 120 s to pay
+    assert [s.median_conversion_time_seconds for s in result] == [None, 60.0, 90.0]
+    assert counts(project, ["view", "view"], order="unordered") == [5, 4]
+    assert counts(project, ["view", "view", "view"], order="unordered") == [5, 4, 0]
+    dropped = FunnelActorsQueryRunner(
+        project,
+        FunnelActorsSpec.from_json(
+            {
+                "kind": "FunnelsActorsQuery",
+                **RANGE,
+                "steps": [{"event": "view"}] * 3,
+                "order": "unordered",
+                "step": 2,
+                "status": "dropped",
+            },
+            project,
+        ),
+    ).run()
+    assert sorted(a.distinct_ids[0] for a in dropped.actors) == ["b", "c", "d", "e"]
 
 
 def test_conversion_times_average_and_exact_median(project, events):
@@ -147,7 +199,10 @@ def test_breakdown_by_event_property_with_attribution(project, events):
     events.flush()
 
     def by(attribution):
-        result = FunnelQueryRunner(project, spec(project, ["signup", "pay"], breakdown={"property": "plan", "attribution": attribution})).run()
+        result = FunnelQueryRunner(
+            project,
+            spec(project, ["signup", "pay"], breakdown={"property": "plan", "attribution": attribution}),
+        ).run()
         return {r.value: [s.count for s in r.steps] for r in result.results}
 
     assert by(0) == {"free": [2, 1], "": [1, 1]}
@@ -171,13 +226,19 @@ def test_actors_converted_and_dropped(project, events):
     events.flush()
     s = spec(project, ["signup", "pay"])
     body = {**s.to_json(), "kind": "FunnelsActorsQuery"}
-    converted = FunnelActorsQueryRunner(project, FunnelActorsSpec.from_json({**body, "step": 1}, project)).run()
-    dropped = FunnelActorsQueryRunner(project, FunnelActorsSpec.from_json({**body, "step": 1, "status": "dropped"}, project)).run()
+    converted = FunnelActorsQueryRunner(
+        project, FunnelActorsSpec.from_json({**body, "step": 1}, project)
+    ).run()
+    dropped = FunnelActorsQueryRunner(
+        project, FunnelActorsSpec.from_json({**body, "step": 1, "status": "dropped"}, project)
+    ).run()
     assert converted.total == 1 and converted.actors[0].distinct_ids == ["a"]
     assert converted.actors[0].reached_at == at(5)
     assert converted.actors[0].session_ids == ["sa", "sa2"]
     assert converted.actors[0].session_id_at_last_step == "sa2"
-    assert dropped.total == 1 and dropped.actors[0].distinct_ids == ["b"] and dropped.actors[0].reached_step == 0
+    assert (
+        dropped.total == 1 and dropped.actors[0].distinct_ids == ["b"] and dropped.actors[0].reached_step == 0
+    )
 
 
 def test_conversion_by_entry_day(project, events):

@@ -27,14 +27,22 @@ def url(project, **params):
 @pytest.fixture
 def some_events(events):
     for i in range(3):
-        events.add("signup", f"u{i}", NOW - dt.timedelta(hours=5), {"email": f"u{i}@example.com"}, session_id=f"s{i}")
+        events.add(
+            "signup", f"u{i}", NOW - dt.timedelta(hours=5), {"email": f"u{i}@example.com"}, session_id=f"s{i}"
+        )
     events.add("pay", "u0", NOW - dt.timedelta(hours=4), session_id="s0")
     events.flush()
     ids = [str(events.person_for(f"u{i}")) for i in range(3)]
-    ch.insert("persons", {
-        "project_id": [events.project_id] * 3, "id": ids, "created_at": [NOW] * 3,
-        "properties": [json.dumps({"email": f"u{i}@example.com"}) for i in range(3)], "version": [1] * 3,
-    })
+    ch.insert(
+        "persons",
+        {
+            "project_id": [events.project_id] * 3,
+            "id": ids,
+            "created_at": [NOW] * 3,
+            "properties": [json.dumps({"email": f"u{i}@example.com"}) for i in range(3)],
+            "version": [1] * 3,
+        },
+    )
     return events
 
 
@@ -55,7 +63,12 @@ def test_full_page_renders_builder_and_bars(alice_client, project, some_events):
 
 
 def test_htmx_request_renders_only_the_result_partial(alice_client, project, some_events):
-    response = alice_client.get(url(project, step_event="signup", step_event__="x", order="ordered", date_from="-7d").replace("step_event__=x", "step_event=pay"), headers={"HX-Request": "true"})
+    response = alice_client.get(
+        url(project, step_event="signup", step_event__="x", order="ordered", date_from="-7d").replace(
+            "step_event__=x", "step_event=pay"
+        ),
+        headers={"HX-Request": "true"},
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert "<html" not in html and 'id="funnel-form"' not in html
@@ -88,12 +101,18 @@ def test_bad_params_are_400_with_the_errors_on_the_page(alice_client, project, p
 
 def test_actors_drill_down_partial(alice_client, project, some_events):
     drill = reverse("funnels:actors", kwargs={"project_id": project.pk})
-    response = alice_client.get(drill + f"?q={quote(json.dumps(SPEC))}&step=1&status=dropped", headers={"HX-Request": "true"})
+    response = alice_client.get(
+        drill + f"?q={quote(json.dumps(SPEC))}&step=1&status=dropped", headers={"HX-Request": "true"}
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert "<html" not in html and "funnel-actors" in html and "2 dropped off" in html
-    converted = alice_client.get(drill + f"?q={quote(json.dumps(SPEC))}&step=1&status=converted").content.decode()
-    at_ms = (NOW - dt.timedelta(hours=4) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1)  # u0's pay, the last step reached
+    converted = alice_client.get(
+        drill + f"?q={quote(json.dumps(SPEC))}&step=1&status=converted"
+    ).content.decode()
+    at_ms = (NOW - dt.timedelta(hours=4) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(
+        milliseconds=1
+    )  # u0's pay, the last step reached
     assert "1 converted" in converted and f"/project/{project.pk}/replay/s0?at={at_ms}" in converted
     assert "?t=" not in converted
     assert alice_client.get(drill + "?q=nope&step=1").status_code == 400
@@ -119,7 +138,9 @@ def alice_client_html(project):
 
 def api(client, project, body, api_key):
     return client.post(
-        f"/api/projects/{project.pk}/query/", data=json.dumps(body), content_type="application/json",
+        f"/api/projects/{project.pk}/query/",
+        data=json.dumps(body),
+        content_type="application/json",
         headers={"Authorization": f"Bearer {api_key}"},
     )
 
@@ -136,16 +157,22 @@ def test_api_funnels_query(client, project, some_events, api_key):
 
 
 def test_api_funnels_actors_query(client, project, some_events, api_key):
-    response = api(client, project, {**SPEC, "kind": "FunnelsActorsQuery", "step": 1, "status": "dropped"}, api_key)
+    response = api(
+        client, project, {**SPEC, "kind": "FunnelsActorsQuery", "step": 1, "status": "dropped"}, api_key
+    )
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["total"] == 2 and {r["reached_step"] for r in body["results"]} == {0}
-    assert all(r["session_ids"] and r["properties"]["email"].endswith("@example.com") for r in body["results"])
+    assert all(
+        r["session_ids"] and r["properties"]["email"].endswith("@example.com") for r in body["results"]
+    )
 
 
 def test_api_rejects_bad_funnels_with_reasons(client, project, api_key):
     response = api(client, project, {**SPEC, "steps": [{"event": "a"}], "order": "nope"}, api_key)
     assert response.status_code == 400
     assert {"steps", "order"} <= set(response.json()["errors"])
-    response = api(client, project, {**SPEC, "kind": "FunnelsActorsQuery", "step": 0, "status": "dropped"}, api_key)
+    response = api(
+        client, project, {**SPEC, "kind": "FunnelsActorsQuery", "step": 0, "status": "dropped"}, api_key
+    )
     assert response.status_code == 400 and "step" in response.json()["errors"]
