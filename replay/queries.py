@@ -400,3 +400,17 @@ DELETE_SUMMARIES_SQL = """
     WHERE project_id = {project_id:UInt32} AND session_id IN {sessions:Array(String)}
     SETTINGS mutations_sync = 1
 """
+
+
+# ---- Demo recordings (replay/synthetic.py) ----
+
+DEMO_SESSIONS_SQL = """
+    SELECT session_id, argMax(distinct_id, timestamp), any(window_id), min(timestamp),
+        arrayDistinct(arrayMap(x -> x.2, arraySort(groupArray((timestamp, mat_current_url)))))
+    FROM events
+    WHERE project_id = {project_id:UInt32} AND session_id != ''
+        AND timestamp >= now() - toIntervalDay({days:UInt32})
+    GROUP BY session_id
+    ORDER BY cityHash64(session_id)
+    LIMIT {limit:UInt32}
+"""

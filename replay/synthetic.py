@@ -181,7 +181,7 @@ def session_events(
                     rng.randint(20, 300),
                 )
                 next_id += 1
-            elif action < 0.58:  # rage: 3-5 quick clicks on a badge that never reacts
+            elif action < 0.515:  # rage: 3-5 quick clicks on a badge that never reacts
                 x, y = rng.randint(500, 700), rng.randint(100, 200)
                 for k in range(rng.randint(3, 5)):
                     emit(
@@ -195,7 +195,7 @@ def session_events(
                         },
                         rng.randint(1500, 3000) if k == 0 else rng.randint(80, 250),
                     )
-            elif action < 0.72:  # type into the form
+            elif action < 0.68:  # type into the form
                 field = rng.choice(["email", "name"])
                 emit(
                     3,
@@ -211,10 +211,10 @@ def session_events(
                         {"source": 5, "text": text, "isChecked": False, "id": nodes[field]},
                         rng.randint(60, 300),
                     )
-            elif action < 0.85:  # scroll
+            elif action < 0.84:  # scroll
                 emit(3, {"source": 3, "id": 1, "x": 0, "y": rng.randint(0, 2400)}, rng.randint(300, 3000))
-            elif action < 0.95:  # console
-                level = rng.choices(["log", "warn", "error"], [6, 2, 2])[0]
+            elif action < 0.93:  # console
+                level = rng.choices(["log", "warn", "error"], [7, 2, 1])[0]
                 message = rng.choice(CONSOLE_MESSAGES[level])
                 emit(
                     6,
@@ -296,3 +296,21 @@ def write_sessions(project, sessions, *, user_agent: str = USER_AGENT, now: dt.d
     if jobs:
         write_jobs(jobs)
     return count
+
+
+def demo_recordings(project, count: int = 300, days: int = 14) -> int:
+    """Record `count` of the project's recent analytics sessions (the demo data's), so the
+    list, the player and deep links from insights find recordings. Returns sessions written."""
+    from analytics_app import clickhouse as ch  # noqa: PLC0415
+
+    from .queries import DEMO_SESSIONS_SQL  # noqa: PLC0415
+
+    rows = ch.query(DEMO_SESSIONS_SQL, {"project_id": project.id, "days": days, "limit": count}).rows
+    sessions = []
+    for session_id, distinct_id, window_id, start, urls in rows:
+        start_ms = int(start.timestamp() * 1000) - 300
+        seed = int(uuid.uuid5(uuid.NAMESPACE_URL, session_id).int % 2**32)
+        events = session_events(seed, start_ms, [u for u in urls if u][:6] or None)
+        sessions.append((session_id, window_id or "demo-window", distinct_id, events))
+    write_sessions(project, sessions)
+    return len(sessions)

@@ -25,6 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--persons", type=int, default=20000)
         parser.add_argument("--days", type=int, default=90)
         parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--recordings", type=int, default=300, help="demo session recordings of recent sessions (0: none)")
 
     def handle(self, *args, **options):
         import os  # noqa: PLC0415
@@ -51,6 +52,12 @@ class Command(BaseCommand):
             self.stdout.write(f"Generating demo data: {options['persons']} persons over {options['days']} days ...")
             summary = generate(project.pk, options["persons"], options["days"], options["seed"], progress=True)
             self.stdout.write(f"  {summary}")
+        recorded = ch.query("SELECT count() FROM session_replay_summaries WHERE project_id = {project_id:UInt32}", {"project_id": project.pk}).scalar()
+        if not recorded and options["recordings"]:
+            from replay.synthetic import demo_recordings  # noqa: PLC0415
+
+            written = demo_recordings(project, options["recordings"])
+            self.stdout.write(f"  {written} demo session recordings")
         call_command("ensure_default_dashboards", "--project", str(project.pk), stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("Sextant demo is ready."))
         self.stdout.write(f"  Log in as   {options['email']}")
