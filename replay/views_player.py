@@ -1,11 +1,241 @@
-"""The player page and the snapshots API (being built by R2)."""
+"""The player page, its sandboxed replay frame, and the snapshots API.
 
-from django.http import Http404
+- ``player``: /project/<id>/replay/<session_id>[?t=<ms from start> | ?at=<epoch ms>]
+  The page around the replay: controls, the activity heatbar under the timeline,
+  the session's analytics events and console logs (each seeks), the person and
+  their other recordings, and a "link to this moment".
+- ``frame``: /replay/frame/ — the page inside ``<iframe sandbox="allow-scripts">``
+  (no allow-same-origin: it runs in an opaque origin, cannot read Sextant's
+  cookies or DOM). It loads the vendored rrweb-player and gets the events and
+  the commands from the parent by postMessage. It holds no data, so it needs no
+  login; its own CSP allows only our scripts and no network calls.
+- ``api_snapshots``: GET /api/projects/<id>/recordings/<session_id>/snapshots/
+  -> {"snapshots": [rrweb events in time order]}, masked per role.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from analytics_app.access import BadRequest, json_error, project_api, project_page
+from analytics_app.models import Permission
+from insights.blocks import DateRange
+
+from . import snapshots
+from .queries import mask_url
+
+# The replay frame may run our scripts and draw the recorded page's images, fonts and
+# CSS from anywhere; it may not fetch, submit, or load plugins.
+FRAME_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline' *; "
+    "img-src * data: blob:; font-src * data:; media-src * data: blob:; frame-src 'self' blob: data:; "
+    "connect-src 'none'; form-action 'none'; base-uri 'none'; object-src 'none'"
+)
+SPEEDS = (1, 2, 4, 8, 16)
+SKIP_MS = 5000
+OTHER_RECORDINGS = 10
+PANEL_PROPERTIES = ("$current_url", "$pathname", "$el_text", "$event_type")
 
 
-def player(request, project_id, session_id):
-    raise Http404("being built")
+def _int_param(request, name: str) -> int | None:
+    raw = request.GET.get(name, "")
+    if raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(
+            f"{name} must be a whole number of milliseconds.", {name: "not an integer"}
+        ) from None
+    if value < 0 or value > 10**15:
+        raise BadRequest(f"{name} is out of range.", {name: "out of range"})
+    return value
 
 
-def api_snapshots(request, project_id, session_id):
-    raise Http404("being built")
+def _fmt(ms: int) -> str:
+    seconds = max(0, ms) // 1000
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _error(request, status: int, message: str, errors: dict):
+    return render(
+        request,
+        "explorer/error.html",
+        {"project": request.project, "message": message, "errors": errors},
+        status=status,
+    )
+
+
+@require_GET
+@project_page(Permission.VIEW_RECORDINGS)
+def player(request, session_id):
+    project, presenter = request.project, request.presenter
+    try:
+        session_id = snapshots.parse_session_id(session_id)
+        t, at = _int_param(request, "t"), _int_param(request, "at")
+    except BadRequest as exc:
+        return _error(request, 400, exc.message, exc.errors)
+    timeline = snapshots.session_timeline(project, session_id, presenter)
+    if timeline is None:
+        raise Http404("No recording of this session")
+    start_offset = timeline.offset(at) if at is not None else min(t or 0, timeline.duration_ms)
+    summary = _summary(project, session_id)
+    person = _person(project, summary, presenter)
+    heat = snapshots.heatbar(timeline.marks, timeline.start_ms, timeline.end_ms)
+    events = snapshots.session_events(project, session_id, timeline.start_ms, timeline.end_ms)
+    duration = max(1, timeline.duration_ms)
+    panel_events = [
+        {
+            "uuid": e.uuid,
+            "event": e.event,
+            "offset": timeline.offset(e.ts),
+            "at": _fmt(timeline.offset(e.ts)),
+            "detail": _event_detail(e, presenter),
+            "in_recording": timeline.start_ms <= e.ts <= timeline.end_ms,
+        }
+        for e in events
+    ]
+    console = [
+        {
+            "offset": timeline.offset(c.ts),
+            "at": _fmt(timeline.offset(c.ts)),
+            "level": c.level,
+            "text": c.text,
+            "trace": c.trace,
+        }
+        for c in timeline.console
+    ]
+    ticks = [
+        {
+            "left": round(100 * timeline.offset(m.ts) / duration, 3),
+            "kind": m.kind,
+            "at": _fmt(timeline.offset(m.ts)),
+        }
+        for m in timeline.marks
+        if m.kind in ("rage_click", "console_error", "navigation")
+    ]
+    player_path = reverse("replay:player", kwargs={"project_id": project.pk, "session_id": session_id})
+    config = {
+        "snapshotsUrl": reverse(
+            "replay:api_snapshots", kwargs={"project_id": project.pk, "session_id": session_id}
+        ),
+        "startOffset": start_offset,
+        "durationMs": timeline.duration_ms,
+        "startMs": timeline.start_ms,
+        "speeds": SPEEDS,
+        "skipMs": SKIP_MS,
+        "momentUrl": request.build_absolute_uri(player_path),
+    }
+    context = {
+        "project": project,
+        "session_id": session_id,
+        "timeline": timeline,
+        "start": dt.datetime.fromtimestamp(timeline.start_ms / 1000, dt.UTC).astimezone(project.tz),
+        "duration": _fmt(timeline.duration_ms),
+        "summary": summary,
+        "person": person,
+        "other_recordings": _other_recordings(project, summary, session_id),
+        "heat_path": snapshots.heatbar_path(heat),
+        "ticks": ticks,
+        "events": panel_events,
+        "console": console,
+        "errors": sum(1 for c in console if c["level"] in ("error", "assert")),
+        "navigations": [
+            {"offset": timeline.offset(ts), "at": _fmt(timeline.offset(ts)), "href": href}
+            for ts, href in timeline.navigations
+        ],
+        "speeds": SPEEDS,
+        "skip_seconds": SKIP_MS // 1000,
+        "config": config,
+        "frame_url": reverse("replay:frame"),
+        "can_view_persons": Permission.VIEW_INSIGHTS in request.perms,
+    }
+    return render(request, "replay/player.html", context)
+
+
+def _event_detail(event, presenter) -> str:
+    props = presenter.properties(event.properties)
+    for key in PANEL_PROPERTIES:
+        value = props.get(key)
+        if value not in (None, ""):
+            text = str(value)
+            return mask_url(text, presenter) if key == "$current_url" else text[:200]
+    return ""
+
+
+def _summary(project, session_id: str) -> dict | None:
+    try:
+        from .summary import summary  # noqa: PLC0415 - R1's per-session summaries
+    except ImportError:  # pragma: no cover
+        return None
+    return summary(project, session_id)
+
+
+def _person(project, summary, presenter) -> dict | None:
+    if not summary:
+        return None
+    person_id = summary.get("person_id")
+    distinct_id = summary.get("distinct_id") or ""
+    if not person_id or person_id == uuid.UUID(int=0):
+        return {"id": None, "name": distinct_id, "distinct_id": distinct_id}
+    from explorer.queries import PersonQueryRunner  # noqa: PLC0415
+
+    row = PersonQueryRunner(project, person_id).run()
+    name = row.display_name(presenter) if row else distinct_id
+    return {"id": person_id, "name": name, "distinct_id": distinct_id}
+
+
+def _other_recordings(project, summary, session_id: str) -> list[dict]:
+    if not summary:
+        return []
+    from .forms import RecordingsSpec  # noqa: PLC0415
+    from .queries import RecordingsQueryRunner  # noqa: PLC0415
+
+    person_id = summary.get("person_id")
+    if person_id and person_id != uuid.UUID(int=0):
+        spec = RecordingsSpec(date_range=DateRange("all"), person_id=person_id, limit=OTHER_RECORDINGS + 1)
+    elif summary.get("distinct_id"):
+        spec = RecordingsSpec(
+            date_range=DateRange("all"), distinct_id=summary["distinct_id"], limit=OTHER_RECORDINGS + 1
+        )
+    else:
+        return []
+    rows = [r for r in RecordingsQueryRunner(project, spec).run().rows if r.session_id != session_id]
+    tz = project.tz
+    return [
+        {
+            "session_id": r.session_id,
+            "url": reverse("replay:player", kwargs={"project_id": project.pk, "session_id": r.session_id}),
+            "start": r.start_time.astimezone(tz),
+            "duration": _fmt(r.duration_ms),
+            "errors": r.console_error_count,
+        }
+        for r in rows[:OTHER_RECORDINGS]
+    ]
+
+
+@require_GET
+def frame(request):
+    response = render(request, "replay/frame.html")
+    response["Content-Security-Policy"] = FRAME_CSP
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@require_GET
+@project_api(Permission.VIEW_RECORDINGS)
+def api_snapshots(request, session_id):
+    session_id = snapshots.parse_session_id(session_id)
+    body = snapshots.snapshots_body(request.project, session_id, request.presenter)
+    if body is None:
+        return json_error(404, "No recording of this session.")
+    response = HttpResponse(body, content_type="application/json")
+    response["Cache-Control"] = "private, no-store"
+    return response
