@@ -250,3 +250,29 @@ def test_equal_timestamps_across_chunks_follow_the_chunk_uuid_text(project):
         "https://a.test/first",
         "https://a.test/second",
     ]
+
+
+def test_real_posthog_js_recording_matches_the_reference(project):
+    """The rrweb events posthog-js recorded in Chromium (tests/replay/fixtures, captured by
+    test_replay_browser.py): a visitor types a coupon, clicks Buy (console error), navigates."""
+    import json  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    fixture = json.loads((Path(__file__).parent / "fixtures" / "posthog_js_session.json").read_text())
+    events = fixture["events"]
+    shift = BASE_MS - events[0]["timestamp"]  # keep it inside the retention window
+    events = [{**e, "timestamp": e["timestamp"] + shift} for e in events]
+    chunks = [(uuid.UUID(int=(i + 1) << 64), events[i : i + 20]) for i in range(0, len(events), 20)]
+    session_id = uuid.uuid4().hex
+    for chunk in reversed(chunks):
+        send(project, session_id, [chunk])
+    got = stored(project, session_id)
+    assert got == reference.summarize(chunks, "user-1")
+    typed = sum(1 for e in events if e["type"] == 3 and e["data"].get("source") == 5)
+    assert got["keypress_count"] == typed > 0
+    assert got["click_count"] >= 2 and got["console_error_count"] == 1 and got["console_log_count"] == 1
+    assert (
+        got["first_url"] == "http://shop.localhost/"
+        and len(got["urls"]) == 2
+        and "/thanks?" in got["urls"][1]
+    )
