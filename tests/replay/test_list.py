@@ -357,4 +357,29 @@ def test_page_anonymous_redirects_to_login(client, project):
 def test_openapi_describes_the_recordings_api(client):
     schema = client.get("/api/schema/").json()
     operation = schema["paths"]["/api/projects/{project_id}/recordings/"]["get"]
-    assert {p["name"] for p in operation["parameters"]} >= {"person_id", "distinct_id", "date_from", "date_to", "min_duration", "has_errors"}
+    assert {p["name"] for p in operation["parameters"]} >= {
+        "person_id",
+        "distinct_id",
+        "date_from",
+        "date_to",
+        "min_duration",
+        "has_errors",
+    }
+
+
+def test_filters_see_only_the_latest_summary_of_a_session(alice_client, project):
+    """A late chunk makes the session longer: the older summary row (5 s) must not match."""
+    start = NOW - dt.timedelta(hours=1)
+    first = session_events(start, seconds=5, clicks=1, errors=0, rage=False, url="https://shop.test/")
+    send(project, "growing", [(uuid.uuid4(), first)])
+    assert ids(api(alice_client, project, max_duration="10")) == ["growing"]
+    later = [
+        {
+            "type": 3,
+            "data": {"source": 3, "id": 1, "x": 0, "y": 9},
+            "timestamp": int(start.timestamp() * 1000) + 100_000,
+        }
+    ]
+    send(project, "growing", [(uuid.uuid4(), later)])
+    assert ids(api(alice_client, project, max_duration="10")) == []
+    assert [r["duration_seconds"] for r in api(alice_client, project).json()["results"]] == [100]
