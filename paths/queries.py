@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from analytics_app import clickhouse as ch
 from analytics_app.access import BadRequest
 from insights.blocks import EventSource, SQLBuilder
+from insights.blocks.source import DT64
 
-from .spec import CUSTOM, PAGEVIEW, CleaningRule, PathsSpec, wildcard_regex
+from .spec import CUSTOM, PAGEVIEW, SCREEN, CleaningRule, PathsSpec, wildcard_regex
 
 SESSION_GAP_US = 30 * 60 * 1_000_000
 ZERO_UUID = "toUUID('00000000-0000-0000-0000-000000000000')"
@@ -39,7 +40,9 @@ TOP_PATHS = 20
 def project_rules(project) -> tuple[CleaningRule, ...]:
     from .models import PathCleaningRule  # noqa: PLC0415
 
-    return tuple(CleaningRule(r.regex, r.alias) for r in PathCleaningRule.objects.filter(project_id=project.pk))
+    return tuple(
+        CleaningRule(r.regex, r.alias) for r in PathCleaningRule.objects.filter(project_id=project.pk)
+    )
 
 
 # ------------------------------------------------------------------ node expressions
@@ -61,7 +64,9 @@ def clean_sql(b: SQLBuilder, expr: str, rules) -> str:
 def group_sql(b: SQLBuilder, expr: str, groupings) -> str:
     if not groupings:
         return expr
-    arms = ", ".join(f"match({expr}, {b.bind(wildcard_regex(g), 'String')}), {b.bind(g, 'String')}" for g in groupings)
+    arms = ", ".join(
+        f"match({expr}, {b.bind(wildcard_regex(g), 'String')}), {b.bind(g, 'String')}" for g in groupings
+    )
     return f"multiIf({arms}, {expr})"
 
 
@@ -78,7 +83,10 @@ def event_condition(b: SQLBuilder, types) -> str:
 def _regex_errors(exc: ch.ClickHouseError) -> BadRequest | None:
     text = exc.message.lower()
     if exc.code in _REGEX_ERROR_CODES or "re2" in text or "regexp" in text:
-        return BadRequest("A path cleaning rule or grouping is not a valid RE2 pattern.", {"path_cleaning": exc.message.split("\n")[0][:300]})
+        return BadRequest(
+            "A path cleaning rule or grouping is not a valid RE2 pattern.",
+            {"path_cleaning": exc.message.split("\n")[0][:300]},
+        )
     return None
 
 
@@ -156,10 +164,28 @@ def node_name(node: str) -> str:
 
 
 # ------------------------------------------------------------------ runners
+# Node ids: 1..K index the sorted names of the valid nodes; 0 = the event is ignored
+# entirely (raw node empty); EXCLUDED = dropped after the 30-minute split (excluded, or
+# empty after cleaning).
+EXCLUDED_ID = 4294967295
+
+
+def url_path_sql(col: str) -> str:
+    return f"if({col} = '', '', if(trim(TRAILING '/' FROM path({col})) = '', '/', trim(TRAILING '/' FROM path({col}))))"
+
+
 @dataclass
 class _SessionPaths:
-    """SQL for one row per session: sid, person_id, path (array of (t_us, uuid, node)),
-    steps (step-prefixed node names). Shared by every paths runner."""
+    """SQL for one row per session: sid, (person_id), path (array of (t_us, uuid, node id)),
+    offset, nids (node ids of the path). Shared by every paths runner.
+
+    The nodes come from a dictionary computed once per query over the *distinct* raw
+    keys (URL of a page view, screen name, event name) in the range: the cleaning
+    rules and groupings run per distinct key, not per event, and the per-session
+    arrays hold UInt32 node ids instead of strings (`WITH (...) AS paths_dict`):
+    names (sorted valid nodes, id = position), bits (1 page view, 2 screen, 4 event:
+    where each node came from, for PII masking) and the (kind, key, id) triples.
+    """
 
     project: object
     spec: PathsSpec
@@ -173,72 +199,199 @@ class _SessionPaths:
         self.builder = SQLBuilder(self.project.pk)
         self.start, self.end = self.spec.date_range.resolve(self.project.tz, self.now)
 
-    def node_sql(self) -> str:
-        b = self.builder
-        return group_sql(b, clean_sql(b, raw_node_sql(), self.rules), self.spec.path_groupings)
+    # -- the node dictionary
+    def _kinds(self) -> set[int]:
+        kinds = set()
+        for t in self.spec.include_event_types:
+            kinds.add({PAGEVIEW: 1, SCREEN: 2}.get(t, 4))
+        return kinds
 
-    def source(self, extra_columns: dict | None = None) -> EventSource:
+    def _range_conditions(self) -> list[str]:
+        b = self.builder
+        conds = ["e.project_id = {project_id:UInt32}"]
+        if self.start is not None:
+            conds.append(f"e.timestamp >= {b.bind(self.start, DT64)}")
+        conds.append(f"e.timestamp < {b.bind(self.end, DT64)}")
+        conds.append(event_condition(b, self.spec.include_event_types))
+        return conds
+
+    def with_sql(self) -> str:
+        """`WITH` clause defining paths_dict (and the point's id when there is one)."""
+        b = self.builder
+        node = group_sql(b, clean_sql(b, "raw", self.rules), self.spec.path_groupings)
+        excluded = b.bind(list(self.spec.exclude), "Array(String)")
+        kinds = self._kinds()
+        arms = [
+            (1, "e.event = '$pageview'", "e.mat_current_url"),
+            (2, "e.event = '$screen'", SCREEN_SQL),
+            (4, "1", "toString(e.event)"),
+        ]
+        arms = [a for a in arms if a[0] in kinds]
+        if len(arms) == 1:
+            kind, value = str(arms[0][0]), arms[0][2]
+        else:
+            kind = "multiIf(" + ", ".join(f"{c}, {k}" for k, c, _ in arms[:-1]) + f", {arms[-1][0]})"
+            value = "multiIf(" + ", ".join(f"{c}, {v}" for _, c, v in arms[:-1]) + f", {arms[-1][2]})"
+        # No WHERE on the distinct keys: ClickHouse would push it below the DISTINCT and
+        # compute the URL path for every event instead of every distinct URL.
+        rows = f"""
+            SELECT node, ignored, groupBitOr(kind) AS bits, groupArray((kind, value)) AS keys,
+                NOT ignored AND node != '' AND NOT has({excluded}, node) AS valid
+            FROM (
+                SELECT kind, value, raw = '' AS ignored, if(ignored, '', {node}) AS node
+                FROM (
+                    SELECT kind, value, if(kind = 1, {url_path_sql("value")}, value) AS raw
+                    FROM (SELECT DISTINCT toUInt8({kind}) AS kind, {value} AS value FROM events AS e WHERE {" AND ".join(self._range_conditions())})
+                )
+            )
+            GROUP BY node, ignored"""
+        point = self.spec.end_point or self.spec.start_point
+        point_value = b.bind(point or "", "String")
+        # Everything the main scan needs is an element of one constant tuple, so that
+        # transform() sees constant arrays (and builds its lookup table once):
+        #   1 names, 2 bits, 3/4 page-view URL -> id, 5/6 screen name -> id,
+        #   7/8 event name -> id, 9 the point's id (0: none), 10 the event names that
+        #   map to the point.
+        return f"""WITH
+        (SELECT tuple(names, arrayMap(x -> x.2, v),
+                arrayMap(k -> k.2, arrayFilter(k -> k.1 = 1, keyed)), arrayMap(k -> k.3, arrayFilter(k -> k.1 = 1, keyed)),
+                arrayMap(k -> k.2, arrayFilter(k -> k.1 = 2, keyed)), arrayMap(k -> k.3, arrayFilter(k -> k.1 = 2, keyed)),
+                arrayMap(k -> k.2, arrayFilter(k -> k.1 = 4, keyed)), arrayMap(k -> k.3, arrayFilter(k -> k.1 = 4, keyed)),
+                toUInt32(indexOf(names, {point_value})),
+                arrayMap(k -> k.2, arrayFilter(k -> k.1 = 4 AND k.3 = indexOf(names, {point_value}), keyed)))
+         FROM (
+            SELECT arrayMap(x -> x.1, v) AS names, v,
+                arrayConcat(
+                    arrayFlatten(arrayMap((x, i) -> arrayMap(k -> (k.1, k.2, toUInt32(i)), x.3), v, arrayEnumerate(v))),
+                    arrayFlatten(arrayMap(x -> arrayMap(k -> (k.1, k.2, toUInt32({EXCLUDED_ID})), x.3), inv))) AS keyed
+            FROM (
+                SELECT arraySort(x -> x.1, groupArrayIf((node, bits, keys), valid)) AS v,
+                    groupArrayIf((node, bits, keys), NOT valid AND NOT ignored) AS inv
+                FROM ({rows})
+            )
+         )) AS paths_dict,
+        paths_dict.9 AS paths_point
+        """
+
+    def nid_sql(self) -> str:
+        """The node id of one event (0: ignored entirely)."""
+
+        def lookup(kind: int, key: str) -> str:
+            keys, ids = {1: (3, 4), 2: (5, 6), 4: (7, 8)}[kind]
+            return f"transform({key}, paths_dict.{keys}, paths_dict.{ids}, toUInt32(0))"
+
+        kinds = self._kinds()
+        arms = []
+        if 1 in kinds:
+            arms.append(("e.event = '$pageview'", lookup(1, "e.mat_current_url")))
+        if 2 in kinds:
+            arms.append(("e.event = '$screen'", lookup(2, SCREEN_SQL)))
+        if 4 in kinds:
+            arms.append(("1", lookup(4, "toString(e.event)")))
+        if len(arms) == 1:
+            return arms[0][1]
+        body = ", ".join(f"{c}, {v}" for c, v in arms[:-1])
+        return f"multiIf({body}, {arms[-1][1]})"
+
+    def source(self, *, need_person: bool, where: list[str]) -> EventSource:
         return EventSource(
-            self.project, self.builder, self.start, self.end, filters=self.spec.properties,
-            event_columns={"raw_node": raw_node_sql(), "node": self.node_sql(), **(extra_columns or {})},
-            where=[event_condition(self.builder, self.spec.include_event_types)],
+            self.project,
+            self.builder,
+            self.start,
+            self.end,
+            filters=self.spec.properties,
+            event_columns={"nid": self.nid_sql()},
+            need_person=need_person,
+            where=[event_condition(self.builder, self.spec.include_event_types), *where],
         )
 
-    def sql(self) -> str:
+    def events_sql(self, *, with_session: bool, need_person: bool) -> str:
+        """Events with their node id: those with a $session_id (`with_session`) or those
+        without (grouped per resolved person, so these always resolve the person)."""
+        where = ["e.session_id != ''" if with_session else "e.session_id = ''"]
+        point = self.spec.end_point or self.spec.start_point
+        if point and with_session:
+            # A point that only ever comes from event names (e.g. `purchase`): skip the
+            # sessions without such an event before grouping (the event is in the sort key).
+            where.append(
+                f"(paths_dict.2[paths_point] != 4 OR e.session_id IN (SELECT session_id FROM events AS e WHERE "
+                f"{' AND '.join(self._range_conditions())} AND has(paths_dict.10, toString(e.event))))"
+            )
+        src = self.source(need_person=need_person or not with_session, where=where)
+        return f"SELECT session_id, person_id AS pid, toUnixTimestamp64Micro(timestamp) AS t, toUInt128(uuid) AS u, nid FROM ({src.sql()}) WHERE nid != 0"
+
+    def sql(self, *, person: bool = False) -> str:
+        """Per-session paths (without the WITH clause: the runner puts with_sql() first).
+
+        Sessions with a $session_id and the session-less events of each person are
+        grouped separately (a String key, a UUID key) and joined with UNION ALL; only the
+        second are split at 30-minute gaps. Excluded nodes are dropped after the split,
+        then repeats collapse (on node ids)."""
         b, spec = self.builder, self.spec
         limit = b.bind(spec.step_limit, "UInt16")
-        excluded = b.bind(list(spec.exclude), "Array(String)")
         if spec.end_point:
-            idx = f"indexOf(arrayMap(x -> x.3, seq), {b.bind(spec.end_point, 'String')})"
+            idx = "indexOf(arrayMap(x -> x.3, seq), paths_point)"
             cut = f"arraySlice(seq, greatest(1, idx - {limit} + 1), least(idx, {limit}))"
             offset = f"toInt64({limit}) - toInt64(length(path))"
-            keep = "idx > 0"
         elif spec.start_point:
-            idx = f"indexOf(arrayMap(x -> x.3, seq), {b.bind(spec.start_point, 'String')})"
+            idx = "indexOf(arrayMap(x -> x.3, seq), paths_point)"
             cut = f"arraySlice(seq, idx, {limit})"
             offset = "toInt64(0)"
-            keep = "idx > 0"
         else:
             idx = "toUInt64(length(seq) > 0)"
             cut = f"arraySlice(seq, 1, {limit})"
             offset = "toInt64(0)"
-            keep = "idx > 0"
+        having = "HAVING countIf(nid = paths_point) > 0" if (spec.end_point or spec.start_point) else ""
+        person_col = "argMin(pid, (t, u)) AS person_id, " if person else ""
+        person_out = "person_id, " if person else ""
+
+        def collapse(arr: str) -> str:
+            # drop excluded nodes, then compare each node with the previous one (shifted by
+            # pushFront then popBack, which keeps empty arrays empty; no lambda capture)
+            kept = f"arrayFilter(x -> x.3 != {EXCLUDED_ID}, {arr})"
+            return f"arrayFilter((x, prev) -> x.3 != prev, {kept}, arrayPopBack(arrayPushFront(arrayMap(x -> x.3, {kept}), toUInt32(0))))"
+
         return f"""
-        SELECT sid, person_id, path, offset,
-            arrayMap((x, i) -> concat(toString(i + offset), '_', x.3), path, arrayEnumerate(path)) AS steps
+        SELECT sid, {person_out}path, offset, arrayMap(x -> x.3, path) AS nids
         FROM (
-            SELECT sid, person_id, seq, {idx} AS idx, {cut} AS path, {offset} AS offset
+            SELECT sid, {person_out}seq, {idx} AS idx, {cut} AS path, {offset} AS offset
             FROM (
-                    SELECT sid, person_id, seq
-                    FROM (
-                        SELECT session_id AS sid,
-                            argMin(pid, (t, u)) AS person_id,
-                            arraySort(groupArray((t, u, node))) AS evs,
-                            if(sid = '',
-                               arraySplit((x, g) -> g > {SESSION_GAP_US}, evs, arrayDifference(arrayMap(x -> x.1, evs))),
-                               [evs]) AS parts,
-                            arrayMap(p -> arrayFilter(x -> x.3 != '' AND NOT has({excluded}, x.3), p), parts) AS kept_parts,
-                            -- collapse repeats: compare each node with the previous one (shifted by
-                            -- pushFront then popBack, which keeps empty arrays empty; no lambda capture)
-                            arrayMap(k -> arrayFilter((x, prev) -> x.3 != prev, k, arrayPopBack(arrayPushFront(arrayMap(x -> x.3, k), ''))), kept_parts) AS seq_parts
-                        FROM (
-                            SELECT session_id, person_id AS pid, toUnixTimestamp64Micro(timestamp) AS t, toUInt128(uuid) AS u, node
-                            FROM ({self.source().sql()})
-                            WHERE raw_node != ''
-                        )
-                        GROUP BY session_id, if(session_id = '', pid, {ZERO_UUID})
-                    )
-                    ARRAY JOIN seq_parts AS seq
+                SELECT session_id AS sid, {person_col}{collapse("arraySort(groupArray((t, u, nid)))")} AS seq
+                FROM ({self.events_sql(with_session=True, need_person=person)})
+                GROUP BY session_id
+                {having}
+                UNION ALL
+                SELECT '' AS sid, {person_out}seq
+                FROM (
+                    SELECT pid AS person_id, arraySort(groupArray((t, u, nid))) AS evs,
+                        arrayMap(p -> {collapse("p")},
+                                 arraySplit((x, g) -> g > {SESSION_GAP_US}, evs, arrayDifference(arrayMap(x -> x.1, evs)))) AS seq_parts
+                    FROM ({self.events_sql(with_session=False, need_person=True)})
+                    GROUP BY pid
+                    {having}
+                )
+                ARRAY JOIN seq_parts AS seq
             )
         )
-        WHERE {keep}
+        WHERE idx > 0
         """
+
+
+def name_sql(nid: str) -> str:
+    return f"arrayElement(paths_dict.1, {nid})"
 
 
 class PathsQueryRunner:
     """Step-prefixed edges with session counts and average times, plus drop-off."""
 
-    def __init__(self, project, spec: PathsSpec, *, rules: tuple[CleaningRule, ...] | None = None, now: dt.datetime | None = None):
+    def __init__(
+        self,
+        project,
+        spec: PathsSpec,
+        *,
+        rules: tuple[CleaningRule, ...] | None = None,
+        now: dt.datetime | None = None,
+    ):
         self.project = project
         self.spec = spec
         self.paths = _SessionPaths(project, spec, rules, now)
@@ -247,28 +400,35 @@ class PathsQueryRunner:
         b, spec = self.paths.builder, self.spec
         sessions_sql = self.paths.sql()
         sql = f"""
-        SELECT source, target, value, avg_seconds, node_sessions, node_no_next, step, shown
+        {self.paths.with_sql()}
+        SELECT source, target, value, avg_seconds, node_sessions, node_no_next, step, shown, kinds
         FROM (
             SELECT *,
-                eligible AND row_number() OVER (PARTITION BY eligible ORDER BY value DESC, source, target) <= {b.bind(spec.edge_limit, 'UInt32')} AS shown,
+                eligible AND row_number() OVER (PARTITION BY eligible ORDER BY value DESC, source, target) <= {b.bind(spec.edge_limit, "UInt32")} AS shown,
                 row_number() OVER (PARTITION BY source ORDER BY value DESC, target) AS in_source
             FROM (
-                SELECT source, target, value, avg_seconds, step,
-                    target != '' AND value >= {b.bind(spec.min_edge_weight, 'UInt64')} AS eligible,
+                SELECT source, target, value, avg_seconds, step, kinds,
+                    target != '' AND value >= {b.bind(spec.min_edge_weight, "UInt64")} AS eligible,
                     sum(value) OVER (PARTITION BY source) AS node_sessions,
                     sumIf(value, target = '') OVER (PARTITION BY source) AS node_no_next
                 FROM (
-                    SELECT source, target, count() AS value, avg(seconds) AS avg_seconds, any(step) AS step
+                    SELECT concat(toString(step), '_', {name_sql("src")}) AS source,
+                        if(dst = 0, '', concat(toString(step + 1), '_', {name_sql("dst")})) AS target,
+                        value, avg_seconds, step, arrayElement(paths_dict.2, src) AS kinds
                     FROM (
-                        SELECT source, target, seconds, toInt64(i) + offset AS step
-                        FROM ({sessions_sql})
-                        ARRAY JOIN
-                            steps AS source,
-                            arrayPushBack(arrayPopFront(steps), '') AS target,
-                            arrayMap((a, b) -> if(b = 0, 0, (b - a) / 1e6), arrayMap(x -> x.1, path), arrayPushBack(arrayPopFront(arrayMap(x -> x.1, path)), 0)) AS seconds,
-                            arrayEnumerate(path) AS i
+                        SELECT step, src, dst, count() AS value, avg(seconds) AS avg_seconds
+                        FROM (
+                            SELECT toInt64(i) + offset AS step, src, dst, seconds
+                            FROM ({sessions_sql})
+                            -- only arrays of the same length: nothing else is replicated per step
+                            ARRAY JOIN
+                                nids AS src,
+                                arrayPushBack(arrayPopFront(nids), toUInt32(0)) AS dst,
+                                arrayPushBack(arrayPopFront(arrayDifference(arrayMap(x -> x.1, path))), 0) / 1e6 AS seconds,
+                                arrayEnumerate(nids) AS i
+                        )
+                        GROUP BY step, src, dst
                     )
-                    GROUP BY source, target
                 )
             )
         )
@@ -281,7 +441,8 @@ class PathsQueryRunner:
         rows = run_query(sql, params).dicts()
         edges = [
             PathEdge(r["source"], r["target"], int(r["value"]), round(float(r["avg_seconds"]), 3))
-            for r in rows if r["shown"]
+            for r in rows
+            if r["shown"]
         ]
         edges.sort(key=lambda e: (-e.value, e.source, e.target))
         stats = {r["source"]: r for r in rows}
@@ -299,14 +460,22 @@ class PathsQueryRunner:
             dropoff.append(NodeDropoff(node, sessions, continued, shown, continued - shown, ended))
         total_sessions = sum(int(r["node_no_next"]) for r in stats.values())
         return PathsResult(
-            spec=self.spec, start=self.paths.start, end=self.paths.end, edges=edges, dropoff=dropoff,
-            sessions=total_sessions, omitted_edges=self._omitted(rows, edges), rules=self.paths.rules,
+            spec=self.spec,
+            start=self.paths.start,
+            end=self.paths.end,
+            edges=edges,
+            dropoff=dropoff,
+            sessions=total_sessions,
+            omitted_edges=self._omitted(rows, edges),
+            rules=self.paths.rules,
         )
 
     @staticmethod
     def _omitted(rows, edges) -> int:
         # Sessions that continued along edges left out, summed over nodes (not a count of edges).
-        return sum(int(r["node_sessions"]) - int(r["node_no_next"]) for r in {r["source"]: r for r in rows}.values()) - sum(e.value for e in edges)
+        return sum(
+            int(r["node_sessions"]) - int(r["node_no_next"]) for r in {r["source"]: r for r in rows}.values()
+        ) - sum(e.value for e in edges)
 
 
 @dataclass(frozen=True)
@@ -314,9 +483,14 @@ class TopPath:
     nodes: list[str]
     sessions: int
     average_duration_seconds: float
+    kinds: tuple[int, ...] = field(default=(), compare=False)  # where each node came from (masking)
 
     def to_json(self) -> dict:
-        return dataclasses.asdict(self)
+        return {
+            "nodes": self.nodes,
+            "sessions": self.sessions,
+            "average_duration_seconds": self.average_duration_seconds,
+        }
 
 
 class TopPathsQueryRunner:
@@ -329,18 +503,30 @@ class TopPathsQueryRunner:
     def build(self) -> tuple[str, dict]:
         b = self.paths.builder
         sql = f"""
-        SELECT arrayMap(x -> x.3, path) AS nodes, count() AS sessions,
-            avg((path[length(path)].1 - path[1].1) / 1e6) AS avg_seconds
-        FROM ({self.paths.sql()})
-        GROUP BY nodes
+        {self.paths.with_sql()}
+        SELECT arrayMap(n -> {name_sql("n")}, nids) AS nodes, arrayMap(n -> arrayElement(paths_dict.2, n), nids) AS kinds,
+            sessions, avg_seconds
+        FROM (
+            SELECT nids, count() AS sessions, avg((path[length(path)].1 - path[1].1) / 1e6) AS avg_seconds
+            FROM ({self.paths.sql()})
+            GROUP BY nids
+        )
         ORDER BY sessions DESC, nodes
-        LIMIT {b.bind(self.limit, 'UInt32')}
+        LIMIT {b.bind(self.limit, "UInt32")}
         """
         return sql, b.params
 
     def run(self) -> list[TopPath]:
         sql, params = self.build()
-        return [TopPath(list(r["nodes"]), int(r["sessions"]), round(float(r["avg_seconds"]), 3)) for r in run_query(sql, params).dicts()]
+        return [
+            TopPath(
+                list(r["nodes"]),
+                int(r["sessions"]),
+                round(float(r["avg_seconds"]), 3),
+                tuple(int(k) for k in r["kinds"]),
+            )
+            for r in run_query(sql, params).dicts()
+        ]
 
 
 @dataclass(frozen=True)
@@ -366,39 +552,62 @@ class PathsActorsRunner:
     """Sessions (and their persons) behind a node (`3_/pricing`), an edge (source ->
     target) or a node's drop-off (`ended=True`: paths that ended at the node)."""
 
-    def __init__(self, project, spec: PathsSpec, node: str, target: str | None = None, *, ended: bool = False, rules=None, now=None, limit: int = MAX_ACTORS):
+    def __init__(
+        self,
+        project,
+        spec: PathsSpec,
+        node: str,
+        target: str | None = None,
+        *,
+        ended: bool = False,
+        rules=None,
+        now=None,
+        limit: int = MAX_ACTORS,
+    ):
         for value in (node, target):
             if value is not None and (len(value.split("_", 1)) != 2 or not value.split("_", 1)[0].isdigit()):
-                raise BadRequest("Invalid drill-down.", {"node": "must be a step-prefixed node such as 2_/pricing"})
+                raise BadRequest(
+                    "Invalid drill-down.", {"node": "must be a step-prefixed node such as 2_/pricing"}
+                )
         self.paths = _SessionPaths(project, spec, rules, now)
         self.node, self.target, self.ended, self.limit = node, target, ended, limit
         self.spec = spec
 
     def build(self) -> tuple[str, dict]:
         b = self.paths.builder
-        node = b.bind(self.node, "String")
+        step, name = self.node.split("_", 1)
+        cond = f"toInt64(i) + offset = {b.bind(int(step), 'Int64')} AND nids[i] = indexOf(paths_dict.1, {b.bind(name, 'String')})"
         if self.target is not None:
-            cond = f"steps[i] = {node} AND i < length(path) AND steps[i + 1] = {b.bind(self.target, 'String')}"
+            t_step, t_name = self.target.split("_", 1)
+            cond += (
+                f" AND i < length(nids) AND toInt64(i) + offset + 1 = {b.bind(int(t_step), 'Int64')}"
+                f" AND nids[i + 1] = indexOf(paths_dict.1, {b.bind(t_name, 'String')})"
+            )
         elif self.ended:
-            cond = f"steps[i] = {node} AND i = length(path) AND toInt64(i) + offset < {b.bind(self.spec.step_limit, 'Int64')}"
-        else:
-            cond = f"steps[i] = {node}"
+            cond += f" AND i = length(nids) AND toInt64(i) + offset < {b.bind(self.spec.step_limit, 'Int64')}"
         sql = f"""
+        {self.paths.with_sql()}
         SELECT sid, toString(person_id) AS person_id, fromUnixTimestamp64Micro(path[i].1) AS ts,
             fromUnixTimestamp64Micro(path[1].1) AS session_start, count() OVER () AS total
-        FROM ({self.paths.sql()})
-        ARRAY JOIN arrayEnumerate(path) AS i
+        FROM ({self.paths.sql(person=True)})
+        ARRAY JOIN arrayEnumerate(nids) AS i
         WHERE {cond}
         ORDER BY ts DESC, sid
-        LIMIT {b.bind(self.limit, 'UInt32')}
+        LIMIT {b.bind(self.limit, "UInt32")}
         """
         return sql, b.params
 
     def run(self) -> PathActors:
         sql, params = self.build()
         rows = run_query(sql, params).dicts()
-        what = f"{self.node} → {self.target}" if self.target else (f"{self.node} (ended here)" if self.ended else self.node)
-        actors = [PathActor(r["sid"], r["person_id"], _aware(r["ts"]), _aware(r["session_start"])) for r in rows]
+        what = (
+            f"{self.node} → {self.target}"
+            if self.target
+            else (f"{self.node} (ended here)" if self.ended else self.node)
+        )
+        actors = [
+            PathActor(r["sid"], r["person_id"], _aware(r["ts"]), _aware(r["session_start"])) for r in rows
+        ]
         return PathActors(what, int(rows[0]["total"]) if rows else 0, actors)
 
 
@@ -413,14 +622,21 @@ class PathNodesQueryRunner:
         self.paths = _SessionPaths(project, spec, rules, now)
         self.limit = limit
 
-    def run(self) -> list[str]:
+    def run(self) -> list[tuple[str, int]]:
+        """[(node, kind bits)], most frequent first."""
         b = self.paths.builder
+        src = self.paths.source(need_person=False, where=[])
         sql = f"""
-        SELECT node, count() AS n FROM ({self.paths.source().sql()})
-        WHERE raw_node != '' AND node != ''
-        GROUP BY node ORDER BY n DESC, node LIMIT {b.bind(self.limit, 'UInt32')}
+        {self.paths.with_sql()}
+        SELECT {name_sql("nid")} AS node, arrayElement(paths_dict.2, nid) AS kinds, n
+        FROM (
+            SELECT nid, count() AS n FROM ({src.sql()})
+            WHERE nid != 0 AND nid != {EXCLUDED_ID}
+            GROUP BY nid
+        )
+        ORDER BY n DESC, node LIMIT {b.bind(self.limit, "UInt32")}
         """
-        return run_query(sql, b.params).column("node")
+        return [(r["node"], int(r["kinds"])) for r in run_query(sql, b.params).dicts()]
 
 
 @dataclass(frozen=True)
@@ -437,8 +653,22 @@ class PreviewRow:
 class PathCleaningPreviewRunner:
     """A sample of recent $current_url values -> URL path -> cleaned and grouped node."""
 
-    def __init__(self, project, rules: tuple[CleaningRule, ...], groupings: tuple[str, ...] = (), *, days: int = 30, limit: int = 25):
-        self.project, self.rules, self.groupings, self.days, self.limit = project, rules, groupings, days, limit
+    def __init__(
+        self,
+        project,
+        rules: tuple[CleaningRule, ...],
+        groupings: tuple[str, ...] = (),
+        *,
+        days: int = 30,
+        limit: int = 25,
+    ):
+        self.project, self.rules, self.groupings, self.days, self.limit = (
+            project,
+            rules,
+            groupings,
+            days,
+            limit,
+        )
 
     def run(self) -> list[PreviewRow]:
         b = SQLBuilder(self.project.pk)
@@ -451,7 +681,7 @@ class PathCleaningPreviewRunner:
             FROM events AS e
             WHERE e.project_id = {{project_id:UInt32}} AND e.event = '{PAGEVIEW}' AND e.mat_current_url != ''
               AND e.timestamp >= {b.bind(since, "DateTime64(6, 'UTC')")}
-            GROUP BY p ORDER BY n DESC, p LIMIT {b.bind(self.limit, 'UInt32')}
+            GROUP BY p ORDER BY n DESC, p LIMIT {b.bind(self.limit, "UInt32")}
         )
         ORDER BY cleaned != p DESC, p
         """
