@@ -12,6 +12,8 @@ import json
 import uuid
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from analytics_app import clickhouse as ch
 from analytics_app.models import Membership, Role
@@ -383,3 +385,54 @@ def test_filters_see_only_the_latest_summary_of_a_session(alice_client, project)
     send(project, "growing", [(uuid.uuid4(), later)])
     assert ids(api(alice_client, project, max_duration="10")) == []
     assert [r["duration_seconds"] for r in api(alice_client, project).json()["results"]] == [100]
+
+
+FILTER_CHOICES = {
+    "min_duration": st.sampled_from([None, "0", "8", "45", "120.5"]),
+    "max_duration": st.sampled_from([None, "30", "300", "1000"]),
+    "min_active": st.sampled_from([None, "0", "0.1", "3"]),
+    "has_errors": st.sampled_from([None, "true", "false"]),
+    "has_rage_clicks": st.sampled_from([None, "true"]),
+    "url": st.sampled_from([None, "checkout", "SHOP.test/p", "/", "nothing-like-this"]),
+    "distinct_id": st.sampled_from([None, "ann", "cid", "nobody"]),
+    "order": st.sampled_from(["-start_time", "start_time", "-duration", "duration", "-active", "-errors"]),
+    "date_from": st.sampled_from(["-7d", "-30d", "-24h"]),
+}
+
+
+def keep_for(params: dict):
+    def keep(s) -> bool:
+        duration = s["end_ms"] - s["start_ms"]
+        checks = [
+            params.get("min_duration") is None or duration >= round(float(params["min_duration"]) * 1000),
+            params.get("max_duration") is None or duration <= round(float(params["max_duration"]) * 1000),
+            params.get("min_active") is None or s["active_ms"] >= round(float(params["min_active"]) * 1000),
+            params.get("has_errors") != "true" or s["console_error_count"] > 0,
+            params.get("has_rage_clicks") != "true" or s["rage_click_count"] > 0,
+            params.get("url") is None or any(params["url"].lower() in u.lower() for u in s["urls"]),
+            params.get("distinct_id") is None or s["distinct_id"] == params["distinct_id"],
+        ]
+        return all(checks)
+
+    return keep
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(choice=st.fixed_dictionaries(FILTER_CHOICES))
+def test_random_filter_combinations_match_the_reference(alice_client, project, data, choice):
+    params = {k: v for k, v in choice.items() if v is not None}
+    if (
+        "min_duration" in params
+        and "max_duration" in params
+        and float(params["min_duration"]) > float(params["max_duration"])
+    ):
+        assert api(alice_client, project, **params).status_code == 400
+        return
+    got = ids(api(alice_client, project, **params))
+    # -7d/-30d start at a midnight, -24h at a moment; no fixture session is near either edge
+    days = {"-7d": 7, "-30d": 30, "-24h": 1}[params["date_from"]]
+    assert got == expected(data, keep=keep_for(params), order=params["order"], days=days)
