@@ -405,7 +405,7 @@ DELETE_SUMMARIES_SQL = """
 # ---- Demo recordings (replay/synthetic.py) ----
 
 DEMO_SESSIONS_SQL = """
-    SELECT session_id, argMax(distinct_id, timestamp), any(window_id), min(timestamp),
+    SELECT session_id, argMax(distinct_id, timestamp), any(window_id), min(timestamp), max(timestamp),
         arrayDistinct(arrayMap(x -> x.2, arraySort(groupArray((timestamp, mat_current_url)))))
     FROM events
     WHERE project_id = {project_id:UInt32} AND session_id != ''

@@ -307,10 +307,19 @@ def demo_recordings(project, count: int = 300, days: int = 14) -> int:
 
     rows = ch.query(DEMO_SESSIONS_SQL, {"project_id": project.id, "days": days, "limit": count}).rows
     sessions = []
-    for session_id, distinct_id, window_id, start, urls in rows:
+    for session_id, distinct_id, window_id, start, end, urls in rows:
         start_ms = int(start.timestamp() * 1000) - 300
         seed = int(uuid.uuid5(uuid.NAMESPACE_URL, session_id).int % 2**32)
         events = session_events(seed, start_ms, [u for u in urls if u][:6] or None)
+        end_ms = int(end.timestamp() * 1000) + 1000
+        if events[-1]["timestamp"] < end_ms:  # the recording covers the session's analytics events
+            events.append(
+                {
+                    "type": 3,
+                    "data": {"source": 1, "positions": [{"x": 640, "y": 400, "id": 1, "timeOffset": 0}]},
+                    "timestamp": end_ms,
+                }
+            )
         sessions.append((session_id, window_id or "demo-window", distinct_id, events))
     write_sessions(project, sessions)
     return len(sessions)

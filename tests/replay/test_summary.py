@@ -276,3 +276,25 @@ def test_real_posthog_js_recording_matches_the_reference(project):
         and len(got["urls"]) == 2
         and "/thanks?" in got["urls"][1]
     )
+
+
+def test_demo_recordings_follow_the_analytics_sessions(project):
+    from tests.conftest import EventBuilder  # noqa: PLC0415
+
+    builder = EventBuilder(project.id)
+    start = dt.datetime.fromtimestamp(BASE_MS / 1000, dt.UTC)
+    for i in range(3):
+        for k, path in enumerate(["/", "/cart"]):
+            props = {"$current_url": f"https://shop.example{path}", "$session_id": f"demo-{i}"}
+            builder.add("$pageview", f"visitor-{i}", start + dt.timedelta(minutes=10 * i + 3 * k), props)
+    builder.flush()
+    assert synthetic.demo_recordings(project, count=10) == 3
+    for i in range(3):
+        row = replay_summary.summary(project, f"demo-{i}")
+        assert row["distinct_id"] == f"visitor-{i}" and row["urls"][:2] == [
+            "https://shop.example/",
+            "https://shop.example/cart",
+        ]
+        assert row["start_time"] <= start + dt.timedelta(minutes=10 * i) and row[
+            "end_time"
+        ] >= start + dt.timedelta(minutes=10 * i + 3)
