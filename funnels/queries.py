@@ -687,25 +687,50 @@ class FunnelQueryRunner:
         q = FunnelSQL(self.project, self.spec, start, end)
         actors = q.windowfunnel_sql() if self.engine == "windowfunnel" else q.actors_sql(sessions=False)
         n = q.n
-        per_step = []
-        for k in range(n):
-            per_step.append(f"countIf(level > {k}) AS n{k}")
+        times = self.spec.conversion_times and self.engine == "arrays"
+        per_step = [f"countIf(level > {k}) AS n{k}" for k in range(n)]
         for k in range(1, n):
-            per_step += [
-                f"sumIf(t{k}, t{k} >= 0) AS s{k}",
-                f"countIf(t{k} >= 0) AS k{k}",
-                f"quantileExactLowIfState(0.5)(t{k}, t{k} >= 0) AS ql{k}",
-                f"quantileExactHighIfState(0.5)(t{k}, t{k} >= 0) AS qh{k}",
-            ]
+            if times:
+                per_step += [
+                    f"sumIf(t{k}, t{k} >= 0) AS s{k}",
+                    f"countIf(t{k} >= 0) AS k{k}",
+                    f"quantileExactLowIfState(0.5)(t{k}, t{k} >= 0) AS ql{k}",
+                    f"quantileExactHighIfState(0.5)(t{k}, t{k} >= 0) AS qh{k}",
+                ]
+            else:  # not referenced: ClickHouse drops the per-step time columns upstream
+                per_step += [f"0 AS s{k}", f"0 AS k{k}", f"0 AS ql{k}", f"0 AS qh{k}"]
         merged = [f"sum(n{k}) AS n{k}" for k in range(n)]
         for k in range(1, n):
-            merged += [
-                f"sum(s{k})",
-                f"sum(k{k})",
-                f"quantileExactLowIfMerge(0.5)(ql{k})",
-                f"quantileExactHighIfMerge(0.5)(qh{k})",
-            ]
-        limit = q.b.bind(self.spec.breakdown.limit if self.spec.breakdown else 1, "UInt32")
+            if times:
+                merged += [
+                    f"sum(s{k})",
+                    f"sum(k{k})",
+                    f"quantileExactLowIfMerge(0.5)(ql{k})",
+                    f"quantileExactHighIfMerge(0.5)(qh{k})",
+                ]
+            else:
+                merged += ["0", "0", "0", "0"]
+        if self.spec.breakdown is None:  # one group: no ranking, no merge of states
+            single = [f"countIf(level > {k})" for k in range(n)]
+            for k in range(1, n):
+                single += (
+                    [
+                        f"sumIf(t{k}, t{k} >= 0)",
+                        f"countIf(t{k} >= 0)",
+                        f"quantileExactLowIf(0.5)(t{k}, t{k} >= 0)",
+                        f"quantileExactHighIf(0.5)(t{k}, t{k} >= 0)",
+                    ]
+                    if times
+                    else ["0", "0", "0", "0"]
+                )
+            sql = f"""
+            SELECT '' AS b, 1 AS rank, {", ".join(single)}
+            FROM ({actors})
+            WHERE level > 0
+            HAVING count() > 0
+            """
+            return sql, q.b.params, start, end
+        limit = q.b.bind(self.spec.breakdown.limit, "UInt32")
         other = q.b.bind(OTHER_VALUE, "String")
         sql = f"""
         SELECT if(rk <= {limit}, bval, {other}) AS b, min(rk) AS rank, {", ".join(merged)}
