@@ -4,11 +4,15 @@
   The page around the replay: controls, the activity heatbar under the timeline,
   the session's analytics events and console logs (each seeks), the person and
   their other recordings, and a "link to this moment".
-- ``frame``: /replay/frame/ — the page inside ``<iframe sandbox="allow-scripts">``
-  (no allow-same-origin: it runs in an opaque origin, cannot read Sextant's
-  cookies or DOM). It loads the vendored rrweb-player and gets the events and
-  the commands from the parent by postMessage. It holds no data, so it needs no
-  login; its own CSP allows only our scripts and no network calls.
+- ``frame``: /replay/frame/ — the page inside ``<iframe sandbox="allow-scripts
+  allow-same-origin">``. It loads the vendored rrweb-player and gets the events
+  and the commands from the parent by postMessage. It holds no data, so it needs
+  no login. Its CSP runs only our script files (no inline script, no eval), allows
+  no network calls and no forms; the nested iframe in which rrweb rebuilds the
+  recorded page (sandboxed by rrweb without scripts) inherits that CSP. It cannot
+  be an opaque-origin sandbox: rrweb must reach into its nested iframe, and a frame
+  nested in an opaque sandbox is itself opaque (sandbox flags propagate), so
+  rrweb-player fails there (docs/replay.md).
 - ``api_snapshots``: GET /api/projects/<id>/recordings/<session_id>/snapshots/
   -> {"snapshots": [rrweb events in time order]}, masked per role.
 """
@@ -188,7 +192,10 @@ def _person(project, summary, presenter) -> dict | None:
     from explorer.queries import PersonQueryRunner  # noqa: PLC0415
 
     row = PersonQueryRunner(project, person_id).run()
-    name = row.display_name(presenter) if row else distinct_id
+    named = row is not None and any(
+        row.properties.get(k) not in (None, "") for k in ("name", "email", "$email", "username")
+    )
+    name = row.display_name(presenter) if named else distinct_id
     return {"id": person_id, "name": name, "distinct_id": distinct_id}
 
 

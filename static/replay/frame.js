@@ -1,8 +1,9 @@
 /* The replay frame: rrweb-player driven by the player page through postMessage.
  *
- * This document runs in <iframe sandbox="allow-scripts">: an opaque origin that can
- * neither read Sextant's cookies nor reach its DOM, under a CSP without network
- * access. It only ever talks to its parent window.
+ * This document runs in <iframe sandbox="allow-scripts allow-same-origin"> under its
+ * own CSP (script-src 'self', no network, no forms): only our scripts run here, and
+ * rrweb rebuilds the recorded page in a nested iframe sandboxed without scripts that
+ * inherits this CSP. It only ever talks to its parent window, on Sextant's origin.
  *
  * parent -> frame: {type: "hello"} | {type: "load", events, offset, speed, skipInactive, play}
  *                  | {type: "play"} | {type: "pause"} | {type: "seek", offset, play?}
@@ -20,8 +21,7 @@
   var skipInactive = false;
 
   function send(message) {
-    // The parent is the only window we talk to; the messages carry no recording data.
-    window.parent.postMessage(message, "*");
+    window.parent.postMessage(message, window.location.origin);
   }
 
   function fail(message) {
@@ -77,7 +77,7 @@
   }
 
   window.addEventListener("message", function (event) {
-    if (event.source !== window.parent) return;
+    if (event.source !== window.parent || event.origin !== window.location.origin) return;
     var message = event.data || {};
     if (message.type === "hello") { send({ type: "ready" }); return; }
     if (message.type === "load") { load(message); return; }

@@ -29,8 +29,7 @@
   };
 
   function post(message) {
-    // The sandboxed frame has an opaque origin ("null"), so no target origin can name it.
-    if (frame.contentWindow) frame.contentWindow.postMessage(message, "*");
+    if (frame.contentWindow) frame.contentWindow.postMessage(message, window.location.origin);
   }
 
   function format(ms) {
@@ -83,7 +82,7 @@
   }
 
   window.addEventListener("message", function (event) {
-    if (event.source !== frame.contentWindow) return;
+    if (event.source !== frame.contentWindow || event.origin !== window.location.origin) return;
     var message = event.data || {};
     switch (message.type) {
       case "ready":

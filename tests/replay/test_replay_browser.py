@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.test import Client
+from playwright.sync_api import expect
 
 from analytics_app import clickhouse as ch
+from analytics_app.models import Membership, Role
+from replay.queries import session_snapshots
 
 VERSION = (Path(settings.BASE_DIR) / "static" / "vendor" / "posthog-js" / "VERSION").read_text().strip()
 SHOP_ORIGIN = "http://shop.localhost"
@@ -165,9 +170,9 @@ def stored_rows(project_id: int, session_id: str) -> list[dict]:
     ).dicts()
 
 
-def visit(page, live_url: str, token: str) -> str:
+def visit(page, live_url: str, project) -> str:
     """The visitor's session; returns its session id once every part of it is stored."""
-    open_shop(page, live_url, token)
+    open_shop(page, live_url, project.api_token)
     session_id = page.evaluate("() => posthog.get_session_id()")
     page.wait_for_timeout(300)
     page.click("#coupon")
@@ -201,19 +206,14 @@ def visit(page, live_url: str, token: str) -> str:
             and any("Shipped" in r["data"] for r in rows)
         )
 
-    poll(lambda: stored_rows(ch_project_id(page), session_id), complete, "both pages' recordings")
+    poll(lambda: stored_rows(project.id, session_id), complete, "both pages' recordings")
     return session_id
-
-
-def ch_project_id(page) -> int:
-    return page._sextant_project_id
 
 
 @pytest.mark.skipif(not os.environ.get("SEXTANT_RECORD_FIXTURES"), reason="re-records fixtures on demand")
 def test_capture_fixtures(page, app_live_server, project):
     """Record the visitor and save the stored rrweb events (as received) as fixtures."""
-    page._sextant_project_id = project.id
-    session_id = visit(page, app_live_server.url, project.api_token)
+    session_id = visit(page, app_live_server.url, project)
     time.sleep(3)
     rows = stored_rows(project.id, session_id)
     events = [json.loads(r["data"]) for r in rows]
@@ -221,3 +221,158 @@ def test_capture_fixtures(page, app_live_server, project):
     (FIXTURES / "posthog_js_session.json").write_text(
         json.dumps({"posthog_js": VERSION, "session_id": session_id, "events": events}, indent=1) + "\n"
     )
+
+
+# ----------------------------------------------------------------- end to end
+
+
+def log_in(page, user, live_url: str) -> None:
+    client = Client()
+    client.force_login(user)
+    page.context.clear_cookies()
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_url,
+            }
+        ]
+    )
+
+
+def reference_counts(events: list[dict]) -> dict:
+    """What the visitor did, counted the obvious way from the stored rrweb events."""
+    incremental = [e["data"] for e in events if e["type"] == 3]
+    return {
+        "clicks": sum(1 for d in incremental if d["source"] == 2 and d.get("type") == 2),
+        "keys": sum(1 for d in incremental if d["source"] == 5),
+        "errors": sum(1 for e in events if e["type"] == 6 and e["data"]["payload"]["level"] == "error"),
+    }
+
+
+def replayed(page):
+    """The replayed page: rrweb's iframe inside the sandboxed replay frame."""
+    return page.frame_locator("#replay-frame").frame_locator(".replayer-wrapper iframe")
+
+
+def open_player(page, live_url: str, project, session_id: str, query: str = "") -> None:
+    page.goto(f"{live_url}/project/{project.pk}/replay/{session_id}{query}")
+    page.wait_for_selector("body[data-replay-state=paused]", timeout=WAIT_SECONDS * 1000)
+    replayed(page).locator("#coupon").wait_for(state="attached")
+
+
+def test_recorded_visit_is_listed_and_replays_masked_by_role(
+    page, app_live_server, project, alice, make_user, tmp_path
+):
+    live_url = app_live_server.url
+    support = make_user("sam@example.com")
+    Membership.objects.create(user=support, project=project, role=Role.SUPPORT)
+
+    # 1. A visitor types, clicks (a rage click too), logs an error and navigates, recorded by posthog-js.
+    session_id = visit(page, live_url, project)
+    stored = session_snapshots(project, session_id)
+    expected = reference_counts(stored)
+    assert expected["errors"] == 1
+    assert 7 <= expected["clicks"] <= 8  # the click that navigates may leave with the page
+    assert expected["keys"] >= len(TYPED_COUPON) + len(TYPED_NOTE)
+
+    # 2. The recording is in the recordings list with the right counts.
+    log_in(page, alice, live_url)
+    page.goto(f"{live_url}/project/{project.pk}/replay/?date_from=-1d")
+    row = page.locator(f"tr[data-session='{session_id}']")
+    row.wait_for()
+    cells = row.locator("td").all_inner_texts()
+    assert [int(cells[i]) for i in (4, 5, 6, 7)] == [
+        expected["clicks"],
+        expected["keys"],
+        expected["errors"],
+        1,
+    ]
+    assert cells[8] == f"{SHOP_ORIGIN}/"
+    row.get_by_role("link", name="Watch ▶").click()
+    page.wait_for_url(f"**/replay/{session_id}")
+
+    # 3. The admin's replay: at the moment after typing, the replayed input holds the typed text.
+    typed_at = next(
+        e["timestamp"] for e in stored if e["type"] == 3 and e["data"].get("text") == TYPED_COUPON
+    )
+    offset = typed_at - stored[0]["timestamp"] + 300
+    open_player(page, live_url, project, session_id, f"?t={offset}")
+    frame = replayed(page)
+    expect(frame.locator("#coupon")).to_have_value(TYPED_COUPON)
+    expect(frame.locator("h1")).to_have_text("Checkout")
+    page.screenshot(path=str(tmp_path / "player-admin.png"), full_page=True)
+
+    # Controls: play advances, pause holds, the side panel seeks, → jumps 5 s, the moment link.
+    page.click("#rp-play")
+    page.wait_for_selector("body[data-replay-state=playing]")
+    page.wait_for_function(f"() => Number(document.body.dataset.replayOffset) > {offset + 200}")
+    page.click("#rp-play")
+    page.wait_for_selector("body[data-replay-state=paused]")
+    page.click("#tab-console")
+    error_item = page.locator("#rp-console .rp-level-error")
+    expect(error_item).to_contain_text(ERROR_TEXT)
+    error_offset = int(error_item.get_attribute("data-seek"))
+    error_item.click()
+    page.wait_for_function(
+        f"() => Math.abs(Number(document.body.dataset.replayOffset) - {error_offset}) < 50"
+    )
+    expect(frame.locator("#later")).to_have_count(
+        0
+    )  # the paragraph added 50 ms after the click is not there yet
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        f"() => Math.abs(Number(document.body.dataset.replayOffset) - {error_offset + 5000}) < 1500"
+    )
+    page.click("[data-speed='16']")
+    expect(page.locator("[data-speed='16']")).to_have_attribute("aria-pressed", "true")
+    page.click("#rp-link")
+    link = page.locator("#rp-link-url").input_value()
+    assert re.fullmatch(rf"{re.escape(live_url)}/project/{project.pk}/replay/{session_id}\?t=\d+", link)
+
+    # 4. The support user (no view-PII) replays the same moment with every typed character masked.
+    log_in(page, support, live_url)
+    open_player(page, live_url, project, session_id, f"?t={offset}")
+    frame = replayed(page)
+    expect(frame.locator("#coupon")).to_have_value("*" * len(TYPED_COUPON))
+    expect(frame.locator("h1")).to_have_text("********")
+    page.screenshot(path=str(tmp_path / "player-support.png"), full_page=True)
+    content = page.content() + frame.locator("html").inner_html()
+    assert TYPED_COUPON not in content and "alice@example.com" not in content
+
+    # The replay frame runs only our script files: its CSP blocks inline script, and the
+    # recorded page's own scripts never ran in the replay.
+    shell = page.frame_locator("#replay-frame").locator("body")
+    assert shell.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent = 'window.__injected = 1';"
+        " document.body.appendChild(s); return window.__injected === undefined; }"
+    )
+    assert frame.locator("body").evaluate("() => typeof window.posthog === 'undefined'")
+    assert not page.page_errors, [str(e) for e in page.page_errors]
+
+
+def test_player_replays_a_stored_recording(page, app_live_server, project, alice, tmp_path):
+    """The player alone, on the fixture recording stored through ingestion: it opens at ?t,
+    and the timeline seeks."""
+    from .test_snapshots_api import recent_events, record  # noqa: PLC0415
+
+    events = recent_events()
+    session_id = record(project, events)
+    log_in(page, alice, app_live_server.url)
+    open_player(page, app_live_server.url, project, session_id, "?t=100")
+    frame = replayed(page)
+    expect(frame.locator("h1")).to_have_text("Checkout")
+    expect(frame.locator("#later")).to_have_count(0)
+    later_at = (
+        next(e["timestamp"] for e in events if e["type"] == 3 and e["data"]["source"] == 0)
+        - events[0]["timestamp"]
+    )
+    box = page.locator("#rp-timeline").bounding_box()
+    duration = events[-1]["timestamp"] - events[0]["timestamp"]
+    fraction = (later_at + 300) / duration
+    page.mouse.click(box["x"] + box["width"] * fraction, box["y"] + 5)
+    expect(frame.locator("#later")).to_have_text(LATER_TEXT)
+    page.screenshot(path=str(tmp_path / "player.png"), full_page=True)
+    assert not page.page_errors, [str(e) for e in page.page_errors]
