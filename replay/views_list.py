@@ -66,6 +66,7 @@ def recordings(request):
         )
     else:
         tz = project.tz
+        can_open_persons = Permission.VIEW_INSIGHTS in request.perms
         context.update(
             {
                 "spec": spec,
@@ -78,6 +79,11 @@ def recordings(request):
                         "active": _duration(r.active_ms),
                         "first_url": mask_url(r.first_url, presenter),
                         "url": player_url(project, r.session_id),
+                        "person_url": reverse(
+                            "explorer:person", kwargs={"project_id": project.pk, "person_id": r.person_id}
+                        )
+                        if r.person_id and can_open_persons
+                        else "",
                     }
                     for r in page.rows
                 ],

@@ -436,3 +436,8 @@ def test_random_filter_combinations_match_the_reference(alice_client, project, d
     # -7d/-30d start at a midnight, -24h at a moment; no fixture session is near either edge
     days = {"-7d": 7, "-30d": 30, "-24h": 1}[params["date_from"]]
     assert got == expected(data, keep=keep_for(params), order=params["order"], days=days)
+
+
+def test_page_links_persons_for_roles_that_see_insights(alice_client, project, data):
+    html = alice_client.get(f"/project/{project.id}/replay/", {"distinct_id": "ann"}).content.decode()
+    assert f"/project/{project.id}/persons/{data['persons']['ann']}/" in html
