@@ -374,7 +374,7 @@ class FunnelSQL:
                     f"arrayResize(arrayFlatten(arrayMap((i, c) -> arrayWithConstant(c, i), idx, h{k})), na) AS c{k}"
                 )
                 expand.append(
-                    f"arrayResize(arrayFlatten(arrayMap((t, c) -> arrayWithConstant(c, t), ts, h{k})), na) AS T{k}"
+                    f"arrayResize(arrayFlatten(arrayMap((t, c) -> arrayWithConstant(c, t), ts, h{k})), na, {inf}) AS T{k}"
                 )
             for x, e in enumerate(spec.exclusions):
                 a = e.from_step
@@ -385,12 +385,15 @@ class FunnelSQL:
                         f"arrayResize(arrayFlatten(arrayMap((v, c) -> arrayWithConstant(c, v), X{x}, h{a})), na) AS XA{x}"
                     )
             layers.append(expand)
-            targs = ", ".join(["ts0"] + [f"c{k}, T{k}" for k in range(1, n)])
-            tparams = ", ".join(["t0"] + [f"c{k}_, T{k}_" for k in range(1, n)])
+            # T{k} is padded with +inf for attempts that never reach step k (a suffix of
+            # the attempts), so R needs no positions: c{k} is only computed when the
+            # counted attempt's events are used (breakdown values, actors).
+            targs = ", ".join(["ts0"] + [f"T{k}" for k in range(1, n)])
+            tparams = ", ".join(["t0"] + [f"T{k}_" for k in range(1, n)])
             layers.append(
                 [
                     f"arrayMap(({tparams}) -> toUInt32(1 + "
-                    + " + ".join(f"(c{k}_ != 0 AND T{k}_ - t0 <= {w})" for k in range(1, n))
+                    + " + ".join(f"(T{k}_ - t0 <= {w})" for k in range(1, n))
                     + f"), {targs}) AS R"
                 ]
             )
