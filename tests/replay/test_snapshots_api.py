@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 import uuid
 from pathlib import Path
 from urllib.parse import quote
@@ -21,6 +22,7 @@ from ingestion.processing import RequestContext, process_snapshots
 from ingestion.writer import write_jobs
 from replay.format import compress_event, decompress_event
 from replay.masking import mask_events
+from replay.synthetic import uuid7
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "posthog_js_session.json").read_text())
 SECRETS = ("SECRETCOUPON42", "alice@example.com", "Alice Smith", "prefilled@example.com")
@@ -42,9 +44,11 @@ def record(
 ) -> str:
     """Store a recording like posthog-js sends it: compressed events in $snapshot chunks."""
     session_id = session_id or f"s-{uuid.uuid4().hex[:12]}"
+    # posthog-js chunk uuids are UUIDv7 (time ordered): readers order equal timestamps by them.
+    rng = random.Random(session_id)
     payload = [
         {
-            "uuid": str(uuid.uuid4()),
+            "uuid": str(uuid7(events[i]["timestamp"], rng)),
             "event": "$snapshot",
             "properties": {
                 "$snapshot_data": [compress_event(e) for e in events[i : i + chunk]],
