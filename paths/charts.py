@@ -10,7 +10,18 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-PALETTE = ["#4263eb", "#f76707", "#37b24d", "#ae3ec9", "#1098ad", "#f03e3e", "#f59f00", "#495057", "#d6336c", "#0ca678"]
+PALETTE = [
+    "#4263eb",
+    "#f76707",
+    "#37b24d",
+    "#ae3ec9",
+    "#1098ad",
+    "#f03e3e",
+    "#f59f00",
+    "#495057",
+    "#d6336c",
+    "#0ca678",
+]
 
 
 def split_node(node: str) -> tuple[int, str]:
@@ -64,13 +75,20 @@ def sankey_figure(payload: dict) -> go.Figure:
                 "source": [index[e["source"]] for e in edges],
                 "target": [index[e["target"]] for e in edges],
                 "value": [e["value"] for e in edges],
-                "customdata": [["edge", e["source"], e["target"], format_seconds(e["average_conversion_time_seconds"])] for e in edges],
+                "customdata": [
+                    ["edge", e["source"], e["target"], format_seconds(e["average_conversion_time_seconds"])]
+                    for e in edges
+                ],
                 "hovertemplate": "%{source.label} → %{target.label}<br><b>%{value:,}</b> sessions<br>avg %{customdata[3]}<extra></extra>",
                 "color": "rgba(66, 99, 235, 0.25)",
             },
         )
     )
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, height=max(360, 28 * len(nodes) // 2 + 200), font={"size": 12})
+    fig.update_layout(
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        height=max(360, 28 * len(nodes) // 2 + 200),
+        font={"size": 12},
+    )
     return fig
 
 
@@ -83,7 +101,8 @@ def dropoff_rows(payload: dict) -> list[dict]:
     """Nodes with drop-off, most first, for the table under the chart."""
     rows = [
         {**d, "step": split_node(d["node"])[0], "name": split_node(d["node"])[1]}
-        for d in payload.get("dropoff", []) if d["dropoff"] > 0
+        for d in payload.get("dropoff", [])
+        if d["dropoff"] > 0
     ]
     rows.sort(key=lambda d: (-d["dropoff"], d["step"], d["name"]))
     return rows
@@ -93,8 +112,10 @@ def edge_rows(payload: dict) -> list[dict]:
     return [
         {
             **e,
-            "source_step": split_node(e["source"])[0], "source_name": split_node(e["source"])[1],
-            "target_name": split_node(e["target"])[1], "average": format_seconds(e["average_conversion_time_seconds"]),
+            "source_step": split_node(e["source"])[0],
+            "source_name": split_node(e["source"])[1],
+            "target_name": split_node(e["target"])[1],
+            "average": format_seconds(e["average_conversion_time_seconds"]),
         }
         for e in payload["results"]
     ]

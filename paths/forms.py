@@ -51,7 +51,10 @@ def state_from_spec(spec: PathsSpec) -> dict:
         "exclude": "\n".join(spec.exclude),
         "min_edge_weight": str(spec.min_edge_weight),
         "edge_limit": str(spec.edge_limit),
-        "filters": [{"key": f.key, "operator": f.operator, "value": _value_text(f.value), "type": f.type} for f in spec.properties],
+        "filters": [
+            {"key": f.key, "operator": f.operator, "value": _value_text(f.value), "type": f.type}
+            for f in spec.properties
+        ],
     }
 
 
@@ -87,7 +90,8 @@ def state_from_query(query) -> dict:
         "edge_limit": query.get("edge_limit", str(DEFAULT_EDGE_LIMIT)).strip() or str(DEFAULT_EDGE_LIMIT),
         "filters": [
             {"key": k, "operator": o or "exact", "value": v, "type": t or "event"}
-            for k, o, v, t in aligned("filter_key", "filter_operator", "filter_value", "filter_type") if k
+            for k, o, v, t in aligned("filter_key", "filter_operator", "filter_value", "filter_type")
+            if k
         ],
     }
 
@@ -105,7 +109,12 @@ def body_from_state(state: dict) -> dict:
         "min_edge_weight": state["min_edge_weight"],
         "edge_limit": state["edge_limit"],
         "properties": [
-            {"key": f["key"], "operator": f["operator"], "type": f["type"], **({"value": f["value"]} if f["operator"] not in ("is_set", "is_not_set") else {})}
+            {
+                "key": f["key"],
+                "operator": f["operator"],
+                "type": f["type"],
+                **({"value": f["value"]} if f["operator"] not in ("is_set", "is_not_set") else {}),
+            }
             for f in state["filters"]
         ],
     }

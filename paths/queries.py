@@ -27,6 +27,7 @@ from analytics_app.access import BadRequest
 from insights.blocks import EventSource, SQLBuilder
 from insights.blocks.source import DT64
 
+from .masking import NodeMasker, node_kinds
 from .spec import CUSTOM, PAGEVIEW, SCREEN, CleaningRule, PathsSpec, wildcard_regex
 
 SESSION_GAP_US = 30 * 60 * 1_000_000
@@ -141,11 +142,22 @@ class PathsResult:
     sessions: int
     omitted_edges: int
     rules: tuple[CleaningRule, ...] = ()
+    project_id: int = 0
+    # node name -> where it came from (paths.masking bits: 1 page view, 2 screen, 4 event)
+    kinds: dict[str, int] = field(default_factory=dict, compare=False)
+
+    def masker(self, presenter) -> NodeMasker:
+        return NodeMasker(presenter, self.project_id, self.spec.include_event_types, self.kinds)
 
     def to_json(self, presenter=None) -> dict:
+        """The JSON API / page payload. With a presenter, node labels are masked for it
+        (paths.masking); without one they are raw (internal use and tests only)."""
+        m = self.masker(presenter)
         return {
-            "results": [e.to_json() for e in self.edges],
-            "dropoff": [d.to_json() for d in self.dropoff],
+            "results": [
+                {**e.to_json(), "source": m.node(e.source), "target": m.node(e.target)} for e in self.edges
+            ],
+            "dropoff": [{**d.to_json(), "node": m.node(d.node)} for d in self.dropoff],
             "sessions": self.sessions,
             "omitted_edges": self.omitted_edges,
             "direction": self.spec.direction,
@@ -468,6 +480,8 @@ class PathsQueryRunner:
             sessions=total_sessions,
             omitted_edges=self._omitted(rows, edges),
             rules=self.paths.rules,
+            project_id=self.project.pk,
+            kinds=node_kinds(rows),
         )
 
     @staticmethod

@@ -22,21 +22,48 @@ SCHEMA = {
         "date_from": {"type": "string", "default": "-7d"},
         "date_to": {"type": ["string", "null"]},
         "include_event_types": {
-            "type": "array", "items": {"type": "string"}, "default": ["$pageview"],
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["$pageview"],
             "description": '"$pageview" (URL path of $current_url), "$screen" ($screen_name), "custom_event" (every non-$ event) or event names',
         },
         "start_point": {"type": ["string", "null"], "description": "node (after cleaning) where paths start"},
-        "end_point": {"type": ["string", "null"], "description": "node (after cleaning) paths lead to; not with start_point"},
-        "step_limit": {"type": "integer", "minimum": MIN_STEPS, "maximum": MAX_STEPS, "default": DEFAULT_STEPS},
+        "end_point": {
+            "type": ["string", "null"],
+            "description": "node (after cleaning) paths lead to; not with start_point",
+        },
+        "step_limit": {
+            "type": "integer",
+            "minimum": MIN_STEPS,
+            "maximum": MAX_STEPS,
+            "default": DEFAULT_STEPS,
+        },
         "path_cleaning": {
             "type": "array",
-            "items": {"type": "object", "properties": {"regex": {"type": "string"}, "alias": {"type": "string"}}, "required": ["regex"]},
+            "items": {
+                "type": "object",
+                "properties": {"regex": {"type": "string"}, "alias": {"type": "string"}},
+                "required": ["regex"],
+            },
             "description": "applied after the project's rules, in order, as replaceRegexpAll(node, regex, alias)",
         },
-        "path_groupings": {"type": "array", "items": {"type": "string"}, "description": "wildcard patterns (`*`), e.g. /blog/*"},
-        "exclude": {"type": "array", "items": {"type": "string"}, "description": "node names (after cleaning and grouping) to drop"},
+        "path_groupings": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "wildcard patterns (`*`), e.g. /blog/*",
+        },
+        "exclude": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "node names (after cleaning and grouping) to drop",
+        },
         "min_edge_weight": {"type": "integer", "minimum": 1, "default": 1},
-        "edge_limit": {"type": "integer", "minimum": 1, "maximum": MAX_EDGE_LIMIT, "default": DEFAULT_EDGE_LIMIT},
+        "edge_limit": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_EDGE_LIMIT,
+            "default": DEFAULT_EDGE_LIMIT,
+        },
         "properties": {"type": "array", "items": FILTER_SCHEMA},
     },
     "required": ["kind"],
@@ -50,7 +77,9 @@ RESPONSE_SCHEMA = {
             "items": {
                 "type": "object",
                 "properties": {
-                    "source": {"type": "string"}, "target": {"type": "string"}, "value": {"type": "integer"},
+                    "source": {"type": "string"},
+                    "target": {"type": "string"},
+                    "value": {"type": "integer"},
                     "average_conversion_time_seconds": {"type": "number"},
                 },
             },
@@ -60,9 +89,13 @@ RESPONSE_SCHEMA = {
             "items": {
                 "type": "object",
                 "properties": {
-                    "node": {"type": "string"}, "sessions": {"type": "integer"}, "continued": {"type": "integer"},
-                    "continued_shown": {"type": "integer"}, "continued_omitted": {"type": "integer"},
-                    "ended": {"type": "integer"}, "dropoff": {"type": "integer"},
+                    "node": {"type": "string"},
+                    "sessions": {"type": "integer"},
+                    "continued": {"type": "integer"},
+                    "continued_shown": {"type": "integer"},
+                    "continued_omitted": {"type": "integer"},
+                    "ended": {"type": "integer"},
+                    "dropoff": {"type": "integer"},
                 },
             },
         },
@@ -70,4 +103,3 @@ RESPONSE_SCHEMA = {
         "omitted_edges": {"type": "integer", "description": "sessions that continued along edges left out"},
     },
 }
-

@@ -15,14 +15,29 @@ from analytics_app.access import BadRequest
 from insights.blocks import DateRange, PropertyFilter, parse_filters
 
 PAGEVIEW, SCREEN, CUSTOM = "$pageview", "$screen", "custom_event"
-EVENT_TYPES = {PAGEVIEW: "Page views ($current_url)", SCREEN: "Screens ($screen_name)", CUSTOM: "Custom events (all non-$ events)"}
+EVENT_TYPES = {
+    PAGEVIEW: "Page views ($current_url)",
+    SCREEN: "Screens ($screen_name)",
+    CUSTOM: "Custom events (all non-$ events)",
+}
 MIN_STEPS, MAX_STEPS, DEFAULT_STEPS = 2, 20, 5
 DEFAULT_EDGE_LIMIT, MAX_EDGE_LIMIT = 50, 1000
 MAX_RULES, MAX_GROUPINGS, MAX_EXCLUDE, MAX_EVENT_TYPES = 50, 50, 100, 50
 MAX_TEXT = 500
 KNOWN_FIELDS = {
-    "kind", "date_from", "date_to", "include_event_types", "start_point", "end_point", "step_limit",
-    "path_cleaning", "path_groupings", "exclude", "min_edge_weight", "edge_limit", "properties",
+    "kind",
+    "date_from",
+    "date_to",
+    "include_event_types",
+    "start_point",
+    "end_point",
+    "step_limit",
+    "path_cleaning",
+    "path_groupings",
+    "exclude",
+    "min_edge_weight",
+    "edge_limit",
+    "properties",
 }
 
 
@@ -99,7 +114,9 @@ class PathsSpec:
         date_range = DateRange.from_json(body, "-7d")
 
         types = body.get("include_event_types") or [PAGEVIEW]
-        if not isinstance(types, list) or not all(isinstance(t, str) and t.strip() and len(t) <= MAX_TEXT for t in types):
+        if not isinstance(types, list) or not all(
+            isinstance(t, str) and t.strip() and len(t) <= MAX_TEXT for t in types
+        ):
             errors["include_event_types"] = 'a list of "$pageview", "$screen", "custom_event" or event names'
             types = [PAGEVIEW]
         elif len(types) > MAX_EVENT_TYPES:
@@ -126,9 +143,17 @@ class PathsSpec:
         if errors:
             raise BadRequest("Invalid paths query.", errors)
         return cls(
-            date_range=date_range, include_event_types=types, start_point=start_point, end_point=end_point,
-            step_limit=step_limit, path_cleaning=rules, path_groupings=groupings, exclude=exclude,
-            min_edge_weight=min_edge_weight, edge_limit=edge_limit, properties=properties,
+            date_range=date_range,
+            include_event_types=types,
+            start_point=start_point,
+            end_point=end_point,
+            step_limit=step_limit,
+            path_cleaning=rules,
+            path_groupings=groupings,
+            exclude=exclude,
+            min_edge_weight=min_edge_weight,
+            edge_limit=edge_limit,
+            properties=properties,
         )
 
 
@@ -140,7 +165,11 @@ def parse_cleaning_rules(raw, where: str, errors: dict) -> tuple[CleaningRule, .
         return ()
     rules = []
     for i, item in enumerate(raw):
-        if not isinstance(item, dict) or not isinstance(item.get("regex"), str) or not isinstance(item.get("alias", ""), str):
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("regex"), str)
+            or not isinstance(item.get("alias", ""), str)
+        ):
             errors[f"{where}[{i}]"] = "must be an object with a regex and an alias (strings)"
             continue
         problem = regex_problem(item["regex"])
@@ -198,7 +227,11 @@ def _text_list(body: dict, name: str, limit: int, errors: dict) -> tuple[str, ..
     value = body.get(name)
     if value in (None, ""):
         return ()
-    if not isinstance(value, list) or len(value) > limit or not all(isinstance(v, str) and len(v) <= MAX_TEXT for v in value):
+    if (
+        not isinstance(value, list)
+        or len(value) > limit
+        or not all(isinstance(v, str) and len(v) <= MAX_TEXT for v in value)
+    ):
         errors[name] = f"a list of at most {limit} strings"
         return ()
     return tuple(dict.fromkeys(v.strip() for v in value if v.strip()))

@@ -7,6 +7,10 @@ urlpatterns = [
     path("project/<int:project_id>/paths/", views.paths, name="paths"),
     path("project/<int:project_id>/paths/sessions/", views.paths_sessions, name="paths_sessions"),
     path("project/<int:project_id>/paths/cleaning/", views.cleaning_rules, name="cleaning_rules"),
-    path("project/<int:project_id>/paths/cleaning/<int:rule_id>/delete/", views.cleaning_rule_delete, name="cleaning_rule_delete"),
+    path(
+        "project/<int:project_id>/paths/cleaning/<int:rule_id>/delete/",
+        views.cleaning_rule_delete,
+        name="cleaning_rule_delete",
+    ),
     path("project/<int:project_id>/paths/cleaning/preview/", views.cleaning_preview, name="cleaning_preview"),
 ]

@@ -3,6 +3,7 @@ gate -> form -> runner -> render (one template, partials for htmx requests)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from urllib.parse import quote
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from analytics_app import clickhouse as ch
 from analytics_app.access import BadRequest, project_page
 from analytics_app.models import Permission
+from analytics_app.output import Presenter
 from dashboards.permissions import can_edit_insights
 from insights.blocks import OPERATORS
 
@@ -38,8 +40,10 @@ def _is_partial(request) -> bool:
     return bool(request.htmx) and not request.htmx.history_restore_request and not request.htmx.boosted
 
 
-def result_context(project, spec: PathsSpec, result, *, drill: bool = True) -> dict:
-    payload = result.to_json()
+def result_context(project, spec: PathsSpec, result, presenter, *, drill: bool = True) -> dict:
+    """Everything the result partial shows; every node label passes through the
+    presenter's NodeMasker (payload, Sankey, tables)."""
+    payload = result.to_json(presenter)
     context = {
         "spec": spec,
         "payload": payload,
@@ -48,7 +52,9 @@ def result_context(project, spec: PathsSpec, result, *, drill: bool = True) -> d
         "edge_rows": charts.edge_rows(payload),
         "dropoff_rows": charts.dropoff_rows(payload),
         "spec_json": json.dumps(spec.to_json(), separators=(",", ":")),
-        "range_text": f"{result.start.astimezone(project.tz):%Y-%m-%d %H:%M} – " if result.start else "all time – ",
+        "range_text": f"{result.start.astimezone(project.tz):%Y-%m-%d %H:%M} – "
+        if result.start
+        else "all time – ",
     }
     context["range_text"] += f"{result.end.astimezone(project.tz):%Y-%m-%d %H:%M} ({project.time_zone})"
     if drill:
@@ -84,15 +90,39 @@ def paths(request):
     if spec is not None:
         try:
             result = PathsQueryRunner(project, spec).run()
-            context.update(result_context(project, spec, result))
-            context["top_paths"] = TopPathsQueryRunner(project, spec).run()
-            context["share_url"] = request.build_absolute_uri(reverse("paths:paths", kwargs={"project_id": project.pk})) + "?q=" + quote(context["spec_json"], safe="")
+            context.update(result_context(project, spec, result, request.presenter))
+            masker = result.masker(request.presenter)
+            top_paths = TopPathsQueryRunner(project, spec).run()
+            for p in top_paths:
+                masker.add_kinds(dict(zip(p.nodes, p.kinds, strict=False)))
+            context["top_paths"] = [
+                {
+                    "nodes": [masker.name(n) for n in p.nodes],
+                    "sessions": p.sessions,
+                    "average_duration_seconds": p.average_duration_seconds,
+                }
+                for p in top_paths
+            ]
+            context["share_url"] = (
+                request.build_absolute_uri(reverse("paths:paths", kwargs={"project_id": project.pk}))
+                + "?q="
+                + quote(context["spec_json"], safe="")
+            )
             if not partial:
-                context["nodes"] = PathNodesQueryRunner(project, spec).run()
+                nodes = PathNodesQueryRunner(project, spec).run()
+                masker.add_kinds(dict(nodes))
+                # The picker offers what this user can read: a masked node cannot be typed back.
+                context["nodes"] = [n for n, _ in nodes if not masker.changes(n)]
         except BadRequest as exc:
             error = exc
         except (ch.QueryTimeout, ch.QueryTooLarge) as exc:
-            error, status = BadRequest("The query is too large for the configured limits; narrow the date range or filters.", {"query": exc.message}), 422
+            error, status = (
+                BadRequest(
+                    "The query is too large for the configured limits; narrow the date range or filters.",
+                    {"query": exc.message},
+                ),
+                422,
+            )
     if error is not None:
         context["error"] = error
         status = 400 if status == 200 else status
@@ -115,11 +145,40 @@ def paths_sessions(request):
         node = request.GET.get("node", "")
         target = request.GET.get("target") or None
         ended = request.GET.get("ended") in ("1", "true", "on")
-        context["drill"] = PathsActorsRunner(project, spec, node, target, ended=ended).run()
+        raw_node, raw_target = _resolve_nodes(request, spec, node, target)
+        drill = PathsActorsRunner(project, spec, raw_node, raw_target, ended=ended).run()
+        what = f"{node} → {target}" if target else (f"{node} (ended here)" if ended else node)
+        context["drill"] = dataclasses.replace(drill, what=what)
     except BadRequest as exc:
         context["error"] = exc
         status = 400
     return render(request, f"{TEMPLATE}#sessions", context, status=status)
+
+
+def _resolve_nodes(request, spec: PathsSpec, node: str, target: str | None) -> tuple[str, str | None]:
+    """The raw nodes behind the labels a user clicked. Users who may see PII get raw
+    labels and send them back as they are. For anyone else a label is accepted only if
+    it is a node of this result as they see it (masked or not), so the drill-down cannot
+    be used to probe for node names the user is not allowed to read."""
+    if request.presenter.can_view_pii:
+        return node, target
+    result = PathsQueryRunner(request.project, spec).run()
+    masker = result.masker(request.presenter)
+    shown: dict[str, str] = {}
+    for e in result.edges:
+        shown[masker.node(e.source)] = e.source
+        shown[masker.node(e.target)] = e.target
+    for d in result.dropoff:
+        shown[masker.node(d.node)] = d.node
+    out = []
+    for name, value in (("node", node), ("target", target)):
+        if value is None:
+            out.append(None)
+        elif value in shown:
+            out.append(shown[value])
+        else:
+            raise BadRequest("Invalid drill-down.", {name: "not a node of these paths"})
+    return out[0], out[1]
 
 
 @require_http_methods(["GET", "POST"])
@@ -135,7 +194,9 @@ def cleaning_rules(request):
         if form.is_valid():
             last = PathCleaningRule.objects.filter(project=request.project).order_by("-order").first()
             PathCleaningRule.objects.create(
-                project=request.project, regex=form.cleaned_data["regex"], alias=form.cleaned_data["alias"],
+                project=request.project,
+                regex=form.cleaned_data["regex"],
+                alias=form.cleaned_data["alias"],
                 order=(last.order + 1) if last else 0,
             )
             form = forms.CleaningRuleForm()
@@ -182,5 +243,9 @@ def cleaning_preview(request):
 
 def render_tile(request, project, spec: PathsSpec, result) -> str:
     """A dashboard tile body: the Sankey without the builder (host loads plotly and paths.js)."""
-    context = {"project": project, **result_context(project, spec, result, drill=False)}
+    presenter = getattr(request, "presenter", None) if request is not None else None
+    if presenter is None:
+        perms = getattr(request, "perms", ()) if request is not None else ()
+        presenter = Presenter.for_request(project, perms)
+    context = {"project": project, **result_context(project, spec, result, presenter, drill=False)}
     return render_to_string(f"{TEMPLATE}#tile", context, request=request)

@@ -88,13 +88,13 @@ def session_path(items, spec: dict) -> tuple[list, int] | None:
         if spec["end_point"] not in names:
             return None
         idx = names.index(spec["end_point"])
-        path = seq[max(0, idx - limit + 1): idx + 1]
+        path = seq[max(0, idx - limit + 1) : idx + 1]
         return path, limit - len(path)
     if spec.get("start_point"):
         if spec["start_point"] not in names:
             return None
         idx = names.index(spec["start_point"])
-        return seq[idx: idx + limit], 0
+        return seq[idx : idx + limit], 0
     if not seq:
         return None
     return seq[:limit], 0
@@ -135,7 +135,10 @@ def paths(events, spec: dict, rules=()) -> dict:
         key=lambda e: (-e[2], e[0], e[1]),
     )
     shown = eligible[: spec.get("edge_limit", 50)]
-    edges = [{"source": s, "target": t, "value": n, "average_conversion_time_seconds": round(avg, 3)} for s, t, n, avg in shown]
+    edges = [
+        {"source": s, "target": t, "value": n, "average_conversion_time_seconds": round(avg, 3)}
+        for s, t, n, avg in shown
+    ]
     shown_from = defaultdict(int)
     for e in edges:
         shown_from[e["source"]] += e["value"]
@@ -146,8 +149,15 @@ def paths(events, spec: dict, rules=()) -> dict:
         continued = node_sessions[node] - node_no_next[node]
         ended = node_no_next[node] if step < limit else 0
         omitted = continued - shown_from[node]
-        dropoff.append({
-            "node": node, "sessions": node_sessions[node], "continued": continued, "continued_shown": shown_from[node],
-            "continued_omitted": omitted, "ended": ended, "dropoff": omitted + ended,
-        })
+        dropoff.append(
+            {
+                "node": node,
+                "sessions": node_sessions[node],
+                "continued": continued,
+                "continued_shown": shown_from[node],
+                "continued_omitted": omitted,
+                "ended": ended,
+                "dropoff": omitted + ended,
+            }
+        )
     return {"results": edges, "dropoff": dropoff, "sessions": sum(node_no_next.values())}

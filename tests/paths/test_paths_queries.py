@@ -20,7 +20,9 @@ def at(seconds: float) -> dt.datetime:
 
 
 def spec(**body) -> PathsSpec:
-    return PathsSpec.from_json({"kind": "PathsQuery", "date_from": "2026-05-01", "date_to": "2026-05-31", **body})
+    return PathsSpec.from_json(
+        {"kind": "PathsQuery", "date_from": "2026-05-01", "date_to": "2026-05-31", **body}
+    )
 
 
 def run(project, **body) -> dict:
@@ -28,12 +30,17 @@ def run(project, **body) -> dict:
 
 
 def edges(result: dict) -> dict:
-    return {(e["source"], e["target"]): (e["value"], e["average_conversion_time_seconds"]) for e in result["results"]}
+    return {
+        (e["source"], e["target"]): (e["value"], e["average_conversion_time_seconds"])
+        for e in result["results"]
+    }
 
 
 def visit(events, person, session, pages, start=0.0, step=10.0):
     for i, page in enumerate(pages):
-        events.add("$pageview", person, at(start + i * step), {"$current_url": URL + page}, session_id=session)
+        events.add(
+            "$pageview", person, at(start + i * step), {"$current_url": URL + page}, session_id=session
+        )
 
 
 @pytest.mark.django_db
@@ -134,9 +141,12 @@ def test_screens_and_custom_events(project, events):
     events.add("purchase", "u1", at(7), session_id="s1")
     events.flush()
     assert edges(run(project, include_event_types=["$screen", "custom_event"])) == {
-        ("1_Home", "2_signup"): (1, 3.0), ("2_signup", "3_purchase"): (1, 4.0),
+        ("1_Home", "2_signup"): (1, 3.0),
+        ("2_signup", "3_purchase"): (1, 4.0),
     }
-    assert edges(run(project, include_event_types=["signup", "purchase"])) == {("1_signup", "2_purchase"): (1, 4.0)}
+    assert edges(run(project, include_event_types=["signup", "purchase"])) == {
+        ("1_signup", "2_purchase"): (1, 4.0)
+    }
 
 
 @pytest.mark.django_db
@@ -150,7 +160,15 @@ def test_edge_limit_and_min_weight_report_dropoff(project, events):
     result = run(project, edge_limit=1)
     assert edges(result) == {("1_/", "2_/a"): (3, 10.0)}
     drop = {d["node"]: d for d in result["dropoff"]}
-    assert drop["1_/"] == {"node": "1_/", "sessions": 6, "continued": 6, "continued_shown": 3, "continued_omitted": 3, "ended": 0, "dropoff": 3}
+    assert drop["1_/"] == {
+        "node": "1_/",
+        "sessions": 6,
+        "continued": 6,
+        "continued_shown": 3,
+        "continued_omitted": 3,
+        "ended": 0,
+        "dropoff": 3,
+    }
     assert drop["2_/a"]["ended"] == 3
     result = run(project, min_edge_weight=2)
     assert set(edges(result)) == {("1_/", "2_/a"), ("1_/", "2_/b")}
@@ -189,7 +207,10 @@ def test_top_complete_paths(project, events):
     visit(events, "u3", "s3", ["/"])
     events.flush()
     top = TopPathsQueryRunner(project, spec()).run()
-    assert [(p.nodes, p.sessions, p.average_duration_seconds) for p in top] == [(["/", "/pricing"], 2, 15.0), (["/"], 1, 0.0)]
+    assert [(p.nodes, p.sessions, p.average_duration_seconds) for p in top] == [
+        (["/", "/pricing"], 2, 15.0),
+        (["/"], 1, 0.0),
+    ]
 
 
 @pytest.mark.django_db
@@ -219,7 +240,15 @@ def test_spec_rejects_bad_params(body, field):
 
 
 def test_spec_round_trips_through_json():
-    s = spec(start_point="/", step_limit=7, path_cleaning=[{"regex": "a+", "alias": "b"}], path_groupings=["/x/*"], exclude=["/y"], edge_limit=10, min_edge_weight=2)
+    s = spec(
+        start_point="/",
+        step_limit=7,
+        path_cleaning=[{"regex": "a+", "alias": "b"}],
+        path_groupings=["/x/*"],
+        exclude=["/y"],
+        edge_limit=10,
+        min_edge_weight=2,
+    )
     assert PathsSpec.from_json(s.to_json()) == s
 
 

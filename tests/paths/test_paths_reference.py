@@ -23,13 +23,35 @@ from tests.paths import reference as ref
 
 BASE = dt.datetime(2026, 5, 10, 8, 0, tzinfo=dt.UTC)
 URLS = [
-    "https://ex.com/", "https://ex.com", "https://ex.com/?ref=x", "https://ex.com/pricing", "https://ex.com/pricing/",
-    "https://ex.com/product/1", "https://ex.com/product/22?x=1", "https://ex.com/product/3#r", "https://ex.com/blog/a",
-    "https://ex.com/blog/b/", "https://ex.com/login", "https://ex.com/buy", "",
+    "https://ex.com/",
+    "https://ex.com",
+    "https://ex.com/?ref=x",
+    "https://ex.com/pricing",
+    "https://ex.com/pricing/",
+    "https://ex.com/product/1",
+    "https://ex.com/product/22?x=1",
+    "https://ex.com/product/3#r",
+    "https://ex.com/blog/a",
+    "https://ex.com/blog/b/",
+    "https://ex.com/login",
+    "https://ex.com/buy",
+    "",
 ]
 CUSTOM = ["signup", "purchase"]
 SCREENS = ["Home", "Cart"]
-NODES = ["/", "/pricing", "/product/:id", "/product/1", "/blog/*", "/blog/a", "/login", "/buy", "signup", "purchase", "Home"]
+NODES = [
+    "/",
+    "/pricing",
+    "/product/:id",
+    "/product/1",
+    "/blog/*",
+    "/blog/a",
+    "/login",
+    "/buy",
+    "signup",
+    "purchase",
+    "Home",
+]
 RULE_SETS = [(), ((r"/product/\d+", "/product/:id"),), ((r"^/blog/.*$", "/blog/*"), (r"/login", "/buy"))]
 GAPS = [0, 1, 7, 60, 600, 1800, 1801, 3600]
 _ids = itertools.count(700_000 + (os.getpid() % 1000) * 1000)
@@ -50,7 +72,14 @@ def random_sessions(seed: int) -> list:
     """Sessions as (person, has $session_id, [(kind, url index, gap seconds)])."""
     rng = random.Random(seed)
     return [
-        (rng.randrange(4), rng.random() < 0.7, [(rng.choice(KINDS), rng.randrange(len(URLS)), rng.choice(GAPS)) for _ in range(rng.randint(1, 9))])
+        (
+            rng.randrange(4),
+            rng.random() < 0.7,
+            [
+                (rng.choice(KINDS), rng.randrange(len(URLS)), rng.choice(GAPS))
+                for _ in range(rng.randint(1, 9))
+            ],
+        )
         for _ in range(rng.randint(3, 20))
     ]
 
@@ -58,8 +87,21 @@ def random_sessions(seed: int) -> list:
 spec_st = st.fixed_dictionaries(
     {
         "step_limit": st.integers(2, 6),
-        "point": st.one_of(st.none(), st.none(), st.tuples(st.sampled_from(["start_point", "end_point"]), st.sampled_from(NODES[:4] + ["/buy", "signup"]))),
-        "include_event_types": st.sampled_from([["$pageview"], ["$pageview", "custom_event"], ["$screen", "signup", "purchase"], ["$pageview", "$screen", "purchase"]]),
+        "point": st.one_of(
+            st.none(),
+            st.none(),
+            st.tuples(
+                st.sampled_from(["start_point", "end_point"]), st.sampled_from(NODES[:4] + ["/buy", "signup"])
+            ),
+        ),
+        "include_event_types": st.sampled_from(
+            [
+                ["$pageview"],
+                ["$pageview", "custom_event"],
+                ["$screen", "signup", "purchase"],
+                ["$pageview", "$screen", "purchase"],
+            ]
+        ),
         "project_rules": st.integers(0, len(RULE_SETS) - 1),
         "query_rules": st.integers(0, len(RULE_SETS) - 1),
         "path_groupings": st.sampled_from([[], ["/blog/*"], ["/product/*", "/p*"]]),
@@ -83,33 +125,69 @@ def generate(sessions) -> list[dict]:
                 props["$current_url"] = URLS[url_i]
             elif kind == "$screen":
                 props["$screen_name"] = SCREENS[url_i % 2]
-            rows.append({"uuid": uuid.uuid4(), "event": kind, "distinct_id": f"p{person}", "ts": ts, "props": props, "session_id": f"s{n}" if with_id else ""})
+            rows.append(
+                {
+                    "uuid": uuid.uuid4(),
+                    "event": kind,
+                    "distinct_id": f"p{person}",
+                    "ts": ts,
+                    "props": props,
+                    "session_id": f"s{n}" if with_id else "",
+                }
+            )
     # One event outside the queried range is ignored.
-    rows.append({"uuid": uuid.uuid4(), "event": "$pageview", "distinct_id": "p0", "ts": BASE - dt.timedelta(days=30), "props": {"$current_url": URLS[3]}, "session_id": ""})
+    rows.append(
+        {
+            "uuid": uuid.uuid4(),
+            "event": "$pageview",
+            "distinct_id": "p0",
+            "ts": BASE - dt.timedelta(days=30),
+            "props": {"$current_url": URLS[3]},
+            "session_id": "",
+        }
+    )
     return rows
 
 
 def insert(project_id: int, rows: list[dict]) -> None:
     persons = sorted({r["distinct_id"] for r in rows})
     pid = {d: str(uuid.uuid5(uuid.NAMESPACE_URL, f"{project_id}/{d}")) for d in persons}
-    ch.insert("events", {
-        "uuid": [str(r["uuid"]) for r in rows], "project_id": [project_id] * len(rows), "event": [r["event"] for r in rows],
-        "distinct_id": [r["distinct_id"] for r in rows], "person_id": [pid[r["distinct_id"]] for r in rows],
-        "timestamp": [r["ts"] for r in rows], "properties": [json.dumps(r["props"]) for r in rows],
-        "session_id": [r["session_id"] for r in rows],
-    })
-    ch.insert("person_distinct_ids", {
-        "project_id": [project_id] * len(persons), "distinct_id": persons, "person_id": [pid[d] for d in persons], "version": [1] * len(persons),
-    })
+    ch.insert(
+        "events",
+        {
+            "uuid": [str(r["uuid"]) for r in rows],
+            "project_id": [project_id] * len(rows),
+            "event": [r["event"] for r in rows],
+            "distinct_id": [r["distinct_id"] for r in rows],
+            "person_id": [pid[r["distinct_id"]] for r in rows],
+            "timestamp": [r["ts"] for r in rows],
+            "properties": [json.dumps(r["props"]) for r in rows],
+            "session_id": [r["session_id"] for r in rows],
+        },
+    )
+    ch.insert(
+        "person_distinct_ids",
+        {
+            "project_id": [project_id] * len(persons),
+            "distinct_id": persons,
+            "person_id": [pid[d] for d in persons],
+            "version": [1] * len(persons),
+        },
+    )
 
 
 def body_of(raw: dict) -> dict:
     body = {
-        "kind": "PathsQuery", "date_from": "2026-05-01", "date_to": "2026-05-31",
-        "step_limit": raw["step_limit"], "include_event_types": raw["include_event_types"],
+        "kind": "PathsQuery",
+        "date_from": "2026-05-01",
+        "date_to": "2026-05-31",
+        "step_limit": raw["step_limit"],
+        "include_event_types": raw["include_event_types"],
         "path_cleaning": [{"regex": r, "alias": a} for r, a in RULE_SETS[raw["query_rules"]]],
-        "path_groupings": raw["path_groupings"], "exclude": raw["exclude"],
-        "min_edge_weight": raw["min_edge_weight"], "edge_limit": raw["edge_limit"],
+        "path_groupings": raw["path_groupings"],
+        "exclude": raw["exclude"],
+        "min_edge_weight": raw["min_edge_weight"],
+        "edge_limit": raw["edge_limit"],
     }
     if raw["point"]:
         body[raw["point"][0]] = raw["point"][1]
@@ -117,7 +195,11 @@ def body_of(raw: dict) -> dict:
 
 
 @pytest.mark.django_db
-@settings(max_examples=45, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=45,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(seed=st.integers(0, 2**32), raw=spec_st)
 def test_paths_match_reference(seed, raw):
     project = FakeProject(next(_ids))
@@ -132,11 +214,17 @@ def test_paths_match_reference(seed, raw):
     got = PathsQueryRunner(project, spec, rules=rules).run().to_json()
     want = ref.paths(in_range, body, project_rules)
 
-    event(f"edges shown: {min(len(want['results']), 3)}, omitted>0: {any(d['continued_omitted'] for d in want['dropoff'])}")
+    event(
+        f"edges shown: {min(len(want['results']), 3)}, omitted>0: {any(d['continued_omitted'] for d in want['dropoff'])}"
+    )
     assert got["sessions"] == want["sessions"]
-    assert [(e["source"], e["target"], e["value"]) for e in got["results"]] == [(e["source"], e["target"], e["value"]) for e in want["results"]]
+    assert [(e["source"], e["target"], e["value"]) for e in got["results"]] == [
+        (e["source"], e["target"], e["value"]) for e in want["results"]
+    ]
     for g, w in zip(got["results"], want["results"], strict=True):
-        assert g["average_conversion_time_seconds"] == pytest.approx(w["average_conversion_time_seconds"], abs=0.002)
+        assert g["average_conversion_time_seconds"] == pytest.approx(
+            w["average_conversion_time_seconds"], abs=0.002
+        )
     assert got["dropoff"] == want["dropoff"]
 
     all_paths = ref.all_paths(in_range, body, project_rules)
@@ -151,8 +239,12 @@ def test_paths_match_reference(seed, raw):
         edge = want["results"][0]
         actors = PathsActorsRunner(project, spec, edge["source"], edge["target"], rules=rules).run()
         want_sids = sorted(
-            p["sid"] for p in all_paths
-            if any(p["steps"][i] == edge["source"] and p["steps"][i + 1] == edge["target"] for i in range(len(p["steps"]) - 1))
+            p["sid"]
+            for p in all_paths
+            if any(
+                p["steps"][i] == edge["source"] and p["steps"][i + 1] == edge["target"]
+                for i in range(len(p["steps"]) - 1)
+            )
         )
         assert actors.total == edge["value"]
         assert sorted(a.session_id for a in actors.actors) == want_sids

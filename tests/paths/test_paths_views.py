@@ -21,7 +21,13 @@ def some_paths(events):
     now = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
     for i, pages in enumerate([["/", "/product/12", "/buy"], ["/", "/product/7"], ["/", "/blog/x"]]):
         for j, page in enumerate(pages):
-            events.add("$pageview", f"u{i}", now + dt.timedelta(seconds=10 * j), {"$current_url": URL + page}, session_id=f"s{i}")
+            events.add(
+                "$pageview",
+                f"u{i}",
+                now + dt.timedelta(seconds=10 * j),
+                {"$current_url": URL + page},
+                session_id=f"s{i}",
+            )
     events.flush()
     return events
 
@@ -31,7 +37,9 @@ def url(project, name="", **params) -> str:
 
 
 def test_full_page_renders_builder_sankey_and_tables(alice_client, project, some_paths):
-    response = alice_client.get(url(project, date_from="-7d", rule_regex=r"/product/\d+", rule_alias="/product/:id"))
+    response = alice_client.get(
+        url(project, date_from="-7d", rule_regex=r"/product/\d+", rule_alias="/product/:id")
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert 'id="paths-form"' in html and "data-paths-figure" in html and '"sankey"' in html
@@ -48,14 +56,26 @@ def test_htmx_request_renders_only_the_result_partial(alice_client, project, som
 
 
 def test_q_reopens_the_same_state(alice_client, project, some_paths):
-    q = json.dumps({"kind": "PathsQuery", "date_from": "-7d", "start_point": "/", "step_limit": 3, "exclude": ["/blog/x"]})
+    q = json.dumps(
+        {
+            "kind": "PathsQuery",
+            "date_from": "-7d",
+            "start_point": "/",
+            "step_limit": 3,
+            "exclude": ["/blog/x"],
+        }
+    )
     html = alice_client.get(url(project, q=q)).content.decode()
     assert 'name="point" value="/"' in html and 'value="3"' in html and "/blog/x</textarea>" in html
 
 
 @pytest.mark.parametrize(
     "params, field",
-    [({"step_limit": "1"}, "step_limit"), ({"rule_regex": "(", "rule_alias": "x"}, "path_cleaning[0].regex"), ({"date_from": "custom", "custom_from": "nope"}, "date_from")],
+    [
+        ({"step_limit": "1"}, "step_limit"),
+        ({"rule_regex": "(", "rule_alias": "x"}, "path_cleaning[0].regex"),
+        ({"date_from": "custom", "custom_from": "nope"}, "date_from"),
+    ],
 )
 def test_bad_params_are_400_with_form_errors(alice_client, project, params, field):
     response = alice_client.get(url(project, **params))
@@ -77,17 +97,21 @@ def test_stranger_gets_404(client, charlie, project):
 
 
 def test_navigation_lists_paths(alice_client, project):
-    assert f'href="/project/{project.pk}/paths/"' in alice_client.get(f"/project/{project.pk}/").content.decode()
+    assert (
+        f'href="/project/{project.pk}/paths/"' in alice_client.get(f"/project/{project.pk}/").content.decode()
+    )
 
 
 def test_drill_down_lists_sessions_with_person_and_replay_links(alice_client, project, some_paths):
     q = json.dumps({"kind": "PathsQuery", "date_from": "-7d"})
-    response = alice_client.get(url(project, "sessions/", q=q, node="1_/", target="2_/product/12"), headers={"HX-Request": "true"})
+    response = alice_client.get(
+        url(project, "sessions/", q=q, node="1_/", target="2_/product/12"), headers={"HX-Request": "true"}
+    )
     assert response.status_code == 200
     html = response.content.decode()
     person = some_paths.person_for("u0")
     assert f"/project/{project.pk}/persons/{person}/" in html
-    assert f"/project/{project.pk}/replay/s0?t=" in html and "/replay/s1" not in html
+    assert f"/project/{project.pk}/replay/s0?at=" in html and "/replay/s1" not in html
 
 
 def test_drill_down_bad_params_are_400(alice_client, project):
@@ -97,7 +121,11 @@ def test_drill_down_bad_params_are_400(alice_client, project):
 
 
 def test_cleaning_rules_editor_admin_adds_and_deletes(alice_client, project):
-    response = alice_client.post(url(project, "cleaning/"), {"regex": r"/product/\d+", "alias": "/product/:id"}, headers={"HX-Request": "true"})
+    response = alice_client.post(
+        url(project, "cleaning/"),
+        {"regex": r"/product/\d+", "alias": "/product/:id"},
+        headers={"HX-Request": "true"},
+    )
     assert response.status_code == 200 and "/product/:id" in response.content.decode()
     rule = PathCleaningRule.objects.get(project=project)
     assert alice_client.post(url(project, "cleaning/"), {"regex": "(", "alias": "x"}).status_code == 400
@@ -113,24 +141,47 @@ def test_exec_cannot_change_cleaning_rules(client, bob, project):
 
 def test_cleaning_preview_shows_what_a_rule_changes(alice_client, project, some_paths):
     PathCleaningRule.objects.create(project=project, regex="^/blog/.*$", alias="/blog/:post")
-    response = alice_client.get(url(project, "cleaning/preview/", rule_regex=r"/product/\d+", rule_alias="/product/:id"), headers={"HX-Request": "true"})
+    response = alice_client.get(
+        url(project, "cleaning/preview/", rule_regex=r"/product/\d+", rule_alias="/product/:id"),
+        headers={"HX-Request": "true"},
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert "/product/12" in html and "/product/:id" in html and "/blog/:post" in html
-    assert alice_client.get(url(project, "cleaning/preview/", rule_regex="(", rule_alias="x")).status_code == 400
+    assert (
+        alice_client.get(url(project, "cleaning/preview/", rule_regex="(", rule_alias="x")).status_code == 400
+    )
 
 
 def api(client, project, api_key, body):
-    return client.post(f"/api/projects/{project.pk}/query/", data=json.dumps(body), content_type="application/json", headers={"Authorization": f"Bearer {api_key}"})
+    return client.post(
+        f"/api/projects/{project.pk}/query/",
+        data=json.dumps(body),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {api_key}"},
+    )
 
 
 def test_json_api_runs_paths(client, project, api_key, some_paths):
-    response = api(client, project, api_key, {
-        "kind": "PathsQuery", "date_from": "-7d", "path_cleaning": [{"regex": r"/product/\d+", "alias": "/product/:id"}], "edge_limit": 2,
-    })
+    response = api(
+        client,
+        project,
+        api_key,
+        {
+            "kind": "PathsQuery",
+            "date_from": "-7d",
+            "path_cleaning": [{"regex": r"/product/\d+", "alias": "/product/:id"}],
+            "edge_limit": 2,
+        },
+    )
     assert response.status_code == 200
     body = response.json()
-    assert body["results"][0] == {"source": "1_/", "target": "2_/product/:id", "value": 2, "average_conversion_time_seconds": 10.0}
+    assert body["results"][0] == {
+        "source": "1_/",
+        "target": "2_/product/:id",
+        "value": 2,
+        "average_conversion_time_seconds": 10.0,
+    }
     assert len(body["results"]) == 2 and "dropoff" in body
 
 
