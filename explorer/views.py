@@ -94,10 +94,11 @@ def display_rows(rows, spec: EventsSpec, presenter, tz) -> list[dict]:
     ]
 
 
-def replay_url(project, session_id: str, offset_ms: int | None = None) -> str:
-    """The replay page (built by the replay app); `t` is milliseconds from the recording's start."""
+def replay_url(project, session_id: str, at: dt.datetime | None = None) -> str:
+    """The replay player, opening at the moment `at` (sent as `?at=<epoch ms>`; the
+    player turns it into an offset into the recording, clamped to it)."""
     url = f"/project/{project.pk}/replay/{quote(session_id, safe='')}"
-    return f"{url}?t={offset_ms}" if offset_ms is not None else url
+    return f"{url}?at={round(at.timestamp() * 1000)}" if at is not None else url
 
 
 def _url(name: str, project, params: dict | None = None, **kwargs) -> str:
@@ -159,11 +160,9 @@ def event_detail(request, event_uuid):
     if event is None:
         raise Http404("No such event")
     recordings = RecordingsQueryRunner(project)
-    start = recordings.session_start(event.session_id)
     recording_url = ""
-    if start is not None:
-        offset = max(0, int((event.timestamp - start).total_seconds() * 1000))
-        recording_url = replay_url(project, event.session_id, offset)
+    if Permission.VIEW_RECORDINGS in request.perms and recordings.session_start(event.session_id) is not None:
+        recording_url = replay_url(project, event.session_id, event.timestamp)
     context = {
         "project": project,
         "event": event,
@@ -264,6 +263,7 @@ def person_detail(request, person_id):
                 {"rec": r, "start": r.start.astimezone(tz), "url": replay_url(project, r.session_id)}
                 for r in RecordingsQueryRunner(project).for_distinct_ids(person.distinct_ids)
             ],
+            "can_view_recordings": Permission.VIEW_RECORDINGS in request.perms,
         }
     )
     return render(request, "explorer/person.html", context)

@@ -166,4 +166,5 @@ def test_event_detail_links_the_recording_when_snapshots_exist(alice_client, pro
         },
     )
     html = alice_client.get(reverse("explorer:event", kwargs={"project_id": project.pk, "event_uuid": event_uuid})).content.decode()
-    assert f'href="/project/{project.pk}/replay/s-1?t=60000"' in html
+    event_ms = round(ch.query("SELECT toUnixTimestamp64Milli(timestamp) FROM events WHERE uuid = {u:UUID} AND project_id = {project_id:UInt32}", {"u": event_uuid, "project_id": project.id}).scalar())
+    assert f'href="/project/{project.pk}/replay/s-1?at={event_ms}"' in html
