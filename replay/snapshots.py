@@ -23,6 +23,7 @@ from analytics_app import clickhouse as ch
 from analytics_app.access import BadRequest
 from ingestion.processing import dumps, loads
 
+from . import queries
 from .format import INCREMENTAL_SNAPSHOT, META, PLUGIN, decompress_event
 from .masking import RecordingMasker, mask_events
 
@@ -62,42 +63,49 @@ def parse_session_id(value: str) -> str:
 
 # ---------------------------------------------------------------- snapshots
 
-SNAPSHOTS_SQL = """
-    SELECT data
-    FROM session_replay_snapshots
-    WHERE project_id = {project_id:UInt32} AND session_id = {session_id:String}
-    ORDER BY timestamp, toString(uuid), chunk_index
-"""
-
 
 def session_snapshots(project, session_id: str) -> list[dict]:
-    """The session's rrweb events in time order, decompressed (replay.queries has the SQL)."""
-    try:
-        from .queries import session_snapshots as stored  # noqa: PLC0415 - R1's read API
-    except ImportError:  # pragma: no cover - before replay.queries existed
-        stored = None
-    if stored is not None:
-        return stored(project, session_id)
-    rows = ch.query(SNAPSHOTS_SQL, {"project_id": project.id, "session_id": session_id}).rows
-    events = []
-    for (data,) in rows:
-        try:
-            event = loads(data)
-        except ValueError:
-            continue
-        if isinstance(event, dict):
-            events.append(decompress_event(event))
-    return events
+    """The session's rrweb events in time order, decompressed (replay.queries' read API)."""
+    return queries.session_snapshots(project, session_id)
 
 
 def snapshots_body(project, session_id: str, presenter) -> str | None:
-    """JSON text {"snapshots": [...]} for this viewer, or None when the session has no recording."""
-    events = session_snapshots(project, session_id)
-    if not events:
+    """JSON text {"snapshots": [...]} for this viewer, or None when the session has no recording.
+
+    Ingestion stores each rrweb event as JSON text, decompressed. A viewer who may see
+    everything gets those texts joined as they are (no parse, no re-encode); only a row
+    still holding posthog-js compressed parts (stored before normalization) is decoded.
+    Everyone else gets the events parsed, masked and encoded again.
+    """
+    rows = ch.query(queries.SESSION_SNAPSHOTS_SQL, {"project_id": project.id, "session_id": session_id}).rows
+    if not rows:
         return None
-    if not presenter.can_view_pii:
-        events = mask_events(events)
-    return dumps({"snapshots": events})
+    if presenter.can_view_pii:
+        parts = []
+        for (data,) in rows:
+            if not data.startswith("{"):
+                continue  # not an rrweb event (queries.session_snapshots skips these too)
+            if _COMPRESSED_MARK in data:
+                event = _event(data)
+                if event is None:
+                    continue
+                data = dumps(decompress_event(event))
+            parts.append(data)
+        return '{"snapshots":[' + ",".join(parts) + "]}"
+    events = [decompress_event(e) for e in map(_event, (d for (d,) in rows)) if e is not None]
+    return dumps({"snapshots": mask_events(events)})
+
+
+# posthog-js marks compressed events with "cv"; a plain event mentioning it only costs a parse.
+_COMPRESSED_MARK = '"cv"'
+
+
+def _event(data: str) -> dict | None:
+    try:
+        event = loads(data)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None
 
 
 # ----------------------------------------------------------------- timeline
