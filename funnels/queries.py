@@ -419,7 +419,11 @@ class FunnelSQL:
         last += [f"if(i{k} = 0, toInt64(-1), T{k}[i{k}] - T{k - 1}[i{k}]) AS t{k}" for k in range(1, n)]
         last.append(f"if(i{n - 1} = 0, toInt64(-1), T{n - 1}[i{n - 1}] - T0[i{n - 1}]) AS tt")
         layers.append(last)
-        final = ["ts[cb[level]] AS reached_at", f"{self._bval_sql()} AS bval"]
+        # Only what the outer query references is computed (ClickHouse prunes the
+        # rest): reached_at from the per-attempt times, positions (cb) only for the
+        # sessions and touch attributions.
+        reached = "[" + ", ".join(f"T{k}[bi]" for k in range(n)) + "][level]"
+        final = [f"if(level = 0, toInt64(0), {reached}) AS reached_at", f"{self._bval_sql()} AS bval"]
         if sessions:
             final += [
                 "arrayDistinct(arrayFilter(s -> s != '', arraySlice(["
@@ -537,7 +541,8 @@ class FunnelSQL:
             return f"arrayFirst(v -> v != '', {touched})"
         if bd.attribution == "last_touch":
             return f"arrayLast(v -> v != '', {touched})"
-        return f"bvs[cb[{int(bd.attribution) + 1}]]"
+        k = int(bd.attribution)
+        return f"if(level > {k}, bvs[c{k}[bi]], '')"
 
     def per_actor_sql(self, aggregates: list[str], events: str) -> str:
         """GROUP BY the actor: the person alone (a UUID key, the cheapest) unless the
