@@ -62,7 +62,9 @@ def sankey_figure(payload: dict) -> go.Figure:
         node_custom.append(["node", n, text])
     fig = go.Figure(
         go.Sankey(
-            arrangement="snap",
+            # "fixed": with draggable nodes ("snap") plotly swallows the click on a node,
+            # and a node click is how a PM opens the sessions behind it.
+            arrangement="fixed",
             node={
                 "label": [f"{split_node(n)[0]}. {split_node(n)[1]}" for n in nodes],
                 "color": [color_of[split_node(n)[1]] for n in nodes],
@@ -80,7 +82,8 @@ def sankey_figure(payload: dict) -> go.Figure:
                     for e in edges
                 ],
                 "hovertemplate": "%{source.label} → %{target.label}<br><b>%{value:,}</b> sessions<br>avg %{customdata[3]}<extra></extra>",
-                "color": "rgba(66, 99, 235, 0.25)",
+                # each link in its source node's colour, translucent: flows stay traceable
+                "color": [_translucent(color_of[split_node(e["source"])[1]]) for e in edges],
             },
         )
     )
@@ -90,6 +93,11 @@ def sankey_figure(payload: dict) -> go.Figure:
         font={"size": 12},
     )
     return fig
+
+
+def _translucent(hex_color: str, alpha: float = 0.3) -> str:
+    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r}, {g}, {b}, {alpha})"
 
 
 def figure_json(fig: go.Figure) -> str:

@@ -147,12 +147,22 @@ def paths_sessions(request):
         ended = request.GET.get("ended") in ("1", "true", "on")
         raw_node, raw_target = _resolve_nodes(request, spec, node, target)
         drill = PathsActorsRunner(project, spec, raw_node, raw_target, ended=ended).run()
-        what = f"{node} → {target}" if target else (f"{node} (ended here)" if ended else node)
+        what = (
+            f"{_pretty(node)} → {_pretty(target)}"
+            if target
+            else (f"{_pretty(node)} (ended here)" if ended else _pretty(node))
+        )
         context["drill"] = dataclasses.replace(drill, what=what)
     except BadRequest as exc:
         context["error"] = exc
         status = 400
     return render(request, f"{TEMPLATE}#sessions", context, status=status)
+
+
+def _pretty(node: str) -> str:
+    """`2_/pricing` as the Sankey labels it: `2. /pricing`."""
+    step, _, name = node.partition("_")
+    return f"{step}. {name}"
 
 
 def _resolve_nodes(request, spec: PathsSpec, node: str, target: str | None) -> tuple[str, str | None]:
