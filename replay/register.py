@@ -13,8 +13,10 @@ def register() -> None:
 
     from .summary import refresh_sessions  # noqa: PLC0415
     from .views_list import RECORDINGS_PATHS  # noqa: PLC0415
+    from .views_player import SNAPSHOTS_PATHS  # noqa: PLC0415
 
     navigation.register(navigation.Section("Recordings", "replay:list", Permission.VIEW_RECORDINGS, 40))
     EXTRA_PATHS.update(RECORDINGS_PATHS)
+    EXTRA_PATHS.update(SNAPSHOTS_PATHS)
     if refresh_sessions not in writer.after_snapshots:
         writer.after_snapshots.append(refresh_sessions)

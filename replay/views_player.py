@@ -246,3 +246,45 @@ def api_snapshots(request, session_id):
     response = HttpResponse(body, content_type="application/json")
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+# The snapshots endpoint in GET /api/schema/ (registered by replay.register).
+SNAPSHOTS_PATHS = {
+    "/api/projects/{project_id}/recordings/{session_id}/snapshots/": {
+        "get": {
+            "summary": "A recording's rrweb events",
+            "description": (
+                "The session's rrweb events in time order (every window), decompressed; text, inputs, "
+                "console logs and URL query values are replaced by same-length masks without the view-PII "
+                "permission. Needs the view-recordings permission."
+            ),
+            "parameters": [
+                {"name": "project_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                {
+                    "name": "session_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,70}$"},
+                    "description": "posthog-js $session_id",
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "the recording",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"snapshots": {"type": "array", "items": {"type": "object"}}},
+                            }
+                        }
+                    },
+                },
+                "400": {"description": "malformed session id"},
+                "401": {"description": "not authenticated"},
+                "403": {"description": "no view-recordings permission"},
+                "404": {"description": "no such project, or no recording of this session"},
+            },
+        }
+    }
+}

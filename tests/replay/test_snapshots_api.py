@@ -192,3 +192,10 @@ def test_personal_api_key_of_a_support_user_is_masked(client, make_user, project
     _, raw = PersonalAPIKey.issue(support, "support tests")
     body = client.get(url(project, recording[0]), HTTP_AUTHORIZATION=f"Bearer {raw}").content.decode()
     assert "SECRETCOUPON42" not in body and "******" in body
+
+
+def test_openapi_describes_the_snapshots_api(client):
+    schema = client.get("/api/schema/").json()
+    operation = schema["paths"]["/api/projects/{project_id}/recordings/{session_id}/snapshots/"]["get"]
+    assert {p["name"] for p in operation["parameters"]} == {"project_id", "session_id"}
+    assert set(operation["responses"]) >= {"200", "400", "403", "404"}
