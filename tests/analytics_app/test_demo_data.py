@@ -237,3 +237,189 @@ def test_command_writes_demo_data_and_prints_a_summary(project):
 def test_command_refuses_an_unknown_project():
     with pytest.raises(CommandError, match="No project"):
         call_command("generate_demo_data", "--project", "987654321", "--quiet")
+
+
+# ---------------------------------------------------------------- the RowBinary bulk path
+
+
+def test_city_hash64_matches_clickhouse_for_every_distinct_id_shape():
+    spec = demo.DemoSpec(project_id=1, persons=300, days=14, seed=5, end=END)
+    events = demo.generate_chunk(spec, 0).events
+    ids = [*events.anon_ids.to_pylist()[:50], *events.user_ids.to_pylist()[:50]]
+    ids += ["user_1", "user_1234567", "user_123456789", "user_12345678901"]  # 6..16 bytes
+    import pyarrow as pa  # noqa: PLC0415
+
+    ours = demo.city_hash64(pa.array(ids)).tolist()
+    theirs = ch.query(
+        "SELECT arrayMap(x -> cityHash64(x), {ids:Array(String)})", {"ids": ids}, global_=True
+    ).scalar()
+    assert ours == theirs
+
+
+@pytest.mark.django_db
+def test_rowbinary_path_stores_exactly_what_the_json_text_path_stores(make_project):
+    """The embedded bulk path (binary JSON paths, pre-sorted, per-month files) and the
+    portable path (JSON text through ch.insert) write the same rows and properties."""
+    binary, text = make_project("RowBinary"), make_project("JSON text")
+    spec = demo.DemoSpec(project_id=binary.id, persons=400, days=45, seed=11, end=END)
+    demo.write(spec)
+    chunks = [demo.generate_chunk(demo.DemoSpec(text.id, 400, 45, 11, END), i) for i in range(1)]
+    demo._insert_columns(chunks, None, {})
+    sql = (
+        "SELECT toString(uuid), event, distinct_id, toString(person_id), timestamp, toString(properties), "
+        "session_id, window_id, mat_browser, mat_pathname, mat_current_url, mat_os, mat_device_type "
+        "FROM events WHERE project_id = {project_id:UInt32} ORDER BY uuid"
+    )
+    rows_binary, rows_text = _rows(sql, binary), _rows(sql, text)
+    assert len(rows_binary) > 1000
+    assert rows_binary == rows_text
+    uuids = "SELECT toString(uuid) FROM event_uuids WHERE project_id = {project_id:UInt32} ORDER BY uuid"
+    assert _rows(uuids, binary) == _rows(uuids, text)  # the dedup index is filled too
+    assert len({r[4].month for r in rows_binary}) >= 2  # the window spans months: one INSERT per month
+
+
+@pytest.mark.django_db
+def test_events_are_presorted_in_the_tables_sorting_key_order(project):
+    spec = demo.DemoSpec(project_id=project.id, persons=300, days=20, seed=2, end=END)
+    events = demo.generate_chunk(spec, 0).events
+    order = events.sort_order()
+    demo._insert_columns([demo.generate_chunk(spec, 0)], None, {})
+    engine_order = [
+        r[0]
+        for r in _rows(
+            "SELECT toString(uuid) FROM events WHERE project_id = {project_id:UInt32} "
+            "ORDER BY project_id, toDate(timestamp), event, cityHash64(distinct_id), uuid",
+            project,
+        )
+    ]
+    assert np.array(events["uuid"].to_pylist())[order].tolist() == engine_order
+
+
+def test_write_reports_the_cpu_of_each_stage_and_shows_a_progress_bar(make_project, capsys, db):
+    project = make_project("Progress")
+    stages: dict = {}
+    summary = demo.write(
+        demo.DemoSpec(project.id, 2 * demo.PERSONS_PER_CHUNK + 5, 7, 1, END), progress=True, stages=stages
+    )
+    assert summary["events"] > 0 and summary["persons"] > 0
+    assert {"generate_cpu_s", "encode_cpu_s", "insert_thread_cpu_s"} <= stages.keys()
+    err = capsys.readouterr().err
+    assert "person" in err and f"{2 * demo.PERSONS_PER_CHUNK + 5}" in err  # tqdm's bar: done/total persons
+
+
+# ---------------------------------------------------------------- what the product's pages rely on
+
+
+@pytest.mark.django_db
+def test_pageviews_carry_every_property_the_default_pages_break_down_by(project):
+    _generate(project, persons=400, days=21)
+    row = _rows(
+        """
+        SELECT countIf(mat_current_url = ''), countIf(mat_pathname = ''), countIf(mat_browser = ''),
+               countIf(mat_os = ''), countIf(mat_device_type = ''),
+               countIf(properties.`$referring_domain`::Nullable(String) IS NULL),
+               countIf(properties.`$geoip_country_code`::Nullable(String) IS NULL),
+               countIf(properties.`$screen_width`::Nullable(Int64) IS NULL),
+               countIf(properties.`$session_id`::Nullable(String) != session_id),
+               uniqExact(mat_browser), uniqExact(mat_os), uniqExact(mat_device_type),
+               uniqExact(properties.`$geoip_country_code`::String),
+               uniqExact(properties.`$referring_domain`::String), uniqExact(properties.utm_campaign::String),
+               uniqExact(mat_pathname), count()
+        FROM events WHERE project_id = {project_id:UInt32} AND event = '$pageview'
+        """,
+        project,
+    )[0]
+    assert row[:9] == (0,) * 9  # every pageview has URL, path, browser, OS, device, referrer, country...
+    browsers, oses, devices, countries, referrers, campaigns, paths, pageviews = row[9:]
+    assert browsers == 4 and oses >= 5 and devices == 3 and countries >= 10
+    assert referrers >= 4 and campaigns >= 5 and paths >= 30 and pageviews > 1000
+    # errors carry their type and message; clicks their element text
+    assert (
+        _rows(
+            "SELECT countIf(properties.`$exception_type`::Nullable(String) IS NULL), count() FROM events "
+            "WHERE project_id = {project_id:UInt32} AND event = '$exception'",
+            project,
+        )[0][1]
+        > 0
+    )
+
+
+@pytest.mark.django_db
+def test_identities_merge_and_revenue_adds_up(project):
+    _generate(project, persons=400, days=30)
+    merged, revenue, purchases, buyers = _rows(
+        """
+        SELECT
+            (SELECT count() FROM (SELECT person_id FROM person_distinct_ids
+                                  WHERE project_id = {project_id:UInt32} GROUP BY person_id HAVING count() = 2)),
+            sum(properties.revenue::Float64), count(), uniqExact(person_id)
+        FROM events WHERE project_id = {project_id:UInt32} AND event = 'purchase'
+        """,
+        project,
+    )[0]
+    assert merged > 0
+    assert purchases > 0 and revenue >= 29 * purchases  # the cheapest plan is 29 a month
+    assert buyers <= purchases
+
+
+@pytest.mark.django_db
+def test_funnels_retention_paths_and_trends_run_on_demo_data(alice_client, project):
+    demo.generate(project.id, 500, 30, 4)  # ending today: the pages' relative date ranges see it
+    post = lambda body: alice_client.post(  # noqa: E731
+        f"/api/projects/{project.pk}/query/", json.dumps(body), content_type="application/json"
+    )
+    funnel = post(
+        {
+            "kind": "FunnelsQuery",
+            "date_from": "-30d",
+            "steps": [
+                {"event": "$pageview"},
+                {"event": "signed_up"},
+                {"event": "activated"},
+                {"event": "purchase"},
+            ],
+        }
+    )
+    assert funnel.status_code == 200, funnel.content
+    counts = [step["count"] for step in funnel.json()["results"][0]["steps"]]
+    assert counts[0] > counts[1] > counts[2] > counts[3] > 0
+    retention = post(
+        {
+            "kind": "RetentionQuery",
+            "target_event": {"event": "signed_up"},
+            "returning_event": {"event": "feature_used"},
+            "period": "week",
+            "date_from": "-28d",
+        }
+    )
+    assert retention.status_code == 200, retention.content
+    first = retention.json()["results"][0]["values"]  # the oldest weekly cohort, week 0, 1, 2 ...
+    assert len(first) >= 4 and first[0] > first[1] >= first[-1]
+    paths = post({"kind": "PathsQuery", "date_from": "-30d"})
+    assert paths.status_code == 200, paths.content
+    edges = {(e["source"].split("_", 1)[1], e["target"].split("_", 1)[1]) for e in paths.json()["results"]}
+    assert ("/signup", "/onboarding/1") in edges and ("/onboarding/2", "/onboarding/3") in edges
+    trends = post(
+        {
+            "kind": "TrendsQuery",
+            "date_from": "-30d",
+            "series": [{"event": "$pageview", "math": "dau"}],
+            "breakdown": {"property": "$browser"},
+        }
+    )
+    assert trends.status_code == 200, trends.content
+    assert {"Chrome", "Safari"} <= {s["breakdown_value"] for s in trends.json()["results"]}
+
+
+@pytest.mark.django_db
+def test_the_default_dashboard_shows_the_demo_data(project):
+    from dashboards.cache import compute_insight  # noqa: PLC0415
+    from dashboards.defaults import DEFAULT_TILES, ensure_default_dashboard  # noqa: PLC0415
+
+    demo.generate(project.id, 500, 30, 9)  # ending today, like demo_setup
+    board = ensure_default_dashboard(project)
+    tiles = list(board.tiles.select_related("insight").order_by("order"))
+    assert [t.insight.name for t in tiles] == [t.name for t in DEFAULT_TILES]
+    for tile in tiles:
+        result = compute_insight(tile.insight, refresh=True).result
+        assert result.series and all(s.total > 0 for s in result.series), tile.insight.name
