@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET
 
 from analytics_app.access import BadRequest, json_error, project_api, project_page
 from analytics_app.models import Permission
+from analytics_app.output import mask_text
 from insights.blocks import DateRange
 
 from . import snapshots
@@ -187,6 +188,8 @@ def _person(project, summary, presenter) -> dict | None:
         return None
     person_id = summary.get("person_id")
     distinct_id = summary.get("distinct_id") or ""
+    if not presenter.can_view_pii and "@" in distinct_id:  # an identified user's email as their id
+        distinct_id = mask_text(distinct_id)
     if not person_id or person_id == uuid.UUID(int=0):
         return {"id": None, "name": distinct_id, "distinct_id": distinct_id}
     from explorer.queries import PersonQueryRunner  # noqa: PLC0415

@@ -8,6 +8,7 @@ import json
 import re
 
 import pytest
+from django.test import Client
 
 from analytics_app.models import Membership, Role
 
@@ -171,3 +172,11 @@ def test_frame_is_a_static_page_with_a_strict_csp(client):
     body = response.content.decode()
     assert "rrweb-player.min.js" in body and "replay/frame.js" in body
     assert "<script>" not in body  # no inline script: the CSP forbids it
+
+
+def test_an_email_distinct_id_is_masked_for_support(support_client, alice, project):
+    session_id = record(project, recent_events(), distinct_id="ann@example.com")
+    assert "ann@example.com" not in support_client.get(page_url(project, session_id)).content.decode()
+    admin = Client()
+    admin.force_login(alice)
+    assert "ann@example.com" in admin.get(page_url(project, session_id)).content.decode()
