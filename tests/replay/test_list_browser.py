@@ -60,7 +60,9 @@ def test_filter_sort_and_open_a_recording(live_server, page, client, alice, proj
     assert page.locator("#results tr[data-session]").first.get_attribute("data-session") == "broken"
     assert page.locator("input[name=has_errors]").is_checked()
     assert (
-        page.locator("#results tr[data-session]").first.locator("a", has_text="Watch").get_attribute("href")
+        page.locator("#results tr[data-session]")
+        .first.get_by_role("link", name="Watch ▶")
+        .get_attribute("href")
         == f"/project/{project.pk}/replay/broken"
     )
     assert not page.page_errors
