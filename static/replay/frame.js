@@ -53,6 +53,9 @@
           skipInactive: skipInactive,
           speed: message.speed || 1,
           mouseTail: { strokeStyle: "#f97316", lineWidth: 2, duration: 500 },
+          // Replaying a recorded focus would move the keyboard focus into the replayed page,
+          // where the player's shortcuts can no longer hear it.
+          triggerFocus: false,
         },
       });
     } catch (e) {

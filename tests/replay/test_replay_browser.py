@@ -374,5 +374,13 @@ def test_player_replays_a_stored_recording(page, app_live_server, project, alice
     fraction = (later_at + 300) / duration
     page.mouse.click(box["x"] + box["width"] * fraction, box["y"] + 5)
     expect(frame.locator("#later")).to_have_text(LATER_TEXT)
+    # Space plays and pauses, also when the replay itself has the focus.
+    page.keyboard.press("Space")
+    page.wait_for_selector("body[data-replay-state=playing]")
+    page.locator("#replay-frame").click()
+    page.keyboard.press("Space")
+    page.wait_for_selector("body[data-replay-state=paused]")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function("() => Number(document.body.dataset.replayOffset) < 1000")
     page.screenshot(path=str(tmp_path / "player.png"), full_page=True)
     assert not page.page_errors, [str(e) for e in page.page_errors]
