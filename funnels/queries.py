@@ -81,10 +81,11 @@ class FunnelSQL:
     """Builds the per-actor SQL for one spec. Every value is bound through `b`; the
     only text generated here is structure indexed by step / exclusion numbers."""
 
-    def __init__(self, project, spec: FunnelSpec, start: dt.datetime, end: dt.datetime):
+    def __init__(self, project, spec: FunnelSpec, start: dt.datetime, end: dt.datetime, *, person_ids=None):
         self.project = project
         self.spec = spec
         self.start, self.end = start, end
+        self.person_ids = person_ids  # only these (resolved) persons' events, e.g. one page of actors
         self.b = SQLBuilder(project.id)
         self.n = len(spec.steps)
         self.w = self.b.bind(spec.window.micros, "Int64")
@@ -144,6 +145,8 @@ class FunnelSQL:
         where = []
         if spec.order != "strict":
             where.append("(mm != 0 OR xm != 0)")
+        if self.person_ids is not None:
+            where.append(f"person_id IN {b.bind(list(self.person_ids), 'Array(UUID)')}")
         if spec.aggregate_by.kind == "session":
             where.append("session_id != ''")
         if spec.aggregate_by.kind == "property":
@@ -874,15 +877,30 @@ class FunnelActorsQueryRunner:
                 where.append(f"bval NOT IN {b.bind(top, 'Array(String)')}")
             else:
                 where.append(f"bval = {b.bind(self.spec.breakdown_value, 'String')}")
+        # Two passes: the page of actors without sessions (collecting and sorting every
+        # actor's session ids doubled the cost), then the sessions of that page's
+        # persons only (the per-actor result depends on the actor's own events alone).
         sql = f"""
-        SELECT toString(person_id) AS person_id, akey, level, reached_at, sessions, last_session, count() OVER () AS total
-        FROM ({q.actors_sql()})
+        SELECT toString(person_id) AS person_id, akey, level, reached_at, count() OVER () AS total
+        FROM ({q.actors_sql(sessions=False)})
         WHERE {" AND ".join(where)}
         ORDER BY reached_at DESC, person_id, akey
         LIMIT {b.bind(self.spec.limit, "UInt32")} OFFSET {b.bind(self.spec.offset, "UInt32")}
         """
-        rows = ch.query(sql, b.params).rows
-        total = rows[0][6] if rows else self._count(q, where)
+        page = ch.query(sql, b.params).rows
+        total = page[0][4] if page else self._count(q, where)
+        sessions = {}
+        if page:
+            q2 = FunnelSQL(self.project, funnel, start, end, person_ids=sorted({r[0] for r in page}))
+            found = ch.query(
+                f"SELECT toString(person_id), akey, sessions, last_session FROM ({q2.actors_sql()}) WHERE level > 0",
+                q2.b.params,
+            ).rows
+            sessions = {(pid, akey): (list(sids), last) for pid, akey, sids, last in found}
+        rows = [
+            (pid, akey, level, at, *sessions.get((pid, akey), ([], "")), total)
+            for pid, akey, level, at, total in page
+        ]
         ids = sorted({r[0] for r in rows})
         props, dids = {}, {}
         if ids and self.with_persons:
@@ -913,7 +931,7 @@ class FunnelActorsQueryRunner:
     def _count(self, q: FunnelSQL, where: list[str]) -> int:
         if self.spec.offset == 0:
             return 0
-        sql = f"SELECT count() FROM ({q.actors_sql()}) WHERE {' AND '.join(where)}"
+        sql = f"SELECT count() FROM ({q.actors_sql(sessions=False)}) WHERE {' AND '.join(where)}"
         return ch.query(sql, q.b.params).scalar() or 0
 
 

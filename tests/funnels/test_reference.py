@@ -169,6 +169,19 @@ def check_actors(project, events, persons, body, spec, start, end, expected, see
     }
     assert keys == want, (actors_body, keys ^ want)
     assert got.total == len(want)
+    # Each actor's counted attempt: its last step's time and its sessions.
+    by_key = {tuple(str(x) for x in a.key): a for a in ref.actors(events, persons, spec, start, end)}
+    for a in got.actors:
+        r = by_key[
+            (a.person_id,) if spec.aggregate_by.kind == "person" else (a.person_id, a.aggregation_value)
+        ]
+        sessions = list(dict.fromkeys(e.session_id for e in r.chain if e.session_id))
+        assert (a.reached_step, ref.micros(a.reached_at), a.session_ids, a.session_id_at_last_step) == (
+            r.level - 1,
+            r.chain[-1].ts,
+            sessions,
+            r.chain[-1].session_id or None,
+        ), (actors_body, a)
 
 
 @SETTINGS
