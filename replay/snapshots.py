@@ -69,15 +69,61 @@ def session_snapshots(project, session_id: str) -> list[dict]:
     return queries.session_snapshots(project, session_id)
 
 
-def snapshots_body(project, session_id: str, presenter) -> str | None:
-    """JSON text {"snapshots": [...]} for this viewer, or None when the session has no recording.
+def parse_window_id(value: str | None) -> str | None:
+    """The optional window filter (posthog-js $window_id, stored cut to 200 characters)."""
+    if value in (None, ""):
+        return None
+    if len(value) > 200:
+        raise BadRequest("window_id is longer than 200 characters.", {"window_id": "too long"})
+    return value
+
+
+# The same read as replay.queries (one place decides the order), for one window.
+_SESSION_FILTER = "AND session_id = {session_id:String}"
+if _SESSION_FILTER not in queries.SESSION_SNAPSHOTS_SQL:  # pragma: no cover - a guard for edits there
+    raise ImportError("replay.queries.SESSION_SNAPSHOTS_SQL changed its session filter")
+WINDOW_SNAPSHOTS_SQL = queries.SESSION_SNAPSHOTS_SQL.replace(
+    _SESSION_FILTER, _SESSION_FILTER + " AND window_id = {window_id:String}"
+)
+
+WINDOWS_SQL = """
+    SELECT window_id, count() AS events,
+        toUnixTimestamp64Milli(min(timestamp)) AS first_ms, toUnixTimestamp64Milli(max(timestamp)) AS last_ms
+    FROM session_replay_snapshots
+    WHERE project_id = {project_id:UInt32} AND session_id = {session_id:String}
+    GROUP BY window_id
+    ORDER BY first_ms, window_id
+"""
+
+
+@dataclass(frozen=True)
+class Window:
+    window_id: str
+    events: int
+    first_ms: int
+    last_ms: int
+
+
+def session_windows(project, session_id: str) -> list[Window]:
+    """The session's browser windows (tabs), in the order they started."""
+    rows = ch.query(WINDOWS_SQL, {"project_id": project.id, "session_id": session_id}).rows
+    return [Window(w, int(n), int(a), int(b)) for w, n, a, b in rows]
+
+
+def snapshots_body(project, session_id: str, presenter, window_id: str | None = None) -> str | None:
+    """JSON text {"snapshots": [...]} for this viewer, or None when the session has no recording
+    (in that window, when one is given).
 
     Ingestion stores each rrweb event as JSON text, decompressed. A viewer who may see
     everything gets those texts joined as they are (no parse, no re-encode); only a row
     still holding posthog-js compressed parts (stored before normalization) is decoded.
     Everyone else gets the events parsed, masked and encoded again.
     """
-    rows = ch.query(queries.SESSION_SNAPSHOTS_SQL, {"project_id": project.id, "session_id": session_id}).rows
+    params = {"project_id": project.id, "session_id": session_id}
+    if window_id is None:
+        rows = ch.query(queries.SESSION_SNAPSHOTS_SQL, params).rows
+    else:
+        rows = ch.query(WINDOW_SNAPSHOTS_SQL, {**params, "window_id": window_id}).rows
     if not rows:
         return None
     if presenter.can_view_pii:

@@ -127,6 +127,10 @@ def player(request, session_id):
         if m.kind in ("rage_click", "console_error", "navigation")
     ]
     player_path = reverse("replay:player", kwargs={"project_id": project.pk, "session_id": session_id})
+    # Each browser window (tab) is its own rrweb recording: the player plays one at a time,
+    # the busiest first, aligned on the session's timeline.
+    windows = snapshots.session_windows(project, session_id)
+    window = max(windows, key=lambda w: (w.events, -w.first_ms)) if windows else None
     config = {
         "snapshotsUrl": reverse(
             "replay:api_snapshots", kwargs={"project_id": project.pk, "session_id": session_id}
@@ -137,6 +141,7 @@ def player(request, session_id):
         "speeds": SPEEDS,
         "skipMs": SKIP_MS,
         "momentUrl": request.build_absolute_uri(player_path),
+        "windowId": window.window_id if window and len(windows) > 1 else None,
     }
     context = {
         "project": project,
@@ -156,6 +161,17 @@ def player(request, session_id):
             {"offset": timeline.offset(ts), "at": _fmt(timeline.offset(ts)), "href": href}
             for ts, href in timeline.navigations
         ],
+        "windows": [
+            {
+                "id": w.window_id,
+                "label": f"Window {i} · {_fmt(timeline.offset(w.first_ms))}-{_fmt(timeline.offset(w.last_ms))}"
+                f" · {w.events} events",
+                "selected": w is window,
+            }
+            for i, w in enumerate(windows, 1)
+        ]
+        if len(windows) > 1
+        else [],
         "speeds": SPEEDS,
         "skip_seconds": SKIP_MS // 1000,
         "config": config,
@@ -243,7 +259,8 @@ def frame(request):
 @project_api(Permission.VIEW_RECORDINGS)
 def api_snapshots(request, session_id):
     session_id = snapshots.parse_session_id(session_id)
-    body = snapshots.snapshots_body(request.project, session_id, request.presenter)
+    window_id = snapshots.parse_window_id(request.GET.get("window_id"))
+    body = snapshots.snapshots_body(request.project, session_id, request.presenter, window_id)
     if body is None:
         return json_error(404, "No recording of this session.")
     response = HttpResponse(body, content_type="application/json")
@@ -270,6 +287,12 @@ SNAPSHOTS_PATHS = {
                     "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,70}$"},
                     "description": "posthog-js $session_id",
                 },
+                {
+                    "name": "window_id",
+                    "in": "query",
+                    "schema": {"type": "string", "maxLength": 200},
+                    "description": "only this browser window (posthog-js $window_id)",
+                },
             ],
             "responses": {
                 "200": {
@@ -283,7 +306,7 @@ SNAPSHOTS_PATHS = {
                         }
                     },
                 },
-                "400": {"description": "malformed session id"},
+                "400": {"description": "malformed session id or window id"},
                 "401": {"description": "not authenticated"},
                 "403": {"description": "no view-recordings permission"},
                 "404": {"description": "no such project, or no recording of this session"},

@@ -91,7 +91,6 @@
         break;
       case "loaded":
         state.loaded = true;
-        if (message.duration) state.duration = message.duration;
         playButton.disabled = false;
         statusLine.textContent = "";
         break;
@@ -119,19 +118,43 @@
   frame.addEventListener("load", function () { post({ type: "hello" }); });
   post({ type: "hello" });
 
-  statusLine.textContent = "Loading the recording…";
-  fetch(config.snapshotsUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
-    .then(function (response) {
-      if (!response.ok) throw new Error("the snapshots request answered " + response.status);
-      return response.json();
-    })
-    .then(function (body) {
-      state.events = body.snapshots || [];
-      maybeLoad();
-    })
-    .catch(function (error) {
-      statusLine.textContent = "The recording could not be loaded: " + error.message;
+  // A session with several browser windows is played one window at a time. The window's
+  // events are put on the session's clock: a first (custom) event at the session's start
+  // makes the frame's offsets the page's offsets.
+  function load(windowId) {
+    var url = config.snapshotsUrl + (windowId ? "?window_id=" + encodeURIComponent(windowId) : "");
+    state.events = null;
+    state.loaded = false;
+    state.playing = false;
+    playButton.disabled = true;
+    statusLine.textContent = "Loading the recording…";
+    render();
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("the snapshots request answered " + response.status);
+        return response.json();
+      })
+      .then(function (body) {
+        var events = body.snapshots || [];
+        if (events.length && events[0].timestamp > config.startMs) {
+          events.unshift({ type: 5, timestamp: config.startMs, data: { tag: "sextant-session-start", payload: {} } });
+        }
+        state.events = events;
+        maybeLoad();
+      })
+      .catch(function (error) {
+        statusLine.textContent = "The recording could not be loaded: " + error.message;
+      });
+  }
+  load(config.windowId);
+
+  var windowSelect = document.getElementById("rp-window");
+  if (windowSelect) {
+    windowSelect.addEventListener("change", function () {
+      if (state.loaded) post({ type: "pause" });
+      load(windowSelect.value);
     });
+  }
 
   playButton.addEventListener("click", toggle);
 

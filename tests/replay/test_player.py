@@ -180,3 +180,24 @@ def test_an_email_distinct_id_is_masked_for_support(support_client, alice, proje
     admin = Client()
     admin.force_login(alice)
     assert "ann@example.com" in admin.get(page_url(project, session_id)).content.decode()
+
+
+def test_a_session_with_two_windows_plays_the_busiest_and_offers_the_other(alice_client, project):
+    events = recent_events()
+    session_id = record(project, events[:30], window_id="tab-1")
+    record(
+        project,
+        [{**e, "timestamp": e["timestamp"] + 500} for e in events],
+        session_id=session_id,
+        window_id="tab-2",
+    )
+    response = alice_client.get(page_url(project, session_id))
+    assert config_of(response)["windowId"] == "tab-2"
+    body = response.content.decode()
+    options = re.findall(r'<option value="(tab-\d)"( selected)?>', body)
+    assert options == [("tab-1", ""), ("tab-2", " selected")]
+
+
+def test_a_single_window_session_has_no_window_picker(alice_client, project, session):
+    response = alice_client.get(page_url(project, session[0]))
+    assert config_of(response)["windowId"] is None and 'id="rp-window"' not in response.content.decode()

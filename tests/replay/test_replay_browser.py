@@ -384,3 +384,25 @@ def test_player_replays_a_stored_recording(page, app_live_server, project, alice
     page.wait_for_function("() => Number(document.body.dataset.replayOffset) < 1000")
     page.screenshot(path=str(tmp_path / "player.png"), full_page=True)
     assert not page.page_errors, [str(e) for e in page.page_errors]
+
+
+def test_player_switches_between_browser_windows(page, app_live_server, project, alice):
+    """Two tabs of one session: each is its own rrweb recording, played one at a time on the
+    session's clock."""
+    from .test_snapshots_api import recent_events, record  # noqa: PLC0415
+
+    events = recent_events()
+    second_page = next(i for i, e in enumerate(events) if e["type"] == 4 and "/thanks" in e["data"]["href"])
+    session_id = record(project, events[:second_page], window_id="tab-1")
+    record(project, events[second_page:], session_id=session_id, window_id="tab-2")
+    log_in(page, alice, app_live_server.url)
+    end = events[-1]["timestamp"] - events[0]["timestamp"]
+    page.goto(f"{app_live_server.url}/project/{project.pk}/replay/{session_id}?t={end}")
+    page.wait_for_selector("body[data-replay-state=paused]")
+    expect(page.locator("#rp-window")).to_have_value("tab-1")  # the busier window
+    expect(replayed(page).locator("h1")).to_have_text("Checkout")
+    page.select_option("#rp-window", "tab-2")
+    page.wait_for_selector("body[data-replay-state=paused]")
+    expect(replayed(page).locator("h1")).to_have_text("Thank you, Alice")
+    assert page.evaluate("() => Number(document.body.dataset.replayOffset)") >= end - 100
+    assert not page.page_errors, [str(e) for e in page.page_errors]

@@ -41,6 +41,7 @@ def record(
     session_id: str | None = None,
     distinct_id: str = "visitor-1",
     chunk: int = 10,
+    window_id: str = "w1",
 ) -> str:
     """Store a recording like posthog-js sends it: compressed events in $snapshot chunks."""
     session_id = session_id or f"s-{uuid.uuid4().hex[:12]}"
@@ -53,7 +54,7 @@ def record(
             "properties": {
                 "$snapshot_data": [compress_event(e) for e in events[i : i + chunk]],
                 "$session_id": session_id,
-                "$window_id": "w1",
+                "$window_id": window_id,
                 "distinct_id": distinct_id,
             },
         }
@@ -197,5 +198,18 @@ def test_personal_api_key_of_a_support_user_is_masked(client, make_user, project
 def test_openapi_describes_the_snapshots_api(client):
     schema = client.get("/api/schema/").json()
     operation = schema["paths"]["/api/projects/{project_id}/recordings/{session_id}/snapshots/"]["get"]
-    assert {p["name"] for p in operation["parameters"]} == {"project_id", "session_id"}
+    assert {p["name"] for p in operation["parameters"]} == {"project_id", "session_id", "window_id"}
     assert set(operation["responses"]) >= {"200", "400", "403", "404"}
+
+
+def test_window_id_selects_one_browser_window(alice_client, project):
+    events = recent_events()
+    session_id = record(project, events, window_id="tab-1")
+    later = [{**e, "timestamp": e["timestamp"] + 60_000} for e in events[:20]]
+    record(project, later, session_id=session_id, window_id="tab-2")
+    both = alice_client.get(url(project, session_id)).json()["snapshots"]
+    assert len(both) == len(events) + 20
+    assert alice_client.get(url(project, session_id) + "?window_id=tab-1").json()["snapshots"] == events
+    assert alice_client.get(url(project, session_id) + "?window_id=tab-2").json()["snapshots"] == later
+    assert alice_client.get(url(project, session_id) + "?window_id=tab-3").status_code == 404
+    assert alice_client.get(url(project, session_id) + "?window_id=" + "x" * 201).status_code == 400
