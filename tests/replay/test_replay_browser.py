@@ -406,3 +406,23 @@ def test_player_switches_between_browser_windows(page, app_live_server, project,
     expect(replayed(page).locator("h1")).to_have_text("Thank you, Alice")
     assert page.evaluate("() => Number(document.body.dataset.replayOffset)") >= end - 100
     assert not page.page_errors, [str(e) for e in page.page_errors]
+
+
+def test_capture_side_masks_all_text_when_the_project_asks(page, app_live_server, make_project, alice):
+    """The remote config's maskTextSelector "*" (project.recording_mask_all_text) makes
+    posthog-js mask every text before it leaves the browser."""
+    project = make_project("Masked shop", members={alice: Role.ADMIN}, recording_mask_all_text=True)
+    open_shop(page, app_live_server.url, project.api_token)
+    session_id = page.evaluate("() => posthog.get_session_id()")
+    page.click("#coupon")
+    page.keyboard.type(TYPED_COUPON, delay=10)
+    page.mouse.move(10, 10)
+    rows = poll(
+        lambda: stored_rows(project.id, session_id),
+        lambda rows: any(r["event_type"] == 2 for r in rows) and any('"source":5' in r["data"] for r in rows),
+        "the masked shop's full snapshot and input events",
+    )
+    stored = json.dumps([r["data"] for r in rows])
+    assert "Checkout" not in stored and "alice@example.com" not in stored
+    config = next(json.loads(r["data"]) for r in rows if '"$remote_config_received"' in r["data"])
+    assert config["data"]["payload"]["masking"] == {"maskAllInputs": True, "maskTextSelector": "*"}
