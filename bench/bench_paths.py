@@ -19,13 +19,38 @@ Prints a table of ratios, writes bench/results/paths.json.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import resource
 
 import common
 
 END = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
 
-def duck_sql(parquet: str, start: dt.datetime, end: dt.datetime, *, events: list[str], start_point=None, end_point=None, limit=5) -> str:
+def cpu_seconds() -> float:
+    """CPU time of this process (both engines run in-process): less sensitive to other
+    jobs on a shared machine than wall time."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def timed_cpu(fn, repeat: int):
+    """common.timed plus the mean CPU seconds per run (warm-up included)."""
+    before = cpu_seconds()
+    t = common.timed(fn, repeat)
+    return t, (cpu_seconds() - before) / (repeat + 1)
+
+
+def duck_sql(
+    parquet: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    events: list[str],
+    start_point=None,
+    end_point=None,
+    limit=5,
+) -> str:
     """The same semantics in DuckDB (window functions): node, cleaning, sessions, 30-minute
     split, collapse, cut, edges (top 50) plus per-node sessions for drop-off."""
     url_path = "regexp_extract(current_url, '^[a-z]+://[^/?#]*([^?#]*)', 1)"
@@ -85,10 +110,18 @@ def main() -> None:
 
     end = data.end
     start = end - dt.timedelta(days=args.days)
-    base = {"kind": "PathsQuery", "date_from": start.isoformat(), "date_to": end.isoformat(), "step_limit": 5,
-            "path_cleaning": common.PATH_RULES}
+    base = {
+        "kind": "PathsQuery",
+        "date_from": start.isoformat(),
+        "date_to": end.isoformat(),
+        "step_limit": 5,
+        "path_cleaning": common.PATH_RULES,
+    }
     cases = {
-        "depth 5 from landing page /": ({**base, "start_point": "/"}, {"events": ["$pageview"], "start_point": "/"}),
+        "depth 5 from landing page /": (
+            {**base, "start_point": "/"},
+            {"events": ["$pageview"], "start_point": "/"},
+        ),
         "depth 5 back from purchase": (
             {**base, "end_point": "purchase", "include_event_types": ["$pageview", "purchase"]},
             {"events": ["$pageview", "purchase"], "end_point": "purchase"},
@@ -98,11 +131,22 @@ def main() -> None:
     sextant = {}
     for name, (body, _) in cases.items():
         spec = PathsSpec.from_json(body)
-        t = common.timed(lambda spec=spec: PathsQueryRunner(project, spec, rules=spec.path_cleaning).run(), args.repeat)
+        t, cpu = timed_cpu(
+            lambda spec=spec: PathsQueryRunner(project, spec, rules=spec.path_cleaning).run(), args.repeat
+        )
         result = t.value
-        sextant[name] = {"seconds": t.median, "runs": t.runs, "edges": [(e.source, e.target, e.value) for e in result.edges],
-                         "sessions": result.sessions}
-        print(f"  sextant {name}: {common.ms(t.median)} (runs {[round(r, 3) for r in t.runs]}), {result.sessions:,} sessions", flush=True)
+        sextant[name] = {
+            "seconds": t.median,
+            "runs": t.runs,
+            "edges": [(e.source, e.target, e.value) for e in result.edges],
+            "sessions": result.sessions,
+            "cpu": cpu,
+        }
+        print(
+            f"  sextant {name}: {common.ms(t.median)} (runs {[round(r, 3) for r in t.runs]}, cpu {common.ms(cpu)}/run), "
+            f"{result.sessions:,} sessions, load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
 
     parquet = f"{data.dir}/events.parquet"
     export_s = common.export_parquet(parquet)
@@ -110,10 +154,14 @@ def main() -> None:
     duck = {}
     for name, (_, kw) in cases.items():
         sql = duck_sql(parquet, start, end, **kw)
-        t = common.timed(lambda sql=sql: con.execute(sql).fetchall(), args.repeat)
+        t, cpu = timed_cpu(lambda sql=sql: con.execute(sql).fetchall(), args.repeat)
         edges = [(s, tg, v) for s, tg, v, _ in t.value if tg != ""]
-        duck[name] = {"seconds": t.median, "runs": t.runs, "edges": edges}
-        print(f"  duckdb {name}: {common.ms(t.median)} (runs {[round(r, 3) for r in t.runs]})", flush=True)
+        duck[name] = {"seconds": t.median, "runs": t.runs, "edges": edges, "cpu": cpu}
+        print(
+            f"  duckdb {name}: {common.ms(t.median)} (runs {[round(r, 3) for r in t.runs]}, cpu {common.ms(cpu)}/run), "
+            f"load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
 
     print()
     table, rows = [], []
@@ -121,21 +169,43 @@ def main() -> None:
         s, d = sextant[name], duck[name]
         ratio = common.ratio(s["seconds"], d["seconds"])
         match = s["edges"] == d["edges"]
-        table.append(common.vs_duckdb(("query", name), s["seconds"], d["seconds"], ("edges match", f"{match} ({len(s['edges'])} edges)")))
-        rows.append({
-            "query": name, "sextant_s": round(s["seconds"], 4), "sextant_runs": [round(r, 4) for r in s["runs"]],
-            "duckdb_s": round(d["seconds"], 4), "duckdb_runs": [round(r, 4) for r in d["runs"]], "ratio": round(ratio, 3),
-            "edges_match": match, "sessions": s["sessions"], "under_1s": s["seconds"] < 1.0,
-        })
+        table.append(
+            common.vs_duckdb(
+                ("query", name),
+                s["seconds"],
+                d["seconds"],
+                ("edges match", f"{match} ({len(s['edges'])} edges)"),
+            )
+        )
+        rows.append(
+            {
+                "query": name,
+                "sextant_s": round(s["seconds"], 4),
+                "sextant_runs": [round(r, 4) for r in s["runs"]],
+                "duckdb_s": round(d["seconds"], 4),
+                "duckdb_runs": [round(r, 4) for r in d["runs"]],
+                "ratio": round(ratio, 3),
+                "sextant_cpu_s": round(s["cpu"], 4),
+                "duckdb_cpu_s": round(d["cpu"], 4),
+                "cpu_ratio": round(common.ratio(s["cpu"], d["cpu"]), 3),
+                "edges_match": match,
+                "sessions": s["sessions"],
+                "under_1s": s["seconds"] < 1.0,
+            }
+        )
     common.print_table(table)
-    common.write_results("paths", {
-        **common.data_payload(args, data, export_s),
-        "notes": "Median of --repeat after a warm-up. Sextant resolves person_id through person_distinct_ids at query "
-                 "time and also computes drop-off per node; the Parquet file has the person resolved already. "
-                 "The machine is shared (other engineers' jobs): compare ratios, not absolute times. "
-                 "`edges_match` compares the top-50 (source, target, sessions) lists of both engines.",
-        "results": rows,
-    })
+    common.write_results(
+        "paths",
+        {
+            **common.data_payload(args, data, export_s),
+            "notes": "Median of --repeat after a warm-up. Sextant resolves person_id through person_distinct_ids at query "
+            "time and also computes drop-off per node; the Parquet file has the person resolved already. "
+            "The machine is shared (other engineers' jobs): compare ratios, not absolute times. "
+            "`edges_match` compares the top-50 (source, target, sessions) lists of both engines. "
+            "`*_cpu_s`: CPU seconds of this process per run (both engines run in-process), warm-up included.",
+            "results": rows,
+        },
+    )
     print(f"(data dir {data.dir}; delete it when done, or pass it to --reuse)")
 
 

@@ -2,16 +2,20 @@
 paths), PathsActorsRunner (sessions behind a node or an edge), PathNodesQueryRunner
 (top nodes for the start/end picker) and PathCleaningPreviewRunner.
 
-Semantics are in docs/paths.md; tests/paths/reference.py implements the same in
-Python. One pass over the events builds every session's node sequence:
+Semantics are in docs/paths.md ("SQL shape"); tests/paths/reference.py implements the
+same in Python. One query per runner:
 
-    events (EventSource: date range, filters, person resolved, node computed innermost:
-            raw node -> cleaning rules -> wildcard groupings)
-    -> one row per session: sorted array of (t_us, uuid text, node); events without
+    node dictionary (WITH ... AS paths_dict): the distinct raw keys of the range (page-view
+        URL, screen name, event name) -> URL path -> cleaning rules -> groupings ->
+        exclusion, once per key; valid nodes numbered 1..K
+    -> events (EventSource: date range, filters, person only where needed) with their
+       node id (transform over the dictionary's constant arrays)
+    -> one row per session: sorted array of (t_us, uuid, node id); events without
        $session_id are grouped per person and split at gaps > 30 minutes
     -> drop excluded / empty nodes, collapse consecutive repeats
     -> cut at the start point / end point, cap at step_limit, number the steps
-    -> ARRAY JOIN the steps into (source, target or '' at the path's end) rows
+    -> ARRAY JOIN the steps into (step, source id, target id or 0) rows, GROUP BY,
+       and only then the names (`2_/pricing`)
 
 Every value (regexes and aliases included) is a bound parameter.
 """
@@ -47,13 +51,15 @@ def project_rules(project) -> tuple[CleaningRule, ...]:
 
 
 # ------------------------------------------------------------------ node expressions
-URL_PATH_SQL = "if(e.mat_current_url = '', '', if(trim(TRAILING '/' FROM path(e.mat_current_url)) = '', '/', trim(TRAILING '/' FROM path(e.mat_current_url))))"
 SCREEN_SQL = "ifNull(e.properties.`$screen_name`::Nullable(String), '')"
 
 
-def raw_node_sql() -> str:
-    """The node of one event before cleaning: URL path, screen name or event name."""
-    return f"multiIf(e.event = '$pageview', {URL_PATH_SQL}, e.event = '$screen', {SCREEN_SQL}, toString(e.event))"
+def url_path_sql(col: str) -> str:
+    """The node of a page view: the URL's path without trailing slashes ('/' if empty)."""
+    return f"if({col} = '', '', if(trim(TRAILING '/' FROM path({col})) = '', '/', trim(TRAILING '/' FROM path({col}))))"
+
+
+URL_PATH_SQL = url_path_sql("e.mat_current_url")
 
 
 def clean_sql(b: SQLBuilder, expr: str, rules) -> str:
@@ -180,10 +186,6 @@ def node_name(node: str) -> str:
 # entirely (raw node empty); EXCLUDED = dropped after the 30-minute split (excluded, or
 # empty after cleaning).
 EXCLUDED_ID = 4294967295
-
-
-def url_path_sql(col: str) -> str:
-    return f"if({col} = '', '', if(trim(TRAILING '/' FROM path({col})) = '', '/', trim(TRAILING '/' FROM path({col}))))"
 
 
 @dataclass
