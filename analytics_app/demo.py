@@ -15,12 +15,18 @@ country and are heavier on weekdays.
 
 Layout:
 - `DemoSpec` fixes what to generate. `generate_chunk(spec, i)` is pure: it returns
-  the rows of persons [i * PERSONS_PER_CHUNK, ...) as Arrow/numpy columns, built with
-  vectorized numpy/pyarrow ops (no per-event Python) from a RNG seeded with
-  (seed, i). Same seed and window -> the same rows, whatever the project id.
+  the rows of persons [i * PERSONS_PER_CHUNK, ...) built with vectorized
+  numpy/pyarrow ops (no per-event Python) from a RNG seeded with (seed, i). Same seed
+  and window -> the same rows, whatever the project id. A chunk's events are columns
+  plus property "parts" (indexes into small vocabularies of property fragments),
+  encoded on demand: `events.columns()` as JSON text, `events.rowbinary()` as
+  RowBinary with the JSON column as binary paths.
 - `write(spec)` streams chunks into `events`, `persons` and `person_distinct_ids`
-  through the ClickHouse layer, with two insert threads so the engine's JSON parsing
-  runs on both cores while the next chunk is generated.
+  through the ClickHouse layer. The main thread generates; batches of ~BATCH_EVENTS
+  go to two insert threads. On the embedded engine (chdb) a batch is encoded as
+  RowBinary, pre-sorted by the events sorting key and inserted month by month from a
+  temporary file (`INSERT ... SELECT ... FROM file(...)`); on a ClickHouse server the
+  columns go through ch.insert with the properties as JSON text.
 
 The window is the `days` UTC days ending with `end` (default: today); events later
 than the wall clock are dropped, so a default run never writes the future. A run
@@ -29,8 +35,9 @@ to WARMUP_DAYS before the window (their earlier events are not written), so the
 window opens with returning users instead of a ramp from zero; `persons` counts
 everyone simulated, the summary's `visitors` those with events in the window.
 
-Cost (bench/bench_demo_insert.py): generation is ~3 CPU-µs per event; nearly all
-the rest is ClickHouse parsing `properties` into the JSON column and writing it.
+Cost (bench/bench_demo_insert.py, docs/clickhouse.md "Demo data"): ~12 CPU-µs per
+event on the embedded path (generation ~2, encoding ~2.5, the engine ~5.5), against
+~34-57 when the engine parses the properties as JSON text.
 """
 
 from __future__ import annotations
@@ -308,7 +315,7 @@ def _kv(key: str, value) -> str:
 # two encodings: JSON text (`"k":v,...`, joined with "," and wrapped in {} per row) and
 # the RowBinary encoding of the JSON type's paths (path name, binary type tag, value),
 # which rows concatenate after one byte holding their number of paths. The engine reads
-# RowBinary JSON about 4x cheaper than it parses JSON text (docs/demo-data.md).
+# RowBinary JSON about 4x cheaper than it parses JSON text (docs/clickhouse.md, "Demo data").
 _RB_STRING, _RB_INT64, _RB_FLOAT64, _RB_BOOL = b"\x15", b"\x0a", b"\x0e", b"\x2d"
 
 
@@ -1217,12 +1224,13 @@ def _insert_rowbinary(chunks: list[Chunk], directory: str, stages: dict) -> int:
     """The embedded path: rows encoded as RowBinary (properties as binary JSON paths),
     sorted by the events sorting key, one temporary file and INSERT per month partition.
 
-    Measured on chdb 26.9 (docs/demo-data.md): parsing the JSON text is ~8 µs/row and
+    Measured on chdb 26.9 (docs/clickhouse.md, "Demo data"): parsing the JSON text is ~8 µs/row and
     permuting an unsorted block's JSON column another ~5-13 µs/row; RowBinary JSON reads
     in ~2 µs and a block that is already in key order is written without a permutation.
     """
     started = time.thread_time()
     _insert_people(chunks)
+    people_done = time.thread_time()
     events = _Events.concat([c.events for c in chunks])
     order = events.sort_order()
     rows = events.rowbinary().take(pa.array(order))
@@ -1243,7 +1251,8 @@ def _insert_rowbinary(chunks: list[Chunk], directory: str, stages: dict) -> int:
         finally:
             os.remove(path)
     with _pool_lock:
-        stages["encode_cpu_s"] = stages.get("encode_cpu_s", 0.0) + encoded_at - started
+        stages["people_cpu_s"] = stages.get("people_cpu_s", 0.0) + people_done - started
+        stages["encode_cpu_s"] = stages.get("encode_cpu_s", 0.0) + encoded_at - people_done
         stages["insert_thread_cpu_s"] = (
             stages.get("insert_thread_cpu_s", 0.0) + time.thread_time() - encoded_at
         )
