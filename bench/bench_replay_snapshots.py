@@ -104,6 +104,7 @@ def main() -> None:
     )
     for name, events in sessions.items():
         url = f"/api/projects/{project.pk}/recordings/{name}/snapshots/"
+        page = f"/project/{project.pk}/replay/{name}"
         sql = raw_sql(name)
 
         def raw_read(sql=sql) -> bytes:
@@ -130,6 +131,7 @@ def main() -> None:
             ),
             "GET API admin": timed(lambda u=url: users[Role.ADMIN].get(u), args.runs),
             "GET API support (masked)": timed(lambda u=url: users[Role.SUPPORT].get(u), args.runs),
+            "GET player page admin": timed(lambda u=page: users[Role.ADMIN].get(u), args.runs),
         }
         baseline = measures["raw chdb read (baseline)"].median
         body_kib = len(users[Role.ADMIN].get(url).content) / 1024

@@ -391,3 +391,10 @@ def test_a_new_page_does_not_inherit_stylesheet_ids():
     masked = mask_events([style_page, text_page, change])
     assert masked[1]["data"]["node"]["childNodes"][0]["childNodes"][0]["textContent"] == "*****"
     assert masked[2]["data"]["texts"] == [{"id": 3, "value": "***"}]
+
+
+@given(st.text())
+def test_mask_text_keeps_length_and_whitespace(text):
+    masked = mask_text(text)
+    assert len(masked) == len(text)
+    assert all((m == c) if c.isspace() else m == "*" for c, m in zip(text, masked, strict=True))
