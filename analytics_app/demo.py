@@ -779,7 +779,8 @@ class _Events:
             self.as_user, city_hash64(self.user_ids)[self.person], city_hash64(self.anon_ids)[self.person]
         )
         uuid_minor, uuid_major = _uuid_order(self.uuid_raw)
-        return np.lexsort((uuid_minor, uuid_major, distinct_hash, _EVENT_RANK[self.event], self.ts // DAY_US))
+        day_event = (self.ts // DAY_US) * len(EVENTS) + _EVENT_RANK[self.event]
+        return np.lexsort((uuid_minor, uuid_major, distinct_hash, day_event))
 
     def rowbinary(self) -> pa.BinaryArray:
         """RowBinary rows in EVENTS_STRUCTURE order, as generated (session by session):
@@ -1259,6 +1260,18 @@ def _insert_rowbinary(chunks: list[Chunk], directory: str, stages: dict) -> int:
     return len(rows)
 
 
+def _scratch_directory() -> str:
+    """A private directory for the RowBinary files: in memory (/dev/shm) when there is
+    room, so the disk never sees them (each lives for one INSERT, at most ~200 MB)."""
+    shm = "/dev/shm"  # noqa: S108 - a private mkdtemp directory inside it
+    try:
+        stat = os.statvfs(shm)
+        roomy = stat.f_bavail * stat.f_frsize > 2 * 1024**3
+    except OSError:
+        roomy = False
+    return tempfile.mkdtemp(prefix="sextant-demo-", dir=shm if roomy else None)
+
+
 def write(
     spec: DemoSpec, *, progress: bool = False, now_us: int | None = None, stages: dict | None = None
 ) -> dict:
@@ -1275,7 +1288,7 @@ def write(
     pool = _insert_pool()
     embedded = ch.backend().name == "chdb"
     insert = _insert_rowbinary if embedded else _insert_columns
-    directory = tempfile.mkdtemp(prefix="sextant-demo-") if embedded else None
+    directory = _scratch_directory() if embedded else None
     pending: deque = deque()
     totals = {"events": 0, "persons": 0, "visitors": 0, "distinct_ids": 0}
     bar = tqdm(total=spec.persons, unit="person", disable=not progress, dynamic_ncols=True)
