@@ -58,15 +58,32 @@ RAGE_WINDOW_MS = 1000
 RAGE_RADIUS_PX = 30
 DEAD_CLICK_MS = 2500
 
-# Clicks as (ms, uuid, chunk_index, x, y, node_id) in time order: c[i].4/.5/.6 are x, y, node.
-SAME_SPOT = (
-    "((c[{a}].6 = c[{b}].6 AND c[{a}].6 != 0) OR "
-    "(pow(c[{a}].4 - c[{b}].4, 2) + pow(c[{a}].5 - c[{b}].5, 2) <= {radius}))"
+# Clicks in time order as parallel arrays ct (ms), cx, cy, cn (node id). The previous
+# click's and the one before's values come from shifted copies (`_shift`), so no lambda
+# captures a whole array (ClickHouse copies a captured array for every element).
+_FAR_PAST = "toInt64(-1000000000000000)"
+
+
+def _shift(array: str, by: int, fill: str) -> str:
+    """`array` moved `by` places later, `fill` in front, same length."""
+    return f"arraySlice(arrayConcat([{', '.join([fill] * by)}], {array}), 1, length({array}))"
+
+
+def _same_spot(n: str, x: str, y: str) -> str:
+    return f"((n = {n} AND n != 0) OR (x - {x}) * (x - {x}) + (y - {y}) * (y - {y}) <= {RAGE_RADIUS_PX**2})"
+
+
+RAGE_END_SQL = (
+    f"arrayMap((t, t2, x, x1, x2, y, y1, y2, n, n1, n2) -> "
+    f"t - t2 <= {RAGE_WINDOW_MS} AND {_same_spot('n1', 'x1', 'y1')} AND {_same_spot('n2', 'x2', 'y2')}, "
+    f"ct, {_shift('ct', 2, _FAR_PAST)}, cx, {_shift('cx', 1, '0')}, {_shift('cx', 2, '0')}, "
+    f"cy, {_shift('cy', 1, '0')}, {_shift('cy', 2, '0')}, cn, {_shift('cn', 1, '0')}, {_shift('cn', 2, '0')})"
 )
-RAGE_END = (
-    f"(i >= 3 AND c[i].1 - c[i - 2].1 <= {RAGE_WINDOW_MS} AND "
-    f"{SAME_SPOT.format(a='i', b='i - 1', radius=RAGE_RADIUS_PX**2)} AND "
-    f"{SAME_SPOT.format(a='i', b='i - 2', radius=RAGE_RADIUS_PX**2)})"
+# Clicks (kind 0) and reactions (kind 1) in one time order, reactions after clicks of the
+# same ms; arrayReverseFill gives each click the next reaction (or itself when none follows).
+DEAD_CLICKS_SQL = (
+    f"arrayCount((e, next) -> e.2 = 0 AND (next.2 = 0 OR next.1 > e.1 + {DEAD_CLICK_MS}), "
+    "merged, arrayReverseFill(e -> e.2 = 1, merged))"
 )
 
 SESSION_FACTS_SQL = f"""
@@ -83,13 +100,20 @@ SESSION_FACTS_SQL = f"""
         countIf(console_level = 'log') AS console_log_count,
         countIf(console_level = 'warn') AS console_warn_count,
         countIf(console_level = 'error') AS console_error_count,
-        arraySort(groupArrayIf((toUnixTimestamp64Milli(timestamp), toString(uuid), chunk_index, x, y, node_id), click = 1)) AS c,
-        arrayMap(i -> {RAGE_END}, arrayEnumerate(c)) AS rage_end,
-        toUInt32(arrayCount(i -> rage_end[i] AND (i = 1 OR NOT rage_end[i - 1]), arrayEnumerate(c))) AS rage_click_count,
-        groupArrayIf(toUnixTimestamp64Milli(timestamp), reaction = 1) AS reactions,
-        toUInt32(arrayCount(
-            click -> NOT arrayExists(r -> r >= click.1 AND r <= click.1 + {DEAD_CLICK_MS}, reactions), c
-        )) AS dead_click_count,
+        arraySort(groupArrayIf(
+            (toUnixTimestamp64Milli(timestamp), toString(uuid), chunk_index, toInt64(x), toInt64(y), node_id), click = 1
+        )) AS c,
+        arrayMap(e -> e.1, c) AS ct,
+        arrayMap(e -> e.4, c) AS cx,
+        arrayMap(e -> e.5, c) AS cy,
+        arrayMap(e -> e.6, c) AS cn,
+        {RAGE_END_SQL} AS rage_end,
+        toUInt32(arrayCount((r, previous) -> r AND NOT previous, rage_end, {_shift("rage_end", 1, "false")})) AS rage_click_count,
+        arraySort(arrayConcat(
+            arrayMap(t -> (t, 0), ct),
+            groupArrayIf((toUnixTimestamp64Milli(timestamp), 1), reaction = 1)
+        )) AS merged,
+        toUInt32({DEAD_CLICKS_SQL}) AS dead_click_count,
         arrayMap(u -> u.4, arraySort(groupArrayIf((timestamp, toString(uuid), chunk_index, url), url != ''))) AS url_list,
         if(empty(url_list), '', url_list[1]) AS first_url,
         arraySlice(arrayDistinct(url_list), 1, 200) AS urls,
