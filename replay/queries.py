@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from analytics_app import clickhouse as ch
 from analytics_app.access import BadRequest
-from analytics_app.output import MASK_CHAR
+from analytics_app.output import MASK_CHAR, mask_text
 from ingestion.processing import loads
 from insights.blocks import EventSource, SQLBuilder
 from insights.blocks import filters as filter_blocks
@@ -249,13 +249,19 @@ class RecordingRow:
             value = self.person_properties.get(key)
             if value not in (None, ""):
                 return str(presenter.value(key, value))
+        return self.shown_distinct_id(presenter)
+
+    def shown_distinct_id(self, presenter) -> str:
+        """The distinct_id, masked for users without VIEW_PII when it is an email (as the player does)."""
+        if not presenter.can_view_pii and "@" in self.distinct_id:
+            return mask_text(self.distinct_id)
         return self.distinct_id
 
     def to_json(self, presenter) -> dict:
         return {
             "session_id": self.session_id,
             "person_id": str(self.person_id) if self.person_id else None,
-            "distinct_id": self.distinct_id,
+            "distinct_id": self.shown_distinct_id(presenter),
             "person_name": self.person_name(presenter),
             "start_time": self.start_time.isoformat(),
             "end_time": self.end_time.isoformat(),

@@ -441,3 +441,30 @@ def test_random_filter_combinations_match_the_reference(alice_client, project, d
 def test_page_links_persons_for_roles_that_see_insights(alice_client, project, data):
     html = alice_client.get(f"/project/{project.id}/replay/", {"distinct_id": "ann"}).content.decode()
     assert f"/project/{project.id}/persons/{data['persons']['ann']}/" in html
+
+
+def test_email_distinct_ids_are_masked_without_view_pii(client, project, make_user):
+    send(
+        project,
+        "by-email",
+        [
+            (
+                uuid.uuid4(),
+                session_events(
+                    NOW - dt.timedelta(hours=1),
+                    seconds=5,
+                    clicks=1,
+                    errors=0,
+                    rage=False,
+                    url="https://a.test/",
+                ),
+            )
+        ],
+        distinct_id="zoe@example.com",
+    )
+    sam = make_user("sam@example.com")
+    Membership.objects.create(user=sam, project=project, role=Role.SUPPORT)
+    client.force_login(sam)
+    row = api(client, project).json()["results"][0]
+    assert "zoe" not in json.dumps(row) and row["person_name"].startswith("•")
+    assert "zoe@example.com" not in client.get(f"/project/{project.id}/replay/").content.decode()
