@@ -50,7 +50,30 @@
     playButton.textContent = state.playing ? "❚❚ Pause" : "▶ Play";
     playButton.setAttribute("aria-label", state.playing ? "Pause" : "Play");
     document.body.dataset.replayOffset = String(Math.round(state.current));
+    markPlayed();
     document.body.dataset.replayState = state.loaded ? (state.playing ? "playing" : "paused") : "loading";
+  }
+
+  // Side panel entries already played are dimmed and the latest one is highlighted;
+  // classes change only when playback crosses an entry.
+  var panels = Array.prototype.map.call(document.querySelectorAll(".rp-list"), function (list) {
+    return { items: Array.prototype.slice.call(list.querySelectorAll("[data-seek]")), index: -2 };
+  });
+  function markPlayed() {
+    panels.forEach(function (panel) {
+      var items = panel.items, lo = 0, hi = items.length;
+      while (lo < hi) {  // first entry after the current time
+        var mid = (lo + hi) >> 1;
+        if (Number(items[mid].dataset.seek) <= state.current) lo = mid + 1; else hi = mid;
+      }
+      var index = lo - 1;
+      if (index === panel.index) return;
+      panel.index = index;
+      items.forEach(function (item, i) {
+        item.classList.toggle("rp-played", i < index);
+        item.classList.toggle("rp-current", i === index);
+      });
+    });
   }
 
   function maybeLoad() {

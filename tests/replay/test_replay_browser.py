@@ -318,9 +318,9 @@ def test_recorded_visit_is_listed_and_replays_masked_by_role(
     page.wait_for_function(
         f"() => Math.abs(Number(document.body.dataset.replayOffset) - {error_offset}) < 50"
     )
-    expect(frame.locator("#later")).to_have_count(
-        0
-    )  # the paragraph added 50 ms after the click is not there yet
+    # the paragraph added 50 ms after the click is not there yet
+    expect(frame.locator("#later")).to_have_count(0)
+    expect(error_item).to_have_class(re.compile(r"\brp-current\b"))
     page.locator("body").click(position={"x": 5, "y": 5})
     page.keyboard.press("ArrowRight")
     page.wait_for_function(
