@@ -51,6 +51,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -333,17 +334,27 @@ def _rb_str(text: str) -> bytes:
     return _varint(len(raw)) + raw
 
 
-def _rb_path(key: str, value) -> bytes:
-    """One JSON path in RowBinary: name, then the value as Dynamic (type tag + value)."""
+_RB_KEYS: dict[str, bytes] = {}
+
+
+def _rb_key(key: str) -> bytes:
+    """A JSON path's name in RowBinary (cached: the same few keys over and over)."""
+    raw = _RB_KEYS.get(key)
+    if raw is None:
+        raw = _RB_KEYS[key] = _rb_str(key)
+    return raw
+
+
+def _rb_value(value) -> bytes:
+    """A JSON path's value in RowBinary, as Dynamic: type tag, then the value."""
+    if isinstance(value, str):
+        raw = value.encode()
+        return _RB_STRING + (bytes([len(raw)]) if len(raw) < 128 else _varint(len(raw))) + raw
     if isinstance(value, bool):
-        tagged = _RB_BOOL + bytes([value])
-    elif isinstance(value, int):
-        tagged = _RB_INT64 + struct.pack("<q", value)
-    elif isinstance(value, float):
-        tagged = _RB_FLOAT64 + struct.pack("<d", value)
-    else:
-        tagged = _RB_STRING + _rb_str(value)
-    return _rb_str(key) + tagged
+        return _RB_BOOL + bytes([value])
+    if isinstance(value, int):
+        return _RB_INT64 + struct.pack("<q", value)
+    return _RB_FLOAT64 + struct.pack("<d", value)
 
 
 def _flat(pairs) -> list[tuple[str, object]]:
@@ -358,10 +369,12 @@ def _flat(pairs) -> list[tuple[str, object]]:
 
 
 class _Frags:
-    """A vocabulary of property fragments in both encodings, plus their path counts."""
+    """A vocabulary of property fragments: RowBinary paths and their counts, and the
+    (key, value) pairs that the JSON text is made of when asked for (the embedded path
+    never needs it)."""
 
     def __init__(self, items=()):
-        self.json: list[str] = []
+        self.pairs: list[tuple] = []
         self.rb: list[bytes] = []
         self.count: list[int] = []
         self.index: dict[tuple, int] = {}
@@ -370,22 +383,29 @@ class _Frags:
 
     def add(self, pairs, key: tuple | None = None) -> int:
         flat = _flat(pairs)
-        self.json.append(",".join(_kv(k, v) for k, v in pairs))
-        self.rb.append(b"".join(_rb_path(k, v) for k, v in flat))
+        self.pairs.append(pairs)
+        self.rb.append(b"".join([_rb_key(k) + _rb_value(v) for k, v in flat]))
         self.count.append(len(flat))
         if key is not None:
-            self.index[key] = len(self.json) - 1
-        return len(self.json) - 1
+            self.index[key] = len(self.rb) - 1
+        return len(self.rb) - 1
+
+    @property
+    def json(self) -> list[str]:
+        return [",".join(_kv(k, v) for k, v in pairs) for pairs in self.pairs]
 
     def copy(self) -> _Frags:
         other = _Frags()
-        other.json, other.rb, other.count = list(self.json), list(self.rb), list(self.count)
+        other.pairs, other.rb, other.count = list(self.pairs), list(self.rb), list(self.count)
         other.index = self.index
         return other
 
     def part(self, index: np.ndarray) -> _Part:
         return _Part(
-            pa.array(self.json, pa.string()), pa.array(self.rb, pa.binary()), np.array(self.count), index
+            lambda: pa.array(self.json, pa.string()),
+            pa.array(self.rb, pa.binary()),
+            np.array(self.count),
+            index,
         )
 
 
@@ -393,10 +413,14 @@ class _Frags:
 class _Part:
     """Rows' picks from one vocabulary (index -1: the row has none of these properties)."""
 
-    json: pa.Array
+    json_fn: Callable[[], pa.Array]  # the vocabulary as JSON text, built on demand
     rb: pa.Array
     count: np.ndarray
     index: np.ndarray
+
+    @property
+    def json(self) -> pa.Array:
+        return self.json_fn()
 
     def take(self, values: pa.Array) -> pa.Array:
         return values.take(pa.array(self.index, mask=self.index < 0))
@@ -742,7 +766,7 @@ class _Events:
             base = np.cumsum([0] + [len(p.count) for p in chunk_parts[:-1]])
             parts.append(
                 _Part(
-                    pa.concat_arrays([p.json for p in chunk_parts]),
+                    lambda chunk_parts=chunk_parts: pa.concat_arrays([p.json for p in chunk_parts]),
                     pa.concat_arrays([p.rb for p in chunk_parts]),
                     np.concatenate([p.count for p in chunk_parts]),
                     np.concatenate(
@@ -1065,14 +1089,17 @@ def generate_chunk(spec: DemoSpec, index: int, now_us: int | None = None) -> Chu
     user_ids = pa.array([f"user_{g}" for g in global_no])
     session_ids = _uuid_text(_uuids(rng, ms=s_start // 1000))
     window_ids = _uuid_text(_uuids(rng, ms=s_start // 1000 + 1))
-    person_json = pc.binary_join_element_wise(
-        *(
-            pa.array(f.json).take(pa.array(i))
-            for f, i in _person_frags(browser, os_, device, screen, country)
-        ),
-        _LIB_FRAGS.json[0],
-        ",",
-    )
+
+    def person_json():
+        return pc.binary_join_element_wise(
+            *(
+                pa.array(f.json).take(pa.array(i))
+                for f, i in _person_frags(browser, os_, device, screen, country)
+            ),
+            _LIB_FRAGS.json[0],
+            ",",
+        )
+
     person_rb = pc.binary_join_element_wise(
         *(
             pa.array(f.rb, pa.binary()).take(pa.array(i))
@@ -1081,15 +1108,18 @@ def generate_chunk(spec: DemoSpec, index: int, now_us: int | None = None) -> Chu
         pa.scalar(_LIB_FRAGS.rb[0], pa.binary()),
         pa.scalar(b"", pa.binary()),
     )
-    session_json = pc.binary_join_element_wise(
-        pa.array(_REF_FRAGS.json).take(pa.array(s_ref)),
-        ',"$session_id":"',
-        session_ids,
-        '","$window_id":"',
-        window_ids,
-        '"',
-        "",
-    )
+
+    def session_json():
+        return pc.binary_join_element_wise(
+            pa.array(_REF_FRAGS.json).take(pa.array(s_ref)),
+            ',"$session_id":"',
+            session_ids,
+            '","$window_id":"',
+            window_ids,
+            '"',
+            "",
+        )
+
     session_rb = pc.binary_join_element_wise(
         pa.array(_REF_FRAGS.rb, pa.binary()).take(pa.array(s_ref)),
         pa.scalar(_SESSION_KEYS[0] + b"\x24", pa.binary()),
