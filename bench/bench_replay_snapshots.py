@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from pathlib import Path
 
@@ -30,6 +31,17 @@ from common import ROOT, ms, print_table, ratio, setup_django, timed, write_resu
 FIXTURE = ROOT / "tests" / "replay" / "fixtures" / "posthog_js_session.json"
 TARGET_EVENTS = 2000
 SPAN_MS = 30 * 60 * 1000
+
+
+def cpu_median(fn, runs: int) -> float:
+    """Median process CPU time (every thread, chdb's included) of `fn`: less sensitive than
+    wall time to the other work on a shared machine."""
+    times = []
+    for _ in range(runs):
+        t0 = time.process_time()
+        fn()
+        times.append(time.process_time() - t0)
+    return statistics.median(times)
 
 
 def real_session(start_ms: int) -> list[dict]:
@@ -133,6 +145,16 @@ def main() -> None:
             "GET API support (masked)": timed(lambda u=url: users[Role.SUPPORT].get(u), args.runs),
             "GET player page admin": timed(lambda u=page: users[Role.ADMIN].get(u), args.runs),
         }
+        fns = {
+            "raw chdb read (baseline)": raw_read,
+            "raw read + JSON parse": raw_parse,
+            "snapshots_body admin": lambda n=name: snapshots_body(project, n, admin),
+            "snapshots_body support (masked)": lambda n=name: snapshots_body(project, n, support),
+            "GET API admin": lambda u=url: users[Role.ADMIN].get(u),
+            "GET API support (masked)": lambda u=url: users[Role.SUPPORT].get(u),
+            "GET player page admin": lambda u=page: users[Role.ADMIN].get(u),
+        }
+        cpu = {label: cpu_median(fn, args.runs) for label, fn in fns.items()}
         baseline = measures["raw chdb read (baseline)"].median
         body_kib = len(users[Role.ADMIN].get(url).content) / 1024
         results[name] = {
@@ -141,6 +163,7 @@ def main() -> None:
             "stored_json_bytes": stored_bytes,
             "response_kib": body_kib,
             "medians_s": {k: v.median for k, v in measures.items()},
+            "cpu_medians_s": cpu,
             "runs_s": {k: v.runs for k, v in measures.items()},
         }
         for label, t in measures.items():
@@ -150,6 +173,7 @@ def main() -> None:
                     "path": label,
                     "median": ms(t.median),
                     "vs raw read": f"{ratio(t.median, baseline):.1f}x",
+                    "CPU median": ms(cpu[label]),
                 }
             )
     print_table(rows)
