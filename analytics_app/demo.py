@@ -1090,13 +1090,21 @@ def generate_chunk(spec: DemoSpec, index: int, now_us: int | None = None) -> Chu
     session_ids = _uuid_text(_uuids(rng, ms=s_start // 1000))
     window_ids = _uuid_text(_uuids(rng, ms=s_start // 1000 + 1))
 
-    def person_json():
+    # what every event of a visit carries: the person's device and location, the visit's
+    # referrer and ids (one fragment per visit: one take per event instead of two)
+    s_person_a = pa.array(s_person)
+
+    def visit_json():
         return pc.binary_join_element_wise(
             *(
-                pa.array(f.json).take(pa.array(i))
+                pa.array(f.json).take(pa.array(i[s_person]))
                 for f, i in _person_frags(browser, os_, device, screen, country)
             ),
             _LIB_FRAGS.json[0],
+            pa.array(_REF_FRAGS.json).take(pa.array(s_ref)),
+            pc.binary_join_element_wise(
+                '"$session_id":"', session_ids, '","$window_id":"', window_ids, '"', ""
+            ),
             ",",
         )
 
@@ -1108,19 +1116,8 @@ def generate_chunk(spec: DemoSpec, index: int, now_us: int | None = None) -> Chu
         pa.scalar(_LIB_FRAGS.rb[0], pa.binary()),
         pa.scalar(b"", pa.binary()),
     )
-
-    def session_json():
-        return pc.binary_join_element_wise(
-            pa.array(_REF_FRAGS.json).take(pa.array(s_ref)),
-            ',"$session_id":"',
-            session_ids,
-            '","$window_id":"',
-            window_ids,
-            '"',
-            "",
-        )
-
-    session_rb = pc.binary_join_element_wise(
+    visit_rb = pc.binary_join_element_wise(
+        person_rb.take(s_person_a),
         pa.array(_REF_FRAGS.rb, pa.binary()).take(pa.array(s_ref)),
         pa.scalar(_SESSION_KEYS[0] + b"\x24", pa.binary()),
         session_ids.cast(pa.binary()),
@@ -1133,8 +1130,7 @@ def generate_chunk(spec: DemoSpec, index: int, now_us: int | None = None) -> Chu
         extras.part(extra),
         _UTM_FRAGS.part(np.where(utm_row, utm[np.minimum(sess, n - 1)], -1)),
         _ANON_FRAGS.part(np.where(as_user, -1, 0)),
-        _Part(person_json, person_rb, np.full(n, _PERSON_PATHS), person),
-        _Part(session_json, session_rb, np.full(ns, _SESSION_PATHS), sess),
+        _Part(visit_json, visit_rb, np.full(ns, _PERSON_PATHS + _SESSION_PATHS), sess),
     ]
     events = _Events(
         project_id=spec.project_id,
