@@ -143,7 +143,8 @@ class FunnelSQL:
         fs = "multiIf(" + ", ".join(f"{m}, {k}" for k, m in enumerate(steps)) + f", {self.n})"
         akey = {"person": "''", "session": "session_id", "property": "av"}[spec.aggregate_by.kind]
         where = []
-        if spec.order != "strict":
+        if spec.order != "strict" and any(x.properties for x in (*spec.steps, *spec.exclusions)):
+            # (Without filters every event read, `event IN names`, matches something.)
             where.append("(mm != 0 OR xm != 0)")
         if self.person_ids is not None:
             where.append(f"person_id IN {b.bind(list(self.person_ids), 'Array(UUID)')}")
@@ -250,20 +251,57 @@ class FunnelSQL:
         # Per attempt: ts0 (start time), c{k} (position of step k), T{k} (its time) and
         # XA{x} (X{x} at the from_step event); c/T are valid for k < R.
         if spec.order == "unordered" and self.repeated_steps:
-            # One event may match several steps: per attempt, keep each event of the
-            # window (in stream order) that can still be matched to a step of its own
-            # (a bipartite matching), see unordered_matching_sql.
+            # One event may match several steps (of the same event name): per attempt,
+            # keep each event of the window (in stream order) that can still be matched
+            # to a step of its own (a bipartite matching per event name, see
+            # unordered_matching_sql); steps with an event name of their own take their
+            # next match, as in the pass below.
+            groups: dict[str, list[int]] = {}
+            for k, step_def in enumerate(spec.steps):
+                groups.setdefault(step_def.event, []).append(k)
+            shared = [ks for ks in groups.values() if len(ks) > 1]
+            single = [ks[0] for ks in groups.values() if len(ks) == 1]
+            first = [f"arrayMap((x, t) -> x != 0 AND {in_range}, mms, ts) AS st"]
+            for gi, ks in enumerate(shared):
+                bits = " + ".join(f"bitShiftLeft(toUInt32(bitTest(x, {k})), {j})" for j, k in enumerate(ks))
+                first.append(f"arrayMap(x -> {bits}, mms) AS gm{gi}")
+            layers.append(first)
+            nexts = [
+                f"{self.unordered_matching_sql(f'gm{gi}', len(ks))} AS bases{gi}"
+                for gi, ks in enumerate(shared)
+            ]
+            for k in single:
+                nexts += self._next_match_sql(k, nx)
+            layers.append(nexts)
+            filt = ["arrayFilter((t, s) -> s, ts, st) AS ts0"]
+            filt += [f"arrayFilter((b, s) -> s, bases{gi}, st) AS bs{gi}" for gi in range(len(shared))]
+            for k in single:
+                filt.append(f"arrayFilter((v, s) -> s, np{k}, st) AS f{k}")
+                filt.append(f"arrayFilter((v, s) -> s, nt{k}, st) AS g{k}")
+                filt += [f"arrayFilter((v, s) -> s, nX{k}_{x}, st) AS h{k}_{x}" for x in range(nx)]
+            layers.append(filt)
+            args = ", ".join(
+                [f"bs{gi}" for gi in range(len(shared))]
+                + [f"f{k}, g{k}" + "".join(f", h{k}_{x}" for x in range(nx)) for k in single]
+            )
+            params = ", ".join(
+                [f"bs{gi}_" for gi in range(len(shared))]
+                + [f"f{k}_, g{k}_" + "".join(f", h{k}_{x}_" for x in range(nx)) for k in single]
+            )
+            entry_type = "Tuple(UInt32, Int64" + ", Int64" * nx + ")"
+            singles = ", ".join(
+                f"(if(f{k}_ != 0 AND g{k}_ - t0 <= {w}, f{k}_, 0), g{k}_"
+                + "".join(f", h{k}_{x}_" for x in range(nx))
+                + ")"
+                for k in single
+            )
+            parts = [f"arrayFilter(e -> e.2 - t0 <= {w}, bs{gi}_)" for gi in range(len(shared))]
+            if single:
+                parts.append(f"arrayFilter(e -> e.1 != 0, CAST([{singles}], 'Array({entry_type})'))")
             layers.append(
                 [
-                    f"arrayMap((x, t) -> x != 0 AND {in_range}, mms, ts) AS st",
-                    f"{self.unordered_matching_sql()} AS bases",
+                    f"arrayMap((t0, {params}) -> arraySort(arrayConcat({', '.join(parts)})), ts0, {args}) AS chains"
                 ]
-            )
-            layers.append(
-                ["arrayFilter((t, s) -> s, ts, st) AS ts0", "arrayFilter((b, s) -> s, bases, st) AS bases0"]
-            )
-            layers.append(
-                [f"arrayMap((t0, b) -> arrayFilter(e -> e.2 - t0 <= {w}, b), ts0, bases0) AS chains"]
             )
             per = ["arrayMap(ch -> toUInt32(length(ch)), chains) AS R"]
             per += [f"arrayMap(ch -> ch[{k + 1}].1, chains) AS c{k}" for k in range(n)]
@@ -275,19 +313,7 @@ class FunnelSQL:
             layers.append(per)
         elif spec.order == "unordered":
             layers.append([f"arrayMap((x, t) -> x != 0 AND {in_range}, mms, ts) AS st"])
-            nexts = []
-            for k in range(n):
-                nexts.append(
-                    f"arrayReverseFill(v -> v > 0, arrayMap((x, i) -> if(bitTest(x, {k}), i, 0), mms, idx)) AS np{k}"
-                )
-                nexts.append(
-                    f"arrayReverseFill(v -> v != -1, arrayMap((x, t) -> if(bitTest(x, {k}), t, toInt64(-1)), mms, ts)) AS nt{k}"
-                )
-                nexts += [
-                    f"arrayReverseFill(v -> v != -1, arrayMap((x, v) -> if(bitTest(x, {k}), v, toInt64(-1)), mms, X{x})) AS nX{k}_{x}"
-                    for x in range(nx)
-                ]
-            layers.append(nexts)
+            layers.append([sql for k in range(n) for sql in self._next_match_sql(k, nx)])
             filt = ["arrayFilter((t, s) -> s, ts, st) AS ts0"]
             for k in range(n):
                 filt.append(f"arrayFilter((v, s) -> s, np{k}, st) AS f{k}")
@@ -449,12 +475,24 @@ class FunnelSQL:
             sql = f"SELECT *, {', '.join(layer)}\nFROM ({sql})"
         return sql
 
+    @staticmethod
+    def _next_match_sql(k: int, nx: int) -> list[str]:
+        """Per position: the position (np), time (nt) and exclusion times (nX) of the
+        first event at or after it that matches step k."""
+        return [
+            f"arrayReverseFill(v -> v > 0, arrayMap((x, i) -> if(bitTest(x, {k}), i, 0), mms, idx)) AS np{k}",
+            f"arrayReverseFill(v -> v != -1, arrayMap((x, t) -> if(bitTest(x, {k}), t, toInt64(-1)), mms, ts)) AS nt{k}",
+        ] + [
+            f"arrayReverseFill(v -> v != -1, arrayMap((x, v) -> if(bitTest(x, {k}), v, toInt64(-1)), mms, X{x})) AS nX{k}_{x}"
+            for x in range(nx)
+        ]
+
     @property
     def repeated_steps(self) -> bool:
         """Do two steps share an event name (so one event may match both)?"""
         return len({s.event for s in self.spec.steps}) < self.n
 
-    def unordered_matching_sql(self) -> str:
+    def unordered_matching_sql(self, masks: str, g: int) -> str:
         """Per event position p of the actor's stream: the attempt basis B(p) as a sorted
         array of (position, time, X0, X1, ...) tuples, the events an unordered attempt
         starting at p keeps before the window cuts it (the window keeps a prefix).
@@ -473,8 +511,11 @@ class FunnelSQL:
         every event along it, and that event leaves. Each event costs O(n²); the per-p
         output makes the pass quadratic in the actor's events (fine for the sizes
         unordered funnels with repeated events see; funnels with distinct step events
-        use the linear next-match pass instead)."""
-        n, nx = self.n, len(self.spec.exclusions)
+        use the linear next-match pass instead). Run once per group of steps sharing an
+        event name (`masks`: the events' masks over that group's g steps; events outside
+        the group have mask 0 and keep the basis), since events of different names
+        never compete for a step."""
+        n, nx = g, len(self.spec.exclusions)
         rng = f"range({n})"
         xs = [f"xX{x}_" for x in range(nx)]
         entry_type = "Tuple(UInt32, Int64" + ", Int64" * nx + ")"
@@ -524,7 +565,7 @@ class FunnelSQL:
         )
         args = ", ".join(
             [
-                "arrayReverse(mms)",
+                f"arrayReverse({masks})",
                 "arrayReverse(idx)",
                 "arrayReverse(ts)",
                 *[f"arrayReverse(X{x})" for x in range(nx)],
