@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from analytics_app import clickhouse as ch
 from analytics_app.access import BadRequest, json_error, project_api, project_page
 from analytics_app.models import Permission
 from analytics_app.output import mask_text
@@ -48,8 +50,26 @@ OTHER_RECORDINGS = 10
 PANEL_PROPERTIES = ("$current_url", "$pathname", "$el_text", "$event_type")
 
 
-def _int_param(request, name: str) -> int | None:
-    raw = request.GET.get(name, "")
+@dataclass(frozen=True)
+class PlayerSpec:
+    """What the player page is asked for: a session and where to open it."""
+
+    session_id: str
+    t: int | None = None  # ms from the recording's start
+    at: int | None = None  # epoch ms (deep links); wins over t
+
+    @classmethod
+    def from_request(cls, session_id: str, params) -> PlayerSpec:
+        return cls(snapshots.parse_session_id(session_id), _ms_param(params, "t"), _ms_param(params, "at"))
+
+    def start_offset(self, timeline: snapshots.Timeline) -> int:
+        if self.at is not None:
+            return timeline.offset(self.at)
+        return min(self.t or 0, timeline.duration_ms)
+
+
+def _ms_param(params, name: str) -> int | None:
+    raw = params.get(name, "")
     if raw == "":
         return None
     try:
@@ -83,102 +103,96 @@ def _error(request, status: int, message: str, errors: dict):
 def player(request, session_id):
     project, presenter = request.project, request.presenter
     try:
-        session_id = snapshots.parse_session_id(session_id)
-        t, at = _int_param(request, "t"), _int_param(request, "at")
+        spec = PlayerSpec.from_request(session_id, request.GET)
+        timeline = snapshots.session_timeline(project, spec.session_id, presenter)
+        if timeline is None:
+            raise Http404("No recording of this session")
+        summary = _summary(project, spec.session_id)
+        windows = snapshots.session_windows(project, spec.session_id)
+        events = snapshots.session_events(project, spec.session_id, timeline.start_ms, timeline.end_ms)
+        context = {
+            "project": project,
+            "session_id": spec.session_id,
+            "timeline": timeline,
+            "start": dt.datetime.fromtimestamp(timeline.start_ms / 1000, dt.UTC).astimezone(project.tz),
+            "duration": _fmt(timeline.duration_ms),
+            "summary": summary,
+            "person": _person(project, summary, presenter),
+            "other_recordings": _other_recordings(project, summary, spec.session_id),
+            "heat_path": snapshots.heatbar_path(
+                snapshots.heatbar(timeline.marks, timeline.start_ms, timeline.end_ms)
+            ),
+            "speeds": SPEEDS,
+            "skip_seconds": SKIP_MS // 1000,
+            "frame_url": reverse("replay:frame"),
+            "can_view_persons": Permission.VIEW_INSIGHTS in request.perms,
+            **_panels(timeline, events, presenter),
+            **_windows(timeline, windows),
+        }
     except BadRequest as exc:
         return _error(request, 400, exc.message, exc.errors)
-    timeline = snapshots.session_timeline(project, session_id, presenter)
-    if timeline is None:
-        raise Http404("No recording of this session")
-    start_offset = timeline.offset(at) if at is not None else min(t or 0, timeline.duration_ms)
-    summary = _summary(project, session_id)
-    person = _person(project, summary, presenter)
-    heat = snapshots.heatbar(timeline.marks, timeline.start_ms, timeline.end_ms)
-    events = snapshots.session_events(project, session_id, timeline.start_ms, timeline.end_ms)
-    duration = max(1, timeline.duration_ms)
-    panel_events = [
-        {
-            "uuid": e.uuid,
-            "event": e.event,
-            "offset": timeline.offset(e.ts),
-            "at": _fmt(timeline.offset(e.ts)),
-            "detail": _event_detail(e, presenter),
-            "in_recording": timeline.start_ms <= e.ts <= timeline.end_ms,
-        }
-        for e in events
-    ]
-    console = [
-        {
-            "offset": timeline.offset(c.ts),
-            "at": _fmt(timeline.offset(c.ts)),
-            "level": c.level,
-            "text": c.text,
-            "trace": c.trace,
-        }
-        for c in timeline.console
-    ]
-    ticks = [
-        {
-            "left": round(100 * timeline.offset(m.ts) / duration, 3),
-            "kind": m.kind,
-            "at": _fmt(timeline.offset(m.ts)),
-        }
-        for m in timeline.marks
-        if m.kind in ("rage_click", "console_error", "navigation")
-    ]
-    player_path = reverse("replay:player", kwargs={"project_id": project.pk, "session_id": session_id})
-    # Each browser window (tab) is its own rrweb recording: the player plays one at a time,
-    # the busiest first, aligned on the session's timeline.
-    windows = snapshots.session_windows(project, session_id)
-    window = max(windows, key=lambda w: (w.events, -w.first_ms)) if windows else None
-    config = {
+    except (ch.QueryTimeout, ch.QueryTooLarge):
+        return _error(request, 422, "The recording is too large for the configured query limits.", {})
+    context["config"] = {
         "snapshotsUrl": reverse(
-            "replay:api_snapshots", kwargs={"project_id": project.pk, "session_id": session_id}
+            "replay:api_snapshots", kwargs={"project_id": project.pk, "session_id": spec.session_id}
         ),
-        "startOffset": start_offset,
+        "startOffset": spec.start_offset(timeline),
         "durationMs": timeline.duration_ms,
         "startMs": timeline.start_ms,
         "speeds": SPEEDS,
         "skipMs": SKIP_MS,
-        "momentUrl": request.build_absolute_uri(player_path),
-        "windowId": window.window_id if window and len(windows) > 1 else None,
+        "momentUrl": request.build_absolute_uri(
+            reverse("replay:player", kwargs={"project_id": project.pk, "session_id": spec.session_id})
+        ),
+        "windowId": context.pop("window_id"),
     }
-    context = {
-        "project": project,
-        "session_id": session_id,
-        "timeline": timeline,
-        "start": dt.datetime.fromtimestamp(timeline.start_ms / 1000, dt.UTC).astimezone(project.tz),
-        "duration": _fmt(timeline.duration_ms),
-        "summary": summary,
-        "person": person,
-        "other_recordings": _other_recordings(project, summary, session_id),
-        "heat_path": snapshots.heatbar_path(heat),
-        "ticks": ticks,
-        "events": panel_events,
+    return render(request, "replay/player.html", context)
+
+
+def _panels(timeline: snapshots.Timeline, events, presenter) -> dict:
+    """The side panel (events, console, pages) and the timeline's ticks, each with its offset."""
+
+    def moment(ts: int) -> dict:
+        offset = timeline.offset(ts)
+        return {"offset": offset, "at": _fmt(offset)}
+
+    duration = max(1, timeline.duration_ms)
+    console = [{**moment(c.ts), "level": c.level, "text": c.text, "trace": c.trace} for c in timeline.console]
+    return {
+        "events": [
+            {**moment(e.ts), "uuid": e.uuid, "event": e.event, "detail": _event_detail(e, presenter)}
+            for e in events
+        ],
         "console": console,
         "errors": sum(1 for c in console if c["level"] in ("error", "assert")),
-        "navigations": [
-            {"offset": timeline.offset(ts), "at": _fmt(timeline.offset(ts)), "href": href}
-            for ts, href in timeline.navigations
+        "navigations": [{**moment(ts), "href": href} for ts, href in timeline.navigations],
+        "ticks": [
+            {**moment(m.ts), "left": round(100 * timeline.offset(m.ts) / duration, 3), "kind": m.kind}
+            for m in timeline.marks
+            if m.kind in ("rage_click", "console_error", "navigation")
         ],
+    }
+
+
+def _windows(timeline: snapshots.Timeline, windows: list[snapshots.Window]) -> dict:
+    """Each browser window (tab) is its own rrweb recording: the player plays one at a time,
+    the busiest first, aligned on the session's timeline; the others are offered."""
+    if len(windows) < 2:
+        return {"windows": [], "window_id": None}
+    busiest = max(windows, key=lambda w: (w.events, -w.first_ms))
+    return {
         "windows": [
             {
                 "id": w.window_id,
                 "label": f"Window {i} · {_fmt(timeline.offset(w.first_ms))}-{_fmt(timeline.offset(w.last_ms))}"
                 f" · {w.events} events",
-                "selected": w is window,
+                "selected": w is busiest,
             }
             for i, w in enumerate(windows, 1)
-        ]
-        if len(windows) > 1
-        else [],
-        "speeds": SPEEDS,
-        "skip_seconds": SKIP_MS // 1000,
-        "config": config,
-        "frame_url": reverse("replay:frame"),
-        "can_view_persons": Permission.VIEW_INSIGHTS in request.perms,
+        ],
+        "window_id": busiest.window_id,
     }
-    return render(request, "replay/player.html", context)
 
 
 def _event_detail(event, presenter) -> str:
