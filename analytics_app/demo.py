@@ -1319,18 +1319,15 @@ def write(
     totals = {"events": 0, "persons": 0, "visitors": 0, "distinct_ids": 0}
     bar = tqdm(total=spec.persons, unit="person", disable=not progress, dynamic_ncols=True)
     batch: list[Chunk] = []
-    batch_persons = 0
 
     def finish_oldest():
-        future, done_persons = pending.popleft()
-        totals["events"] += future.result()
-        bar.update(done_persons)
-        bar.set_postfix(events=totals["events"], refresh=False)
+        totals["events"] += pending.popleft().result()
+        bar.set_postfix(events_written=totals["events"])
 
     def submit():
-        nonlocal batch, batch_persons
-        pending.append((pool.submit(insert, batch, directory, stages), batch_persons))
-        batch, batch_persons = [], 0
+        nonlocal batch
+        pending.append(pool.submit(insert, batch, directory, stages))
+        batch = []
         while len(pending) > INSERT_THREADS:
             finish_oldest()
 
@@ -1343,17 +1340,19 @@ def write(
             totals["visitors"] += chunk.visitors
             totals["distinct_ids"] += len(chunk.person_distinct_ids["distinct_id"])
             batch.append(chunk)
-            batch_persons += min(PERSONS_PER_CHUNK, spec.persons - index * PERSONS_PER_CHUNK)
+            # the bar counts persons simulated; at most INSERT_THREADS + 1 batches trail it
+            bar.update(min(PERSONS_PER_CHUNK, spec.persons - index * PERSONS_PER_CHUNK))
             if sum(c.n_events for c in batch) >= BATCH_EVENTS:
                 submit()
         if batch:
             submit()
+        bar.set_description("writing")
         while pending:
             finish_oldest()
     finally:
-        for future, _ in pending:
+        for future in pending:
             future.cancel()
-        for future, _ in pending:
+        for future in pending:
             if not future.cancelled():
                 future.exception()  # wait: the temporary directory is removed next
         bar.close()
