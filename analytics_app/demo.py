@@ -357,6 +357,32 @@ def _rb_value(value) -> bytes:
     return _RB_FLOAT64 + struct.pack("<d", value)
 
 
+def _native_value(value) -> tuple[str, bytes]:
+    """(ClickHouse type, Native encoding) of one JSON value: the column data of a
+    JSON path in Native's flattened serialization is exactly these bytes, row after row."""
+    if isinstance(value, str):
+        raw = value.encode()
+        return "String", (bytes([len(raw)]) if len(raw) < 128 else _varint(len(raw))) + raw
+    if isinstance(value, bool):
+        return "Bool", bytes([value])
+    if isinstance(value, int):
+        return "Int64", struct.pack("<q", value)
+    return "Float64", struct.pack("<d", value)
+
+
+def _native_columns(entries: list[list[tuple[str, object]]]) -> dict[str, tuple[str, pa.Array]]:
+    """Per JSON path of a vocabulary: its type and each entry's encoded value (null: absent)."""
+    columns: dict[str, tuple[str, list]] = {}
+    for i, flat in enumerate(entries):
+        for key, value in flat:
+            kind, raw = _native_value(value)
+            known = columns.setdefault(key, (kind, [None] * len(entries)))
+            if known[0] != kind:
+                raise ValueError(f"property {key} is both {known[0]} and {kind}")
+            known[1][i] = raw
+    return {key: (kind, pa.array(values, pa.binary())) for key, (kind, values) in columns.items()}
+
+
 def _flat(pairs) -> list[tuple[str, object]]:
     """Nested objects become dotted paths, as the JSON type stores them."""
     out = []
@@ -406,6 +432,7 @@ class _Frags:
             pa.array(self.rb, pa.binary()),
             np.array(self.count),
             index,
+            lambda: _native_columns([_flat(pairs) for pairs in self.pairs]),
         )
 
 
@@ -417,10 +444,15 @@ class _Part:
     rb: pa.Array
     count: np.ndarray
     index: np.ndarray
+    native_fn: Callable[[], dict[str, tuple[str, pa.Array]]]  # path -> (type, value per entry)
 
     @property
     def json(self) -> pa.Array:
         return self.json_fn()
+
+    @property
+    def native(self) -> dict[str, tuple[str, pa.Array]]:
+        return self.native_fn()
 
     def take(self, values: pa.Array) -> pa.Array:
         return values.take(pa.array(self.index, mask=self.index < 0))
@@ -699,6 +731,51 @@ def city_hash64(values: pa.StringArray) -> np.ndarray:
 _EVENT_RANK = np.argsort(np.argsort(np.array([e.encode() for e in EVENTS], dtype=object)))
 _EVENT_RB = pa.array([_rb_str(e) for e in EVENTS], pa.binary())
 _COUNT_BYTES = pa.array([bytes([i]) for i in range(128)], pa.binary())
+_NATIVE_FLATTENED = 3  # serialization version of Dynamic/JSON "flattened" in Native
+NATIVE_COLUMNS = (
+    ("uuid", "UUID"),
+    ("event", "String"),
+    ("distinct_id", "String"),
+    ("person_id", "UUID"),
+    ("timestamp", "Int64"),
+    ("properties", "JSON(max_dynamic_paths = 512)"),
+    ("session_id", "String"),
+    ("window_id", "String"),
+)
+
+
+def _binary_data(values: pa.Array) -> memoryview:
+    """The value bytes of a binary array, back to back (no offsets)."""
+    if len(values) == 0:
+        return memoryview(b"")
+    offsets = np.frombuffer(values.buffers()[1], np.int32)
+    start, end = offsets[values.offset], offsets[values.offset + len(values)]
+    return memoryview(values.buffers()[2])[start:end]
+
+
+def _uuid_native(raw: np.ndarray) -> np.ndarray:
+    """UUIDs as ClickHouse stores them (each 8-byte half little-endian), one row each."""
+    return np.ascontiguousarray(np.concatenate([raw[:, 7::-1], raw[:, 15:7:-1]], axis=1))
+
+
+def _concat_native(columns: list[dict], sizes: list[int]) -> dict[str, tuple[str, pa.Array]]:
+    out = {}
+    for key in {k for c in columns for k in c}:
+        kinds = {c[key][0] for c in columns if key in c}
+        if len(kinds) > 1:
+            raise ValueError(f"property {key} has types {kinds}")
+        out[key] = (
+            kinds.pop(),
+            pa.concat_arrays(
+                [
+                    c[key][1] if key in c else pa.nulls(size, pa.binary())
+                    for c, size in zip(columns, sizes, strict=True)
+                ]
+            ),
+        )
+    return out
+
+
 EVENTS_STRUCTURE = (
     "uuid UUID, event String, distinct_id String, person_id UUID, timestamp Int64, "
     "properties JSON(max_dynamic_paths = 512), session_id String, window_id String"
@@ -775,6 +852,9 @@ class _Events:
                             for p, b in zip(chunk_parts, base, strict=True)
                         ]
                     ),
+                    lambda chunk_parts=chunk_parts: _concat_native(
+                        [p.native for p in chunk_parts], [len(p.count) for p in chunk_parts]
+                    ),
                 )
             )
         cat = lambda name: np.concatenate([getattr(e, name) for e in batch])  # noqa: E731
@@ -805,6 +885,47 @@ class _Events:
         uuid_minor, uuid_major = _uuid_order(self.uuid_raw)
         day_event = (self.ts // DAY_US) * len(EVENTS) + _EVENT_RANK[self.event]
         return np.lexsort((uuid_minor, uuid_major, distinct_hash, day_event))
+
+    def native(self, rows: np.ndarray) -> list:
+        """A Native block (buffers to write one after the other) of the events `rows`, in
+        that order: the columns of NATIVE_COLUMNS, properties in the JSON type's flattened
+        serialization (per path: a type, a UInt8 per row, 0 = has a value, 1 = has none,
+        then the values of the rows that have one)."""
+        person, sess, as_user = self.person[rows], self.sess[rows], self.as_user[rows]
+        person_a, sess_a = pa.array(person), pa.array(sess)
+        paths: dict[str, tuple[str, np.ndarray, pa.Array]] = {}
+        for part in self.parts:
+            index = part.index[rows]
+            index_a = pa.array(index, mask=index < 0)
+            for key, (kind, vocab) in part.native.items():
+                values = vocab.take(index_a)
+                has = values.is_valid().to_numpy(zero_copy_only=False)
+                paths[key] = (kind, np.where(has, 0, 1).astype(np.uint8), values.drop_null())
+        names = sorted(paths)
+        properties = [struct.pack("<Q", _NATIVE_FLATTENED), _varint(len(names)), *(_rb_str(k) for k in names)]
+        for key in names:
+            properties += [struct.pack("<Q", _NATIVE_FLATTENED), b"\x01", _rb_str(paths[key][0])]
+        for key in names:
+            properties += [paths[key][1].tobytes(), _binary_data(paths[key][2])]
+        distinct = pc.if_else(
+            pa.array(as_user),
+            _rb_strings(self.user_ids).take(person_a),
+            _rb_strings(self.anon_ids).take(person_a),
+        )
+        data = {
+            "uuid": [_uuid_native(self.uuid_raw[rows])],
+            "event": [_binary_data(_EVENT_RB.take(pa.array(self.event[rows])))],
+            "distinct_id": [_binary_data(distinct)],
+            "person_id": [_uuid_native(self.person_raw)[person]],
+            "timestamp": [self.ts[rows].astype("<i8").tobytes()],
+            "properties": properties,
+            "session_id": [_binary_data(_rb_strings(self.session_ids).take(sess_a))],
+            "window_id": [_binary_data(_rb_strings(self.window_ids).take(sess_a))],
+        }
+        out = [_varint(len(NATIVE_COLUMNS)), _varint(len(rows))]
+        for name, kind in NATIVE_COLUMNS:
+            out += [_rb_str(name), _rb_str(kind), *data[name]]
+        return out
 
     def rowbinary(self) -> pa.BinaryArray:
         """RowBinary rows in EVENTS_STRUCTURE order, as generated (session by session):
@@ -1125,12 +1246,27 @@ def generate_chunk(spec: DemoSpec, index: int, now_us: int | None = None) -> Chu
         window_ids.cast(pa.binary()),
         pa.scalar(b"", pa.binary()),
     )
+
+    def visit_native():
+        columns = {}
+        for frags, values in (
+            *_person_frags(browser, os_, device, screen, country),
+            (_LIB_FRAGS, np.zeros(n, int)),
+        ):
+            for key, (kind, vocab) in _native_columns([_flat(p) for p in frags.pairs]).items():
+                columns[key] = (kind, vocab.take(pa.array(values[s_person])))
+        for key, (kind, vocab) in _native_columns([_flat(p) for p in _REF_FRAGS.pairs]).items():
+            columns[key] = (kind, vocab.take(pa.array(s_ref)))
+        columns["$session_id"] = ("String", _rb_strings(session_ids))
+        columns["$window_id"] = ("String", _rb_strings(window_ids))
+        return columns
+
     parts = [
         pages.part(page),
         extras.part(extra),
         _UTM_FRAGS.part(np.where(utm_row, utm[np.minimum(sess, n - 1)], -1)),
         _ANON_FRAGS.part(np.where(as_user, -1, 0)),
-        _Part(visit_json, visit_rb, np.full(ns, _PERSON_PATHS + _SESSION_PATHS), sess),
+        _Part(visit_json, visit_rb, np.full(ns, _PERSON_PATHS + _SESSION_PATHS), sess, visit_native),
     ]
     events = _Events(
         project_id=spec.project_id,
@@ -1214,6 +1350,13 @@ def _insert_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+_INSERT_NATIVE = """
+INSERT INTO events (uuid, project_id, event, distinct_id, person_id, timestamp, properties, session_id, window_id)
+SELECT uuid, {project_id:UInt32}, event, distinct_id, person_id, fromUnixTimestamp64Micro(timestamp, 'UTC'),
+    properties, session_id, window_id
+FROM file({path:String}, 'Native')
+SETTINGS optimize_on_insert = 0
+"""
 _INSERT_ROWBINARY = """
 INSERT INTO events (uuid, project_id, event, distinct_id, person_id, timestamp, properties, session_id, window_id)
 SELECT uuid, {project_id:UInt32}, event, distinct_id, person_id, fromUnixTimestamp64Micro(timestamp, 'UTC'),
@@ -1260,30 +1403,27 @@ def _insert_rowbinary(chunks: list[Chunk], directory: str, stages: dict) -> int:
     people_done = time.thread_time()
     events = _Events.concat([c.events for c in chunks])
     order = events.sort_order()
-    rows = events.rowbinary().take(pa.array(order))
     months = (events.ts[order] // DAY_US).astype("datetime64[D]").astype("datetime64[M]")
-    bounds = [0, *(np.flatnonzero(months[1:] != months[:-1]) + 1).tolist(), len(rows)]
-    offsets = np.frombuffer(rows.buffers()[1], np.int32)[rows.offset : rows.offset + len(rows) + 1]
-    data = memoryview(rows.buffers()[2])
-    encoded_at = time.thread_time()
+    bounds = [0, *(np.flatnonzero(months[1:] != months[:-1]) + 1).tolist(), len(order)]
+    insert_s = 0.0
     for first, last in zip(bounds[:-1], bounds[1:], strict=True):
-        fd, path = tempfile.mkstemp(dir=directory, suffix=".rowbinary")
+        block = events.native(order[first:last])
+        inserting = time.thread_time()
+        fd, path = tempfile.mkstemp(dir=directory, suffix=".native")
         try:
             with os.fdopen(fd, "wb") as out:
-                out.write(data[offsets[first] : offsets[last]])
-            ch.command(
-                _INSERT_ROWBINARY,
-                {"project_id": events.project_id, "path": path, "structure": EVENTS_STRUCTURE},
-            )
+                for buffer in block:
+                    out.write(buffer)
+            del block
+            ch.command(_INSERT_NATIVE, {"project_id": events.project_id, "path": path})
         finally:
             os.remove(path)
+        insert_s += time.thread_time() - inserting
     with _pool_lock:
         stages["people_cpu_s"] = stages.get("people_cpu_s", 0.0) + people_done - started
-        stages["encode_cpu_s"] = stages.get("encode_cpu_s", 0.0) + encoded_at - people_done
-        stages["insert_thread_cpu_s"] = (
-            stages.get("insert_thread_cpu_s", 0.0) + time.thread_time() - encoded_at
-        )
-    return len(rows)
+        stages["encode_cpu_s"] = stages.get("encode_cpu_s", 0.0) + time.thread_time() - people_done - insert_s
+        stages["insert_thread_cpu_s"] = stages.get("insert_thread_cpu_s", 0.0) + insert_s
+    return len(order)
 
 
 def _scratch_directory() -> str:
