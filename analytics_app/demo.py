@@ -19,14 +19,16 @@ Layout:
   numpy/pyarrow ops (no per-event Python) from a RNG seeded with (seed, i). Same seed
   and window -> the same rows, whatever the project id. A chunk's events are columns
   plus property "parts" (indexes into small vocabularies of property fragments),
-  encoded on demand: `events.columns()` as JSON text, `events.rowbinary()` as
-  RowBinary with the JSON column as binary paths.
+  encoded on demand: `events.columns()` as JSON text, `events.native(rows)` as a
+  Native block with the JSON column in its flattened serialization (typed columns per
+  JSON path).
 - `write(spec)` streams chunks into `events`, `persons` and `person_distinct_ids`
   through the ClickHouse layer. The main thread generates; batches of ~BATCH_EVENTS
-  go to two insert threads. On the embedded engine (chdb) a batch is encoded as
-  RowBinary, pre-sorted by the events sorting key and inserted month by month from a
-  temporary file (`INSERT ... SELECT ... FROM file(...)`); on a ClickHouse server the
-  columns go through ch.insert with the properties as JSON text.
+  go to two insert threads. On the embedded engine (chdb) a batch is sorted by the
+  events sorting key, cut at month boundaries (the partition key) and each month is
+  written as one Native block to a temporary file and inserted with
+  `INSERT ... SELECT ... FROM file(...)`; on a ClickHouse server the columns go
+  through ch.insert with the properties as JSON text.
 
 The window is the `days` UTC days ending with `end` (default: today); events later
 than the wall clock are dropped, so a default run never writes the future. A run
@@ -35,9 +37,9 @@ to WARMUP_DAYS before the window (their earlier events are not written), so the
 window opens with returning users instead of a ramp from zero; `persons` counts
 everyone simulated, the summary's `visitors` those with events in the window.
 
-Cost (bench/bench_demo_insert.py, docs/clickhouse.md "Demo data"): ~12 CPU-µs per
-event on the embedded path (generation ~2, encoding ~2.5, the engine ~5.5), against
-~34-57 when the engine parses the properties as JSON text.
+Cost (bench/bench_demo_insert.py, docs/clickhouse.md "Demo data"): ~10 CPU-µs per
+event on the embedded path (generation ~2.5, encoding and sorting ~4, the engine
+~3), against ~34 when the engine parses the properties as JSON text.
 """
 
 from __future__ import annotations
@@ -312,12 +314,11 @@ def _kv(key: str, value) -> str:
 
 
 # ---------------------------------------------------------------- property fragments
-# A fragment is a few (key, value) properties that rows pick by index. Each is kept in
-# two encodings: JSON text (`"k":v,...`, joined with "," and wrapped in {} per row) and
-# the RowBinary encoding of the JSON type's paths (path name, binary type tag, value),
-# which rows concatenate after one byte holding their number of paths. The engine reads
-# RowBinary JSON about 4x cheaper than it parses JSON text (docs/clickhouse.md, "Demo data").
-_RB_STRING, _RB_INT64, _RB_FLOAT64, _RB_BOOL = b"\x15", b"\x0a", b"\x0e", b"\x2d"
+# A fragment is a few (key, value) properties that rows pick by index. A vocabulary of
+# fragments gives, on demand, its JSON text (`"k":v,...`, joined with "," and wrapped in
+# {} per row) or its columns per JSON path (type, encoded value per fragment) for
+# Native's flattened JSON serialization, which the engine reads ~5x cheaper than it
+# parses JSON text (docs/clickhouse.md, "Demo data").
 
 
 def _varint(n: int) -> bytes:
@@ -329,32 +330,10 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-def _rb_str(text: str) -> bytes:
+def _str(text: str) -> bytes:
+    """A ClickHouse binary String: varint length, then the UTF-8 bytes."""
     raw = text.encode()
     return _varint(len(raw)) + raw
-
-
-_RB_KEYS: dict[str, bytes] = {}
-
-
-def _rb_key(key: str) -> bytes:
-    """A JSON path's name in RowBinary (cached: the same few keys over and over)."""
-    raw = _RB_KEYS.get(key)
-    if raw is None:
-        raw = _RB_KEYS[key] = _rb_str(key)
-    return raw
-
-
-def _rb_value(value) -> bytes:
-    """A JSON path's value in RowBinary, as Dynamic: type tag, then the value."""
-    if isinstance(value, str):
-        raw = value.encode()
-        return _RB_STRING + (bytes([len(raw)]) if len(raw) < 128 else _varint(len(raw))) + raw
-    if isinstance(value, bool):
-        return _RB_BOOL + bytes([value])
-    if isinstance(value, int):
-        return _RB_INT64 + struct.pack("<q", value)
-    return _RB_FLOAT64 + struct.pack("<d", value)
 
 
 def _native_value(value) -> tuple[str, bytes]:
@@ -395,26 +374,20 @@ def _flat(pairs) -> list[tuple[str, object]]:
 
 
 class _Frags:
-    """A vocabulary of property fragments: RowBinary paths and their counts, and the
-    (key, value) pairs that the JSON text is made of when asked for (the embedded path
-    never needs it)."""
+    """A vocabulary of property fragments: their (key, value) pairs, turned into JSON text
+    or Native columns when asked for."""
 
     def __init__(self, items=()):
         self.pairs: list[tuple] = []
-        self.rb: list[bytes] = []
-        self.count: list[int] = []
         self.index: dict[tuple, int] = {}
         for pairs in items:
             self.add(pairs)
 
     def add(self, pairs, key: tuple | None = None) -> int:
-        flat = _flat(pairs)
         self.pairs.append(pairs)
-        self.rb.append(b"".join([_rb_key(k) + _rb_value(v) for k, v in flat]))
-        self.count.append(len(flat))
         if key is not None:
-            self.index[key] = len(self.rb) - 1
-        return len(self.rb) - 1
+            self.index[key] = len(self.pairs) - 1
+        return len(self.pairs) - 1
 
     @property
     def json(self) -> list[str]:
@@ -422,17 +395,16 @@ class _Frags:
 
     def copy(self) -> _Frags:
         other = _Frags()
-        other.pairs, other.rb, other.count = list(self.pairs), list(self.rb), list(self.count)
+        other.pairs = list(self.pairs)
         other.index = self.index
         return other
 
     def part(self, index: np.ndarray) -> _Part:
         return _Part(
             lambda: pa.array(self.json, pa.string()),
-            pa.array(self.rb, pa.binary()),
-            np.array(self.count),
-            index,
             lambda: _native_columns([_flat(pairs) for pairs in self.pairs]),
+            len(self.pairs),
+            index,
         )
 
 
@@ -441,10 +413,9 @@ class _Part:
     """Rows' picks from one vocabulary (index -1: the row has none of these properties)."""
 
     json_fn: Callable[[], pa.Array]  # the vocabulary as JSON text, built on demand
-    rb: pa.Array
-    count: np.ndarray
-    index: np.ndarray
     native_fn: Callable[[], dict[str, tuple[str, pa.Array]]]  # path -> (type, value per entry)
+    size: int  # entries in the vocabulary
+    index: np.ndarray
 
     @property
     def json(self) -> pa.Array:
@@ -452,7 +423,10 @@ class _Part:
 
     @property
     def native(self) -> dict[str, tuple[str, pa.Array]]:
-        return self.native_fn()
+        cached = self.__dict__.get("_native")
+        if cached is None:
+            cached = self.__dict__["_native"] = self.native_fn()
+        return cached
 
     def take(self, values: pa.Array) -> pa.Array:
         return values.take(pa.array(self.index, mask=self.index < 0))
@@ -477,9 +451,6 @@ _SCREEN_COUNT = np.array([len(widths) for widths in _SCREENS])
 _SCREEN_FIRST = np.cumsum(_SCREEN_COUNT) - _SCREEN_COUNT
 _COUNTRY_FRAGS = _Frags((("$geoip_country_code", c[0]),) for c in COUNTRIES)
 _LIB_FRAGS = _Frags([(("$lib", "web"),)])
-_PERSON_PATHS = 6  # browser, os, device type, screen width, country, lib
-_SESSION_PATHS = 4  # referrer, referring domain, session id, window id
-_SESSION_KEYS = (_rb_str("$session_id") + _RB_STRING, _rb_str("$window_id") + _RB_STRING)
 
 _EXTRAS = _Frags()
 for _i, _plan in enumerate(PLANS):
@@ -631,22 +602,17 @@ def _fixed_binary(raw: np.ndarray) -> pa.BinaryArray:
     )
 
 
-def _uuid_rowbinary(raw: np.ndarray) -> pa.BinaryArray:
-    """RowBinary UUIDs: each 8-byte half little-endian."""
-    return _fixed_binary(np.ascontiguousarray(np.concatenate([raw[:, 7::-1], raw[:, 15:7:-1]], axis=1)))
-
-
 def _uuid_order(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sort keys (minor, major) that order UUIDs as ClickHouse does: second half first."""
     halves = np.ascontiguousarray(raw).view(">u8")
     return halves[:, 0], halves[:, 1]
 
 
-def _rb_strings(values: pa.StringArray) -> pa.BinaryArray:
-    """RowBinary Strings (varint length + bytes) of values shorter than 128 bytes."""
+def _strings(values: pa.StringArray) -> pa.BinaryArray:
+    """ClickHouse binary Strings (varint length + bytes) of values shorter than 128 bytes."""
     lengths = pc.binary_length(values).to_numpy(zero_copy_only=False)
     if len(lengths) and lengths.max() >= 128:
-        raise ValueError("value too long for a one-byte RowBinary length")
+        raise ValueError("value too long for a one-byte length")
     return pc.binary_join_element_wise(
         _fixed_binary(lengths.astype(np.uint8).reshape(-1, 1)),
         values.cast(pa.binary()),
@@ -729,8 +695,7 @@ def city_hash64(values: pa.StringArray) -> np.ndarray:
 
 
 _EVENT_RANK = np.argsort(np.argsort(np.array([e.encode() for e in EVENTS], dtype=object)))
-_EVENT_RB = pa.array([_rb_str(e) for e in EVENTS], pa.binary())
-_COUNT_BYTES = pa.array([bytes([i]) for i in range(128)], pa.binary())
+_EVENT_NAMES = pa.array([_str(e) for e in EVENTS], pa.binary())
 _NATIVE_FLATTENED = 3  # serialization version of Dynamic/JSON "flattened" in Native
 NATIVE_COLUMNS = (
     ("uuid", "UUID"),
@@ -774,12 +739,6 @@ def _concat_native(columns: list[dict], sizes: list[int]) -> dict[str, tuple[str
             ),
         )
     return out
-
-
-EVENTS_STRUCTURE = (
-    "uuid UUID, event String, distinct_id String, person_id UUID, timestamp Int64, "
-    "properties JSON(max_dynamic_paths = 512), session_id String, window_id String"
-)
 
 
 @dataclass
@@ -840,20 +799,19 @@ class _Events:
         parts = []
         for j in range(len(batch[0].parts)):
             chunk_parts = [e.parts[j] for e in batch]
-            base = np.cumsum([0] + [len(p.count) for p in chunk_parts[:-1]])
+            base = np.cumsum([0] + [p.size for p in chunk_parts[:-1]])
             parts.append(
                 _Part(
                     lambda chunk_parts=chunk_parts: pa.concat_arrays([p.json for p in chunk_parts]),
-                    pa.concat_arrays([p.rb for p in chunk_parts]),
-                    np.concatenate([p.count for p in chunk_parts]),
+                    lambda chunk_parts=chunk_parts: _concat_native(
+                        [p.native for p in chunk_parts], [p.size for p in chunk_parts]
+                    ),
+                    sum(p.size for p in chunk_parts),
                     np.concatenate(
                         [
                             np.where(p.index >= 0, p.index + b, -1)
                             for p, b in zip(chunk_parts, base, strict=True)
                         ]
-                    ),
-                    lambda chunk_parts=chunk_parts: _concat_native(
-                        [p.native for p in chunk_parts], [len(p.count) for p in chunk_parts]
                     ),
                 )
             )
@@ -902,57 +860,30 @@ class _Events:
                 has = values.is_valid().to_numpy(zero_copy_only=False)
                 paths[key] = (kind, np.where(has, 0, 1).astype(np.uint8), values.drop_null())
         names = sorted(paths)
-        properties = [struct.pack("<Q", _NATIVE_FLATTENED), _varint(len(names)), *(_rb_str(k) for k in names)]
+        properties = [struct.pack("<Q", _NATIVE_FLATTENED), _varint(len(names)), *(_str(k) for k in names)]
         for key in names:
-            properties += [struct.pack("<Q", _NATIVE_FLATTENED), b"\x01", _rb_str(paths[key][0])]
+            properties += [struct.pack("<Q", _NATIVE_FLATTENED), b"\x01", _str(paths[key][0])]
         for key in names:
             properties += [paths[key][1].tobytes(), _binary_data(paths[key][2])]
         distinct = pc.if_else(
             pa.array(as_user),
-            _rb_strings(self.user_ids).take(person_a),
-            _rb_strings(self.anon_ids).take(person_a),
+            _strings(self.user_ids).take(person_a),
+            _strings(self.anon_ids).take(person_a),
         )
         data = {
             "uuid": [_uuid_native(self.uuid_raw[rows])],
-            "event": [_binary_data(_EVENT_RB.take(pa.array(self.event[rows])))],
+            "event": [_binary_data(_EVENT_NAMES.take(pa.array(self.event[rows])))],
             "distinct_id": [_binary_data(distinct)],
             "person_id": [_uuid_native(self.person_raw)[person]],
             "timestamp": [self.ts[rows].astype("<i8").tobytes()],
             "properties": properties,
-            "session_id": [_binary_data(_rb_strings(self.session_ids).take(sess_a))],
-            "window_id": [_binary_data(_rb_strings(self.window_ids).take(sess_a))],
+            "session_id": [_binary_data(_strings(self.session_ids).take(sess_a))],
+            "window_id": [_binary_data(_strings(self.window_ids).take(sess_a))],
         }
         out = [_varint(len(NATIVE_COLUMNS)), _varint(len(rows))]
         for name, kind in NATIVE_COLUMNS:
-            out += [_rb_str(name), _rb_str(kind), *data[name]]
+            out += [_str(name), _str(kind), *data[name]]
         return out
-
-    def rowbinary(self) -> pa.BinaryArray:
-        """RowBinary rows in EVENTS_STRUCTURE order, as generated (session by session):
-        building them in that order and permuting the finished rows once is ~2x cheaper
-        than building them in key order (random reads of the per-person/session values)."""
-        person_a, sess_a, as_user = pa.array(self.person), pa.array(self.sess), self.as_user
-        count = sum(np.where(p.index >= 0, p.count[p.index], 0) for p in self.parts)
-        taken = [p.take(p.rb) for p in self.parts]
-        if count.max() >= 128:
-            raise ValueError("too many properties for a one-byte path count")
-        return pc.binary_join_element_wise(
-            _uuid_rowbinary(self.uuid_raw),
-            _EVENT_RB.take(pa.array(self.event)),
-            pc.if_else(
-                pa.array(as_user),
-                _rb_strings(self.user_ids).take(person_a),
-                _rb_strings(self.anon_ids).take(person_a),
-            ),
-            _uuid_rowbinary(self.person_raw).take(person_a),
-            _fixed_binary(self.ts.astype("<i8").view(np.uint8).reshape(-1, 8)),
-            _COUNT_BYTES.take(pa.array(count)),  # properties: the number of paths, then the paths
-            *taken,
-            _rb_strings(self.session_ids).take(sess_a),
-            _rb_strings(self.window_ids).take(sess_a),
-            pa.scalar(b"", pa.binary()),
-            null_handling="skip",  # a row without one of the parts has none of its paths
-        )
 
 
 def generate_chunk(spec: DemoSpec, index: int, now_us: int | None = None) -> Chunk:
@@ -1204,7 +1135,7 @@ def generate_chunk(spec: DemoSpec, index: int, now_us: int | None = None) -> Chu
     )
     total = len(ts)
 
-    # -- columns (encoded on demand: JSON text for ch.insert, RowBinary for the bulk path)
+    # -- columns (encoded on demand: JSON text for ch.insert, Native for the embedded path)
     person_raw = _uuids(rng, n=n)
     person_ids = _uuid_text(person_raw)
     user_ids = pa.array([f"user_{g}" for g in global_no])
@@ -1212,8 +1143,7 @@ def generate_chunk(spec: DemoSpec, index: int, now_us: int | None = None) -> Chu
     window_ids = _uuid_text(_uuids(rng, ms=s_start // 1000 + 1))
 
     # what every event of a visit carries: the person's device and location, the visit's
-    # referrer and ids (one fragment per visit: one take per event instead of two)
-    s_person_a = pa.array(s_person)
+    # referrer and ids (one fragment per visit)
 
     def visit_json():
         return pc.binary_join_element_wise(
@@ -1229,24 +1159,6 @@ def generate_chunk(spec: DemoSpec, index: int, now_us: int | None = None) -> Chu
             ",",
         )
 
-    person_rb = pc.binary_join_element_wise(
-        *(
-            pa.array(f.rb, pa.binary()).take(pa.array(i))
-            for f, i in _person_frags(browser, os_, device, screen, country)
-        ),
-        pa.scalar(_LIB_FRAGS.rb[0], pa.binary()),
-        pa.scalar(b"", pa.binary()),
-    )
-    visit_rb = pc.binary_join_element_wise(
-        person_rb.take(s_person_a),
-        pa.array(_REF_FRAGS.rb, pa.binary()).take(pa.array(s_ref)),
-        pa.scalar(_SESSION_KEYS[0] + b"\x24", pa.binary()),
-        session_ids.cast(pa.binary()),
-        pa.scalar(_SESSION_KEYS[1] + b"\x24", pa.binary()),
-        window_ids.cast(pa.binary()),
-        pa.scalar(b"", pa.binary()),
-    )
-
     def visit_native():
         columns = {}
         for frags, values in (
@@ -1257,8 +1169,8 @@ def generate_chunk(spec: DemoSpec, index: int, now_us: int | None = None) -> Chu
                 columns[key] = (kind, vocab.take(pa.array(values[s_person])))
         for key, (kind, vocab) in _native_columns([_flat(p) for p in _REF_FRAGS.pairs]).items():
             columns[key] = (kind, vocab.take(pa.array(s_ref)))
-        columns["$session_id"] = ("String", _rb_strings(session_ids))
-        columns["$window_id"] = ("String", _rb_strings(window_ids))
+        columns["$session_id"] = ("String", _strings(session_ids))
+        columns["$window_id"] = ("String", _strings(window_ids))
         return columns
 
     parts = [
@@ -1266,7 +1178,7 @@ def generate_chunk(spec: DemoSpec, index: int, now_us: int | None = None) -> Chu
         extras.part(extra),
         _UTM_FRAGS.part(np.where(utm_row, utm[np.minimum(sess, n - 1)], -1)),
         _ANON_FRAGS.part(np.where(as_user, -1, 0)),
-        _Part(visit_json, visit_rb, np.full(ns, _PERSON_PATHS + _SESSION_PATHS), sess, visit_native),
+        _Part(visit_json, visit_native, ns, sess),
     ]
     events = _Events(
         project_id=spec.project_id,
@@ -1357,13 +1269,6 @@ SELECT uuid, {project_id:UInt32}, event, distinct_id, person_id, fromUnixTimesta
 FROM file({path:String}, 'Native')
 SETTINGS optimize_on_insert = 0
 """
-_INSERT_ROWBINARY = """
-INSERT INTO events (uuid, project_id, event, distinct_id, person_id, timestamp, properties, session_id, window_id)
-SELECT uuid, {project_id:UInt32}, event, distinct_id, person_id, fromUnixTimestamp64Micro(timestamp, 'UTC'),
-    properties, session_id, window_id
-FROM file({path:String}, 'RowBinary', {structure:String})
-SETTINGS optimize_on_insert = 0
-"""
 
 
 def _concat(columns: list[dict]) -> dict:
@@ -1390,13 +1295,14 @@ def _insert_columns(chunks: list[Chunk], directory: str | None, stages: dict) ->
     return sum(ch.insert("events", c.events.columns()) for c in chunks)
 
 
-def _insert_rowbinary(chunks: list[Chunk], directory: str, stages: dict) -> int:
-    """The embedded path: rows encoded as RowBinary (properties as binary JSON paths),
-    sorted by the events sorting key, one temporary file and INSERT per month partition.
+def _insert_native(chunks: list[Chunk], directory: str, stages: dict) -> int:
+    """The embedded path: events sorted by the events sorting key, one Native block
+    (JSON in its flattened serialization), temporary file and INSERT per month partition.
 
-    Measured on chdb 26.9 (docs/clickhouse.md, "Demo data"): parsing the JSON text is ~8 µs/row and
-    permuting an unsorted block's JSON column another ~5-13 µs/row; RowBinary JSON reads
-    in ~2 µs and a block that is already in key order is written without a permutation.
+    Measured on chdb 26.9 (docs/clickhouse.md, "Demo data"): parsing JSON text is
+    ~8 µs/row, permuting an unsorted block's JSON column another ~5-19 µs/row and
+    `optimize_on_insert` ~4 µs/row; a flattened Native JSON column reads in ~0.2 µs and a
+    block already in key order is written without a permutation.
     """
     started = time.thread_time()
     _insert_people(chunks)
@@ -1427,7 +1333,7 @@ def _insert_rowbinary(chunks: list[Chunk], directory: str, stages: dict) -> int:
 
 
 def _scratch_directory() -> str:
-    """A private directory for the RowBinary files: in memory (/dev/shm) when there is
+    """A private directory for the Native files: in memory (/dev/shm) when there is
     room, so the disk never sees them (each lives for one INSERT, at most ~200 MB)."""
     shm = "/dev/shm"  # noqa: S108 - a private mkdtemp directory inside it
     try:
@@ -1453,7 +1359,7 @@ def write(
     started = time.perf_counter()
     pool = _insert_pool()
     embedded = ch.backend().name == "chdb"
-    insert = _insert_rowbinary if embedded else _insert_columns
+    insert = _insert_native if embedded else _insert_columns
     directory = _scratch_directory() if embedded else None
     pending: deque = deque()
     totals = {"events": 0, "persons": 0, "visitors": 0, "distinct_ids": 0}

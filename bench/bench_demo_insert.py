@@ -104,13 +104,13 @@ def bench_insert(target_events: int, days: int, seed: int) -> dict:
 def bench_paths(events: int, days: int, seed: int) -> list[dict]:
     """The same pre-generated chunks written sequentially (one thread) by the portable
     JSON-text path (ch.insert, the engine parses the properties text) and by the
-    embedded RowBinary path, each into its own project: insert CPU per event, compared."""
+    embedded Native path, each into its own project: insert CPU per event, compared."""
     from analytics_app import demo  # noqa: PLC0415
 
     rows = []
     for project_id, label, insert in (
         (2, "json_text (baseline)", demo._insert_columns),
-        (3, "rowbinary", demo._insert_rowbinary),
+        (3, "native", demo._insert_native),
     ):
         spec = demo.DemoSpec(project_id, 10**9, days, seed, END)
         chunks, total, index = [], 0, 0
@@ -208,7 +208,7 @@ def main() -> None:
         "--compare-events",
         type=int,
         default=300_000,
-        help="Events written by each path (JSON text vs RowBinary) for the per-path comparison (0: skip).",
+        help="Events written by each path (JSON text vs Native) for the per-path comparison (0: skip).",
     )
     parser.add_argument("--keep", action="store_true", help="Keep the throwaway data directory.")
     args = parser.parse_args()

@@ -239,7 +239,7 @@ def test_command_refuses_an_unknown_project():
         call_command("generate_demo_data", "--project", "987654321", "--quiet")
 
 
-# ---------------------------------------------------------------- the RowBinary bulk path
+# ---------------------------------------------------------------- the Native bulk path (embedded engine)
 
 
 def test_city_hash64_matches_clickhouse_for_every_distinct_id_shape():
@@ -257,10 +257,10 @@ def test_city_hash64_matches_clickhouse_for_every_distinct_id_shape():
 
 
 @pytest.mark.django_db
-def test_rowbinary_path_stores_exactly_what_the_json_text_path_stores(make_project):
-    """The embedded bulk path (binary JSON paths, pre-sorted, per-month files) and the
-    portable path (JSON text through ch.insert) write the same rows and properties."""
-    binary, text = make_project("RowBinary"), make_project("JSON text")
+def test_native_path_stores_exactly_what_the_json_text_path_stores(make_project):
+    """The embedded bulk path (Native blocks, JSON flattened, pre-sorted, per-month files)
+    and the portable path (JSON text through ch.insert) write the same rows and properties."""
+    binary, text = make_project("Native"), make_project("JSON text")
     spec = demo.DemoSpec(project_id=binary.id, persons=400, days=45, seed=11, end=END)
     demo.write(spec)
     chunks = [demo.generate_chunk(demo.DemoSpec(text.id, 400, 45, 11, END), i) for i in range(1)]
