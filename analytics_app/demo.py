@@ -340,8 +340,7 @@ def _native_value(value) -> tuple[str, bytes]:
     """(ClickHouse type, Native encoding) of one JSON value: the column data of a
     JSON path in Native's flattened serialization is exactly these bytes, row after row."""
     if isinstance(value, str):
-        raw = value.encode()
-        return "String", (bytes([len(raw)]) if len(raw) < 128 else _varint(len(raw))) + raw
+        return "String", _str(value)
     if isinstance(value, bool):
         return "Bool", bytes([value])
     if isinstance(value, int):
@@ -857,6 +856,8 @@ class _Events:
             index_a = pa.array(index, mask=index < 0)
             for key, (kind, vocab) in part.native.items():
                 values = vocab.take(index_a)
+                if values.null_count == len(values):
+                    continue  # no row of this block has the property
                 has = values.is_valid().to_numpy(zero_copy_only=False)
                 paths[key] = (kind, np.where(has, 0, 1).astype(np.uint8), values.drop_null())
         names = sorted(paths)
