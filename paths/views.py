@@ -22,6 +22,7 @@ from dashboards.permissions import can_edit_insights
 from insights.blocks import OPERATORS
 
 from . import charts, forms
+from .masking import NodeMasker
 from .models import PathCleaningRule
 from .queries import (
     PathCleaningPreviewRunner,
@@ -171,6 +172,11 @@ def _resolve_nodes(request, spec: PathsSpec, node: str, target: str | None) -> t
     it is a node of this result as they see it (masked or not), so the drill-down cannot
     be used to probe for node names the user is not allowed to read."""
     if request.presenter.can_view_pii:
+        return node, target
+    # Labels that this user would see unchanged whatever their source (no PII source
+    # property among the event types, no query string) are the raw nodes themselves.
+    blind = NodeMasker(request.presenter, request.project.pk, spec.include_event_types)
+    if all(v is None or "_" not in v or not blind.changes(v.split("_", 1)[1]) for v in (node, target)):
         return node, target
     result = PathsQueryRunner(request.project, spec).run()
     masker = result.masker(request.presenter)

@@ -221,3 +221,11 @@ def test_unknown_names_are_masked_conservatively():
     )
     assert m.name("signup") == "signup"
     assert MASK_CHAR in m.name("/never-seen")
+
+
+def test_exec_drill_down_without_pii_sources_takes_labels_as_they_are(client, bob, project, pii_paths):
+    client.force_login(bob)
+    spec = body(start_point="/")
+    html = page(client, project, "sessions/", q=json.dumps(spec), node="2_/pricing")
+    assert "s4" in html and "s1" not in html  # s1 reaches /pricing at step 3
+    assert "s1" in page(client, project, "sessions/", q=json.dumps(spec), node="3_/pricing")
