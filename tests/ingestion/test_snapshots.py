@@ -12,7 +12,6 @@ from analytics_app import clickhouse as ch
 
 from .conftest import send, warnings
 
-
 # Recent: rows older than the project's recording retention expire (TTL) as they are written.
 T0 = (int(time.time()) - 3600) * 1000
 
