@@ -373,38 +373,67 @@ def _flat(pairs) -> list[tuple[str, object]]:
 
 
 class _Frags:
-    """A vocabulary of property fragments: their (key, value) pairs, turned into JSON text
-    or Native columns when asked for."""
+    """A vocabulary of property fragments, turned into JSON text or Native columns when
+    asked for. Entries are (key, value) pairs added one by one, or blocks of many entries
+    given as columns (per-person values: no Python per entry on the Native path)."""
 
     def __init__(self, items=()):
-        self.pairs: list[tuple] = []
+        self.segments: list = []  # list of pairs | (size, json_fn, native columns)
+        self.size = 0
         self.index: dict[tuple, int] = {}
         for pairs in items:
             self.add(pairs)
 
     def add(self, pairs, key: tuple | None = None) -> int:
-        self.pairs.append(pairs)
+        if not self.segments or not isinstance(self.segments[-1], list):
+            self.segments.append([])
+        self.segments[-1].append(pairs)
         if key is not None:
-            self.index[key] = len(self.pairs) - 1
-        return len(self.pairs) - 1
+            self.index[key] = self.size
+        self.size += 1
+        return self.size - 1
+
+    def add_block(self, size: int, json_fn: Callable[[], list[str]], native: dict) -> int:
+        """Add `size` entries at once: `json_fn()` gives their JSON text, `native` maps each
+        path to (type, encoded value per entry); returns the index of the first."""
+        self.segments.append((size, json_fn, native))
+        self.size += size
+        return self.size - size
+
+    @property
+    def pairs(self) -> list[tuple]:
+        """The entries added one by one (the static vocabularies have only these)."""
+        return [pairs for segment in self.segments if isinstance(segment, list) for pairs in segment]
 
     @property
     def json(self) -> list[str]:
-        return [",".join(_kv(k, v) for k, v in pairs) for pairs in self.pairs]
+        out: list[str] = []
+        for segment in self.segments:
+            if isinstance(segment, list):
+                out += [",".join(_kv(k, v) for k, v in pairs) for pairs in segment]
+            else:
+                out += segment[1]()
+        return out
+
+    def native(self) -> dict[str, tuple[str, pa.Array]]:
+        columns, sizes = [], []
+        for segment in self.segments:
+            if isinstance(segment, list):
+                columns.append(_native_columns([_flat(pairs) for pairs in segment]))
+                sizes.append(len(segment))
+            else:
+                columns.append(segment[2])
+                sizes.append(segment[0])
+        return _concat_native(columns, sizes)
 
     def copy(self) -> _Frags:
         other = _Frags()
-        other.pairs = list(self.pairs)
-        other.index = self.index
+        other.segments = [list(seg) if isinstance(seg, list) else seg for seg in self.segments]
+        other.size, other.index = self.size, self.index
         return other
 
     def part(self, index: np.ndarray) -> _Part:
-        return _Part(
-            lambda: pa.array(self.json, pa.string()),
-            lambda: _native_columns([_flat(pairs) for pairs in self.pairs]),
-            len(self.pairs),
-            index,
-        )
+        return _Part(lambda: pa.array(self.json, pa.string()), self.native, self.size, index)
 
 
 @dataclass
@@ -1019,11 +1048,26 @@ def generate_chunk(spec: DemoSpec, index: int, now_us: int | None = None) -> Chu
         for i in signed
     }
     identify_extra = np.full(n, -1)
-    anon_text = anon_ids.to_pylist() if len(signed) else []
-    for i in signed:
-        identify_extra[i] = extras.add(
-            (("$anon_distinct_id", anon_text[i]), ("$set", {"email": emails[int(i)], "name": names[int(i)]}))
-        )
+    signed_a = pa.array(signed)
+    signed_names = pa.array([names[int(i)] for i in signed], pa.string())
+    signed_emails = pa.array([emails[int(i)] for i in signed], pa.string())
+    identify_extra[signed] = extras.add_block(
+        len(signed),
+        lambda: [
+            ",".join((_kv("$anon_distinct_id", anon), '"$set":' + _js({"email": email, "name": name})))
+            for anon, email, name in zip(
+                anon_ids.take(signed_a).to_pylist(),
+                signed_emails.to_pylist(),
+                signed_names.to_pylist(),
+                strict=True,
+            )
+        ],
+        {
+            "$anon_distinct_id": ("String", _strings(anon_ids.take(signed_a))),
+            "$set.email": ("String", _strings(signed_emails)),
+            "$set.name": ("String", _strings(signed_names)),
+        },
+    ) + np.arange(len(signed))
     tmpl_extra = np.where(tmpl_extra == -2, identify_extra[person_i], tmpl_extra)
     tmpl_extra = np.where(tmpl_extra == -3, _EXTRAS.index[("plan", 0)] + signup_plan[person_i], tmpl_extra)
     rows.add(
@@ -1038,18 +1082,23 @@ def generate_chunk(spec: DemoSpec, index: int, now_us: int | None = None) -> Chu
     # purchase visits: pricing -> checkout -> purchase (revenue in the visitor's currency)
     purchase_s = np.flatnonzero(s_kind == 1)
     pp = s_person[purchase_s]
-    purchase_extra = np.arange(len(extras.json), len(extras.json) + len(pp))
-    for i in pp:
-        plan = PLANS[bought_plan[i]]
-        revenue = _PRICE[plan] * (10 if annual[i] else 1)
-        extras.add(
-            (
-                ("revenue", float(revenue)),
-                ("currency", COUNTRIES[country[i]][3]),
-                ("plan", plan),
-                ("billing", "annual" if annual[i] else "monthly"),
-            )
-        )
+    plan_name = np.array(PLANS, dtype=object)[bought_plan[pp]]
+    revenue = np.array([_PRICE.get(p, 0.0) for p in PLANS])[bought_plan[pp]] * np.where(annual[pp], 10, 1)
+    currency = np.array([c[3] for c in COUNTRIES], dtype=object)[country[pp]]
+    billing = np.where(annual[pp], "annual", "monthly").astype(object)
+    purchase_extra = extras.add_block(
+        len(pp),
+        lambda: [
+            ",".join((_kv("revenue", float(r)), _kv("currency", c), _kv("plan", p), _kv("billing", b)))
+            for r, c, p, b in zip(revenue, currency, plan_name, billing, strict=True)
+        ],
+        {
+            "revenue": ("Float64", _fixed_binary(revenue.astype("<f8").view(np.uint8).reshape(-1, 8))),
+            "currency": ("String", _strings(pa.array(currency, pa.string()))),
+            "plan": ("String", _strings(pa.array(plan_name, pa.string()))),
+            "billing": ("String", _strings(pa.array(billing, pa.string()))),
+        },
+    ) + np.arange(len(pp))
     purchase_steps = (
         (PAGEVIEW, _P["/pricing"], -1),
         (AUTOCAPTURE, -1, _EXTRAS.index[("click", "Choose plan")]),
