@@ -151,14 +151,15 @@ def open_shop(page, live_url: str, token: str) -> None:
     page.wait_for_function("() => window.posthog.sessionRecordingStarted()", timeout=WAIT_SECONDS * 1000)
 
 
-def poll(fetch, ready, what: str, timeout: float = WAIT_SECONDS):
+def poll(fetch, ready, what: str, timeout: float = WAIT_SECONDS, describe=None):
     deadline = time.monotonic() + timeout
     while True:
         result = fetch()
         if ready(result):
             return result
         if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not arrive within {timeout}s; last seen: {str(result)[-3000:]}")
+            seen = describe(result) if describe else str(result)[-3000:]
+            pytest.fail(f"{what} did not arrive within {timeout}s; last seen: {seen}")
         time.sleep(0.5)
 
 
@@ -186,7 +187,21 @@ def visit(page, live_url: str, project) -> str:
     for _ in range(4):  # a rage click: 3+ clicks on one spot within a second
         page.click("h1", delay=10)
     page.mouse.wheel(0, 200)
-    page.wait_for_timeout(2500)  # posthog-js flushes its recording buffer every 2 s
+
+    # posthog-js flushes its recording buffer every 2 s once it has decided to record (it
+    # buffers until then, and a buffer still held when the page unloads is lost): wait until
+    # the first page's interactions are stored before leaving it.
+    def first_page_stored(rows):
+        clicks = sum(1 for r in rows if r["event_type"] == 3 and '"source":2,"type":2,' in r["data"])
+        return clicks >= 7 and any(LATER_TEXT in r["data"] for r in rows)
+
+    poll(
+        lambda: (page.mouse.move(5, 5), stored_rows(project.id, session_id))[1],
+        first_page_stored,
+        "the first page's recording",
+        describe=lambda rows: {"rows": len(rows), "calls": page.evaluate("() => window.__sextantCalls")},
+    )
+    first_page_calls = page.evaluate("() => window.__sextantCalls")
     page.click("#thanks")
     page.wait_for_url(f"{SHOP_ORIGIN}/thanks?*")
     page.wait_for_function("() => window.posthog && window.posthog.sessionRecordingStarted()")
@@ -206,7 +221,23 @@ def visit(page, live_url: str, project) -> str:
             and any("Shipped" in r["data"] for r in rows)
         )
 
-    poll(lambda: stored_rows(project.id, session_id), complete, "both pages' recordings")
+    def summary(rows):
+        kinds = {}
+        for r in rows:
+            kinds[r["event_type"]] = kinds.get(r["event_type"], 0) + 1
+        metas = [json.loads(r["data"])["data"].get("href") for r in rows if r["event_type"] == 4]
+        return {
+            "types": kinds,
+            "metas": metas,
+            "first page calls": first_page_calls,
+            "calls": page.evaluate("() => window.__sextantCalls || []"),
+            "warnings": ch.query(
+                "SELECT type, details FROM ingestion_warnings WHERE project_id = {project_id:UInt32}",
+                {"project_id": project.id},
+            ).rows,
+        }
+
+    poll(lambda: stored_rows(project.id, session_id), complete, "both pages' recordings", describe=summary)
     return session_id
 
 
@@ -323,9 +354,11 @@ def test_recorded_visit_is_listed_and_replays_masked_by_role(
     expect(error_item).to_have_class(re.compile(r"\brp-current\b"))
     page.locator("body").click(position={"x": 5, "y": 5})
     page.keyboard.press("ArrowRight")
-    page.wait_for_function(
-        f"() => Math.abs(Number(document.body.dataset.replayOffset) - {error_offset + 5000}) < 1500"
+    duration = page.evaluate(
+        "() => JSON.parse(document.getElementById('player-config').textContent).durationMs"
     )
+    jumped = min(error_offset + 5000, duration)  # clamped to the end
+    page.wait_for_function(f"() => Math.abs(Number(document.body.dataset.replayOffset) - {jumped}) < 1500")
     page.click("[data-speed='16']")
     expect(page.locator("[data-speed='16']")).to_have_attribute("aria-pressed", "true")
     page.click("#rp-link")
