@@ -243,7 +243,8 @@ def visit(page, live_url: str, project) -> str:
 
 @pytest.mark.skipif(not os.environ.get("SEXTANT_RECORD_FIXTURES"), reason="re-records fixtures on demand")
 def test_capture_fixtures(page, app_live_server, project):
-    """Record the visitor and save the stored rrweb events (as received) as fixtures."""
+    """Record the visitor and save its rrweb events as stored (ingestion decompresses the
+    posthog-js cv 2024-10 parts; tests compress them again with replay.format.compress_event)."""
     session_id = visit(page, app_live_server.url, project)
     time.sleep(3)
     rows = stored_rows(project.id, session_id)
