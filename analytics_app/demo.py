@@ -37,9 +37,9 @@ to WARMUP_DAYS before the window (their earlier events are not written), so the
 window opens with returning users instead of a ramp from zero; `persons` counts
 everyone simulated, the summary's `visitors` those with events in the window.
 
-Cost (bench/bench_demo_insert.py, docs/clickhouse.md "Demo data"): ~10 CPU-µs per
-event on the embedded path (generation ~2.5, encoding and sorting ~4, the engine
-~3), against ~34 when the engine parses the properties as JSON text.
+Cost (bench/bench_demo_insert.py, docs/clickhouse.md "Demo data"): 7-9 CPU-µs per
+event on the embedded path (generation ~1, sorting and encoding ~2, temporary files
+~1, the engine 2-6), against ~34 when the engine parses the properties as JSON text.
 """
 
 from __future__ import annotations
