@@ -1358,6 +1358,8 @@ def _insert_native(chunks: list[Chunk], directory: str, stages: dict) -> int:
     _insert_people(chunks)
     people_done = time.thread_time()
     events = _Events.concat([c.events for c in chunks])
+    if not events.n:
+        return 0  # e.g. a window that ends before the clock's day: nothing to write
     order = events.sort_order()
     months = (events.ts[order] // DAY_US).astype("datetime64[D]").astype("datetime64[M]")
     bounds = [0, *(np.flatnonzero(months[1:] != months[:-1]) + 1).tolist(), len(order)]

@@ -423,3 +423,14 @@ def test_the_default_dashboard_shows_the_demo_data(project):
     for tile in tiles:
         result = compute_insight(tile.insight, refresh=True).result
         assert result.series and all(s.total > 0 for s in result.series), tile.insight.name
+
+
+@pytest.mark.django_db
+def test_tiny_and_empty_runs_write_what_there_is(project):
+    written = 0
+    for persons, days in ((1, 1), (3, 1), (2, 2)):
+        written += demo.generate(project.id, persons, days, 5, end=END)["events"]
+    before_the_window = int(dt.datetime(2026, 2, 28, tzinfo=dt.UTC).timestamp()) * demo.US
+    assert demo.write(demo.DemoSpec(project.id, 5, 1, 5, END), now_us=before_the_window)["events"] == 0
+    stored = _rows("SELECT count() FROM events WHERE project_id = {project_id:UInt32}", project)[0][0]
+    assert stored == written
