@@ -26,6 +26,8 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 from analytics_app import clickhouse as ch
 from analytics_app.access import BadRequest
 from insights.blocks import EventSource, SQLBuilder
@@ -205,6 +207,9 @@ class _SessionPaths:
     spec: PathsSpec
     rules: tuple[CleaningRule, ...] | None = None
     now: dt.datetime | None = None
+    # Read the sessions with a $session_id from the pre-grouped `session_paths` table
+    # where the query allows it (None: whenever eligible; False: always the events).
+    session_table: bool | None = None
     builder: SQLBuilder = field(init=False)
 
     def __post_init__(self):
@@ -228,6 +233,19 @@ class _SessionPaths:
         conds.append(f"e.timestamp < {b.bind(self.end, DT64)}")
         conds.append(event_condition(b, self.spec.include_event_types))
         return conds
+
+    def _keys_sql(self, kind: str, value: str) -> str:
+        """The distinct (kind, raw value) pairs of the range: from `path_node_keys`
+        (migration 0005: per UTC day, so a superset, which is harmless) or, with
+        session_table=False, from the events."""
+        b = self.builder
+        if self.session_table is False:
+            return f"SELECT DISTINCT toUInt8({kind}) AS kind, {value} AS value FROM events AS e WHERE {' AND '.join(self._range_conditions())}"
+        conds = ["e.project_id = {project_id:UInt32}", event_condition(b, self.spec.include_event_types)]
+        if self.start is not None:
+            conds.append(f"e.day >= {b.bind(self.start.astimezone(dt.UTC).date(), 'Date')}")
+        conds.append(f"e.day <= {b.bind(self.end.astimezone(dt.UTC).date(), 'Date')}")
+        return f"SELECT DISTINCT e.kind AS kind, e.value AS value FROM path_node_keys AS e WHERE {' AND '.join(conds)}"
 
     def with_sql(self) -> str:
         """`WITH` clause defining paths_dict (and the point's id when there is one)."""
@@ -255,7 +273,7 @@ class _SessionPaths:
                 SELECT kind, value, raw = '' AS ignored, if(ignored, '', {node}) AS node
                 FROM (
                     SELECT kind, value, if(kind = 1, {url_path_sql("value")}, value) AS raw
-                    FROM (SELECT DISTINCT toUInt8({kind}) AS kind, {value} AS value FROM events AS e WHERE {" AND ".join(self._range_conditions())})
+                    FROM ({self._keys_sql(kind, value)})
                 )
             )
             GROUP BY node, ignored"""
@@ -265,14 +283,15 @@ class _SessionPaths:
         # transform() sees constant arrays (and builds its lookup table once):
         #   1 names, 2 bits, 3/4 page-view URL -> id, 5/6 screen name -> id,
         #   7/8 event name -> id, 9 the point's id (0: none), 10 the event names that
-        #   map to the point.
+        #   map to the point, 11/12 node key (session_paths: cityHash64(kind, value)) -> id.
         return f"""WITH
         (SELECT tuple(names, arrayMap(x -> x.2, v),
                 arrayMap(k -> k.2, arrayFilter(k -> k.1 = 1, keyed)), arrayMap(k -> k.3, arrayFilter(k -> k.1 = 1, keyed)),
                 arrayMap(k -> k.2, arrayFilter(k -> k.1 = 2, keyed)), arrayMap(k -> k.3, arrayFilter(k -> k.1 = 2, keyed)),
                 arrayMap(k -> k.2, arrayFilter(k -> k.1 = 4, keyed)), arrayMap(k -> k.3, arrayFilter(k -> k.1 = 4, keyed)),
                 toUInt32(indexOf(names, {point_value})),
-                arrayMap(k -> k.2, arrayFilter(k -> k.1 = 4 AND k.3 = indexOf(names, {point_value}), keyed)))
+                arrayMap(k -> k.2, arrayFilter(k -> k.1 = 4 AND k.3 = indexOf(names, {point_value}), keyed)),
+                arrayMap(k -> cityHash64(k.1, k.2), keyed), arrayMap(k -> k.3, keyed))
          FROM (
             SELECT arrayMap(x -> x.1, v) AS names, v,
                 arrayConcat(
@@ -334,6 +353,44 @@ class _SessionPaths:
         src = self.source(need_person=need_person or not with_session, where=where)
         return f"SELECT session_id, person_id AS pid, toUnixTimestamp64Micro(timestamp) AS t, toUInt128(uuid) AS u, nid FROM ({src.sql()}) WHERE nid != 0"
 
+    def uses_session_table(self, *, person: bool = False) -> bool:
+        """Whether the sessions with a $session_id come from `session_paths`: it holds
+        no person and no properties, so only without filters and without persons."""
+        if self.session_table is False or person or self.spec.properties:
+            return False
+        return True
+
+    def table_sessions_sql(self, having: str) -> str:
+        """Sessions with a $session_id from `session_paths` (migration 0005): merge each
+        session's (t_us, uuid, key) states, keep the events in the range, map keys to node
+        ids through the dictionary (0: not an included event / empty raw node: dropped),
+        sort by (t, uuid) and collapse — the same rows the events query groups.
+
+        One row per session after merges; FINAL merges what is not merged yet (on a
+        cluster GROUP BY, as a session's rows can be on several shards)."""
+        b = self.builder
+        conds = ["s.project_id = {project_id:UInt32}", f"s.min_timestamp < {b.bind(self.end, DT64)}"]
+        in_range = f"x.1 < {b.bind(_micros(self.end), 'Int64')}"
+        if self.start is not None:
+            conds.append(f"s.max_timestamp >= {b.bind(self.start, DT64)}")
+            in_range += f" AND x.1 >= {b.bind(_micros(self.start), 'Int64')}"
+        having = "WHERE has(arrayMap(x -> x.3, evs), paths_point)" if having else ""
+        if settings.CLICKHOUSE_CLUSTER:
+            # a session's rows can be on several shards: FINAL merges per shard only
+            rows = f"SELECT session_id, groupArrayArray(s.events) AS events FROM session_paths AS s WHERE {' AND '.join(conds)} GROUP BY session_id"
+        else:
+            rows = f"SELECT session_id, s.events AS events FROM session_paths AS s FINAL WHERE {' AND '.join(conds)}"
+        return f"""
+                SELECT sid, seq FROM (
+                    SELECT session_id AS sid,
+                        arraySort(arrayFilter(x -> x.3 != 0,
+                            arrayMap(x -> (x.1, x.2, transform(x.3, paths_dict.11, paths_dict.12, toUInt32(0))),
+                                     arrayFilter(x -> {in_range}, events)))) AS evs,
+                        {_collapse("evs")} AS seq
+                    FROM ({rows})
+                    {having}
+                )"""
+
     def sql(self, *, person: bool = False) -> str:
         """Per-session paths (without the WITH clause: the runner puts with_sql() first).
 
@@ -359,21 +416,22 @@ class _SessionPaths:
         person_col = "argMin(pid, (t, u)) AS person_id, " if person else ""
         person_out = "person_id, " if person else ""
 
-        def collapse(arr: str) -> str:
-            # drop excluded nodes, then compare each node with the previous one (shifted by
-            # pushFront then popBack, which keeps empty arrays empty; no lambda capture)
-            kept = f"arrayFilter(x -> x.3 != {EXCLUDED_ID}, {arr})"
-            return f"arrayFilter((x, prev) -> x.3 != prev, {kept}, arrayPopBack(arrayPushFront(arrayMap(x -> x.3, {kept}), toUInt32(0))))"
+        collapse = _collapse
+        if self.uses_session_table(person=person):
+            with_session = self.table_sessions_sql(having)
+        else:
+            with_session = f"""
+                SELECT session_id AS sid, {person_col}{collapse("arraySort(groupArray((t, u, nid)))")} AS seq
+                FROM ({self.events_sql(with_session=True, need_person=person)})
+                GROUP BY session_id
+                {having}"""
 
         return f"""
         SELECT sid, {person_out}path, offset, arrayMap(x -> x.3, path) AS nids
         FROM (
             SELECT sid, {person_out}seq, {idx} AS idx, {cut} AS path, {offset} AS offset
             FROM (
-                SELECT session_id AS sid, {person_col}{collapse("arraySort(groupArray((t, u, nid)))")} AS seq
-                FROM ({self.events_sql(with_session=True, need_person=person)})
-                GROUP BY session_id
-                {having}
+                {with_session}
                 UNION ALL
                 SELECT '' AS sid, {person_out}seq
                 FROM (
@@ -391,6 +449,17 @@ class _SessionPaths:
         """
 
 
+def _collapse(arr: str) -> str:
+    """Drop excluded nodes, then compare each node with the previous one (shifted by
+    pushFront then popBack, which keeps empty arrays empty; no lambda capture)."""
+    kept = f"arrayFilter(x -> x.3 != {EXCLUDED_ID}, {arr})"
+    return f"arrayFilter((x, prev) -> x.3 != prev, {kept}, arrayPopBack(arrayPushFront(arrayMap(x -> x.3, {kept}), toUInt32(0))))"
+
+
+def _micros(value: dt.datetime) -> int:
+    return (value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+
+
 def name_sql(nid: str) -> str:
     return f"arrayElement(paths_dict.1, {nid})"
 
@@ -405,10 +474,11 @@ class PathsQueryRunner:
         *,
         rules: tuple[CleaningRule, ...] | None = None,
         now: dt.datetime | None = None,
+        session_table: bool | None = None,
     ):
         self.project = project
         self.spec = spec
-        self.paths = _SessionPaths(project, spec, rules, now)
+        self.paths = _SessionPaths(project, spec, rules, now, session_table)
 
     def build(self) -> tuple[str, dict]:
         b, spec = self.paths.builder, self.spec
@@ -512,8 +582,10 @@ class TopPath:
 class TopPathsQueryRunner:
     """The most common complete paths (as cut by start/end point and step_limit)."""
 
-    def __init__(self, project, spec: PathsSpec, *, rules=None, now=None, limit: int = TOP_PATHS):
-        self.paths = _SessionPaths(project, spec, rules, now)
+    def __init__(
+        self, project, spec: PathsSpec, *, rules=None, now=None, limit: int = TOP_PATHS, session_table=None
+    ):
+        self.paths = _SessionPaths(project, spec, rules, now, session_table)
         self.limit = limit
 
     def build(self) -> tuple[str, dict]:
