@@ -288,12 +288,13 @@ class Recording:
 
 
 class RecordingsQueryRunner:
-    """Recorded sessions of a set of distinct_ids, or one session's start (for deep links)."""
+    """Recorded sessions of a set of distinct_ids, or one session's start (for deep links),
+    read from the per-session summaries (replay/summary.py keeps them current)."""
 
     SNAPSHOTS_SQL = """
-        SELECT session_id, min(timestamp) AS start, max(timestamp) AS end FROM session_replay_snapshots
-        WHERE project_id = {project_id:UInt32} AND distinct_id IN {dids:Array(String)} AND session_id != ''
-        GROUP BY session_id ORDER BY start DESC LIMIT {limit:UInt32}
+        SELECT session_id, start_time AS start, end_time AS end FROM session_replay_summaries FINAL
+        WHERE project_id = {project_id:UInt32} AND distinct_id IN {dids:Array(String)}
+        ORDER BY start DESC LIMIT {limit:UInt32}
     """
     EVENTS_SQL = """
         SELECT session_id, min(timestamp) AS start, max(timestamp) AS end FROM events
@@ -301,7 +302,7 @@ class RecordingsQueryRunner:
         GROUP BY session_id ORDER BY start DESC LIMIT {limit:UInt32}
     """
     SESSION_SQL = """
-        SELECT min(timestamp), count() FROM session_replay_snapshots
+        SELECT min(start_time), count() FROM session_replay_summaries FINAL
         WHERE project_id = {project_id:UInt32} AND session_id = {session_id:String}
     """
 

@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 
 from analytics_app import clickhouse as ch
+from replay.summary import refresh_sessions
 
 from .conftest import insert_events
 
@@ -165,6 +166,7 @@ def test_event_detail_links_the_recording_when_snapshots_exist(alice_client, pro
             "uuid": [str(uuid.uuid4())],
         },
     )
+    refresh_sessions({project.id: {"s-1"}})  # what the ingestion writer does after storing chunks
     html = alice_client.get(reverse("explorer:event", kwargs={"project_id": project.pk, "event_uuid": event_uuid})).content.decode()
     event_ms = round(ch.query("SELECT toUnixTimestamp64Milli(timestamp) FROM events WHERE uuid = {u:UUID} AND project_id = {project_id:UInt32}", {"u": event_uuid, "project_id": project.id}).scalar())
     assert f'href="/project/{project.pk}/replay/s-1?at={event_ms}"' in html

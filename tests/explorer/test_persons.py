@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from analytics_app import clickhouse as ch
 from explorer.queries import RecordingsQueryRunner
+from replay.summary import refresh_sessions
 
 from .conftest import insert_person
 
@@ -123,7 +124,7 @@ def test_person_timeline_loads_more_with_the_keyset_cursor(alice_client, project
     assert "https://a.example/129" in more and "https://a.example/100\"" in more and "https://a.example/99\"" not in more
 
 
-def test_person_recordings_come_from_snapshots_when_present(alice_client, project, people, now):
+def test_person_recordings_come_from_recording_summaries_when_present(alice_client, project, people, now):
     ch.insert(
         "session_replay_snapshots",
         {
@@ -131,6 +132,7 @@ def test_person_recordings_come_from_snapshots_when_present(alice_client, projec
             "timestamp": [now - dt.timedelta(days=1)], "event_type": [2], "data": ["{}"], "uuid": [str(uuid.uuid4())],
         },
     )
+    refresh_sessions({project.id: {"rec-1"}})  # what the ingestion writer does after storing chunks
     html = alice_client.get(person_url(project, people["ann"])).content.decode()
     assert f'href="/project/{project.pk}/replay/rec-1"' in html
     assert "/replay/sess-a" not in html
