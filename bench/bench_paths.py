@@ -1,6 +1,7 @@
 """Paths benchmark: PathsQueryRunner on ~10M events vs DuckDB over the same data in Parquet.
 
     .venv/bin/python bench/bench_paths.py [--events 10000000] [--persons 200000] [--days 90] [--repeat 3] [--reuse DIR]
+        [--events-path]
 
 Generates sessions with bench/common.py's generator in a throwaway chdb directory:
 each session has 1-12 events 1-79 s apart, landing with a $pageview mostly on "/",
@@ -13,6 +14,9 @@ PathsQueryRunner, with two cleaning rules (/product/<id> and /blog/<slug>):
   - depth 5 back from `purchase` (backward, $pageview + purchase),
 and the same two in DuckDB over a Parquet export (person resolved) in this process,
 with the same semantics written with window functions; edges are compared.
+Sextant reads the sessions with a $session_id from the pre-grouped session_paths table
+(migration 0005); --events-path also times the query over the events table
+(session_table=False) in the same run, alternating with the table path per query.
 Prints a table of ratios, writes bench/results/paths.json.
 """
 
@@ -103,7 +107,13 @@ def duck_sql(
 
 
 def main() -> None:
-    args = common.data_parser(__doc__, days=90).parse_args()
+    parser = common.data_parser(__doc__, days=90)
+    parser.add_argument(
+        "--events-path",
+        action="store_true",
+        help="also time the query over the events table (without session_paths / path_node_keys)",
+    )
+    args = parser.parse_args()
     data = common.load_or_generate(args, "paths", END)
     from paths.queries import PathsQueryRunner
     from paths.spec import PathsSpec
@@ -128,13 +138,28 @@ def main() -> None:
         ),
     }
     project = common.BenchProject()
-    sextant = {}
+    sextant, events_path = {}, {}
     for name, (body, _) in cases.items():
         spec = PathsSpec.from_json(body)
+        if args.events_path:
+            t, cpu = timed_cpu(
+                lambda spec=spec: PathsQueryRunner(
+                    project, spec, rules=spec.path_cleaning, session_table=False
+                ).run(),
+                args.repeat,
+            )
+            events_path[name] = {"seconds": t.median, "runs": t.runs, "cpu": cpu, "result": t.value.to_json()}
+            print(
+                f"  sextant (events table) {name}: {common.ms(t.median)} (runs {[round(r, 3) for r in t.runs]}, "
+                f"cpu {common.ms(cpu)}/run), load average {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
         t, cpu = timed_cpu(
             lambda spec=spec: PathsQueryRunner(project, spec, rules=spec.path_cleaning).run(), args.repeat
         )
         result = t.value
+        if args.events_path:
+            events_path[name]["same_result"] = events_path[name].pop("result") == result.to_json()
         sextant[name] = {
             "seconds": t.median,
             "runs": t.runs,
@@ -193,6 +218,25 @@ def main() -> None:
                 "under_1s": s["seconds"] < 1.0,
             }
         )
+        if name in events_path:
+            old = events_path[name]
+            rows[-1].update(
+                {
+                    "events_path_s": round(old["seconds"], 4),
+                    "events_path_runs": [round(r, 4) for r in old["runs"]],
+                    "events_path_cpu_s": round(old["cpu"], 4),
+                    "events_path_ratio": round(common.ratio(old["seconds"], d["seconds"]), 3),
+                    "events_path_same_result": old["same_result"],
+                }
+            )
+            table.append(
+                common.vs_duckdb(
+                    ("query", f"{name} (events table)"),
+                    old["seconds"],
+                    d["seconds"],
+                    ("edges match", f"same result as session_paths: {old['same_result']}"),
+                )
+            )
     common.print_table(table)
     common.write_results(
         "paths",
@@ -202,7 +246,9 @@ def main() -> None:
             "time and also computes drop-off per node; the Parquet file has the person resolved already. "
             "The machine is shared (other engineers' jobs): compare ratios, not absolute times. "
             "`edges_match` compares the top-50 (source, target, sessions) lists of both engines. "
-            "`*_cpu_s`: CPU seconds of this process per run (both engines run in-process), warm-up included.",
+            "`*_cpu_s`: CPU seconds of this process per run (both engines run in-process), warm-up included. "
+            "`events_path_*` (with --events-path): the same query over the events table instead of "
+            "session_paths / path_node_keys, same run.",
             "results": rows,
         },
     )

@@ -6,12 +6,14 @@ Semantics are in docs/paths.md ("SQL shape"); tests/paths/reference.py implement
 same in Python. One query per runner:
 
     node dictionary (WITH ... AS paths_dict): the distinct raw keys of the range (page-view
-        URL, screen name, event name) -> URL path -> cleaning rules -> groupings ->
-        exclusion, once per key; valid nodes numbered 1..K
-    -> events (EventSource: date range, filters, person only where needed) with their
-       node id (transform over the dictionary's constant arrays)
-    -> one row per session: sorted array of (t_us, uuid, node id); events without
-       $session_id are grouped per person and split at gaps > 30 minutes
+        URL, screen name, event name; table path_node_keys) -> URL path -> cleaning
+        rules -> groupings -> exclusion, once per key; valid nodes numbered 1..K
+    -> one row per session: sorted array of (t_us, uuid, node id). Sessions with a
+       $session_id come pre-grouped from session_paths (migration 0005) when the query
+       has no filters and needs no person; otherwise from the events (EventSource: date
+       range, filters, person only where needed, node id by transform over the
+       dictionary's constant arrays). Events without $session_id are always read from
+       the events, grouped per person and split at gaps > 30 minutes
     -> drop excluded / empty nodes, collapse consecutive repeats
     -> cut at the start point / end point, cap at step_limit, number the steps
     -> ARRAY JOIN the steps into (step, source id, target id or 0) rows, GROUP BY,
