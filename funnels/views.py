@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from urllib.parse import quote
 
 from django.shortcuts import render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from analytics_app import clickhouse as ch
 from analytics_app.access import BadRequest, project_page
 from analytics_app.models import Permission
-from analytics_app.output import Presenter
-from analytics_app.queries import EventNamesQueryRunner, EventNamesSpec
+from insights import views_common
 from insights.blocks import OPERATORS
 from insights.blocks.breakdown import OTHER_VALUE
 
@@ -24,10 +20,6 @@ from .queries import FunnelActorsQueryRunner, FunnelQueryRunner, FunnelTimeToCon
 from .spec import ATTRIBUTIONS, ORDERS, WINDOW_UNITS, FunnelActorsSpec, FunnelSpec
 
 TEMPLATE = "funnels/funnel.html"
-
-
-def _is_partial(request) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request and not request.htmx.boosted
 
 
 def result_context(project, spec: FunnelSpec, result, presenter, *, extras: bool = True) -> dict:
@@ -41,7 +33,7 @@ def result_context(project, spec: FunnelSpec, result, presenter, *, extras: bool
         "figure_json": charts.figure_json(charts.steps_figure(payload)),
         "rows": charts.step_rows(payload),
         "has_breakdown": spec.breakdown is not None,
-        "range_text": f"{result.start.astimezone(project.tz):%Y-%m-%d %H:%M} – {result.end.astimezone(project.tz):%Y-%m-%d %H:%M} ({project.time_zone})",
+        "range_text": views_common.range_text(project, result.start, result.end),
         "aggregate_label": spec.aggregate_by.label(),
     }
     if extras:
@@ -67,12 +59,7 @@ def result_context(project, spec: FunnelSpec, result, presenter, *, extras: bool
 @project_page(Permission.VIEW_INSIGHTS)
 def funnel(request):
     project = request.project
-    partial = _is_partial(request)
-    event_names = (
-        []
-        if partial
-        else [e.event for e in EventNamesQueryRunner(project, EventNamesSpec(days=90, limit=300)).run()]
-    )
+    event_names = views_common.event_names(project, views_common.is_partial(request))
     state, spec, error = forms.parse_request(request.GET, project, event_names)
     context = {
         "project": project,
@@ -86,31 +73,15 @@ def funnel(request):
         "step_numbers": list(range(len(state["steps"]))),
         "actors_url": reverse("funnels:actors", kwargs={"project_id": project.pk}),
     }
-    status = 200
-    if spec is not None:
-        try:
-            result = FunnelQueryRunner(project, spec).run()
-            context.update(result_context(project, spec, result, request.presenter))
-            context["share_url"] = (
-                request.build_absolute_uri(reverse("funnels:funnel", kwargs={"project_id": project.pk}))
-                + "?q="
-                + quote(context["spec_json"], safe="")
-            )
-        except BadRequest as exc:
-            error = exc
-        except (ch.QueryTimeout, ch.QueryTooLarge) as exc:
-            error, status = (
-                BadRequest(
-                    "The query is too large for the configured limits; narrow the date range or filters.",
-                    {"query": exc.message},
-                ),
-                422,
-            )
-    if error is not None:
-        context["error"] = error
-        status = 400 if status == 200 else status
-    template = f"{TEMPLATE}#result" if partial else TEMPLATE
-    return render(request, template, context, status=status)
+
+    def fill():
+        result = FunnelQueryRunner(project, spec).run()
+        context.update(result_context(project, spec, result, request.presenter))
+        context["share_url"] = views_common.share_url(
+            request, "funnels:funnel", project, context["spec_json"]
+        )
+
+    return views_common.render_builder(request, TEMPLATE, context, error, fill if spec is not None else None)
 
 
 @require_GET
@@ -177,9 +148,6 @@ def _actors_spec(query, project) -> FunnelActorsSpec:
 
 def render_tile(request, project, spec: FunnelSpec, result) -> str:
     """A dashboard tile body: the step bars without the builder (needs plotly.min.js on the host page)."""
-    presenter = getattr(request, "presenter", None) if request is not None else None
-    if presenter is None:
-        perms = getattr(request, "perms", ()) if request is not None else ()
-        presenter = Presenter.for_request(project, perms)
-    context = {"project": project, **result_context(project, spec, result, presenter, extras=False)}
-    return render_to_string(f"{TEMPLATE}#tile", context, request=request)
+    return views_common.render_tile(
+        request, project, TEMPLATE, lambda p: result_context(project, spec, result, p, extras=False)
+    )

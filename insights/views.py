@@ -7,25 +7,18 @@ import json
 import uuid
 
 from django.shortcuts import render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from analytics_app import clickhouse as ch
 from analytics_app.access import BadRequest, project_page
 from analytics_app.models import Permission
-from analytics_app.output import Presenter
-from analytics_app.queries import EventNamesQueryRunner, EventNamesSpec
+from insights import views_common
 from insights.blocks import INTERVALS, OPERATORS
 from insights.trends import charts, forms
 from insights.trends.queries import TrendsPersonsQueryRunner, TrendsQueryRunner
 from insights.trends.spec import DISPLAYS, MATHS, PROPERTY_MATHS, TrendsSpec
 
 TEMPLATE = "insights/trends.html"
-
-
-def _is_partial(request) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request and not request.htmx.boosted
 
 
 def result_context(project, spec: TrendsSpec, result, presenter, *, drill: bool = True) -> dict:
@@ -37,14 +30,19 @@ def result_context(project, spec: TrendsSpec, result, presenter, *, drill: bool 
         "payload": payload,
         "display": spec.display,
         "chart_id": "chart-" + uuid.uuid4().hex[:10],
-        "figure_json": charts.figure_json(charts.trends_figure(payload, spec.display)) if spec.display in ("line", "bar", "area") else "",
+        "figure_json": charts.figure_json(charts.trends_figure(payload, spec.display))
+        if spec.display in ("line", "bar", "area")
+        else "",
         "table": charts.table(payload),
         "totals": [
-            {"label": r["label"] + (" (previous)" if r.get("compare_label") == "previous" else ""), "total": charts.format_number(r["total"])}
+            {
+                "label": r["label"] + (" (previous)" if r.get("compare_label") == "previous" else ""),
+                "total": charts.format_number(r["total"]),
+            }
             for r in payload["results"]
         ],
         "spec_json": spec_json,
-        "range_text": f"{result.start.astimezone(project.tz):%Y-%m-%d %H:%M} – {result.end.astimezone(project.tz):%Y-%m-%d %H:%M} ({project.time_zone})",
+        "range_text": views_common.range_text(project, result.start, result.end),
     }
     if drill:
         context["drill_url"] = reverse("insights:trends_persons", kwargs={"project_id": project.pk})
@@ -55,8 +53,10 @@ def result_context(project, spec: TrendsSpec, result, presenter, *, drill: bool 
 @project_page(Permission.VIEW_INSIGHTS)
 def trends(request):
     project = request.project
-    event_names = [] if _is_partial(request) else [e.event for e in EventNamesQueryRunner(project, EventNamesSpec(days=90, limit=300)).run()]
-    state, spec, error = forms.parse_request(request.GET, project, default_event=event_names[0] if event_names else "$pageview")
+    event_names = views_common.event_names(project, views_common.is_partial(request))
+    state, spec, error = forms.parse_request(
+        request.GET, project, default_event=event_names[0] if event_names else "$pageview"
+    )
     context = {
         "project": project,
         "state": state,
@@ -69,21 +69,15 @@ def trends(request):
         "presets": forms.DATE_PRESETS,
         "series_numbers": [str(i + 1) for i in range(len(state["series"]))],
     }
-    status = 200
-    if spec is not None:
-        try:
-            result = TrendsQueryRunner(project, spec).run()
-            context.update(result_context(project, spec, result, request.presenter))
-            context["share_url"] = request.build_absolute_uri(reverse("insights:trends", kwargs={"project_id": project.pk})) + "?q=" + _quote(context["spec_json"])
-        except BadRequest as exc:
-            error = exc
-        except (ch.QueryTimeout, ch.QueryTooLarge) as exc:
-            error, status = BadRequest("The query is too large for the configured limits; narrow the date range or filters.", {"query": exc.message}), 422
-    if error is not None:
-        context["error"] = error
-        status = 400 if status == 200 else status
-    template = f"{TEMPLATE}#result" if _is_partial(request) else TEMPLATE
-    return render(request, template, context, status=status)
+
+    def fill():
+        result = TrendsQueryRunner(project, spec).run()
+        context.update(result_context(project, spec, result, request.presenter))
+        context["share_url"] = views_common.share_url(
+            request, "insights:trends", project, context["spec_json"]
+        )
+
+    return views_common.render_builder(request, TEMPLATE, context, error, fill if spec is not None else None)
 
 
 @require_GET
@@ -95,11 +89,15 @@ def trends_persons(request):
     status = 200
     try:
         spec, series_index, point, breakdown_index, period = _drill_params(request.GET, project)
-        context["drill"] = TrendsPersonsQueryRunner(project, spec, series_index, point, breakdown_index, period).run()
+        context["drill"] = TrendsPersonsQueryRunner(
+            project, spec, series_index, point, breakdown_index, period
+        ).run()
         if context["drill"].breakdown_value is not None:
             from insights.blocks.breakdown import label  # noqa: PLC0415
 
-            context["drill_breakdown"] = request.presenter.value(spec.breakdown.property, label(context["drill"].breakdown_value))
+            context["drill_breakdown"] = request.presenter.value(
+                spec.breakdown.property, label(context["drill"].breakdown_value)
+            )
     except BadRequest as exc:
         context["error"] = exc
         status = 400
@@ -137,20 +135,11 @@ def _drill_params(query, project):
     return spec, series_index, point, breakdown_index, period
 
 
-def _quote(text: str) -> str:
-    from urllib.parse import quote  # noqa: PLC0415
-
-    return quote(text, safe="")
-
-
 def render_tile(request, project, spec: TrendsSpec, result) -> str:
     """A dashboard tile body: the chart (or table / number) without the builder.
 
     The host page must load static/vendor/plotly/plotly.min.js and static/js/trends.js.
     """
-    presenter = getattr(request, "presenter", None) if request is not None else None
-    if presenter is None:
-        perms = getattr(request, "perms", ()) if request is not None else ()
-        presenter = Presenter.for_request(project, perms)
-    context = {"project": project, **result_context(project, spec, result, presenter, drill=False)}
-    return render_to_string(f"{TEMPLATE}#tile", context, request=request)
+    return views_common.render_tile(
+        request, project, TEMPLATE, lambda p: result_context(project, spec, result, p, drill=False)
+    )

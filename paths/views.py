@@ -6,19 +6,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from urllib.parse import quote
 
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from analytics_app import clickhouse as ch
 from analytics_app.access import BadRequest, project_page
 from analytics_app.models import Permission
-from analytics_app.output import Presenter
 from dashboards.permissions import can_edit_insights
+from insights import views_common
 from insights.blocks import OPERATORS
 
 from . import charts, forms
@@ -37,10 +34,6 @@ from .spec import EVENT_TYPES, MAX_STEPS, MIN_STEPS, CleaningRule, PathsSpec, pa
 TEMPLATE = "paths/paths.html"
 
 
-def _is_partial(request) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request and not request.htmx.boosted
-
-
 def result_context(project, spec: PathsSpec, result, presenter, *, drill: bool = True) -> dict:
     """Everything the result partial shows; every node label passes through the
     presenter's NodeMasker (payload, Sankey, tables)."""
@@ -53,11 +46,8 @@ def result_context(project, spec: PathsSpec, result, presenter, *, drill: bool =
         "edge_rows": charts.edge_rows(payload),
         "dropoff_rows": charts.dropoff_rows(payload),
         "spec_json": json.dumps(spec.to_json(), separators=(",", ":")),
-        "range_text": f"{result.start.astimezone(project.tz):%Y-%m-%d %H:%M} – "
-        if result.start
-        else "all time – ",
+        "range_text": views_common.range_text(project, result.start, result.end),
     }
-    context["range_text"] += f"{result.end.astimezone(project.tz):%Y-%m-%d %H:%M} ({project.time_zone})"
     if drill:
         context["drill_url"] = reverse("paths:paths_sessions", kwargs={"project_id": project.pk})
     return context
@@ -76,7 +66,7 @@ def _rules_context(request) -> dict:
 def paths(request):
     project = request.project
     state, spec, error = forms.parse_request(request.GET, project)
-    partial = _is_partial(request)
+    partial = views_common.is_partial(request)
     context = {
         "project": project,
         "state": state,
@@ -87,48 +77,30 @@ def paths(request):
         "max_steps": MAX_STEPS,
         **_rules_context(request),
     }
-    status = 200
-    if spec is not None:
-        try:
-            result = PathsQueryRunner(project, spec).run()
-            context.update(result_context(project, spec, result, request.presenter))
-            masker = result.masker(request.presenter)
-            top_paths = TopPathsQueryRunner(project, spec).run()
-            for p in top_paths:
-                masker.add_kinds(dict(zip(p.nodes, p.kinds, strict=False)))
-            context["top_paths"] = [
-                {
-                    "nodes": [masker.name(n) for n in p.nodes],
-                    "sessions": p.sessions,
-                    "average_duration_seconds": p.average_duration_seconds,
-                }
-                for p in top_paths
-            ]
-            context["share_url"] = (
-                request.build_absolute_uri(reverse("paths:paths", kwargs={"project_id": project.pk}))
-                + "?q="
-                + quote(context["spec_json"], safe="")
-            )
-            if not partial:
-                nodes = PathNodesQueryRunner(project, spec).run()
-                masker.add_kinds(dict(nodes))
-                # The picker offers what this user can read: a masked node cannot be typed back.
-                context["nodes"] = [n for n, _ in nodes if not masker.changes(n)]
-        except BadRequest as exc:
-            error = exc
-        except (ch.QueryTimeout, ch.QueryTooLarge) as exc:
-            error, status = (
-                BadRequest(
-                    "The query is too large for the configured limits; narrow the date range or filters.",
-                    {"query": exc.message},
-                ),
-                422,
-            )
-    if error is not None:
-        context["error"] = error
-        status = 400 if status == 200 else status
-    template = f"{TEMPLATE}#result" if partial else TEMPLATE
-    return render(request, template, context, status=status)
+
+    def fill():
+        result = PathsQueryRunner(project, spec).run()
+        context.update(result_context(project, spec, result, request.presenter))
+        masker = result.masker(request.presenter)
+        top_paths = TopPathsQueryRunner(project, spec).run()
+        for p in top_paths:
+            masker.add_kinds(dict(zip(p.nodes, p.kinds, strict=False)))
+        context["top_paths"] = [
+            {
+                "nodes": [masker.name(n) for n in p.nodes],
+                "sessions": p.sessions,
+                "average_duration_seconds": p.average_duration_seconds,
+            }
+            for p in top_paths
+        ]
+        context["share_url"] = views_common.share_url(request, "paths:paths", project, context["spec_json"])
+        if not partial:
+            nodes = PathNodesQueryRunner(project, spec).run()
+            masker.add_kinds(dict(nodes))
+            # The picker offers what this user can read: a masked node cannot be typed back.
+            context["nodes"] = [n for n, _ in nodes if not masker.changes(n)]
+
+    return views_common.render_builder(request, TEMPLATE, context, error, fill if spec is not None else None)
 
 
 @require_GET
@@ -259,9 +231,6 @@ def cleaning_preview(request):
 
 def render_tile(request, project, spec: PathsSpec, result) -> str:
     """A dashboard tile body: the Sankey without the builder (host loads plotly and paths.js)."""
-    presenter = getattr(request, "presenter", None) if request is not None else None
-    if presenter is None:
-        perms = getattr(request, "perms", ()) if request is not None else ()
-        presenter = Presenter.for_request(project, perms)
-    context = {"project": project, **result_context(project, spec, result, presenter, drill=False)}
-    return render_to_string(f"{TEMPLATE}#tile", context, request=request)
+    return views_common.render_tile(
+        request, project, TEMPLATE, lambda p: result_context(project, spec, result, p, drill=False)
+    )

@@ -11,15 +11,12 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from analytics_app import clickhouse as ch
 from analytics_app.access import BadRequest, parse_json_body, project_api, project_page
 from analytics_app.models import Permission
-from analytics_app.output import Presenter
-from analytics_app.queries import EventNamesQueryRunner, EventNamesSpec
+from insights import views_common
 from insights.blocks import OPERATORS
 
 from . import charts, forms
@@ -34,35 +31,49 @@ COHORTS_TEMPLATE = "retention/cohorts.html"
 COHORT_TEMPLATE = "retention/cohort.html"
 
 
-def _is_partial(request) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request and not request.htmx.boosted
-
-
 def can_edit_cohorts(perms) -> bool:
     """The same rule as saved insights: VIEW_INSIGHTS and EXPORT_DATA (admin, analyst, pm)."""
     return Permission.VIEW_INSIGHTS in perms and Permission.EXPORT_DATA in perms
 
 
 # ---------------------------------------------------------------- retention
-def result_context(project, spec: RetentionSpec, result, presenter, show: str = "percent", *, drill: bool = True) -> dict:
+def result_context(
+    project, spec: RetentionSpec, result, presenter, show: str = "percent", *, drill: bool = True
+) -> dict:
     payload = result.to_json(presenter)
     spec_json = json.dumps(spec.to_json(), separators=(",", ":"))
     groups = []
     for i, group in enumerate(charts.groups(payload)):
         index = group["breakdown_index"] if group["breakdown_index"] is not None else i
-        groups.append({"index": index, "breakdown_value": group["breakdown_value"], **charts.heatmap(group["rows"], spec.period.value, show)})
-    all_rows = payload["results"] if spec.breakdown is None else [r for g in charts.groups(payload) for r in g["rows"]]
+        groups.append(
+            {
+                "index": index,
+                "breakdown_value": group["breakdown_value"],
+                **charts.heatmap(group["rows"], spec.period.value, show),
+            }
+        )
+    all_rows = (
+        payload["results"]
+        if spec.breakdown is None
+        else [r for g in charts.groups(payload) for r in g["rows"]]
+    )
     return {
         "spec": spec,
         "payload": payload,
         "groups": groups,
         "show": show,
-        "summary": charts.summary(all_rows if spec.breakdown is None else charts.groups(payload)[0]["rows"], spec.period.value) if payload["results"] else [],
+        "summary": charts.summary(
+            all_rows if spec.breakdown is None else charts.groups(payload)[0]["rows"], spec.period.value
+        )
+        if payload["results"]
+        else [],
         "figure_json": charts.figure_json(charts.curve_figure(payload)),
         "spec_json": spec_json,
         "period_label": charts.PERIOD_LABEL[spec.period.value],
         "range_text": f"{result.starts[0].astimezone(project.tz):%Y-%m-%d} – {result.end.astimezone(project.tz):%Y-%m-%d} (exclusive, {project.time_zone})",
-        "drill_url": reverse("retention:retention_persons", kwargs={"project_id": project.pk}) if drill else "",
+        "drill_url": reverse("retention:retention_persons", kwargs={"project_id": project.pk})
+        if drill
+        else "",
         "drill_q": quote(spec_json, safe=""),
     }
 
@@ -71,9 +82,11 @@ def result_context(project, spec: RetentionSpec, result, presenter, show: str = 
 @project_page(Permission.VIEW_INSIGHTS)
 def retention(request):
     project = request.project
-    partial = _is_partial(request)
-    event_names = [] if partial else [e.event for e in EventNamesQueryRunner(project, EventNamesSpec(days=90, limit=300)).run()]
-    state, spec, error = forms.parse_request(request.GET, project, default_event=event_names[0] if event_names else "$pageview")
+    partial = views_common.is_partial(request)
+    event_names = views_common.event_names(project, partial)
+    state, spec, error = forms.parse_request(
+        request.GET, project, default_event=event_names[0] if event_names else "$pageview"
+    )
     show = forms.show_from_query(request.GET)
     context = {
         "project": project,
@@ -88,22 +101,15 @@ def retention(request):
         "cohorts": [] if partial else list(Cohort.objects.filter(project=project).only("pk", "name")),
         "filter_rows": {p: state[p] + [None] * (2 if p == "filter" else 1) for p in forms.FILTER_PREFIXES},
     }
-    status = 200
-    if spec is not None:
-        try:
-            result = RetentionQueryRunner(project, spec).run()
-            context.update(result_context(project, spec, result, request.presenter, show))
-            base = request.build_absolute_uri(reverse("retention:retention", kwargs={"project_id": project.pk}))
-            context["share_url"] = f"{base}?q={context['drill_q']}"
-        except BadRequest as exc:
-            error = exc
-        except (ch.QueryTimeout, ch.QueryTooLarge) as exc:
-            error, status = BadRequest("The query is too large for the configured limits; narrow the date range or filters.", {"query": exc.message}), 422
-    if error is not None:
-        context["error"] = error
-        status = 400 if status == 200 else status
-    template = f"{TEMPLATE}#result" if partial else TEMPLATE
-    return render(request, template, context, status=status)
+
+    def fill():
+        result = RetentionQueryRunner(project, spec).run()
+        context.update(result_context(project, spec, result, request.presenter, show))
+        context["share_url"] = views_common.share_url(
+            request, "retention:retention", project, context["spec_json"]
+        )
+
+    return views_common.render_builder(request, TEMPLATE, context, error, fill if spec is not None else None)
 
 
 def _int(query, name: str, errors: dict, default=None):
@@ -155,12 +161,9 @@ def retention_persons(request):
 
 def render_tile(request, project, spec: RetentionSpec, result) -> str:
     """A dashboard tile body: the matrix (percent) without the builder."""
-    presenter = getattr(request, "presenter", None) if request is not None else None
-    if presenter is None:
-        perms = getattr(request, "perms", ()) if request is not None else ()
-        presenter = Presenter.for_request(project, perms)
-    context = {"project": project, **result_context(project, spec, result, presenter, drill=False)}
-    return render_to_string(f"{TEMPLATE}#tile", context, request=request)
+    return views_common.render_tile(
+        request, project, TEMPLATE, lambda p: result_context(project, spec, result, p, drill=False)
+    )
 
 
 # ---------------------------------------------------------------- cohort pages
@@ -209,7 +212,20 @@ def cohorts(request):
     return render(request, COHORTS_TEMPLATE, context, status=status)
 
 
-BUILDER_FIELDS = ["type", "event", "operator", "count", "days", "date_from", "date_to", "key", "prop_operator", "value", "cohort", "negate"]
+BUILDER_FIELDS = [
+    "type",
+    "event",
+    "operator",
+    "count",
+    "days",
+    "date_from",
+    "date_to",
+    "key",
+    "prop_operator",
+    "value",
+    "cohort",
+    "negate",
+]
 
 
 def _builder_state(post) -> list[dict]:
@@ -219,7 +235,10 @@ def _builder_state(post) -> list[dict]:
             "index": g,
             "match": post.get(f"g{g}_match") or "all",
             "rows": [
-                {"prefix": f"g{g}_c{r}", **{name: post.get(f"g{g}_c{r}_{name}", "") for name in BUILDER_FIELDS}}
+                {
+                    "prefix": f"g{g}_c{r}",
+                    **{name: post.get(f"g{g}_c{r}_{name}", "") for name in BUILDER_FIELDS},
+                }
                 for r in range(forms.BUILDER_ROWS)
             ],
         }
@@ -266,7 +285,7 @@ def cohort(request, cohort_id):
         "can_export": Permission.EXPORT_DATA in request.perms,
         "definition_json": json.dumps(obj.definition, indent=2) if obj.kind == Cohort.Kind.BEHAVIORAL else "",
     }
-    template = f"{COHORT_TEMPLATE}#members" if _is_partial(request) else COHORT_TEMPLATE
+    template = f"{COHORT_TEMPLATE}#members" if views_common.is_partial(request) else COHORT_TEMPLATE
     return render(request, template, context)
 
 
@@ -297,7 +316,9 @@ def cohort_export(request, cohort_id):
         while True:
             _, page = cohort_members(project, obj, limit=10_000, offset=offset)
             for r in page:
-                yield writer.writerow([r["person_id"], r["distinct_id"], presenter.value("email", _email(r["properties"]))])
+                yield writer.writerow(
+                    [r["person_id"], r["distinct_id"], presenter.value("email", _email(r["properties"]))]
+                )
             if len(page) < 10_000:
                 return
             offset += 10_000
@@ -331,7 +352,10 @@ def api_cohorts(request):
         raise BadRequest("Invalid cohort.", errors)
     definition = clean_definition(body.get("definition"), kind, project)
     with transaction.atomic():
-        obj = _save_cohort(project, {"name": name.strip(), "description": description, "kind": kind, "definition": definition})
+        obj = _save_cohort(
+            project,
+            {"name": name.strip(), "description": description, "kind": kind, "definition": definition},
+        )
     obj.refresh_from_db()
     return JsonResponse(cohort_json(obj), status=201)
 
@@ -367,7 +391,11 @@ def api_cohort_persons(request, cohort_id):
             props = json.loads(r["properties"] or "{}")
         except ValueError:
             props = {}
-        results.append({"person_id": r["person_id"], "distinct_id": r["distinct_id"], "properties": presenter.properties(props)})
+        results.append(
+            {
+                "person_id": r["person_id"],
+                "distinct_id": r["distinct_id"],
+                "properties": presenter.properties(props),
+            }
+        )
     return JsonResponse({"count": size, "version": obj.version, "results": results})
-
-

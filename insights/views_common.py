@@ -1,0 +1,85 @@
+"""View glue shared by the builder pages (trends, funnels, retention, paths).
+
+Every builder view has the same shape: parse the form, fill a context by running the
+query, answer with the whole page or (for an htmx request) only its `#result` partial,
+bad input as 400 with the reasons and a query over the ClickHouse limits as 422. The
+templates side of the same sharing is templates/insights/_*.html.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import quote
+
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from analytics_app import clickhouse as ch
+from analytics_app.access import BadRequest
+from analytics_app.output import Presenter
+from analytics_app.queries import EventNamesQueryRunner, EventNamesSpec
+
+TOO_LARGE = "The query is too large for the configured limits; narrow the date range or filters."
+
+
+def is_partial(request) -> bool:
+    """An htmx request that swaps only the result (not a history restore, not a boosted link)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request and not request.htmx.boosted
+
+
+def event_names(project, partial: bool) -> list[str]:
+    """The event names of the last 90 days for the builder's datalist (none for a partial)."""
+    if partial:
+        return []
+    return [e.event for e in EventNamesQueryRunner(project, EventNamesSpec(days=90, limit=300)).run()]
+
+
+def share_url(request, view_name: str, project, spec_json: str) -> str:
+    """The absolute link that reopens the builder on this spec (`?q=<spec JSON>`)."""
+    url = request.build_absolute_uri(reverse(view_name, kwargs={"project_id": project.pk}))
+    return url + "?q=" + quote(spec_json, safe="")
+
+
+def range_text(project, start, end) -> str:
+    """'YYYY-MM-DD HH:MM – YYYY-MM-DD HH:MM (zone)' in the project's zone; no start: 'all time'."""
+    first = f"{start.astimezone(project.tz):%Y-%m-%d %H:%M}" if start else "all time"
+    return f"{first} – {end.astimezone(project.tz):%Y-%m-%d %H:%M} ({project.time_zone})"
+
+
+def render_builder(
+    request, template: str, context: dict, error: BadRequest | None, fill: Callable[[], None] | None
+):
+    """Run `fill` (the query, writing into `context`) and render the page or its #result.
+
+    `error` is the form's own error; a BadRequest from `fill` replaces it (400), a query
+    over the limits becomes a 422 with the reason under "query".
+    """
+    status = 200
+    if fill is not None:
+        try:
+            fill()
+        except BadRequest as exc:
+            error = exc
+        except (ch.QueryTimeout, ch.QueryTooLarge) as exc:
+            error, status = BadRequest(TOO_LARGE, {"query": exc.message}), 422
+    if error is not None:
+        context["error"] = error
+        status = 400 if status == 200 else status
+    return render(request, f"{template}#result" if is_partial(request) else template, context, status=status)
+
+
+def tile_presenter(request, project) -> Presenter:
+    """The request's presenter, or one built from its permissions (a tile may be rendered
+    without a project page's request, or with request=None)."""
+    presenter = getattr(request, "presenter", None) if request is not None else None
+    if presenter is None:
+        perms = getattr(request, "perms", ()) if request is not None else ()
+        presenter = Presenter.for_request(project, perms)
+    return presenter
+
+
+def render_tile(request, project, template: str, build: Callable[[Presenter], dict]) -> str:
+    """A dashboard tile body: the template's #tile partial with `build(presenter)`'s context."""
+    context = {"project": project, **build(tile_presenter(request, project))}
+    return render_to_string(f"{template}#tile", context, request=request)
