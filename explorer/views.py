@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET
 from analytics_app import clickhouse as ch
 from analytics_app.access import BadRequest, json_error, project_api, project_page
 from analytics_app.models import Permission
-from analytics_app.queries import EventNamesQueryRunner, EventNamesSpec
+from insights import views_common
 from insights.blocks import DateRange
 
 from .forms import DATE_PRESETS, Cursor, EventsSpec, PersonsSpec, operator_choices
@@ -49,7 +49,7 @@ def _bad_input_is_400(view):
         except ch.BadQueryParameter as exc:
             return _error(request, 400, "A value could not be used in the query.", {"detail": exc.message})
         except (ch.QueryTimeout, ch.QueryTooLarge):
-            return _error(request, 422, "The query is too large for the configured limits; narrow the date range or filters.", {})
+            return _error(request, 422, views_common.TOO_LARGE, {})
 
     return wrapper
 
@@ -136,7 +136,7 @@ def events(request):
     preset = spec.date_range.date_from if spec.date_range.date_to is None and spec.date_range.date_from in dict(DATE_PRESETS) else "custom"
     context.update(
         {
-            "event_names": EventNamesQueryRunner(project, EventNamesSpec(days=90, limit=500)).run(),
+            "event_names": views_common.event_names(project, False, limit=500),
             "presets": DATE_PRESETS,
             "preset": preset,
             "operators": operator_choices(),

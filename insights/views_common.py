@@ -28,11 +28,11 @@ def is_partial(request) -> bool:
     return bool(request.htmx) and not request.htmx.history_restore_request and not request.htmx.boosted
 
 
-def event_names(project, partial: bool) -> list[str]:
-    """The event names of the last 90 days for the builder's datalist (none for a partial)."""
+def event_names(project, partial: bool, *, limit: int = 300) -> list[str]:
+    """The event names of the last 90 days for the event datalist (none for a partial)."""
     if partial:
         return []
-    return [e.event for e in EventNamesQueryRunner(project, EventNamesSpec(days=90, limit=300)).run()]
+    return [e.event for e in EventNamesQueryRunner(project, EventNamesSpec(days=90, limit=limit)).run()]
 
 
 def share_url(request, view_name: str, project, spec_json: str) -> str:
