@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import uuid
 
-from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
@@ -90,8 +89,8 @@ def actors(request):
     """The persons behind one step's converted or dropped count (an htmx partial)."""
     project = request.project
     context = {"project": project}
-    status = 200
-    try:
+
+    def fill():
         spec = _actors_spec(request.GET, project)
         result = FunnelActorsQueryRunner(project, spec).run()
         context.update(
@@ -118,10 +117,8 @@ def actors(request):
                 )
             )
             context["drill_breakdown"] = shown
-    except BadRequest as exc:
-        context["error"] = exc
-        status = 400
-    return render(request, f"{TEMPLATE}#actors", context, status=status)
+
+    return views_common.render_drill(request, f"{TEMPLATE}#actors", context, fill)
 
 
 def _actors_spec(query, project) -> FunnelActorsSpec:

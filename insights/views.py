@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import uuid
 
-from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
@@ -86,8 +85,8 @@ def trends_persons(request):
     """The persons behind one chart point (an htmx partial under the chart)."""
     project = request.project
     context = {"project": project}
-    status = 200
-    try:
+
+    def fill():
         spec, series_index, point, breakdown_index, period = _drill_params(request.GET, project)
         context["drill"] = TrendsPersonsQueryRunner(
             project, spec, series_index, point, breakdown_index, period
@@ -98,10 +97,8 @@ def trends_persons(request):
             context["drill_breakdown"] = request.presenter.value(
                 spec.breakdown.property, label(context["drill"].breakdown_value)
             )
-    except BadRequest as exc:
-        context["error"] = exc
-        status = 400
-    return render(request, f"{TEMPLATE}#persons", context, status=status)
+
+    return views_common.render_drill(request, f"{TEMPLATE}#persons", context, fill)
 
 
 def _drill_params(query, project):

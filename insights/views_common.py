@@ -83,3 +83,15 @@ def render_tile(request, project, template: str, build: Callable[[Presenter], di
     """A dashboard tile body: the template's #tile partial with `build(presenter)`'s context."""
     context = {"project": project, **build(tile_presenter(request, project))}
     return render_to_string(f"{template}#tile", context, request=request)
+
+
+def render_drill(request, template: str, context: dict, fill: Callable[[], None]):
+    """A drill-down partial (the persons / sessions behind a chart point): `fill` writes into
+    `context`; a BadRequest from it renders the same partial with the error, 400."""
+    status = 200
+    try:
+        fill()
+    except BadRequest as exc:
+        context["error"] = exc
+        status = 400
+    return render(request, template, context, status=status)

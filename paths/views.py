@@ -109,8 +109,8 @@ def paths_sessions(request):
     """The sessions and persons behind a node, an edge or a node's drop-off (htmx partial)."""
     project = request.project
     context = {"project": project, "can_view_recordings": Permission.VIEW_RECORDINGS in request.perms}
-    status = 200
-    try:
+
+    def fill():
         try:
             spec = PathsSpec.from_json(json.loads(request.GET.get("q", "")), project)
         except ValueError:
@@ -126,10 +126,8 @@ def paths_sessions(request):
             else (f"{_pretty(node)} (ended here)" if ended else _pretty(node))
         )
         context["drill"] = dataclasses.replace(drill, what=what)
-    except BadRequest as exc:
-        context["error"] = exc
-        status = 400
-    return render(request, f"{TEMPLATE}#sessions", context, status=status)
+
+    return views_common.render_drill(request, f"{TEMPLATE}#sessions", context, fill)
 
 
 def _pretty(node: str) -> str:

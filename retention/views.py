@@ -129,8 +129,8 @@ def retention_persons(request):
     """The persons of one matrix cell (an htmx partial under the matrix)."""
     project = request.project
     context = {"project": project, "can_view_recordings": Permission.VIEW_RECORDINGS in request.perms}
-    status = 200
-    try:
+
+    def fill():
         try:
             spec = RetentionSpec.from_json(json.loads(request.GET.get("q", "")), project)
         except ValueError:
@@ -153,10 +153,8 @@ def retention_persons(request):
         context["cell"] = RetentionActorsRunner(project, spec, cohort, offset, value).run()
         context["cell_breakdown"] = label
         context["period_label"] = charts.PERIOD_LABEL[spec.period.value]
-    except BadRequest as exc:
-        context["error"] = exc
-        status = 400
-    return render(request, f"{TEMPLATE}#persons", context, status=status)
+
+    return views_common.render_drill(request, f"{TEMPLATE}#persons", context, fill)
 
 
 def render_tile(request, project, spec: RetentionSpec, result) -> str:
