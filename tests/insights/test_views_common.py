@@ -67,3 +67,13 @@ def test_share_url_and_range_text(rf, project):
         )
         == 2
     )
+
+
+def test_a_drill_down_with_bad_input_is_its_partial_with_the_reason_400(rf):
+    def fill():
+        raise BadRequest("Invalid drill-down.", {"series": "must be a series number"})
+
+    response = views_common.render_drill(rf.get("/"), f"{TEMPLATE}#persons", {}, fill)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Invalid drill-down." in html and "<code>series</code>: must be a series number" in html
