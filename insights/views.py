@@ -102,10 +102,7 @@ def trends_persons(request):
 
 
 def _drill_params(query, project):
-    try:
-        spec = TrendsSpec.from_json(json.loads(query.get("q", "")), project)
-    except ValueError:
-        raise BadRequest("Invalid drill-down.", {"q": "must be the chart's spec JSON"}) from None
+    spec = views_common.spec_from_q(query, TrendsSpec, project)
     errors = {}
     try:
         series_index = int(query.get("series", ""))

@@ -8,6 +8,7 @@ templates side of the same sharing is templates/insights/_*.html.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -95,3 +96,14 @@ def render_drill(request, template: str, context: dict, fill: Callable[[], None]
         context["error"] = exc
         status = 400
     return render(request, template, context, status=status)
+
+
+def spec_from_q(
+    query, spec_class, project, *, message: str = "Invalid drill-down.", what: str = "the chart's"
+):
+    """The spec a drill-down link carries as `?q=<spec JSON>`; JSON that does not parse is a
+    BadRequest(message, {"q": "must be <what> spec JSON"}). The spec's own checks raise theirs."""
+    try:
+        return spec_class.from_json(json.loads(query.get("q", "")), project)
+    except ValueError:
+        raise BadRequest(message, {"q": f"must be {what} spec JSON"}) from None

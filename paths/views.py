@@ -111,10 +111,7 @@ def paths_sessions(request):
     context = {"project": project, "can_view_recordings": Permission.VIEW_RECORDINGS in request.perms}
 
     def fill():
-        try:
-            spec = PathsSpec.from_json(json.loads(request.GET.get("q", "")), project)
-        except ValueError:
-            raise BadRequest("Invalid drill-down.", {"q": "must be the chart's spec JSON"}) from None
+        spec = views_common.spec_from_q(request.GET, PathsSpec, project)
         node = request.GET.get("node", "")
         target = request.GET.get("target") or None
         ended = request.GET.get("ended") in ("1", "true", "on")

@@ -131,10 +131,9 @@ def retention_persons(request):
     context = {"project": project, "can_view_recordings": Permission.VIEW_RECORDINGS in request.perms}
 
     def fill():
-        try:
-            spec = RetentionSpec.from_json(json.loads(request.GET.get("q", "")), project)
-        except ValueError:
-            raise BadRequest("Invalid cell.", {"q": "must be the matrix's spec JSON"}) from None
+        spec = views_common.spec_from_q(
+            request.GET, RetentionSpec, project, message="Invalid cell.", what="the matrix's"
+        )
         errors: dict = {}
         cohort = _int(request.GET, "cohort", errors)
         offset = _int(request.GET, "offset", errors)

@@ -10,6 +10,7 @@ import pytest
 from analytics_app import clickhouse as ch
 from analytics_app.access import BadRequest
 from insights import views_common
+from insights.trends.spec import TrendsSpec
 
 TEMPLATE = "insights/trends.html"
 HTMX = SimpleNamespace(history_restore_request=False, boosted=False)
@@ -77,3 +78,16 @@ def test_a_drill_down_with_bad_input_is_its_partial_with_the_reason_400(rf):
     assert response.status_code == 400
     html = response.content.decode()
     assert "Invalid drill-down." in html and "<code>series</code>: must be a series number" in html
+
+
+def test_a_drill_down_q_that_is_not_json_names_the_field():
+    with pytest.raises(BadRequest) as bad:
+        views_common.spec_from_q({"q": "{not json"}, TrendsSpec, None)
+    assert bad.value.message == "Invalid drill-down." and bad.value.errors == {
+        "q": "must be the chart's spec JSON"
+    }
+    with pytest.raises(BadRequest) as missing:
+        views_common.spec_from_q({}, TrendsSpec, None, message="Invalid cell.", what="the matrix's")
+    assert missing.value.message == "Invalid cell." and missing.value.errors == {
+        "q": "must be the matrix's spec JSON"
+    }
