@@ -4,14 +4,17 @@ from __future__ import annotations
 class SQLBuilder:
     """Collects bound values; `bind(value, type)` returns the placeholder to put in SQL.
 
-        b = SQLBuilder(project_id=7)
-        where = f"event = {b.bind('signup', 'String')}"   # -> "event = {p1:String}"
-        ch.query(sql, b.params)
+    b = SQLBuilder(project_id=7)
+    where = f"event = {b.bind('signup', 'String')}"   # -> "event = {p1:String}"
+    ch.query(sql, b.params)
     """
 
     def __init__(self, project_id: int):
         self.params: dict = {"project_id": project_id}
         self._n = 0
+        # Whether the project has person overrides, decided by the first EventSource
+        # built with this builder (insights.blocks.source.has_overrides).
+        self.has_overrides: bool | None = None
 
     def bind(self, value, ch_type: str) -> str:
         self._n += 1
