@@ -88,13 +88,17 @@ def render_tile(request, project, template: str, build: Callable[[Presenter], di
 
 def render_drill(request, template: str, context: dict, fill: Callable[[], None]):
     """A drill-down partial (the persons / sessions behind a chart point): `fill` writes into
-    `context`; a BadRequest from it renders the same partial with the error, 400."""
+    `context`; a BadRequest from it renders the same partial with the error, 400, and a query
+    over the limits the same with the reason under "query", 422."""
     status = 200
     try:
         fill()
     except BadRequest as exc:
         context["error"] = exc
         status = 400
+    except (ch.QueryTimeout, ch.QueryTooLarge) as exc:
+        context["error"] = BadRequest(TOO_LARGE, {"query": exc.message})
+        status = 422
     return render(request, template, context, status=status)
 
 

@@ -80,6 +80,16 @@ def test_a_drill_down_with_bad_input_is_its_partial_with_the_reason_400(rf):
     assert "Invalid drill-down." in html and "<code>series</code>: must be a series number" in html
 
 
+def test_a_drill_down_over_the_limits_is_its_partial_with_the_reason_422(rf):
+    def fill():  # a real ClickHouse error, raised by the real guard setting
+        ch.query("SELECT number FROM numbers(100000)", global_=True, settings={"max_result_rows": 10})
+
+    response = views_common.render_drill(rf.get("/"), f"{TEMPLATE}#persons", {}, fill)
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert views_common.TOO_LARGE in html and "<code>query</code>" in html
+
+
 def test_a_drill_down_q_that_is_not_json_names_the_field():
     with pytest.raises(BadRequest) as bad:
         views_common.spec_from_q({"q": "{not json"}, TrendsSpec, None)
