@@ -1,0 +1,68 @@
+"""EventSource skips the person-overrides join when a project has none, and its cached
+answer (insights.blocks.source.has_overrides) follows every change of
+person_distinct_ids at once: a merge written after a query, and a mapping row deleted
+after that, are both seen by the next query of the same process."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from analytics_app import clickhouse as ch
+from insights.blocks import EventSource, SQLBuilder
+from insights.blocks.source import has_overrides
+
+T0 = dt.datetime(2026, 3, 2, 12, tzinfo=dt.UTC)
+
+
+def persons_by_distinct_id(project) -> dict[str, set[str]]:
+    b = SQLBuilder(project.id)
+    src = EventSource(project, b, None, None, need_person=True)
+    rows = ch.query(f"SELECT distinct_id, toString(person_id) FROM ({src.sql()})", b.params).rows
+    out: dict[str, set[str]] = {}
+    for distinct_id, person in rows:
+        out.setdefault(distinct_id, set()).add(person)
+    return out
+
+
+def test_cache_follows_merges_and_deletes(project, events):
+    for i, d in enumerate(["x", "y", "z"]):
+        events.add("$pageview", d, T0 + dt.timedelta(minutes=i))
+    events.flush()
+    px, py, pz = (str(events.person_for(d)) for d in "xyz")
+    assert not has_overrides(project.id)
+    assert persons_by_distinct_id(project) == {"x": {px}, "y": {py}, "z": {pz}}
+
+    events.merge("x", into="y")  # x's old event now belongs to y's person
+    events.flush()
+    assert has_overrides(project.id)
+    assert persons_by_distinct_id(project) == {"x": {py}, "y": {py}, "z": {pz}}
+
+    # Take the re-point back out: x maps to its first person again, no overrides left.
+    ch.command(
+        "ALTER TABLE person_distinct_ids DELETE WHERE project_id = {project_id:UInt32}"
+        " AND distinct_id = 'x' AND person_id = {p:UUID} SETTINGS mutations_sync = 2",
+        {"project_id": project.id, "p": py},
+    )
+    assert not has_overrides(project.id)
+    assert persons_by_distinct_id(project) == {"x": {px}, "y": {py}, "z": {pz}}
+
+
+def test_other_projects_do_not_share_the_answer(make_project, project):
+    from tests.conftest import EventBuilder
+
+    other = make_project("Other")
+    a, b = EventBuilder(project.id), EventBuilder(other.id)
+    for builder in (a, b):
+        builder.add("$pageview", "anon", T0).add("$pageview", "user", T0 + dt.timedelta(minutes=1))
+    a.merge("anon", into="user")
+    a.flush()
+    b.flush()
+    assert has_overrides(project.id) and not has_overrides(other.id)
+    assert persons_by_distinct_id(project) == {
+        "anon": {str(a.person_for("user"))},
+        "user": {str(a.person_for("user"))},
+    }
+    assert persons_by_distinct_id(other) == {
+        "anon": {str(b.person_for("anon"))},
+        "user": {str(b.person_for("user"))},
+    }
