@@ -368,8 +368,8 @@ class _SessionPaths:
         ids through the dictionary (0: not an included event / empty raw node: dropped),
         sort by (t, uuid) and collapse — the same rows the events query groups.
 
-        One row per session after merges; FINAL merges what is not merged yet (on a
-        cluster GROUP BY, as a session's rows can be on several shards)."""
+        One row per session after merges; a session with several rows (not merged yet)
+        is grouped (on a cluster every session is, as its rows can be on several shards)."""
         b = self.builder
         conds = ["s.project_id = {project_id:UInt32}", f"s.min_timestamp < {b.bind(self.end, DT64)}"]
         in_range = f"x.1 < {b.bind(_micros(self.end), 'Int64')}"
@@ -381,7 +381,16 @@ class _SessionPaths:
             # a session's rows can be on several shards: FINAL merges per shard only
             rows = f"SELECT session_id, groupArrayArray(s.events) AS events FROM session_paths AS s WHERE {' AND '.join(conds)} GROUP BY session_id"
         else:
-            rows = f"SELECT session_id, s.events AS events FROM session_paths AS s FINAL WHERE {' AND '.join(conds)}"
+            # Almost every session is one row (merged, or written by one INSERT): those are
+            # read as they are; only sessions with several rows in the range are grouped.
+            # (FINAL merged every row: 1.3 s CPU for 9M events in 1.4M sessions, this ~0.5 s.)
+            where = " AND ".join(conds)
+            dups = f"SELECT session_id FROM session_paths AS s WHERE {where} GROUP BY session_id HAVING count() > 1"
+            rows = (
+                f"SELECT session_id, s.events AS events FROM session_paths AS s WHERE {where} AND session_id NOT IN ({dups})"
+                f" UNION ALL SELECT session_id, groupArrayArray(s.events) AS events FROM session_paths AS s"
+                f" WHERE {where} AND session_id IN ({dups}) GROUP BY session_id"
+            )
         return f"""
                 SELECT sid, seq FROM (
                     SELECT session_id AS sid,

@@ -2,7 +2,7 @@
 query over the events: same results, including what the tables make harder — a
 session written by several INSERTs (several unmerged rows), a session crossing the date
 range, equal timestamps ordered by uuid, events that are not included, and the
-cluster form (GROUP BY instead of FINAL)."""
+cluster form (every session grouped)."""
 
 from __future__ import annotations
 
@@ -82,12 +82,15 @@ def fill(events) -> None:
     events.add("purchase", "u2", at(50), {}, session_id="s2")
     events.add("$pageview", "u4", at(0), {"$current_url": URL + "/"})
     events.add("$pageview", "u4", at(9), {"$current_url": URL + "/a"})
+    # and a session written by one INSERT (one row: read as it is, not grouped)
+    events.add("$pageview", "u5", at(0), {"$current_url": URL + "/"}, session_id="s5")
+    events.add("$pageview", "u5", at(3), {"$current_url": URL + "/b"}, session_id="s5")
     events.flush()
 
 
 @pytest.fixture
 def no_merges():
-    """Keep each INSERT's rows apart, so the reader must merge them (FINAL / GROUP BY)."""
+    """Keep each INSERT's rows apart, so the reader must group them."""
     ch.command("SYSTEM STOP MERGES session_paths", global_=True)
     try:
         yield
@@ -116,7 +119,7 @@ def test_session_table_matches_events_query(project, events, body, no_merges):
         "SELECT session_id, count() FROM session_paths WHERE project_id = {project_id:UInt32} GROUP BY session_id ORDER BY session_id",
         {"project_id": project.pk},
     ).rows
-    assert dict(rows)["s1"] == 2 and dict(rows)["s2"] == 2  # unmerged: FINAL has work to do
+    assert dict(rows)["s1"] == 2 and dict(rows)["s2"] == 2 and dict(rows)["s5"] == 1  # unmerged: grouped
     new, old = both(project, spec(**body))
     assert new == old
     assert new["sessions"] > 0
@@ -135,17 +138,17 @@ def test_session_table_gives_the_exact_edges(project, events):
     assert got == {
         ("1_/", "2_/a"): 2,  # s1 (uuid order: /a then /b) and u4 (no session id)
         ("2_/a", "3_/b"): 1,
-        ("1_/", "2_/b"): 1,  # s2: /b then /a
+        ("1_/", "2_/b"): 2,  # s2: /b then /a; s5
         ("2_/b", "3_/a"): 1,
         ("3_/b", "4_/product/7"): 1,
         ("3_/a", "4_/product/8"): 1,
         ("1_/", "2_/pricing"): 1,  # s3: the April /x is out of range
     }
-    assert new["sessions"] == 4
+    assert new["sessions"] == 5
 
 
 @pytest.mark.django_db
-def test_cluster_form_groups_instead_of_final(project, events, settings, no_merges):
+def test_cluster_form_groups_every_session(project, events, settings, no_merges):
     fill(events)
     settings.CLICKHOUSE_CLUSTER = "prod"  # only changes how session_paths is read
     s = spec(start_point="/")
@@ -163,7 +166,7 @@ def test_filters_and_persons_read_the_events(project, events):
     assert _SessionPaths(project, spec()).uses_session_table()
     assert not _SessionPaths(project, spec()).uses_session_table(person=True)  # drill-down needs persons
     result = PathsQueryRunner(project, filtered).run().to_json()
-    assert result["sessions"] == 4 and result["results"] == []
+    assert result["sessions"] == 5 and result["results"] == []
     actors = PathsActorsRunner(project, spec(), "1_/", "2_/a").run()
     assert actors.total == 2
     assert {a.session_id for a in actors.actors} == {"s1", ""}
