@@ -45,7 +45,9 @@ def projects_for(user):
     """Projects the user can open, for lists and the switcher."""
     if not user.is_authenticated:
         return Project.objects.none()
-    return get_objects_for_user(user, f"analytics_app.{Permission.VIEW_PROJECT}", klass=Project, accept_global_perms=False)
+    return get_objects_for_user(
+        user, f"analytics_app.{Permission.VIEW_PROJECT}", klass=Project, accept_global_perms=False
+    )
 
 
 def load_project(user, project_id, perm: str) -> tuple[Project, frozenset[str]]:
@@ -129,10 +131,15 @@ def project_api(perm: str = Permission.VIEW_PROJECT):
             if not used_bearer:
                 user = request.user if request.user.is_authenticated else None
                 if user is None:
-                    return json_error(401, "Authentication required: log in or send Authorization: Bearer <personal API key>.")
+                    return json_error(
+                        401,
+                        "Authentication required: log in or send Authorization: Bearer <personal API key>.",
+                    )
                 failure = _csrf_failure(request)
                 if failure is not None:
-                    return json_error(403, "CSRF token missing or incorrect for a session-authenticated request.")
+                    return json_error(
+                        403, "CSRF token missing or incorrect for a session-authenticated request."
+                    )
             request.user = user
             try:
                 project, perms = load_project(user, project_id, perm)
@@ -148,11 +155,17 @@ def project_api(perm: str = Permission.VIEW_PROJECT):
             except PermissionDenied as exc:
                 return json_error(403, str(exc) or "Permission denied.")
             except (ch.QueryTimeout, ch.QueryTooLarge) as exc:
-                return json_error(422, "The query is too large for the configured limits; narrow the date range or filters.", detail=exc.message)
+                return json_error(
+                    422,
+                    "The query is too large for the configured limits; narrow the date range or filters.",
+                    detail=exc.message,
+                )
             except ch.BadQueryParameter as exc:
                 return json_error(400, "A value could not be used in the query.", detail=exc.message)
             except ch.Unavailable as exc:
-                return json_error(503, "The events store is unavailable; try again shortly.", detail=exc.message)
+                return json_error(
+                    503, "The events store is unavailable; try again shortly.", detail=exc.message
+                )
 
         return wrapper
 

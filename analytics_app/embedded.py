@@ -50,7 +50,9 @@ class EmbeddedCelery:
             without_gossip=True,
         )
         threading.Thread(target=self.worker.start, name="celery-worker", daemon=True).start()
-        self.beat = EmbeddedService(app, thread=True, schedule_filename=str(settings.VAR_DIR / "celerybeat-schedule"))
+        self.beat = EmbeddedService(
+            app, thread=True, schedule_filename=str(settings.VAR_DIR / "celerybeat-schedule")
+        )
         self.beat.start()
         log.info("Embedded Celery worker (%s threads) and beat started", self.concurrency)
 

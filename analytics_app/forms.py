@@ -15,7 +15,14 @@ class ProjectForm(forms.ModelForm):
 
     class Meta:
         model = Project
-        fields = ["name", "time_zone", "recording_enabled", "recording_mask_all_text", "recording_retention_days", "anonymize_ips"]
+        fields = [
+            "name",
+            "time_zone",
+            "recording_enabled",
+            "recording_mask_all_text",
+            "recording_retention_days",
+            "anonymize_ips",
+        ]
         labels = {
             "recording_enabled": "Record sessions (posthog-js session replay)",
             "recording_mask_all_text": "Mask all page text in recordings (inputs are always masked)",
@@ -48,9 +55,14 @@ class AddMemberForm(forms.Form):
 
     def clean_email(self):
         email = self.cleaned_data["email"].strip().lower()
-        user = get_user_model().objects.filter(email__iexact=email).first() or get_user_model().objects.filter(username__iexact=email).first()
+        user = (
+            get_user_model().objects.filter(email__iexact=email).first()
+            or get_user_model().objects.filter(username__iexact=email).first()
+        )
         if user is None:
-            raise forms.ValidationError("No Sextant user has this email. Ask an administrator to create the account first (manage.py bootstrap or createsuperuser).")
+            raise forms.ValidationError(
+                "No Sextant user has this email. Ask an administrator to create the account first (manage.py bootstrap or createsuperuser)."
+            )
         if Membership.objects.filter(project=self.project, user=user).exists():
             raise forms.ValidationError("This user is already a member; change their role below.")
         self.user = user

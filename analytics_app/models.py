@@ -47,7 +47,15 @@ P = Permission
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.ADMIN: frozenset(p.value for p in Permission),
     Role.ANALYST: frozenset(
-        {P.VIEW_PROJECT, P.VIEW_INSIGHTS, P.VIEW_PII, P.VIEW_RECORDINGS, P.MANAGE_PLAN, P.MANAGE_ALERTS, P.EXPORT_DATA}
+        {
+            P.VIEW_PROJECT,
+            P.VIEW_INSIGHTS,
+            P.VIEW_PII,
+            P.VIEW_RECORDINGS,
+            P.MANAGE_PLAN,
+            P.MANAGE_ALERTS,
+            P.EXPORT_DATA,
+        }
     ),
     Role.PM: frozenset({P.VIEW_PROJECT, P.VIEW_INSIGHTS, P.VIEW_RECORDINGS, P.MANAGE_ALERTS, P.EXPORT_DATA}),
     Role.EXEC: frozenset({P.VIEW_PROJECT, P.VIEW_INSIGHTS}),
@@ -120,7 +128,10 @@ def sync_permissions(user, project: Project, role: str | None) -> None:
 
     wanted = ROLE_PERMISSIONS.get(role, frozenset()) if role else frozenset()
     UserObjectPermission.objects.filter(
-        user=user, content_type__app_label="analytics_app", content_type__model="project", object_pk=str(project.pk)
+        user=user,
+        content_type__app_label="analytics_app",
+        content_type__model="project",
+        object_pk=str(project.pk),
     ).exclude(permission__codename__in=wanted).delete()
     for codename in wanted:
         assign_perm(f"analytics_app.{codename}", user, project)
@@ -161,7 +172,11 @@ class PersonalAPIKey(models.Model):
         """The active user for a raw key, or None."""
         if not raw or not raw.startswith(cls.PREFIX):
             return None
-        key = cls.objects.select_related("user").filter(secure_value=hash_key(raw), revoked_at__isnull=True).first()
+        key = (
+            cls.objects.select_related("user")
+            .filter(secure_value=hash_key(raw), revoked_at__isnull=True)
+            .first()
+        )
         if key is None or not key.user.is_active:
             return None
         now = timezone.now()

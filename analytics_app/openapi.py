@@ -8,17 +8,39 @@ from .query_api import REGISTRY
 # Apps add non-query endpoints here: {"/api/projects/{project_id}/persons/": {"get": {...}}}
 EXTRA_PATHS: dict[str, dict] = {}
 
-_ERROR = {"type": "object", "properties": {"error": {"type": "string"}, "errors": {"type": "object"}}, "required": ["error"]}
+_ERROR = {
+    "type": "object",
+    "properties": {"error": {"type": "string"}, "errors": {"type": "object"}},
+    "required": ["error"],
+}
 
 
 def _errors(*codes: int) -> dict:
-    text = {400: "Invalid input; the body says why", 401: "No or unknown credentials", 403: "The role does not allow this", 404: "No such project (or no access)"}
-    return {str(c): {"description": text[c], "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}} for c in codes}
+    text = {
+        400: "Invalid input; the body says why",
+        401: "No or unknown credentials",
+        403: "The role does not allow this",
+        404: "No such project (or no access)",
+    }
+    return {
+        str(c): {
+            "description": text[c],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for c in codes
+    }
 
 
 def build_schema(server_url: str) -> dict:
     kinds = [REGISTRY[k] for k in sorted(REGISTRY)]
-    body = {"oneOf": [{"$ref": f"#/components/schemas/{k.kind}"} for k in kinds], "discriminator": {"propertyName": "kind"}} if kinds else {"type": "object"}
+    body = (
+        {
+            "oneOf": [{"$ref": f"#/components/schemas/{k.kind}"} for k in kinds],
+            "discriminator": {"propertyName": "kind"},
+        }
+        if kinds
+        else {"type": "object"}
+    )
     schemas = {"Error": _ERROR}
     for k in kinds:
         schemas[k.kind] = {**k.schema, "description": k.summary}
@@ -29,23 +51,50 @@ def build_schema(server_url: str) -> dict:
             "post": {
                 "summary": "Run an insight query",
                 "description": "Dispatches on `kind`. Known kinds: " + ", ".join(k.kind for k in kinds),
-                "parameters": [{"name": "project_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "parameters": [
+                    {"name": "project_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                ],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
-                "responses": {"200": {"description": "The query result (shape depends on kind)", "content": {"application/json": {"schema": {"oneOf": [{"$ref": f"#/components/schemas/{k.kind}Response"} for k in kinds if k.response_schema] or [{"type": "object"}]}}}}, **_errors(400, 401, 403, 404)},
+                "responses": {
+                    "200": {
+                        "description": "The query result (shape depends on kind)",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "oneOf": [
+                                        {"$ref": f"#/components/schemas/{k.kind}Response"}
+                                        for k in kinds
+                                        if k.response_schema
+                                    ]
+                                    or [{"type": "object"}]
+                                }
+                            }
+                        },
+                    },
+                    **_errors(400, 401, 403, 404),
+                },
             }
         },
         **EXTRA_PATHS,
     }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Sextant API", "version": "1", "description": "Self-hosted product analytics. Authenticate with a session cookie or `Authorization: Bearer <personal API key>`."},
+        "info": {
+            "title": "Sextant API",
+            "version": "1",
+            "description": "Self-hosted product analytics. Authenticate with a session cookie or `Authorization: Bearer <personal API key>`.",
+        },
         "servers": [{"url": server_url}],
         "security": [{"bearer": []}, {"session": []}],
         "paths": paths,
         "components": {
             "schemas": schemas,
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "A personal API key (phx_...) from /account/api-keys/"},
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A personal API key (phx_...) from /account/api-keys/",
+                },
                 "session": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
             },
         },

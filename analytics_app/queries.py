@@ -68,7 +68,12 @@ class EventNamesQueryRunner:
     def run(self) -> list[EventNameRow]:
         result = ch.query(
             self.SQL,
-            {"project_id": self.project.id, "days": self.spec.days, "search": self.spec.search, "limit": self.spec.limit},
+            {
+                "project_id": self.project.id,
+                "days": self.spec.days,
+                "search": self.spec.search,
+                "limit": self.spec.limit,
+            },
         )
         return [EventNameRow(*row) for row in result.rows]
 
@@ -90,7 +95,11 @@ class VolumeQueryRunner:
     def run(self) -> dict:
         params = {"project_id": self.project.id}
         hourly = ch.query(self.SQL, params).rows
-        return {"hourly": hourly, "last_24h": sum(n for _, n in hourly), "total": ch.query(self.TOTAL_SQL, params).scalar() or 0}
+        return {
+            "hourly": hourly,
+            "last_24h": sum(n for _, n in hourly),
+            "total": ch.query(self.TOTAL_SQL, params).scalar() or 0,
+        }
 
 
 register(
@@ -99,7 +108,12 @@ register(
         parse=EventNamesSpec.from_json,
         run=lambda project, spec, presenter: {
             "results": [
-                {"event": r.event, "count": r.count, "persons": r.persons, "last_seen": r.last_seen.isoformat()}
+                {
+                    "event": r.event,
+                    "count": r.count,
+                    "persons": r.persons,
+                    "last_seen": r.last_seen.isoformat(),
+                }
                 for r in EventNamesQueryRunner(project, spec).run()
             ]
         },

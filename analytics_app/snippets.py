@@ -31,7 +31,14 @@ def capture_snippets(request, project) -> dict[str, str]:
         ),
         "curl": (
             f"curl -X POST {host}/batch/ -H 'Content-Type: application/json' -d '"
-            + json.dumps({"api_key": token, "batch": [{"event": "signed_up", "distinct_id": "user_123", "properties": {"plan": "pro"}}]})
+            + json.dumps(
+                {
+                    "api_key": token,
+                    "batch": [
+                        {"event": "signed_up", "distinct_id": "user_123", "properties": {"plan": "pro"}}
+                    ],
+                }
+            )
             + "'"
         ),
     }

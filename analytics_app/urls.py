@@ -28,4 +28,3 @@ urlpatterns = [
     path("", include("paths.urls")),
     path("", include("replay.urls")),
 ]
-

@@ -39,9 +39,13 @@ def project_new(request):
         with transaction.atomic():
             project = form.save()
             Membership.objects.create(user=request.user, project=project, role=Role.ADMIN)
-        messages.success(request, f"Project {project.name} created. Point an SDK at it to start receiving events.")
+        messages.success(
+            request, f"Project {project.name} created. Point an SDK at it to start receiving events."
+        )
         return redirect("project_settings", project_id=project.pk)
-    return render(request, "analytics_app/project_new.html", {"form": form}, status=400 if form.errors else 200)
+    return render(
+        request, "analytics_app/project_new.html", {"form": form}, status=400 if form.errors else 200
+    )
 
 
 @require_GET
@@ -69,14 +73,22 @@ def project_settings(request):
             return HttpResponse("Your role cannot change project settings.", status=403)
         if request.POST.get("action") == "rotate_token":
             project.rotate_token()
-            messages.success(request, "A new project token was issued. Update your SDK snippets; the old token no longer works.")
+            messages.success(
+                request,
+                "A new project token was issued. Update your SDK snippets; the old token no longer works.",
+            )
             return redirect("project_settings", project_id=project.pk)
         if form.is_valid():
             form.save()
             messages.success(request, "Settings saved.")
             return redirect("project_settings", project_id=project.pk)
         status = 400
-    context = {"project": project, "form": form, "can_manage": can_manage, "snippets": capture_snippets(request, project)}
+    context = {
+        "project": project,
+        "form": form,
+        "can_manage": can_manage,
+        "snippets": capture_snippets(request, project),
+    }
     return render(request, "analytics_app/settings.html", context, status=status)
 
 
@@ -92,10 +104,17 @@ def project_members(request):
             return HttpResponse("Your role cannot manage members.", status=403)
         if add_form.is_valid():
             Membership.objects.create(user=add_form.user, project=project, role=add_form.cleaned_data["role"])
-            messages.success(request, f"{add_form.user.email or add_form.user.username} added as {add_form.cleaned_data['role']}.")
+            messages.success(
+                request,
+                f"{add_form.user.email or add_form.user.username} added as {add_form.cleaned_data['role']}.",
+            )
             return redirect("project_members", project_id=project.pk)
         status = 400
-    members = Membership.objects.filter(project=project).select_related("user").order_by("user__email", "user__username")
+    members = (
+        Membership.objects.filter(project=project)
+        .select_related("user")
+        .order_by("user__email", "user__username")
+    )
     context = {
         "project": project,
         "members": members,
@@ -120,7 +139,11 @@ def member_update(request, membership_id):
     form = ChangeRoleForm(request.POST)
     if not form.is_valid():
         return HttpResponse("Unknown role.", status=400)
-    if membership.role == Role.ADMIN and form.cleaned_data["role"] != Role.ADMIN and not _another_admin_remains(membership):
+    if (
+        membership.role == Role.ADMIN
+        and form.cleaned_data["role"] != Role.ADMIN
+        and not _another_admin_remains(membership)
+    ):
         messages.error(request, "A project needs at least one admin.")
         return redirect("project_members", project_id=request.project.pk)
     membership.role = form.cleaned_data["role"]
@@ -130,7 +153,11 @@ def member_update(request, membership_id):
 
 
 def _another_admin_remains(membership: Membership) -> bool:
-    return Membership.objects.filter(project=membership.project, role=Role.ADMIN).exclude(pk=membership.pk).exists()
+    return (
+        Membership.objects.filter(project=membership.project, role=Role.ADMIN)
+        .exclude(pk=membership.pk)
+        .exists()
+    )
 
 
 @login_required
@@ -151,7 +178,12 @@ def api_keys(request):
         else:
             status = 400
     keys = PersonalAPIKey.objects.filter(user=request.user)
-    return render(request, "analytics_app/api_keys.html", {"form": form, "keys": keys, "new_key": new_key}, status=status)
+    return render(
+        request,
+        "analytics_app/api_keys.html",
+        {"form": form, "keys": keys, "new_key": new_key},
+        status=status,
+    )
 
 
 # ------------------------------------------------------------------ JSON API

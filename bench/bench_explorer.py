@@ -43,7 +43,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     filters = {"all events": "", "event = $pageview": "$pageview"}
 
     def page(event: str, after, two_step: bool):
-        runner = EventsQueryRunner(project, EventsSpec(date_range=date_range, event=event, limit=args.limit, after=after))
+        runner = EventsQueryRunner(
+            project, EventsSpec(date_range=date_range, event=event, limit=args.limit, after=after)
+        )
         runner.two_step = two_step
         return runner.run()
 
@@ -60,8 +62,11 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             first = common.timed(lambda e=event, t=two_step: page(e, None, t), args.repeat)
             deep = common.timed(lambda e=event, c=cursor, t=two_step: page(e, c, t), args.repeat)
             sextant[f"{label} | {mode}"] = {
-                "first_s": first.median, "deep_s": deep.median, "walk_s": walk_s,
-                "first_uuids": [str(r.uuid) for r in first.value.rows], "deep_uuids": [str(r.uuid) for r in deep.value.rows],
+                "first_s": first.median,
+                "deep_s": deep.median,
+                "walk_s": walk_s,
+                "first_uuids": [str(r.uuid) for r in first.value.rows],
+                "deep_uuids": [str(r.uuid) for r in deep.value.rows],
             }
 
     parquet = f"{data.dir}/events.parquet"
@@ -74,15 +79,23 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         cols = "uuid, event, distinct_id, person_id, ts, properties"
         first_sql = f"SELECT {cols} FROM ev WHERE {where} ORDER BY ts DESC, uuid DESC LIMIT {args.limit + 1}"
         skip = args.limit * (args.deep_page - 1) - 1
-        c_ts, c_uuid = con.execute(f"SELECT ts, uuid FROM ev WHERE {where} ORDER BY ts DESC, uuid DESC LIMIT 1 OFFSET {skip}").fetchone()
+        c_ts, c_uuid = con.execute(
+            f"SELECT ts, uuid FROM ev WHERE {where} ORDER BY ts DESC, uuid DESC LIMIT 1 OFFSET {skip}"
+        ).fetchone()
         deep_sql = (
             f"SELECT {cols} FROM ev WHERE {where} AND ts <= $ts AND (ts < $ts OR uuid < $u) "
             f"ORDER BY ts DESC, uuid DESC LIMIT {args.limit + 1}"
         )
         first = common.timed(lambda sql=first_sql: con.execute(sql).fetchall(), args.repeat)
-        deep = common.timed(lambda sql=deep_sql, t=c_ts, u=c_uuid: con.execute(sql, {"ts": t, "u": u}).fetchall(), args.repeat)
-        duck[label] = {"first_s": first.median, "deep_s": deep.median,
-                       "first_uuids": [r[0] for r in first.value[: args.limit]], "deep_uuids": [r[0] for r in deep.value[: args.limit]]}
+        deep = common.timed(
+            lambda sql=deep_sql, t=c_ts, u=c_uuid: con.execute(sql, {"ts": t, "u": u}).fetchall(), args.repeat
+        )
+        duck[label] = {
+            "first_s": first.median,
+            "deep_s": deep.median,
+            "first_uuids": [r[0] for r in first.value[: args.limit]],
+            "deep_uuids": [r[0] for r in deep.value[: args.limit]],
+        }
 
     print()
     table, rows = [], []
@@ -92,19 +105,40 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         for which, name in (("first", "first page"), ("deep", f"page {args.deep_page}")):
             ratio = common.ratio(s[f"{which}_s"], d[f"{which}_s"])
             same = set(s[f"{which}_uuids"]) == set(d[f"{which}_uuids"])
-            table.append({f"page (limit {args.limit})": f"{name}, {label}, {mode}", "Sextant": common.ms(s[f"{which}_s"]),
-                          "DuckDB": common.ms(d[f"{which}_s"]), "ratio": f"{ratio:.2f}x", "same rows": same})
-            rows.append({"page": name, "filter": label, "mode": mode, "sextant_s": round(s[f"{which}_s"], 4),
-                         "duckdb_s": round(d[f"{which}_s"], 4), "ratio": round(ratio, 3), "same_rows": same})
+            table.append(
+                {
+                    f"page (limit {args.limit})": f"{name}, {label}, {mode}",
+                    "Sextant": common.ms(s[f"{which}_s"]),
+                    "DuckDB": common.ms(d[f"{which}_s"]),
+                    "ratio": f"{ratio:.2f}x",
+                    "same rows": same,
+                }
+            )
+            rows.append(
+                {
+                    "page": name,
+                    "filter": label,
+                    "mode": mode,
+                    "sextant_s": round(s[f"{which}_s"], 4),
+                    "duckdb_s": round(d[f"{which}_s"], 4),
+                    "ratio": round(ratio, 3),
+                    "same_rows": same,
+                }
+            )
     common.print_table(table)
-    common.write_results("explorer", {
-        **common.data_payload(args, data, export_s), "limit": args.limit, "deep_page": args.deep_page,
-        "walk_s": {label: round(sextant[f"{label} | two-step"]["walk_s"], 1) for label in filters},
-        "load_avg_1m_after": os.getloadavg()[0],
-        "notes": "Sextant resolves person_id through person_distinct_ids for the page's rows; DuckDB reads a pre-resolved Parquet file. "
-                 "DuckDB's deep-page cursor comes from OFFSET (untimed); Sextant walks its own cursors.",
-        "results": rows,
-    })
+    common.write_results(
+        "explorer",
+        {
+            **common.data_payload(args, data, export_s),
+            "limit": args.limit,
+            "deep_page": args.deep_page,
+            "walk_s": {label: round(sextant[f"{label} | two-step"]["walk_s"], 1) for label in filters},
+            "load_avg_1m_after": os.getloadavg()[0],
+            "notes": "Sextant resolves person_id through person_distinct_ids for the page's rows; DuckDB reads a pre-resolved Parquet file. "
+            "DuckDB's deep-page cursor comes from OFFSET (untimed); Sextant walks its own cursors.",
+            "results": rows,
+        },
+    )
     print(f"(data dir {data.dir}; delete it when done, or pass it to --reuse)")
 
 

@@ -72,9 +72,24 @@ def run_http(project, *, requests: int, clients: int, batch: int, mode: str) -> 
     # The load runs in a separate process (this script with --client), so the
     # client's JSON encoding and socket work does not hold this process's GIL.
     proc = subprocess.run(
-        [sys.executable, __file__, "--client", "--port", str(port), "--token", project.api_token,
-         "--requests", str(per_client * clients), "--clients", str(clients), "--batch", str(batch)],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            __file__,
+            "--client",
+            "--port",
+            str(port),
+            "--token",
+            project.api_token,
+            "--requests",
+            str(per_client * clients),
+            "--clients",
+            str(clients),
+            "--batch",
+            str(batch),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     client_result = json.loads(proc.stdout.strip().splitlines()[-1])
     latencies = client_result["latencies"]
@@ -84,13 +99,21 @@ def run_http(project, *, requests: int, clients: int, batch: int, mode: str) -> 
     sent = per_client * clients * batch
     stored_seconds = accepted_seconds
     if consumer is not None:
-        while ch.query("SELECT count() FROM events WHERE project_id = {project_id:UInt32}", {"project_id": project.id}).scalar() < sent:
+        while (
+            ch.query(
+                "SELECT count() FROM events WHERE project_id = {project_id:UInt32}",
+                {"project_id": project.id},
+            ).scalar()
+            < sent
+        ):
             time.sleep(0.05)
             if time.perf_counter() - started > 600:
                 break
         stored_seconds = time.perf_counter() - started
         consumer.stop()
-    stored = ch.query("SELECT count() FROM events WHERE project_id = {project_id:UInt32}", {"project_id": project.id}).scalar()
+    stored = ch.query(
+        "SELECT count() FROM events WHERE project_id = {project_id:UInt32}", {"project_id": project.id}
+    ).scalar()
     server.close()
     return {
         "mode": mode,
@@ -129,7 +152,12 @@ def client_main(port: int, token: str, requests: int, clients: int, batch: int) 
                         "distinct_id": f"user-{uuid.uuid4().int % 5000}",
                         "uuid": str(uuid.uuid4()),
                         "timestamp": now,
-                        "properties": {"$current_url": "https://shop.example/p/1", "$lib": "posthog-python", "price": 9.5, "plan": "pro"},
+                        "properties": {
+                            "$current_url": "https://shop.example/p/1",
+                            "$lib": "posthog-python",
+                            "price": 9.5,
+                            "plan": "pro",
+                        },
                     }
                     for _ in range(batch)
                 ],
@@ -160,7 +188,9 @@ def client_main(port: int, token: str, requests: int, clients: int, batch: int) 
         t.start()
     for t in threads:
         t.join()
-    print(json.dumps({"seconds": time.perf_counter() - started, "latencies": latencies, "statuses": statuses}))
+    print(
+        json.dumps({"seconds": time.perf_counter() - started, "latencies": latencies, "statuses": statuses})
+    )
 
 
 def dedup_lookup(project_id: int, rows: int) -> dict:
@@ -172,9 +202,13 @@ def dedup_lookup(project_id: int, rows: int) -> dict:
         {"project_id": project_id, "n": rows},
     )
     fill = time.perf_counter() - t0
-    present = [str(u) for u in ch.query(
-        "SELECT uuid FROM event_uuids WHERE project_id = {project_id:UInt32} LIMIT 5000", {"project_id": project_id}
-    ).column("uuid")]
+    present = [
+        str(u)
+        for u in ch.query(
+            "SELECT uuid FROM event_uuids WHERE project_id = {project_id:UInt32} LIMIT 5000",
+            {"project_id": project_id},
+        ).column("uuid")
+    ]
     from ingestion.queries import existing_event_uuids
 
     out = {"table_rows": rows, "fill_seconds": round(fill, 2)}
@@ -198,7 +232,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--mode", choices=["embedded", "redis", "both"], default="both")
     parser.add_argument("--dedup-rows", type=int, default=5_000_000)
-    parser.add_argument("--profile", action="store_true", help="cProfile the embedded run and print the top functions")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the embedded run and print the top functions"
+    )
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -232,15 +268,21 @@ def main() -> None:
     if args.dedup_rows:
         results["dedup"] = dedup_lookup(Project.objects.create(name="bench dedup").id, args.dedup_rows)
 
-    print(f"\n{'mode':<10}{'requests':>9}{'events':>9}{'accepted ev/s':>15}{'stored ev/s':>13}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}  statuses")
+    print(
+        f"\n{'mode':<10}{'requests':>9}{'events':>9}{'accepted ev/s':>15}{'stored ev/s':>13}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}  statuses"
+    )
     for r in results["runs"]:
-        print(f"{r['mode']:<10}{r['requests']:>9}{r['events']:>9}{r['events_per_second_accepted']:>15}{r['events_per_second_stored']:>13}{r['p50_ms']:>8}{r['p99_ms']:>8}{r['max_ms']:>8}  {r['statuses']}")
+        print(
+            f"{r['mode']:<10}{r['requests']:>9}{r['events']:>9}{r['events_per_second_accepted']:>15}{r['events_per_second_stored']:>13}{r['p50_ms']:>8}{r['p99_ms']:>8}{r['max_ms']:>8}  {r['statuses']}"
+        )
     for r in results["runs"]:
         print(f"store path ({r['mode']}): {r['store_path']}")
     if "dedup" in results:
         d = results["dedup"]
-        print(f"\ndedup lookup on event_uuids with {d['table_rows']:,} rows: "
-              f"100 uuids {d['lookup_100_ms_median']} ms, 1k {d['lookup_1000_ms_median']} ms, 10k {d['lookup_10000_ms_median']} ms (median of 7)")
+        print(
+            f"\ndedup lookup on event_uuids with {d['table_rows']:,} rows: "
+            f"100 uuids {d['lookup_100_ms_median']} ms, 1k {d['lookup_1000_ms_median']} ms, 10k {d['lookup_10000_ms_median']} ms (median of 7)"
+        )
     common.write_results("ingestion", results)
 
 

@@ -22,7 +22,9 @@ import common
 END = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
 
-def duck_sql(parquet: str, period: str, start: dt.date, end: dt.date, total: int, first_time: bool, breakdown: bool) -> str:
+def duck_sql(
+    parquet: str, period: str, start: dt.date, end: dt.date, total: int, first_time: bool, breakdown: bool
+) -> str:
     """The same matrix in DuckDB: cohort index, offset, (person plan), persons."""
     unit = {"day": "day", "week": "week"}[period]
     bv = "person_plan" if breakdown else "''"
@@ -31,7 +33,7 @@ def duck_sql(parquet: str, period: str, start: dt.date, end: dt.date, total: int
     idx = f"date_diff('{unit}', DATE '{start.isoformat()}', CAST(date_trunc('{unit}', ts) AS DATE))"
     n = (end - start).days // (1 if period == "day" else 7)
     if first_time:
-        cohorts = f"""SELECT person_id, any_value(bv) AS bv, {idx.replace('ts', 'min(ts)')} AS c
+        cohorts = f"""SELECT person_id, any_value(bv) AS bv, {idx.replace("ts", "min(ts)")} AS c
                       FROM (SELECT person_id, ts, {bv} AS bv FROM read_parquet('{parquet}') WHERE event = '$pageview' AND ts < {end_ts})
                       GROUP BY person_id HAVING min(ts) >= {start_ts}"""
     else:
@@ -69,13 +71,24 @@ def main() -> None:
     project = common.BenchProject()
     sextant = {}
     for name, (period, date_from, total, kind, breakdown) in cases.items():
-        body = {"kind": "RetentionQuery", "period": period, "date_from": date_from.isoformat(), "date_to": last_day,
-                "total_intervals": total, "retention_type": kind, "target_event": {"event": "$pageview"}}
+        body = {
+            "kind": "RetentionQuery",
+            "period": period,
+            "date_from": date_from.isoformat(),
+            "date_to": last_day,
+            "total_intervals": total,
+            "retention_type": kind,
+            "target_event": {"event": "$pageview"},
+        }
         if breakdown:
             body["breakdown"] = {"property": "plan", "type": "person"}
         spec = RetentionSpec.from_json(body)
         t = common.timed(lambda spec=spec: RetentionQueryRunner(project, spec).run(), args.repeat)
-        sextant[name] = {"seconds": t.median, "cells": sum(sum(r.values) for r in t.value.rows), "rows": len(t.value.rows)}
+        sextant[name] = {
+            "seconds": t.median,
+            "cells": sum(sum(r.values) for r in t.value.rows),
+            "rows": len(t.value.rows),
+        }
         print(f"  sextant {name}: {common.ms(t.median)}", flush=True)
 
     parquet = f"{data.dir}/events.parquet"
@@ -94,18 +107,34 @@ def main() -> None:
         s, d = sextant[name], duck[name]
         ratio = common.ratio(s["seconds"], d["seconds"])
         match = s["cells"] == d["cells"]
-        table.append(common.vs_duckdb(("query", name), s["seconds"], d["seconds"], ("cells match", f"{match} ({s['cells']:,})")))
-        rows.append({"query": name, "sextant_s": round(s["seconds"], 4), "duckdb_s": round(d["seconds"], 4), "ratio": round(ratio, 3),
-                     "sextant_cells": s["cells"], "duckdb_cells": d["cells"], "under_1s": s["seconds"] < 1.0})
+        table.append(
+            common.vs_duckdb(
+                ("query", name), s["seconds"], d["seconds"], ("cells match", f"{match} ({s['cells']:,})")
+            )
+        )
+        rows.append(
+            {
+                "query": name,
+                "sextant_s": round(s["seconds"], 4),
+                "duckdb_s": round(d["seconds"], 4),
+                "ratio": round(ratio, 3),
+                "sextant_cells": s["cells"],
+                "duckdb_cells": d["cells"],
+                "under_1s": s["seconds"] < 1.0,
+            }
+        )
     common.print_table(table)
-    common.write_results("retention", {
-        **common.data_payload(args, data, export_s),
-        "notes": "Median of --repeat after a warm-up. Sextant resolves person_id through person_distinct_ids and "
-                 "person properties through persons at query time; the Parquet file has both resolved already. "
-                 "The machine is shared (other engineers' jobs): compare ratios, not absolute times. "
-                 "`cells` is the sum of every matrix value (cohort sizes + returns), compared between the engines.",
-        "results": rows,
-    })
+    common.write_results(
+        "retention",
+        {
+            **common.data_payload(args, data, export_s),
+            "notes": "Median of --repeat after a warm-up. Sextant resolves person_id through person_distinct_ids and "
+            "person properties through persons at query time; the Parquet file has both resolved already. "
+            "The machine is shared (other engineers' jobs): compare ratios, not absolute times. "
+            "`cells` is the sum of every matrix value (cohort sizes + returns), compared between the engines.",
+            "results": rows,
+        },
+    )
     print(f"(data dir {data.dir}; delete it when done, or pass it to --reuse)")
 
 

@@ -30,7 +30,11 @@ def main() -> None:
     date_to = (today - dt.timedelta(days=1)).date().isoformat()
     base = {"kind": "TrendsQuery", "interval": "day", "date_from": date_from, "date_to": date_to}
     cases = {
-        "count by $browser (top 10 + Other)": {**base, "series": [{"event": "$pageview"}], "breakdown": {"property": "$browser", "limit": 10}},
+        "count by $browser (top 10 + Other)": {
+            **base,
+            "series": [{"event": "$pageview"}],
+            "breakdown": {"property": "$browser", "limit": 10},
+        },
         "DAU (unique persons)": {**base, "series": [{"event": "$pageview", "math": "dau"}]},
         "total count": {**base, "series": [{"event": "$pageview"}]},
     }
@@ -69,17 +73,35 @@ def main() -> None:
         s, d = sextant[name], duck[name]
         ratio = common.ratio(s["seconds"], d["seconds"])
         match = s["total"] == d["total"]
-        table.append(common.vs_duckdb((f"query ({args.days} days, daily)", name), s["seconds"], d["seconds"],
-                                      ("totals match", f"{match} ({s['total']:,})")))
-        rows.append({"query": name, "sextant_s": round(s["seconds"], 4), "duckdb_s": round(d["seconds"], 4), "ratio": round(ratio, 3),
-                     "sextant_total": s["total"], "duckdb_total": d["total"], "under_500ms": s["seconds"] < 0.5})
+        table.append(
+            common.vs_duckdb(
+                (f"query ({args.days} days, daily)", name),
+                s["seconds"],
+                d["seconds"],
+                ("totals match", f"{match} ({s['total']:,})"),
+            )
+        )
+        rows.append(
+            {
+                "query": name,
+                "sextant_s": round(s["seconds"], 4),
+                "duckdb_s": round(d["seconds"], 4),
+                "ratio": round(ratio, 3),
+                "sextant_total": s["total"],
+                "duckdb_total": d["total"],
+                "under_500ms": s["seconds"] < 0.5,
+            }
+        )
     common.print_table(table)
-    common.write_results("trends", {
-        **common.data_payload(args, data, export_s),
-        "notes": "Median of --repeat after a warm-up. Sextant resolves person_id through person_distinct_ids at query time; "
-                 "the Parquet file has it resolved already.",
-        "results": rows,
-    })
+    common.write_results(
+        "trends",
+        {
+            **common.data_payload(args, data, export_s),
+            "notes": "Median of --repeat after a warm-up. Sextant resolves person_id through person_distinct_ids at query time; "
+            "the Parquet file has it resolved already.",
+            "results": rows,
+        },
+    )
     print(f"(data dir {data.dir}; delete it when done, or pass it to --reuse)")
 
 

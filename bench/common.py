@@ -36,7 +36,13 @@ META_FILE = "bench.json"  # parameters of the generated data, read back by --reu
 GENERATOR = 1  # bump when generate_events() writes different data: older --reuse dirs are refused
 
 # Generator vocabulary. Event mix after each session's landing $pageview, per 1000 events:
-EVENT_MIX = [(640, "$pageview"), (860, "$autocapture"), (940, "settings_changed"), (975, "signed_up"), (990, "activated")]
+EVENT_MIX = [
+    (640, "$pageview"),
+    (860, "$autocapture"),
+    (940, "settings_changed"),
+    (975, "signed_up"),
+    (990, "activated"),
+]
 # ... the rest `purchase`; besides, one session in six ends with `purchase`.
 BROWSERS = ["Chrome", "Chrome", "Chrome", "Chrome", "Safari", "Safari", "Firefox", "Edge",
             "Opera", "Samsung Internet", "Brave", "Vivaldi", "Yandex", "UC Browser", ""]  # fmt: skip
@@ -50,7 +56,10 @@ HOST = "https://shop.example.com"
 AVG_EVENTS_PER_SESSION = 6.5  # 1 + uniform 0..11
 CHUNK_SESSIONS = 150_000  # ~1M events per INSERT
 # Path cleaning rules matching the generated URLs (/product/<id>, /blog/<slug>).
-PATH_RULES = [{"regex": r"/product/\d+", "alias": "/product/:id"}, {"regex": r"^/blog/[^/]+$", "alias": "/blog/:slug"}]
+PATH_RULES = [
+    {"regex": r"/product/\d+", "alias": "/product/:id"},
+    {"regex": r"^/blog/[^/]+$", "alias": "/blog/:slug"},
+]
 
 
 class BenchProject:
@@ -65,7 +74,9 @@ class BenchProject:
 # --- Django on a throwaway directory -------------------------------------------------------
 
 
-def setup_django(reuse_dir: str | None = None, *, prefix: str = "sextant-bench-", django_migrate: bool = False) -> str:
+def setup_django(
+    reuse_dir: str | None = None, *, prefix: str = "sextant-bench-", django_migrate: bool = False
+) -> str:
     """Point Sextant at `reuse_dir` (or a new temporary directory), set up Django, apply the
     ClickHouse migrations (and the Django ones with `django_migrate`); return the directory.
 
@@ -75,7 +86,9 @@ def setup_django(reuse_dir: str | None = None, *, prefix: str = "sextant-bench-"
     os.environ["CLICKHOUSE_URL"] = "chdb://" + os.path.join(var, "chdb")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics_app.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("CLICKHOUSE_MAX_EXECUTION_TIME", "900")  # shared machine, 10M events: do not time out
+    os.environ.setdefault(
+        "CLICKHOUSE_MAX_EXECUTION_TIME", "900"
+    )  # shared machine, 10M events: do not time out
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     import django  # noqa: PLC0415
@@ -91,13 +104,19 @@ def setup_django(reuse_dir: str | None = None, *, prefix: str = "sextant-bench-"
     return var
 
 
-def add_data_args(parser: argparse.ArgumentParser, *, events: int = 10_000_000, persons: int = 200_000, days: int = 90) -> None:
-    parser.add_argument("--events", type=int, default=events, help=f"approximate events to generate (default {events:,})")
+def add_data_args(
+    parser: argparse.ArgumentParser, *, events: int = 10_000_000, persons: int = 200_000, days: int = 90
+) -> None:
+    parser.add_argument(
+        "--events", type=int, default=events, help=f"approximate events to generate (default {events:,})"
+    )
     parser.add_argument("--persons", type=int, default=persons)
     parser.add_argument("--days", type=int, default=days)
     parser.add_argument("--seed", type=int, default=1, help="generator seed")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per query (the median is reported)")
-    parser.add_argument("--reuse", metavar="DIR", help="the data dir of an earlier run: time again, no generation")
+    parser.add_argument(
+        "--reuse", metavar="DIR", help="the data dir of an earlier run: time again, no generation"
+    )
 
 
 def data_parser(doc: str | None, *, days: int) -> argparse.ArgumentParser:
@@ -124,14 +143,27 @@ def load_or_generate(args: argparse.Namespace, name: str, end: dt.datetime) -> D
             raise SystemExit(f"{args.reuse} has no {META_FILE}: not a directory made by bench/common.py")
         meta = json.loads(meta_path.read_text())
         if meta.get("generator") != GENERATOR:
-            raise SystemExit(f"{args.reuse} was made by another version of the bench generator: generate again")
+            raise SystemExit(
+                f"{args.reuse} was made by another version of the bench generator: generate again"
+            )
         var = setup_django(args.reuse)
-        args.events, args.persons, args.days, args.seed = meta["events"], meta["persons"], meta["days"], meta["seed"]
+        args.events, args.persons, args.days, args.seed = (
+            meta["events"],
+            meta["persons"],
+            meta["days"],
+            meta["seed"],
+        )
         end, gen_s = dt.datetime.fromisoformat(meta["end"]), 0.0
-        print(f"reusing ~{args.events:,} events, {args.persons:,} persons, {args.days} days (end {end:%Y-%m-%d %H:%M}) in {var}", flush=True)
+        print(
+            f"reusing ~{args.events:,} events, {args.persons:,} persons, {args.days} days (end {end:%Y-%m-%d %H:%M}) in {var}",
+            flush=True,
+        )
     else:
         var = setup_django(prefix=f"sextant-bench-{name}-")
-        print(f"Generating ~{args.events:,} events, {args.persons:,} persons, {args.days} days in {var} ...", flush=True)
+        print(
+            f"Generating ~{args.events:,} events, {args.persons:,} persons, {args.days} days in {var} ...",
+            flush=True,
+        )
         gen_s = generate_events(PROJECT_ID, args.events, args.persons, args.days, args.seed, end=end)
         meta = {"generator": GENERATOR, "events": args.events, "persons": args.persons, "days": args.days, "seed": args.seed,
                 "end": end.isoformat(), "generate_s": round(gen_s, 1)}  # fmt: skip
@@ -151,7 +183,9 @@ def data_payload(args: argparse.Namespace, data: Data, export_s: float) -> dict[
 def event_count(project_id: int = PROJECT_ID) -> int:
     from analytics_app import clickhouse as ch  # noqa: PLC0415
 
-    return ch.query("SELECT count() FROM events WHERE project_id = {project_id:UInt32}", {"project_id": project_id}).scalar()
+    return ch.query(
+        "SELECT count() FROM events WHERE project_id = {project_id:UInt32}", {"project_id": project_id}
+    ).scalar()
 
 
 # --- the generator -------------------------------------------------------------------------
@@ -170,7 +204,9 @@ def person_uuid_sql(p: str, seed: int) -> str:
     return f"reinterpretAsUUID(toFixedString(MD5(concat('p', toString({p}), '-{seed}')), 16))"
 
 
-def generate_events(project_id: int, events: int, persons: int, days: int, seed: int = 1, *, end: dt.datetime) -> float:
+def generate_events(
+    project_id: int, events: int, persons: int, days: int, seed: int = 1, *, end: dt.datetime
+) -> float:
     """Insert ~`events` events of `persons` persons over the `days` days before `end` (exclusive),
     plus a persons row and a person_distinct_ids row per person; return the seconds taken.
 
@@ -189,9 +225,11 @@ def generate_events(project_id: int, events: int, persons: int, days: int, seed:
     start_us = int(start.timestamp()) * 1_000_000
     n_sessions = max(1, round(events / AVG_EVENTS_PER_SESSION))
     person = person_uuid_sql("p", seed)
-    ev_expr = "multiIf(i = 0, '$pageview', i = n - 1 AND cityHash64(s, {seed}, 8) % 6 = 0, 'purchase', " + ", ".join(
-        f"r < {limit}, '{name}'" for limit, name in EVENT_MIX
-    ) + ", 'purchase')"
+    ev_expr = (
+        "multiIf(i = 0, '$pageview', i = n - 1 AND cityHash64(s, {seed}, 8) % 6 = 0, 'purchase', "
+        + ", ".join(f"r < {limit}, '{name}'" for limit, name in EVENT_MIX)
+        + ", 'purchase')"
+    )
     ev_expr = ev_expr.format(seed=seed)
     os_expr = _pick(OSES, f"p, {seed}, 12")
     t0 = time.perf_counter()
@@ -260,7 +298,14 @@ def generate_events(project_id: int, events: int, persons: int, days: int, seed:
 # --- Parquet + DuckDB ----------------------------------------------------------------------
 
 
-def export_parquet(path: str, project_id: int = PROJECT_ID, *, where: str = "", properties: bool = False, persons: bool = False) -> float:
+def export_parquet(
+    path: str,
+    project_id: int = PROJECT_ID,
+    *,
+    where: str = "",
+    properties: bool = False,
+    persons: bool = False,
+) -> float:
     """Write the project's events to `path` as Parquet, flattened for DuckDB, and return the
     seconds taken. Columns: uuid, event, distinct_id, person_id (resolved through
     person_distinct_ids), ts, session_id, browser, os, device_type, current_url, pathname, plan,
@@ -300,7 +345,9 @@ def export_parquet(path: str, project_id: int = PROJECT_ID, *, where: str = "", 
     return seconds
 
 
-def duckdb_connect(parquet: str | None = None, *, threads: int | None = None, table: bool = False, columns: str = "*"):
+def duckdb_connect(
+    parquet: str | None = None, *, threads: int | None = None, table: bool = False, columns: str = "*"
+):
     """A DuckDB connection in UTC, with `ev` over `parquet` (a view, or a table loaded in memory)."""
     import duckdb  # noqa: PLC0415
 
@@ -309,7 +356,9 @@ def duckdb_connect(parquet: str | None = None, *, threads: int | None = None, ta
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     if parquet:
-        con.execute(f"CREATE {'TABLE' if table else 'VIEW'} ev AS SELECT {columns} FROM read_parquet('{parquet}')")
+        con.execute(
+            f"CREATE {'TABLE' if table else 'VIEW'} ev AS SELECT {columns} FROM read_parquet('{parquet}')"
+        )
     return con
 
 
@@ -342,7 +391,9 @@ def ratio(a: float, b: float) -> float:
     return a / b if b else math.inf
 
 
-def vs_duckdb(label: tuple[str, str], sextant_s: float, duckdb_s: float, check: tuple[str, str]) -> dict[str, str]:
+def vs_duckdb(
+    label: tuple[str, str], sextant_s: float, duckdb_s: float, check: tuple[str, str]
+) -> dict[str, str]:
     """A table row of the query benchmarks: (header, query), both times, ratio, (header, agreement)."""
     return {label[0]: label[1], "Sextant (chdb)": ms(sextant_s), "DuckDB parquet": ms(duckdb_s),
             "ratio": f"{ratio(sextant_s, duckdb_s):.2f}x", check[0]: check[1]}  # fmt: skip
@@ -368,7 +419,9 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     widths = [max(len(h), *(len(c[j]) for c in cells)) for j, h in enumerate(headers)]
 
     def line(values: list[str]) -> str:
-        return "  ".join(v.ljust(w) if j == 0 else v.rjust(w) for j, (v, w) in enumerate(zip(values, widths, strict=True))).rstrip()
+        return "  ".join(
+            v.ljust(w) if j == 0 else v.rjust(w) for j, (v, w) in enumerate(zip(values, widths, strict=True))
+        ).rstrip()
 
     print(line(headers))
     print("  ".join("-" * w for w in widths))
@@ -380,7 +433,10 @@ def git_commit() -> str:
     try:
         return subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
-            cwd=ROOT, capture_output=True, text=True, check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return ""

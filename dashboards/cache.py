@@ -103,7 +103,9 @@ def cache_key(project, kind_name: str, spec_json: str, override: DateOverride) -
     return KEY_PREFIX + hashlib.sha256(material.encode()).hexdigest()
 
 
-def compute(project, kind_name: str, raw_spec: dict, override: DateOverride = NO_OVERRIDE, *, refresh: bool = False) -> Computed:
+def compute(
+    project, kind_name: str, raw_spec: dict, override: DateOverride = NO_OVERRIDE, *, refresh: bool = False
+) -> Computed:
     """The result of one insight under an optional date override, from the cache
     unless `refresh` (or absent). Raises BadRequest for a spec that no longer parses
     and the ClickHouse layer's errors for a failed query."""
@@ -124,7 +126,9 @@ def compute(project, kind_name: str, raw_spec: dict, override: DateOverride = NO
     return Computed(spec, text, result, now, False)
 
 
-def compute_insight(insight: Insight, override: DateOverride = NO_OVERRIDE, *, refresh: bool = False) -> Computed:
+def compute_insight(
+    insight: Insight, override: DateOverride = NO_OVERRIDE, *, refresh: bool = False
+) -> Computed:
     computed = compute(insight.project, insight.kind, insight.spec, override, refresh=refresh)
     if not computed.from_cache:
         Insight.objects.filter(pk=insight.pk).update(last_refresh_at=computed.computed_at)

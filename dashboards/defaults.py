@@ -39,20 +39,38 @@ DEFAULT_TILES: list[DefaultTile] = [
         "Pageviews (daily, last 30 days)",
         "Every $pageview, per day.",
         "TrendsQuery",
-        {"kind": "TrendsQuery", "date_from": "-30d", "interval": "day", "series": [{"event": "$pageview", "math": "total"}], "display": "line"},
+        {
+            "kind": "TrendsQuery",
+            "date_from": "-30d",
+            "interval": "day",
+            "series": [{"event": "$pageview", "math": "total"}],
+            "display": "line",
+        },
         width=2,
     ),
     DefaultTile(
         "Daily active users",
         "Unique persons with a $pageview each day.",
         "TrendsQuery",
-        {"kind": "TrendsQuery", "date_from": "-30d", "interval": "day", "series": [{"event": "$pageview", "math": "dau"}], "display": "line"},
+        {
+            "kind": "TrendsQuery",
+            "date_from": "-30d",
+            "interval": "day",
+            "series": [{"event": "$pageview", "math": "dau"}],
+            "display": "line",
+        },
     ),
     DefaultTile(
         "Signups by week",
         "signed_up events per week over the last 90 days.",
         "TrendsQuery",
-        {"kind": "TrendsQuery", "date_from": "-90d", "interval": "week", "series": [{"event": "signed_up", "math": "total"}], "display": "bar"},
+        {
+            "kind": "TrendsQuery",
+            "date_from": "-90d",
+            "interval": "week",
+            "series": [{"event": "signed_up", "math": "total"}],
+            "display": "bar",
+        },
         width=3,
     ),
 ]
@@ -67,7 +85,9 @@ def _valid_tiles(project) -> list[tuple[DefaultTile, dict]]:
         try:
             out.append((tile, spec_dict(kind, parse_spec(kind, tile.spec, project))))
         except BadRequest as exc:
-            log.warning("default tile %r does not parse as %s: %s %s", tile.name, tile.kind, exc.message, exc.errors)
+            log.warning(
+                "default tile %r does not parse as %s: %s %s", tile.name, tile.kind, exc.message, exc.errors
+            )
     return out
 
 
@@ -84,13 +104,24 @@ def ensure_default_dashboard(project, user=None) -> Dashboard | None:
     try:
         with transaction.atomic():
             dashboard = Dashboard.objects.create(
-                project=project, name=DEFAULT_NAME, description=DEFAULT_DESCRIPTION, is_default=True, created_by=user
+                project=project,
+                name=DEFAULT_NAME,
+                description=DEFAULT_DESCRIPTION,
+                is_default=True,
+                created_by=user,
             )
             for order, (tile, spec) in enumerate(tiles):
                 insight = Insight.objects.create(
-                    project=project, name=tile.name, description=tile.description, kind=tile.kind, spec=spec, created_by=user
+                    project=project,
+                    name=tile.name,
+                    description=tile.description,
+                    kind=tile.kind,
+                    spec=spec,
+                    created_by=user,
                 )
-                DashboardTile.objects.create(dashboard=dashboard, insight=insight, order=order, width=tile.width)
+                DashboardTile.objects.create(
+                    dashboard=dashboard, insight=insight, order=order, width=tile.width
+                )
     except IntegrityError:  # another request created it first
         return Dashboard.objects.filter(project=project, is_default=True).first()
     return dashboard

@@ -36,7 +36,9 @@ class SaveInsightForm(forms.Form):
 
     kind = forms.CharField(max_length=64, widget=forms.HiddenInput)
     spec = forms.CharField(max_length=MAX_SPEC_CHARS, widget=forms.HiddenInput)
-    name = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"placeholder": "e.g. Weekly signups"}))
+    name = forms.CharField(
+        max_length=200, widget=forms.TextInput(attrs={"placeholder": "e.g. Weekly signups"})
+    )
     description = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, project, **kwargs):
@@ -93,7 +95,11 @@ class InsightForm(forms.ModelForm):
 
 
 class InsightSearchForm(forms.Form):
-    search = forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs={"type": "search", "placeholder": "Search by name"}))
+    search = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Search by name"}),
+    )
     kind = forms.ChoiceField(required=False)
 
     def __init__(self, *args, kinds: list[tuple[str, str]], **kwargs):
@@ -112,7 +118,9 @@ class InsightSearchForm(forms.Form):
 
 class AddToDashboardForm(forms.Form):
     dashboard = forms.ModelChoiceField(queryset=Dashboard.objects.none(), empty_label=None)
-    width = forms.TypedChoiceField(choices=DashboardTile.Width.choices, coerce=int, initial=DashboardTile.Width.ONE)
+    width = forms.TypedChoiceField(
+        choices=DashboardTile.Width.choices, coerce=int, initial=DashboardTile.Width.ONE
+    )
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
@@ -167,8 +175,12 @@ class DashboardForm(forms.ModelForm):
 class TileForm(forms.Form):
     """One change to a tile: move it, resize it, remove it."""
 
-    action = forms.ChoiceField(choices=[("up", "Move up"), ("down", "Move down"), ("width", "Resize"), ("remove", "Remove")])
-    width = forms.TypedChoiceField(required=False, choices=DashboardTile.Width.choices, coerce=int, empty_value=None)
+    action = forms.ChoiceField(
+        choices=[("up", "Move up"), ("down", "Move down"), ("width", "Resize"), ("remove", "Remove")]
+    )
+    width = forms.TypedChoiceField(
+        required=False, choices=DashboardTile.Width.choices, coerce=int, empty_value=None
+    )
 
     def clean(self):
         cleaned = super().clean()

@@ -38,7 +38,9 @@ class Insight(models.Model):
     description = models.TextField(blank=True)
     kind = models.CharField(max_length=64, validators=[validate_kind])
     spec = models.JSONField()
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     last_refresh_at = models.DateTimeField(null=True, blank=True)
@@ -81,7 +83,9 @@ class Dashboard(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     is_default = models.BooleanField(default=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     # Override of every tile's date range ("" = each insight keeps its own), in the
@@ -92,7 +96,11 @@ class Dashboard(models.Model):
     class Meta:
         ordering = ["-is_default", "name", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["project"], condition=models.Q(is_default=True), name="one_default_dashboard_per_project"),
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=models.Q(is_default=True),
+                name="one_default_dashboard_per_project",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -12,7 +12,11 @@ urlpatterns = [
     path(S + "new/", views.insight_new, name="insight_new"),
     path(S + "<int:insight_id>/", views.insight, name="insight"),
     path(S + "<int:insight_id>/delete/", views.insight_delete, name="insight_delete"),
-    path(S + "<int:insight_id>/add-to-dashboard/", views.insight_add_to_dashboard, name="insight_add_to_dashboard"),
+    path(
+        S + "<int:insight_id>/add-to-dashboard/",
+        views.insight_add_to_dashboard,
+        name="insight_add_to_dashboard",
+    ),
     path(D, views.dashboards, name="dashboards"),
     path(D + "<int:dashboard_id>/", views.dashboard, name="dashboard"),
     path(D + "<int:dashboard_id>/delete/", views.dashboard_delete, name="dashboard_delete"),

@@ -57,7 +57,12 @@ def tile_scripts() -> list[str]:
 
 
 def _base_context(request, **extra) -> dict:
-    return {"project": request.project, "can_edit": can_edit_insights(request.perms), "tile_scripts": tile_scripts(), **extra}
+    return {
+        "project": request.project,
+        "can_edit": can_edit_insights(request.perms),
+        "tile_scripts": tile_scripts(),
+        **extra,
+    }
 
 
 def render_result(request, insight: Insight, override: DateOverride, *, refresh: bool) -> dict:
@@ -72,10 +77,18 @@ def render_result(request, insight: Insight, override: DateOverride, *, refresh:
         details = "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
         return {"computed": None, "tile_html": "", "error": f"{exc.message} {details}".strip()}
     except (ch.QueryTimeout, ch.QueryTooLarge):
-        return {"computed": None, "tile_html": "", "error": "The query is too large for the configured limits; narrow the date range."}
+        return {
+            "computed": None,
+            "tile_html": "",
+            "error": "The query is too large for the configured limits; narrow the date range.",
+        }
     except ch.ClickHouseError as exc:
         log.warning("insight %s failed: %s", insight.pk, exc)
-        return {"computed": None, "tile_html": "", "error": "The events store could not answer this query; try again shortly."}
+        return {
+            "computed": None,
+            "tile_html": "",
+            "error": "The events store could not answer this query; try again shortly.",
+        }
 
 
 def _override_from_get(request, default: DateOverride) -> tuple[DateOverride, DateRangeForm]:
@@ -107,7 +120,9 @@ def insights(request):
     if request.GET:
         queryset = form.filter(queryset)
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = _base_context(request, form=form, page=page, insights=page.object_list, filtered=bool(request.GET))
+    context = _base_context(
+        request, form=form, page=page, insights=page.object_list, filtered=bool(request.GET)
+    )
     template = "dashboards/insights.html#results" if request.htmx else "dashboards/insights.html"
     return render(request, template, context, status=_status(form))
 
@@ -129,7 +144,9 @@ def insight_new(request):
         if not request.htmx:
             messages.success(request, f"Saved {insight.name}.")
             return redirect("dashboards:insight", project_id=project.pk, insight_id=insight.pk)
-        context.update(saved=insight, add_form=AddToDashboardForm(project=project), spec_json=insight.spec_json)
+        context.update(
+            saved=insight, add_form=AddToDashboardForm(project=project), spec_json=insight.spec_json
+        )
     template = "dashboards/_save_insight.html" if request.htmx else "dashboards/insight_new.html"
     return render(request, template, context, status=_status(form) if request.method == "POST" else 200)
 
@@ -155,7 +172,8 @@ def insight(request, insight_id):
         form=form or InsightForm(instance=obj),
         add_form=AddToDashboardForm(project=project),
         on_dashboards=Dashboard.objects.filter(tiles__insight=obj).distinct(),
-        refresh_url=reverse("dashboards:insight", kwargs={"project_id": project.pk, "insight_id": obj.pk}) + "?refresh=1",
+        refresh_url=reverse("dashboards:insight", kwargs={"project_id": project.pk, "insight_id": obj.pk})
+        + "?refresh=1",
         **render_result(request, obj, DateOverride(), refresh=request.GET.get("refresh") == "1"),
     )
     template = "dashboards/insight.html#result" if request.htmx else "dashboards/insight.html"
@@ -185,7 +203,10 @@ def insight_add_to_dashboard(request, insight_id):
         with transaction.atomic():
             last = dashboard.tiles.aggregate(m=Max("order"))["m"]
             added = DashboardTile.objects.create(
-                dashboard=dashboard, insight=obj, order=0 if last is None else last + 1, width=form.cleaned_data["width"]
+                dashboard=dashboard,
+                insight=obj,
+                order=0 if last is None else last + 1,
+                width=form.cleaned_data["width"],
             )
         if not request.htmx:
             messages.success(request, f"Added {obj.name} to {dashboard.name}.")
@@ -218,17 +239,27 @@ def dashboards(request):
         ensure_default_dashboard(project, request.user)
     items = Dashboard.objects.filter(project=project).annotate(tile_count=Count("tiles"))
     context = _base_context(request, form=form, dashboards=items)
-    return render(request, "dashboards/dashboards.html", context, status=_status(form if request.method == "POST" else None))
+    return render(
+        request,
+        "dashboards/dashboards.html",
+        context,
+        status=_status(form if request.method == "POST" else None),
+    )
 
 
-def _tile_urls(project, dashboard, tiles, override: DateOverride, refresh: bool) -> list[tuple[DashboardTile, str]]:
+def _tile_urls(
+    project, dashboard, tiles, override: DateOverride, refresh: bool
+) -> list[tuple[DashboardTile, str]]:
     query = override.as_params()
     if refresh:
         query["refresh"] = "1"
     qs = urlencode(query)
     out = []
     for tile in tiles:
-        url = reverse("dashboards:dashboard_tile", kwargs={"project_id": project.pk, "dashboard_id": dashboard.pk, "tile_id": tile.pk})
+        url = reverse(
+            "dashboards:dashboard_tile",
+            kwargs={"project_id": project.pk, "dashboard_id": dashboard.pk, "tile_id": tile.pk},
+        )
         out.append((tile, f"{url}?{qs}"))
     return out
 
@@ -300,15 +331,24 @@ def dashboard_tile(request, dashboard_id, tile_id):
     """Just one tile's body (loaded by the grid with hx-trigger="load")."""
     project = request.project
     tile = get_object_or_404(
-        DashboardTile.objects.select_related("insight", "dashboard"), pk=tile_id, dashboard_id=dashboard_id, dashboard__project=project
+        DashboardTile.objects.select_related("insight", "dashboard"),
+        pk=tile_id,
+        dashboard_id=dashboard_id,
+        dashboard__project=project,
     )
     stored = DateOverride(tile.dashboard.date_from, tile.dashboard.date_to)
     override, date_form = _override_from_get(request, stored)
     context = _base_context(request, tile=tile, insight=tile.insight)
     if date_form.errors:
-        context.update(computed=None, tile_html="", error="Invalid date range: " + "; ".join(e for errs in date_form.errors.values() for e in errs))
+        context.update(
+            computed=None,
+            tile_html="",
+            error="Invalid date range: " + "; ".join(e for errs in date_form.errors.values() for e in errs),
+        )
     else:
-        context.update(render_result(request, tile.insight, override, refresh=request.GET.get("refresh") == "1"))
+        context.update(
+            render_result(request, tile.insight, override, refresh=request.GET.get("refresh") == "1")
+        )
     qs = urlencode({**override.as_params(), "refresh": "1"})
     context["refresh_url"] = f"{request.path}?{qs}"
     return render(request, "dashboards/dashboard.html#tile_body", context, status=_status(date_form))

@@ -49,11 +49,19 @@ EVENTS_QUERY = QueryKind(
         "type": "object",
         "properties": {
             "kind": {"const": "EventsQuery"},
-            "date_from": {"type": "string", "default": "-7d", "description": "-24h, -7d, YYYY-MM-DD, ISO datetime, all, ..."},
+            "date_from": {
+                "type": "string",
+                "default": "-7d",
+                "description": "-24h, -7d, YYYY-MM-DD, ISO datetime, all, ...",
+            },
             "date_to": {"type": ["string", "null"]},
             "event": {"type": "string", "description": "only events with this name"},
             "properties": {"type": "array", "items": _FILTER, "maxItems": 50},
-            "person_id": {"type": "string", "format": "uuid", "description": "events of every distinct_id of this person"},
+            "person_id": {
+                "type": "string",
+                "format": "uuid",
+                "description": "events of every distinct_id of this person",
+            },
             "distinct_id": {"type": "string", "description": "events of the person owning this distinct_id"},
             "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 100},
             "after": {"type": "string", "description": "the `next` cursor of the previous page"},
@@ -75,15 +83,44 @@ PERSONS_PATHS = {
             "summary": "List or search persons",
             "parameters": [
                 {"name": "project_id", "in": "path", "required": True, "schema": {"type": "integer"}},
-                {"name": "distinct_id", "in": "query", "schema": {"type": "string"}, "description": "the person owning this distinct_id"},
-                {"name": "search", "in": "query", "schema": {"type": "string"}, "description": "exact distinct_id, or a case-insensitive substring of any property value"},
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}},
-                {"name": "after", "in": "query", "schema": {"type": "string"}, "description": "the `next` cursor of the previous page"},
+                {
+                    "name": "distinct_id",
+                    "in": "query",
+                    "schema": {"type": "string"},
+                    "description": "the person owning this distinct_id",
+                },
+                {
+                    "name": "search",
+                    "in": "query",
+                    "schema": {"type": "string"},
+                    "description": "exact distinct_id, or a case-insensitive substring of any property value",
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
+                },
+                {
+                    "name": "after",
+                    "in": "query",
+                    "schema": {"type": "string"},
+                    "description": "the `next` cursor of the previous page",
+                },
             ],
             "responses": {
                 "200": {
                     "description": "Persons, newest first",
-                    "content": {"application/json": {"schema": {"type": "object", "properties": {"results": {"type": "array", "items": _PERSON}, "next": {"type": ["string", "null"]}}}}},
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "results": {"type": "array", "items": _PERSON},
+                                    "next": {"type": ["string", "null"]},
+                                },
+                            }
+                        }
+                    },
                 },
                 "400": {"description": "Invalid parameters", **_ERR},
                 "401": {"description": "No or unknown credentials", **_ERR},
@@ -96,7 +133,12 @@ PERSONS_PATHS = {
             "summary": "One person",
             "parameters": [
                 {"name": "project_id", "in": "path", "required": True, "schema": {"type": "integer"}},
-                {"name": "person_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}},
+                {
+                    "name": "person_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "format": "uuid"},
+                },
             ],
             "responses": {
                 "200": {"description": "The person", "content": {"application/json": {"schema": _PERSON}}},

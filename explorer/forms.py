@@ -29,7 +29,14 @@ DEFAULT_DATE_FROM = "-7d"
 # Columns every explorer table shows; users add property columns by key.
 DEFAULT_PROPERTY_COLUMNS = ("$current_url", "$browser")
 MAX_EXTRA_COLUMNS = 20
-DATE_PRESETS = [("-1h", "Last hour"), ("-24h", "Last 24 hours"), ("-7d", "Last 7 days"), ("-30d", "Last 30 days"), ("-90d", "Last 90 days"), ("all", "All time")]
+DATE_PRESETS = [
+    ("-1h", "Last hour"),
+    ("-24h", "Last 24 hours"),
+    ("-7d", "Last 7 days"),
+    ("-30d", "Last 30 days"),
+    ("-90d", "Last 90 days"),
+    ("all", "All time"),
+]
 _signer = signing.Signer(salt="sextant.explorer.cursor")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -49,7 +56,9 @@ class Cursor:
 
     @classmethod
     def decode(cls, text, where: str = "after") -> Cursor:
-        bad = BadRequest("Invalid cursor.", {where: "is not a cursor this server issued; start again from the first page"})
+        bad = BadRequest(
+            "Invalid cursor.", {where: "is not a cursor this server issued; start again from the first page"}
+        )
         if not isinstance(text, str) or not 0 < len(text) <= 200:
             raise bad
         try:
@@ -103,7 +112,10 @@ def _columns(raw) -> tuple[str, ...]:
     out: list[str] = []
     for key in keys:
         if not isinstance(key, str) or len(key) > MAX_KEY_LENGTH:
-            raise BadRequest("Invalid columns.", {"columns": f"each column is a property key of at most {MAX_KEY_LENGTH} characters"})
+            raise BadRequest(
+                "Invalid columns.",
+                {"columns": f"each column is a property key of at most {MAX_KEY_LENGTH} characters"},
+            )
         if key and key not in out and key not in DEFAULT_PROPERTY_COLUMNS:
             out.append(key)
     if len(out) > MAX_EXTRA_COLUMNS:
@@ -120,7 +132,14 @@ def _filters_from_rows(keys: list[str], ops: list[str], values: list[str]) -> li
             continue
         op = ops[i] if i < len(ops) and ops[i] else "exact"
         value = values[i] if i < len(values) else ""
-        rows.append({"key": key, "operator": op, "value": None if op in ("is_set", "is_not_set") else value, "type": "event"})
+        rows.append(
+            {
+                "key": key,
+                "operator": op,
+                "value": None if op in ("is_set", "is_not_set") else value,
+                "type": "event",
+            }
+        )
     return rows
 
 
@@ -140,9 +159,22 @@ class EventsSpec:
 
     @classmethod
     def from_json(cls, body: dict, project=None) -> EventsSpec:
-        unknown = set(body) - {"kind", "date_from", "date_to", "event", "properties", "person_id", "distinct_id", "limit", "after", "columns"}
+        unknown = set(body) - {
+            "kind",
+            "date_from",
+            "date_to",
+            "event",
+            "properties",
+            "person_id",
+            "distinct_id",
+            "limit",
+            "after",
+            "columns",
+        }
         if unknown:
-            raise BadRequest("Invalid EventsQuery.", {"body": f"unknown fields: {', '.join(sorted(unknown))}"})
+            raise BadRequest(
+                "Invalid EventsQuery.", {"body": f"unknown fields: {', '.join(sorted(unknown))}"}
+            )
         person_id = body.get("person_id")
         return cls(
             date_range=DateRange.from_json(body, default_from=DEFAULT_DATE_FROM),
@@ -163,10 +195,16 @@ class EventsSpec:
             try:
                 raw_filters = json.loads(params["properties"])
             except ValueError:
-                raise BadRequest("Invalid property filters.", {"properties": "must be a JSON list of filters"}) from None
+                raise BadRequest(
+                    "Invalid property filters.", {"properties": "must be a JSON list of filters"}
+                ) from None
             if not isinstance(raw_filters, list):
-                raise BadRequest("Invalid property filters.", {"properties": "must be a JSON list of filters"})
-        raw_filters = raw_filters + _filters_from_rows(params.getlist("prop_key"), params.getlist("prop_op"), params.getlist("prop_value"))
+                raise BadRequest(
+                    "Invalid property filters.", {"properties": "must be a JSON list of filters"}
+                )
+        raw_filters = raw_filters + _filters_from_rows(
+            params.getlist("prop_key"), params.getlist("prop_op"), params.getlist("prop_value")
+        )
         person = _short_text(params.get("person"), "person")
         person_id, distinct_id = None, ""
         if person:
@@ -178,7 +216,9 @@ class EventsSpec:
         if preset and preset != "custom":
             date_range = DateRange(preset, None)
         else:
-            date_range = DateRange(params.get("date_from") or DEFAULT_DATE_FROM, params.get("date_to") or None)
+            date_range = DateRange(
+                params.get("date_from") or DEFAULT_DATE_FROM, params.get("date_to") or None
+            )
         return cls(
             date_range=date_range,
             event=_short_text(params.get("event"), "event"),

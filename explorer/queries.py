@@ -61,7 +61,9 @@ def table_exists(name: str) -> bool:
     if name in _known_tables:
         return True
     found = ch.query(
-        "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = {name:String}", {"name": name}, global_=True
+        "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = {name:String}",
+        {"name": name},
+        global_=True,
     ).scalar()
     if found:
         _known_tables.add(name)
@@ -100,7 +102,10 @@ class EventsPage:
     next: Cursor | None
 
     def to_json(self, presenter) -> dict:
-        return {"results": [r.to_json(presenter) for r in self.rows], "next": self.next.encode() if self.next else None}
+        return {
+            "results": [r.to_json(presenter) for r in self.rows],
+            "next": self.next.encode() if self.next else None,
+        }
 
 
 # ------------------------------------------------------------------ events
@@ -141,7 +146,15 @@ class EventsQueryRunner:
         self.now = now
 
     # ---- SQL
-    def _source(self, b: SQLBuilder, *, after: Cursor | None = None, newer_than: Cursor | None = None, need_person: bool = False, with_properties: bool = False) -> str:
+    def _source(
+        self,
+        b: SQLBuilder,
+        *,
+        after: Cursor | None = None,
+        newer_than: Cursor | None = None,
+        need_person: bool = False,
+        with_properties: bool = False,
+    ) -> str:
         start, end = self.spec.date_range.resolve(self.project.tz, self.now)
         where: list[str] = []
         if after is not None:
@@ -198,7 +211,10 @@ class EventsQueryRunner:
             return []
         uuids = [k[0] for k in keys]
         stamps = [k[1] for k in keys]
-        result = ch.query(self.ROWS_SQL, {"project_id": self.project.id, "lo": min(stamps), "hi": max(stamps), "uuids": uuids})
+        result = ch.query(
+            self.ROWS_SQL,
+            {"project_id": self.project.id, "lo": min(stamps), "hi": max(stamps), "uuids": uuids},
+        )
         by_uuid: dict[uuid.UUID, EventRow] = {}
         for row in result.rows:
             by_uuid.setdefault(row[0], EventRow(*row))
@@ -206,7 +222,9 @@ class EventsQueryRunner:
 
     def _run_one_step(self) -> EventsPage:
         b = SQLBuilder(self.project.id)
-        sql = self.FULL_SQL.replace("{source}", self._source(b, after=self.spec.after, need_person=True, with_properties=True))
+        sql = self.FULL_SQL.replace(
+            "{source}", self._source(b, after=self.spec.after, need_person=True, with_properties=True)
+        )
         sql += " LIMIT {limit:UInt32}"
         b.params["limit"] = self.spec.limit + 1
         rows = [EventRow(*r) for r in ch.query(sql, b.params).rows]
@@ -229,14 +247,18 @@ class EventsQueryRunner:
         time limit."""
         b = SQLBuilder(self.project.id)
         source = self._source(b, after=self.spec.after, need_person=True, with_properties=True)
-        columns = "".join(f", {event_text_sql(b, key, 'properties')[0]}" for key in self.spec.property_columns)
+        columns = "".join(
+            f", {event_text_sql(b, key, 'properties')[0]}" for key in self.spec.property_columns
+        )
         sql = f"""
             SELECT toString(uuid), formatDateTime(timestamp, '%Y-%m-%dT%H:%i:%S.%fZ'), event, distinct_id,
                 toString(person_id), session_id, toString(properties){columns}
             FROM ({source})
             ORDER BY toDate(timestamp) DESC, timestamp DESC, uuid DESC
         """
-        for _, rows in ch.stream(sql, b.params, batch_rows=batch_rows, settings={"max_execution_time": max_seconds}):
+        for _, rows in ch.stream(
+            sql, b.params, batch_rows=batch_rows, settings={"max_execution_time": max_seconds}
+        ):
             yield rows
 
 
@@ -324,7 +346,9 @@ class RecordingsQueryRunner:
         """When the recording of `session_id` starts, or None if there is no recording."""
         if not session_id or not self.available():
             return None
-        start, count = ch.query(self.SESSION_SQL, {"project_id": self.project.id, "session_id": session_id}).rows[0]
+        start, count = ch.query(
+            self.SESSION_SQL, {"project_id": self.project.id, "session_id": session_id}
+        ).rows[0]
         return start if count else None
 
 
@@ -366,7 +390,10 @@ class PersonsPage:
     next: Cursor | None
 
     def to_json(self, presenter) -> dict:
-        return {"results": [r.to_json(presenter) for r in self.rows], "next": self.next.encode() if self.next else None}
+        return {
+            "results": [r.to_json(presenter) for r in self.rows],
+            "next": self.next.encode() if self.next else None,
+        }
 
 
 def _decode_properties(text: str) -> dict:
@@ -420,10 +447,16 @@ class PersonsQueryRunner:
         if self.spec.search:
             s = b.bind(self.spec.search, "String")
             person = PERSON_OF_DISTINCT_ID_SQL.replace("{did}", s)
-            having.append(f"(positionCaseInsensitiveUTF8(properties, {s}) > 0 OR id IN ({person}) OR toString(id) = {s})")
+            having.append(
+                f"(positionCaseInsensitiveUTF8(properties, {s}) > 0 OR id IN ({person}) OR toString(id) = {s})"
+            )
         if self.spec.after is not None:
-            having.append(f"(created_at, id) < ({b.bind(self.spec.after.timestamp, DT64)}, {b.bind(self.spec.after.uuid, 'UUID')})")
-        sql = self.SQL.replace("{where}", "".join(f" AND {w}" for w in where)).replace("{having}", "".join(f" AND {h}" for h in having))
+            having.append(
+                f"(created_at, id) < ({b.bind(self.spec.after.timestamp, DT64)}, {b.bind(self.spec.after.uuid, 'UUID')})"
+            )
+        sql = self.SQL.replace("{where}", "".join(f" AND {w}" for w in where)).replace(
+            "{having}", "".join(f" AND {h}" for h in having)
+        )
         b.params["limit"] = self.spec.limit + 1
         return sql, b.params
 
@@ -432,7 +465,9 @@ class PersonsQueryRunner:
         rows = ch.query(sql, params).rows
         more = len(rows) > self.spec.limit
         rows = rows[: self.spec.limit]
-        persons = enrich(self.project, [PersonRow(r[0], _decode_properties(r[1]), r[2], bool(r[3])) for r in rows])
+        persons = enrich(
+            self.project, [PersonRow(r[0], _decode_properties(r[1]), r[2], bool(r[3])) for r in rows]
+        )
         return PersonsPage(persons, persons[-1].cursor if more and persons else None)
 
 
@@ -448,15 +483,23 @@ def enrich(project, persons: list[PersonRow]) -> list[PersonRow]:
     all_dids = [d for _, d in mapping]
     seen = {}
     if all_dids:
-        seen = {r[0]: (r[1], r[2]) for r in ch.query(PersonsQueryRunner.SEEN_SQL, {"project_id": project.id, "dids": all_dids}).rows}
+        seen = {
+            r[0]: (r[1], r[2])
+            for r in ch.query(PersonsQueryRunner.SEEN_SQL, {"project_id": project.id, "dids": all_dids}).rows
+        }
     out = []
     for p in persons:
         dids = by_person.get(p.id, [])
         stamps = [seen[d] for d in dids if d in seen]
         out.append(
             PersonRow(
-                p.id, p.properties, p.created_at, p.is_identified, dids,
-                min((s[0] for s in stamps), default=None), max((s[1] for s in stamps), default=None),
+                p.id,
+                p.properties,
+                p.created_at,
+                p.is_identified,
+                dids,
+                min((s[0] for s in stamps), default=None),
+                max((s[1] for s in stamps), default=None),
             )
         )
     return out

@@ -56,7 +56,9 @@ def _bad_input_is_400(view):
 
 def _error(request, status: int, message: str, errors: dict):
     template = "explorer/error.html#error" if request.htmx else "explorer/error.html"
-    return render(request, template, {"project": request.project, "message": message, "errors": errors}, status=status)
+    return render(
+        request, template, {"project": request.project, "message": message, "errors": errors}, status=status
+    )
 
 
 # ------------------------------------------------------------------ presentation helpers
@@ -116,7 +118,11 @@ def events(request):
     runner = EventsQueryRunner(project, spec)
     if request.htmx and "newer_than" in request.GET:
         newest = Cursor.decode(request.GET["newer_than"], "newer_than")
-        context = {"new_count": runner.count_newer(newest), "poll_url": request.get_full_path(), "refresh_url": _url("events", project, spec.query_params())}
+        context = {
+            "new_count": runner.count_newer(newest),
+            "poll_url": request.get_full_path(),
+            "refresh_url": _url("events", project, spec.query_params()),
+        }
         return render(request, "explorer/events.html#new_events", context)
     page = runner.run()
     rows = display_rows(page.rows, spec, presenter, project.tz)
@@ -133,7 +139,11 @@ def events(request):
     if request.htmx:
         template = "explorer/events.html#rows" if spec.after else "explorer/events.html#results"
         return render(request, template, context)
-    preset = spec.date_range.date_from if spec.date_range.date_to is None and spec.date_range.date_from in dict(DATE_PRESETS) else "custom"
+    preset = (
+        spec.date_range.date_from
+        if spec.date_range.date_to is None and spec.date_range.date_from in dict(DATE_PRESETS)
+        else "custom"
+    )
     context.update(
         {
             "event_names": views_common.event_names(project, False, limit=500),
@@ -167,7 +177,9 @@ def event_detail(request, event_uuid):
         "project": project,
         "event": event,
         "time": event.timestamp.astimezone(project.tz),
-        "properties_json": json.dumps(presenter.properties(event.properties), indent=2, sort_keys=True, ensure_ascii=False, default=str),
+        "properties_json": json.dumps(
+            presenter.properties(event.properties), indent=2, sort_keys=True, ensure_ascii=False, default=str
+        ),
         "recording_url": recording_url,
         "recordings_available": recordings.available(),
     }
@@ -193,10 +205,18 @@ def masked_json(presenter, text: str) -> str:
 def _csv_chunks(runner: EventsQueryRunner, spec: EventsSpec, presenter):
     writer = csv.writer(_Echo())
     keys = spec.property_columns
-    yield writer.writerow(["uuid", "timestamp", "event", "distinct_id", "person_id", "session_id", *keys, "properties"])
+    yield writer.writerow(
+        ["uuid", "timestamp", "event", "distinct_id", "person_id", "session_id", *keys, "properties"]
+    )
     for batch in runner.stream():
         yield "".join(
-            writer.writerow([*row[:6], *(presenter.value(k, v) for k, v in zip(keys, row[7:], strict=True)), masked_json(presenter, row[6])])
+            writer.writerow(
+                [
+                    *row[:6],
+                    *(presenter.value(k, v) for k, v in zip(keys, row[7:], strict=True)),
+                    masked_json(presenter, row[6]),
+                ]
+            )
             for row in batch
         )
 
@@ -209,7 +229,9 @@ def events_export(request):
     spec = EventsSpec.from_query(request.GET)
     runner = EventsQueryRunner(project, spec)
     runner.page_sql()  # resolve the date range now, so bad input is a 400 before streaming starts
-    response = StreamingHttpResponse(_csv_chunks(runner, spec, request.presenter), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        _csv_chunks(runner, spec, request.presenter), content_type="text/csv; charset=utf-8"
+    )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="events-{project.pk}-{stamp}.csv"'
     return response
@@ -226,10 +248,21 @@ def persons(request):
     context = {
         "project": project,
         "spec": spec,
-        "persons": [{"person": p, "name": p.display_name(presenter), "last_seen": p.last_seen.astimezone(project.tz) if p.last_seen else None} for p in page.rows],
-        "next_url": _url("persons", project, spec.query_params(after=page.next.encode())) if page.next else "",
+        "persons": [
+            {
+                "person": p,
+                "name": p.display_name(presenter),
+                "last_seen": p.last_seen.astimezone(project.tz) if p.last_seen else None,
+            }
+            for p in page.rows
+        ],
+        "next_url": _url("persons", project, spec.query_params(after=page.next.encode()))
+        if page.next
+        else "",
     }
-    return render(request, "explorer/persons.html#results" if request.htmx else "explorer/persons.html", context)
+    return render(
+        request, "explorer/persons.html#results" if request.htmx else "explorer/persons.html", context
+    )
 
 
 @require_GET
@@ -248,7 +281,9 @@ def person_detail(request, person_id):
         "person": person,
         "columns": spec.property_columns,
         "rows": display_rows(page.rows, spec, presenter, project.tz),
-        "next_url": _url("person", project, {"after": page.next.encode()}, person_id=person.id) if page.next else "",
+        "next_url": _url("person", project, {"after": page.next.encode()}, person_id=person.id)
+        if page.next
+        else "",
     }
     if request.htmx:
         return render(request, "explorer/person.html#timeline_rows", context)
@@ -256,7 +291,13 @@ def person_detail(request, person_id):
     context.update(
         {
             "name": person.display_name(presenter),
-            "properties_json": json.dumps(presenter.properties(person.properties), indent=2, sort_keys=True, ensure_ascii=False, default=str),
+            "properties_json": json.dumps(
+                presenter.properties(person.properties),
+                indent=2,
+                sort_keys=True,
+                ensure_ascii=False,
+                default=str,
+            ),
             "first_seen": person.first_seen.astimezone(tz) if person.first_seen else None,
             "last_seen": person.last_seen.astimezone(tz) if person.last_seen else None,
             "recordings": [

@@ -109,7 +109,9 @@ def compression_hint(value: str | None) -> str:
     return ""
 
 
-def payload_bytes(*, method: str, body: bytes, query: dict, content_type: str, content_encoding: str, limit: int) -> bytes:
+def payload_bytes(
+    *, method: str, body: bytes, query: dict, content_type: str, content_encoding: str, limit: int
+) -> bytes:
     """Undo form, base64, gzip and lz-string wrappers; return JSON bytes."""
     if len(body) > limit:
         raise DecodeError(f"The request body is larger than {limit} bytes.", 413)
@@ -242,14 +244,20 @@ def to_batch(payload, *, query_sent_at=None) -> Batch:
         return Batch(events=payload, sent_at=sent_at)
     if not isinstance(payload, dict):
         raise DecodeError("The payload must be a JSON object or array.")
-    token = _token_of(payload.get("api_key")) or _token_of(payload.get("token")) or _token_of(payload.get("$token"))
+    token = (
+        _token_of(payload.get("api_key"))
+        or _token_of(payload.get("token"))
+        or _token_of(payload.get("$token"))
+    )
     if "batch" in payload:
         events = payload["batch"]
         if not isinstance(events, list):
             raise DecodeError("`batch` must be an array of events.")
         body_sent_at = parse_sent_at(payload.get("sent_at"))
         historical = payload.get("historical_migration") is True
-        return Batch(events=events, token=token, sent_at=body_sent_at or sent_at, historical_migration=historical)
+        return Batch(
+            events=events, token=token, sent_at=body_sent_at or sent_at, historical_migration=historical
+        )
     if "data" in payload and isinstance(payload["data"], list | dict) and "event" not in payload:
         inner = to_batch(payload["data"], query_sent_at=query_sent_at)
         inner.token = inner.token or token

@@ -54,8 +54,19 @@ class PersonState:
 
 @dataclass
 class PersonWrites:
-    distinct_ids: dict[str, list] = field(default_factory=lambda: {"distinct_id": [], "person_id": [], "version": []})
-    persons: dict[str, list] = field(default_factory=lambda: {"id": [], "created_at": [], "properties": [], "is_identified": [], "is_deleted": [], "version": []})
+    distinct_ids: dict[str, list] = field(
+        default_factory=lambda: {"distinct_id": [], "person_id": [], "version": []}
+    )
+    persons: dict[str, list] = field(
+        default_factory=lambda: {
+            "id": [],
+            "created_at": [],
+            "properties": [],
+            "is_identified": [],
+            "is_deleted": [],
+            "version": [],
+        }
+    )
 
 
 class _Batch:
@@ -122,7 +133,9 @@ class _Batch:
                 "event": event["event"],
                 "distinct_id": event["distinct_id"],
                 "details": details,
-                "payload": json.dumps({k: v for k, v in event.items() if k != "properties"}, default=str)[:65536],
+                "payload": json.dumps({k: v for k, v in event.items() if k != "properties"}, default=str)[
+                    :65536
+                ],
                 "timestamp": self.now.isoformat(),
             }
         )
@@ -134,7 +147,11 @@ class _Batch:
         if other_id == into_id:
             return
         if is_illegal_id(other_id):
-            self.warn("cannot_merge_with_illegal_distinct_id", event, f"refused to merge {other_id!r}: a placeholder id is never merged")
+            self.warn(
+                "cannot_merge_with_illegal_distinct_id",
+                event,
+                f"refused to merge {other_id!r}: a placeholder id is never merged",
+            )
             return
         into_pid = self.mapping(into_id)
         other_pid = self.mapping(other_id)
@@ -286,7 +303,14 @@ class PersonStore:
                     props = {}
                 self._persons_put(
                     (project_id, person_id),
-                    PersonState(person_id, created_at, props if isinstance(props, dict) else {}, bool(is_identified), exists=True, deleted=bool(is_deleted)),
+                    PersonState(
+                        person_id,
+                        created_at,
+                        props if isinstance(props, dict) else {},
+                        bool(is_identified),
+                        exists=True,
+                        deleted=bool(is_deleted),
+                    ),
                 )
 
     def apply(self, project_id: int, events: list[dict], warnings: list, now: dt.datetime) -> PersonWrites:

@@ -34,9 +34,30 @@ MAX_PROPERTY_DEPTH = 32
 FUTURE_TOLERANCE = dt.timedelta(hours=23)
 NAMESPACE = uuid.UUID("6b1a7f5e-3c1d-4f7e-9a8b-5e1e57a11a11")
 
-ILLEGAL_IDS_CI = {"anonymous", "guest", "distinct_id", "distinctid", "id", "not_authenticated", "email", "undefined", "true", "false"}
+ILLEGAL_IDS_CI = {
+    "anonymous",
+    "guest",
+    "distinct_id",
+    "distinctid",
+    "id",
+    "not_authenticated",
+    "email",
+    "undefined",
+    "true",
+    "false",
+}
 ILLEGAL_IDS_CS = {"[object Object]", "NaN", "None", "none", "null", "0"}
-SERVER_LIBS = {"posthog-python", "posthog-node", "posthog-ruby", "posthog-go", "posthog-php", "posthog-java", "posthog-dotnet", "posthog-elixir", "posthog-rs"}
+SERVER_LIBS = {
+    "posthog-python",
+    "posthog-node",
+    "posthog-ruby",
+    "posthog-go",
+    "posthog-php",
+    "posthog-java",
+    "posthog-dotnet",
+    "posthog-elixir",
+    "posthog-rs",
+}
 
 # The tracking-plan seam: callables (project, event_dict) -> reason or None.
 # A reason quarantines the event with type "plan:<reason>".
@@ -130,12 +151,21 @@ def parse_user_agent(ua: str) -> dict:
     if result.user_agent and result.user_agent.family != "Other":
         out["$browser"] = result.user_agent.family
         if result.user_agent.major:
-            out["$browser_version"] = float(f"{result.user_agent.major}.{result.user_agent.minor or 0}") if (result.user_agent.minor or "0").isdigit() and result.user_agent.major.isdigit() else result.user_agent.major
+            out["$browser_version"] = (
+                float(f"{result.user_agent.major}.{result.user_agent.minor or 0}")
+                if (result.user_agent.minor or "0").isdigit() and result.user_agent.major.isdigit()
+                else result.user_agent.major
+            )
     if result.os and result.os.family != "Other":
         out["$os"] = result.os.family
     lowered = ua.lower()
     device = result.device.family if result.device else ""
-    if "ipad" in lowered or "tablet" in lowered or device in ("iPad",) or ("android" in lowered and "mobile" not in lowered):
+    if (
+        "ipad" in lowered
+        or "tablet" in lowered
+        or device in ("iPad",)
+        or ("android" in lowered and "mobile" not in lowered)
+    ):
         out["$device_type"] = "Tablet"
     elif "mobi" in lowered or "iphone" in lowered or (result.os and result.os.family in ("iOS", "Android")):
         out["$device_type"] = "Mobile"
@@ -166,12 +196,21 @@ class Job:
         return len(self.events) + len(self.snapshots) + len(self.warnings)
 
     def to_json(self) -> str:
-        return dumps({"project_id": self.project_id, "events": self.events, "warnings": self.warnings, "snapshots": self.snapshots})
+        return dumps(
+            {
+                "project_id": self.project_id,
+                "events": self.events,
+                "warnings": self.warnings,
+                "snapshots": self.snapshots,
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Job:
         doc = loads(text)
-        return cls(int(doc["project_id"]), doc.get("events", []), doc.get("warnings", []), doc.get("snapshots", []))
+        return cls(
+            int(doc["project_id"]), doc.get("events", []), doc.get("warnings", []), doc.get("snapshots", [])
+        )
 
 
 def warning(kind: str, ctx: RequestContext, *, event="", distinct_id="", details="", payload=None) -> dict:
@@ -222,16 +261,30 @@ def _person_ops(raw: dict, props: dict) -> dict:
     return ops
 
 
-def event_timestamp(raw: dict, props: dict, ctx: RequestContext, warnings: list, name: str, distinct_id: str) -> dt.datetime:
+def event_timestamp(
+    raw: dict, props: dict, ctx: RequestContext, warnings: list, name: str, distinct_id: str
+) -> dt.datetime:
     now = ctx.now
     offset = raw.get("offset")
     given = raw.get("timestamp")
     ts = parse_timestamp(given) if given is not None else None
-    if isinstance(offset, int | float) and not isinstance(offset, bool) and abs(offset) < 10 * 365 * 86400 * 1000:
+    if (
+        isinstance(offset, int | float)
+        and not isinstance(offset, bool)
+        and abs(offset) < 10 * 365 * 86400 * 1000
+    ):
         ts = now - dt.timedelta(milliseconds=offset)
     elif ts is None:
         if given not in (None, ""):
-            warnings.append(warning("ignored_invalid_timestamp", ctx, event=name, distinct_id=distinct_id, details=f"unparseable timestamp {str(given)[:80]!r}; used the server time"))
+            warnings.append(
+                warning(
+                    "ignored_invalid_timestamp",
+                    ctx,
+                    event=name,
+                    distinct_id=distinct_id,
+                    details=f"unparseable timestamp {str(given)[:80]!r}; used the server time",
+                )
+            )
         ts = now
     else:
         sent_at = parse_timestamp(raw.get("sent_at")) if raw.get("sent_at") is not None else None
@@ -242,7 +295,16 @@ def event_timestamp(raw: dict, props: dict, ctx: RequestContext, warnings: list,
             except OverflowError:
                 ts = now
     if ts > now + FUTURE_TOLERANCE:
-        warnings.append(warning("event_timestamp_in_future", ctx, event=name, distinct_id=distinct_id, details=f"timestamp {ts.isoformat()} is more than 23 hours ahead; stored the server time", payload={"timestamp": given, "sent_at": raw.get("sent_at"), "offset": offset}))
+        warnings.append(
+            warning(
+                "event_timestamp_in_future",
+                ctx,
+                event=name,
+                distinct_id=distinct_id,
+                details=f"timestamp {ts.isoformat()} is more than 23 hours ahead; stored the server time",
+                payload={"timestamp": given, "sent_at": raw.get("sent_at"), "offset": offset},
+            )
+        )
         ts = now
     return ts
 
@@ -253,7 +315,12 @@ def _enrich(props: dict, raw_props: dict, ctx: RequestContext, project) -> None:
     elif ctx.ip and "$ip" not in props:
         props["$ip"] = ctx.ip
     ua = ctx.user_agent
-    if ua and "$browser" not in raw_props and props.get("$lib") not in SERVER_LIBS and not ua.startswith("posthog-"):
+    if (
+        ua
+        and "$browser" not in raw_props
+        and props.get("$lib") not in SERVER_LIBS
+        and not ua.startswith("posthog-")
+    ):
         for key, value in parse_user_agent(ua).items():
             props.setdefault(key, value)
 
@@ -274,9 +341,17 @@ def process_event(raw, project, ctx: RequestContext, warnings: list) -> dict:
     if name is None and ctx.engage:
         name = "$identify"
     if not isinstance(name, str) or not name.strip():
-        raise Rejected("invalid_event_name", "`event` must be a non-empty string", event_name=name if isinstance(name, str) else "")
+        raise Rejected(
+            "invalid_event_name",
+            "`event` must be a non-empty string",
+            event_name=name if isinstance(name, str) else "",
+        )
     if len(name) > MAX_EVENT_NAME:
-        raise Rejected("invalid_event_name", f"`event` is longer than {MAX_EVENT_NAME} characters", event_name=name[:MAX_EVENT_NAME])
+        raise Rejected(
+            "invalid_event_name",
+            f"`event` is longer than {MAX_EVENT_NAME} characters",
+            event_name=name[:MAX_EVENT_NAME],
+        )
     raw_id = raw.get("distinct_id")
     if raw_id is None or raw_id == "":
         raw_id = raw.get("$distinct_id")
@@ -286,13 +361,25 @@ def process_event(raw, project, ctx: RequestContext, warnings: list) -> dict:
     if distinct_id is None:
         raise Rejected("missing_distinct_id", "the event has no usable distinct_id", event_name=name)
     if is_illegal_id(distinct_id):
-        raise Rejected("illegal_distinct_id", f"distinct_id {distinct_id!r} is a placeholder, not a user id", distinct_id, name)
+        raise Rejected(
+            "illegal_distinct_id",
+            f"distinct_id {distinct_id!r} is a placeholder, not a user id",
+            distinct_id,
+            name,
+        )
     if _depth_exceeds(raw_props, MAX_PROPERTY_DEPTH):
-        raise Rejected("properties_too_deep", f"properties are nested deeper than {MAX_PROPERTY_DEPTH} levels", distinct_id, name)
+        raise Rejected(
+            "properties_too_deep",
+            f"properties are nested deeper than {MAX_PROPERTY_DEPTH} levels",
+            distinct_id,
+            name,
+        )
     for check in plan_checks:
         reason = check(project, raw)
         if reason:
-            raise Rejected(f"plan:{reason}", f"the tracking plan rejected the event: {reason}", distinct_id, name)
+            raise Rejected(
+                f"plan:{reason}", f"the tracking plan rejected the event: {reason}", distinct_id, name
+            )
 
     given_uuid = raw.get("uuid")
     if given_uuid in (None, ""):
@@ -305,14 +392,18 @@ def process_event(raw, project, ctx: RequestContext, warnings: list) -> dict:
             try:
                 event_uuid = uuid.UUID(str(given_uuid))
             except (ValueError, TypeError, AttributeError):
-                raise Rejected("invalid_uuid", f"uuid {str(given_uuid)[:60]!r} is not a UUID", distinct_id, name) from None
+                raise Rejected(
+                    "invalid_uuid", f"uuid {str(given_uuid)[:60]!r} is not a UUID", distinct_id, name
+                ) from None
 
     props = dict(raw_props)
     timestamp = event_timestamp(raw, raw_props, ctx, warnings, name, distinct_id)
     _enrich(props, raw_props, ctx, project)
     props_json = dumps(props)
     if len(props_json) + len(name) + len(distinct_id) > MAX_EVENT_BYTES:
-        raise Rejected("event_too_large", f"the event is larger than {MAX_EVENT_BYTES} bytes", distinct_id, name)
+        raise Rejected(
+            "event_too_large", f"the event is larger than {MAX_EVENT_BYTES} bytes", distinct_id, name
+        )
     person = {"process": raw_props.get("$process_person_profile") is not False, **_person_ops(raw, raw_props)}
     if name == "$identify":
         anon = clean_distinct_id(raw_props.get("$anon_distinct_id"))
@@ -352,9 +443,26 @@ def process_events(raw_events: list, project, ctx: RequestContext) -> tuple[Job,
             job.events.append(process_event(raw, project, ctx, job.warnings))
         except Rejected as exc:
             rejected.append(exc.kind)
-            job.warnings.append(warning(exc.kind, ctx, event=exc.event_name, distinct_id=exc.distinct_id, details=exc.details, payload=raw))
+            job.warnings.append(
+                warning(
+                    exc.kind,
+                    ctx,
+                    event=exc.event_name,
+                    distinct_id=exc.distinct_id,
+                    details=exc.details,
+                    payload=raw,
+                )
+            )
     if performance:
-        job.warnings.append(warning("performance_event_dropped", ctx, event="$performance_event", details=f"{performance} $performance_event item(s) dropped: Sextant does not store them", payload={"count": performance}))
+        job.warnings.append(
+            warning(
+                "performance_event_dropped",
+                ctx,
+                event="$performance_event",
+                details=f"{performance} $performance_event item(s) dropped: Sextant does not store them",
+                payload={"count": performance},
+            )
+        )
     return job, rejected
 
 
@@ -379,7 +487,15 @@ def process_snapshots(raw_events: list, project, ctx: RequestContext) -> tuple[J
         props = raw.get("properties") if isinstance(raw, dict) else None
         if not isinstance(props, dict):
             rejected.append("invalid_snapshot")
-            job.warnings.append(warning("invalid_snapshot", ctx, event="$snapshot", details="a $snapshot item without properties", payload=raw))
+            job.warnings.append(
+                warning(
+                    "invalid_snapshot",
+                    ctx,
+                    event="$snapshot",
+                    details="a $snapshot item without properties",
+                    payload=raw,
+                )
+            )
             continue
         session_id = props.get("$session_id")
         if not isinstance(session_id, str) or not SESSION_ID.match(session_id):
@@ -392,15 +508,37 @@ def process_snapshots(raw_events: list, project, ctx: RequestContext) -> tuple[J
             data = [data]
         if raw.get("event") != "$snapshot" or not isinstance(data, list):
             rejected.append("invalid_snapshot")
-            job.warnings.append(warning("invalid_snapshot", ctx, event=str(raw.get("event"))[:200], distinct_id=distinct_id, details="not a $snapshot event with a $snapshot_data array", payload=raw))
+            job.warnings.append(
+                warning(
+                    "invalid_snapshot",
+                    ctx,
+                    event=str(raw.get("event"))[:200],
+                    distinct_id=distinct_id,
+                    details="not a $snapshot event with a $snapshot_data array",
+                    payload=raw,
+                )
+            )
             continue
         if not project.recording_enabled:
             rejected.append("recording_disabled")
-            job.warnings.append(warning("recording_disabled", ctx, event="$snapshot", distinct_id=distinct_id, details=f"session {session_id}: {len(data)} rrweb event(s) dropped because recording is disabled for this project", payload={"$session_id": session_id, "count": len(data)}))
+            job.warnings.append(
+                warning(
+                    "recording_disabled",
+                    ctx,
+                    event="$snapshot",
+                    distinct_id=distinct_id,
+                    details=f"session {session_id}: {len(data)} rrweb event(s) dropped because recording is disabled for this project",
+                    payload={"$session_id": session_id, "count": len(data)},
+                )
+            )
             continue
         given = raw.get("uuid")
         try:
-            chunk = uuid.UUID(str(given)) if given not in (None, "") else uuid.uuid5(NAMESPACE, dumps([project.id, session_id, window_id, data]))
+            chunk = (
+                uuid.UUID(str(given))
+                if given not in (None, "")
+                else uuid.uuid5(NAMESPACE, dumps([project.id, session_id, window_id, data]))
+            )
         except (ValueError, TypeError):
             chunk = uuid.uuid5(NAMESPACE, dumps([project.id, session_id, window_id, data]))
         device = parse_user_agent(ctx.user_agent) if ctx.user_agent else {}
@@ -421,7 +559,9 @@ def process_snapshots(raw_events: list, project, ctx: RequestContext) -> tuple[J
                     "window_id": window_id,
                     "distinct_id": distinct_id,
                     "timestamp": ts.isoformat(),
-                    "event_type": kind if isinstance(kind, int) and not isinstance(kind, bool) and 0 <= kind <= 255 else 255,
+                    "event_type": kind
+                    if isinstance(kind, int) and not isinstance(kind, bool) and 0 <= kind <= 255
+                    else 255,
                     "data": stored,
                     "uuid": str(chunk),
                     "chunk_index": index,

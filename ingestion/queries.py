@@ -117,8 +117,14 @@ class WarningsQueryRunner:
           AND timestamp >= {since:DateTime64(3, 'UTC')}
           AND ({reason:String} = '' OR type = {reason:String})
     """
-    BY_REASON = "SELECT type, count() AS n FROM ingestion_warnings" + WHERE + "GROUP BY type ORDER BY n DESC, type"
-    BY_EVENT = "SELECT type, event, count() AS n FROM ingestion_warnings" + WHERE + "GROUP BY type, event ORDER BY n DESC, type, event LIMIT 50"
+    BY_REASON = (
+        "SELECT type, count() AS n FROM ingestion_warnings" + WHERE + "GROUP BY type ORDER BY n DESC, type"
+    )
+    BY_EVENT = (
+        "SELECT type, event, count() AS n FROM ingestion_warnings"
+        + WHERE
+        + "GROUP BY type, event ORDER BY n DESC, type, event LIMIT 50"
+    )
     EXAMPLES = (
         "SELECT type, event, distinct_id, details, substring(payload, 1, 20000) AS payload, timestamp FROM ingestion_warnings"
         + WHERE

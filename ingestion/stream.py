@@ -41,7 +41,11 @@ def enabled() -> bool:
 
 
 def stream_name() -> str:
-    return getattr(settings, "SEXTANT_INGEST_STREAM", None) or os.environ.get("SEXTANT_INGEST_STREAM") or DEFAULT_STREAM
+    return (
+        getattr(settings, "SEXTANT_INGEST_STREAM", None)
+        or os.environ.get("SEXTANT_INGEST_STREAM")
+        or DEFAULT_STREAM
+    )
 
 
 def client():
@@ -51,7 +55,9 @@ def client():
     if url not in _clients:
         with _clients_lock:
             if url not in _clients:
-                _clients[url] = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30)
+                _clients[url] = redis.Redis.from_url(
+                    url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
+                )
     return _clients[url]
 
 
@@ -117,7 +123,9 @@ class Consumer:
                 jobs.append(Job.from_json(fields[b"data"]))
                 ids.append(entry_id)
             except (KeyError, ValueError, TypeError):
-                log.error("ingest stream entry %s is unreadable; acknowledged and skipped: %r", entry_id, fields)
+                log.error(
+                    "ingest stream entry %s is unreadable; acknowledged and skipped: %r", entry_id, fields
+                )
                 bad.append(entry_id)
         if bad:
             self.redis.xack(self.stream, self.group, *bad)
@@ -131,7 +139,9 @@ class Consumer:
             except (ch.Unavailable, ch.EngineLocked, ch.QueryTimeout) as exc:
                 attempt += 1
                 delay = min(self.max_backoff, 0.5 * 2**attempt)
-                log.warning("ClickHouse unavailable (%s); retrying %d stream entries in %.1fs", exc, len(jobs), delay)
+                log.warning(
+                    "ClickHouse unavailable (%s); retrying %d stream entries in %.1fs", exc, len(jobs), delay
+                )
                 if self.stop_event.wait(delay):
                     return 0  # left pending: the next consumer reclaims them
         if self.after_write:
@@ -154,7 +164,9 @@ class Consumer:
         start = "0-0"
         idle = self.claim_idle_ms if min_idle_ms is None else min_idle_ms
         while True:
-            result = self.redis.xautoclaim(self.stream, self.group, self.name, min_idle_time=idle, start_id=start, count=self.count)
+            result = self.redis.xautoclaim(
+                self.stream, self.group, self.name, min_idle_time=idle, start_id=start, count=self.count
+            )
             start, claimed = result[0], result[1]
             done += self._handle(claimed)
             if start in (b"0-0", "0-0") or self.stop_event.is_set():
@@ -163,7 +175,9 @@ class Consumer:
 
     def run_once(self, block_ms: int | None = None) -> int:
         block = self.block_ms if block_ms is None else block_ms
-        response = self.redis.xreadgroup(self.group, self.name, {self.stream: ">"}, count=self.count, block=block or None)
+        response = self.redis.xreadgroup(
+            self.group, self.name, {self.stream: ">"}, count=self.count, block=block or None
+        )
         if not response:
             return 0
         return self._handle(response[0][1])

@@ -168,7 +168,10 @@ def _answer_for(request, job: Job, rejected: list[str]) -> HttpResponse:
         return _ok(request)
     status = 413 if set(rejected) == {"event_too_large"} else 400
     reasons = ", ".join(sorted(set(rejected)))
-    return _error(status, f"No event was accepted ({reasons}); the rejected events are in the project's ingestion warnings.")
+    return _error(
+        status,
+        f"No event was accepted ({reasons}); the rejected events are in the project's ingestion warnings.",
+    )
 
 
 def _capture_events(request, state: _State) -> HttpResponse:
@@ -179,7 +182,9 @@ def _capture_events(request, state: _State) -> HttpResponse:
         return _error(400, "The batch holds no events.")
     decision = ratelimit.take(project.id, len(batch.events))
     if not decision.allowed:
-        return _error(429, "Rate limit exceeded for this project; retry later.", Retry_After=str(decision.retry_after))
+        return _error(
+            429, "Rate limit exceeded for this project; retry later.", Retry_After=str(decision.retry_after)
+        )
     job, rejected = process_events(batch.events, project, _context(request, batch, now))
     store(job)
     return _answer_for(request, job, rejected)
@@ -193,7 +198,9 @@ def _capture_snapshots(request, state: _State) -> HttpResponse:
         return _error(400, "The request holds no $snapshot events.")
     decision = ratelimit.take(project.id, len(batch.events))
     if not decision.allowed:
-        return _error(429, "Rate limit exceeded for this project; retry later.", Retry_After=str(decision.retry_after))
+        return _error(
+            429, "Rate limit exceeded for this project; retry later.", Retry_After=str(decision.retry_after)
+        )
     try:
         job, rejected = process_snapshots(batch.events, project, _context(request, batch, now))
     except BadSnapshot as exc:

@@ -41,7 +41,16 @@ log = logging.getLogger(__name__)
 
 LOOKUP_CHUNK = 5_000  # uuids per dedup query (Array(UUID) parameter: 5k ~43 ms, 10k ~160 ms on 5M rows)
 RECENT_UUIDS = 200_000
-EVENT_COLUMNS = ("uuid", "event", "distinct_id", "person_id", "timestamp", "properties", "session_id", "window_id")
+EVENT_COLUMNS = (
+    "uuid",
+    "event",
+    "distinct_id",
+    "person_id",
+    "timestamp",
+    "properties",
+    "session_id",
+    "window_id",
+)
 SNAPSHOT_COLUMNS = (
     "session_id", "window_id", "distinct_id", "timestamp", "event_type", "data", "uuid", "chunk_index", "size",
     "active", "click", "keypress", "mouse", "reaction", "console_level", "x", "y", "node_id", "url",
@@ -66,7 +75,9 @@ def _ts(value) -> dt.datetime:
     return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
 
 
-def _columns(rows: list[dict], names: tuple[str, ...], project_ids: list[int], convert: dict | None = None) -> dict[str, list]:
+def _columns(
+    rows: list[dict], names: tuple[str, ...], project_ids: list[int], convert: dict | None = None
+) -> dict[str, list]:
     convert = convert or {}
     cols = {"project_id": project_ids}
     for name in names:
@@ -80,8 +91,24 @@ class _Rows:
         self.events: list[tuple[int, dict]] = []
         self.snapshots: list[tuple[int, dict]] = []
         self.warnings: list[tuple[int, dict]] = []
-        self.person_ids: dict[str, list] = {"project_id": [], "distinct_id": [], "person_id": [], "version": []}
-        self.persons: dict[str, list] = {k: [] for k in ("project_id", "id", "created_at", "properties", "is_identified", "is_deleted", "version")}
+        self.person_ids: dict[str, list] = {
+            "project_id": [],
+            "distinct_id": [],
+            "person_id": [],
+            "version": [],
+        }
+        self.persons: dict[str, list] = {
+            k: []
+            for k in (
+                "project_id",
+                "id",
+                "created_at",
+                "properties",
+                "is_identified",
+                "is_deleted",
+                "version",
+            )
+        }
 
 
 class Stats:
@@ -107,7 +134,9 @@ class Stats:
             "events": self.events,
             "events_per_call": round(self.events / self.calls, 1) if self.calls else 0,
             "recent_uuid_hits": self.recent_hits,
-            "ms_per_call": {k: round(v * 1000 / max(1, self.calls), 2) for k, v in sorted(self.seconds.items())},
+            "ms_per_call": {
+                k: round(v * 1000 / max(1, self.calls), 2) for k, v in sorted(self.seconds.items())
+            },
         }
 
 
@@ -253,7 +282,13 @@ def _write_jobs(jobs: list[Job]) -> None:
         clock = stats.add("insert_persons", clock)
         _insert_split("events", rows.events, EVENT_COLUMNS, {"timestamp": _ts}, rejected)
         clock = stats.add("insert_events", clock)
-        _insert_split("session_replay_snapshots", rows.snapshots, SNAPSHOT_COLUMNS, {"timestamp": _ts, "expires_at": _ts}, rejected)
+        _insert_split(
+            "session_replay_snapshots",
+            rows.snapshots,
+            SNAPSHOT_COLUMNS,
+            {"timestamp": _ts, "expires_at": _ts},
+            rejected,
+        )
         for (project_id, row), exc in rejected:
             rows.warnings.append(
                 (
@@ -269,9 +304,19 @@ def _write_jobs(jobs: list[Job]) -> None:
                 )
             )
         if rows.warnings:
-            ch.insert("ingestion_warnings", _columns([w for _, w in rows.warnings], WARNING_COLUMNS, [p for p, _ in rows.warnings], {"timestamp": _ts}))
+            ch.insert(
+                "ingestion_warnings",
+                _columns(
+                    [w for _, w in rows.warnings],
+                    WARNING_COLUMNS,
+                    [p for p, _ in rows.warnings],
+                    {"timestamp": _ts},
+                ),
+            )
         clock = stats.add("insert_other", clock)
-        sessions = {p: {s["session_id"] for job in group for s in job.snapshots} for p, group in by_project.items()}
+        sessions = {
+            p: {s["session_id"] for job in group for s in job.snapshots} for p, group in by_project.items()
+        }
         sessions = {p: ids for p, ids in sessions.items() if ids}
         if sessions:
             for hook in after_snapshots:
@@ -283,7 +328,10 @@ def _write_jobs(jobs: list[Job]) -> None:
         raise
     rejected_ids = {(p, row["uuid"]) for (p, row), _ in rejected}
     for project_id, group in by_project.items():
-        recent.add_all(project_id, (e["uuid"] for job in group for e in job.events if (project_id, e["uuid"]) not in rejected_ids))
+        recent.add_all(
+            project_id,
+            (e["uuid"] for job in group for e in job.events if (project_id, e["uuid"]) not in rejected_ids),
+        )
     stats.calls += 1
     stats.events += len(rows.events)
 
@@ -293,7 +341,9 @@ class WriteFailed(Exception):
 
 
 class GroupCommitWriter:
-    def __init__(self, write: Callable[[list[Job]], None] = write_jobs, max_wait: float = 0.04, max_rows: int = 10_000):
+    def __init__(
+        self, write: Callable[[list[Job]], None] = write_jobs, max_wait: float = 0.04, max_rows: int = 10_000
+    ):
         self.write = write
         self.max_wait = max_wait
         self.max_rows = max_rows

@@ -14,5 +14,9 @@ urlpatterns = [
     path("api/projects/<int:project_id>/recordings/", views_list.api_recordings, name="api_list"),
     path("project/<int:project_id>/replay/<str:session_id>", views_player.player, name="player"),
     path("replay/frame/", views_player.frame, name="frame"),
-    path("api/projects/<int:project_id>/recordings/<str:session_id>/snapshots/", views_player.api_snapshots, name="api_snapshots"),
+    path(
+        "api/projects/<int:project_id>/recordings/<str:session_id>/snapshots/",
+        views_player.api_snapshots,
+        name="api_snapshots",
+    ),
 ]

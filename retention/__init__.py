@@ -29,18 +29,40 @@ SCHEMA = {
     "type": "object",
     "properties": {
         "kind": {"const": "RetentionQuery"},
-        "date_from": {"type": "string", "description": "start of the first cohort period: YYYY-MM-DD, -Nd, -Nw, -Nm, ..."},
+        "date_from": {
+            "type": "string",
+            "description": "start of the first cohort period: YYYY-MM-DD, -Nd, -Nw, -Nm, ...",
+        },
         "date_to": {"type": ["string", "null"], "description": "a day in the last period (default now)"},
         "period": {"enum": ["day", "week", "month"], "default": "week"},
         "total_intervals": {"type": "integer", "minimum": 1, "maximum": 60, "default": 11},
         "retention_type": {"enum": ["first_time", "recurring"], "default": "recurring"},
         "target_event": ENTITY_SCHEMA,
         "returning_event": {**ENTITY_SCHEMA, "description": "default: the target event"},
-        "properties": {"type": "array", "items": FILTER_SCHEMA, "description": "filters applied to both events"},
+        "properties": {
+            "type": "array",
+            "items": FILTER_SCHEMA,
+            "description": "filters applied to both events",
+        },
         "breakdown": {
             "oneOf": [
-                {"type": "object", "properties": {"property": {"type": "string"}, "type": {"const": "person"}, "limit": {"type": "integer"}}, "required": ["property"]},
-                {"type": "object", "properties": {"type": {"const": "cohort"}, "cohorts": {"type": "array", "items": {"type": "integer"}}}, "required": ["type", "cohorts"]},
+                {
+                    "type": "object",
+                    "properties": {
+                        "property": {"type": "string"},
+                        "type": {"const": "person"},
+                        "limit": {"type": "integer"},
+                    },
+                    "required": ["property"],
+                },
+                {
+                    "type": "object",
+                    "properties": {
+                        "type": {"const": "cohort"},
+                        "cohorts": {"type": "array", "items": {"type": "integer"}},
+                    },
+                    "required": ["type", "cohorts"],
+                },
             ]
         },
     },
@@ -57,8 +79,14 @@ RESPONSE_SCHEMA = {
                     "cohort_start": {"type": "string", "format": "date"},
                     "cohort_size": {"type": "integer"},
                     "values": {"type": "array", "items": {"type": "integer"}},
-                    "breakdown_value": {"type": ["string", "null"], "description": "display label (PII masked per role)"},
-                    "breakdown_index": {"type": ["integer", "null"], "description": "position of the breakdown value (stable key)"},
+                    "breakdown_value": {
+                        "type": ["string", "null"],
+                        "description": "display label (PII masked per role)",
+                    },
+                    "breakdown_index": {
+                        "type": ["integer", "null"],
+                        "description": "position of the breakdown value (stable key)",
+                    },
                 },
             },
         },
@@ -72,28 +100,52 @@ _COHORT = {"name": "cohort_id", "in": "path", "required": True, "schema": {"type
 _JSON = {"application/json": {"schema": {"type": "object"}}}
 COHORT_PATHS = {
     "/api/projects/{project_id}/cohorts/": {
-        "get": {"summary": "List cohorts", "parameters": [_PROJECT], "responses": {"200": {"description": "Cohorts with size and status", "content": _JSON}}},
+        "get": {
+            "summary": "List cohorts",
+            "parameters": [_PROJECT],
+            "responses": {"200": {"description": "Cohorts with size and status", "content": _JSON}},
+        },
         "post": {
             "summary": "Create a cohort (membership is computed in the background)",
             "description": "Body: {name, description, kind: behavioral|static, definition}. Behavioral definition: "
             "{match: all|any, groups: [{match, criteria: [...]}]}; static: {distinct_ids: [...], emails: [...]}. See docs/retention.md.",
             "parameters": [_PROJECT],
             "requestBody": {"required": True, "content": _JSON},
-            "responses": {"201": {"description": "The cohort (status pending until calculated)", "content": _JSON},
-                          "400": {"description": "Invalid definition; the body says why"}},
+            "responses": {
+                "201": {"description": "The cohort (status pending until calculated)", "content": _JSON},
+                "400": {"description": "Invalid definition; the body says why"},
+            },
         },
     },
     "/api/projects/{project_id}/cohorts/{cohort_id}/": {
-        "get": {"summary": "A cohort with its size and status", "parameters": [_PROJECT, _COHORT],
-                "responses": {"200": {"description": "The cohort", "content": _JSON}, "404": {"description": "No such cohort"}}},
+        "get": {
+            "summary": "A cohort with its size and status",
+            "parameters": [_PROJECT, _COHORT],
+            "responses": {
+                "200": {"description": "The cohort", "content": _JSON},
+                "404": {"description": "No such cohort"},
+            },
+        },
     },
     "/api/projects/{project_id}/cohorts/{cohort_id}/persons/": {
         "get": {
             "summary": "Members of a cohort (its committed version), PII masked per role",
-            "parameters": [_PROJECT, _COHORT,
-                           {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
-                           {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}}],
-            "responses": {"200": {"description": "{count, version, results: [{person_id, distinct_id, properties}]}", "content": _JSON}},
+            "parameters": [
+                _PROJECT,
+                _COHORT,
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                },
+                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+            ],
+            "responses": {
+                "200": {
+                    "description": "{count, version, results: [{person_id, distinct_id, properties}]}",
+                    "content": _JSON,
+                }
+            },
         },
     },
 }

@@ -8,7 +8,18 @@ import json
 
 PERIOD_LABEL = {"day": "Day", "week": "Week", "month": "Month"}
 SUMMARY_OFFSETS = {"day": [1, 7, 30], "week": [1, 4, 12], "month": [1, 3, 6]}
-COLORS = ["#4c6ef5", "#12b886", "#fab005", "#fa5252", "#7950f2", "#15aabf", "#fd7e14", "#82c91e", "#e64980", "#868e96"]
+COLORS = [
+    "#4c6ef5",
+    "#12b886",
+    "#fab005",
+    "#fa5252",
+    "#7950f2",
+    "#15aabf",
+    "#fd7e14",
+    "#82c91e",
+    "#e64980",
+    "#868e96",
+]
 
 
 def percent(part: int, whole: int) -> float | None:
@@ -29,7 +40,9 @@ def groups(payload: dict) -> list[dict]:
     out: dict[object, dict] = {}
     for row in payload["results"]:
         key = row.get("breakdown_index")  # labels may collide once masked; the index does not
-        out.setdefault(key, {"breakdown_value": row["breakdown_value"], "breakdown_index": key, "rows": []})["rows"].append(row)
+        out.setdefault(key, {"breakdown_value": row["breakdown_value"], "breakdown_index": key, "rows": []})[
+            "rows"
+        ].append(row)
     return list(out.values())
 
 
@@ -53,19 +66,39 @@ def heatmap(rows: list[dict], period: str, show: str) -> dict:
         cells = []
         for k, value in enumerate(row["values"]):
             pct = percent(value, size)
-            text = "–" if pct is None and k else (f"{pct:.1f}%" if show == "percent" and pct is not None else str(value))
-            cells.append({
-                "k": k, "value": value, "pct": pct, "text": text, "style": cell_style(pct),
-                "title": f"{row['cohort_start']} · {label} {k}: {value} of {size} persons"
-                + (f" ({pct:.1f}%)" if pct is not None else ""),
-            })
-        table_rows.append({"index": i, "cohort_start": row["cohort_start"], "size": size, "cells": cells,
-                           "blank": range(width - len(cells))})
+            text = (
+                "–"
+                if pct is None and k
+                else (f"{pct:.1f}%" if show == "percent" and pct is not None else str(value))
+            )
+            cells.append(
+                {
+                    "k": k,
+                    "value": value,
+                    "pct": pct,
+                    "text": text,
+                    "style": cell_style(pct),
+                    "title": f"{row['cohort_start']} · {label} {k}: {value} of {size} persons"
+                    + (f" ({pct:.1f}%)" if pct is not None else ""),
+                }
+            )
+        table_rows.append(
+            {
+                "index": i,
+                "cohort_start": row["cohort_start"],
+                "size": size,
+                "cells": cells,
+                "blank": range(width - len(cells)),
+            }
+        )
     curve = mean_curve(rows)
     return {
         "columns": [f"{label} {k}" for k in range(width)],
         "rows": table_rows,
-        "mean": [{"k": k, "pct": p, "text": "–" if p is None else f"{p:.1f}%", "style": cell_style(p)} for k, p in enumerate(curve)],
+        "mean": [
+            {"k": k, "pct": p, "text": "–" if p is None else f"{p:.1f}%", "style": cell_style(p)}
+            for k, p in enumerate(curve)
+        ],
     }
 
 
@@ -85,15 +118,17 @@ def curve_figure(payload: dict) -> dict:
     traces = []
     for i, group in enumerate(groups(payload)):
         curve = mean_curve(group["rows"])
-        traces.append({
-            "type": "scatter",
-            "mode": "lines+markers",
-            "name": group["breakdown_value"] if group["breakdown_value"] is not None else "All cohorts",
-            "x": [f"{label} {k}" for k in range(len(curve))],
-            "y": [None if p is None else round(p, 2) for p in curve],
-            "line": {"color": COLORS[i % len(COLORS)], "width": 2},
-            "hovertemplate": "%{x}: %{y:.1f}%<extra>%{fullData.name}</extra>",
-        })
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": group["breakdown_value"] if group["breakdown_value"] is not None else "All cohorts",
+                "x": [f"{label} {k}" for k in range(len(curve))],
+                "y": [None if p is None else round(p, 2) for p in curve],
+                "line": {"color": COLORS[i % len(COLORS)], "width": 2},
+                "hovertemplate": "%{x}: %{y:.1f}%<extra>%{fullData.name}</extra>",
+            }
+        )
     return {
         "data": traces,
         "layout": {
@@ -109,4 +144,9 @@ def curve_figure(payload: dict) -> dict:
 
 def figure_json(figure: dict) -> str:
     """JSON safe to embed in a <script type="application/json"> element."""
-    return json.dumps(figure, separators=(",", ":")).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return (
+        json.dumps(figure, separators=(",", ":"))
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )

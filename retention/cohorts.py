@@ -32,7 +32,13 @@ from analytics_app.access import BadRequest
 from insights.blocks import filters as filter_blocks
 from insights.blocks.filters import MAX_KEY_LENGTH, parse_filter, parse_filters
 
-CRITERION_TYPES = ["performed_event", "not_performed_event", "first_performed_event", "person_property", "cohort"]
+CRITERION_TYPES = [
+    "performed_event",
+    "not_performed_event",
+    "first_performed_event",
+    "person_property",
+    "cohort",
+]
 EVENT_CRITERIA = {"performed_event", "not_performed_event", "first_performed_event"}
 COUNT_OPERATORS = ["gte", "eq", "lte"]
 MAX_GROUPS = 20
@@ -59,7 +65,9 @@ def _time_frame(raw: dict, where: str, errors: dict) -> dict:
     date_from, date_to = raw.get("date_from"), raw.get("date_to")
     for key, value in (("date_from", date_from), ("date_to", date_to)):
         try:
-            dt.date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else (_ for _ in ()).throw(ValueError)
+            dt.date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else (
+                _ for _ in ()
+            ).throw(ValueError)
         except ValueError:
             errors[f"{where}.{key}"] = "must be YYYY-MM-DD (or give days)"
     if f"{where}.date_from" not in errors and f"{where}.date_to" not in errors and date_from > date_to:
@@ -117,7 +125,11 @@ def clean_definition(raw, kind: str, project, cohort_id: int | None = None) -> d
         out = {}
         for key in ("distinct_ids", "emails"):
             values = raw.get(key, [])
-            if not isinstance(values, list) or len(values) > MAX_STATIC or not all(isinstance(v, str) and len(v) <= 400 for v in values):
+            if (
+                not isinstance(values, list)
+                or len(values) > MAX_STATIC
+                or not all(isinstance(v, str) and len(v) <= 400 for v in values)
+            ):
                 errors[f"definition.{key}"] = f"must be a list of at most {MAX_STATIC} strings"
             else:
                 out[key] = sorted({v.strip() for v in values if v.strip()})
@@ -129,17 +141,26 @@ def clean_definition(raw, kind: str, project, cohort_id: int | None = None) -> d
         errors["definition.match"] = "must be all (AND) or any (OR)"
     groups = raw.get("groups")
     if not isinstance(groups, list) or not 1 <= len(groups) <= MAX_GROUPS:
-        raise BadRequest("Invalid cohort definition.", {"definition.groups": f"give 1 to {MAX_GROUPS} groups of criteria"})
+        raise BadRequest(
+            "Invalid cohort definition.", {"definition.groups": f"give 1 to {MAX_GROUPS} groups of criteria"}
+        )
     out_groups = []
     for gi, group in enumerate(groups):
         where = f"definition.groups[{gi}]"
-        if not isinstance(group, dict) or not isinstance(group.get("criteria"), list) or not 1 <= len(group["criteria"]) <= MAX_CRITERIA:
+        if (
+            not isinstance(group, dict)
+            or not isinstance(group.get("criteria"), list)
+            or not 1 <= len(group["criteria"]) <= MAX_CRITERIA
+        ):
             errors[where] = f"each group is {{match, criteria}} with 1 to {MAX_CRITERIA} criteria"
             continue
         gmatch = group.get("match", "all")
         if gmatch not in ("all", "any"):
             errors[f"{where}.match"] = "must be all (AND) or any (OR)"
-        criteria = [_criterion(c, f"{where}.criteria[{ci}]", errors, cohort_id) for ci, c in enumerate(group["criteria"])]
+        criteria = [
+            _criterion(c, f"{where}.criteria[{ci}]", errors, cohort_id)
+            for ci, c in enumerate(group["criteria"])
+        ]
         out_groups.append({"match": gmatch, "criteria": criteria})
     if not errors:
         from .models import Cohort  # noqa: PLC0415
@@ -210,8 +231,11 @@ def cohort_json(cohort) -> dict:
         "name": cohort.name,
         "description": cohort.description,
         "kind": cohort.kind,
-        "definition": cohort.definition if cohort.kind == "behavioral" else {
-            "distinct_ids": len(cohort.definition.get("distinct_ids", [])), "emails": len(cohort.definition.get("emails", [])),
+        "definition": cohort.definition
+        if cohort.kind == "behavioral"
+        else {
+            "distinct_ids": len(cohort.definition.get("distinct_ids", [])),
+            "emails": len(cohort.definition.get("emails", [])),
         },
         "status": cohort.status,
         "error": cohort.error or None,

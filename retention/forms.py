@@ -42,7 +42,12 @@ def _filter_state(f) -> dict:
     value = f.value
     if isinstance(value, list | tuple):
         value = ", ".join(str(v) for v in value)
-    return {"key": f.key, "operator": f.operator, "value": "" if value is None else str(value), "type": f.type}
+    return {
+        "key": f.key,
+        "operator": f.operator,
+        "value": "" if value is None else str(value),
+        "type": f.type,
+    }
 
 
 def state_from_spec(spec: RetentionSpec) -> dict:
@@ -61,8 +66,12 @@ def state_from_spec(spec: RetentionSpec) -> dict:
         "target_filter": [_filter_state(f) for f in spec.target_event.properties],
         "returning_filter": [_filter_state(f) for f in spec.returning_event.properties],
         "breakdown_type": "" if breakdown is None else breakdown.type,
-        "breakdown": "" if breakdown is None or isinstance(breakdown, CohortBreakdown) else breakdown.property,
-        "breakdown_cohorts": [str(c) for c in breakdown.cohorts] if isinstance(breakdown, CohortBreakdown) else [],
+        "breakdown": ""
+        if breakdown is None or isinstance(breakdown, CohortBreakdown)
+        else breakdown.property,
+        "breakdown_cohorts": [str(c) for c in breakdown.cohorts]
+        if isinstance(breakdown, CohortBreakdown)
+        else [],
     }
 
 
@@ -88,7 +97,8 @@ def state_from_query(query) -> dict:
         "returning_event": query.get("returning_event", "").strip() or target,
         "retention_type": query.get("retention_type", "recurring"),
         "period": period,
-        "total_intervals": query.get("total_intervals", str(DEFAULT_INTERVALS)).strip() or str(DEFAULT_INTERVALS),
+        "total_intervals": query.get("total_intervals", str(DEFAULT_INTERVALS)).strip()
+        or str(DEFAULT_INTERVALS),
         "date_preset": preset,
         "date_from": custom_from if custom else preset,
         "date_to": query.get("custom_to", "").strip() if custom else "",
@@ -130,7 +140,10 @@ def body_from_state(state: dict) -> dict:
         "total_intervals": total,
         "retention_type": state["retention_type"],
         "target_event": {"event": state["target_event"], "properties": _filters(state["target_filter"])},
-        "returning_event": {"event": state["returning_event"], "properties": _filters(state["returning_filter"])},
+        "returning_event": {
+            "event": state["returning_event"],
+            "properties": _filters(state["returning_filter"]),
+        },
         "properties": _filters(state["filter"]),
     }
     if state["date_to"]:
@@ -147,7 +160,9 @@ def body_from_state(state: dict) -> dict:
     return body
 
 
-def parse_request(query, project, default_event: str = "$pageview") -> tuple[dict, RetentionSpec | None, BadRequest | None]:
+def parse_request(
+    query, project, default_event: str = "$pageview"
+) -> tuple[dict, RetentionSpec | None, BadRequest | None]:
     """(form state to render, spec or None, the error or None) from the page's GET."""
     if "q" in query:
         try:
@@ -196,14 +211,26 @@ class CohortForm(forms.Form):
     EXAMPLE = {
         "match": "all",
         "groups": [
-            {"match": "any", "criteria": [
-                {"type": "performed_event", "event": "$pageview", "operator": "gte", "count": 3, "days": 30},
-                {"type": "first_performed_event", "event": "signup", "days": 7},
-            ]},
-            {"match": "all", "criteria": [
-                {"type": "not_performed_event", "event": "purchase", "days": 30},
-                {"type": "person_property", "key": "plan", "operator": "exact", "value": "free"},
-            ]},
+            {
+                "match": "any",
+                "criteria": [
+                    {
+                        "type": "performed_event",
+                        "event": "$pageview",
+                        "operator": "gte",
+                        "count": 3,
+                        "days": 30,
+                    },
+                    {"type": "first_performed_event", "event": "signup", "days": 7},
+                ],
+            },
+            {
+                "match": "all",
+                "criteria": [
+                    {"type": "not_performed_event", "event": "purchase", "days": 30},
+                    {"type": "person_property", "key": "plan", "operator": "exact", "value": "free"},
+                ],
+            },
         ],
     }
 
@@ -213,7 +240,9 @@ class CohortForm(forms.Form):
     definition = forms.CharField(
         required=False, max_length=100_000, widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"})
     )
-    csv = forms.FileField(required=False, help_text="A column distinct_id and/or email, or one value per line.")
+    csv = forms.FileField(
+        required=False, help_text="A column distinct_id and/or email, or one value per line."
+    )
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
@@ -273,6 +302,7 @@ def definition_from_builder(post) -> dict:
     for g in range(BUILDER_GROUPS):
         criteria = []
         for r in range(BUILDER_ROWS):
+
             def field(name, g=g, r=r):
                 return (post.get(f"g{g}_c{r}_{name}") or "").strip()
 

@@ -102,7 +102,9 @@ class RetentionResult:
                     "cohort_size": row.cohort_size,
                     "values": row.values,
                     "breakdown_value": self.label(row.breakdown_value, presenter),
-                    "breakdown_index": None if row.breakdown_value is None else positions[row.breakdown_value],
+                    "breakdown_index": None
+                    if row.breakdown_value is None
+                    else positions[row.breakdown_value],
                 }
                 for row in self.rows
             ],
@@ -128,7 +130,9 @@ class RetentionQueryRunner:
         """(cohort period starts, end of the last period), whole periods in the project's zone."""
         start, end = self.spec.date_range.resolve(self.tz, self.now)
         if start is None:
-            raise BadRequest("Invalid RetentionQuery.", {"date_from": "retention needs a start date (not all time)"})
+            raise BadRequest(
+                "Invalid RetentionQuery.", {"date_from": "retention needs a start date (not all time)"}
+            )
         starts = interval_starts(start, end, Interval(self.spec.period.value), self.tz)
         return starts, next_period_start(starts[-1], self.spec.period, self.tz)
 
@@ -142,7 +146,9 @@ class RetentionQueryRunner:
             inner += f" AND {filter_blocks.filters_sql(b, event_filters)}"
         return inner, filter_blocks.filters_sql(b, other) if other else "1"
 
-    def per_person_sql(self, b: SQLBuilder, starts: list[dt.datetime], end: dt.datetime, extra_aggregates: str = "") -> str:
+    def per_person_sql(
+        self, b: SQLBuilder, starts: list[dt.datetime], end: dt.datetime, extra_aggregates: str = ""
+    ) -> str:
         """One row per person: cohorts (Array of period indexes), returns, bvs (breakdown values)."""
         spec = self.spec
         p0 = starts[0]
@@ -159,12 +165,20 @@ class RetentionQueryRunner:
         where = []
         if first_time:
             # Target events from all time (the first one ever decides the cohort); others from the range.
-            where.append(f"(e.event = {b.bind(spec.target_event.event, 'String')} OR e.timestamp >= {b.bind(p0, DT64)})")
+            where.append(
+                f"(e.event = {b.bind(spec.target_event.event, 'String')} OR e.timestamp >= {b.bind(p0, DT64)})"
+            )
         src = EventSource(
-            self.project, b, None if first_time else p0, end,
+            self.project,
+            b,
+            None if first_time else p0,
+            end,
             events=sorted({spec.target_event.event, spec.returning_event.event}),
-            filters=tuple(spec.properties), event_columns=event_columns, person_columns=person_columns,
-            need_person=True, need_person_properties=filter_blocks.needs_person_properties(entity_filters),
+            filters=tuple(spec.properties),
+            event_columns=event_columns,
+            person_columns=person_columns,
+            need_person=True,
+            need_person_properties=filter_blocks.needs_person_properties(entity_filters),
             where=where,
         )
         starts_param = b.bind([int(s.timestamp()) for s in starts], "Array(Int64)")
@@ -227,7 +241,10 @@ class RetentionQueryRunner:
         if isinstance(self.spec.breakdown, CohortBreakdown):
             from .models import Cohort  # noqa: PLC0415
 
-            labels = {str(c.pk): c.name for c in Cohort.objects.filter(project_id=self.project.pk, pk__in=self.spec.breakdown.cohorts)}
+            labels = {
+                str(c.pk): c.name
+                for c in Cohort.objects.filter(project_id=self.project.pk, pk__in=self.spec.breakdown.cohorts)
+            }
         return RetentionResult(self.spec, self.project.time_zone, starts, end, rows, labels)
 
     def _breakdown_values(self, counts: dict) -> list[str | None]:
@@ -278,8 +295,16 @@ class RetentionActorsRunner:
     cohort itself), one breakdown value; with their latest distinct_id and the latest
     session of the counted event in that period (for a recording link)."""
 
-    def __init__(self, project, spec: RetentionSpec, cohort_index: int, offset: int,
-                 breakdown_value: str | None = None, now: dt.datetime | None = None, limit: int = ACTORS_LIMIT):
+    def __init__(
+        self,
+        project,
+        spec: RetentionSpec,
+        cohort_index: int,
+        offset: int,
+        breakdown_value: str | None = None,
+        now: dt.datetime | None = None,
+        limit: int = ACTORS_LIMIT,
+    ):
         self.project = project
         self.spec = spec
         self.cohort_index = cohort_index
@@ -316,15 +341,19 @@ class RetentionActorsRunner:
         sql = f"""
             SELECT toString(person_id) AS person, last_distinct_id, cell_session, last_seen, count() OVER () AS total
             FROM ({self.matrix.per_person_sql(b, starts, end, extra)})
-            WHERE {' AND '.join(conditions)}
+            WHERE {" AND ".join(conditions)}
             ORDER BY last_seen DESC, person
-            LIMIT {b.bind(self.limit, 'UInt32')}
+            LIMIT {b.bind(self.limit, "UInt32")}
         """
         rows = ch.query(sql, b.params).rows
         persons = [RetentionActor(r[0], r[1], r[2], r[3]) for r in rows]
         return RetentionActorsResult(
-            cohort_start=starts[i], period_start=starts[i + k], offset=k, breakdown_value=self.breakdown_value,
-            total_persons=int(rows[0][4]) if rows else 0, persons=persons,
+            cohort_start=starts[i],
+            period_start=starts[i + k],
+            offset=k,
+            breakdown_value=self.breakdown_value,
+            total_persons=int(rows[0][4]) if rows else 0,
+            persons=persons,
         )
 
 
@@ -335,7 +364,9 @@ def cohort_condition(b: SQLBuilder, cohort_id: int, person_id_sql: str, negate: 
 
     cohort = Cohort.objects.filter(project_id=b.params["project_id"], pk=cohort_id).only("version").first()
     if cohort is None:
-        raise BadRequest("Invalid cohort filter.", {"cohort": f"there is no cohort {cohort_id} in this project"})
+        raise BadRequest(
+            "Invalid cohort filter.", {"cohort": f"there is no cohort {cohort_id} in this project"}
+        )
     members = (
         "SELECT person_id FROM cohort_people WHERE project_id = {project_id:UInt32}"
         f" AND cohort_id = {b.bind(cohort.pk, 'UInt64')} AND version = {b.bind(cohort.version, 'UInt64')}"
@@ -373,7 +404,9 @@ def members_select(b: SQLBuilder, project, definition: dict, now: dt.datetime) -
                 in_frame = f"e.timestamp >= {b.bind(start, DT64)} AND e.timestamp < {b.bind(end, DT64)}"
                 if kind == "first_performed_event":
                     event_columns[f"m_{name}"] = match
-                    aggregates.append(f"countIf(m_{name}) AS n_{name}, minIf(timestamp, m_{name}) AS f_{name}")
+                    aggregates.append(
+                        f"countIf(m_{name}) AS n_{name}, minIf(timestamp, m_{name}) AS f_{name}"
+                    )
                     columns += [f"n_{name}", f"f_{name}"]
                     parts.append(
                         f"(n_{name} > 0 AND f_{name} >= {b.bind(start, DT64)} AND f_{name} < {b.bind(end, DT64)})"
@@ -385,7 +418,9 @@ def members_select(b: SQLBuilder, project, definition: dict, now: dt.datetime) -
                     if kind == "not_performed_event":
                         parts.append(f"(n_{name} = 0)")
                     else:
-                        parts.append(f"(n_{name} {COUNT_OPERATORS[c['operator']]} {b.bind(c['count'], 'UInt64')})")
+                        parts.append(
+                            f"(n_{name} {COUNT_OPERATORS[c['operator']]} {b.bind(c['count'], 'UInt64')})"
+                        )
             elif kind == "person_property":
                 f = PropertyFilter(c["key"], c["operator"], c["value"], "person")
                 parts.append(f"({filter_blocks.filter_sql(b, f, person_id_sql='person_id')})")
@@ -396,7 +431,9 @@ def members_select(b: SQLBuilder, project, definition: dict, now: dt.datetime) -
     persons = f"SELECT DISTINCT person_id FROM ({PERSON_MAP_SQL})"
     if events:
         # Every person with a mapping or an event; persons without matching events get 0 counts.
-        src = EventSource(project, b, None, None, events=sorted(events), event_columns=event_columns, need_person=True)
+        src = EventSource(
+            project, b, None, None, events=sorted(events), event_columns=event_columns, need_person=True
+        )
         agg = f"SELECT person_id, {', '.join(aggregates)} FROM ({src.sql()}) GROUP BY person_id"
         names = ", ".join(f"a.{n} AS {n}" for n in columns)
         persons = f"""
@@ -434,16 +471,23 @@ def compute_cohort(cohort, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     project = cohort.project
     params = {"project_id": project.pk, "cohort_id": cohort.pk}
-    written = ch.query(
-        "SELECT max(version) FROM cohort_people WHERE project_id = {project_id:UInt32} AND cohort_id = {cohort_id:UInt64}",
-        params,
-    ).scalar() or 0
+    written = (
+        ch.query(
+            "SELECT max(version) FROM cohort_people WHERE project_id = {project_id:UInt32} AND cohort_id = {cohort_id:UInt64}",
+            params,
+        ).scalar()
+        or 0
+    )
     version = max(int(written), cohort.version) + 1
     b = SQLBuilder(project.pk)
-    select = static_select(b, cohort.definition) if cohort.kind == Cohort.Kind.STATIC else members_select(b, project, cohort.definition, now)
+    select = (
+        static_select(b, cohort.definition)
+        if cohort.kind == Cohort.Kind.STATIC
+        else members_select(b, project, cohort.definition, now)
+    )
     insert = f"""
         INSERT INTO cohort_people (project_id, cohort_id, version, person_id)
-        SELECT {{project_id:UInt32}}, {b.bind(cohort.pk, 'UInt64')}, {b.bind(version, 'UInt64')}, person_id
+        SELECT {{project_id:UInt32}}, {b.bind(cohort.pk, "UInt64")}, {b.bind(version, "UInt64")}, person_id
         FROM ({select})
     """
     ch.command(insert, b.params)
@@ -453,7 +497,11 @@ def compute_cohort(cohort, now: dt.datetime | None = None) -> int:
     ).scalar()
     # Flip only forward: a slower, older refresh never replaces a newer version.
     Cohort.objects.filter(pk=cohort.pk, version__lt=version).update(
-        version=version, count=size, status=Cohort.Status.READY, error="", last_calculated_at=now,
+        version=version,
+        count=size,
+        status=Cohort.Status.READY,
+        error="",
+        last_calculated_at=now,
     )
     # Keep the version just replaced (a query that bound it may still be running) and
     # drop older and abandoned ones; never touch a newer refresh still writing.
@@ -467,7 +515,13 @@ def compute_cohort(cohort, now: dt.datetime | None = None) -> int:
 
 def cohort_members(project, cohort, limit: int = 100, offset: int = 0) -> tuple[int, list[dict]]:
     """(size, page of members with their latest distinct_id and properties)."""
-    params = {"project_id": project.pk, "cohort_id": cohort.pk, "version": cohort.version, "limit": limit, "offset": offset}
+    params = {
+        "project_id": project.pk,
+        "cohort_id": cohort.pk,
+        "version": cohort.version,
+        "limit": limit,
+        "offset": offset,
+    }
     sql = f"""
         SELECT toString(cp.person_id) AS person_id, any(m.distinct_id) AS distinct_id, any(pp.properties) AS properties,
             count() OVER () AS total

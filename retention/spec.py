@@ -34,8 +34,16 @@ RETENTION_TYPES = {RetentionType.FIRST_TIME.value: "First time", RetentionType.R
 DEFAULT_INTERVALS = 11
 MAX_INTERVALS = 60
 KNOWN_FIELDS = {
-    "kind", "date_from", "date_to", "period", "total_intervals", "retention_type",
-    "target_event", "returning_event", "properties", "breakdown",
+    "kind",
+    "date_from",
+    "date_to",
+    "period",
+    "total_intervals",
+    "retention_type",
+    "target_event",
+    "returning_event",
+    "properties",
+    "breakdown",
 }
 ENTITY_FIELDS = {"event", "properties"}
 # Default range per period: enough periods for an 11-interval triangle.
@@ -102,7 +110,9 @@ class RetentionSpec:
             errors["period"] = f"must be one of {', '.join(PERIODS)}"
             period = "week"
 
-        date_range = attempt(DateRange.from_json, body, DEFAULT_FROM[period], default=DateRange(DEFAULT_FROM[period]))
+        date_range = attempt(
+            DateRange.from_json, body, DEFAULT_FROM[period], default=DateRange(DEFAULT_FROM[period])
+        )
         if date_range is not None:
             attempt(date_range.resolve, project.tz if project is not None else ZoneInfo("UTC"))
             if date_range.date_from == "all":
@@ -122,14 +132,24 @@ class RetentionSpec:
 
         target = _parse_entity(body.get("target_event"), "target_event", errors, attempt)
         returning_raw = body.get("returning_event")
-        returning = target if returning_raw in (None, {}) else _parse_entity(returning_raw, "returning_event", errors, attempt)
+        returning = (
+            target
+            if returning_raw in (None, {})
+            else _parse_entity(returning_raw, "returning_event", errors, attempt)
+        )
         properties = attempt(parse_filters, body.get("properties"), "properties", default=())
         breakdown = _parse_breakdown(body.get("breakdown"), errors, attempt)
         if errors:
             raise BadRequest("Invalid RetentionQuery.", errors)
         return cls(
-            target_event=target, returning_event=returning, date_range=date_range, period=Period(period),
-            total_intervals=total, retention_type=RetentionType(retention_type), properties=properties, breakdown=breakdown,
+            target_event=target,
+            returning_event=returning,
+            date_range=date_range,
+            period=Period(period),
+            total_intervals=total,
+            retention_type=RetentionType(retention_type),
+            properties=properties,
+            breakdown=breakdown,
         )
 
     def to_json(self) -> dict:
@@ -174,7 +194,11 @@ def _parse_entity(raw, where: str, errors: dict, attempt) -> Entity | None:
 def _parse_breakdown(raw, errors: dict, attempt):
     if isinstance(raw, dict) and raw.get("type") == "cohort":
         ids = raw.get("cohorts")
-        if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_LIMIT or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        if (
+            not isinstance(ids, list)
+            or not 1 <= len(ids) <= MAX_LIMIT
+            or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+        ):
             errors["breakdown.cohorts"] = f"must be a list of 1 to {MAX_LIMIT} cohort ids"
             return None
         return CohortBreakdown(tuple(ids))

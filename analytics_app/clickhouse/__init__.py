@@ -166,7 +166,9 @@ def _check_scope(sql: str, params: dict, global_: bool) -> None:
         raise UnscopedQuery("project_id must be an int")
 
 
-def query(sql: str, params: dict | None = None, *, settings: dict | None = None, global_: bool = False) -> Result:
+def query(
+    sql: str, params: dict | None = None, *, settings: dict | None = None, global_: bool = False
+) -> Result:
     """Run a SELECT and return its columns, ClickHouse types and rows of Python values."""
     params = params or {}
     _check_scope(sql, params, global_)
@@ -175,7 +177,12 @@ def query(sql: str, params: dict | None = None, *, settings: dict | None = None,
 
 
 def stream(
-    sql: str, params: dict | None = None, *, settings: dict | None = None, global_: bool = False, batch_rows: int = 10_000
+    sql: str,
+    params: dict | None = None,
+    *,
+    settings: dict | None = None,
+    global_: bool = False,
+    batch_rows: int = 10_000,
 ) -> Iterator[tuple[list[str], list[tuple]]]:
     """Yield (columns, rows) batches of a large result without holding it in memory."""
     params = params or {}

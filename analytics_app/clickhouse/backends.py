@@ -61,8 +61,18 @@ def decoder_for(ch_type: str):
         inner = decoder_for(t[len("Array(") : -1])
         return lambda v: [inner(x) for x in v]
     if t.startswith("Tuple("):
-        subs = [decoder_for(a.split(" ", 1)[-1] if " " in a and not a.startswith(("Array", "Tuple", "Nullable", "Map", "DateTime", "LowCardinality")) else a) for a in _split_args(t[len("Tuple(") : -1])]
-        return lambda v: tuple(f(x) for f, x in zip(subs, v.values() if isinstance(v, dict) else v, strict=False))
+        subs = [
+            decoder_for(
+                a.split(" ", 1)[-1]
+                if " " in a
+                and not a.startswith(("Array", "Tuple", "Nullable", "Map", "DateTime", "LowCardinality"))
+                else a
+            )
+            for a in _split_args(t[len("Tuple(") : -1])
+        ]
+        return lambda v: tuple(
+            f(x) for f, x in zip(subs, v.values() if isinstance(v, dict) else v, strict=False)
+        )
     if t.startswith("Map("):
         k, val = (decoder_for(a) for a in _split_args(t[len("Map(") : -1]))
         return lambda v: {k(a): val(b) for a, b in v.items()}
@@ -148,14 +158,25 @@ class ChdbBackend:
 
     def _write_owner(self) -> None:
         try:
-            cmdline = Path(f"/proc/{os.getpid()}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            cmdline = (
+                Path(f"/proc/{os.getpid()}/cmdline")
+                .read_bytes()
+                .replace(b"\0", b" ")
+                .decode(errors="replace")
+                .strip()
+            )
         except OSError:
             cmdline = ""
         self.owner_file.write_text(json.dumps({"pid": os.getpid(), "cmdline": cmdline}))
 
     def _locked_error(self, exc: Exception) -> errors.ClickHouseError:
         text = str(exc)
-        if "Cannot lock file" in text or "already running" in text or "Code: 76" in text or "initializing EmbeddedServer" in text:
+        if (
+            "Cannot lock file" in text
+            or "already running" in text
+            or "Code: 76" in text
+            or "initializing EmbeddedServer" in text
+        ):
             holder = "another process"
             try:
                 owner = json.loads(self.owner_file.read_text())
@@ -222,16 +243,25 @@ class ChdbBackend:
         names = [m["name"] for m in doc["meta"]]
         types = [m["type"] for m in doc["meta"]]
         decoders = [decoder_for(t) for t in types]
-        rows = [tuple(None if v is None else f(v) for f, v in zip(decoders, row, strict=True)) for row in doc["data"]]
+        rows = [
+            tuple(None if v is None else f(v) for f, v in zip(decoders, row, strict=True))
+            for row in doc["data"]
+        ]
         return names, types, rows
 
-    def stream(self, sql: str, params: dict, settings: dict, batch_rows: int) -> Iterator[tuple[list[str], list[tuple]]]:
+    def stream(
+        self, sql: str, params: dict, settings: dict, batch_rows: int
+    ) -> Iterator[tuple[list[str], list[tuple]]]:
         """Yield (names, rows) chunks without holding the whole result."""
         conn = self.connection()
         text_params = {k: to_param_text(v) for k, v in params.items()}
         merged = {**settings, "max_block_size": batch_rows}
         try:
-            result = conn.send_query(self._with_settings(sql, merged), "JSONCompactEachRowWithNamesAndTypes", params=text_params or None)
+            result = conn.send_query(
+                self._with_settings(sql, merged),
+                "JSONCompactEachRowWithNamesAndTypes",
+                params=text_params or None,
+            )
             decoders = None
             for chunk in result:
                 # Each chunk is one block: a names line, a types line, then whole rows.
@@ -242,7 +272,9 @@ class ChdbBackend:
                 if decoders is None:
                     decoders = [decoder_for(t) for t in json.loads(lines[1])]
                 rows = [
-                    tuple(None if v is None else f(v) for f, v in zip(decoders, json.loads(line), strict=True))
+                    tuple(
+                        None if v is None else f(v) for f, v in zip(decoders, json.loads(line), strict=True)
+                    )
                     for line in lines[2:]
                     if line
                 ]
@@ -307,7 +339,9 @@ class DriverBackend:
         except drv_errors.ServerException as exc:
             raise errors.from_message(exc.message, exc.code) from None
         except (drv_errors.NetworkError, drv_errors.SocketTimeoutError, OSError, EOFError) as exc:
-            raise errors.Unavailable(f"ClickHouse server unreachable at {urlparse(self.url).hostname}: {exc}") from None
+            raise errors.Unavailable(
+                f"ClickHouse server unreachable at {urlparse(self.url).hostname}: {exc}"
+            ) from None
         except drv_errors.Error as exc:
             raise errors.from_message(str(exc), getattr(exc, "code", None)) from None
 
@@ -325,7 +359,9 @@ class DriverBackend:
         if not want_result:
             self._call(lambda: client.execute(sql, text_params or None, settings=settings))
             return [], [], []
-        data, cols = self._call(lambda: client.execute(sql, text_params, with_column_types=True, settings=settings))
+        data, cols = self._call(
+            lambda: client.execute(sql, text_params, with_column_types=True, settings=settings)
+        )
         names = [c[0] for c in cols]
         types = [c[1] for c in cols]
         rows = [tuple(self._normalize(v) for v in row) for row in data]
@@ -335,7 +371,9 @@ class DriverBackend:
         client = self.connection()
         text_params = {k: _DriverParam(to_param_text(v)) for k, v in params.items()}
         merged = {**settings, "max_block_size": batch_rows}
-        it = self._call(lambda: client.execute_iter(sql, text_params, with_column_types=True, settings=merged))
+        it = self._call(
+            lambda: client.execute_iter(sql, text_params, with_column_types=True, settings=merged)
+        )
         names, rows = None, []
         for item in it:
             if names is None:
@@ -360,7 +398,10 @@ class DriverBackend:
         cols = ", ".join(f"`{c}`" for c in columns)
         sql = f"INSERT INTO {table} ({cols}) SELECT {cols} FROM input('{decl}') VALUES"  # noqa: S608 - allow-listed
         # Columns may be lists, numpy arrays or pyarrow arrays (as for chdb).
-        data = [v.to_pylist() if hasattr(v, "to_pylist") else (v.tolist() if hasattr(v, "tolist") else list(v)) for v in columns.values()]
+        data = [
+            v.to_pylist() if hasattr(v, "to_pylist") else (v.tolist() if hasattr(v, "tolist") else list(v))
+            for v in columns.values()
+        ]
         self._call(lambda: client.execute(sql, data, columnar=True, types_check=False))
         return len(data[0]) if data else 0
 
@@ -409,4 +450,6 @@ def from_url(url: str):
         return DriverBackend(url)
     if "://" not in url:
         return ChdbBackend(url)
-    raise errors.ClickHouseError(f"CLICKHOUSE_URL must start with chdb:// or clickhouse://, got {url.split('://')[0]}://")
+    raise errors.ClickHouseError(
+        f"CLICKHOUSE_URL must start with chdb:// or clickhouse://, got {url.split('://')[0]}://"
+    )

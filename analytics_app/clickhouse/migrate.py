@@ -53,7 +53,9 @@ class DDL:
             engine_sql = f"Replicated{engine}({zk}{', ' + engine_args if engine_args else ''})"
         else:
             engine_sql = f"{engine}({engine_args})"
-        parts = [f"CREATE TABLE IF NOT EXISTS {local}{self.on_cluster}\n(\n{columns.strip()}\n)\nENGINE = {engine_sql}"]
+        parts = [
+            f"CREATE TABLE IF NOT EXISTS {local}{self.on_cluster}\n(\n{columns.strip()}\n)\nENGINE = {engine_sql}"
+        ]
         if partition_by:
             parts.append(f"PARTITION BY {partition_by}")
         parts.append(f"ORDER BY {order_by}")
@@ -129,7 +131,11 @@ def run(cluster: str = "", log=lambda msg: None) -> list[str]:
             continue
         for statement in statements_for(migration, cluster):
             command(statement, global_=True)
-        command("INSERT INTO sextant_migrations (name) VALUES ({name:String})", {"name": migration.name}, global_=True)
+        command(
+            "INSERT INTO sextant_migrations (name) VALUES ({name:String})",
+            {"name": migration.name},
+            global_=True,
+        )
         log(f"Applied ClickHouse migration {migration.name}")
         ran.append(migration.name)
     return ran

@@ -9,7 +9,6 @@ import analytics_app.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -18,52 +17,126 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Project',
+            name="Project",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('time_zone', models.CharField(default='UTC', max_length=64, validators=[analytics_app.models.validate_time_zone])),
-                ('api_token', models.CharField(default=analytics_app.models.generate_project_token, editable=False, max_length=64, unique=True)),
-                ('recording_enabled', models.BooleanField(default=True)),
-                ('recording_mask_all_text', models.BooleanField(default=False)),
-                ('recording_retention_days', models.PositiveIntegerField(default=30)),
-                ('anonymize_ips', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "time_zone",
+                    models.CharField(
+                        default="UTC", max_length=64, validators=[analytics_app.models.validate_time_zone]
+                    ),
+                ),
+                (
+                    "api_token",
+                    models.CharField(
+                        default=analytics_app.models.generate_project_token,
+                        editable=False,
+                        max_length=64,
+                        unique=True,
+                    ),
+                ),
+                ("recording_enabled", models.BooleanField(default=True)),
+                ("recording_mask_all_text", models.BooleanField(default=False)),
+                ("recording_retention_days", models.PositiveIntegerField(default=30)),
+                ("anonymize_ips", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['name', 'id'],
-                'permissions': [('view_project', 'View project'), ('view_insights', 'View insights and events'), ('view_pii', 'View PII properties unmasked'), ('view_recordings', 'Watch session recordings'), ('manage_plan', 'Manage the tracking plan'), ('manage_members', 'Manage members and roles'), ('manage_alerts', 'Manage alerts'), ('export_data', 'Export data (CSV, API)'), ('manage_project', 'Change project settings')],
-                'default_permissions': (),
+                "ordering": ["name", "id"],
+                "permissions": [
+                    ("view_project", "View project"),
+                    ("view_insights", "View insights and events"),
+                    ("view_pii", "View PII properties unmasked"),
+                    ("view_recordings", "Watch session recordings"),
+                    ("manage_plan", "Manage the tracking plan"),
+                    ("manage_members", "Manage members and roles"),
+                    ("manage_alerts", "Manage alerts"),
+                    ("export_data", "Export data (CSV, API)"),
+                    ("manage_project", "Change project settings"),
+                ],
+                "default_permissions": (),
             },
         ),
         migrations.CreateModel(
-            name='PersonalAPIKey',
+            name="PersonalAPIKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('label', models.CharField(max_length=100)),
-                ('secure_value', models.CharField(editable=False, max_length=64, unique=True)),
-                ('mask', models.CharField(editable=False, max_length=16)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_keys', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("label", models.CharField(max_length=100)),
+                ("secure_value", models.CharField(editable=False, max_length=64, unique=True)),
+                ("mask", models.CharField(editable=False, max_length=16)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_keys",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('admin', 'Admin'), ('analyst', 'Analyst'), ('pm', 'Product manager'), ('exec', 'Executive'), ('support', 'Support')], default='pm', max_length=16)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='analytics_app.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("admin", "Admin"),
+                            ("analyst", "Analyst"),
+                            ("pm", "Product manager"),
+                            ("exec", "Executive"),
+                            ("support", "Support"),
+                        ],
+                        default="pm",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="analytics_app.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['project_id', 'user_id'],
-                'constraints': [models.UniqueConstraint(fields=('user', 'project'), name='unique_membership')],
+                "ordering": ["project_id", "user_id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "project"), name="unique_membership")
+                ],
             },
         ),
     ]

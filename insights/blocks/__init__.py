@@ -9,4 +9,13 @@ from .dates import INTERVALS, DateRange, Interval
 from .filters import OPERATORS, PropertyFilter, parse_filters
 from .source import EventSource
 
-__all__ = ["INTERVALS", "OPERATORS", "DateRange", "EventSource", "Interval", "PropertyFilter", "SQLBuilder", "parse_filters"]
+__all__ = [
+    "INTERVALS",
+    "OPERATORS",
+    "DateRange",
+    "EventSource",
+    "Interval",
+    "PropertyFilter",
+    "SQLBuilder",
+    "parse_filters",
+]

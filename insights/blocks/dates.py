@@ -151,7 +151,9 @@ def floor_to_interval(moment: dt.datetime, interval: Interval, tz: ZoneInfo) -> 
     return local_midnight(local.date().replace(day=1), tz)
 
 
-def interval_starts(start: dt.datetime, end: dt.datetime, interval: Interval, tz: ZoneInfo) -> list[dt.datetime]:
+def interval_starts(
+    start: dt.datetime, end: dt.datetime, interval: Interval, tz: ZoneInfo
+) -> list[dt.datetime]:
     """Every interval start from the one containing `start` to the one containing the
     last instant before `end`, as aware datetimes in `tz` (zero-fill axis)."""
     interval = Interval(interval)
@@ -179,5 +181,8 @@ def interval_starts(start: dt.datetime, end: dt.datetime, interval: Interval, tz
             if len(out) > MAX_BUCKETS:
                 break
     if len(out) > MAX_BUCKETS:
-        raise BadRequest(f"That range has more than {MAX_BUCKETS} {interval.value}s; pick a larger interval or a shorter range.", {"interval": "too fine for this range"})
+        raise BadRequest(
+            f"That range has more than {MAX_BUCKETS} {interval.value}s; pick a larger interval or a shorter range.",
+            {"interval": "too fine for this range"},
+        )
     return out

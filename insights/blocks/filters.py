@@ -27,8 +27,18 @@ from analytics_app.access import BadRequest
 from .builder import SQLBuilder
 
 OPERATORS = [
-    "exact", "is_not", "icontains", "not_icontains", "regex", "not_regex",
-    "gt", "gte", "lt", "lte", "is_set", "is_not_set",
+    "exact",
+    "is_not",
+    "icontains",
+    "not_icontains",
+    "regex",
+    "not_regex",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "is_set",
+    "is_not_set",
 ]
 FILTER_TYPES = ["event", "person", "cohort"]
 MAX_KEY_LENGTH = 400
@@ -73,7 +83,10 @@ def as_number(value) -> float | None:
 
 def parse_filter(raw, where: str) -> PropertyFilter:
     if not isinstance(raw, dict):
-        raise BadRequest("Invalid property filter.", {where: "each filter must be an object with key, operator, value, type"})
+        raise BadRequest(
+            "Invalid property filter.",
+            {where: "each filter must be an object with key, operator, value, type"},
+        )
     ftype = raw.get("type", "event")
     operator = raw.get("operator", "exact")
     key = raw.get("key")
@@ -89,14 +102,20 @@ def parse_filter(raw, where: str) -> PropertyFilter:
             raise BadRequest("Invalid property filter.", {where: "cohort filters take operator in or not_in"})
         return PropertyFilter(key=str(key or "id"), operator=operator, value=value, type=ftype)
     if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
-        raise BadRequest("Invalid property filter.", {where: f"key must be a non-empty string of at most {MAX_KEY_LENGTH} characters"})
+        raise BadRequest(
+            "Invalid property filter.",
+            {where: f"key must be a non-empty string of at most {MAX_KEY_LENGTH} characters"},
+        )
     if operator not in OPERATORS:
         raise BadRequest("Invalid property filter.", {where: f"operator must be one of {OPERATORS}"})
     if operator in ("is_set", "is_not_set"):
         return PropertyFilter(key, operator, None, ftype)
     values = value if isinstance(value, list) else [value]
     if not values or any(v is None or isinstance(v, dict | list) for v in values):
-        raise BadRequest("Invalid property filter.", {where: f"{operator} needs a value (a string, number, boolean, or a list of them)"})
+        raise BadRequest(
+            "Invalid property filter.",
+            {where: f"{operator} needs a value (a string, number, boolean, or a list of them)"},
+        )
     if operator in ("gt", "gte", "lt", "lte"):
         if isinstance(value, list) or as_number(value) is None:
             raise BadRequest("Invalid property filter.", {where: f"{operator} needs one number"})
@@ -108,7 +127,9 @@ def parse_filter(raw, where: str) -> PropertyFilter:
             try:
                 re.compile(value)
             except re.error as exc:
-                raise BadRequest("Invalid property filter.", {where: f"not a valid regular expression: {exc}"}) from None
+                raise BadRequest(
+                    "Invalid property filter.", {where: f"not a valid regular expression: {exc}"}
+                ) from None
     return PropertyFilter(key, operator, value, ftype)
 
 
@@ -167,7 +188,11 @@ def filter_sql(b: SQLBuilder, f: PropertyFilter, *, person_id_sql: str = "person
         return f"NOT {is_set}"
     if op in ("exact", "is_not"):
         numbers = [as_number(v) for v in f.values if _is_number(v)]
-        texts = [("true" if v else "false") if isinstance(v, bool) else str(v) for v in f.values if not _is_number(v)]
+        texts = [
+            ("true" if v else "false") if isinstance(v, bool) else str(v)
+            for v in f.values
+            if not _is_number(v)
+        ]
         parts = []
         if numbers:
             parts.append(f"has({b.bind(numbers, 'Array(Float64)')}, toFloat64OrNull({text}))")

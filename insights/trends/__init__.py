@@ -28,8 +28,15 @@ SCHEMA = {
     "type": "object",
     "properties": {
         "kind": {"const": "TrendsQuery"},
-        "date_from": {"type": "string", "default": "-7d", "description": "-24h, -Nd, -Nw, -Nm, mStart, yStart, all, YYYY-MM-DD or ISO datetime"},
-        "date_to": {"type": ["string", "null"], "description": "YYYY-MM-DD (inclusive day) or ISO datetime; default now"},
+        "date_from": {
+            "type": "string",
+            "default": "-7d",
+            "description": "-24h, -Nd, -Nw, -Nm, mStart, yStart, all, YYYY-MM-DD or ISO datetime",
+        },
+        "date_to": {
+            "type": ["string", "null"],
+            "description": "YYYY-MM-DD (inclusive day) or ISO datetime; default now",
+        },
         "interval": {"enum": INTERVALS, "default": "day"},
         "series": {
             "type": "array",
@@ -40,14 +47,21 @@ SCHEMA = {
                 "properties": {
                     "event": {"type": "string"},
                     "math": {"enum": list(MATHS), "default": "total"},
-                    "math_property": {"type": "string", "description": "numeric event property for sum/avg/min/max/median/p90/p99"},
+                    "math_property": {
+                        "type": "string",
+                        "description": "numeric event property for sum/avg/min/max/median/p90/p99",
+                    },
                     "properties": {"type": "array", "items": FILTER_SCHEMA},
                     "name": {"type": "string", "maxLength": 200},
                 },
                 "required": ["event"],
             },
         },
-        "properties": {"type": "array", "items": FILTER_SCHEMA, "description": "filters applied to every series"},
+        "properties": {
+            "type": "array",
+            "items": FILTER_SCHEMA,
+            "description": "filters applied to every series",
+        },
         "breakdown": {
             "type": ["object", "null"],
             "properties": {

@@ -11,7 +11,18 @@ import datetime as dt
 
 import plotly.graph_objects as go
 
-PALETTE = ["#4263eb", "#f76707", "#37b24d", "#ae3ec9", "#1098ad", "#f03e3e", "#f59f00", "#495057", "#d6336c", "#0ca678"]
+PALETTE = [
+    "#4263eb",
+    "#f76707",
+    "#37b24d",
+    "#ae3ec9",
+    "#1098ad",
+    "#f03e3e",
+    "#f59f00",
+    "#495057",
+    "#d6336c",
+    "#0ca678",
+]
 DATE_FORMATS = {"hour": "%Y-%m-%d %H:%M", "day": "%a %Y-%m-%d", "week": "Week of %Y-%m-%d", "month": "%B %Y"}
 
 
@@ -42,7 +53,10 @@ def trends_figure(payload: dict, display: str = "line") -> go.Figure:
         x = x[: len(r["data"])]
         shown_dates = [format_date(d, interval) for d in r["dates"]]
         name = f"{r['label']} (previous)" if previous else r["label"]
-        customdata = [[r["series_index"], d, r.get("breakdown_index"), r.get("compare_label") or "current"] for d in r["dates"]]
+        customdata = [
+            [r["series_index"], d, r.get("breakdown_index"), r.get("compare_label") or "current"]
+            for d in r["dates"]
+        ]
         common = {
             "x": x,
             "y": r["data"],
@@ -57,7 +71,12 @@ def trends_figure(payload: dict, display: str = "line") -> go.Figure:
             fig.add_trace(
                 go.Scatter(
                     mode="lines+markers",
-                    line={"color": color, "width": 2, "dash": "dash" if previous else "solid", "shape": "linear"},
+                    line={
+                        "color": color,
+                        "width": 2,
+                        "dash": "dash" if previous else "solid",
+                        "shape": "linear",
+                    },
                     marker={"size": 5},
                     fill="tozeroy" if display == "area" else None,
                     **common,
@@ -80,7 +99,9 @@ def trends_figure(payload: dict, display: str = "line") -> go.Figure:
 
 
 def _escape(text: str) -> str:
-    return text.replace("%", "%%").replace("<", "&lt;").replace(">", "&gt;").replace("{", "(").replace("}", ")")
+    return (
+        text.replace("%", "%%").replace("<", "&lt;").replace(">", "&gt;").replace("{", "(").replace("}", ")")
+    )
 
 
 def figure_json(fig: go.Figure) -> str:
@@ -98,5 +119,11 @@ def table(payload: dict) -> dict:
     rows = []
     for r in results:
         label = r["label"] + (" (previous)" if r.get("compare_label") == "previous" else "")
-        rows.append({"label": label, "values": [format_number(v) for v in r["data"]], "total": format_number(r["total"])})
+        rows.append(
+            {
+                "label": label,
+                "values": [format_number(v) for v in r["data"]],
+                "total": format_number(r["total"]),
+            }
+        )
     return {"columns": columns, "rows": rows}

@@ -55,7 +55,12 @@ def _filter_state(f) -> dict:
     value = f.value
     if isinstance(value, list | tuple):
         value = ", ".join(str(v) for v in value)
-    return {"key": f.key, "operator": f.operator, "value": "" if value is None else str(value), "type": f.type}
+    return {
+        "key": f.key,
+        "operator": f.operator,
+        "value": "" if value is None else str(value),
+        "type": f.type,
+    }
 
 
 def state_from_query(query) -> dict:
@@ -70,7 +75,9 @@ def state_from_query(query) -> dict:
     ]
     filters = [
         {"scope": s or "all", "key": k, "operator": o or "exact", "value": v, "type": t or "event"}
-        for s, k, o, v, t in aligned("filter_scope", "filter_key", "filter_operator", "filter_value", "filter_type")
+        for s, k, o, v, t in aligned(
+            "filter_scope", "filter_key", "filter_operator", "filter_value", "filter_type"
+        )
     ]
     preset = query.get("date_from", "-7d").strip() or "-7d"
     custom = preset == "custom"
@@ -135,7 +142,9 @@ def body_from_state(state: dict) -> dict:
     return body
 
 
-def parse_request(query, project, default_event: str = "$pageview") -> tuple[dict, TrendsSpec | None, BadRequest | None]:
+def parse_request(
+    query, project, default_event: str = "$pageview"
+) -> tuple[dict, TrendsSpec | None, BadRequest | None]:
     """(form state to render, spec or None, the error or None) from the page's GET."""
     if "q" in query:
         try:

@@ -174,7 +174,9 @@ class TrendsQueryRunner:
             return [current]
         n = len(starts)
         previous = Period(
-            "previous", shift(start, interval, n, self.tz), shift(end, interval, n, self.tz),
+            "previous",
+            shift(start, interval, n, self.tz),
+            shift(end, interval, n, self.tz),
             [shift(s, interval, n, self.tz) for s in starts],
         )
         return [current, previous]
@@ -199,10 +201,16 @@ class TrendsQueryRunner:
             event_columns = {**event_columns, "math_value": f"assumeNotNull({number})"}
             conditions.append(f"ifNull(isFinite({number}), 0)")
         return EventSource(
-            self.project, b, start, end, events=[series.event],
+            self.project,
+            b,
+            start,
+            end,
+            events=[series.event],
             filters=tuple(self.spec.properties) + tuple(series.properties),
-            event_columns=event_columns, person_columns=person_columns,
-            need_person=person or series.math in PERSON_MATHS, where=conditions,
+            event_columns=event_columns,
+            person_columns=person_columns,
+            need_person=person or series.math in PERSON_MATHS,
+            where=conditions,
         )
 
     @staticmethod
@@ -220,11 +228,13 @@ class TrendsQueryRunner:
             FROM ({src.sql()})
             GROUP BY bv
             ORDER BY value DESC, bv
-            LIMIT {b.bind(breakdown.limit, 'UInt32')}
+            LIMIT {b.bind(breakdown.limit, "UInt32")}
         """
         return [row[0] for row in ch.query(sql, b.params).rows]
 
-    def run_series(self, index: int, series: Series, period: Period, top: list[str] | None) -> list[TrendsSeriesResult]:
+    def run_series(
+        self, index: int, series: Series, period: Period, top: list[str] | None
+    ) -> list[TrendsSeriesResult]:
         if series.math in ACTIVE_MATHS:
             per_bucket, totals = self._active(series, period, top)
         else:
@@ -264,7 +274,7 @@ class TrendsQueryRunner:
         bv = self.breakdown_expr(b, top)
         src = self.source(b, series, period.start, period.end)
         sql = f"""
-            SELECT toUnixTimestamp({bucket_sql(self.spec.interval, 'timestamp', tz)}) AS bucket,
+            SELECT toUnixTimestamp({bucket_sql(self.spec.interval, "timestamp", tz)}) AS bucket,
                 {bv} AS bv, {AGGREGATES[series.math]} AS value
             FROM ({src.sql()})
             GROUP BY GROUPING SETS ((bucket, bv), (bv))
@@ -301,14 +311,16 @@ class TrendsQueryRunner:
         b = SQLBuilder(self.project.id)
         tz = b.bind(self.project.time_zone, "String")
         bv = self.breakdown_expr(b, top)
-        read_from = local_midnight(points[0] - dt.timedelta(days=days - 1), self.tz) if points else period.start
+        read_from = (
+            local_midnight(points[0] - dt.timedelta(days=days - 1), self.tz) if points else period.start
+        )
         src = self.source(b, series, read_from, period.end)
         sql = f"""
             SELECT idx, bv, uniqExact(person_id) AS value
             FROM (
-                SELECT person_id, bv, indexOf({b.bind(points, 'Array(Date)')}, addDays(day, k)) AS idx
+                SELECT person_id, bv, indexOf({b.bind(points, "Array(Date)")}, addDays(day, k)) AS idx
                 FROM (SELECT DISTINCT person_id, {bv} AS bv, toDate(timestamp, {tz}) AS day FROM ({src.sql()}))
-                ARRAY JOIN range({b.bind(days, 'UInt8')}) AS k
+                ARRAY JOIN range({b.bind(days, "UInt8")}) AS k
             )
             WHERE idx > 0
             GROUP BY idx, bv
@@ -357,9 +369,17 @@ class TrendsPersonsQueryRunner:
     counts. weekly/monthly active: persons active in the 7/30 days ending at the point.
     """
 
-    def __init__(self, project, spec: TrendsSpec, series_index: int, point: dt.datetime,
-                 breakdown_index: int | None = None, period: str = "current", now: dt.datetime | None = None,
-                 limit: int = PERSONS_LIMIT):
+    def __init__(
+        self,
+        project,
+        spec: TrendsSpec,
+        series_index: int,
+        point: dt.datetime,
+        breakdown_index: int | None = None,
+        period: str = "current",
+        now: dt.datetime | None = None,
+        limit: int = PERSONS_LIMIT,
+    ):
         self.project = project
         self.spec = spec
         self.series_index = series_index
@@ -414,19 +434,32 @@ class TrendsPersonsQueryRunner:
                 uniqExactIf(session_id, session_id != '') AS sessions, {value_sql} AS value,
                 max(timestamp) AS last_seen, count() OVER () AS total_persons
             FROM ({src.sql()})
-            WHERE {' AND '.join(conditions) or '1'}
+            WHERE {" AND ".join(conditions) or "1"}
             GROUP BY person_id
             ORDER BY events DESC, person
-            LIMIT {b.bind(self.limit, 'UInt32')}
+            LIMIT {b.bind(self.limit, "UInt32")}
         """
         rows = ch.query(sql, b.params).rows
-        persons = [PersonAtPoint(r[0], r[1], int(r[2]), int(r[3]), r[4], r[5].astimezone(self.trends.tz)) for r in rows]
+        persons = [
+            PersonAtPoint(r[0], r[1], int(r[2]), int(r[3]), r[4], r[5].astimezone(self.trends.tz))
+            for r in rows
+        ]
         return TrendsPersonsResult(
-            series_label=series_label(series), math=series.math,
+            series_label=series_label(series),
+            math=series.math,
             breakdown_value=value,
-            start=start.astimezone(self.trends.tz), end=end.astimezone(self.trends.tz),
-            total_persons=int(rows[0][6]) if rows else 0, persons=persons,
+            start=start.astimezone(self.trends.tz),
+            end=end.astimezone(self.trends.tz),
+            total_persons=int(rows[0][6]) if rows else 0,
+            persons=persons,
         )
 
 
-__all__ = ["MATHS", "Period", "TrendsPersonsQueryRunner", "TrendsQueryRunner", "TrendsResult", "TrendsSeriesResult"]
+__all__ = [
+    "MATHS",
+    "Period",
+    "TrendsPersonsQueryRunner",
+    "TrendsQueryRunner",
+    "TrendsResult",
+    "TrendsSeriesResult",
+]

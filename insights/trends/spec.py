@@ -36,7 +36,17 @@ PERSON_MATHS = {"dau", "weekly_active", "monthly_active"}
 DISPLAYS = {"line": "Line", "bar": "Bar", "area": "Area", "table": "Table", "number": "Number"}
 MAX_SERIES = 10
 MAX_NAME_LENGTH = 200
-KNOWN_FIELDS = {"kind", "date_from", "date_to", "interval", "series", "properties", "breakdown", "compare", "display"}
+KNOWN_FIELDS = {
+    "kind",
+    "date_from",
+    "date_to",
+    "interval",
+    "series",
+    "properties",
+    "breakdown",
+    "compare",
+    "display",
+}
 SERIES_FIELDS = {"event", "math", "math_property", "properties", "name"}
 
 
@@ -135,8 +145,13 @@ class TrendsSpec:
         if errors:
             raise BadRequest("Invalid TrendsQuery.", errors)
         return cls(
-            series=tuple(series), date_range=date_range, interval=Interval(interval), properties=properties,
-            breakdown=breakdown, compare=compare, display=display,
+            series=tuple(series),
+            date_range=date_range,
+            interval=Interval(interval),
+            properties=properties,
+            breakdown=breakdown,
+            compare=compare,
+            display=display,
         )
 
     def to_json(self) -> dict:

@@ -6,32 +6,57 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('analytics_app', '0001_initial'),
+        ("analytics_app", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Cohort',
+            name="Cohort",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True, default='')),
-                ('kind', models.CharField(choices=[('static', 'Static list'), ('behavioral', 'Behavioral')], default='behavioral', max_length=16)),
-                ('definition', models.JSONField(blank=True, default=dict)),
-                ('version', models.PositiveBigIntegerField(default=0)),
-                ('status', models.CharField(choices=[('pending', 'Calculating'), ('ready', 'Ready'), ('error', 'Error')], default='pending', max_length=16)),
-                ('error', models.TextField(blank=True, default='')),
-                ('last_calculated_at', models.DateTimeField(blank=True, null=True)),
-                ('count', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cohorts', to='analytics_app.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True, default="")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("static", "Static list"), ("behavioral", "Behavioral")],
+                        default="behavioral",
+                        max_length=16,
+                    ),
+                ),
+                ("definition", models.JSONField(blank=True, default=dict)),
+                ("version", models.PositiveBigIntegerField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Calculating"), ("ready", "Ready"), ("error", "Error")],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("error", models.TextField(blank=True, default="")),
+                ("last_calculated_at", models.DateTimeField(blank=True, null=True)),
+                ("count", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="cohorts",
+                        to="analytics_app.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['project_id', 'name', 'id'],
+                "ordering": ["project_id", "name", "id"],
             },
         ),
     ]

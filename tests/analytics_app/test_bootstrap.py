@@ -34,8 +34,21 @@ def test_bootstrap_prints_one_json_object_and_is_idempotent(capsys):
 
 @pytest.mark.django_db
 def test_bootstrap_changes_role_and_password(capsys, client):
-    run_bootstrap(capsys, "--email", "x@example.com", "--password", "first-password", "--project", "P", "--json")
-    out = run_bootstrap(capsys, "--email", "x@example.com", "--password", "second-password", "--project", "P", "--role", "support", "--json")
+    run_bootstrap(
+        capsys, "--email", "x@example.com", "--password", "first-password", "--project", "P", "--json"
+    )
+    out = run_bootstrap(
+        capsys,
+        "--email",
+        "x@example.com",
+        "--password",
+        "second-password",
+        "--project",
+        "P",
+        "--role",
+        "support",
+        "--json",
+    )
     project = Project.objects.get(pk=out["project_id"])
     user = get_user_model().objects.get(pk=out["user_id"])
     assert set(get_perms(user, project)) == {"view_project", "view_insights", "view_recordings"}

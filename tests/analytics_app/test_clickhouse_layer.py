@@ -22,7 +22,11 @@ HOSTILE = "'); DROP TABLE events; --"
 def test_round_trips_every_type_we_use():
     when = dt.datetime(2026, 3, 29, 1, 30, 15, 123456, tzinfo=dt.UTC)
     some_uuid = uuid.UUID("0191c0de-0000-7000-8000-00000000abcd")
-    props = {"nested": {"list": [1, 2.5, "x"], "deep": {"ok": True}}, "unicode": "Zoë 東京 🚀", "quote": "it's \"fine\"\\n"}
+    props = {
+        "nested": {"list": [1, 2.5, "x"], "deep": {"ok": True}},
+        "unicode": "Zoë 東京 🚀",
+        "quote": 'it\'s "fine"\\n',
+    }
     result = ch.query(
         """
         SELECT {when:DateTime64(6, 'UTC')} AS when_utc,
@@ -59,7 +63,7 @@ def test_round_trips_every_type_we_use():
     assert row["u"] == some_uuid
     assert row["props"]["nested"]["deep"]["ok"] is True
     assert row["props"]["unicode"] == "Zoë 東京 🚀"
-    assert row["props"]["quote"] == "it's \"fine\"\\n"
+    assert row["props"]["quote"] == 'it\'s "fine"\\n'
     assert row["names"] == ["a", "b'c", "d\\e", "line\nbreak", HOSTILE]
     assert row["nums"] == [1, -2, 2**40]
     assert row["maybe"] is None
@@ -118,7 +122,12 @@ def test_hostile_value_is_kept_as_data(project):
     ).scalar()
     assert found == 1
     # The table is still there and still answers.
-    assert ch.query("SELECT count() FROM events WHERE project_id = {project_id:UInt32}", {"project_id": project.id}).scalar() == 1
+    assert (
+        ch.query(
+            "SELECT count() FROM events WHERE project_id = {project_id:UInt32}", {"project_id": project.id}
+        ).scalar()
+        == 1
+    )
 
 
 def test_unscoped_query_is_refused():
@@ -127,7 +136,9 @@ def test_unscoped_query_is_refused():
     with pytest.raises(ch.UnscopedQuery):
         ch.query("SELECT count() FROM events", {"project_id": 1})  # value but no placeholder
     with pytest.raises(ch.UnscopedQuery):
-        ch.query("SELECT count() FROM events WHERE project_id = {project_id:UInt32}", {"project_id": "1 OR 1=1"})
+        ch.query(
+            "SELECT count() FROM events WHERE project_id = {project_id:UInt32}", {"project_id": "1 OR 1=1"}
+        )
     assert ch.query("SELECT 1", global_=True).scalar() == 1
 
 
@@ -143,7 +154,9 @@ def test_guard_settings_map_to_our_exceptions():
         ch.query("SELECT number FROM numbers(100000)", global_=True, settings={"max_result_rows": 10})
     assert too_many.value.code == 396
     with pytest.raises(ch.QueryTimeout):
-        ch.query("SELECT count() FROM numbers(10000000000)", global_=True, settings={"max_execution_time": 0.2})
+        ch.query(
+            "SELECT count() FROM numbers(10000000000)", global_=True, settings={"max_execution_time": 0.2}
+        )
     with pytest.raises(ValueError):
         ch.query("SELECT 1", global_=True, settings={"allow_ddl": 1})
     with pytest.raises(ch.BadQueryParameter):
@@ -169,10 +182,16 @@ def test_stream_yields_every_row_in_batches():
 
 
 def test_migrations_run_twice_without_change():
-    before = ch.query("SELECT name, create_table_query FROM system.tables WHERE database = currentDatabase() ORDER BY name", global_=True).rows
+    before = ch.query(
+        "SELECT name, create_table_query FROM system.tables WHERE database = currentDatabase() ORDER BY name",
+        global_=True,
+    ).rows
     assert migrate.run() == []
     assert migrate.run() == []
-    after = ch.query("SELECT name, create_table_query FROM system.tables WHERE database = currentDatabase() ORDER BY name", global_=True).rows
+    after = ch.query(
+        "SELECT name, create_table_query FROM system.tables WHERE database = currentDatabase() ORDER BY name",
+        global_=True,
+    ).rows
     assert before == after
     assert {m.name for m in migrate.discover()} <= migrate.applied()
 
@@ -181,9 +200,15 @@ def test_cluster_ddl_uses_replicated_engines_and_distributed_tables():
     statements = [s for m in migrate.discover() for s in migrate.statements_for(m, cluster="prod")]
     events_local = next(s for s in statements if s.startswith("CREATE TABLE IF NOT EXISTS events_local"))
     assert "ON CLUSTER `prod`" in events_local
-    assert "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/events_local', '{replica}', created_at)" in events_local
+    assert (
+        "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/events_local', '{replica}', created_at)"
+        in events_local
+    )
     distributed = next(s for s in statements if s.startswith("CREATE TABLE IF NOT EXISTS events ON CLUSTER"))
-    assert "ENGINE = Distributed(`prod`, currentDatabase(), events_local, cityHash64(distinct_id))" in distributed
+    assert (
+        "ENGINE = Distributed(`prod`, currentDatabase(), events_local, cityHash64(distinct_id))"
+        in distributed
+    )
     single = [s for m in migrate.discover() for s in migrate.statements_for(m)]
     assert not any("ON CLUSTER" in s or "Replicated" in s or "Distributed" in s for s in single)
     # Every cluster statement that creates a local table is one a ClickHouse server parses:
@@ -208,7 +233,14 @@ def test_second_process_on_the_same_directory_gets_a_clear_message():
         "\ntry:\n    ch.query('SELECT 1', global_=True)\nexcept ch.EngineLocked as e:\n    print('LOCKED:', e)\n"
     )
     env = {**os.environ, "SEXTANT_VAR_DIR": str(Path(path).parent / "other")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env, cwd=Path(__file__).resolve().parents[2])
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert "LOCKED:" in out.stdout, out.stderr[-2000:]
     assert f"process {os.getpid()}" in out.stdout
     assert "Traceback" not in out.stdout + out.stderr
@@ -219,7 +251,9 @@ def test_a_failed_query_never_leaks_into_the_next_result():
     # same connection; the layer replaces the connection after a failure.
     for _ in range(3):
         with pytest.raises(ch.QueryTimeout):
-            ch.query("SELECT count() FROM numbers(10000000000)", global_=True, settings={"max_execution_time": 0.1})
+            ch.query(
+                "SELECT count() FROM numbers(10000000000)", global_=True, settings={"max_execution_time": 0.1}
+            )
         assert ch.query("SELECT 41 + 1 AS x", global_=True).dicts() == [{"x": 42}]
         assert [rows for _, rows in ch.stream("SELECT 7 AS y", global_=True)] == [[(7,)]]
 
@@ -230,7 +264,10 @@ def test_threads_get_their_own_connections():
     seen = {}
 
     def work(i):
-        seen[i] = (id(ch.backend().connection()), ch.query("SELECT {i:UInt8} AS i", {"i": i}, global_=True).scalar())
+        seen[i] = (
+            id(ch.backend().connection()),
+            ch.query("SELECT {i:UInt8} AS i", {"i": i}, global_=True).scalar(),
+        )
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
     for t in threads:

@@ -13,7 +13,9 @@ def test_login_page_and_login(client, alice, project):
     ok = client.post(reverse("login"), {"username": "alice@example.com", "password": "correct horse battery"})
     assert ok.status_code == 302
     home = client.get(reverse("home"))
-    assert home.status_code == 302 and home.url == reverse("project_overview", kwargs={"project_id": project.pk})
+    assert home.status_code == 302 and home.url == reverse(
+        "project_overview", kwargs={"project_id": project.pk}
+    )
 
 
 def test_pages_need_login(client, project):
@@ -22,7 +24,9 @@ def test_pages_need_login(client, project):
 
 
 @pytest.mark.parametrize("name", ["project_overview", "project_settings", "project_members"])
-def test_project_pages_render_for_members_and_hide_from_strangers(client, alice, charlie, project, other_project, name):
+def test_project_pages_render_for_members_and_hide_from_strangers(
+    client, alice, charlie, project, other_project, name
+):
     client.force_login(alice)
     page = client.get(reverse(name, kwargs={"project_id": project.pk}))
     assert page.status_code == 200
@@ -41,7 +45,11 @@ def test_overview_htmx_partial_is_only_the_volume_block(alice_client, project, e
     partial = alice_client.get(url, headers={"HX-Request": "true"})
     assert b"<html" in full.content and b"signed_up" in full.content
     assert partial.status_code == 200
-    assert b"<html" not in partial.content and b'id="volume"' in partial.content and b"signed_up" in partial.content
+    assert (
+        b"<html" not in partial.content
+        and b'id="volume"' in partial.content
+        and b"signed_up" in partial.content
+    )
 
 
 def test_overview_shows_the_capture_snippet_with_the_token(alice_client, project):
@@ -60,15 +68,31 @@ def test_exec_cannot_change_settings_or_members(client, bob, project):
     members = reverse("project_members", kwargs={"project_id": project.pk})
     assert client.post(members, {"email": "bob@example.com", "role": "admin"}).status_code == 403
     membership = Membership.objects.get(user=bob, project=project)
-    assert client.post(reverse("member_update", kwargs={"project_id": project.pk, "membership_id": membership.pk}), {"role": "admin"}).status_code == 403
+    assert (
+        client.post(
+            reverse("member_update", kwargs={"project_id": project.pk, "membership_id": membership.pk}),
+            {"role": "admin"},
+        ).status_code
+        == 403
+    )
 
 
 def test_settings_form_errors_are_shown(alice_client, project):
     url = reverse("project_settings", kwargs={"project_id": project.pk})
-    response = alice_client.post(url, {"name": "", "time_zone": "Mars/Olympus", "recording_retention_days": "0"})
+    response = alice_client.post(
+        url, {"name": "", "time_zone": "Mars/Olympus", "recording_retention_days": "0"}
+    )
     assert response.status_code == 400
     assert b"form-error" in response.content
-    ok = alice_client.post(url, {"name": "Acme 2", "time_zone": "Asia/Kolkata", "recording_retention_days": "30", "recording_enabled": "on"})
+    ok = alice_client.post(
+        url,
+        {
+            "name": "Acme 2",
+            "time_zone": "Asia/Kolkata",
+            "recording_retention_days": "30",
+            "recording_enabled": "on",
+        },
+    )
     assert ok.status_code == 302
     project.refresh_from_db()
     assert (project.name, project.time_zone) == ("Acme 2", "Asia/Kolkata")
@@ -76,7 +100,9 @@ def test_settings_form_errors_are_shown(alice_client, project):
 
 def test_rotating_the_token(alice_client, project):
     old = project.api_token
-    alice_client.post(reverse("project_settings", kwargs={"project_id": project.pk}), {"action": "rotate_token"})
+    alice_client.post(
+        reverse("project_settings", kwargs={"project_id": project.pk}), {"action": "rotate_token"}
+    )
     project.refresh_from_db()
     assert project.api_token != old and project.api_token.startswith("phc_")
 
@@ -89,18 +115,35 @@ def test_admin_manages_members(alice_client, charlie, bob, project):
     assert m.role == Role.SUPPORT
     assert charlie.has_perm("analytics_app.view_recordings", project)
     assert not charlie.has_perm("analytics_app.view_pii", project)
-    alice_client.post(reverse("member_update", kwargs={"project_id": project.pk, "membership_id": m.pk}), {"role": "analyst"})
+    alice_client.post(
+        reverse("member_update", kwargs={"project_id": project.pk, "membership_id": m.pk}),
+        {"role": "analyst"},
+    )
     m.refresh_from_db()
     assert m.role == Role.ANALYST
-    assert alice_client.post(reverse("member_update", kwargs={"project_id": project.pk, "membership_id": m.pk}), {"role": "owner"}).status_code == 400
-    alice_client.post(reverse("member_update", kwargs={"project_id": project.pk, "membership_id": m.pk}), {"action": "remove"})
+    assert (
+        alice_client.post(
+            reverse("member_update", kwargs={"project_id": project.pk, "membership_id": m.pk}),
+            {"role": "owner"},
+        ).status_code
+        == 400
+    )
+    alice_client.post(
+        reverse("member_update", kwargs={"project_id": project.pk, "membership_id": m.pk}),
+        {"action": "remove"},
+    )
     assert not Membership.objects.filter(user=charlie, project=project).exists()
 
 
 def test_the_last_admin_cannot_be_removed_or_demoted(alice_client, alice, project):
     m = Membership.objects.get(user=alice, project=project)
-    alice_client.post(reverse("member_update", kwargs={"project_id": project.pk, "membership_id": m.pk}), {"action": "remove"})
-    alice_client.post(reverse("member_update", kwargs={"project_id": project.pk, "membership_id": m.pk}), {"role": "pm"})
+    alice_client.post(
+        reverse("member_update", kwargs={"project_id": project.pk, "membership_id": m.pk}),
+        {"action": "remove"},
+    )
+    alice_client.post(
+        reverse("member_update", kwargs={"project_id": project.pk, "membership_id": m.pk}), {"role": "pm"}
+    )
     m.refresh_from_db()
     assert m.role == Role.ADMIN
 
@@ -130,7 +173,9 @@ def test_api_keys_shown_once_and_revocable(alice_client, alice):
 def test_script_json_cannot_close_a_script_element():
     from django.template import Context, Template
 
-    html = Template('<script type="application/json">{{ v|script_json }}</script>').render(Context({"v": '{"name": "</script><img src=x onerror=alert(1)>"}'}))
+    html = Template('<script type="application/json">{{ v|script_json }}</script>').render(
+        Context({"v": '{"name": "</script><img src=x onerror=alert(1)>"}'})
+    )
     assert "</script><img" not in html
     assert html.count("</script>") == 1
     import json

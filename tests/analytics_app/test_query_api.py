@@ -10,7 +10,12 @@ from analytics_app.models import PersonalAPIKey
 
 def post(client, project_id, body, **headers):
     data = body if isinstance(body, str | bytes) else json.dumps(body)
-    return client.post(reverse("api_query", kwargs={"project_id": project_id}), data, content_type="application/json", headers=headers)
+    return client.post(
+        reverse("api_query", kwargs={"project_id": project_id}),
+        data,
+        content_type="application/json",
+        headers=headers,
+    )
 
 
 def test_no_credentials_is_401(client, project):
@@ -20,28 +25,46 @@ def test_no_credentials_is_401(client, project):
 
 
 def test_unknown_or_revoked_key_is_401(client, project, alice):
-    assert post(client, project.pk, {"kind": "EventNamesQuery"}, Authorization="Bearer phx_nope").status_code == 401
+    assert (
+        post(client, project.pk, {"kind": "EventNamesQuery"}, Authorization="Bearer phx_nope").status_code
+        == 401
+    )
     key, raw = PersonalAPIKey.issue(alice, "x")
     key.revoke()
-    assert post(client, project.pk, {"kind": "EventNamesQuery"}, Authorization=f"Bearer {raw}").status_code == 401
+    assert (
+        post(client, project.pk, {"kind": "EventNamesQuery"}, Authorization=f"Bearer {raw}").status_code
+        == 401
+    )
 
 
 def test_bearer_key_runs_a_query_with_real_numbers(client, project, api_key, events):
     now = dt.datetime.now(dt.UTC)
-    events.add("signed_up", "u1", now - dt.timedelta(hours=2)).add("signed_up", "u2", now - dt.timedelta(hours=1))
+    events.add("signed_up", "u1", now - dt.timedelta(hours=2)).add(
+        "signed_up", "u2", now - dt.timedelta(hours=1)
+    )
     events.add("$pageview", "u1", now - dt.timedelta(minutes=5)).flush()
     response = post(client, project.pk, {"kind": "EventNamesQuery"}, Authorization=f"Bearer {api_key}")
     assert response.status_code == 200
     results = {r["event"]: r for r in response.json()["results"]}
     assert results["signed_up"]["count"] == 2 and results["signed_up"]["persons"] == 2
     assert results["$pageview"]["count"] == 1
-    narrowed = post(client, project.pk, {"kind": "EventNamesQuery", "search": "PAGE"}, Authorization=f"Bearer {api_key}")
+    narrowed = post(
+        client, project.pk, {"kind": "EventNamesQuery", "search": "PAGE"}, Authorization=f"Bearer {api_key}"
+    )
     assert [r["event"] for r in narrowed.json()["results"]] == ["$pageview"]
 
 
 def test_foreign_or_missing_project_is_404(client, project, other_project, api_key):
-    assert post(client, other_project.pk, {"kind": "EventNamesQuery"}, Authorization=f"Bearer {api_key}").status_code == 404
-    assert post(client, 987654, {"kind": "EventNamesQuery"}, Authorization=f"Bearer {api_key}").status_code == 404
+    assert (
+        post(
+            client, other_project.pk, {"kind": "EventNamesQuery"}, Authorization=f"Bearer {api_key}"
+        ).status_code
+        == 404
+    )
+    assert (
+        post(client, 987654, {"kind": "EventNamesQuery"}, Authorization=f"Bearer {api_key}").status_code
+        == 404
+    )
 
 
 def test_bad_bodies_are_400_with_a_reason(client, project, api_key):
@@ -69,7 +92,10 @@ def test_session_auth_works_and_needs_csrf(client, alice, project):
 
 
 def test_get_is_not_allowed(client, project, api_key):
-    response = client.get(reverse("api_query", kwargs={"project_id": project.pk}), headers={"Authorization": f"Bearer {api_key}"})
+    response = client.get(
+        reverse("api_query", kwargs={"project_id": project.pk}),
+        headers={"Authorization": f"Bearer {api_key}"},
+    )
     assert response.status_code == 405
 
 

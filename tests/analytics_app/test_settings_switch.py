@@ -28,9 +28,15 @@ print(json.dumps({
 
 
 def probe(tmp_path, **env):
-    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CLICKHOUSE_URL", "SECRET_KEY", "DEBUG"}}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "CLICKHOUSE_URL", "SECRET_KEY", "DEBUG"}
+    }
     clean.update({"SEXTANT_VAR_DIR": str(tmp_path), **env})
-    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=clean, cwd=ROOT, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, env=clean, cwd=ROOT, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -47,7 +47,9 @@ class FakeKind:
             run=self.run,
             to_json=self.to_json,
             render_tile=self.render_tile,
-            with_date_range=lambda spec, date_from, date_to: dataclasses.replace(spec, date_from=date_from, date_to=date_to),
+            with_date_range=lambda spec, date_from, date_to: dataclasses.replace(
+                spec, date_from=date_from, date_to=date_to
+            ),
         )
 
     @staticmethod
@@ -97,7 +99,9 @@ def fake_kind(monkeypatch):
 @pytest.fixture
 def make_insight(fake_kind, project, alice):
     def make(name="Fake insight", n=21, **spec):
-        return Insight.objects.create(project=project, name=name, kind="FakeQuery", spec={"n": n, **spec}, created_by=alice)
+        return Insight.objects.create(
+            project=project, name=name, kind="FakeQuery", spec={"n": n, **spec}, created_by=alice
+        )
 
     return make
 

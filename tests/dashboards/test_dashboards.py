@@ -22,12 +22,25 @@ def test_create_rename_and_delete_a_dashboard(alice_client, project, fake_kind):
     created = Dashboard.objects.get(project=project, name="Marketing")
     assert response.status_code == 302 and response.url == url("dashboard", project, dashboard_id=created.pk)
     assert alice_client.post(url("dashboards", project), {"name": ""}).status_code == 400
-    assert alice_client.post(url("dashboard", project, dashboard_id=created.pk), {"action": "rename", "name": ""}).status_code == 400
-    renamed = alice_client.post(url("dashboard", project, dashboard_id=created.pk), {"action": "rename", "name": "Growth", "description": "x"})
+    assert (
+        alice_client.post(
+            url("dashboard", project, dashboard_id=created.pk), {"action": "rename", "name": ""}
+        ).status_code
+        == 400
+    )
+    renamed = alice_client.post(
+        url("dashboard", project, dashboard_id=created.pk),
+        {"action": "rename", "name": "Growth", "description": "x"},
+    )
     assert renamed.status_code == 302
     created.refresh_from_db()
     assert created.name == "Growth"
-    assert alice_client.post(url("dashboard", project, dashboard_id=created.pk), {"action": "explode"}).status_code == 400
+    assert (
+        alice_client.post(
+            url("dashboard", project, dashboard_id=created.pk), {"action": "explode"}
+        ).status_code
+        == 400
+    )
     assert alice_client.post(url("dashboard_delete", project, dashboard_id=created.pk)).status_code == 302
     assert not Dashboard.objects.filter(pk=created.pk).exists()
 
@@ -35,20 +48,35 @@ def test_create_rename_and_delete_a_dashboard(alice_client, project, fake_kind):
 def test_add_insight_to_dashboard_appends_a_tile(alice_client, project, dashboard, make_insight):
     first, second = make_insight("First"), make_insight("Second")
     for insight in (first, second):
-        response = alice_client.post(url("insight_add_to_dashboard", project, insight_id=insight.pk), {"dashboard": dashboard.pk, "width": 2}, headers=HX)
+        response = alice_client.post(
+            url("insight_add_to_dashboard", project, insight_id=insight.pk),
+            {"dashboard": dashboard.pk, "width": 2},
+            headers=HX,
+        )
         assert response.status_code == 200 and b"Added to" in response.content
     tiles = list(dashboard.tiles.all())
     assert [(t.insight.name, t.order, t.width) for t in tiles] == [("First", 0, 2), ("Second", 1, 2)]
-    plain = alice_client.post(url("insight_add_to_dashboard", project, insight_id=first.pk), {"dashboard": dashboard.pk, "width": 1})
+    plain = alice_client.post(
+        url("insight_add_to_dashboard", project, insight_id=first.pk), {"dashboard": dashboard.pk, "width": 1}
+    )
     assert plain.status_code == 302 and plain.url == url("dashboard", project, dashboard_id=dashboard.pk)
 
 
 def test_add_to_another_projects_dashboard_is_rejected(alice_client, project, other_project, make_insight):
     foreign = Dashboard.objects.create(project=other_project, name="Globex board")
     insight = make_insight()
-    response = alice_client.post(url("insight_add_to_dashboard", project, insight_id=insight.pk), {"dashboard": foreign.pk, "width": 1}, headers=HX)
+    response = alice_client.post(
+        url("insight_add_to_dashboard", project, insight_id=insight.pk),
+        {"dashboard": foreign.pk, "width": 1},
+        headers=HX,
+    )
     assert response.status_code == 400 and not foreign.tiles.exists()
-    assert alice_client.post(url("insight_add_to_dashboard", project, insight_id=insight.pk), {"dashboard": "x", "width": 9}).status_code == 400
+    assert (
+        alice_client.post(
+            url("insight_add_to_dashboard", project, insight_id=insight.pk), {"dashboard": "x", "width": 9}
+        ).status_code
+        == 400
+    )
 
 
 def test_dashboard_page_lazy_loads_each_tile(alice_client, project, tile, fake_kind):
@@ -60,7 +88,11 @@ def test_dashboard_page_lazy_loads_each_tile(alice_client, project, tile, fake_k
     assert "Fake insight" in body and "fake-tile" not in body  # nothing computed yet
     assert fake_kind.calls == []
     partial = alice_client.get(url("dashboard", project, dashboard_id=tile.dashboard_id), headers=HX)
-    assert partial.status_code == 200 and b"<html" not in partial.content and b'id="dashboard-grid"' in partial.content
+    assert (
+        partial.status_code == 200
+        and b"<html" not in partial.content
+        and b'id="dashboard-grid"' in partial.content
+    )
 
 
 def test_tile_endpoint_renders_just_the_tile_body(alice_client, project, tile, events):
@@ -87,7 +119,9 @@ def test_tiles_are_cached_and_refresh_bypasses_the_cache(alice_client, project, 
     assert len(fake_kind.calls) == 2  # the refresh wrote the new result back
 
 
-def test_cache_is_per_project_and_per_override(client, alice, charlie, project, other_project, tile, fake_kind):
+def test_cache_is_per_project_and_per_override(
+    client, alice, charlie, project, other_project, tile, fake_kind
+):
     from dashboards.cache import DateOverride, compute
 
     compute(project, "FakeQuery", {"n": 21})
@@ -110,7 +144,10 @@ def test_date_override_changes_the_spec_passed_to_run(alice_client, project, til
 
 def test_stored_date_range_applies_to_tiles_and_the_query_param_wins(alice_client, project, tile, fake_kind):
     dashboard = tile.dashboard
-    saved = alice_client.post(url("dashboard", project, dashboard_id=dashboard.pk), {"action": "dates", "date_from": "-90d", "date_to": ""})
+    saved = alice_client.post(
+        url("dashboard", project, dashboard_id=dashboard.pk),
+        {"action": "dates", "date_from": "-90d", "date_to": ""},
+    )
     assert saved.status_code == 302
     dashboard.refresh_from_db()
     assert (dashboard.date_from, dashboard.date_to) == ("-90d", "")
@@ -125,13 +162,22 @@ def test_stored_date_range_applies_to_tiles_and_the_query_param_wins(alice_clien
     assert fake_kind.calls[-1].date_from is None
 
 
-@pytest.mark.parametrize("params", [{"date_from": "yesterday-ish"}, {"date_from": "-7d", "date_to": "2020-13-45"}, {"date_to": "2024-01-01"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"date_from": "yesterday-ish"},
+        {"date_from": "-7d", "date_to": "2020-13-45"},
+        {"date_to": "2024-01-01"},
+    ],
+)
 def test_invalid_date_override_is_400_not_500(alice_client, project, tile, fake_kind, params):
     path, _ = tile_url(project, tile)
     assert alice_client.get(path, params).status_code == 400
     page = alice_client.get(url("dashboard", project, dashboard_id=tile.dashboard_id), params)
     assert page.status_code == 400 and b"form-error" in page.content
-    stored = alice_client.post(url("dashboard", project, dashboard_id=tile.dashboard_id), {"action": "dates", **params})
+    stored = alice_client.post(
+        url("dashboard", project, dashboard_id=tile.dashboard_id), {"action": "dates", **params}
+    )
     assert stored.status_code == 400
     assert fake_kind.calls == []
 
@@ -139,7 +185,9 @@ def test_invalid_date_override_is_400_not_500(alice_client, project, tile, fake_
 def test_a_failing_insight_shows_an_error_in_its_tile(alice_client, project, dashboard, alice, fake_kind):
     from dashboards.models import Insight
 
-    broken = Insight.objects.create(project=project, name="Broken", kind="FakeQuery", spec={"n": "x"}, created_by=alice)
+    broken = Insight.objects.create(
+        project=project, name="Broken", kind="FakeQuery", spec={"n": "x"}, created_by=alice
+    )
     bad_tile = DashboardTile.objects.create(dashboard=dashboard, insight=broken)
     path, _ = tile_url(project, bad_tile)
     response = alice_client.get(path)
@@ -147,13 +195,22 @@ def test_a_failing_insight_shows_an_error_in_its_tile(alice_client, project, das
 
 
 def test_reorder_resize_and_remove_tiles(alice_client, project, dashboard, make_insight):
-    a, b, c = (DashboardTile.objects.create(dashboard=dashboard, insight=make_insight(n), order=i) for i, n in enumerate("abc"))
+    a, b, c = (
+        DashboardTile.objects.create(dashboard=dashboard, insight=make_insight(n), order=i)
+        for i, n in enumerate("abc")
+    )
 
     def edit(tile, **data):
-        return alice_client.post(url("tile_update", project, dashboard_id=dashboard.pk, tile_id=tile.pk), data, headers=HX)
+        return alice_client.post(
+            url("tile_update", project, dashboard_id=dashboard.pk, tile_id=tile.pk), data, headers=HX
+        )
 
     response = edit(c, action="up")
-    assert response.status_code == 200 and b'id="dashboard-grid"' in response.content and b"<html" not in response.content
+    assert (
+        response.status_code == 200
+        and b'id="dashboard-grid"' in response.content
+        and b"<html" not in response.content
+    )
     assert [t.insight.name for t in dashboard.tiles.all()] == ["a", "c", "b"]
     edit(a, action="up")  # already first: no change
     edit(a, action="down")
@@ -164,7 +221,12 @@ def test_reorder_resize_and_remove_tiles(alice_client, project, dashboard, make_
     assert edit(b, action="width", width=7).status_code == 400
     assert edit(b, action="width").status_code == 400
     assert edit(b, action="fly").status_code == 400
-    assert alice_client.post(url("tile_update", project, dashboard_id=dashboard.pk, tile_id=a.pk), {"action": "remove"}).status_code == 302
+    assert (
+        alice_client.post(
+            url("tile_update", project, dashboard_id=dashboard.pk, tile_id=a.pk), {"action": "remove"}
+        ).status_code
+        == 302
+    )
     assert [t.insight.name for t in dashboard.tiles.all()] == ["c", "b"]
 
 
@@ -173,16 +235,41 @@ def test_exec_can_view_and_refresh_but_not_change(client, bob, project, tile, fa
     dashboard = tile.dashboard
     assert client.get(url("dashboards", project)).status_code == 200
     page = client.get(url("dashboard", project, dashboard_id=dashboard.pk))
-    assert page.status_code == 200 and b"tile-controls" not in page.content and b"Save range" not in page.content
+    assert (
+        page.status_code == 200 and b"tile-controls" not in page.content and b"Save range" not in page.content
+    )
     path, _ = tile_url(project, tile)
     assert client.get(path, {"refresh": "1"}).status_code == 200
     assert client.post(url("dashboards", project), {"name": "Mine"}).status_code == 403
-    assert client.post(url("dashboard", project, dashboard_id=dashboard.pk), {"action": "rename", "name": "X"}).status_code == 403
-    assert client.post(url("dashboard", project, dashboard_id=dashboard.pk), {"action": "dates", "date_from": "-7d"}).status_code == 403
+    assert (
+        client.post(
+            url("dashboard", project, dashboard_id=dashboard.pk), {"action": "rename", "name": "X"}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            url("dashboard", project, dashboard_id=dashboard.pk), {"action": "dates", "date_from": "-7d"}
+        ).status_code
+        == 403
+    )
     assert client.post(url("dashboard_delete", project, dashboard_id=dashboard.pk)).status_code == 403
-    assert client.post(url("tile_update", project, dashboard_id=dashboard.pk, tile_id=tile.pk), {"action": "remove"}).status_code == 403
-    assert client.post(url("insight_add_to_dashboard", project, insight_id=tile.insight_id), {"dashboard": dashboard.pk}).status_code == 403
-    assert DashboardTile.objects.filter(pk=tile.pk).exists() and Dashboard.objects.filter(name="Mine").count() == 0
+    assert (
+        client.post(
+            url("tile_update", project, dashboard_id=dashboard.pk, tile_id=tile.pk), {"action": "remove"}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            url("insight_add_to_dashboard", project, insight_id=tile.insight_id), {"dashboard": dashboard.pk}
+        ).status_code
+        == 403
+    )
+    assert (
+        DashboardTile.objects.filter(pk=tile.pk).exists()
+        and Dashboard.objects.filter(name="Mine").count() == 0
+    )
 
 
 def test_strangers_get_404_everywhere(client, charlie, project, other_project, tile):
@@ -196,7 +283,13 @@ def test_strangers_get_404_everywhere(client, charlie, project, other_project, t
         url("dashboard_tile", other_project, dashboard_id=dashboard.pk, tile_id=tile.pk),
     ):
         assert client.get(path).status_code == 404, path
-    assert client.post(url("tile_update", other_project, dashboard_id=dashboard.pk, tile_id=tile.pk), {"action": "remove"}).status_code == 404
+    assert (
+        client.post(
+            url("tile_update", other_project, dashboard_id=dashboard.pk, tile_id=tile.pk),
+            {"action": "remove"},
+        ).status_code
+        == 404
+    )
     assert client.post(url("dashboard_delete", other_project, dashboard_id=dashboard.pk)).status_code == 404
 
 
@@ -205,7 +298,9 @@ def test_pages_need_login(client, project, tile):
     assert response.status_code == 302 and "/login/" in response.url
 
 
-def test_dashboard_page_query_count_does_not_grow_with_tiles(alice_client, project, dashboard, make_insight, django_assert_max_num_queries):
+def test_dashboard_page_query_count_does_not_grow_with_tiles(
+    alice_client, project, dashboard, make_insight, django_assert_max_num_queries
+):
     for i in range(8):
         DashboardTile.objects.create(dashboard=dashboard, insight=make_insight(f"i{i}"), order=i)
     with django_assert_max_num_queries(12):

@@ -56,7 +56,9 @@ def test_the_default_dashboard_cannot_be_deleted(alice_client, project, fake_def
     assert Dashboard.objects.filter(pk=board.pk).exists()
 
 
-def test_refresh_dashboard_task_recomputes_every_tile_into_the_cache(project, dashboard, make_insight, fake_kind):
+def test_refresh_dashboard_task_recomputes_every_tile_into_the_cache(
+    project, dashboard, make_insight, fake_kind
+):
     dashboard.date_from = "-30d"
     dashboard.save()
     a, b = make_insight("a", n=1), make_insight("b", n=2)
@@ -64,7 +66,9 @@ def test_refresh_dashboard_task_recomputes_every_tile_into_the_cache(project, da
         DashboardTile.objects.create(dashboard=dashboard, insight=insight, order=i)
     outcome = refresh_dashboard.apply(args=[dashboard.pk]).get()
     assert outcome == {"dashboard_id": dashboard.pk, "refreshed": 2, "failed": 0, "missing": False}
-    assert sorted(c.n for c in fake_kind.calls) == [1, 2] and {c.date_from for c in fake_kind.calls} == {"-30d"}
+    assert sorted(c.n for c in fake_kind.calls) == [1, 2] and {c.date_from for c in fake_kind.calls} == {
+        "-30d"
+    }
     hit = compute(project, "FakeQuery", {"n": 1}, DateOverride("-30d"))
     assert hit.from_cache and len(fake_kind.calls) == 2
     refresh_dashboard(dashboard.pk)  # idempotent: recomputes, same cache entries
@@ -75,6 +79,8 @@ def test_refresh_dashboard_task_recomputes_every_tile_into_the_cache(project, da
 
 def test_refresh_dashboard_task_tolerates_missing_and_broken(project, dashboard, alice, fake_kind):
     assert refresh_dashboard(987654321)["missing"] is True
-    broken = Insight.objects.create(project=project, name="Broken", kind="FakeQuery", spec={"n": None}, created_by=alice)
+    broken = Insight.objects.create(
+        project=project, name="Broken", kind="FakeQuery", spec={"n": None}, created_by=alice
+    )
     DashboardTile.objects.create(dashboard=dashboard, insight=broken)
     assert refresh_dashboard(dashboard.pk)["failed"] == 1

@@ -15,15 +15,27 @@ from .conftest import url
 HX = {"HX-Request": "true"}
 
 
-def test_save_insight_via_htmx_stores_the_canonical_spec_and_offers_add_to_dashboard(alice_client, project, fake_kind, dashboard):
+def test_save_insight_via_htmx_stores_the_canonical_spec_and_offers_add_to_dashboard(
+    alice_client, project, fake_kind, dashboard
+):
     response = alice_client.post(
         url("insight_new", project),
-        {"kind": "FakeQuery", "spec": json.dumps({"n": 3, "event": "$pageview"}), "name": "Pageviews x2", "description": "d"},
+        {
+            "kind": "FakeQuery",
+            "spec": json.dumps({"n": 3, "event": "$pageview"}),
+            "name": "Pageviews x2",
+            "description": "d",
+        },
         headers=HX,
     )
     assert response.status_code == 200
     saved = Insight.objects.get(project=project)
-    assert (saved.name, saved.kind, saved.spec, saved.created_by.email) == ("Pageviews x2", "FakeQuery", {"n": 3, "event": "$pageview"}, "alice@example.com")
+    assert (saved.name, saved.kind, saved.spec, saved.created_by.email) == (
+        "Pageviews x2",
+        "FakeQuery",
+        {"n": 3, "event": "$pageview"},
+        "alice@example.com",
+    )
     body = response.content.decode()
     assert "<html" not in body and "Saved" in body
     assert url("insight", project, insight_id=saved.pk) in body
@@ -31,7 +43,9 @@ def test_save_insight_via_htmx_stores_the_canonical_spec_and_offers_add_to_dashb
 
 
 def test_save_insight_without_htmx_redirects_to_the_insight(alice_client, project, fake_kind):
-    response = alice_client.post(url("insight_new", project), {"kind": "FakeQuery", "spec": '{"n": 1}', "name": "One"})
+    response = alice_client.post(
+        url("insight_new", project), {"kind": "FakeQuery", "spec": '{"n": 1}', "name": "One"}
+    )
     saved = Insight.objects.get(project=project)
     assert response.status_code == 302 and response.url == url("insight", project, insight_id=saved.pk)
 
@@ -47,14 +61,18 @@ def test_save_insight_without_htmx_redirects_to_the_insight(alice_client, projec
 )
 def test_invalid_insight_is_a_form_error_not_a_500(alice_client, project, fake_kind, kind, spec, message):
     for headers in (HX, {}):
-        response = alice_client.post(url("insight_new", project), {"kind": kind, "spec": spec, "name": "Bad"}, headers=headers)
+        response = alice_client.post(
+            url("insight_new", project), {"kind": kind, "spec": spec, "name": "Bad"}, headers=headers
+        )
         assert response.status_code == 400
         assert message in response.content.decode()
     assert not Insight.objects.filter(project=project).exists()
 
 
 def test_missing_name_is_a_form_error(alice_client, project, fake_kind):
-    response = alice_client.post(url("insight_new", project), {"kind": "FakeQuery", "spec": '{"n": 1}', "name": ""}, headers=HX)
+    response = alice_client.post(
+        url("insight_new", project), {"kind": "FakeQuery", "spec": '{"n": 1}', "name": ""}, headers=HX
+    )
     assert response.status_code == 400 and "form-error" in response.content.decode()
 
 
@@ -91,7 +109,9 @@ def test_insight_page_renders_the_result_from_clickhouse(alice_client, project, 
 
 
 def test_insight_of_an_unregistered_kind_shows_a_message(alice_client, project, alice):
-    insight = Insight.objects.create(project=project, name="Old", kind="GoneQuery", spec={"a": 1}, created_by=alice)
+    insight = Insight.objects.create(
+        project=project, name="Old", kind="GoneQuery", spec={"a": 1}, created_by=alice
+    )
     page = alice_client.get(url("insight", project, insight_id=insight.pk))
     assert page.status_code == 200 and b"not available" in page.content
 
@@ -100,11 +120,18 @@ def test_rename_and_delete_are_for_writers(client, alice, bob, project, make_ins
     insight = make_insight()
     client.force_login(bob)
     assert client.get(url("insight", project, insight_id=insight.pk)).status_code == 200
-    assert client.post(url("insight", project, insight_id=insight.pk), {"name": "Hijacked"}).status_code == 403
+    assert (
+        client.post(url("insight", project, insight_id=insight.pk), {"name": "Hijacked"}).status_code == 403
+    )
     assert client.post(url("insight_delete", project, insight_id=insight.pk)).status_code == 403
     client.force_login(alice)
     assert client.post(url("insight", project, insight_id=insight.pk), {"name": ""}).status_code == 400
-    assert client.post(url("insight", project, insight_id=insight.pk), {"name": "Renamed", "description": "x"}).status_code == 302
+    assert (
+        client.post(
+            url("insight", project, insight_id=insight.pk), {"name": "Renamed", "description": "x"}
+        ).status_code
+        == 302
+    )
     insight.refresh_from_db()
     assert insight.name == "Renamed"
     assert client.post(url("insight_delete", project, insight_id=insight.pk)).status_code == 302
@@ -129,6 +156,8 @@ def test_save_box_is_shown_to_writers_only(project, fake_kind):
 
 
 def test_save_form_as_a_page_is_prefilled_and_not_yet_validated(alice_client, project, fake_kind):
-    page = alice_client.get(url("insight_new", project), {"kind": "FakeQuery", "spec": '{"n": 1}', "name": "Draft"})
+    page = alice_client.get(
+        url("insight_new", project), {"kind": "FakeQuery", "spec": '{"n": 1}', "name": "Draft"}
+    )
     assert page.status_code == 200 and b"form-error" not in page.content
     assert b'value="Draft"' in page.content and b'value="{&quot;n&quot;: 1}"' in page.content

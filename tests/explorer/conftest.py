@@ -12,7 +12,16 @@ import pytest
 from analytics_app import clickhouse as ch
 
 
-def insert_events(project_id: int, n: int, *, start: dt.datetime, distinct_ids: int = 50, same_timestamp: int = 1, event: str = "$pageview", properties: dict | None = None) -> list[str]:
+def insert_events(
+    project_id: int,
+    n: int,
+    *,
+    start: dt.datetime,
+    distinct_ids: int = 50,
+    same_timestamp: int = 1,
+    event: str = "$pageview",
+    properties: dict | None = None,
+) -> list[str]:
     """Insert `n` events in one go; every `same_timestamp` consecutive events share a timestamp
     (newest first from `start`). Returns the uuids."""
     uuids = [str(uuid.uuid4()) for _ in range(n)]
@@ -24,7 +33,9 @@ def insert_events(project_id: int, n: int, *, start: dt.datetime, distinct_ids: 
             "uuid": uuids,
             "event": [event] * n,
             "distinct_id": [f"user-{i % distinct_ids}" for i in range(n)],
-            "person_id": [str(uuid.uuid5(uuid.NAMESPACE_URL, f"{project_id}/user-{i % distinct_ids}")) for i in range(n)],
+            "person_id": [
+                str(uuid.uuid5(uuid.NAMESPACE_URL, f"{project_id}/user-{i % distinct_ids}")) for i in range(n)
+            ],
             "timestamp": [start - dt.timedelta(seconds=i // same_timestamp) for i in range(n)],
             "properties": [props] * n,
         },
@@ -32,7 +43,14 @@ def insert_events(project_id: int, n: int, *, start: dt.datetime, distinct_ids: 
     return uuids
 
 
-def insert_person(project_id: int, person_id: uuid.UUID, properties: dict, *, created_at: dt.datetime | None = None, is_identified: bool = True) -> None:
+def insert_person(
+    project_id: int,
+    person_id: uuid.UUID,
+    properties: dict,
+    *,
+    created_at: dt.datetime | None = None,
+    is_identified: bool = True,
+) -> None:
     ch.insert(
         "persons",
         {

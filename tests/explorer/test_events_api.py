@@ -15,7 +15,12 @@ from .conftest import insert_events
 
 
 def post(client, project, body, **headers):
-    return client.post(reverse("api_query", kwargs={"project_id": project.pk}), body, content_type="application/json", **headers)
+    return client.post(
+        reverse("api_query", kwargs={"project_id": project.pk}),
+        body,
+        content_type="application/json",
+        **headers,
+    )
 
 
 def test_events_query_shape_and_next_cursor(client, project, api_key, events, now):
@@ -34,7 +39,12 @@ def test_events_query_shape_and_next_cursor(client, project, api_key, events, no
     second = post(client, project, {"kind": "EventsQuery", "limit": 1, "after": body["next"]}, **auth).json()
     assert [r["event"] for r in second["results"]] == ["signed_up"] and second["next"] is None
     assert second["results"][0]["properties"]["email"] == "u1@example.com"  # alice (admin) may view PII
-    only = post(client, project, {"kind": "EventsQuery", "event": "signed_up", "properties": [{"key": "plan", "value": "pro"}]}, **auth).json()
+    only = post(
+        client,
+        project,
+        {"kind": "EventsQuery", "event": "signed_up", "properties": [{"key": "plan", "value": "pro"}]},
+        **auth,
+    ).json()
     assert [r["event"] for r in only["results"]] == ["signed_up"]
 
 
@@ -42,7 +52,11 @@ def test_events_query_masks_pii_for_exec(client, bob, project, events, now):
     events.add("signed_up", "u1", now, {"email": "u1@example.com", "plan": "pro"}).flush()
     client.force_login(bob)
     (row,) = post(client, project, {"kind": "EventsQuery"}).json()["results"]
-    assert row["properties"]["plan"] == "pro" and "u1@example.com" not in str(row) and row["properties"]["email"].startswith("•")
+    assert (
+        row["properties"]["plan"] == "pro"
+        and "u1@example.com" not in str(row)
+        and row["properties"]["email"].startswith("•")
+    )
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,9 @@ from .conftest import insert_events
 def export_url(project, **params):
     from urllib.parse import urlencode
 
-    return reverse("explorer:events_export", kwargs={"project_id": project.pk}) + ("?" + urlencode(params) if params else "")
+    return reverse("explorer:events_export", kwargs={"project_id": project.pk}) + (
+        "?" + urlencode(params) if params else ""
+    )
 
 
 def read_csv(response) -> list[list[str]]:
@@ -33,7 +35,12 @@ def test_export_needs_the_export_permission(client, bob, charlie, project, other
 
 
 def test_export_of_the_current_filter_with_pii_masked_for_a_pm(client, alice, project, events, now):
-    events.add("signed_up", "u1", now - dt.timedelta(hours=1), {"email": "u1@example.com", "plan": "pro", "$browser": "Chrome"})
+    events.add(
+        "signed_up",
+        "u1",
+        now - dt.timedelta(hours=1),
+        {"email": "u1@example.com", "plan": "pro", "$browser": "Chrome"},
+    )
     events.add("$pageview", "u1", now, {"$current_url": "https://a.example/"})
     events.flush()
     pm = get_user_model().objects.create_user("pm@example.com", "pm@example.com", "x")
@@ -42,7 +49,19 @@ def test_export_of_the_current_filter_with_pii_masked_for_a_pm(client, alice, pr
     response = client.get(export_url(project, event="signed_up", columns="email,plan"))
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     header, *rows = read_csv(response)
-    assert header == ["uuid", "timestamp", "event", "distinct_id", "person_id", "session_id", "$current_url", "$browser", "email", "plan", "properties"]
+    assert header == [
+        "uuid",
+        "timestamp",
+        "event",
+        "distinct_id",
+        "person_id",
+        "session_id",
+        "$current_url",
+        "$browser",
+        "email",
+        "plan",
+        "properties",
+    ]
     (row,) = rows
     assert row[2] == "signed_up" and row[7] == "Chrome" and row[9] == "pro"
     assert "u1@example.com" not in ",".join(row) and row[8].startswith("•")
@@ -58,7 +77,17 @@ def test_export_bad_params_are_400(alice_client, project):
 
 def test_large_export_streams_in_bounded_memory(alice_client, project, now):
     n = 200_000
-    insert_events(project.id, n, start=now, same_timestamp=10, properties={"$current_url": "https://example.com/some/longer/path", "$browser": "Firefox", "plan": "pro"})
+    insert_events(
+        project.id,
+        n,
+        start=now,
+        same_timestamp=10,
+        properties={
+            "$current_url": "https://example.com/some/longer/path",
+            "$browser": "Firefox",
+            "plan": "pro",
+        },
+    )
     response = alice_client.get(export_url(project, date_from="-30d"))
     assert response.status_code == 200 and response.streaming
     tracemalloc.start()

@@ -18,27 +18,45 @@ from .conftest import insert_person
 @pytest.fixture
 def people(project, events, now):
     """ann: two distinct_ids merged into one person; ben: one distinct_id."""
-    events.add("$pageview", "anon-1", now - dt.timedelta(days=2), {"$current_url": "https://a.example/anon", "$session_id": "sess-a"})
+    events.add(
+        "$pageview",
+        "anon-1",
+        now - dt.timedelta(days=2),
+        {"$current_url": "https://a.example/anon", "$session_id": "sess-a"},
+    )
     events.merge("ann@id", into="anon-1")
-    events.add("signed_up", "ann@id", now - dt.timedelta(days=1), {"$current_url": "https://a.example/signup"})
+    events.add(
+        "signed_up", "ann@id", now - dt.timedelta(days=1), {"$current_url": "https://a.example/signup"}
+    )
     events.add("$pageview", "ben", now - dt.timedelta(hours=1), {"$current_url": "https://a.example/ben"})
     events.flush()
     ann, ben = events.person_for("anon-1"), events.person_for("ben")
-    insert_person(project.id, ann, {"email": "Ann@Example.com", "name": "Ann Example", "plan": "pro"}, created_at=now - dt.timedelta(days=2))
-    insert_person(project.id, ben, {"email": "ben@example.com", "plan": "free"}, created_at=now - dt.timedelta(hours=1))
+    insert_person(
+        project.id,
+        ann,
+        {"email": "Ann@Example.com", "name": "Ann Example", "plan": "pro"},
+        created_at=now - dt.timedelta(days=2),
+    )
+    insert_person(
+        project.id, ben, {"email": "ben@example.com", "plan": "free"}, created_at=now - dt.timedelta(hours=1)
+    )
     return {"ann": ann, "ben": ben}
 
 
 def persons_url(project, **params):
     from urllib.parse import urlencode
 
-    return reverse("explorer:persons", kwargs={"project_id": project.pk}) + ("?" + urlencode(params) if params else "")
+    return reverse("explorer:persons", kwargs={"project_id": project.pk}) + (
+        "?" + urlencode(params) if params else ""
+    )
 
 
 def person_url(project, person_id, **params):
     from urllib.parse import urlencode
 
-    return reverse("explorer:person", kwargs={"project_id": project.pk, "person_id": person_id}) + ("?" + urlencode(params) if params else "")
+    return reverse("explorer:person", kwargs={"project_id": project.pk, "person_id": person_id}) + (
+        "?" + urlencode(params) if params else ""
+    )
 
 
 def test_persons_page_lists_newest_first_with_counts(alice_client, project, people):
@@ -53,7 +71,11 @@ def test_persons_page_lists_newest_first_with_counts(alice_client, project, peop
 def test_persons_htmx_partial_stranger_and_bad_params(client, alice, charlie, project, other_project, people):
     client.force_login(alice)
     partial = client.get(persons_url(project, search="ben"), headers={"HX-Request": "true"})
-    assert partial.status_code == 200 and b"<html" not in partial.content and b"ben@example.com" in partial.content
+    assert (
+        partial.status_code == 200
+        and b"<html" not in partial.content
+        and b"ben@example.com" in partial.content
+    )
     assert client.get(persons_url(project, after="bogus")).status_code == 400
     assert client.get(persons_url(project, limit="0")).status_code == 400
     assert client.get(person_url(project, uuid.uuid4())).status_code == 404
@@ -62,9 +84,14 @@ def test_persons_htmx_partial_stranger_and_bad_params(client, alice, charlie, pr
     assert client.get(person_url(project, people["ann"])).status_code == 404
 
 
-@pytest.mark.parametrize(("search", "found"), [("ann@example", "ann"), ("ANN EXAMPLE", "ann"), ("anon-1", "ann"), ("ben", "ben"), ("free", "ben")])
+@pytest.mark.parametrize(
+    ("search", "found"),
+    [("ann@example", "ann"), ("ANN EXAMPLE", "ann"), ("anon-1", "ann"), ("ben", "ben"), ("free", "ben")],
+)
 def test_search_by_property_substring_or_exact_distinct_id(alice_client, project, people, search, found):
-    body = alice_client.get(reverse("explorer:api_persons", kwargs={"project_id": project.pk}), {"search": search}).json()
+    body = alice_client.get(
+        reverse("explorer:api_persons", kwargs={"project_id": project.pk}), {"search": search}
+    ).json()
     assert [r["id"] for r in body["results"]] == [str(people[found])]
 
 
@@ -87,10 +114,14 @@ def test_persons_api_pages_with_a_cursor(alice_client, project, people):
 
 def test_person_api_one_person_and_404s(client, api_key, charlie, project, people):
     auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
-    one = client.get(reverse("explorer:api_person", kwargs={"project_id": project.pk, "person_id": people["ann"]}), **auth)
+    one = client.get(
+        reverse("explorer:api_person", kwargs={"project_id": project.pk, "person_id": people["ann"]}), **auth
+    )
     assert one.status_code == 200 and one.json()["properties"]["email"] == "Ann@Example.com"
     for missing in (uuid.uuid4(), "not-a-uuid"):
-        response = client.get(reverse("explorer:api_person", kwargs={"project_id": project.pk, "person_id": missing}), **auth)
+        response = client.get(
+            reverse("explorer:api_person", kwargs={"project_id": project.pk, "person_id": missing}), **auth
+        )
         assert response.status_code == 404 and response.json()["error"]
     client.force_login(charlie)
     assert client.get(reverse("explorer:api_persons", kwargs={"project_id": project.pk})).status_code == 404
@@ -100,12 +131,21 @@ def test_merged_person_page_shows_both_distinct_ids_and_all_events(alice_client,
     page = alice_client.get(person_url(project, people["ann"]))
     html = page.content.decode()
     assert page.status_code == 200
-    assert '<code class="distinct-id">anon-1</code>' in html and '<code class="distinct-id">ann@id</code>' in html
-    assert "https://a.example/anon" in html and "https://a.example/signup" in html and "https://a.example/ben" not in html
+    assert (
+        '<code class="distinct-id">anon-1</code>' in html
+        and '<code class="distinct-id">ann@id</code>' in html
+    )
+    assert (
+        "https://a.example/anon" in html
+        and "https://a.example/signup" in html
+        and "https://a.example/ben" not in html
+    )
     assert "/replay/sess-a" not in html  # the snapshots table exists and holds no recording of it
 
 
-def test_person_sessions_come_from_events_without_a_snapshots_table(alice_client, project, people, monkeypatch):
+def test_person_sessions_come_from_events_without_a_snapshots_table(
+    alice_client, project, people, monkeypatch
+):
     monkeypatch.setattr(RecordingsQueryRunner, "available", staticmethod(lambda: False))
     html = alice_client.get(person_url(project, people["ann"])).content.decode()
     assert f'href="/project/{project.pk}/replay/sess-a"' in html
@@ -121,15 +161,25 @@ def test_person_timeline_loads_more_with_the_keyset_cursor(alice_client, project
     more_url = html.split('id="load-more"')[1].split('hx-get="')[1].split('"')[0].replace("&amp;", "&")
     more = alice_client.get(more_url, headers={"HX-Request": "true"}).content.decode()
     assert "<html" not in more and more.count("<tr>") == 30 and 'id="load-more"' not in more
-    assert "https://a.example/129" in more and "https://a.example/100\"" in more and "https://a.example/99\"" not in more
+    assert (
+        "https://a.example/129" in more
+        and 'https://a.example/100"' in more
+        and 'https://a.example/99"' not in more
+    )
 
 
 def test_person_recordings_come_from_recording_summaries_when_present(alice_client, project, people, now):
     ch.insert(
         "session_replay_snapshots",
         {
-            "project_id": [project.id], "session_id": ["rec-1"], "window_id": ["w"], "distinct_id": ["ann@id"],
-            "timestamp": [now - dt.timedelta(days=1)], "event_type": [2], "data": ["{}"], "uuid": [str(uuid.uuid4())],
+            "project_id": [project.id],
+            "session_id": ["rec-1"],
+            "window_id": ["w"],
+            "distinct_id": ["ann@id"],
+            "timestamp": [now - dt.timedelta(days=1)],
+            "event_type": [2],
+            "data": ["{}"],
+            "uuid": [str(uuid.uuid4())],
         },
     )
     refresh_sessions({project.id: {"rec-1"}})  # what the ingestion writer does after storing chunks
@@ -141,10 +191,16 @@ def test_person_recordings_come_from_recording_summaries_when_present(alice_clie
 def test_exec_sees_email_masked_and_admin_sees_it(client, alice, bob, project, people):
     api = reverse("explorer:api_persons", kwargs={"project_id": project.pk})
     client.force_login(bob)
-    for body in (client.get(persons_url(project)).content.decode(), client.get(person_url(project, people["ann"])).content.decode(), str(client.get(api).json())):
+    for body in (
+        client.get(persons_url(project)).content.decode(),
+        client.get(person_url(project, people["ann"])).content.decode(),
+        str(client.get(api).json()),
+    ):
         assert "Ann@Example.com" not in body and "ben@example.com" not in body and "Ann Example" not in body
         assert "•" in body
-    assert '"plan": "pro"' in client.get(person_url(project, people["ann"])).content.decode().replace("&quot;", '"')
+    assert '"plan": "pro"' in client.get(person_url(project, people["ann"])).content.decode().replace(
+        "&quot;", '"'
+    )
     client.force_login(alice)
     assert "ben@example.com" in client.get(persons_url(project)).content.decode()
     assert "Ann@Example.com" in client.get(person_url(project, people["ann"])).content.decode()

@@ -82,7 +82,13 @@ def send(client, path: str, payload, *, gz: bool = False, content_type: str = "a
 
 
 def event(name: str = "$pageview", distinct_id: str = "user-1", **props) -> dict:
-    return {"event": name, "distinct_id": distinct_id, "properties": props, "uuid": str(uuid.uuid4()), "timestamp": dt.datetime.now(dt.UTC).isoformat()}
+    return {
+        "event": name,
+        "distinct_id": distinct_id,
+        "properties": props,
+        "uuid": str(uuid.uuid4()),
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(),
+    }
 
 
 def count_events(project_id: int, event_name: str | None = None) -> int:

@@ -16,7 +16,9 @@ def envelope(project, *events):
     return {"api_key": project.api_token, "batch": list(events)}
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"", b"   ", b"[1, 2", b"\x1f\x8b\x08\x00garbage", b"42", b'"a string"'])
+@pytest.mark.parametrize(
+    "body", [b"{not json", b"", b"   ", b"[1, 2", b"\x1f\x8b\x08\x00garbage", b"42", b'"a string"']
+)
 def test_unreadable_payloads_are_400_and_store_nothing(client, project, body):
     response = send(client, "/e/", body)
     assert response.status_code in (400, 401)
@@ -53,13 +55,30 @@ def test_missing_distinct_id_alone_is_400_and_quarantined(client, project):
     assert json.loads(found[0]["payload"])["event"] == "lost"
 
 
-@pytest.mark.parametrize("placeholder", ["anonymous", "Guest", "undefined", "[object Object]", "NaN", "null", "0", '"undefined"', "'None'", "NOT_AUTHENTICATED", "email"])
+@pytest.mark.parametrize(
+    "placeholder",
+    [
+        "anonymous",
+        "Guest",
+        "undefined",
+        "[object Object]",
+        "NaN",
+        "null",
+        "0",
+        '"undefined"',
+        "'None'",
+        "NOT_AUTHENTICATED",
+        "email",
+    ],
+)
 def test_placeholder_distinct_id_is_quarantined_and_the_rest_accepted(client, project, placeholder):
     response = send(client, "/e/", envelope(project, event("good", "u-1"), event("bad", placeholder)))
     assert response.status_code == 200
     assert count_events(project.id) == 1
     found = warnings(project.id)
-    assert [(w["type"], w["event"], w["distinct_id"]) for w in found] == [("illegal_distinct_id", "bad", placeholder)]
+    assert [(w["type"], w["event"], w["distinct_id"]) for w in found] == [
+        ("illegal_distinct_id", "bad", placeholder)
+    ]
 
 
 def test_case_sensitive_placeholders_are_user_ids_in_other_cases(client, project):
@@ -70,7 +89,14 @@ def test_case_sensitive_placeholders_are_user_ids_in_other_cases(client, project
 
 @pytest.mark.parametrize(
     "bad",
-    [{"event": "", "distinct_id": "u"}, {"event": 7, "distinct_id": "u"}, {"event": "x" * 201, "distinct_id": "u"}, {"event": "e", "distinct_id": "u", "properties": [1]}, "just a string", {"event": "e", "distinct_id": "u", "uuid": "not-a-uuid"}],
+    [
+        {"event": "", "distinct_id": "u"},
+        {"event": 7, "distinct_id": "u"},
+        {"event": "x" * 201, "distinct_id": "u"},
+        {"event": "e", "distinct_id": "u", "properties": [1]},
+        "just a string",
+        {"event": "e", "distinct_id": "u", "uuid": "not-a-uuid"},
+    ],
 )
 def test_invalid_events_are_quarantined_with_their_reason(client, project, bad):
     response = send(client, "/e/", envelope(project, event("fine"), bad))
@@ -96,7 +122,9 @@ def test_a_batch_of_only_too_large_events_is_413(client, project):
 
 
 def test_body_over_the_batch_limit_is_413(client, project):
-    response = client.post("/batch/", data=b"[" + b" " * (21 * 1024 * 1024) + b"]", content_type="application/json")
+    response = client.post(
+        "/batch/", data=b"[" + b" " * (21 * 1024 * 1024) + b"]", content_type="application/json"
+    )
     assert response.status_code == 413
 
 
@@ -121,7 +149,11 @@ def test_rate_limit_is_429_with_retry_after(client, project, settings):
 
 
 def test_performance_events_are_dropped_with_a_counted_warning(client, project):
-    response = send(client, "/e/", envelope(project, event("kept"), event("$performance_event"), event("$performance_event")))
+    response = send(
+        client,
+        "/e/",
+        envelope(project, event("kept"), event("$performance_event"), event("$performance_event")),
+    )
     assert response.status_code == 200
     assert count_events(project.id) == 1
     found = warnings(project.id)
@@ -132,7 +164,11 @@ def test_performance_events_are_dropped_with_a_counted_warning(client, project):
 def test_tracking_plan_hook_quarantines(client, project, monkeypatch):
     from ingestion import processing
 
-    monkeypatch.setattr(processing, "plan_checks", [lambda project, e: "unplanned_event" if e.get("event") == "rogue" else None])
+    monkeypatch.setattr(
+        processing,
+        "plan_checks",
+        [lambda project, e: "unplanned_event" if e.get("event") == "rogue" else None],
+    )
     response = send(client, "/e/", envelope(project, event("rogue"), event("planned")))
     assert response.status_code == 200
     assert count_events(project.id) == 1
@@ -154,7 +190,8 @@ def test_a_store_failure_is_503_and_the_payload_is_quarantined(client, project, 
     response = client.post("/e/", data=b"{}", content_type="application/json")
     assert response.status_code == 503
     found = ch.query(
-        "SELECT type, payload, details FROM ingestion_warnings WHERE project_id = {project_id:UInt32}", {"project_id": project.id}
+        "SELECT type, payload, details FROM ingestion_warnings WHERE project_id = {project_id:UInt32}",
+        {"project_id": project.id},
     ).rows
     assert found == [("internal_error", '{"hello": "world"}', "RuntimeError: disk on fire")]
 
@@ -189,14 +226,35 @@ def test_fast_paths_match_the_reference_rules():
 
     from ingestion import processing
 
-    for value in ["anonymous", " Guest ", "'null'", '" undefined "', "''", "0", "user-1", "'x'", "NaN", "nan", "None", "none "]:
+    for value in [
+        "anonymous",
+        " Guest ",
+        "'null'",
+        '" undefined "',
+        "''",
+        "0",
+        "user-1",
+        "'x'",
+        "NaN",
+        "nan",
+        "None",
+        "none ",
+    ]:
         stripped = value.strip()
         candidates = {stripped}
         if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "'\"":
             candidates.add(stripped[1:-1].strip())
-        expected = any(c.lower() in processing.ILLEGAL_IDS_CI or c in processing.ILLEGAL_IDS_CS or c == "" for c in candidates)
+        expected = any(
+            c.lower() in processing.ILLEGAL_IDS_CI or c in processing.ILLEGAL_IDS_CS or c == ""
+            for c in candidates
+        )
         assert processing.is_illegal_id(value) is expected, value
-    for doc in [{"a": 1, "é": "ü", "n": None, "f": 9.5, "l": [1, {"b": True}]}, {"big": 2**70}, {1: "int key"}, ["\ud800"]]:
+    for doc in [
+        {"a": 1, "é": "ü", "n": None, "f": 9.5, "l": [1, {"b": True}]},
+        {"big": 2**70},
+        {1: "int key"},
+        ["\ud800"],
+    ]:
         reference = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
         assert json.loads(processing.dumps(doc)) == json.loads(reference)
     assert processing.loads(processing.dumps({"a": [1, 2]})) == {"a": [1, 2]}

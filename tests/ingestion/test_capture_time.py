@@ -10,14 +10,20 @@ from .conftest import event, send, warnings
 
 
 def stored_timestamp(project_id: int) -> dt.datetime:
-    return ch.query("SELECT timestamp FROM events WHERE project_id = {project_id:UInt32}", {"project_id": project_id}).scalar()
+    return ch.query(
+        "SELECT timestamp FROM events WHERE project_id = {project_id:UInt32}", {"project_id": project_id}
+    ).scalar()
 
 
 def test_sent_at_an_hour_ahead_shifts_the_event_back_an_hour(client, project):
     now = dt.datetime.now(dt.UTC)
     e = event()
     e["timestamp"] = (now + dt.timedelta(hours=1)).isoformat()
-    send(client, "/e/", {"api_key": project.api_token, "batch": [e], "sent_at": (now + dt.timedelta(hours=1)).isoformat()})
+    send(
+        client,
+        "/e/",
+        {"api_key": project.api_token, "batch": [e], "sent_at": (now + dt.timedelta(hours=1)).isoformat()},
+    )
     assert abs((stored_timestamp(project.id) - now).total_seconds()) < 1.5
 
 
@@ -44,7 +50,11 @@ def test_ignore_sent_at_keeps_the_timestamp(client, project):
     now = dt.datetime.now(dt.UTC)
     e = event(**{"$ignore_sent_at": True})
     e["timestamp"] = (now - dt.timedelta(days=2)).isoformat()
-    send(client, "/e/", {"api_key": project.api_token, "batch": [e], "sent_at": (now + dt.timedelta(hours=5)).isoformat()})
+    send(
+        client,
+        "/e/",
+        {"api_key": project.api_token, "batch": [e], "sent_at": (now + dt.timedelta(hours=5)).isoformat()},
+    )
     assert abs((stored_timestamp(project.id) - (now - dt.timedelta(days=2))).total_seconds()) < 0.01
 
 

@@ -15,7 +15,10 @@ def test_the_same_batch_sent_twice_counts_once(client, project):
 
 
 def test_uuid_less_events_redelivered_count_once(client, project):
-    events = [{"event": "signup", "distinct_id": "u1", "properties": {"n": i}, "timestamp": "2026-01-01T00:00:00Z"} for i in range(3)]
+    events = [
+        {"event": "signup", "distinct_id": "u1", "properties": {"n": i}, "timestamp": "2026-01-01T00:00:00Z"}
+        for i in range(3)
+    ]
     batch = {"api_key": project.api_token, "batch": events, "sent_at": "2026-01-01T00:00:01Z"}
     send(client, "/batch/", batch)
     batch["sent_at"] = "2026-01-01T00:05:00Z"  # a retry later: same events

@@ -15,17 +15,30 @@ from ingestion.decoder import DecodeError, parse_json, payload_bytes, to_batch
 
 from .conftest import count_events, ingested
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
 
 def decode(body: bytes, query=None, content_type="text/plain"):
-    data = payload_bytes(method="POST", body=body, query=query or {}, content_type=content_type, content_encoding="", limit=1_000_000)
+    data = payload_bytes(
+        method="POST",
+        body=body,
+        query=query or {},
+        content_type=content_type,
+        content_encoding="",
+        limit=1_000_000,
+    )
     return to_batch(parse_json(data))
 
 
@@ -56,7 +69,10 @@ def test_deep_nesting_is_a_decode_error_or_quarantined(client, project):
     for _ in range(200):
         cursor["a"] = {}
         cursor = cursor["a"]
-    body = {"api_key": project.api_token, "batch": [{"event": "deep", "distinct_id": "u", "properties": nested}]}
+    body = {
+        "api_key": project.api_token,
+        "batch": [{"event": "deep", "distinct_id": "u", "properties": nested}],
+    }
     response = client.post("/e/", data=json.dumps(body), content_type="application/json")
     ingested()
     assert response.status_code == 400
@@ -64,7 +80,10 @@ def test_deep_nesting_is_a_decode_error_or_quarantined(client, project):
 
 
 def test_invalid_unicode_and_lone_surrogates(client, project):
-    raw = b'{"api_key": "%s", "batch": [{"event": "u\xff\xfe", "distinct_id": "x\\ud800y", "properties": {"k\\udfff": "\\ud83d"}}]}' % project.api_token.encode()
+    raw = (
+        b'{"api_key": "%s", "batch": [{"event": "u\xff\xfe", "distinct_id": "x\\ud800y", "properties": {"k\\udfff": "\\ud83d"}}]}'
+        % project.api_token.encode()
+    )
     response = client.post("/e/", data=raw, content_type="application/json")
     ingested()
     assert response.status_code == 200
@@ -72,7 +91,10 @@ def test_invalid_unicode_and_lone_surrogates(client, project):
 
 
 def test_huge_string_property(client, project):
-    body = {"api_key": project.api_token, "batch": [{"event": "big", "distinct_id": "u", "properties": {"s": "é" * 400_000}}]}
+    body = {
+        "api_key": project.api_token,
+        "batch": [{"event": "big", "distinct_id": "u", "properties": {"s": "é" * 400_000}}],
+    }
     response = client.post("/batch/", data=json.dumps(body), content_type="application/json")
     ingested()
     assert response.status_code == 200
@@ -81,7 +103,11 @@ def test_huge_string_property(client, project):
 
 @pytest.mark.django_db
 @FUZZ
-@given(body=st.binary(max_size=3000), path=st.sampled_from(["/e/", "/batch/", "/i/v0/e/", "/s/", "/engage/"]), content_type=st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded"]))
+@given(
+    body=st.binary(max_size=3000),
+    path=st.sampled_from(["/e/", "/batch/", "/i/v0/e/", "/s/", "/engage/"]),
+    content_type=st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded"]),
+)
 def test_random_bytes_never_500_and_write_nothing(client, project, body, path, content_type):
     response = client.post(path, data=body, content_type=content_type)
     assert response.status_code in (400, 401, 413), response.content
@@ -102,11 +128,23 @@ field_values = st.one_of(json_values, st.just(None), st.text(max_size=5))
     uuid_=field_values,
     offset=field_values,
     sent_at=field_values,
-    extra=st.dictionaries(st.sampled_from(["$set", "$set_once", "$unset", "token", "batch", "data"]), json_values, max_size=3),
+    extra=st.dictionaries(
+        st.sampled_from(["$set", "$set_once", "$unset", "token", "batch", "data"]), json_values, max_size=3
+    ),
     encoding=st.sampled_from(["json", "gzip", "base64"]),
 )
-def test_wrong_types_for_every_field_are_never_a_500(client, project, event, distinct_id, properties, timestamp, uuid_, offset, sent_at, extra, encoding):
-    e = {"event": event, "distinct_id": distinct_id, "properties": properties, "timestamp": timestamp, "uuid": uuid_, "offset": offset, **extra}
+def test_wrong_types_for_every_field_are_never_a_500(
+    client, project, event, distinct_id, properties, timestamp, uuid_, offset, sent_at, extra, encoding
+):
+    e = {
+        "event": event,
+        "distinct_id": distinct_id,
+        "properties": properties,
+        "timestamp": timestamp,
+        "uuid": uuid_,
+        "offset": offset,
+        **extra,
+    }
     body = json.dumps({"api_key": project.api_token, "batch": [e], "sent_at": sent_at}).encode()
     if encoding == "gzip":
         body = gzip.compress(body)
@@ -121,7 +159,17 @@ def test_wrong_types_for_every_field_are_never_a_500(client, project, event, dis
 @FUZZ
 @given(snapshot_data=field_values, session=field_values, window=field_values)
 def test_snapshot_fields_of_any_type_are_never_a_500(client, project, snapshot_data, session, window):
-    body = [{"event": "$snapshot", "properties": {"$snapshot_data": snapshot_data, "$session_id": session, "$window_id": window, "token": project.api_token}}]
+    body = [
+        {
+            "event": "$snapshot",
+            "properties": {
+                "$snapshot_data": snapshot_data,
+                "$session_id": session,
+                "$window_id": window,
+                "token": project.api_token,
+            },
+        }
+    ]
     response = client.post("/s/", data=json.dumps(body), content_type="application/json")
     assert response.status_code in (200, 400), response.content
     ingested()

@@ -21,33 +21,70 @@ def batch(project, events):
 
 
 def test_anonymous_then_identified_counts_once(client, project):
-    send(client, "/batch/", batch(project, [
-        {"event": "$pageview", "distinct_id": "anon-1", "properties": {}},
-        {"event": "$pageview", "distinct_id": "anon-2", "properties": {}},
-    ]))
+    send(
+        client,
+        "/batch/",
+        batch(
+            project,
+            [
+                {"event": "$pageview", "distinct_id": "anon-1", "properties": {}},
+                {"event": "$pageview", "distinct_id": "anon-2", "properties": {}},
+            ],
+        ),
+    )
     ingested()
     assert persons_and_events(project) == (2, 2)
-    send(client, "/batch/", batch(project, [
-        {"event": "$identify", "distinct_id": "user@example.com", "properties": {"$anon_distinct_id": "anon-1"}},
-    ]))
+    send(
+        client,
+        "/batch/",
+        batch(
+            project,
+            [
+                {
+                    "event": "$identify",
+                    "distinct_id": "user@example.com",
+                    "properties": {"$anon_distinct_id": "anon-1"},
+                },
+            ],
+        ),
+    )
     ingested()
-    send(client, "/batch/", batch(project, [{"event": "purchase", "distinct_id": "user@example.com", "properties": {}}]))
+    send(
+        client,
+        "/batch/",
+        batch(project, [{"event": "purchase", "distinct_id": "user@example.com", "properties": {}}]),
+    )
     ingested()
     # anon-1, $identify and purchase are one person now; anon-2 is another.
     assert persons_and_events(project) == (2, 4)
 
 
 def test_alias_and_merge_dangerously_resolve_old_events(client, project):
-    send(client, "/batch/", batch(project, [
-        {"event": "a", "distinct_id": "x", "properties": {}},
-        {"event": "b", "distinct_id": "y", "properties": {}},
-        {"event": "c", "distinct_id": "z", "properties": {}},
-    ]))
+    send(
+        client,
+        "/batch/",
+        batch(
+            project,
+            [
+                {"event": "a", "distinct_id": "x", "properties": {}},
+                {"event": "b", "distinct_id": "y", "properties": {}},
+                {"event": "c", "distinct_id": "z", "properties": {}},
+            ],
+        ),
+    )
     ingested()
     assert persons_and_events(project) == (3, 3)
-    send(client, "/batch/", batch(project, [{"event": "$create_alias", "distinct_id": "x", "properties": {"alias": "y"}}]))
+    send(
+        client,
+        "/batch/",
+        batch(project, [{"event": "$create_alias", "distinct_id": "x", "properties": {"alias": "y"}}]),
+    )
     ingested()
     assert persons_and_events(project)[0] == 2
-    send(client, "/batch/", batch(project, [{"event": "$merge_dangerously", "distinct_id": "x", "properties": {"alias": "z"}}]))
+    send(
+        client,
+        "/batch/",
+        batch(project, [{"event": "$merge_dangerously", "distinct_id": "x", "properties": {"alias": "z"}}]),
+    )
     ingested()
     assert persons_and_events(project)[0] == 1

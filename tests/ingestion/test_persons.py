@@ -104,13 +104,23 @@ def test_set_set_once_unset(client, project):
     second["$set_once"] = {"first_seen": "tue"}
     second["$unset"] = ["tmp"]
     post(client, project, second)
-    assert person_of(project.id, "u")["properties"] == {"name": "top-level wins", "first_seen": "mon", "plan": "pro"}
+    assert person_of(project.id, "u")["properties"] == {
+        "name": "top-level wins",
+        "first_seen": "mon",
+        "plan": "pro",
+    }
 
 
 def test_personless_events_get_a_person_id_but_no_person_row(client, project):
-    post(client, project, *[event("view", "visitor", **{"$process_person_profile": False, "$set": {"x": 1}}) for _ in range(3)])
+    post(
+        client,
+        project,
+        *[event("view", "visitor", **{"$process_person_profile": False, "$set": {"x": 1}}) for _ in range(3)],
+    )
     assert persons_count(project.id) == 1
-    rows = ch.query("SELECT count() FROM persons WHERE project_id = {project_id:UInt32}", {"project_id": project.id}).scalar()
+    rows = ch.query(
+        "SELECT count() FROM persons WHERE project_id = {project_id:UInt32}", {"project_id": project.id}
+    ).scalar()
     assert rows == 0
     post(client, project, identify("customer", "visitor", email="c@x"))
     post(client, project, event("buy", "customer"))

@@ -29,15 +29,26 @@ def test_capture_set_and_alias_arrive_with_the_right_person(live_server, make_pr
         client.shutdown()
     ingested()
     counts = dict(
-        ch.query("SELECT event, count() FROM events WHERE project_id = {project_id:UInt32} GROUP BY event", {"project_id": project.id}).rows
+        ch.query(
+            "SELECT event, count() FROM events WHERE project_id = {project_id:UInt32} GROUP BY event",
+            {"project_id": project.id},
+        ).rows
     )
-    assert counts == {"signed_up": 1, "$set": 1, "$set_once": 1, "$create_alias": 1, "purchased": 1, "personless": 1}
+    assert counts == {
+        "signed_up": 1,
+        "$set": 1,
+        "$set_once": 1,
+        "$create_alias": 1,
+        "purchased": 1,
+        "personless": 1,
+    }
     person = person_of(project.id, "user-py")
     assert person is not None
     assert person["id"] == person_of(project.id, "anon-py")["id"]
     assert person["properties"] == {"email": "py@example.com", "first": "yes"}
     assert persons_count(project.id) == 2  # the merged person + the personless visitor
     lib = ch.query(
-        "SELECT DISTINCT properties.`$lib`::String FROM events WHERE project_id = {project_id:UInt32}", {"project_id": project.id}
+        "SELECT DISTINCT properties.`$lib`::String FROM events WHERE project_id = {project_id:UInt32}",
+        {"project_id": project.id},
     ).scalar()
     assert lib == "posthog-python"

@@ -17,12 +17,20 @@ T0 = (int(time.time()) - 3600) * 1000
 
 
 def snapshot(project, session="sess-1", n=3, chunk_uuid=None):
-    data = [{"type": 2, "data": "\x1f\x8b compressed-ish", "cv": "2024-10", "timestamp": T0 + i} for i in range(n)]
+    data = [
+        {"type": 2, "data": "\x1f\x8b compressed-ish", "cv": "2024-10", "timestamp": T0 + i} for i in range(n)
+    ]
     data[0]["type"] = 4
     return {
         "uuid": chunk_uuid or str(uuid.uuid4()),
         "event": "$snapshot",
-        "properties": {"$snapshot_data": data, "$session_id": session, "$window_id": "win-1", "token": project.api_token, "distinct_id": "u1"},
+        "properties": {
+            "$snapshot_data": data,
+            "$session_id": session,
+            "$window_id": "win-1",
+            "token": project.api_token,
+            "distinct_id": "u1",
+        },
     }
 
 

@@ -13,7 +13,19 @@ def url(project, **query):
 
 
 def quarantine_some(client, project):
-    send(client, "/e/", {"api_key": project.api_token, "batch": [event("ok"), event("bad", "anonymous"), event("worse", "null"), event("$performance_event")]})
+    send(
+        client,
+        "/e/",
+        {
+            "api_key": project.api_token,
+            "batch": [
+                event("ok"),
+                event("bad", "anonymous"),
+                event("worse", "null"),
+                event("$performance_event"),
+            ],
+        },
+    )
 
 
 def test_page_shows_counts_and_payloads(alice_client, project):
@@ -24,7 +36,10 @@ def test_page_shows_counts_and_payloads(alice_client, project):
     assert "illegal_distinct_id" in html and "performance_event_dropped" in html
     assert "<details>" in html and "&quot;distinct_id&quot;:&quot;anonymous&quot;" in html
     assert response.context["result"].total == 3
-    assert dict(response.context["result"].by_reason) == {"illegal_distinct_id": 2, "performance_event_dropped": 1}
+    assert dict(response.context["result"].by_reason) == {
+        "illegal_distinct_id": 2,
+        "performance_event_dropped": 1,
+    }
 
 
 def test_htmx_filter_by_reason_renders_the_partial(alice_client, project):

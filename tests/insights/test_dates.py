@@ -36,16 +36,22 @@ def test_absolute_date_to_includes_the_whole_day():
 
 
 def test_weeks_start_on_monday():
-    starts = interval_starts(dt.datetime(2026, 5, 10, 23, 30, tzinfo=LA), dt.datetime(2026, 5, 12, tzinfo=LA), Interval.WEEK, LA)
+    starts = interval_starts(
+        dt.datetime(2026, 5, 10, 23, 30, tzinfo=LA), dt.datetime(2026, 5, 12, tzinfo=LA), Interval.WEEK, LA
+    )
     assert starts == [dt.datetime(2026, 5, 4, tzinfo=LA), dt.datetime(2026, 5, 11, tzinfo=LA)]
 
 
 def test_months_step_by_calendar_month():
-    starts = interval_starts(dt.datetime(2026, 1, 31, tzinfo=LA), dt.datetime(2026, 4, 1, tzinfo=LA), Interval.MONTH, LA)
+    starts = interval_starts(
+        dt.datetime(2026, 1, 31, tzinfo=LA), dt.datetime(2026, 4, 1, tzinfo=LA), Interval.MONTH, LA
+    )
     assert [s.date() for s in starts] == [dt.date(2026, 1, 1), dt.date(2026, 2, 1), dt.date(2026, 3, 1)]
 
 
-@pytest.mark.parametrize(("date_from", "date_to"), [("garbage", None), ("-7d", "nope"), ("2026-05-10", "2026-05-01")])
+@pytest.mark.parametrize(
+    ("date_from", "date_to"), [("garbage", None), ("-7d", "nope"), ("2026-05-10", "2026-05-01")]
+)
 def test_bad_ranges_are_rejected(date_from, date_to):
     with pytest.raises(BadRequest):
         DateRange(date_from, date_to).resolve(LA, NOW)

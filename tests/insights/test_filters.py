@@ -49,20 +49,46 @@ def dataset(django_db_blocker):
         distinct_id = f"d{i % 60}"
         person = uuid.uuid5(uuid.NAMESPACE_URL, f"{project_id}/{distinct_id}")
         persons[person] = random_props(rng)
-        rows.append({"uuid": uuid.uuid4(), "distinct_id": distinct_id, "person_id": person, "props": random_props(rng), "ts": base + dt.timedelta(minutes=i)})
-    ch.insert("events", {
-        "uuid": [str(r["uuid"]) for r in rows], "project_id": [project_id] * len(rows), "event": ["e"] * len(rows),
-        "distinct_id": [r["distinct_id"] for r in rows], "person_id": [str(r["person_id"]) for r in rows],
-        "timestamp": [r["ts"] for r in rows], "properties": [json.dumps(r["props"]) for r in rows],
-    })
-    ch.insert("person_distinct_ids", {
-        "project_id": [project_id] * 60, "distinct_id": [f"d{i}" for i in range(60)],
-        "person_id": [str(uuid.uuid5(uuid.NAMESPACE_URL, f"{project_id}/d{i}")) for i in range(60)], "version": [1] * 60,
-    })
-    ch.insert("persons", {
-        "project_id": [project_id] * len(persons), "id": [str(p) for p in persons],
-        "created_at": [base] * len(persons), "properties": [json.dumps(p) for p in persons.values()], "version": [1] * len(persons),
-    })
+        rows.append(
+            {
+                "uuid": uuid.uuid4(),
+                "distinct_id": distinct_id,
+                "person_id": person,
+                "props": random_props(rng),
+                "ts": base + dt.timedelta(minutes=i),
+            }
+        )
+    ch.insert(
+        "events",
+        {
+            "uuid": [str(r["uuid"]) for r in rows],
+            "project_id": [project_id] * len(rows),
+            "event": ["e"] * len(rows),
+            "distinct_id": [r["distinct_id"] for r in rows],
+            "person_id": [str(r["person_id"]) for r in rows],
+            "timestamp": [r["ts"] for r in rows],
+            "properties": [json.dumps(r["props"]) for r in rows],
+        },
+    )
+    ch.insert(
+        "person_distinct_ids",
+        {
+            "project_id": [project_id] * 60,
+            "distinct_id": [f"d{i}" for i in range(60)],
+            "person_id": [str(uuid.uuid5(uuid.NAMESPACE_URL, f"{project_id}/d{i}")) for i in range(60)],
+            "version": [1] * 60,
+        },
+    )
+    ch.insert(
+        "persons",
+        {
+            "project_id": [project_id] * len(persons),
+            "id": [str(p) for p in persons],
+            "created_at": [base] * len(persons),
+            "properties": [json.dumps(p) for p in persons.values()],
+            "version": [1] * len(persons),
+        },
+    )
     return project_id, rows, persons
 
 
@@ -79,11 +105,35 @@ def run(project_id: int, filters: list[dict]) -> set[uuid.UUID]:
 
 scalar = st.one_of(st.sampled_from(TEXTS), st.sampled_from(NUMBERS), st.booleans())
 filters = st.one_of(
-    st.builds(lambda k, v, op: {"key": k, "operator": op, "value": v}, st.sampled_from(KEYS), st.one_of(scalar, st.lists(scalar, min_size=1, max_size=3)), st.sampled_from(["exact", "is_not"])),
-    st.builds(lambda k, v, op: {"key": k, "operator": op, "value": v}, st.sampled_from(KEYS), st.sampled_from(["pro", "FREE", "4", "ë", "'", "\\", "trial"]), st.sampled_from(["icontains", "not_icontains"])),
-    st.builds(lambda k, v, op: {"key": k, "operator": op, "value": v}, st.sampled_from(KEYS), st.sampled_from(["^pro$", "^[0-9]+$", "e", "^-?[0-9.]+$", "(?i)free"]), st.sampled_from(["regex", "not_regex"])),
-    st.builds(lambda k, v, op: {"key": k, "operator": op, "value": v}, st.sampled_from(KEYS), st.sampled_from([0, 1.5, 7, 42, -3, "7.5"]), st.sampled_from(["gt", "gte", "lt", "lte"])),
-    st.builds(lambda k, op: {"key": k, "operator": op}, st.sampled_from(KEYS), st.sampled_from(["is_set", "is_not_set"])),
+    st.builds(
+        lambda k, v, op: {"key": k, "operator": op, "value": v},
+        st.sampled_from(KEYS),
+        st.one_of(scalar, st.lists(scalar, min_size=1, max_size=3)),
+        st.sampled_from(["exact", "is_not"]),
+    ),
+    st.builds(
+        lambda k, v, op: {"key": k, "operator": op, "value": v},
+        st.sampled_from(KEYS),
+        st.sampled_from(["pro", "FREE", "4", "ë", "'", "\\", "trial"]),
+        st.sampled_from(["icontains", "not_icontains"]),
+    ),
+    st.builds(
+        lambda k, v, op: {"key": k, "operator": op, "value": v},
+        st.sampled_from(KEYS),
+        st.sampled_from(["^pro$", "^[0-9]+$", "e", "^-?[0-9.]+$", "(?i)free"]),
+        st.sampled_from(["regex", "not_regex"]),
+    ),
+    st.builds(
+        lambda k, v, op: {"key": k, "operator": op, "value": v},
+        st.sampled_from(KEYS),
+        st.sampled_from([0, 1.5, 7, 42, -3, "7.5"]),
+        st.sampled_from(["gt", "gte", "lt", "lte"]),
+    ),
+    st.builds(
+        lambda k, op: {"key": k, "operator": op},
+        st.sampled_from(KEYS),
+        st.sampled_from(["is_set", "is_not_set"]),
+    ),
 )
 
 
@@ -92,10 +142,14 @@ filters = st.one_of(
 @pytest.mark.django_db
 def test_filters_match_the_reference(dataset, event_filters, person_filters):
     project_id, rows, persons = dataset
-    combined = [{**f, "type": "event"} for f in event_filters] + [{**f, "type": "person"} for f in person_filters]
+    combined = [{**f, "type": "event"} for f in event_filters] + [
+        {**f, "type": "person"} for f in person_filters
+    ]
     expected = {
-        r["uuid"] for r in rows
-        if all(ref.matches(r["props"], f) for f in event_filters) and all(ref.matches(persons[r["person_id"]], f) for f in person_filters)
+        r["uuid"]
+        for r in rows
+        if all(ref.matches(r["props"], f) for f in event_filters)
+        and all(ref.matches(persons[r["person_id"]], f) for f in person_filters)
     }
     assert run(project_id, combined) == expected
 

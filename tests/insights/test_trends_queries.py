@@ -48,9 +48,14 @@ def test_events_around_local_midnight_land_in_their_local_day(zone):
     b.add("e", "a", dt.datetime(2026, 5, 2, 0, 0, 1, tzinfo=tz))
     b.flush()
     s = run(project, date_from="2026-05-01", date_to="2026-05-02").series[0]
-    assert [d.isoformat() for d in s.dates] == [f"2026-05-0{d}T00:00:00{dt.datetime(2026, 5, 1, tzinfo=tz).strftime('%z')[:3]}:{dt.datetime(2026, 5, 1, tzinfo=tz).strftime('%z')[3:]}" for d in (1, 2)]
+    assert [d.isoformat() for d in s.dates] == [
+        f"2026-05-0{d}T00:00:00{dt.datetime(2026, 5, 1, tzinfo=tz).strftime('%z')[:3]}:{dt.datetime(2026, 5, 1, tzinfo=tz).strftime('%z')[3:]}"
+        for d in (1, 2)
+    ]
     assert s.data == [1, 2]
-    hourly = run(project, date_from="2026-05-01T23:00:00", date_to="2026-05-02T01:00:00", interval="hour").series[0]
+    hourly = run(
+        project, date_from="2026-05-01T23:00:00", date_to="2026-05-02T01:00:00", interval="hour"
+    ).series[0]
     assert hourly.data == [1, 2]
     assert hourly.dates[1] == dt.datetime(2026, 5, 2, tzinfo=tz)
 
@@ -67,7 +72,9 @@ def test_dst_days_have_23_or_25_hourly_buckets_and_one_daily_bucket(day, hours):
     assert len(hourly.dates) == hours
     assert hourly.data == [1] * hours
     assert len({d.astimezone(dt.UTC) for d in hourly.dates}) == hours
-    daily = run(project, date_from=day.isoformat(), date_to=(day + dt.timedelta(days=1)).isoformat(), interval="day").series[0]
+    daily = run(
+        project, date_from=day.isoformat(), date_to=(day + dt.timedelta(days=1)).isoformat(), interval="day"
+    ).series[0]
     assert daily.data == [hours, 0]
 
 
@@ -116,14 +123,26 @@ def test_breakdown_keeps_the_top_values_and_folds_the_rest_into_other():
     for i in range(4):
         b.add("e", f"none{i}", t + dt.timedelta(days=1), {} if i % 2 else {"$browser": ""})
     b.flush()
-    result = run(project, date_from="2026-05-01", date_to="2026-05-03", breakdown={"property": "$browser", "limit": 2})
+    result = run(
+        project, date_from="2026-05-01", date_to="2026-05-03", breakdown={"property": "$browser", "limit": 2}
+    )
     got = {s.breakdown_label: (s.data, s.total) for s in result.series}
     assert got == {"Chrome": ([0, 5, 0], 5), "(none)": ([0, 0, 4], 4), "Other": ([0, 6, 0], 6)}
     payload = result.to_json(Presenter.unrestricted())
     assert [r["label"] for r in payload["results"]] == ["e · Chrome", "e · (none)", "e · Other"]
-    dau = run(project, date_from="2026-05-01", date_to="2026-05-03", series=[{"event": "e", "math": "dau"}],
-              breakdown={"property": "$browser", "limit": 3})
-    assert {s.breakdown_label: s.total for s in dau.series} == {"Chrome": 5, "(none)": 4, "Safari": 3, "Other": 3}
+    dau = run(
+        project,
+        date_from="2026-05-01",
+        date_to="2026-05-03",
+        series=[{"event": "e", "math": "dau"}],
+        breakdown={"property": "$browser", "limit": 3},
+    )
+    assert {s.breakdown_label: s.total for s in dau.series} == {
+        "Chrome": 5,
+        "(none)": 4,
+        "Safari": 3,
+        "Other": 3,
+    }
 
 
 def test_pii_breakdown_values_are_masked():
@@ -170,12 +189,20 @@ def test_drill_down_persons_match_the_point():
     project = FakeProject()
     b = EventBuilder(project.id)
     t = dt.datetime(2026, 5, 2, 12, tzinfo=dt.UTC)
-    b.add("e", "a", t, {"$browser": "Chrome"}).add("e", "a", t, {"$browser": "Chrome"}).add("e", "anon", t, {"$browser": "Chrome"})
+    b.add("e", "a", t, {"$browser": "Chrome"}).add("e", "a", t, {"$browser": "Chrome"}).add(
+        "e", "anon", t, {"$browser": "Chrome"}
+    )
     b.add("e", "c", t, {"$browser": "Safari"}).add("e", "d", t + dt.timedelta(days=1), {"$browser": "Chrome"})
     b.merge("anon", "a")
     b.flush()
-    spec = TrendsSpec.from_json({"series": [{"event": "e", "math": "dau"}], "date_from": "2026-05-01", "date_to": "2026-05-03",
-                                 "breakdown": {"property": "$browser", "limit": 1}})
+    spec = TrendsSpec.from_json(
+        {
+            "series": [{"event": "e", "math": "dau"}],
+            "date_from": "2026-05-01",
+            "date_to": "2026-05-03",
+            "breakdown": {"property": "$browser", "limit": 1},
+        }
+    )
     result = TrendsQueryRunner(project, spec).run()
     chrome = next(s for s in result.series if s.breakdown_value == "Chrome")
     point = dt.datetime(2026, 5, 2, tzinfo=dt.UTC)
@@ -183,7 +210,11 @@ def test_drill_down_persons_match_the_point():
     assert drill.total_persons == chrome.data[1] == 1
     assert drill.persons[0].events == 3
     other = TrendsPersonsQueryRunner(project, spec, 0, point, -1).run()
-    assert other.breakdown_value == OTHER_VALUE and other.total_persons == 1 and other.persons[0].distinct_id == "c"
+    assert (
+        other.breakdown_value == OTHER_VALUE
+        and other.total_persons == 1
+        and other.persons[0].distinct_id == "c"
+    )
     with pytest.raises(BadRequest):
         TrendsPersonsQueryRunner(project, spec, 0, point + dt.timedelta(hours=1), -1).run()
 
@@ -210,10 +241,24 @@ def test_invalid_specs_are_rejected_with_reasons(body):
 
 
 def test_spec_json_round_trips():
-    body = {"kind": "TrendsQuery", "series": [{"event": "e", "math": "p90", "math_property": "ms", "name": "Latency",
-            "properties": [{"key": "plan", "operator": "exact", "value": "pro", "type": "event"}]}],
-            "date_from": "2026-05-01", "date_to": "2026-05-07", "interval": "week", "display": "bar", "compare": True,
-            "breakdown": {"property": "plan", "type": "person", "limit": 5}}
+    body = {
+        "kind": "TrendsQuery",
+        "series": [
+            {
+                "event": "e",
+                "math": "p90",
+                "math_property": "ms",
+                "name": "Latency",
+                "properties": [{"key": "plan", "operator": "exact", "value": "pro", "type": "event"}],
+            }
+        ],
+        "date_from": "2026-05-01",
+        "date_to": "2026-05-07",
+        "interval": "week",
+        "display": "bar",
+        "compare": True,
+        "breakdown": {"property": "plan", "type": "person", "limit": 5},
+    }
     spec = TrendsSpec.from_json(body)
     assert TrendsSpec.from_json(spec.to_json()) == spec
 
@@ -225,9 +270,26 @@ def test_materialized_browser_column_keeps_the_property_text_semantics():
     for value in ["Chrome", 42, None, "missing", True]:
         b.add("e", "a", t, {} if value == "missing" else {"$browser": value})
     b.flush()
-    result = run(project, date_from="2026-05-02", date_to="2026-05-02", breakdown={"property": "$browser", "limit": 10})
-    assert {s.breakdown_label: s.total for s in result.series} == {"Chrome": 1, "42": 1, "true": 1, "(none)": 2}
-    filtered = run(project, date_from="2026-05-02", date_to="2026-05-02", properties=[{"key": "$browser", "operator": "exact", "value": 42}])
+    result = run(
+        project, date_from="2026-05-02", date_to="2026-05-02", breakdown={"property": "$browser", "limit": 10}
+    )
+    assert {s.breakdown_label: s.total for s in result.series} == {
+        "Chrome": 1,
+        "42": 1,
+        "true": 1,
+        "(none)": 2,
+    }
+    filtered = run(
+        project,
+        date_from="2026-05-02",
+        date_to="2026-05-02",
+        properties=[{"key": "$browser", "operator": "exact", "value": 42}],
+    )
     assert filtered.series[0].total == 1
-    unset = run(project, date_from="2026-05-02", date_to="2026-05-02", properties=[{"key": "$browser", "operator": "is_not_set"}])
+    unset = run(
+        project,
+        date_from="2026-05-02",
+        date_to="2026-05-02",
+        properties=[{"key": "$browser", "operator": "is_not_set"}],
+    )
     assert unset.series[0].total == 2

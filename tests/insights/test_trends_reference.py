@@ -72,8 +72,12 @@ def reference_series(rows, persons, series, global_filters, days):
         if not values:
             return 0
         return {
-            "sum": lambda: sum(values), "avg": lambda: sum(values) / len(values), "min": lambda: min(values),
-            "max": lambda: max(values), "median": lambda: quantile_exact(values, 0.5), "p90": lambda: quantile_exact(values, 0.9),
+            "sum": lambda: sum(values),
+            "avg": lambda: sum(values) / len(values),
+            "min": lambda: min(values),
+            "max": lambda: max(values),
+            "median": lambda: quantile_exact(values, 0.5),
+            "p90": lambda: quantile_exact(values, 0.9),
         }[math]()
 
     data = [measure([r for r in in_range if (r["ts"].date() - START).days == d]) for d in range(days)]
@@ -101,15 +105,25 @@ simple_filter = st.sampled_from(
     ]
 )
 MATHS = [
-    ("total", None), ("dau", None), ("unique_session", None), ("weekly_active", None),
-    ("sum", "n"), ("avg", "n"), ("min", "n"), ("max", "n"), ("median", "n"), ("p90", "n"),
+    ("total", None),
+    ("dau", None),
+    ("unique_session", None),
+    ("weekly_active", None),
+    ("sum", "n"),
+    ("avg", "n"),
+    ("min", "n"),
+    ("max", "n"),
+    ("median", "n"),
+    ("p90", "n"),
 ]
 
 
 @settings(max_examples=45, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=st.lists(row, min_size=0, max_size=40),
-    merges=st.lists(st.tuples(st.sampled_from(["d0", "d1", "d2", "d3"]), st.sampled_from(["d4", "d5"])), max_size=2),
+    merges=st.lists(
+        st.tuples(st.sampled_from(["d0", "d1", "d2", "d3"]), st.sampled_from(["d4", "d5"])), max_size=2
+    ),
     global_filters=simple_filter,
     series_filters=st.lists(simple_filter, min_size=len(MATHS), max_size=len(MATHS)),
     event=st.sampled_from(["view", "buy"]),
@@ -124,7 +138,9 @@ def test_trends_match_the_reference(rows, merges, global_filters, series_filters
             props["plan"] = r["plan"]
         if r["n"] != "missing":
             props["n"] = r["n"]
-        ts = dt.datetime.combine(START + dt.timedelta(days=r["day"]), dt.time(), tzinfo=dt.UTC) + dt.timedelta(seconds=r["second"])
+        ts = dt.datetime.combine(
+            START + dt.timedelta(days=r["day"]), dt.time(), tzinfo=dt.UTC
+        ) + dt.timedelta(seconds=r["second"])
         builder.add(r["event"], r["did"], ts, props, session_id=r["session"])
         prepared.append({"event": r["event"], "did": r["did"], "ts": ts, "props": props})
     for did, into in merges:
@@ -141,8 +157,12 @@ def test_trends_match_the_reference(rows, merges, global_filters, series_filters
             s["math_property"] = prop
         series.append(s)
     body = {
-        "kind": "TrendsQuery", "series": series, "properties": global_filters, "interval": "day",
-        "date_from": START.isoformat(), "date_to": (START + dt.timedelta(days=DAYS - 1)).isoformat(),
+        "kind": "TrendsQuery",
+        "series": series,
+        "properties": global_filters,
+        "interval": "day",
+        "date_from": START.isoformat(),
+        "date_to": (START + dt.timedelta(days=DAYS - 1)).isoformat(),
     }
     result = TrendsQueryRunner(project, TrendsSpec.from_json(body)).run()
     assert len(result.series) == len(series)
@@ -160,6 +180,10 @@ def test_merged_identities_count_once():
     builder.add("view", "anon-1", t).add("view", "user@x", t + dt.timedelta(hours=1)).add("view", "other", t)
     builder.merge("anon-1", "user@x")
     builder.flush()
-    body = {"series": [{"event": "view", "math": "dau"}, {"event": "view"}], "date_from": "2026-05-02", "date_to": "2026-05-02"}
+    body = {
+        "series": [{"event": "view", "math": "dau"}, {"event": "view"}],
+        "date_from": "2026-05-02",
+        "date_to": "2026-05-02",
+    }
     result = TrendsQueryRunner(project, TrendsSpec.from_json(body)).run()
     assert [s.total for s in result.series] == [2, 3]

@@ -25,7 +25,12 @@ def url(project, **params):
 @pytest.fixture
 def some_events(events):
     for i in range(6):
-        events.add("$pageview", f"u{i % 3}", NOW - dt.timedelta(hours=2 + i), {"$browser": ["Chrome", "Safari"][i % 2], "revenue": i})
+        events.add(
+            "$pageview",
+            f"u{i % 3}",
+            NOW - dt.timedelta(hours=2 + i),
+            {"$browser": ["Chrome", "Safari"][i % 2], "revenue": i},
+        )
     events.add("signup", "u1", NOW - dt.timedelta(hours=3), {"plan": "pro"})
     events.flush()
     return events
@@ -42,7 +47,10 @@ def test_full_page_renders_builder_and_chart(alice_client, project, some_events)
 
 
 def test_htmx_request_renders_only_the_result_partial(alice_client, project, some_events):
-    response = alice_client.get(url(project, series_event="$pageview", series_math="dau", interval="day", date_from="-7d"), headers={"HX-Request": "true"})
+    response = alice_client.get(
+        url(project, series_event="$pageview", series_math="dau", interval="day", date_from="-7d"),
+        headers={"HX-Request": "true"},
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert "<html" not in html and 'id="trends-form"' not in html
@@ -50,8 +58,23 @@ def test_htmx_request_renders_only_the_result_partial(alice_client, project, som
 
 
 def test_get_fields_and_q_reopen_the_same_chart(alice_client, project, some_events):
-    fields = alice_client.get(url(project, series_event="$pageview", series_math="total", interval="day", date_from="-7d", display="table"))
-    spec = {"kind": "TrendsQuery", "series": [{"event": "$pageview"}], "date_from": "-7d", "interval": "day", "display": "table"}
+    fields = alice_client.get(
+        url(
+            project,
+            series_event="$pageview",
+            series_math="total",
+            interval="day",
+            date_from="-7d",
+            display="table",
+        )
+    )
+    spec = {
+        "kind": "TrendsQuery",
+        "series": [{"event": "$pageview"}],
+        "date_from": "-7d",
+        "interval": "day",
+        "display": "table",
+    }
     q = alice_client.get(url(project, q=json.dumps(spec)))
     assert fields.status_code == q.status_code == 200
     for response in (fields, q):
@@ -60,7 +83,10 @@ def test_get_fields_and_q_reopen_the_same_chart(alice_client, project, some_even
 
 
 def test_table_and_number_views(alice_client, project, some_events):
-    number = alice_client.get(url(project, series_event="$pageview", series_math="dau", date_from="-7d", display="number"), headers={"HX-Request": "true"})
+    number = alice_client.get(
+        url(project, series_event="$pageview", series_math="dau", date_from="-7d", display="number"),
+        headers={"HX-Request": "true"},
+    )
     assert 'class="stat-value">3<' in number.content.decode()
 
 
@@ -97,7 +123,9 @@ def test_exec_can_view(client, bob, project, some_events):
 def test_stranger_gets_404(client, charlie, project):
     client.force_login(charlie)
     assert client.get(url(project)).status_code == 404
-    assert client.get(reverse("insights:trends_persons", kwargs={"project_id": project.pk})).status_code == 404
+    assert (
+        client.get(reverse("insights:trends_persons", kwargs={"project_id": project.pk})).status_code == 404
+    )
 
 
 def test_anonymous_is_sent_to_login(client, project):
@@ -111,7 +139,12 @@ def test_navigation_lists_trends(alice_client, project):
 
 
 def test_drill_down_lists_the_persons_behind_a_point(alice_client, project, some_events):
-    spec = {"kind": "TrendsQuery", "series": [{"event": "$pageview", "math": "dau"}], "date_from": "-24h", "interval": "hour"}
+    spec = {
+        "kind": "TrendsQuery",
+        "series": [{"event": "$pageview", "math": "dau"}],
+        "date_from": "-24h",
+        "interval": "hour",
+    }
     bucket = (NOW - dt.timedelta(hours=2)).astimezone(project.tz).replace(minute=0, second=0, microsecond=0)
     response = alice_client.get(
         reverse("insights:trends_persons", kwargs={"project_id": project.pk}),
@@ -124,16 +157,28 @@ def test_drill_down_lists_the_persons_behind_a_point(alice_client, project, some
 
 
 def test_drill_down_bad_params_are_400(alice_client, project):
-    response = alice_client.get(reverse("insights:trends_persons", kwargs={"project_id": project.pk}), {"q": "{}", "series": "x"})
+    response = alice_client.get(
+        reverse("insights:trends_persons", kwargs={"project_id": project.pk}), {"q": "{}", "series": "x"}
+    )
     assert response.status_code == 400
 
 
 def api(client, project, api_key, body):
-    return client.post(f"/api/projects/{project.pk}/query/", data=json.dumps(body), content_type="application/json", headers={"Authorization": f"Bearer {api_key}"})
+    return client.post(
+        f"/api/projects/{project.pk}/query/",
+        data=json.dumps(body),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {api_key}"},
+    )
 
 
 def test_json_api_runs_trends(client, project, api_key, some_events):
-    body = {"kind": "TrendsQuery", "series": [{"event": "$pageview"}, {"event": "$pageview", "math": "dau"}], "date_from": "-7d", "interval": "day"}
+    body = {
+        "kind": "TrendsQuery",
+        "series": [{"event": "$pageview"}, {"event": "$pageview", "math": "dau"}],
+        "date_from": "-7d",
+        "interval": "day",
+    }
     response = api(client, project, api_key, body)
     assert response.status_code == 200, response.content
     results = response.json()["results"]
@@ -142,20 +187,29 @@ def test_json_api_runs_trends(client, project, api_key, some_events):
 
 
 def test_json_api_rejects_bad_specs(client, project, api_key):
-    response = api(client, project, api_key, {"kind": "TrendsQuery", "series": [{"event": "x", "math": "sum"}], "interval": "fortnight"})
+    response = api(
+        client,
+        project,
+        api_key,
+        {"kind": "TrendsQuery", "series": [{"event": "x", "math": "sum"}], "interval": "fortnight"},
+    )
     assert response.status_code == 400
     assert {"interval", "series[0].math_property"} <= set(response.json()["errors"])
 
 
 def test_kinds_are_registered():
-    assert "TrendsQuery" in REGISTRY and REGISTRY["TrendsQuery"].schema["properties"]["series"]["maxItems"] == 10
+    assert (
+        "TrendsQuery" in REGISTRY and REGISTRY["TrendsQuery"].schema["properties"]["series"]["maxItems"] == 10
+    )
     kind = KINDS["TrendsQuery"]
     assert kind.label == "Trends" and kind.builder_url_name == "insights:trends"
 
 
 def test_insight_kind_round_trip_and_tile(rf, project, alice, some_events):
     kind = KINDS["TrendsQuery"]
-    spec = kind.parse({"kind": "TrendsQuery", "series": [{"event": "$pageview"}], "date_from": "-7d"}, project)
+    spec = kind.parse(
+        {"kind": "TrendsQuery", "series": [{"event": "$pageview"}], "date_from": "-7d"}, project
+    )
     assert kind.parse(kind.to_json(spec), project) == spec
     narrowed = kind.with_date_range(spec, "-24h", None)
     assert narrowed.date_range.date_from == "-24h"
@@ -165,5 +219,7 @@ def test_insight_kind_round_trip_and_tile(rf, project, alice, some_events):
     request.user = alice
     html = kind.render_tile(request, project, narrowed, result)
     assert "data-trends-figure" in html and "<html" not in html
-    table = kind.render_tile(request, project, kind.parse({**kind.to_json(spec), "display": "table"}, project), result)
+    table = kind.render_tile(
+        request, project, kind.parse({**kind.to_json(spec), "display": "table"}, project), result
+    )
     assert "trends-table" in table

@@ -41,8 +41,20 @@ def matches(e: dict, entity: dict, global_filters: list[dict]) -> bool:
     )
 
 
-def retention(events, persons, *, tz, date_from: dt.date, date_to: dt.date, period: str, total_intervals: int,
-              retention_type: str, target: dict, returning: dict, global_filters=()) -> list[tuple[dt.date, list[int]]]:
+def retention(
+    events,
+    persons,
+    *,
+    tz,
+    date_from: dt.date,
+    date_to: dt.date,
+    period: str,
+    total_intervals: int,
+    retention_type: str,
+    target: dict,
+    returning: dict,
+    global_filters=(),
+) -> list[tuple[dt.date, list[int]]]:
     """[(cohort start (local date), values)] with values[0] the cohort size."""
     starts = period_starts(date_from, date_to, period)
     index = {s: i for i, s in enumerate(starts)}

@@ -19,18 +19,27 @@ def test_build_a_daily_matrix_and_open_a_cell(live_server, page, client, alice, 
             events.add("open", did, TODAY - dt.timedelta(days=ago))
     events.flush()
     client.force_login(alice)
-    page.context.add_cookies([{
-        "name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-        "url": live_server.url,
-    }])
-    page.goto(f"{live_server.url}/project/{project.pk}/retention/?period=day&date_from=-6d&target_event=open&total_intervals=7")
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    page.goto(
+        f"{live_server.url}/project/{project.pk}/retention/?period=day&date_from=-6d&target_event=open&total_intervals=7"
+    )
     page.wait_for_selector("#result table.retention-matrix")
     page.wait_for_selector("#retention-curve .plot .main-svg")  # plotly drew the mean curve
     page.select_option("select[name=show]", "count")
     page.wait_for_function("location.href.includes('show=count')")  # the URL is the builder state
     page.wait_for_selector("#result table.retention-matrix td[title*='of 2 persons']")
     first_row = page.locator("table.retention-matrix tbody tr").nth(1)
-    assert first_row.locator("td").nth(1).inner_text() == "2", page.locator("table.retention-matrix").inner_text()
+    assert first_row.locator("td").nth(1).inner_text() == "2", page.locator(
+        "table.retention-matrix"
+    ).inner_text()
     first_row.locator("a.cell").nth(1).click()  # day 1 of the first cohort: p1
     page.wait_for_selector("#drilldown table.retention-persons")
     assert "1 person" in page.locator("#drilldown").inner_text()

@@ -40,8 +40,14 @@ def test_two_persons_recurring_daily_triangle(project, events):
         ("2026-05-09", [1, 1]),  # p1
         ("2026-05-10", [2]),
     ]
-    got = run(project, period="day", date_from="2026-05-04", date_to="2026-05-10", retention_type="recurring",
-              target_event={"event": "open"})
+    got = run(
+        project,
+        period="day",
+        date_from="2026-05-04",
+        date_to="2026-05-10",
+        retention_type="recurring",
+        target_event={"event": "open"},
+    )
     assert got == expected
 
 
@@ -49,16 +55,28 @@ def test_first_time_ignores_persons_whose_first_event_predates_the_range(project
     events.add("open", "old", at(-3)).add("open", "old", at(0)).add("open", "old", at(1))
     events.add("open", "new", at(1)).add("open", "new", at(2))
     events.flush()
-    got = run(project, period="day", date_from="2026-05-04", date_to="2026-05-06", retention_type="first_time",
-              target_event={"event": "open"})
+    got = run(
+        project,
+        period="day",
+        date_from="2026-05-04",
+        date_to="2026-05-06",
+        retention_type="first_time",
+        target_event={"event": "open"},
+    )
     assert got == [("2026-05-04", [0, 0, 0]), ("2026-05-05", [1, 1]), ("2026-05-06", [0])]
 
 
 def test_total_intervals_caps_each_row(project, events):
     events.add("open", "p", at(0)).add("open", "p", at(3))
     events.flush()
-    got = run(project, period="day", date_from="2026-05-04", date_to="2026-05-08", total_intervals=3,
-              target_event={"event": "open"})
+    got = run(
+        project,
+        period="day",
+        date_from="2026-05-04",
+        date_to="2026-05-08",
+        total_intervals=3,
+        target_event={"event": "open"},
+    )
     assert got[0] == ("2026-05-04", [1, 0, 0])
     assert [len(v) for _, v in got] == [3, 3, 3, 2, 1]
 
@@ -68,8 +86,15 @@ def test_returning_event_differs_and_merged_identities_count_once(project, event
     events.add("signup", "other", at(0))
     events.merge("anon", "user@x")
     events.flush()
-    got = run(project, period="week", date_from="2026-05-04", date_to="2026-05-17", retention_type="first_time",
-              target_event={"event": "signup"}, returning_event={"event": "buy"})
+    got = run(
+        project,
+        period="week",
+        date_from="2026-05-04",
+        date_to="2026-05-17",
+        retention_type="first_time",
+        target_event={"event": "signup"},
+        returning_event={"event": "buy"},
+    )
     assert got == [("2026-05-04", [2, 1]), ("2026-05-11", [0])]
 
 
@@ -78,17 +103,31 @@ def test_breakdown_by_person_property(project, events):
 
     events.add("open", "a", at(0)).add("open", "a", at(1)).add("open", "b", at(0))
     events.flush()
-    ch.insert("persons", {
-        "project_id": [project.id] * 2, "id": [str(events.person_for("a")), str(events.person_for("b"))],
-        "created_at": [D0] * 2, "properties": ['{"plan": "pro"}', "{}"], "version": [1, 1],
-    })
-    body = {"kind": "RetentionQuery", "period": "day", "date_from": "2026-05-04", "date_to": "2026-05-05",
-            "target_event": {"event": "open"}, "breakdown": {"property": "plan", "type": "person"}}
+    ch.insert(
+        "persons",
+        {
+            "project_id": [project.id] * 2,
+            "id": [str(events.person_for("a")), str(events.person_for("b"))],
+            "created_at": [D0] * 2,
+            "properties": ['{"plan": "pro"}', "{}"],
+            "version": [1, 1],
+        },
+    )
+    body = {
+        "kind": "RetentionQuery",
+        "period": "day",
+        "date_from": "2026-05-04",
+        "date_to": "2026-05-05",
+        "target_event": {"event": "open"},
+        "breakdown": {"property": "plan", "type": "person"},
+    }
     result = RetentionQueryRunner(project, RetentionSpec.from_json(body, project)).run()
     payload = result.to_json(None)["results"]
     assert [(r["breakdown_value"], r["cohort_start"], r["values"]) for r in payload] == [
-        ("pro", "2026-05-04", [1, 1]), ("pro", "2026-05-05", [1]),
-        ("(none)", "2026-05-04", [1, 0]), ("(none)", "2026-05-05", [0]),
+        ("pro", "2026-05-04", [1, 1]),
+        ("pro", "2026-05-05", [1]),
+        ("(none)", "2026-05-04", [1, 0]),
+        ("(none)", "2026-05-05", [0]),
     ]
 
 

@@ -23,8 +23,11 @@ from tests.retention import reference as ref
 _ids = itertools.count(760_000 + (os.getpid() % 1000) * 100)
 # Ranges that contain a DST change in both zones (US: Mar 8 / Nov 1; EU: Mar 29 / Oct 25, 2026).
 RANGES = {
-    "day": [(dt.date(2026, 3, 6), dt.date(2026, 3, 12)), (dt.date(2026, 3, 27), dt.date(2026, 4, 1)),
-            (dt.date(2026, 10, 24), dt.date(2026, 11, 2))],
+    "day": [
+        (dt.date(2026, 3, 6), dt.date(2026, 3, 12)),
+        (dt.date(2026, 3, 27), dt.date(2026, 4, 1)),
+        (dt.date(2026, 10, 24), dt.date(2026, 11, 2)),
+    ],
     "week": [(dt.date(2026, 3, 4), dt.date(2026, 4, 2)), (dt.date(2026, 10, 20), dt.date(2026, 11, 12))],
     "month": [(dt.date(2026, 2, 10), dt.date(2026, 5, 3)), (dt.date(2026, 9, 1), dt.date(2026, 11, 30))],
 }
@@ -48,7 +51,9 @@ row = st.fixed_dictionaries(
     {
         "event": st.sampled_from(["open", "buy"]),
         "did": st.sampled_from([f"d{i}" for i in range(7)]),
-        "offset_hours": st.integers(min_value=-24 * 40, max_value=24 * 100),  # from range start; some before/after
+        "offset_hours": st.integers(
+            min_value=-24 * 40, max_value=24 * 100
+        ),  # from range start; some before/after
         "minute": st.integers(min_value=0, max_value=59),
         "plan": st.sampled_from(["free", "pro", None]),
         "n": st.sampled_from([0, 1, 2, 5, None]),
@@ -59,7 +64,9 @@ row = st.fixed_dictionaries(
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=st.lists(row, min_size=0, max_size=45),
-    merges=st.lists(st.tuples(st.sampled_from(["d0", "d1", "d2"]), st.sampled_from(["d5", "d6"])), max_size=2),
+    merges=st.lists(
+        st.tuples(st.sampled_from(["d0", "d1", "d2"]), st.sampled_from(["d5", "d6"])), max_size=2
+    ),
     period=st.sampled_from(["day", "week", "month"]),
     range_index=st.integers(min_value=0, max_value=2),
     zone=st.sampled_from(ZONES),
@@ -70,8 +77,19 @@ row = st.fixed_dictionaries(
     returning_filters=st.sampled_from(FILTERS),
     global_filters=st.sampled_from(FILTERS[:2] + [[{"key": "plan", "operator": "is_set"}]]),
 )
-def test_retention_matches_the_reference(rows, merges, period, range_index, zone, retention_type, total_intervals,
-                                         returning, target_filters, returning_filters, global_filters):
+def test_retention_matches_the_reference(
+    rows,
+    merges,
+    period,
+    range_index,
+    zone,
+    retention_type,
+    total_intervals,
+    returning,
+    target_filters,
+    returning_filters,
+    global_filters,
+):
     project = FakeProject(next(_ids), zone)
     date_from, date_to = RANGES[period][range_index % len(RANGES[period])]
     # Spread events over the range scaled by period (months span ~100 days already).
@@ -97,15 +115,29 @@ def test_retention_matches_the_reference(rows, merges, period, range_index, zone
     target = {"event": "open", "properties": target_filters}
     returning_entity = {"event": returning, "properties": returning_filters}
     body = {
-        "kind": "RetentionQuery", "period": period, "date_from": date_from.isoformat(), "date_to": date_to.isoformat(),
-        "total_intervals": total_intervals, "retention_type": retention_type, "target_event": target,
-        "returning_event": returning_entity, "properties": global_filters,
+        "kind": "RetentionQuery",
+        "period": period,
+        "date_from": date_from.isoformat(),
+        "date_to": date_to.isoformat(),
+        "total_intervals": total_intervals,
+        "retention_type": retention_type,
+        "target_event": target,
+        "returning_event": returning_entity,
+        "properties": global_filters,
     }
     result = RetentionQueryRunner(project, RetentionSpec.from_json(body, project)).run()
     got = [(r.cohort_start.astimezone(project.tz).date(), r.values) for r in result.rows]
     expected = ref.retention(
-        prepared, dict(builder.persons), tz=project.tz, date_from=date_from, date_to=date_to, period=period,
-        total_intervals=total_intervals, retention_type=retention_type, target=target, returning=returning_entity,
+        prepared,
+        dict(builder.persons),
+        tz=project.tz,
+        date_from=date_from,
+        date_to=date_to,
+        period=period,
+        total_intervals=total_intervals,
+        retention_type=retention_type,
+        target=target,
+        returning=returning_entity,
         global_filters=global_filters,
     )
     assert got == expected

@@ -32,7 +32,13 @@ def some_events(events):
     return events
 
 
-DAILY = {"target_event": "open", "period": "day", "date_from": "-6d", "retention_type": "recurring", "total_intervals": "7"}
+DAILY = {
+    "target_event": "open",
+    "period": "day",
+    "date_from": "-6d",
+    "retention_type": "recurring",
+    "total_intervals": "7",
+}
 
 
 def test_full_page_renders_builder_matrix_and_curve(alice_client, project, some_events):
@@ -61,8 +67,15 @@ def test_htmx_request_renders_only_the_result_partial(alice_client, project, som
 
 def test_get_fields_and_q_reopen_the_same_matrix(alice_client, project, some_events):
     fields = alice_client.get(url(project, **DAILY, show="count"))
-    spec = {"kind": "RetentionQuery", "target_event": {"event": "open"}, "returning_event": {"event": "open"},
-            "period": "day", "date_from": "-6d", "total_intervals": 7, "retention_type": "recurring"}
+    spec = {
+        "kind": "RetentionQuery",
+        "target_event": {"event": "open"},
+        "returning_event": {"event": "open"},
+        "period": "day",
+        "date_from": "-6d",
+        "total_intervals": 7,
+        "retention_type": "recurring",
+    }
     q = alice_client.get(url(project, q=json.dumps(spec), show="count"))
     assert fields.status_code == q.status_code == 200
     for response in (fields, q):
@@ -76,7 +89,9 @@ def test_bad_params_are_a_400_with_the_errors(alice_client, project):
     assert "period" in response.content.decode()
     response = alice_client.get(url(project, q="{not json"))
     assert response.status_code == 400
-    response = alice_client.get(url(project, **{**DAILY, "total_intervals": "99"}), headers={"HX-Request": "true"})
+    response = alice_client.get(
+        url(project, **{**DAILY, "total_intervals": "99"}), headers={"HX-Request": "true"}
+    )
     assert response.status_code == 400 and "total_intervals" in response.content.decode()
 
 
@@ -98,16 +113,28 @@ def test_anonymous_is_sent_to_login(client, project):
 
 
 def test_cell_lists_its_persons_with_links(alice_client, project, some_events):
-    spec = {"kind": "RetentionQuery", "target_event": {"event": "open"}, "period": "day", "date_from": "-6d", "total_intervals": 7}
-    response = alice_client.get(url(project, "retention:retention_persons", q=json.dumps(spec), cohort=1, offset=1, breakdown_index=0),
-                                headers={"HX-Request": "true"})
+    spec = {
+        "kind": "RetentionQuery",
+        "target_event": {"event": "open"},
+        "period": "day",
+        "date_from": "-6d",
+        "total_intervals": 7,
+    }
+    response = alice_client.get(
+        url(
+            project, "retention:retention_persons", q=json.dumps(spec), cohort=1, offset=1, breakdown_index=0
+        ),
+        headers={"HX-Request": "true"},
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert "<html" not in html
     person = some_events.person_for("u1")
     assert "1 person " in html and f"/project/{project.pk}/persons/{person}/" in html
     assert f"/project/{project.pk}/replay/s-1" in html  # u1's session in that period (alice may watch)
-    cohort = alice_client.get(url(project, "retention:retention_persons", q=json.dumps(spec), cohort=1, offset=0))
+    cohort = alice_client.get(
+        url(project, "retention:retention_persons", q=json.dumps(spec), cohort=1, offset=0)
+    )
     assert "2 persons" in cohort.content.decode()
 
 
@@ -120,33 +147,84 @@ def test_cell_without_recordings_permission_has_no_replay_links(client, bob, pro
 
 def test_bad_cell_is_a_400(alice_client, project):
     spec = {"kind": "RetentionQuery", "target_event": {"event": "open"}, "period": "day", "date_from": "-6d"}
-    assert alice_client.get(url(project, "retention:retention_persons", q=json.dumps(spec), cohort=99, offset=0)).status_code == 400
-    assert alice_client.get(url(project, "retention:retention_persons", q=json.dumps(spec), cohort="x", offset=0)).status_code == 400
-    assert alice_client.get(url(project, "retention:retention_persons", q="nope", cohort=0, offset=0)).status_code == 400
+    assert (
+        alice_client.get(
+            url(project, "retention:retention_persons", q=json.dumps(spec), cohort=99, offset=0)
+        ).status_code
+        == 400
+    )
+    assert (
+        alice_client.get(
+            url(project, "retention:retention_persons", q=json.dumps(spec), cohort="x", offset=0)
+        ).status_code
+        == 400
+    )
+    assert (
+        alice_client.get(
+            url(project, "retention:retention_persons", q="nope", cohort=0, offset=0)
+        ).status_code
+        == 400
+    )
 
 
 def api(client, project, api_key, body):
-    return client.post(f"/api/projects/{project.pk}/query/", data=json.dumps(body), content_type="application/json",
-                       headers={"Authorization": f"Bearer {api_key}"})
+    return client.post(
+        f"/api/projects/{project.pk}/query/",
+        data=json.dumps(body),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {api_key}"},
+    )
 
 
 def test_json_api_runs_retention(client, project, api_key, some_events):
     start = (TODAY - dt.timedelta(days=5)).date()
-    body = {"kind": "RetentionQuery", "target_event": {"event": "open"}, "period": "day", "date_from": start.isoformat(),
-            "date_to": (start + dt.timedelta(days=3)).isoformat(), "retention_type": "recurring"}
+    body = {
+        "kind": "RetentionQuery",
+        "target_event": {"event": "open"},
+        "period": "day",
+        "date_from": start.isoformat(),
+        "date_to": (start + dt.timedelta(days=3)).isoformat(),
+        "retention_type": "recurring",
+    }
     response = api(client, project, api_key, body)
     assert response.status_code == 200, response.content
     results = response.json()["results"]
     assert results == [
-        {"cohort_start": start.isoformat(), "cohort_size": 2, "values": [2, 1, 1, 1], "breakdown_value": None, "breakdown_index": None},
-        {"cohort_start": (start + dt.timedelta(days=1)).isoformat(), "cohort_size": 1, "values": [1, 0, 1], "breakdown_value": None, "breakdown_index": None},
-        {"cohort_start": (start + dt.timedelta(days=2)).isoformat(), "cohort_size": 1, "values": [1, 0], "breakdown_value": None, "breakdown_index": None},
-        {"cohort_start": (start + dt.timedelta(days=3)).isoformat(), "cohort_size": 1, "values": [1], "breakdown_value": None, "breakdown_index": None},
+        {
+            "cohort_start": start.isoformat(),
+            "cohort_size": 2,
+            "values": [2, 1, 1, 1],
+            "breakdown_value": None,
+            "breakdown_index": None,
+        },
+        {
+            "cohort_start": (start + dt.timedelta(days=1)).isoformat(),
+            "cohort_size": 1,
+            "values": [1, 0, 1],
+            "breakdown_value": None,
+            "breakdown_index": None,
+        },
+        {
+            "cohort_start": (start + dt.timedelta(days=2)).isoformat(),
+            "cohort_size": 1,
+            "values": [1, 0],
+            "breakdown_value": None,
+            "breakdown_index": None,
+        },
+        {
+            "cohort_start": (start + dt.timedelta(days=3)).isoformat(),
+            "cohort_size": 1,
+            "values": [1],
+            "breakdown_value": None,
+            "breakdown_index": None,
+        },
     ]
 
 
 def test_json_api_rejects_bad_specs(client, project, api_key):
-    response = api(client, project, api_key, {"kind": "RetentionQuery", "target_event": {"event": ""}, "period": "year"})
+    response = api(
+        client, project, api_key, {"kind": "RetentionQuery", "target_event": {"event": ""}, "period": "year"}
+    )
     assert response.status_code == 400
     assert {"target_event.event", "period"} <= set(response.json()["errors"])
 
@@ -159,13 +237,21 @@ def test_registered_as_query_kind_insight_kind_and_section():
     assert any(s.url_name == "retention:retention" for s in SECTIONS)
 
 
-def test_breakdown_by_person_property_is_masked_for_roles_without_pii(client, alice, bob, project, some_events):
+def test_breakdown_by_person_property_is_masked_for_roles_without_pii(
+    client, alice, bob, project, some_events
+):
     from analytics_app import clickhouse as ch
 
-    ch.insert("persons", {
-        "project_id": [project.id] * 2, "id": [str(some_events.person_for("u1")), str(some_events.person_for("u2"))],
-        "created_at": [TODAY] * 2, "properties": ['{"email": "one@example.com"}', '{"email": "two@example.com"}'], "version": [1, 1],
-    })
+    ch.insert(
+        "persons",
+        {
+            "project_id": [project.id] * 2,
+            "id": [str(some_events.person_for("u1")), str(some_events.person_for("u2"))],
+            "created_at": [TODAY] * 2,
+            "properties": ['{"email": "one@example.com"}', '{"email": "two@example.com"}'],
+            "version": [1, 1],
+        },
+    )
     params = {**DAILY, "breakdown_type": "person", "breakdown": "email"}
     client.force_login(alice)
     html = client.get(url(project, **params)).content.decode()
@@ -176,5 +262,7 @@ def test_breakdown_by_person_property_is_masked_for_roles_without_pii(client, al
     html = response.content.decode()
     assert "one@example.com" not in html and "•" in html
     # The drill-down link carries the breakdown's position, never the (masked) value.
-    assert html.count('<table class="retention-matrix">') == 2  # two values, even though both are masked alike
+    assert (
+        html.count('<table class="retention-matrix">') == 2
+    )  # two values, even though both are masked alike
     assert "breakdown_index=1" in html and "two@example.com" not in html and "two%40example.com" not in html

@@ -21,10 +21,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--email", required=True)
         parser.add_argument("--password", required=True)
-        parser.add_argument("--project", required=True, help="Project name (matched exactly; created if missing).")
+        parser.add_argument(
+            "--project", required=True, help="Project name (matched exactly; created if missing)."
+        )
         parser.add_argument("--role", default=Role.ADMIN, choices=[r.value for r in Role])
-        parser.add_argument("--time-zone", default=None, help="IANA time zone for a new project (default UTC).")
-        parser.add_argument("--superuser", action="store_true", help="Also make the user a Django superuser (admin site).")
+        parser.add_argument(
+            "--time-zone", default=None, help="IANA time zone for a new project (default UTC)."
+        )
+        parser.add_argument(
+            "--superuser", action="store_true", help="Also make the user a Django superuser (admin site)."
+        )
         parser.add_argument("--json", action="store_true", help="Print one JSON object and nothing else.")
 
     def handle(self, *args, **options):
@@ -44,17 +50,26 @@ class Command(BaseCommand):
             user.save()
             project = Project.objects.filter(name=options["project"]).order_by("pk").first()
             if project is None:
-                project = Project.objects.create(name=options["project"], time_zone=options["time_zone"] or "UTC")
+                project = Project.objects.create(
+                    name=options["project"], time_zone=options["time_zone"] or "UTC"
+                )
             elif options["time_zone"] and project.time_zone != options["time_zone"]:
                 project.time_zone = options["time_zone"]
                 project.full_clean()
                 project.save(update_fields=["time_zone"])
-            membership, _ = Membership.objects.get_or_create(user=user, project=project, defaults={"role": options["role"]})
+            membership, _ = Membership.objects.get_or_create(
+                user=user, project=project, defaults={"role": options["role"]}
+            )
             if membership.role != options["role"]:
                 membership.role = options["role"]
             membership.save()  # re-syncs the role's object permissions
             _, raw_key = PersonalAPIKey.issue(user, "bootstrap")
-        payload = {"user_id": user.pk, "project_id": project.pk, "project_token": project.api_token, "personal_api_key": raw_key}
+        payload = {
+            "user_id": user.pk,
+            "project_id": project.pk,
+            "project_token": project.api_token,
+            "personal_api_key": raw_key,
+        }
         if options["json"]:
             self.stdout.write(json.dumps(payload))
         else:

@@ -25,7 +25,9 @@ class Command(BaseCommand):
         parser.add_argument("--persons", type=int, default=20000)
         parser.add_argument("--days", type=int, default=90)
         parser.add_argument("--seed", type=int, default=1)
-        parser.add_argument("--recordings", type=int, default=300, help="demo session recordings of recent sessions (0: none)")
+        parser.add_argument(
+            "--recordings", type=int, default=300, help="demo session recordings of recent sessions (0: none)"
+        )
 
     def handle(self, *args, **options):
         import os  # noqa: PLC0415
@@ -40,19 +42,38 @@ class Command(BaseCommand):
             password = password_file.read_text().strip()
         out = StringIO()
         call_command(
-            "bootstrap", "--email", options["email"], "--password", password, "--project", options["project"],
-            "--time-zone", "Europe/Berlin", "--superuser", "--json", stdout=out,
+            "bootstrap",
+            "--email",
+            options["email"],
+            "--password",
+            password,
+            "--project",
+            options["project"],
+            "--time-zone",
+            "Europe/Berlin",
+            "--superuser",
+            "--json",
+            stdout=out,
         )
         creds = json.loads(out.getvalue())
         project = Project.objects.get(pk=creds["project_id"])
-        count = ch.query("SELECT count() FROM events WHERE project_id = {project_id:UInt32}", {"project_id": project.pk}).scalar()
+        count = ch.query(
+            "SELECT count() FROM events WHERE project_id = {project_id:UInt32}", {"project_id": project.pk}
+        ).scalar()
         if not count:
             from analytics_app.demo import generate  # noqa: PLC0415
 
-            self.stdout.write(f"Generating demo data: {options['persons']} persons over {options['days']} days ...")
-            summary = generate(project.pk, options["persons"], options["days"], options["seed"], progress=True)
+            self.stdout.write(
+                f"Generating demo data: {options['persons']} persons over {options['days']} days ..."
+            )
+            summary = generate(
+                project.pk, options["persons"], options["days"], options["seed"], progress=True
+            )
             self.stdout.write(f"  {summary}")
-        recorded = ch.query("SELECT count() FROM session_replay_summaries WHERE project_id = {project_id:UInt32}", {"project_id": project.pk}).scalar()
+        recorded = ch.query(
+            "SELECT count() FROM session_replay_summaries WHERE project_id = {project_id:UInt32}",
+            {"project_id": project.pk},
+        ).scalar()
         if not recorded and options["recordings"]:
             from replay.synthetic import demo_recordings  # noqa: PLC0415
 

@@ -19,6 +19,8 @@ class Command(DjangoMigrate):
         from django.conf import settings  # noqa: PLC0415
 
         verbose = options.get("verbosity", 1) >= 1
-        ran = ch_migrate.run(cluster=settings.CLICKHOUSE_CLUSTER, log=self.stdout.write if verbose else (lambda m: None))
+        ran = ch_migrate.run(
+            cluster=settings.CLICKHOUSE_CLUSTER, log=self.stdout.write if verbose else (lambda m: None)
+        )
         if verbose and not ran:
             self.stdout.write("ClickHouse schema is up to date.")

@@ -9,7 +9,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--print", action="store_true", help="Print the DDL instead of running it.")
-        parser.add_argument("--cluster", default=None, help="Emit ON CLUSTER DDL for this cluster (default: CLICKHOUSE_CLUSTER).")
+        parser.add_argument(
+            "--cluster",
+            default=None,
+            help="Emit ON CLUSTER DDL for this cluster (default: CLICKHOUSE_CLUSTER).",
+        )
 
     def handle(self, *args, **options):
         cluster = settings.CLICKHOUSE_CLUSTER if options["cluster"] is None else options["cluster"]

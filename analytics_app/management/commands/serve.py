@@ -1,6 +1,6 @@
 """Run Sextant as one process: waitress web threads + embedded Celery + services.
 
-    python manage.py serve [--host 127.0.0.1] [--port 8000] [--threads 8]
+python manage.py serve [--host 127.0.0.1] [--port 8000] [--threads 8]
 """
 
 import logging
@@ -39,7 +39,13 @@ class Command(BaseCommand):
         url = f"http://{options['host']}:{options['port']}"
         self.stdout.write(self.style.SUCCESS(f"Sextant is running at {url}  (Ctrl-C stops it)"))
         try:
-            serve(application, host=options["host"], port=options["port"], threads=options["threads"], ident="Sextant")
+            serve(
+                application,
+                host=options["host"],
+                port=options["port"],
+                threads=options["threads"],
+                ident="Sextant",
+            )
         finally:
             for stop in stops:
                 try:

@@ -1,6 +1,6 @@
 """Create each project's default dashboard if it has none (idempotent).
 
-    python manage.py ensure_default_dashboards [--project ID ...]
+python manage.py ensure_default_dashboards [--project ID ...]
 """
 
 from django.core.management.base import BaseCommand
@@ -22,6 +22,8 @@ class Command(BaseCommand):
         for project in projects:
             dashboard = ensure_default_dashboard(project)
             if dashboard is None:
-                self.stdout.write(f"{project.name}: no registered insight kind for the default tiles; skipped")
+                self.stdout.write(
+                    f"{project.name}: no registered insight kind for the default tiles; skipped"
+                )
             else:
                 self.stdout.write(f"{project.name}: default dashboard {dashboard.name!r} (id {dashboard.pk})")

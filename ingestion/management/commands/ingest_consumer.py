@@ -21,12 +21,21 @@ class Command(BaseCommand):
         parser.add_argument("--name", default=None, help="consumer name in the group (default host-pid)")
         parser.add_argument("--count", type=int, default=500, help="stream entries per batch")
         parser.add_argument("--block-ms", type=int, default=1000)
-        parser.add_argument("--claim-idle-ms", type=int, default=60_000, help="reclaim entries pending this long")
+        parser.add_argument(
+            "--claim-idle-ms", type=int, default=60_000, help="reclaim entries pending this long"
+        )
 
     def handle(self, *args, **options):
         if not settings.REDIS_URL:
-            raise CommandError("REDIS_URL is not set: embedded mode writes events directly, there is no stream to consume.")
-        consumer = Consumer(name=options["name"], count=options["count"], block_ms=options["block_ms"], claim_idle_ms=options["claim_idle_ms"])
+            raise CommandError(
+                "REDIS_URL is not set: embedded mode writes events directly, there is no stream to consume."
+            )
+        consumer = Consumer(
+            name=options["name"],
+            count=options["count"],
+            block_ms=options["block_ms"],
+            claim_idle_ms=options["claim_idle_ms"],
+        )
 
         def stop(signum, frame):
             self.stderr.write(f"signal {signum}: finishing the current batch, then stopping")
