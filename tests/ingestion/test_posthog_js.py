@@ -23,7 +23,7 @@ VERSION = (Path(settings.BASE_DIR) / "static" / "vendor" / "posthog-js" / "VERSI
 # public, and Chromium would otherwise block its calls to Sextant on loopback.
 SHOP_ORIGIN = "http://shop.localhost"
 SECRET_INPUT = "hunter2-secret"
-WAIT_SECONDS = 30
+WAIT_SECONDS = 60  # generous: on a loaded 2-core machine the recorder may flush late; polls return early
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
