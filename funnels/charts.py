@@ -8,18 +8,8 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-PALETTE = [
-    "#4263eb",
-    "#f76707",
-    "#37b24d",
-    "#ae3ec9",
-    "#1098ad",
-    "#f03e3e",
-    "#f59f00",
-    "#495057",
-    "#d6336c",
-    "#0ca678",
-]
+from insights.chart_style import PALETTE
+
 FONT = {"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 12}
 
 

@@ -11,18 +11,8 @@ import datetime as dt
 
 import plotly.graph_objects as go
 
-PALETTE = [
-    "#4263eb",
-    "#f76707",
-    "#37b24d",
-    "#ae3ec9",
-    "#1098ad",
-    "#f03e3e",
-    "#f59f00",
-    "#495057",
-    "#d6336c",
-    "#0ca678",
-]
+from insights.chart_style import PALETTE
+
 DATE_FORMATS = {"hour": "%Y-%m-%d %H:%M", "day": "%a %Y-%m-%d", "week": "Week of %Y-%m-%d", "month": "%B %Y"}
 
 
