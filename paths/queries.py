@@ -6,7 +6,7 @@ Semantics are in docs/paths.md ("SQL shape"); tests/paths/reference.py implement
 same in Python. One query per runner:
 
     node dictionary (WITH ... AS paths_dict): the distinct raw keys of the range (page-view
-        URL, screen name, event name; table path_node_keys) -> URL path -> cleaning
+        URL, screen name, event name; table path_node_keys_monthly) -> URL path -> cleaning
         rules -> groupings -> exclusion, once per key; valid nodes numbered 1..K
     -> one row per session: sorted array of (t_us, uuid, node id). Sessions with a
        $session_id come pre-grouped from session_paths (migration 0005) when the query
@@ -237,17 +237,17 @@ class _SessionPaths:
         return conds
 
     def _keys_sql(self, kind: str, value: str) -> str:
-        """The distinct (kind, raw value) pairs of the range: from `path_node_keys`
-        (migration 0005: per UTC day, so a superset, which is harmless) or, with
+        """The distinct (kind, raw value) pairs of the range: from `path_node_keys_monthly`
+        (migration 0006: per UTC month, so a superset, which is harmless) or, with
         session_table=False, from the events."""
         b = self.builder
         if self.session_table is False:
             return f"SELECT DISTINCT toUInt8({kind}) AS kind, {value} AS value FROM events AS e WHERE {' AND '.join(self._range_conditions())}"
         conds = ["e.project_id = {project_id:UInt32}", event_condition(b, self.spec.include_event_types)]
         if self.start is not None:
-            conds.append(f"e.day >= {b.bind(self.start.astimezone(dt.UTC).date(), 'Date')}")
-        conds.append(f"e.day <= {b.bind(self.end.astimezone(dt.UTC).date(), 'Date')}")
-        return f"SELECT DISTINCT e.kind AS kind, e.value AS value FROM path_node_keys AS e WHERE {' AND '.join(conds)}"
+            conds.append(f"e.month >= {b.bind(self.start.astimezone(dt.UTC).date().replace(day=1), 'Date')}")
+        conds.append(f"e.month <= {b.bind(self.end.astimezone(dt.UTC).date().replace(day=1), 'Date')}")
+        return f"SELECT DISTINCT e.kind AS kind, e.value AS value FROM path_node_keys_monthly AS e WHERE {' AND '.join(conds)}"
 
     def with_sql(self) -> str:
         """`WITH` clause defining paths_dict (and the point's id when there is one)."""
@@ -285,7 +285,8 @@ class _SessionPaths:
         # transform() sees constant arrays (and builds its lookup table once):
         #   1 names, 2 bits, 3/4 page-view URL -> id, 5/6 screen name -> id,
         #   7/8 event name -> id, 9 the point's id (0: none), 10 the event names that
-        #   map to the point, 11/12 node key (session_paths: cityHash64(kind, value)) -> id.
+        #   map to the point, 11/12 node key (session_paths: cityHash64(kind, value)) -> id,
+        #   13 the node keys that map to the point.
         return f"""WITH
         (SELECT tuple(names, arrayMap(x -> x.2, v),
                 arrayMap(k -> k.2, arrayFilter(k -> k.1 = 1, keyed)), arrayMap(k -> k.3, arrayFilter(k -> k.1 = 1, keyed)),
@@ -293,7 +294,8 @@ class _SessionPaths:
                 arrayMap(k -> k.2, arrayFilter(k -> k.1 = 4, keyed)), arrayMap(k -> k.3, arrayFilter(k -> k.1 = 4, keyed)),
                 toUInt32(indexOf(names, {point_value})),
                 arrayMap(k -> k.2, arrayFilter(k -> k.1 = 4 AND k.3 = indexOf(names, {point_value}), keyed)),
-                arrayMap(k -> cityHash64(k.1, k.2), keyed), arrayMap(k -> k.3, keyed))
+                arrayMap(k -> cityHash64(k.1, k.2), keyed), arrayMap(k -> k.3, keyed),
+                arrayMap(k -> cityHash64(k.1, k.2), arrayFilter(k -> k.3 = indexOf(names, {point_value}), keyed)))
          FROM (
             SELECT arrayMap(x -> x.1, v) AS names, v,
                 arrayConcat(
@@ -376,7 +378,6 @@ class _SessionPaths:
         if self.start is not None:
             conds.append(f"s.max_timestamp >= {b.bind(self.start, DT64)}")
             in_range += f" AND x.1 >= {b.bind(_micros(self.start), 'Int64')}"
-        having = "WHERE has(arrayMap(x -> x.3, evs), paths_point)" if having else ""
         if settings.CLICKHOUSE_CLUSTER:
             # a session's rows can be on several shards: FINAL merges per shard only
             rows = f"SELECT session_id, groupArrayArray(s.events) AS events FROM session_paths AS s WHERE {' AND '.join(conds)} GROUP BY session_id"
@@ -384,13 +385,21 @@ class _SessionPaths:
             # Almost every session is one row (merged, or written by one INSERT): those are
             # read as they are; only sessions with several rows in the range are grouped.
             # (FINAL merged every row: 1.3 s CPU for 9M events in 1.4M sessions, this ~0.5 s.)
+            # The multi-row sessions are found by a hash of the id (grouping UInt64s is
+            # cheaper than strings): a collision only sends a one-row session through the
+            # grouping branch, which groups by the id itself, so the result is the same.
             where = " AND ".join(conds)
-            dups = f"SELECT session_id FROM session_paths AS s WHERE {where} GROUP BY session_id HAVING count() > 1"
+            dups = f"SELECT cityHash64(session_id) AS h FROM session_paths AS s WHERE {where} GROUP BY h HAVING count() > 1"
             rows = (
-                f"SELECT session_id, s.events AS events FROM session_paths AS s WHERE {where} AND session_id NOT IN ({dups})"
+                f"SELECT session_id, s.events AS events FROM session_paths AS s WHERE {where} AND cityHash64(session_id) NOT IN ({dups})"
                 f" UNION ALL SELECT session_id, groupArrayArray(s.events) AS events FROM session_paths AS s"
-                f" WHERE {where} AND session_id IN ({dups}) GROUP BY session_id"
+                f" WHERE {where} AND cityHash64(session_id) IN ({dups}) GROUP BY session_id"
             )
+        if having:
+            # Sessions without any key of the point (anywhere, in range or not) cannot
+            # have it: dropped before the per-session array work (the exact test follows).
+            rows = f"SELECT * FROM ({rows}) WHERE hasAny(arrayMap(x -> x.3, events), paths_dict.13)"
+        having = "WHERE has(arrayMap(x -> x.3, evs), paths_point)" if having else ""
         return f"""
                 SELECT sid, seq FROM (
                     SELECT session_id AS sid,
