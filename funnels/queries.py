@@ -42,7 +42,6 @@ windowfunnel (auto-selected only where proven equal by tests/funnels/test_engine
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 
 from analytics_app import clickhouse as ch
@@ -50,7 +49,7 @@ from insights.blocks import EventSource, SQLBuilder
 from insights.blocks.breakdown import OTHER_VALUE
 from insights.blocks.breakdown import label as breakdown_label
 from insights.blocks.dates import interval_starts
-from insights.blocks.filters import MATERIALIZED_EVENT_COLUMNS, event_text_sql, filters_sql, person_text_sql
+from insights.blocks.filters import event_text_sql, filters_sql, person_text_sql
 
 from .spec import FunnelActorsSpec, FunnelSpec
 
@@ -65,22 +64,6 @@ def to_micros(moment: dt.datetime) -> int:
 
 def from_micros(value: int) -> dt.datetime:
     return EPOCH + dt.timedelta(microseconds=int(value))
-
-
-# Keys read with the subcolumn syntax (`properties.`key``) instead of getSubcolumn():
-# ClickHouse reads only that path's sub-column for the former, the whole JSON column for
-# the latter (10M events: 0.4 vs 2.4 s CPU for one key). Same values for every JSON type
-# (string, number, bool, null, object, array, missing, paths beyond max_dynamic_paths).
-# Only keys of these characters are written into the SQL text (as a quoted identifier);
-# any other key keeps the bound getSubcolumn form.
-_PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]{0,199}")
-
-
-def event_value_sql(b: SQLBuilder, key: str) -> str:
-    """An event property as text, the same value as filters.event_text_sql, read fast."""
-    if key in MATERIALIZED_EVENT_COLUMNS or not _PLAIN_KEY.fullmatch(key):
-        return event_text_sql(b, key)[0]
-    return f"toString(properties.`{key}`)"
 
 
 def windowfunnel_eligible(spec: FunnelSpec) -> bool:
@@ -134,11 +117,11 @@ class FunnelSQL:
         ]
         bd = spec.breakdown
         if bd is not None and bd.type == "event":
-            ev_cols["bv"] = event_value_sql(b, bd.property)
+            ev_cols["bv"] = event_text_sql(b, bd.property)[0]
         if bd is not None and bd.type == "person":
             person_cols["pbv"] = person_text_sql(b, bd.property)[0]
         if spec.aggregate_by.kind == "property":
-            ev_cols["av"] = event_value_sql(b, spec.aggregate_by.property)
+            ev_cols["av"] = event_text_sql(b, spec.aggregate_by.property)[0]
         names = (
             None
             if spec.order == "strict"

@@ -211,28 +211,6 @@ def test_breakdown_by_event_property_with_attribution(project, events):
     assert by("last_touch") == {"pro": [2, 2], "free": [1, 0]}
 
 
-def test_breakdown_values_of_every_json_type_read_fast_and_slow_alike(project, events):
-    # "plan" is read as a sub-column (properties.`plan`), "plan tier" through
-    # getSubcolumn (a key with a space is never written into the SQL): same values.
-    values = ["pro", 1, 1.5, True, None, {"x": 1}, [1, 2], "missing"]
-    for i, v in enumerate(values):
-        props = {} if v == "missing" else {"plan": v, "plan tier": v}
-        events.add("signup", f"p{i}", at(0), props).add("pay", f"p{i}", at(1), props)
-    events.flush()
-
-    def by(key):
-        result = FunnelQueryRunner(
-            project,
-            spec(project, ["signup", "pay"], breakdown={"property": key, "limit": 20}),
-        ).run()
-        return {r.value: [s.count for s in r.steps] for r in result.results}
-
-    fast = by("plan")
-    assert fast == by("plan tier")
-    assert {"pro", "1", "1.5", "true", "[1,2]"} <= set(fast)
-    assert sum(c[0] for c in fast.values()) == len(values)
-
-
 def test_session_aggregation_ignores_events_without_a_session(project, events):
     events.add("signup", "a", at(0), session_id="s1").add("pay", "a", at(1), session_id="s1")
     events.add("signup", "a", at(2), session_id="s2").add("pay", "a", at(3), session_id="s3")
