@@ -6,7 +6,7 @@ Semantics are in docs/paths.md ("SQL shape"); tests/paths/reference.py implement
 same in Python. One query per runner:
 
     node dictionary (WITH ... AS paths_dict): the distinct raw keys of the range (page-view
-        URL, screen name, event name; table path_node_keys_monthly) -> URL path -> cleaning
+        URL, screen name, event name; table path_node_keys) -> URL path -> cleaning
         rules -> groupings -> exclusion, once per key; valid nodes numbered 1..K
     -> one row per session: sorted array of (t_us, uuid, node id). Sessions with a
        $session_id come pre-grouped from session_paths (migration 0005) when the query
@@ -237,8 +237,8 @@ class _SessionPaths:
         return conds
 
     def _keys_sql(self, kind: str, value: str) -> str:
-        """The distinct (kind, raw value) pairs of the range: from `path_node_keys_monthly`
-        (migration 0006: per UTC month, so a superset, which is harmless) or, with
+        """The distinct (kind, raw value) pairs of the range: from `path_node_keys`
+        (migration 0005: per UTC month, so a superset, which is harmless) or, with
         session_table=False, from the events."""
         b = self.builder
         if self.session_table is False:
@@ -247,7 +247,7 @@ class _SessionPaths:
         if self.start is not None:
             conds.append(f"e.month >= {b.bind(self.start.astimezone(dt.UTC).date().replace(day=1), 'Date')}")
         conds.append(f"e.month <= {b.bind(self.end.astimezone(dt.UTC).date().replace(day=1), 'Date')}")
-        return f"SELECT DISTINCT e.kind AS kind, e.value AS value FROM path_node_keys_monthly AS e WHERE {' AND '.join(conds)}"
+        return f"SELECT DISTINCT e.kind AS kind, e.value AS value FROM path_node_keys AS e WHERE {' AND '.join(conds)}"
 
     def with_sql(self) -> str:
         """`WITH` clause defining paths_dict (and the point's id when there is one)."""

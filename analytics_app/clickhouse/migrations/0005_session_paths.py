@@ -20,11 +20,13 @@ session_paths
   here (paths groups them per person at query time).
 
 path_node_keys
-  The distinct (event, node kind, raw node value) per project and UTC day, with the
+  The distinct (event, node kind, raw node value) per project and UTC *month*, with the
   same kind/value as above: paths builds its node dictionary (cleaning rules,
   groupings) from these few rows instead of a DISTINCT over the events of the range.
-  A day that only partly overlaps a range adds keys that map to nodes no path of the
-  range uses, which changes nothing. ReplacingMergeTree; readers use DISTINCT.
+  Per month rather than per day: at 10M events a 90-day range read 1.43M per-day rows
+  for 11,216 distinct URLs (0.25-0.31 s of CPU per query) against 33,663 per-month rows
+  (0.03 s). A month that only partly overlaps a range adds keys that map to nodes no
+  path of the range uses, which changes nothing. ReplacingMergeTree; readers use DISTINCT.
 
 The last statements backfill the events stored before this migration. Events inserted
 between the view's creation and the backfill can be counted twice; a duplicate has
@@ -50,7 +52,7 @@ GROUP BY project_id, session_id"""
 
 
 def keys_select_sql(source: str) -> str:
-    return f"""SELECT DISTINCT project_id, toDate(timestamp) AS day, event, {NODE_KIND} AS kind, {NODE_VALUE} AS value
+    return f"""SELECT DISTINCT project_id, toStartOfMonth(timestamp) AS month, event, {NODE_KIND} AS kind, {NODE_VALUE} AS value
 FROM {source}"""
 
 
@@ -78,13 +80,13 @@ def operations(ddl):
             "path_node_keys",
             """
     project_id UInt32,
-    day Date,
+    month Date,
     event LowCardinality(String),
     kind UInt8,
     value String
 """,
             engine="ReplacingMergeTree",
-            order_by="(project_id, day, event, kind, value)",
+            order_by="(project_id, month, event, kind, value)",
         ),
         *ddl.create_materialized_view(
             "path_node_keys_mv", "path_node_keys", keys_select_sql(ddl.local_name("events"))
