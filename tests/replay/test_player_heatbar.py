@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from replay.format import decompress_event
@@ -27,10 +27,12 @@ def click(ts, x=10, y=10, node=7):
 def reference_buckets(marks, start, end, n):
     """Unsmoothed weights per bucket, the obvious way."""
     out = [0.0] * n
-    width = (end - start) / n
     for m in marks:
         if start <= m.ts <= end:
-            i = n - 1 if m.ts == end else int((m.ts - start) // width)
+            # bucket i holds [start + i*span/n, start + (i+1)*span/n), in exact integers: a float
+            # width puts a mark on a bucket boundary into the bucket before (20000 of 0..60000
+            # in 9 buckets is 2.9999999999999996 widths)
+            i = n - 1 if m.ts == end else (m.ts - start) * n // (end - start)
             out[min(i, n - 1)] += WEIGHTS[m.kind]
     return out
 
@@ -120,6 +122,7 @@ marks_strategy = st.lists(
 
 
 @given(marks_strategy, st.integers(1, 50), st.floats(0.5, 4))
+@example([Mark(20_000, "click")], 9, 1.0)  # a mark exactly on a bucket boundary
 def test_heatbar_is_the_reference_smoothed_and_scaled(marks, n, sigma):
     values = heatbar(marks, 0, 60_000, buckets=n, sigma=sigma)
     raw = reference_buckets(marks, 0, 60_000, n)
