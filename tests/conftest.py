@@ -15,12 +15,20 @@ import uuid
 
 import pytest
 from django.contrib.auth import get_user_model
+from hypothesis import settings as hypothesis_settings
 
 from analytics_app import clickhouse as ch
 from analytics_app.clickhouse import migrate
 from analytics_app.models import Membership, PersonalAPIKey, Project, Role
 
 pytest_plugins = ["tests.browser"]
+
+# Property-based tests explore new random examples on every local run (that is how they
+# find bugs); with SEXTANT_HYPOTHESIS_PROFILE=ci (set by .ci/run) they run a fixed,
+# derandomized set, so a landing is judged on the same examples every time. A failure
+# found locally becomes an @example in the test.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("SEXTANT_HYPOTHESIS_PROFILE", "default"))
 
 # Explicit, session-unique project ids: SQLite reuses ids after a rolled-back test,
 # and ClickHouse data is not rolled back, so each test must get a fresh id.
