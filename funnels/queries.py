@@ -303,14 +303,7 @@ class FunnelSQL:
                     f"arrayMap((t0, {params}) -> arraySort(arrayConcat({', '.join(parts)})), ts0, {args}) AS chains"
                 ]
             )
-            per = ["arrayMap(ch -> toUInt32(length(ch)), chains) AS R"]
-            per += [f"arrayMap(ch -> ch[{k + 1}].1, chains) AS c{k}" for k in range(n)]
-            per += [f"arrayMap(ch -> ch[{k + 1}].2, chains) AS T{k}" for k in range(n)]
-            per += [
-                f"arrayMap(ch -> ch[{e.from_step + 1}].{3 + x}, chains) AS XA{x}"
-                for x, e in enumerate(spec.exclusions)
-            ]
-            layers.append(per)
+            layers.append(self._chain_columns(n, spec))
         elif spec.order == "unordered":
             layers.append([f"arrayMap((x, t) -> x != 0 AND {in_range}, mms, ts) AS st"])
             layers.append([sql for k in range(n) for sql in self._next_match_sql(k, nx)])
@@ -335,14 +328,7 @@ class FunnelSQL:
                     f"arrayMap((t0, {params}) -> arraySort(arrayFilter(e -> e.1 != 0, [{tuples}])), ts0, {args}) AS chains"
                 ]
             )
-            per = ["arrayMap(ch -> toUInt32(length(ch)), chains) AS R"]
-            per += [f"arrayMap(ch -> ch[{k + 1}].1, chains) AS c{k}" for k in range(n)]
-            per += [f"arrayMap(ch -> ch[{k + 1}].2, chains) AS T{k}" for k in range(n)]
-            per += [
-                f"arrayMap(ch -> ch[{e.from_step + 1}].{3 + x}, chains) AS XA{x}"
-                for x, e in enumerate(spec.exclusions)
-            ]
-            layers.append(per)
+            layers.append(self._chain_columns(n, spec))
         elif spec.order == "strict":
             layers.append([f"arrayMap((x, t) -> bitTest(x, 0) AND {in_range}, mms, ts) AS st"])
             for k in range(1, n):
@@ -474,6 +460,20 @@ class FunnelSQL:
         for layer in layers:
             sql = f"SELECT *, {', '.join(layer)}\nFROM ({sql})"
         return sql
+
+    @staticmethod
+    def _chain_columns(n: int, spec) -> list[str]:
+        """Per attempt, from its sorted chain of matched (time, step time, exclusion...)
+        entries: the reach R, each step's match c<k> and time T<k>, and each exclusion's
+        from-step value XA<x> (unordered funnels, with or without repeated step events)."""
+        cols = ["arrayMap(ch -> toUInt32(length(ch)), chains) AS R"]
+        cols += [f"arrayMap(ch -> ch[{k + 1}].1, chains) AS c{k}" for k in range(n)]
+        cols += [f"arrayMap(ch -> ch[{k + 1}].2, chains) AS T{k}" for k in range(n)]
+        cols += [
+            f"arrayMap(ch -> ch[{e.from_step + 1}].{3 + x}, chains) AS XA{x}"
+            for x, e in enumerate(spec.exclusions)
+        ]
+        return cols
 
     @staticmethod
     def _next_match_sql(k: int, nx: int) -> list[str]:
