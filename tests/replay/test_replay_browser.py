@@ -45,6 +45,21 @@ THANKS_QUERY = "order=42&email=alice%40example.com"
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+# Keep-alive fetches never show up in Playwright's network events: each test page notes
+# what every fetch got back in window.__sextantCalls.
+CALL_RECORDER = """  <script>
+    window.__sextantCalls = [];
+    const realFetch = window.fetch;
+    window.fetch = function (input, init) {
+      const url = typeof input === "string" ? input : input.url;
+      return realFetch.apply(this, arguments).then(
+        (r) => { window.__sextantCalls.push([r.status, url]); return r; },
+        (e) => { window.__sextantCalls.push([0, url + " " + e]); throw e; },
+      );
+    };
+  </script>"""
+
+
 def shop_html(live_url: str, token: str) -> str:
     return f"""<!doctype html>
 <html lang="en">
@@ -63,18 +78,7 @@ def shop_html(live_url: str, token: str) -> str:
   <button id="buy" type="button">Buy now</button>
   <a id="thanks" href="/thanks?{THANKS_QUERY}">Continue</a>
   <div id="log"></div>
-  <script>
-    // Keep-alive fetches never show up in Playwright's network events: note what each got back.
-    window.__sextantCalls = [];
-    const realFetch = window.fetch;
-    window.fetch = function (input, init) {{
-      const url = typeof input === "string" ? input : input.url;
-      return realFetch.apply(this, arguments).then(
-        (r) => {{ window.__sextantCalls.push([r.status, url]); return r; }},
-        (e) => {{ window.__sextantCalls.push([0, url + " " + e]); throw e; }},
-      );
-    }};
-  </script>
+{CALL_RECORDER}
   <script src="{live_url}/static/vendor/posthog-js/{VERSION}/array.js"></script>
   <script>
     posthog.init({json.dumps(token)}, {{
@@ -110,18 +114,7 @@ def thanks_html(live_url: str, token: str) -> str:
 <body>
   <h1>Thank you, Alice</h1>
   <p id="summary">Your order 42 is on its way.</p>
-  <script>
-    // Keep-alive fetches never show up in Playwright's network events: note what each got back.
-    window.__sextantCalls = [];
-    const realFetch = window.fetch;
-    window.fetch = function (input, init) {{
-      const url = typeof input === "string" ? input : input.url;
-      return realFetch.apply(this, arguments).then(
-        (r) => {{ window.__sextantCalls.push([r.status, url]); return r; }},
-        (e) => {{ window.__sextantCalls.push([0, url + " " + e]); throw e; }},
-      );
-    }};
-  </script>
+{CALL_RECORDER}
   <script src="{live_url}/static/vendor/posthog-js/{VERSION}/array.js"></script>
   <script>
     posthog.init({json.dumps(token)}, {{
