@@ -10,6 +10,9 @@ its user may not open:
 
 The handler gets `request.project` and `request.perms` (a frozenset of codenames),
 and `request.presenter`, the one object every output passes through (masking).
+It runs with the project's time zone active (django.utils.timezone), so every
+datetime a template renders (`|date`, `{{ value }}`) shows the project's local
+time, the same zone the charts bucket by (docs/architecture.md, "Time zones").
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from guardian.shortcuts import get_objects_for_user, get_perms
 
@@ -80,7 +84,8 @@ def project_page(perm: str = Permission.VIEW_PROJECT):
             project, perms = load_project(request.user, project_id, perm)
             _attach(request, project, perms)
             request.session["last_project_id"] = project.pk
-            return view(request, *args, **kwargs)
+            with timezone.override(project.tz):
+                return view(request, *args, **kwargs)
 
         return wrapper
 
@@ -149,7 +154,8 @@ def project_api(perm: str = Permission.VIEW_PROJECT):
                 return json_error(403, str(exc))
             _attach(request, project, perms)
             try:
-                return view(request, *args, **kwargs)
+                with timezone.override(project.tz):
+                    return view(request, *args, **kwargs)
             except BadRequest as exc:
                 return json_error(400, exc.message, **({"errors": exc.errors} if exc.errors else {}))
             except PermissionDenied as exc:

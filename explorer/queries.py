@@ -242,16 +242,20 @@ class EventsQueryRunner:
         """Every matching event, newest first, in batches (CSV export; bounded memory).
 
         Rows are text, ready for CSV: (uuid, ISO timestamp, event, distinct_id, person_id,
-        session_id, properties JSON, *one value per spec.property_columns). Nothing is decoded
-        per value in Python. The query stays open while the client downloads, hence its own
-        time limit."""
+        session_id, properties JSON, *one value per spec.property_columns). The timestamp is
+        the project's local time with its offset (`2026-09-14T00:20:54.000000+14:00`): the
+        time the events list shows, and still one exact instant. Nothing is decoded per value
+        in Python. The query stays open while the client downloads, hence its own time limit."""
         b = SQLBuilder(self.project.id)
         source = self._source(b, after=self.spec.after, need_person=True, with_properties=True)
         columns = "".join(
             f", {event_text_sql(b, key, 'properties')[0]}" for key in self.spec.property_columns
         )
+        local = f"formatDateTime(toTimeZone(timestamp, {b.bind(self.project.time_zone, 'String')}), '%Y-%m-%dT%H:%i:%S.%f%z')"
+        # %z is +hhmm; ISO 8601's extended form (and the JSON API) write +hh:mm.
+        iso_local = rf"replaceRegexpOne({local}, '([+-][0-9][0-9])([0-9][0-9])$', '\\1:\\2')"
         sql = f"""
-            SELECT toString(uuid), formatDateTime(timestamp, '%Y-%m-%dT%H:%i:%S.%fZ'), event, distinct_id,
+            SELECT toString(uuid), {iso_local}, event, distinct_id,
                 toString(person_id), session_id, toString(properties){columns}
             FROM ({source})
             ORDER BY toDate(timestamp) DESC, timestamp DESC, uuid DESC

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from analytics_app import clickhouse as ch
 from analytics_app.access import BadRequest
@@ -83,7 +84,10 @@ def tile_presenter(request, project) -> Presenter:
 def render_tile(request, project, template: str, build: Callable[[Presenter], dict]) -> str:
     """A dashboard tile body: the template's #tile partial with `build(presenter)`'s context."""
     context = {"project": project, **build(tile_presenter(request, project))}
-    return render_to_string(f"{template}#tile", context, request=request)
+    # A tile may render outside a project page's request (a task, request=None): its
+    # times still show in the project's zone, as the gate would have activated.
+    with timezone.override(project.tz):
+        return render_to_string(f"{template}#tile", context, request=request)
 
 
 def render_drill(request, template: str, context: dict, fill: Callable[[], None]):

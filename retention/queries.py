@@ -30,7 +30,7 @@ from analytics_app.access import BadRequest
 from insights.blocks import EventSource, Interval, SQLBuilder
 from insights.blocks import filters as filter_blocks
 from insights.blocks.breakdown import NONE_LABEL, OTHER_LABEL, OTHER_VALUE
-from insights.blocks.dates import DateRange, bucket_sql, interval_starts, local_midnight
+from insights.blocks.dates import DateRange, bucket_sql, interval_starts, local_date, local_midnight
 from insights.blocks.filters import PropertyFilter, parse_filters
 from insights.blocks.source import DT64, PERSON_MAP_SQL, PERSON_PROPS_SQL, ZERO_UUID
 
@@ -42,7 +42,7 @@ COUNT_OPERATORS = {"gte": ">=", "eq": "=", "lte": "<="}
 
 
 def next_period_start(start: dt.datetime, period: Period, tz) -> dt.datetime:
-    day = start.astimezone(tz).date()
+    day = local_date(start, tz)
     if period == Period.DAY:
         day += dt.timedelta(days=1)
     elif period == Period.WEEK:
@@ -98,7 +98,7 @@ class RetentionResult:
         return {
             "results": [
                 {
-                    "cohort_start": row.cohort_start.astimezone(self.starts[0].tzinfo).date().isoformat(),
+                    "cohort_start": local_date(row.cohort_start, self.starts[0].tzinfo).isoformat(),
                     "cohort_size": row.cohort_size,
                     "values": row.values,
                     "breakdown_value": self.label(row.breakdown_value, presenter),
@@ -288,6 +288,9 @@ class RetentionActorsResult:
     breakdown_value: str | None
     total_persons: int
     persons: list[RetentionActor]
+    # The periods' names in the project's zone, as the matrix names its rows (RetentionResult.to_json).
+    cohort_date: dt.date | None = None
+    period_date: dt.date | None = None
 
 
 class RetentionActorsRunner:
@@ -350,6 +353,8 @@ class RetentionActorsRunner:
         return RetentionActorsResult(
             cohort_start=starts[i],
             period_start=starts[i + k],
+            cohort_date=local_date(starts[i], self.matrix.tz),
+            period_date=local_date(starts[i + k], self.matrix.tz),
             offset=k,
             breakdown_value=self.breakdown_value,
             total_persons=int(rows[0][4]) if rows else 0,

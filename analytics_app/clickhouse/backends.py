@@ -23,11 +23,16 @@ from . import errors
 from .params import to_param_text
 
 # Settings every chdb query gets so JSON output round-trips Python types exactly.
+# session_timezone: a DateTime whose type names no zone (fromUnixTimestamp64Micro(x),
+# toDateTime(x), now()) is written in the session's zone, which is the host's TZ by
+# default; the decoders read such values as UTC, so the session is pinned to UTC
+# (measured: with TZ=Europe/Berlin, toDateTime(0) printed 01:00:00 without it).
 _OUTPUT_SETTINGS = {
     "output_format_json_quote_64bit_integers": 0,
     "output_format_json_quote_decimals": 0,
     "output_format_json_quote_denormals": 1,
     "output_format_write_statistics": 0,
+    "session_timezone": "'UTC'",
 }
 
 
@@ -310,6 +315,10 @@ class ChdbBackend:
 
 
 # ---------------------------------------------------------------- clickhouse-driver
+# As _OUTPUT_SETTINGS' session_timezone for chdb (the driver sends settings as text).
+_DRIVER_SESSION = {"session_timezone": "UTC"}
+
+
 class DriverBackend:
     """clickhouse-driver over the native protocol, with server-side parameters."""
 
@@ -346,12 +355,27 @@ class DriverBackend:
             raise errors.from_message(str(exc), getattr(exc, "code", None)) from None
 
     @staticmethod
-    def _normalize(value):
-        if isinstance(value, dt.datetime) and value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
-        if isinstance(value, list):
-            return [DriverBackend._normalize(v) for v in value]
+    def _normalize(value, zone: dt.tzinfo = dt.UTC):
+        """Aware UTC datetimes only. clickhouse-driver returns a DateTime whose type names
+        no zone as a naive wall time in the server's (or session's) zone: `zone`."""
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=zone)
+            return value.astimezone(dt.UTC)
+        if isinstance(value, list | tuple):
+            return type(value)(DriverBackend._normalize(v, zone) for v in value)
         return value
+
+    @staticmethod
+    def _naive_zone(client) -> dt.tzinfo:
+        try:
+            name = client.connection.server_info.get_timezone()
+        except AttributeError:
+            return dt.UTC
+        try:
+            return ZoneInfo(name) if name else dt.UTC
+        except (ValueError, KeyError):
+            return dt.UTC
 
     def execute(self, sql: str, params: dict, settings: dict, *, want_result: bool = True):
         client = self.connection()
@@ -359,18 +383,20 @@ class DriverBackend:
         if not want_result:
             self._call(lambda: client.execute(sql, text_params or None, settings=settings))
             return [], [], []
+        settings = {**settings, **_DRIVER_SESSION}
         data, cols = self._call(
             lambda: client.execute(sql, text_params, with_column_types=True, settings=settings)
         )
         names = [c[0] for c in cols]
         types = [c[1] for c in cols]
-        rows = [tuple(self._normalize(v) for v in row) for row in data]
+        zone = self._naive_zone(client)
+        rows = [tuple(self._normalize(v, zone) for v in row) for row in data]
         return names, types, rows
 
     def stream(self, sql: str, params: dict, settings: dict, batch_rows: int):
         client = self.connection()
         text_params = {k: _DriverParam(to_param_text(v)) for k, v in params.items()}
-        merged = {**settings, "max_block_size": batch_rows}
+        merged = {**settings, **_DRIVER_SESSION, "max_block_size": batch_rows}
         it = self._call(
             lambda: client.execute_iter(sql, text_params, with_column_types=True, settings=merged)
         )
@@ -378,8 +404,9 @@ class DriverBackend:
         for item in it:
             if names is None:
                 names = [c[0] for c in item]
+                zone = self._naive_zone(client)
                 continue
-            rows.append(tuple(self._normalize(v) for v in item))
+            rows.append(tuple(self._normalize(v, zone) for v in item))
             if len(rows) >= batch_rows:
                 yield names, rows
                 rows = []

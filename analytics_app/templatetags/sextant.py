@@ -1,8 +1,11 @@
 """Template filters every Sextant template can use (registered as a builtin)."""
 
+import datetime as dt
 import json
 
 from django import template
+from django.utils import dateformat, timezone
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 register = template.Library()
@@ -25,3 +28,30 @@ def script_json(value):
     """
     text = value if isinstance(value, str) else json.dumps(value)
     return mark_safe(text.translate(_SCRIPT_ESCAPES))  # noqa: S308 - escaped above
+
+
+@register.filter
+def local_time(value, fmt: str = "Y-m-d H:i:s"):
+    """An instant as `<time datetime="<ISO with offset>" title="<UTC>">local text</time>`.
+
+    Local means the active zone: the project's, which the access gate activates for
+    every project page (docs/architecture.md, "Time zones"). A naive datetime is read
+    as UTC (what ClickHouse stores). Anything else renders as it is.
+    """
+    if not isinstance(value, dt.datetime):
+        return "" if value is None else value
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=dt.UTC)
+    local = timezone.localtime(value)
+    return format_html(
+        '<time datetime="{}" title="{} UTC">{}</time>',
+        local.isoformat(),
+        value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        dateformat.format(local, fmt),
+    )
+
+
+@register.simple_tag
+def time_zone_name() -> str:
+    """The zone times render in (the project's on project pages), for column labels."""
+    return timezone.get_current_timezone_name()

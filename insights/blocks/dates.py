@@ -50,6 +50,17 @@ def local_midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=tz)
 
 
+def local_date(moment: dt.datetime, tz: ZoneInfo) -> dt.date:
+    """The calendar date of an instant in the project's zone: the name of the period
+    starting at that instant (a matrix row, a drill-down title, a day bucket).
+
+    A local midnight east of UTC is the previous day in UTC, so a period start is
+    never named by its UTC date (a week starting Monday 00:00 in Berlin is Sunday
+    22:00 UTC); nor by the date of whatever zone a template happens to render in.
+    """
+    return moment.astimezone(tz).date()
+
+
 def _months_back(day: dt.date, n: int) -> dt.date:
     month = day.month - 1 - n
     year = day.year + month // 12
