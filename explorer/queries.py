@@ -251,7 +251,8 @@ class EventsQueryRunner:
         columns = "".join(
             f", {event_text_sql(b, key, 'properties')[0]}" for key in self.spec.property_columns
         )
-        local = f"formatDateTime(toTimeZone(timestamp, {b.bind(self.project.time_zone, 'String')}), '%Y-%m-%dT%H:%i:%S.%f%z')"
+        tz = b.bind(self.project.time_zone, "String")
+        local = f"formatDateTime(toTimeZone(timestamp, {tz}), '%Y-%m-%dT%H:%i:%S.%f%z')"
         # %z is +hhmm; ISO 8601's extended form (and the JSON API) write +hh:mm.
         iso_local = rf"replaceRegexpOne({local}, '([+-][0-9][0-9])([0-9][0-9])$', '\\1:\\2')"
         sql = f"""
