@@ -327,9 +327,28 @@ def test_the_zone_is_active_only_inside_a_project_request(alice_client, kiri):
 
     events_list(alice_client, kiri)
     assert timezone.get_current_timezone_name() == "UTC"  # restored after the request
-    keys = alice_client.get("/account/api-keys/")
-    if keys.status_code == 200:  # a page without a project renders in UTC, and says so
-        assert "Created (UTC)" in keys.content.decode()
+    keys = alice_client.get(reverse("api_keys"))  # a page without a project renders in UTC, and says so
+    assert keys.status_code == 200 and "Created (UTC)" in keys.content.decode()
+
+
+def test_cohort_pages_show_the_calculation_time_locally(alice_client, kiri):
+    from retention.models import Cohort  # noqa: PLC0415
+
+    calculated = dt.datetime(2026, 9, 13, 10, 20, tzinfo=dt.UTC)
+    cohort = Cohort.objects.create(
+        project=kiri,
+        name="Static",
+        kind=Cohort.Kind.STATIC,
+        definition={"distinct_ids": ["u1"]},
+        status=Cohort.Status.READY,
+        last_calculated_at=calculated,
+    )
+    listing = alice_client.get(reverse("retention:cohorts", kwargs={"project_id": kiri.pk})).content.decode()
+    assert f"Calculated ({KIRI})" in listing and "2026-09-14 00:20" in listing
+    page = alice_client.get(
+        reverse("retention:cohort", kwargs={"project_id": kiri.pk, "cohort_id": cohort.pk})
+    ).content.decode()
+    assert '<time datetime="2026-09-14T00:20:00+14:00"' in page and ">2026-09-14 00:20</time>" in page
 
 
 CHDB_PROBE = """
