@@ -5,7 +5,11 @@ They run before the handler (as Sentry does), so a handler never sees a project
 its user may not open:
 
 - no access to the project at all -> 404 (its existence is not revealed)
-- some access, but not the permission the view needs -> 403
+- some access, but not the permission the view needs -> 403: for pages, the 403 page in
+  the app's layout (with the menu of what the role may use) saying which role lacks
+  which permission; a PermissionDenied raised by the handler (a read-only role trying
+  to write) gets the same page with its message. An ordinary 403 is logged as one line,
+  without a traceback.
 - JSON endpoints: no credentials -> 401, bad input (BadRequest) -> 400 with the reason
 
 The handler gets `request.project` and `request.perms` (a frozenset of codenames),
@@ -25,12 +29,13 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from guardian.shortcuts import get_objects_for_user, get_perms
 
 from . import clickhouse as ch
-from .models import Permission, PersonalAPIKey, Project
+from .models import Membership, Permission, PersonalAPIKey, Project
 from .output import Presenter
 
 log = logging.getLogger(__name__)
@@ -54,7 +59,8 @@ def projects_for(user):
     )
 
 
-def load_project(user, project_id, perm: str) -> tuple[Project, frozenset[str]]:
+def visible_project(user, project_id) -> tuple[Project, frozenset[str]]:
+    """The project and the user's permissions on it; 404 unless the user may open it."""
     try:
         project = Project.objects.get(pk=int(project_id))
     except (Project.DoesNotExist, ValueError, TypeError):
@@ -62,9 +68,34 @@ def load_project(user, project_id, perm: str) -> tuple[Project, frozenset[str]]:
     perms = frozenset(get_perms(user, project)) if user.is_authenticated and user.is_active else frozenset()
     if Permission.VIEW_PROJECT not in perms:
         raise Http404("No such project")
-    if perm not in perms:
-        raise PermissionDenied(f"Your role in {project.name} does not allow this ({Permission(perm).label}).")
     return project, perms
+
+
+def denial(user, project, perm: str) -> str:
+    """Why a member may not do something: 'Your role (Executive) in Acme does not allow: ...'."""
+    membership = Membership.objects.filter(user=user, project=project).first()
+    role = f" ({membership.get_role_display()})" if membership else ""
+    return f"Your role{role} in {project.name} does not allow: {Permission(perm).label}."
+
+
+def load_project(user, project_id, perm: str) -> tuple[Project, frozenset[str]]:
+    project, perms = visible_project(user, project_id)
+    if perm not in perms:
+        raise PermissionDenied(denial(user, project, perm))
+    return project, perms
+
+
+def forbidden(request, message: str):
+    """The 403 page: the reason, in the app's layout (an htmx request gets the message only).
+    Rendered here rather than raised, so Django does not log the PermissionDenied's
+    traceback; its one-line "Forbidden: <path>" warning remains."""
+    log.info("403 for %s on %s: %s", request.user, request.path, message)
+    template = "403.html#message" if getattr(request, "htmx", False) else "403.html"
+    context = {
+        "message": message or "Your role does not allow this.",
+        "project": getattr(request, "project", None),
+    }
+    return render(request, template, context, status=403)
 
 
 def _attach(request, project, perms) -> None:
@@ -81,11 +112,16 @@ def project_page(perm: str = Permission.VIEW_PROJECT):
         def wrapper(request, project_id, *args, **kwargs):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            project, perms = load_project(request.user, project_id, perm)
-            _attach(request, project, perms)
+            project, perms = visible_project(request.user, project_id)
+            _attach(request, project, perms)  # also for a 403: its page shows the role's menu
+            if perm not in perms:
+                return forbidden(request, denial(request.user, project, perm))
             request.session["last_project_id"] = project.pk
-            with timezone.override(project.tz):
-                return view(request, *args, **kwargs)
+            try:
+                with timezone.override(project.tz):
+                    return view(request, *args, **kwargs)
+            except PermissionDenied as exc:
+                return forbidden(request, str(exc))
 
         return wrapper
 

@@ -1,5 +1,6 @@
 """Sections shown in the project navigation. Each app registers its own when it
-exists, so the menu never lists a section that is not built."""
+exists, so the menu never lists a section that is not built; a section is shown
+only to roles with its permission (the menu lists what the role may use)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ class Section:
 
 SECTIONS: list[Section] = [
     Section("Overview", "project_overview", Permission.VIEW_PROJECT, 0),
-    Section("Members", "project_members", Permission.VIEW_PROJECT, 900),
-    Section("Settings", "project_settings", Permission.VIEW_PROJECT, 910),
+    # Every member may read these two pages, but only managers can do anything there,
+    # so the menu offers them to the roles that may use them.
+    Section("Members", "project_members", Permission.MANAGE_MEMBERS, 900),
+    Section("Settings", "project_settings", Permission.MANAGE_PROJECT, 910),
 ]
 
 

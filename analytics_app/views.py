@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -13,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import clickhouse as ch
 from .access import BadRequest, parse_json_body, project_api, project_page, projects_for
 from .forms import AddMemberForm, APIKeyForm, ChangeRoleForm, NewProjectForm, ProjectForm
-from .models import ROLE_DESCRIPTIONS, Membership, Permission, PersonalAPIKey, Role
+from .models import ROLE_DESCRIPTIONS, ROLE_PERMISSIONS, Membership, Permission, PersonalAPIKey, Role
 from .openapi import build_schema
 from .queries import EventNamesQueryRunner, EventNamesSpec, VolumeQueryRunner
 from .query_api import REGISTRY, known_kinds
@@ -70,7 +71,7 @@ def project_settings(request):
     status = 200
     if request.method == "POST":
         if not can_manage:
-            return HttpResponse("Your role cannot change project settings.", status=403)
+            raise PermissionDenied("Your role cannot change project settings.")
         if request.POST.get("action") == "rotate_token":
             project.rotate_token()
             messages.success(
@@ -96,12 +97,11 @@ def project_settings(request):
 @project_page(Permission.VIEW_PROJECT)
 def project_members(request):
     project = request.project
-    can_manage = Permission.MANAGE_MEMBERS in request.perms
     add_form = AddMemberForm(request.POST or None, project=project)
     status = 200
     if request.method == "POST":
-        if not can_manage:
-            return HttpResponse("Your role cannot manage members.", status=403)
+        if Permission.MANAGE_MEMBERS not in request.perms:
+            raise PermissionDenied("Your role cannot manage members.")
         if add_form.is_valid():
             Membership.objects.create(user=add_form.user, project=project, role=add_form.cleaned_data["role"])
             messages.success(
@@ -110,43 +110,67 @@ def project_members(request):
             )
             return redirect("project_members", project_id=project.pk)
         status = 400
-    members = (
+    return render(request, "analytics_app/members.html", _members_context(request, add_form), status=status)
+
+
+def _members_context(request, add_form=None, **extra) -> dict:
+    project = request.project
+    members = list(
         Membership.objects.filter(project=project)
         .select_related("user")
         .order_by("user__email", "user__username")
     )
-    context = {
+    admins = sum(1 for m in members if m.role == Role.ADMIN)
+    return {
         "project": project,
         "members": members,
-        "add_form": add_form,
-        "can_manage": can_manage,
+        "last_admin_ids": {m.pk for m in members if m.role == Role.ADMIN and admins == 1},
+        "add_form": add_form or AddMemberForm(project=project),
+        "can_manage": Permission.MANAGE_MEMBERS in request.perms,
         "roles": [(r.value, r.label, ROLE_DESCRIPTIONS[r]) for r in Role],
+        **extra,
     }
-    return render(request, "analytics_app/members.html", context, status=status)
+
+
+# Permissions a role change must confirm before it grants them.
+CONFIRM_GRANTS = (Permission.VIEW_PII, Permission.VIEW_RECORDINGS)
+
+
+def granted_needing_confirmation(old_role: str, new_role: str) -> list[str]:
+    """The labels of the sensitive permissions `new_role` has and `old_role` has not."""
+    gained = ROLE_PERMISSIONS[new_role] - ROLE_PERMISSIONS[old_role]
+    return [p.label for p in CONFIRM_GRANTS if p in gained]
 
 
 @require_POST
 @project_page(Permission.MANAGE_MEMBERS)
 def member_update(request, membership_id):
+    """Change a member's role (an explicit save; a change that grants PII or recordings
+    access is shown for confirmation first and applied with `confirm=1`) or remove them
+    (`action=remove`). A project always keeps one admin."""
     membership = get_object_or_404(Membership, pk=membership_id, project=request.project)
     if request.POST.get("action") == "remove":
         if not _another_admin_remains(membership):
-            messages.error(request, "A project needs at least one admin.")
+            messages.error(request, "A project needs at least one admin: make someone else admin first.")
             return redirect("project_members", project_id=request.project.pk)
         membership.delete()
         messages.success(request, f"{membership.user} removed.")
         return redirect("project_members", project_id=request.project.pk)
     form = ChangeRoleForm(request.POST)
     if not form.is_valid():
-        return HttpResponse("Unknown role.", status=400)
-    if (
-        membership.role == Role.ADMIN
-        and form.cleaned_data["role"] != Role.ADMIN
-        and not _another_admin_remains(membership)
-    ):
-        messages.error(request, "A project needs at least one admin.")
+        return HttpResponseBadRequest("Unknown role.")
+    role = form.cleaned_data["role"]
+    if role == membership.role:
+        messages.info(request, f"{membership.user} already is {membership.get_role_display()}.")
         return redirect("project_members", project_id=request.project.pk)
-    membership.role = form.cleaned_data["role"]
+    if membership.role == Role.ADMIN and not _another_admin_remains(membership):
+        messages.error(request, "A project needs at least one admin: make someone else admin first.")
+        return redirect("project_members", project_id=request.project.pk)
+    grants = granted_needing_confirmation(membership.role, role)
+    if grants and request.POST.get("confirm") != "1":
+        confirm = {"membership": membership, "role": role, "role_label": Role(role).label, "grants": grants}
+        return render(request, "analytics_app/members.html", _members_context(request, confirm=confirm))
+    membership.role = role
     membership.save()
     messages.success(request, f"{membership.user} is now {membership.get_role_display()}.")
     return redirect("project_members", project_id=request.project.pk)

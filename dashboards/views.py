@@ -41,19 +41,21 @@ gate = project_page(Permission.VIEW_INSIGHTS)
 PAGE_SIZE = 50
 
 
-# Static scripts a kind's tiles need on the host page, for kinds that do not (yet)
-# declare them as `InsightKind.scripts`.
-KNOWN_TILE_SCRIPTS = {"TrendsQuery": ("js/trends.js",)}
-
-
 def tile_scripts() -> list[str]:
-    """Every registered kind's tile scripts (plotly is always loaded by the pages)."""
+    """Every registered kind's `scripts`, which draw its tiles' figures (plotly is always
+    loaded by the pages). All kinds, not only those on the page: a dashboard's tiles
+    arrive later through htmx, and a script must be there before its figure is."""
     out: list[str] = []
-    for name, kind in KINDS.items():
-        for script in getattr(kind, "scripts", None) or KNOWN_TILE_SCRIPTS.get(name, ()):
+    for kind in KINDS.values():
+        for script in kind.scripts:
             if script not in out:
                 out.append(script)
     return out
+
+
+def tile_styles() -> list[str]:
+    """Every registered kind's `styles` (stylesheets its tiles need)."""
+    return list(dict.fromkeys(style for kind in KINDS.values() for style in kind.styles))
 
 
 def _base_context(request, **extra) -> dict:
@@ -61,6 +63,7 @@ def _base_context(request, **extra) -> dict:
         "project": request.project,
         "can_edit": can_edit_insights(request.perms),
         "tile_scripts": tile_scripts(),
+        "tile_styles": tile_styles(),
         **extra,
     }
 

@@ -11,7 +11,15 @@ Each builder app (trends here; funnels, retention, paths later) registers one:
         to_json=lambda spec: spec.to_json(),     # what is stored and put in URLs
         render_tile=lambda request, project, spec, result: html_string,  # a dashboard tile body
         with_date_range=lambda spec, date_from, date_to: dataclasses.replace(...),  # dashboard override
+        scripts=("js/trends.js",),               # static scripts that draw the tile's figures
+        styles=(),                               # static stylesheets the tile needs
     ))
+
+A tile body is HTML put into a host page (a saved insight's page, or a dashboard grid
+that loads it with htmx after the page has loaded). It must not depend on inline
+<script>s: plotly and the kind's `scripts` are loaded with `defer`, so an inline script
+in a page body runs before them. The kind's scripts draw every figure of the page on
+DOMContentLoaded and again on `htmx:load` for swapped-in content.
 
 A saved insight stores `kind` + `to_json(spec)`; reopening it is the builder URL
 with `?q=<that JSON>`, so any builder state is a shareable link.
@@ -52,6 +60,11 @@ class InsightKind:
     to_json: Callable
     render_tile: Callable
     with_date_range: Callable
+    # Static paths (for {% static %}) of the scripts that draw this kind's figures on a host
+    # page; the saved-insight and dashboard pages load plotly and every kind's scripts.
+    scripts: tuple[str, ...] = ()
+    # Static stylesheets its tiles need (rules the builder page would otherwise hold).
+    styles: tuple[str, ...] = ()
 
 
 KINDS: dict[str, InsightKind] = {}

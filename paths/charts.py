@@ -56,6 +56,7 @@ def sankey_figure(payload: dict) -> go.Figure:
             arrangement="fixed",
             node={
                 "label": [f"{split_node(n)[0]}. {split_node(n)[1]}" for n in nodes],
+                **node_positions(nodes, edges),
                 "color": [color_of[split_node(n)[1]] for n in nodes],
                 "pad": 14,
                 "thickness": 14,
@@ -82,6 +83,45 @@ def sankey_figure(payload: dict) -> go.Figure:
         font={"size": 12},
     )
     return fig
+
+
+EDGE = 0.001  # plotly ignores a node position of exactly 0, so columns run from EDGE to 1 - EDGE
+
+
+def node_positions(nodes: list[str], edges: list[dict]) -> dict[str, list[float]]:
+    """Fixed x / y (node centres, 0..1) so that a node of step k is drawn in column k.
+
+    Left to itself plotly's Sankey pushes a node without outgoing links to the last
+    column ("justify"): a path that ended at step 2 was drawn under step 5. Columns are
+    spaced evenly from the first step to the last; in each column the nodes stack top
+    to bottom in `nodes` order (the biggest flows first), each as tall as its flow on
+    the scale of the fullest column, with equal gaps.
+    """
+    steps = [split_node(n)[0] for n in nodes]
+    first, last = min(steps), max(steps)
+    span = last - first
+    flow: dict[str, float] = dict.fromkeys(nodes, 0.0)
+    inflow: dict[str, float] = dict.fromkeys(nodes, 0.0)
+    for e in edges:
+        flow[e["source"]] += e["value"]
+        inflow[e["target"]] += e["value"]
+    size = {n: max(flow[n], inflow[n], 1.0) for n in nodes}
+    columns: dict[int, list[str]] = {}
+    for n, step in zip(nodes, steps, strict=True):
+        columns.setdefault(step, []).append(n)
+    fullest = max(sum(size[n] for n in col) for col in columns.values())
+    most = max(len(col) for col in columns.values())
+    gap = 0.25 / most if most > 1 else 0.0  # the share of the height the gaps take
+    scale = (1 - gap * (most - 1)) / fullest
+    x, y = [], []
+    top: dict[int, float] = {}
+    for n, step in zip(nodes, steps, strict=True):
+        x.append(EDGE + (1 - 2 * EDGE) * ((step - first) / span if span else 0.5))
+        start = top.get(step, 0.0)
+        height = size[n] * scale
+        y.append(min(max(start + height / 2, EDGE), 1 - EDGE))
+        top[step] = start + height + gap
+    return {"x": x, "y": y}
 
 
 def _translucent(hex_color: str, alpha: float = 0.3) -> str:

@@ -189,6 +189,8 @@ def register() -> None:
             to_json=lambda spec: spec.to_json(),
             render_tile=render_tile,
             with_date_range=lambda spec, date_from, date_to=None: spec.with_date_range(date_from, date_to),
+            scripts=("retention/retention.js",),
+            styles=("retention/retention.css",),
         )
     )
     cohorts.install()

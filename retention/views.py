@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import uuid
 from urllib.parse import quote
 
 from django.core.exceptions import PermissionDenied
@@ -68,6 +69,7 @@ def result_context(
         if payload["results"]
         else [],
         "figure_json": charts.figure_json(charts.curve_figure(payload)),
+        "chart_id": "retention-" + uuid.uuid4().hex[:10],
         "spec_json": spec_json,
         "period_label": charts.PERIOD_LABEL[spec.period.value],
         "range_text": f"{result.starts[0].astimezone(project.tz):%Y-%m-%d} – {result.end.astimezone(project.tz):%Y-%m-%d} (exclusive, {project.time_zone})",

@@ -117,7 +117,7 @@ def test_admin_manages_members(alice_client, charlie, bob, project):
     assert not charlie.has_perm("analytics_app.view_pii", project)
     alice_client.post(
         reverse("member_update", kwargs={"project_id": project.pk, "membership_id": m.pk}),
-        {"role": "analyst"},
+        {"role": "analyst", "confirm": "1"},  # analyst adds PII access: confirmed
     )
     m.refresh_from_db()
     assert m.role == Role.ANALYST

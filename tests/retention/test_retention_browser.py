@@ -32,7 +32,7 @@ def test_build_a_daily_matrix_and_open_a_cell(live_server, page, client, alice, 
         f"{live_server.url}/project/{project.pk}/retention/?period=day&date_from=-6d&target_event=open&total_intervals=7"
     )
     page.wait_for_selector("#result table.retention-matrix")
-    page.wait_for_selector("#retention-curve .plot .main-svg")  # plotly drew the mean curve
+    page.wait_for_selector("[data-retention-figure] .plot .main-svg")  # plotly drew the mean curve
     page.select_option("select[name=show]", "count")
     page.wait_for_function("location.href.includes('show=count')")  # the URL is the builder state
     page.wait_for_selector("#result table.retention-matrix td[title*='of 2 persons']")

@@ -46,7 +46,7 @@ def test_full_page_renders_builder_matrix_and_curve(alice_client, project, some_
     assert response.status_code == 200
     html = response.content.decode()
     assert "<html" in html and 'id="retention-form"' in html and 'id="result"' in html
-    assert 'class="retention-matrix"' in html and "plotly.min.js" in html and "retention-curve" in html
+    assert 'class="retention-matrix"' in html and "plotly.min.js" in html and "data-retention-figure" in html
     assert '<option value="open">' in html  # event autocomplete
     assert 'hx-push-url="true"' in html
     assert 'title="' in html and "of 2 persons" in html  # exact numbers on hover
