@@ -92,9 +92,7 @@ def _method_not_allowed(request: HttpRequest, allowed: str) -> HttpResponse:
 
 
 def _project(token: str | None) -> Project | None:
-    if not token or not isinstance(token, str) or len(token) > 200:
-        return None
-    return Project.objects.filter(api_token=token).first()
+    return Project.for_token(token)
 
 
 def project_config(project: Project) -> dict:
@@ -145,6 +143,7 @@ def _config_headers(response: HttpResponse) -> HttpResponse:
     return response
 
 
+@csrf_exempt  # read-only and cross-origin: another method gets 405, not a CSRF 403
 def remote_config(request: HttpRequest, token: str) -> HttpResponse:
     """GET /array/<token>/config: the project's remote config as JSON."""
     if request.method == "OPTIONS":
@@ -157,6 +156,7 @@ def remote_config(request: HttpRequest, token: str) -> HttpResponse:
     return _config_headers(_json(request, project_config(project)))
 
 
+@csrf_exempt  # read-only and cross-origin: another method gets 405, not a CSRF 403
 def remote_config_js(request: HttpRequest, token: str) -> HttpResponse:
     """GET /array/<token>/config.js: the same config as a script the SDK's loader injects."""
     if request.method == "OPTIONS":
@@ -293,6 +293,7 @@ def _vendored_file(filename: str) -> Path | None:
     return None
 
 
+@csrf_exempt  # read-only and cross-origin: another method gets 405, not a CSRF 403
 def lazy_static(request: HttpRequest, version: str | None = None, filename: str = "") -> HttpResponse:
     """GET /static/<sdk version>/<name>.js and /static/<name>.js?v=<sdk version>.
 
