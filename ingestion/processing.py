@@ -117,13 +117,13 @@ def _scope_path_conflict(obj: dict) -> tuple[str, str] | None:
     "Duplicate path"). Null values and empty objects make no path; an object inside an
     array is an object of its own (its paths start afresh).
     """
-    seen: dict[str, str] = {}
-    stack: list[tuple[dict, str, str]] = [(obj, "", "")]
+    seen: dict[tuple[str, ...], str] = {}
+    stack: list[tuple[dict, tuple[str, ...], str]] = [(obj, (), "")]
     while stack:
         node, path, spelled = stack.pop()
         for key, value in node.items():
             key = str(key)
-            here = f"{path}.{key}" if path else key
+            here = (*path, *key.split("."))
             shown = f"{spelled} -> {key}" if spelled else key
             if isinstance(value, dict):
                 stack.append((value, here, shown))
