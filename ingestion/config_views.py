@@ -31,7 +31,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -232,6 +232,8 @@ def flags(request: HttpRequest) -> HttpResponse:
     except (decoder.DecodeError, RequestDataTooBig) as exc:
         log.info("flags: unreadable body (%s); answering empty flags", exc)
         unreadable = True
+    except TooManyFieldsSent as exc:  # over 1,000 query parameters: a 400 the SDK can read (CORS)
+        return _json(request, {"type": "validation_error", "error": f"The request is malformed: {exc}"}, 400)
     except Exception:  # flags are best effort: never a 500
         log.exception("flags: decoding the body failed; answering empty flags")
         unreadable = True
