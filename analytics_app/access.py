@@ -204,7 +204,7 @@ def project_api(perm: str = Permission.VIEW_PROJECT):
                 )
             except ch.BadQueryParameter as exc:
                 return json_error(400, "A value could not be used in the query.", detail=exc.message)
-            except ch.Unavailable as exc:
+            except (ch.Unavailable, ch.EngineLocked) as exc:
                 return json_error(
                     503, "The events store is unavailable; try again shortly.", detail=exc.message
                 )

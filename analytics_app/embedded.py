@@ -11,6 +11,7 @@ register_service(start, stop).
 from __future__ import annotations
 
 import logging
+import resource
 import threading
 from collections.abc import Callable
 
@@ -19,6 +20,57 @@ from django.conf import settings
 log = logging.getLogger(__name__)
 
 _services: list[tuple[str, Callable[[], None], Callable[[], None]]] = []
+
+# What to run instead of a second process on the embedded store (docs/deploy.md).
+LAYOUT_ADVICE = (
+    "chdb lets one process open its data directory, so with CLICKHOUSE_URL=chdb run the whole of "
+    "Sextant as one process: `python manage.py serve` (web, Celery worker and beat, and the ingest "
+    "consumer when REDIS_URL is set, all as threads). To run gunicorn (analytics_app.wsgi), "
+    "`manage.py ingest_consumer` or a Celery worker as separate processes, point CLICKHOUSE_URL at "
+    "a ClickHouse server (clickhouse://...)."
+)
+
+
+def raise_open_file_limit() -> tuple[int, int]:
+    """Raise this process's soft RLIMIT_NOFILE to the hard limit; returns (before, after).
+
+    chdb opens every file of every part it merges (thousands for wide parts with many
+    JSON paths) in this process, next to the web server's sockets.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1_048_576)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return soft, soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        log.warning("could not raise the open-file limit from %s to %s", soft, target)
+        return soft, soft
+    return soft, target
+
+
+def uses_embedded_store() -> bool:
+    return settings.CLICKHOUSE_URL.startswith("chdb:") or "://" not in settings.CLICKHOUSE_URL
+
+
+def refuse_shared_store(role: str, *, claim: bool = True) -> None:
+    """Startup check for a process that is not `manage.py serve` on the embedded store.
+
+    With chdb, exit at once with what to run instead when another process holds the
+    store (instead of backing off forever). With `claim`, open the store now, so a
+    process started later is the one refused. A ClickHouse server: nothing to check.
+    """
+    if not uses_embedded_store():
+        return
+    from analytics_app import clickhouse as ch  # noqa: PLC0415
+
+    try:
+        if claim:
+            ch.query("SELECT 1", global_=True)
+        else:
+            ch.backend().check_lock()
+    except ch.EngineLocked as exc:
+        raise SystemExit(f"Sextant: refusing to start {role}. {exc.message}\n{LAYOUT_ADVICE}") from None
 
 
 def register_service(name: str, start: Callable[[], None], stop: Callable[[], None]) -> None:

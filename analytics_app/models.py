@@ -88,6 +88,15 @@ class Project(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @classmethod
+    def for_token(cls, token) -> Project | None:
+        """The project a client-sent token names, or None. A string that cannot be a token
+        (not a string, empty, too long, a NUL byte, which PostgreSQL refuses in a query
+        value) is never looked up."""
+        if not isinstance(token, str) or not token or len(token) > 64 or "\x00" in token:
+            return None
+        return cls.objects.filter(api_token=token).first()
+
     def rotate_token(self) -> None:
         self.api_token = generate_project_token()
         self.save(update_fields=["api_token"])

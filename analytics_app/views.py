@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import transaction
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -241,6 +241,19 @@ def health(request):
     except ch.ClickHouseError as exc:
         return JsonResponse({"status": "error", "clickhouse": exc.message}, status=503)
     return JsonResponse({"status": "ok", "clickhouse": ch.backend().name})
+
+
+# Django raises these while reading a request it refuses to parse; their messages name
+# the limit and carry nothing from the request, so the client is told which one.
+_SAY_WHY = (TooManyFieldsSent, TooManyFilesSent, RequestDataTooBig)
+
+
+def bad_request(request, exception=None):
+    """handler400: a malformed request gets its reason (JSON), never a bare page or a 5xx."""
+    if isinstance(exception, _SAY_WHY):
+        status = 413 if isinstance(exception, RequestDataTooBig) else 400
+        return JsonResponse({"error": f"The request is malformed: {exception}"}, status=status)
+    return JsonResponse({"error": "The request is malformed."}, status=400)
 
 
 def switch_project(request):

@@ -1,13 +1,14 @@
 """Ingestion benchmark: events/s accepted by /batch/ and request latency, over real HTTP.
 
     .venv/bin/python bench/bench_ingestion.py [--requests 2000] [--clients 8] [--batch 100]
-        [--mode embedded|redis|both] [--dedup-rows 5000000] [--profile]
+        [--mode embedded|redis|both] [--dedup-rows 5000000] [--profile] [--loop poll|select]
 
 Runs in one process (chdb allows one process per data dir): a waitress server
 serving analytics_app.wsgi.application in a thread on 127.0.0.1:<free port>,
 N client threads with keep-alive http.client connections. `redis` mode needs
 REDIS_URL (default redis://127.0.0.1:6379/0) and runs the stream consumer as a
-thread. Also measures the uuid dedup lookup on an event_uuids table of
+thread. `--loop` picks waitress's poll() loop (what `manage.py serve` runs) or its
+default select() loop (before issue 13). Also measures the uuid dedup lookup on an event_uuids table of
 --dedup-rows rows. Writes bench/results/ingestion.json and prints a table.
 """
 
@@ -44,7 +45,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def run_http(project, *, requests: int, clients: int, batch: int, mode: str) -> dict:
+def run_http(project, *, requests: int, clients: int, batch: int, mode: str, loop: str = "poll") -> dict:
     import logging
 
     from waitress.server import create_server
@@ -54,7 +55,9 @@ def run_http(project, *, requests: int, clients: int, batch: int, mode: str) -> 
     from analytics_app import clickhouse as ch
     from analytics_app.wsgi import application
 
-    server = create_server(application, host="127.0.0.1", port=0, threads=max(8, clients))
+    server = create_server(
+        application, host="127.0.0.1", port=0, threads=max(8, clients), asyncore_use_poll=loop == "poll"
+    )
     port = server.effective_port
     threading.Thread(target=server.run, daemon=True).start()
     consumer = None
@@ -117,6 +120,7 @@ def run_http(project, *, requests: int, clients: int, batch: int, mode: str) -> 
     server.close()
     return {
         "mode": mode,
+        "loop": loop,
         "requests": per_client * clients,
         "events": sent,
         "clients": clients,
@@ -236,6 +240,7 @@ def main() -> None:
         "--profile", action="store_true", help="cProfile the embedded run and print the top functions"
     )
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+    parser.add_argument("--loop", choices=["poll", "select"], default="poll")
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
@@ -259,7 +264,9 @@ def main() -> None:
         profiler = cProfile.Profile() if args.profile and mode == "embedded" else None
         if profiler:
             profiler.enable()
-        run = run_http(project, requests=args.requests, clients=args.clients, batch=args.batch, mode=mode)
+        run = run_http(
+            project, requests=args.requests, clients=args.clients, batch=args.batch, mode=mode, loop=args.loop
+        )
         if profiler:
             profiler.disable()
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)

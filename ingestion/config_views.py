@@ -31,7 +31,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -92,9 +92,7 @@ def _method_not_allowed(request: HttpRequest, allowed: str) -> HttpResponse:
 
 
 def _project(token: str | None) -> Project | None:
-    if not token or not isinstance(token, str) or len(token) > 200:
-        return None
-    return Project.objects.filter(api_token=token).first()
+    return Project.for_token(token)
 
 
 def project_config(project: Project) -> dict:
@@ -145,6 +143,7 @@ def _config_headers(response: HttpResponse) -> HttpResponse:
     return response
 
 
+@csrf_exempt  # read-only and cross-origin: another method gets 405, not a CSRF 403
 def remote_config(request: HttpRequest, token: str) -> HttpResponse:
     """GET /array/<token>/config: the project's remote config as JSON."""
     if request.method == "OPTIONS":
@@ -157,6 +156,7 @@ def remote_config(request: HttpRequest, token: str) -> HttpResponse:
     return _config_headers(_json(request, project_config(project)))
 
 
+@csrf_exempt  # read-only and cross-origin: another method gets 405, not a CSRF 403
 def remote_config_js(request: HttpRequest, token: str) -> HttpResponse:
     """GET /array/<token>/config.js: the same config as a script the SDK's loader injects."""
     if request.method == "OPTIONS":
@@ -232,6 +232,8 @@ def flags(request: HttpRequest) -> HttpResponse:
     except (decoder.DecodeError, RequestDataTooBig) as exc:
         log.info("flags: unreadable body (%s); answering empty flags", exc)
         unreadable = True
+    except TooManyFieldsSent as exc:  # over 1,000 query parameters: a 400 the SDK can read (CORS)
+        return _json(request, {"type": "validation_error", "error": f"The request is malformed: {exc}"}, 400)
     except Exception:  # flags are best effort: never a 500
         log.exception("flags: decoding the body failed; answering empty flags")
         unreadable = True
@@ -293,6 +295,7 @@ def _vendored_file(filename: str) -> Path | None:
     return None
 
 
+@csrf_exempt  # read-only and cross-origin: another method gets 405, not a CSRF 403
 def lazy_static(request: HttpRequest, version: str | None = None, filename: str = "") -> HttpResponse:
     """GET /static/<sdk version>/<name>.js and /static/<name>.js?v=<sdk version>.
 

@@ -109,6 +109,59 @@ def _depth_exceeds(value, limit: int) -> bool:
     return False
 
 
+def _scope_path_conflict(obj: dict) -> tuple[str, str] | None:
+    """Within one JSON object, the first key spelling whose path another key already took.
+
+    ClickHouse's JSON column splits keys at dots: `{"a.b": 1}` and `{"a": {"b": 2}}` are
+    both the path `a.b`, and one object holding both is refused at insert (code 117,
+    "Duplicate path"). Null values and empty objects make no path; an object inside an
+    array is an object of its own (its paths start afresh).
+    """
+    seen: dict[tuple[str, ...], str] = {}
+    stack: list[tuple[dict, tuple[str, ...], str]] = [(obj, (), "")]
+    while stack:
+        node, path, spelled = stack.pop()
+        for key, value in node.items():
+            key = str(key)
+            here = (*path, *key.split("."))
+            shown = f"{spelled} -> {key}" if spelled else key
+            if isinstance(value, dict):
+                stack.append((value, here, shown))
+                continue
+            if value is None:
+                continue
+            if here in seen:
+                return seen[here], shown
+            seen[here] = shown
+            if isinstance(value, list):
+                found = _list_path_conflict(value)
+                if found:
+                    return found
+    return None
+
+
+def _list_path_conflict(items: list) -> tuple[str, str] | None:
+    for item in items:
+        found = (
+            _scope_path_conflict(item)
+            if isinstance(item, dict)
+            else _list_path_conflict(item)
+            if isinstance(item, list)
+            else None
+        )
+        if found:
+            return found
+    return None
+
+
+def property_path_conflict(props: dict) -> tuple[str, str] | None:
+    """Two property keys the events table would store at one JSON path, or None."""
+    for value in props.values():
+        if isinstance(value, dict | list):
+            return _scope_path_conflict(props)
+    return None  # flat: distinct keys are distinct paths
+
+
 _ORJSON_OPTIONS = (orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME) if orjson else 0
 
 
@@ -399,6 +452,15 @@ def process_event(raw, project, ctx: RequestContext, warnings: list) -> dict:
     props = dict(raw_props)
     timestamp = event_timestamp(raw, raw_props, ctx, warnings, name, distinct_id)
     _enrich(props, raw_props, ctx, project)
+    conflict = property_path_conflict(props)
+    if conflict:
+        raise Rejected(
+            "property_path_conflict",
+            f"properties {conflict[0]!r} and {conflict[1]!r} name the same path (a dot in a key "
+            "nests, as in the JSON column); rename one of them",
+            distinct_id,
+            name,
+        )
     props_json = dumps(props)
     if len(props_json) + len(name) + len(distinct_id) > MAX_EVENT_BYTES:
         raise Rejected(

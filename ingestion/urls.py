@@ -20,6 +20,7 @@ urlpatterns = [
     path("flags/", config_views.flags, name="flags"),
     path("flags", config_views.flags),
     path("decide/", config_views.flags, name="decide"),
+    path("decide", config_views.flags),  # SDKs do not follow a redirect with their POST body
     path("static/<str:version>/<str:filename>", config_views.lazy_static, name="lazy_static"),
     # posthog-js's fallback /static/<name>.js?v=<version> (WhiteNoise serves real files first).
     path("static/<str:filename>", config_views.lazy_static, name="lazy_static_unversioned"),

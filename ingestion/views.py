@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
@@ -50,7 +51,7 @@ def project_for_token(token: str) -> Project | None:
     cached = _tokens.get(token)
     if cached and now - cached[0] < TOKEN_TTL:
         return cached[1]
-    project = Project.objects.filter(api_token=token).first() if len(token) <= 64 else None
+    project = Project.for_token(token)
     with _tokens_lock:
         if len(_tokens) > 10_000:
             _tokens.clear()
@@ -135,6 +136,8 @@ def _authenticate(batch: Batch, state: _State) -> Project:
     token = batch_token(batch)
     if not token:
         raise DecodeError("The payload carries no project token (api_key, token or $token).", 401)
+    if "\x00" in token:
+        raise DecodeError("The project token is malformed: it contains a NUL byte.", 401)
     project = project_for_token(token)
     if project is None:
         raise DecodeError("The project token is unknown.", 401)
@@ -240,6 +243,10 @@ def _guarded(request, handler) -> HttpResponse:
         response = handler(request, state)
     except DecodeError as exc:
         response = _error(exc.status, exc.reason)
+    except RequestDataTooBig as exc:
+        response = _error(413, str(exc))
+    except SuspiciousOperation as exc:  # TooManyFieldsSent (over 1,000 query parameters), ...
+        response = _error(400, f"The request is malformed: {exc}")
     except Exception as exc:  # noqa: BLE001 - never a 500 for what a client sent
         log.exception("capture failed on %s", request.path)
         _quarantine_failure(state, exc)

@@ -131,7 +131,7 @@ class ChdbBackend:
         with self._lock:
             first = not self._all
         if first:
-            self._check_lock()
+            self.check_lock()
         uri = self.path
         if self.options:
             uri += "?" + "&".join(f"{k}={v}" for k, v in self.options.items())
@@ -145,7 +145,7 @@ class ChdbBackend:
             self._all.append(conn)
         return conn
 
-    def _check_lock(self) -> None:
+    def check_lock(self) -> None:
         """Fail clearly, before chdb tries, when another process holds the directory.
 
         ClickHouse flocks <path>/status while it runs; probing that lock tells us

@@ -4,8 +4,10 @@ unreadable payloads write nothing."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import gzip
 import json
+import uuid
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -173,3 +175,57 @@ def test_snapshot_fields_of_any_type_are_never_a_500(client, project, snapshot_d
     response = client.post("/s/", data=json.dumps(body), content_type="application/json")
     assert response.status_code in (200, 400), response.content
     ingested()
+
+
+# Keys that collide as ClickHouse JSON paths ("a.b" is the path a -> b).
+path_keys = st.sampled_from(["a", "b", "a.b", "b.a", "a.b.c", "b.c", "", "a."])
+property_trees = st.recursive(
+    st.none() | st.integers(-5, 5) | st.text(max_size=3) | st.just({}),
+    lambda children: st.dictionaries(path_keys, children, max_size=4) | st.lists(children, max_size=2),
+    max_leaves=12,
+)
+
+
+@pytest.mark.django_db
+@settings(FUZZ, max_examples=60)
+@given(props=st.dictionaries(path_keys, property_trees, max_size=5))
+def test_the_door_refuses_exactly_the_properties_clickhouse_refuses(project, props):
+    """property_path_conflict agrees with the events table: a row it passes is stored, a row
+    it refuses ClickHouse refuses too ("Duplicate path", code 117)."""
+    from analytics_app import clickhouse as ch
+    from ingestion.processing import dumps, property_path_conflict
+
+    conflict = property_path_conflict(props)
+    row = {
+        "uuid": [str(uuid.uuid4())],
+        "project_id": [project.id],
+        "event": ["fuzz"],
+        "distinct_id": ["u"],
+        "person_id": [str(uuid.uuid4())],
+        "timestamp": [dt.datetime.now(dt.UTC)],
+        "properties": [dumps(props)],
+    }
+    try:
+        ch.insert("events", row)
+    except ch.ClickHouseError as exc:
+        assert conflict is not None, (props, exc.message)
+        assert exc.code == 117 and "Duplicate path" in exc.message
+    else:
+        assert conflict is None, (props, conflict)
+
+
+@pytest.mark.django_db
+@settings(FUZZ, max_examples=60)
+@given(
+    token=st.text(max_size=8).map(lambda t: t + "\x00") | st.text(alphabet="\x00ab", max_size=6),
+    path=st.sampled_from(["/e/", "/batch/", "/flags/", "/decide", "/s/"]),
+    params=st.integers(min_value=0, max_value=1100),
+)
+def test_bad_tokens_and_query_strings_are_4xx_with_a_reason(client, project, token, path, params):
+    query = "&".join(f"p{i}=" for i in range(params))
+    body = {"api_key": token, "token": token, "batch": [{"event": "e", "distinct_id": "u"}]}
+    response = client.post(f"{path}?{query}", data=json.dumps(body), content_type="application/json")
+    assert 400 <= response.status_code < 500, response.content
+    assert response.json().get("error") or response.json().get("detail")
+    ingested()
+    assert count_events(project.id) == 0

@@ -1,6 +1,10 @@
 """Run Sextant as one process: waitress web threads + embedded Celery + services.
 
 python manage.py serve [--host 127.0.0.1] [--port 8000] [--threads 8]
+
+chdb merging wide parts holds thousands of files open in this process, so the
+open-file limit is raised to the hard limit and waitress runs its poll() loop
+(its default select() loop dies on a descriptor numbered 1024 or more).
 """
 
 import logging
@@ -9,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from analytics_app import clickhouse as ch
-from analytics_app.embedded import start_all
+from analytics_app.embedded import raise_open_file_limit, start_all
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +32,9 @@ class Command(BaseCommand):
 
         from analytics_app.wsgi import application  # noqa: PLC0415
 
+        before, after = raise_open_file_limit()
+        if after != before:
+            log.info("open-file limit raised from %s to %s", before, after)
         try:
             ch.query("SELECT 1", global_=True)
         except ch.EngineLocked as exc:
@@ -45,6 +52,7 @@ class Command(BaseCommand):
                 port=options["port"],
                 threads=options["threads"],
                 ident="Sextant",
+                asyncore_use_poll=True,
             )
         finally:
             for stop in stops:

@@ -11,6 +11,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from analytics_app.embedded import refuse_shared_store
 from ingestion.stream import Consumer, stream_name
 
 
@@ -30,6 +31,7 @@ class Command(BaseCommand):
             raise CommandError(
                 "REDIS_URL is not set: embedded mode writes events directly, there is no stream to consume."
             )
+        refuse_shared_store("the ingest consumer")  # chdb: one process only (docs/deploy.md)
         consumer = Consumer(
             name=options["name"],
             count=options["count"],
