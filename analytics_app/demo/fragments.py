@@ -46,8 +46,8 @@ def kv(key: str, value) -> str:
 def native_columns(entries: list[list[tuple[str, object]]]) -> dict[str, tuple[str, pa.Array]]:
     """Per JSON path of a vocabulary: its type and each entry's encoded value (null: absent)."""
     columns: dict[str, tuple[str, list]] = {}
-    for i, flat in enumerate(entries):
-        for key, value in flat:
+    for i, pairs in enumerate(entries):
+        for key, value in pairs:
             kind, raw = native.value(value)
             known = columns.setdefault(key, (kind, [None] * len(entries)))
             if known[0] != kind:
@@ -88,10 +88,10 @@ class Frags:
         self.size += 1
         return self.size - 1
 
-    def add_block(self, size: int, json_fn: Callable[[], list[str]], native: dict) -> int:
-        """Add `size` entries at once: `json_fn()` gives their JSON text, `native` maps each
+    def add_block(self, size: int, json_fn: Callable[[], list[str]], columns: dict) -> int:
+        """Add `size` entries at once: `json_fn()` gives their JSON text, `columns` maps each
         path to (type, encoded value per entry); returns the index of the first."""
-        self.segments.append((size, json_fn, native))
+        self.segments.append((size, json_fn, columns))
         self.size += size
         return self.size - size
 

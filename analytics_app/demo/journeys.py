@@ -457,7 +457,7 @@ def generate_chunk(spec: DemoSpec, index: int, now_us: int | None = None) -> Chu
     )
     total = len(ts)
 
-    # -- columns (encoded on demand: JSON text for ch.insert, Native for the embedded path)
+    # -- columns (encoded on demand, as JSON text or Native: whichever the backend takes)
     person_raw = random_uuids(rng, n=n)
     person_ids = uuid_text(person_raw)
     user_ids = pa.array([f"user_{g}" for g in global_no])
