@@ -104,26 +104,23 @@ def bench_insert(target_events: int, days: int, seed: int) -> dict:
 def bench_paths(events: int, days: int, seed: int) -> list[dict]:
     """The same pre-generated chunks written sequentially (one thread) by the portable
     JSON-text path (ch.insert, the engine parses the properties text) and by the
-    embedded Native path, each into its own project: insert CPU per event, compared."""
+    layer's bulk path (`ch.insert_bulk`: Native blocks on chdb), each into its own project:
+    insert CPU per event, compared."""
     from analytics_app import demo  # noqa: PLC0415
 
     rows = []
     for project_id, label, insert in (
-        (2, "json_text (baseline)", demo._insert_columns),
-        (3, "native", demo._insert_native),
+        (2, "json_text (baseline)", demo.insert_json_text),
+        (3, "native", lambda chunks: demo.insert_batch(chunks, {})),
     ):
         spec = demo.DemoSpec(project_id, 10**9, days, seed, END)
         chunks, total, index = [], 0, 0
         while total < events:
             chunks.append(demo.generate_chunk(spec, index))
             total, index = total + chunks[-1].n_events, index + 1
-        directory = tempfile.mkdtemp(prefix="sextant-bench-demo-")
-        try:
-            wall, cpu = time.perf_counter(), time.process_time()
-            written = insert(chunks, directory, {})
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        finally:
-            shutil.rmtree(directory, ignore_errors=True)
+        wall, cpu = time.perf_counter(), time.process_time()
+        written = insert(chunks)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         rows.append(
             {
                 "path": label,

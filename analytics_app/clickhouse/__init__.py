@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .errors import (
     BadQueryParameter,
@@ -36,6 +37,9 @@ from .errors import (
     Unavailable,
     UnscopedQuery,
 )
+
+if TYPE_CHECKING:
+    from . import native
 
 __all__ = [
     "BadQueryParameter",
@@ -50,6 +54,7 @@ __all__ = [
     "command",
     "configure",
     "insert",
+    "insert_bulk",
     "query",
     "stream",
 ]
@@ -201,6 +206,20 @@ def command(sql: str, params: dict | None = None, *, global_: bool = False) -> N
     backend().execute(sql, params, {}, want_result=False)
 
 
+def _check_insert(table: str, names) -> None:
+    if table not in INSERTABLE_TABLES:
+        raise ValueError(f"table {table!r} is not insertable")
+    if "project_id" not in names:
+        raise UnscopedQuery(f"insert into {table} without a project_id column")
+
+
+def _rows(columns: dict) -> int:
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError("insert columns differ in length")
+    return lengths.pop() if lengths else 0
+
+
 def insert(table: str, columns: dict[str, list]) -> int:
     """Insert a batch given as a dict of equal-length columns (lists, numpy or pyarrow
     arrays, on either backend). Returns rows written.
@@ -208,13 +227,34 @@ def insert(table: str, columns: dict[str, list]) -> int:
     `table` must be registered in INSERTABLE_TABLES by a migration module (it is an
     identifier and cannot be bound). Every row must carry a project_id.
     """
-    if table not in INSERTABLE_TABLES:
-        raise ValueError(f"table {table!r} is not insertable")
-    if "project_id" not in columns:
-        raise UnscopedQuery(f"insert into {table} without a project_id column")
-    lengths = {len(v) for v in columns.values()}
-    if len(lengths) > 1:
-        raise ValueError("insert columns differ in length")
-    if not lengths or lengths == {0}:
+    _check_insert(table, columns)
+    if not _rows(columns):
         return 0
     return backend().insert(table, columns)
+
+
+def insert_bulk(
+    table: str, columns: Callable[[], dict], native_blocks: Callable[[], Iterable[native.Block]]
+) -> int:
+    """Insert a large batch the way the backend reads fastest; returns rows written.
+
+    The caller offers the batch two ways and only the one used is built: `columns()` as
+    for `insert` (JSON columns as text), or `native_blocks()` (analytics_app.clickhouse.native;
+    a block in the table's sorting-key order within one partition is written without a
+    sort). The embedded engine takes the Native blocks, a server the columns.
+    """
+    if table not in INSERTABLE_TABLES:
+        raise ValueError(f"table {table!r} is not insertable")
+
+    def checked_columns() -> dict:
+        built = columns()
+        _check_insert(table, built)
+        return built if _rows(built) else {}
+
+    def checked_block(block: native.Block) -> native.Block:
+        _check_insert(table, block.names)
+        return block
+
+    # map() keeps no reference to a block once it is handed on: the backend frees each
+    # (up to a few hundred MB) before it inserts the next
+    return backend().insert_bulk(table, checked_columns, lambda: map(checked_block, native_blocks()))

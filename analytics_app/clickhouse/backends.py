@@ -12,9 +12,10 @@ import fcntl
 import json
 import os
 import re
+import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlparse
 from zoneinfo import ZoneInfo
@@ -303,6 +304,37 @@ class ChdbBackend:
             raise self._fail(exc) from None
         return tbl.num_rows
 
+    def insert_bulk(
+        self, table: str, columns: Callable[[], dict], native_blocks: Callable[[], Iterable]
+    ) -> int:
+        """Each Native block through a temporary file and `INSERT ... SELECT FROM file()`.
+
+        Measured on chdb 26.9 (docs/clickhouse.md, "Demo data"): parsing JSON text is
+        ~8 µs/row, permuting an unsorted block's JSON column another ~5-19 µs/row and
+        `optimize_on_insert` ~4 µs/row; a flattened Native JSON column reads in ~0.2 µs.
+        """
+        written = 0
+        for block in native_blocks():
+            names, rows = block.names, block.rows
+            fd, path = tempfile.mkstemp(dir=_scratch_directory(), prefix="sextant-", suffix=".native")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    for buffer in block.buffers:
+                        out.write(buffer)
+                del block  # the file holds it now
+                cols = ", ".join(f"`{c}`" for c in names)
+                self.execute(
+                    f"INSERT INTO {table} ({cols}) SELECT {cols} FROM file({{path:String}}, 'Native') "  # noqa: S608 - identifiers are allow-listed by the caller
+                    "SETTINGS optimize_on_insert = 0",
+                    {"path": path},
+                    {},
+                    want_result=False,
+                )
+            finally:
+                os.remove(path)
+            written += rows
+        return written
+
     def close(self) -> None:
         with self._lock:
             for conn in self._all:
@@ -312,6 +344,17 @@ class ChdbBackend:
                     pass
             self._all.clear()
         self._local = threading.local()
+
+
+def _scratch_directory() -> str | None:
+    """Where Native files go for their one INSERT (up to a few hundred MB each): memory
+    (/dev/shm) when there is room, so the disk never sees them; else the temporary directory."""
+    shm = "/dev/shm"  # noqa: S108 - files made by mkstemp: private to this user
+    try:
+        stat = os.statvfs(shm)
+    except OSError:
+        return None
+    return shm if stat.f_bavail * stat.f_frsize > 2 * 1024**3 else None
 
 
 # ---------------------------------------------------------------- clickhouse-driver
@@ -431,6 +474,13 @@ class DriverBackend:
         ]
         self._call(lambda: client.execute(sql, data, columnar=True, types_check=False))
         return len(data[0]) if data else 0
+
+    def insert_bulk(
+        self, table: str, columns: Callable[[], dict], native_blocks: Callable[[], Iterable]
+    ) -> int:
+        """The columns, JSON as text: `file()` would read the server's disk, not ours."""
+        built = columns()
+        return self.insert(table, built) if built else 0
 
     def close(self) -> None:
         client = getattr(self._local, "client", None)

@@ -149,6 +149,86 @@ def test_insert_needs_a_known_table_and_project_column():
         ch.insert("events", {"uuid": [str(uuid.uuid4())]})
 
 
+def _native_events_block(project_id: int, rows: list[dict], *, with_project: bool = True):
+    """A Native block of `events` rows: uuid, project_id, event, distinct_id, person_id,
+    timestamp (µs), properties (flat dicts of str/int/bool/float)."""
+    import numpy as np  # noqa: PLC0415
+    import pyarrow as pa  # noqa: PLC0415
+
+    from analytics_app.clickhouse import native  # noqa: PLC0415
+
+    n = len(rows)
+    raw = lambda key: np.frombuffer(b"".join(r[key].bytes for r in rows), np.uint8).reshape(n, 16)  # noqa: E731
+    text = lambda key: [native.binary_data(native.strings(pa.array([r[key] for r in rows], pa.string())))]  # noqa: E731
+    paths = {}
+    for key in sorted({k for r in rows for k in r["properties"]}):
+        encoded = [native.value(r["properties"][key]) if key in r["properties"] else None for r in rows]
+        kind = next(e[0] for e in encoded if e)
+        has = np.array([0 if e else 1 for e in encoded], np.uint8)
+        paths[key] = (kind, has, pa.array([e[1] for e in encoded if e], pa.binary()))
+    columns = [
+        ("uuid", "UUID", [native.uuids(raw("uuid"))]),
+        ("project_id", "UInt32", [np.full(n, project_id, "<u4").tobytes()]),
+        ("event", "String", text("event")),
+        ("distinct_id", "String", text("distinct_id")),
+        ("person_id", "UUID", [native.uuids(raw("person_id"))]),
+        ("timestamp", "DateTime64(6, 'UTC')", [np.array([r["us"] for r in rows], "<i8").tobytes()]),
+        ("properties", "JSON(max_dynamic_paths = 512)", native.json_flattened(paths)),
+    ]
+    if not with_project:
+        columns = [c for c in columns if c[0] != "project_id"]
+    return native.block(n, columns)
+
+
+def test_insert_bulk_stores_what_insert_stores(make_project):
+    by_insert, by_bulk = make_project("insert"), make_project("insert_bulk")
+    base = int(dt.datetime(2026, 1, 31, 23, 59, 59, tzinfo=dt.UTC).timestamp()) * 1_000_000
+    rows = [
+        {
+            "uuid": uuid.UUID(int=(7 << 76) | i),
+            "event": ["$pageview", "signed_up"][i % 2],
+            "distinct_id": f"user-{i}",
+            "person_id": uuid.UUID(int=1000 + i),
+            "us": base + i * 654_321,
+            "properties": {"plan": "pro", "n": i, "ok": i % 2 == 0, "price": 9.5}
+            if i % 3
+            else {"$browser": "Zoë's 東京"},
+        }
+        for i in range(5)
+    ]
+
+    def columns(project):
+        return {
+            "uuid": [str(r["uuid"]) for r in rows],
+            "project_id": [project.id] * len(rows),
+            "event": [r["event"] for r in rows],
+            "distinct_id": [r["distinct_id"] for r in rows],
+            "person_id": [str(r["person_id"]) for r in rows],
+            "timestamp": [dt.datetime.fromtimestamp(r["us"] / 1e6, dt.UTC) for r in rows],
+            "properties": [json.dumps(r["properties"]) for r in rows],
+        }
+
+    assert ch.insert("events", columns(by_insert)) == 5
+    blocks = [_native_events_block(by_bulk.id, rows[:2]), _native_events_block(by_bulk.id, rows[2:])]
+    assert ch.insert_bulk("events", lambda: columns(by_bulk), lambda: iter(blocks)) == 5
+    sql = (
+        "SELECT toString(uuid), event, distinct_id, person_id, timestamp, toString(properties), mat_browser "
+        "FROM events WHERE project_id = {project_id:UInt32} ORDER BY uuid"
+    )
+    stored = ch.query(sql, {"project_id": by_bulk.id}).rows
+    assert stored == ch.query(sql, {"project_id": by_insert.id}).rows
+    assert stored[1][4] == dt.datetime(2026, 1, 31, 23, 59, 59, 654321, tzinfo=dt.UTC)
+    assert [r[6] for r in stored] == ["Zoë's 東京", "", "", "Zoë's 東京", ""]
+
+
+def test_insert_bulk_needs_a_known_table_and_project_column():
+    block = _native_events_block(1, [], with_project=False)
+    with pytest.raises(ValueError):
+        ch.insert_bulk("system.users", dict, lambda: iter([block]))
+    with pytest.raises(ch.UnscopedQuery):
+        ch.insert_bulk("events", dict, lambda: iter([block]))
+
+
 def test_guard_settings_map_to_our_exceptions():
     with pytest.raises(ch.QueryTooLarge) as too_many:
         ch.query("SELECT number FROM numbers(100000)", global_=True, settings={"max_result_rows": 10})

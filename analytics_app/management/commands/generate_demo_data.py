@@ -1,4 +1,4 @@
-"""Fill a project with realistic demo journeys (see analytics_app/demo.py).
+"""Fill a project with realistic demo journeys (see analytics_app/demo/).
 
     python manage.py generate_demo_data --project ID [--persons N] [--days D] [--seed S]
                                         [--end YYYY-MM-DD] [--quiet]
