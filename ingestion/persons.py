@@ -79,6 +79,7 @@ class _Batch:
         self.warnings = warnings
         self.pending_ids: dict[str, str] = {}
         self.touched: set[str] = set()
+        self.moved = False  # a distinct_id already mapped was re-pointed (a merge)
 
     # ---- lookups (cache first, ClickHouse behind it)
     def mapping(self, distinct_id: str) -> str | None:
@@ -97,7 +98,10 @@ class _Batch:
 
     # ---- writes (applied to the cache now, flushed by the caller)
     def point(self, distinct_id: str, person_id: str) -> None:
-        self.store._ids_put((self.project_id, distinct_id), person_id)
+        key = (self.project_id, distinct_id)
+        if self.store._ids.get(key) not in (None, person_id):
+            self.moved = True
+        self.store._ids_put(key, person_id)
         self.pending_ids[distinct_id] = person_id
 
     def touch(self, state: PersonState) -> None:
@@ -338,6 +342,13 @@ class PersonStore:
                             continue
                 timestamp = _parse_ts(event["timestamp"])
                 event["person_id"] = batch.handle(event, timestamp)
+            if batch.moved:
+                # A merge re-pointed a distinct_id after some of this batch's events took
+                # its earlier person: they are stored with the final one, the person the
+                # mapping row written with them names (docs/ingestion.md, "Identity").
+                final = batch.pending_ids
+                for event in events:
+                    event["person_id"] = final.get(event["distinct_id"], event["person_id"])
             return batch.writes()
 
 
