@@ -9,6 +9,9 @@ consumer), so read-modify-write is serial; `apply` also holds a lock.
 Rules (docs/ingestion.md, "Identity"):
 - events are never rewritten: queries resolve person_id through
   person_distinct_ids (argMax(person_id, version) per distinct_id);
+- within one batch, every event is stored with its distinct_id's final person
+  (after the batch's merges), the person of the mapping row written with it, so a
+  stored person is stale only after a later batch re-pointed the id;
 - a merge re-points every distinct_id of the merged-away person with a new version;
 - a merge is refused (warning cannot_merge_already_identified) when the person
   merged away is identified, except for $merge_dangerously;
@@ -80,6 +83,7 @@ class _Batch:
         self.pending_ids: dict[str, str] = {}
         self.touched: set[str] = set()
         self.moved = False  # a distinct_id already mapped was re-pointed (a merge)
+        self.born: set[str] = set()  # persons of distinct ids first seen in this batch: nothing in ClickHouse
 
     # ---- lookups (cache first, ClickHouse behind it)
     def mapping(self, distinct_id: str) -> str | None:
@@ -108,17 +112,21 @@ class _Batch:
         state.dirty = True
         self.touched.add(state.id)
 
+    def new_person(self, distinct_id: str) -> PersonState:
+        """The person of a distinct id never seen (the batch prefetched every id): new too,
+        so ClickHouse holds no row and no other distinct id of it; nothing is read."""
+        person_id = personless_id(self.project_id, distinct_id)
+        self.point(distinct_id, person_id)
+        self.born.add(person_id)
+        state = self.store._persons_get((self.project_id, person_id))
+        if state is None:
+            state = PersonState(person_id)
+            self.store._persons_put((self.project_id, person_id), state)
+        return state
+
     def ensure_person(self, distinct_id: str, timestamp: dt.datetime) -> PersonState:
         person_id = self.mapping(distinct_id)
-        if person_id is None:  # a distinct id never seen (prefetched): its person is new too
-            person_id = personless_id(self.project_id, distinct_id)
-            self.point(distinct_id, person_id)
-            state = self.store._persons_get((self.project_id, person_id))
-            if state is None:
-                state = PersonState(person_id)
-                self.store._persons_put((self.project_id, person_id), state)
-        else:
-            state = self.person(person_id)
+        state = self.new_person(distinct_id) if person_id is None else self.person(person_id)
         if not state.exists or state.deleted:
             state.exists, state.deleted = True, False
             state.created_at = min(filter(None, [state.created_at, timestamp]))
@@ -126,7 +134,11 @@ class _Batch:
         return state
 
     def distinct_ids_of(self, person_id: str) -> list[str]:
-        found = set(queries.distinct_ids_of_person(self.project_id, person_id))
+        found = (
+            set()
+            if person_id in self.born
+            else set(queries.distinct_ids_of_person(self.project_id, person_id))
+        )
         found.update(d for d, pid in self.pending_ids.items() if pid == person_id)
         return [d for d in found if self.mapping(d) in (None, person_id)]
 
@@ -197,10 +209,7 @@ class _Batch:
         distinct_id = event["distinct_id"]
         if not ops.get("process", True):
             person_id = self.mapping(distinct_id)
-            if person_id is None:
-                person_id = personless_id(self.project_id, distinct_id)
-                self.point(distinct_id, person_id)
-            return person_id
+            return self.new_person(distinct_id).id if person_id is None else person_id
         if ops.get("merge_from"):
             self.merge(event, ops["merge_from"], bool(ops.get("dangerous")), timestamp)
         state = self.ensure_person(distinct_id, timestamp)

@@ -119,6 +119,37 @@ def test_returning_user_paying_on_a_new_phone_in_one_request_is_one_person(clien
     assert u9["properties"] == {"email": "u9@example.com"}
 
 
+def test_merging_a_distinct_id_first_seen_in_the_batch_reads_nothing_more(client, project, monkeypatch):
+    """The person of an id first seen in this batch has no rows in ClickHouse yet, so merging
+    it looks up nothing (it cost one ClickHouse query per merge, ~12 ms each)."""
+    from ingestion import queries
+
+    post(client, project, [js_identify("u9", "laptop-anon", project.api_token, LAST_WEEK)])
+    lookups: list[str] = []
+    real = queries.distinct_ids_of_person
+    monkeypatch.setattr(queries, "distinct_ids_of_person", lambda p, pid: lookups.append(pid) or real(p, pid))
+    token = project.api_token
+    post(
+        client,
+        project,
+        [
+            js_event("pay", "phone-anon", token, TODAY, anonymous=True),
+            js_identify("u9", "phone-anon", token, TODAY),
+            js_event("$pageview", "tablet-anon", token, TODAY),  # with a profile this time
+            js_identify("u9", "tablet-anon", token, TODAY),
+        ],
+    )
+    assert lookups == []
+    u9 = person_of(project.id, "u9")
+    assert {person_of(project.id, d)["id"] for d in ("laptop-anon", "phone-anon", "tablet-anon")} == {
+        u9["id"]
+    }
+    post(client, project, [js_event("$pageview", "old-anon", token, TODAY, anonymous=True)])
+    post(client, project, [js_identify("u9", "old-anon", token, TODAY)])  # stored by an earlier batch
+    assert len(lookups) == 1
+    assert person_of(project.id, "old-anon")["id"] == u9["id"]
+
+
 # ---------------------------------------------------------------- one stream, every batching
 #
 # A generated stream for a few users, each with their own distinct_ids (so users are
