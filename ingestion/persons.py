@@ -84,6 +84,8 @@ class _Batch:
         self.touched: set[str] = set()
         self.moved = False  # a distinct_id already mapped was re-pointed (a merge)
         self.born: set[str] = set()  # persons of distinct ids first seen in this batch: nothing in ClickHouse
+        # person -> its distinct ids in ClickHouse, fetched for the whole batch (PersonStore.apply)
+        self.stored_ids: dict[str, list[str]] = {}
 
     # ---- lookups (cache first, ClickHouse behind it)
     def mapping(self, distinct_id: str) -> str | None:
@@ -134,11 +136,12 @@ class _Batch:
         return state
 
     def distinct_ids_of(self, person_id: str) -> list[str]:
-        found = (
-            set()
-            if person_id in self.born
-            else set(queries.distinct_ids_of_person(self.project_id, person_id))
-        )
+        if person_id in self.born:
+            found = set()
+        elif person_id in self.stored_ids:
+            found = set(self.stored_ids[person_id])
+        else:  # a person the batch's prefetch did not foresee (made the merge target by an earlier merge)
+            found = set(queries.distinct_ids_of_person(self.project_id, person_id))
         found.update(d for d, pid in self.pending_ids.items() if pid == person_id)
         return [d for d in found if self.mapping(d) in (None, person_id)]
 
@@ -326,6 +329,31 @@ class PersonStore:
                     ),
                 )
 
+    def _load_merged_away(self, project_id: int, events: list[dict]) -> dict[str, list[str]]:
+        """The distinct ids (in ClickHouse) of every person the batch's merges will likely merge
+        away, in one query instead of one per merge: ClickHouse does not change during apply()."""
+        wanted: set[str] = set()
+        for event in events:
+            ops = event.get("person") or {}
+            other = ops.get("merge_from")
+            if not other:
+                continue
+            other_pid = self._ids.get((project_id, other))
+            if other_pid is None or other_pid == self._ids.get((project_id, event["distinct_id"])):
+                continue  # attached, or already one person
+            state = self._persons.get((project_id, other_pid))
+            if state is not None and state.is_identified and not ops.get("dangerous"):
+                continue  # refused
+            wanted.add(other_pid)
+        found: dict[str, list[str]] = {p: [] for p in wanted}
+        ordered = sorted(wanted)
+        for start in range(0, len(ordered), 5000):
+            for person_id, distinct_id in queries.distinct_ids_of_persons(
+                project_id, ordered[start : start + 5000]
+            ):
+                found[person_id].append(distinct_id)
+        return found
+
     def apply(self, project_id: int, events: list[dict], warnings: list, now: dt.datetime) -> PersonWrites:
         """Resolve a person for every event (sets event["person_id"]); return the rows to write."""
         with self._lock:
@@ -335,6 +363,7 @@ class PersonStore:
             mapped = [self._ids[(project_id, d)] for d in set(wanted) if (project_id, d) in self._ids]
             self._load_persons(project_id, mapped)
             batch = _Batch(self, project_id, now, warnings)
+            batch.stored_ids = self._load_merged_away(project_id, events)
             ids, persons_ = self._ids, self._persons
             for event in events:
                 ops = event.get("person")
