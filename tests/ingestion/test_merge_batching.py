@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import re
 import threading
 import uuid
 
@@ -62,7 +63,8 @@ def post(client, project, events) -> None:
     assert response.status_code == 200, response.content
 
 
-def test_returning_user_paying_on_a_new_phone_in_one_request_is_one_person(client, project):
+def test_returning_user_paying_on_a_new_phone_in_one_request_is_one_person(alice_client, project):
+    client = alice_client
     token = project.api_token
     post(
         client,
@@ -117,6 +119,19 @@ def test_returning_user_paying_on_a_new_phone_in_one_request_is_one_person(clien
     assert person_of(project.id, "phone-anon")["id"] == u9["id"] == person_of(project.id, "laptop-anon")["id"]
     assert u9["is_deleted"] == 0 and u9["is_identified"] == 1
     assert u9["properties"] == {"email": "u9@example.com"}
+
+    # The persons list and the person page show one person with every event.
+    listed = client.get(f"/api/projects/{project.id}/persons/").json()["results"]
+    assert [sorted(p["distinct_ids"]) for p in listed] == [["laptop-anon", "phone-anon", "u9"]]
+    page = client.get(f"/project/{project.id}/persons/{u9['id']}/")
+    assert page.status_code == 200
+    rows = re.findall(
+        r'<code>([^<]*)</code></a></td>\s*<td><a href="/project/\d+/persons/([0-9a-f-]+)/"',
+        page.content.decode(),
+    )
+    assert sorted(rows) == sorted(
+        (name, str(u9["id"])) for name in ("$pageview", "$identify", "signup", "pay", "$identify")
+    )
 
 
 def test_merges_read_stored_distinct_ids_once_per_batch(client, project, monkeypatch):
