@@ -9,6 +9,9 @@ consumer), so read-modify-write is serial; `apply` also holds a lock.
 Rules (docs/ingestion.md, "Identity"):
 - events are never rewritten: queries resolve person_id through
   person_distinct_ids (argMax(person_id, version) per distinct_id);
+- within one batch, every event is stored with its distinct_id's final person
+  (after the batch's merges), the person of the mapping row written with it, so a
+  stored person is stale only after a later batch re-pointed the id;
 - a merge re-points every distinct_id of the merged-away person with a new version;
 - a merge is refused (warning cannot_merge_already_identified) when the person
   merged away is identified, except for $merge_dangerously;
@@ -79,6 +82,10 @@ class _Batch:
         self.warnings = warnings
         self.pending_ids: dict[str, str] = {}
         self.touched: set[str] = set()
+        self.moved = False  # a distinct_id already mapped was re-pointed (a merge)
+        self.born: set[str] = set()  # persons of distinct ids first seen in this batch: nothing in ClickHouse
+        # person -> its distinct ids in ClickHouse, fetched for the whole batch (PersonStore.apply)
+        self.stored_ids: dict[str, list[str]] = {}
 
     # ---- lookups (cache first, ClickHouse behind it)
     def mapping(self, distinct_id: str) -> str | None:
@@ -97,24 +104,31 @@ class _Batch:
 
     # ---- writes (applied to the cache now, flushed by the caller)
     def point(self, distinct_id: str, person_id: str) -> None:
-        self.store._ids_put((self.project_id, distinct_id), person_id)
+        key = (self.project_id, distinct_id)
+        if self.store._ids.get(key) not in (None, person_id):
+            self.moved = True
+        self.store._ids_put(key, person_id)
         self.pending_ids[distinct_id] = person_id
 
     def touch(self, state: PersonState) -> None:
         state.dirty = True
         self.touched.add(state.id)
 
+    def new_person(self, distinct_id: str) -> PersonState:
+        """The person of a distinct id never seen (the batch prefetched every id): new too,
+        so ClickHouse holds no row and no other distinct id of it; nothing is read."""
+        person_id = personless_id(self.project_id, distinct_id)
+        self.point(distinct_id, person_id)
+        self.born.add(person_id)
+        state = self.store._persons_get((self.project_id, person_id))
+        if state is None:
+            state = PersonState(person_id)
+            self.store._persons_put((self.project_id, person_id), state)
+        return state
+
     def ensure_person(self, distinct_id: str, timestamp: dt.datetime) -> PersonState:
         person_id = self.mapping(distinct_id)
-        if person_id is None:  # a distinct id never seen (prefetched): its person is new too
-            person_id = personless_id(self.project_id, distinct_id)
-            self.point(distinct_id, person_id)
-            state = self.store._persons_get((self.project_id, person_id))
-            if state is None:
-                state = PersonState(person_id)
-                self.store._persons_put((self.project_id, person_id), state)
-        else:
-            state = self.person(person_id)
+        state = self.new_person(distinct_id) if person_id is None else self.person(person_id)
         if not state.exists or state.deleted:
             state.exists, state.deleted = True, False
             state.created_at = min(filter(None, [state.created_at, timestamp]))
@@ -122,7 +136,12 @@ class _Batch:
         return state
 
     def distinct_ids_of(self, person_id: str) -> list[str]:
-        found = set(queries.distinct_ids_of_person(self.project_id, person_id))
+        if person_id in self.born:
+            found = set()
+        elif person_id in self.stored_ids:
+            found = set(self.stored_ids[person_id])
+        else:  # a person the batch's prefetch did not foresee (made the merge target by an earlier merge)
+            found = set(queries.distinct_ids_of_person(self.project_id, person_id))
         found.update(d for d, pid in self.pending_ids.items() if pid == person_id)
         return [d for d in found if self.mapping(d) in (None, person_id)]
 
@@ -193,10 +212,7 @@ class _Batch:
         distinct_id = event["distinct_id"]
         if not ops.get("process", True):
             person_id = self.mapping(distinct_id)
-            if person_id is None:
-                person_id = personless_id(self.project_id, distinct_id)
-                self.point(distinct_id, person_id)
-            return person_id
+            return self.new_person(distinct_id).id if person_id is None else person_id
         if ops.get("merge_from"):
             self.merge(event, ops["merge_from"], bool(ops.get("dangerous")), timestamp)
         state = self.ensure_person(distinct_id, timestamp)
@@ -313,6 +329,31 @@ class PersonStore:
                     ),
                 )
 
+    def _load_merged_away(self, project_id: int, events: list[dict]) -> dict[str, list[str]]:
+        """The distinct ids (in ClickHouse) of every person the batch's merges will likely merge
+        away, in one query instead of one per merge: ClickHouse does not change during apply()."""
+        wanted: set[str] = set()
+        for event in events:
+            ops = event.get("person") or {}
+            other = ops.get("merge_from")
+            if not other:
+                continue
+            other_pid = self._ids.get((project_id, other))
+            if other_pid is None or other_pid == self._ids.get((project_id, event["distinct_id"])):
+                continue  # attached, or already one person
+            state = self._persons.get((project_id, other_pid))
+            if state is not None and state.is_identified and not ops.get("dangerous"):
+                continue  # refused
+            wanted.add(other_pid)
+        found: dict[str, list[str]] = {p: [] for p in wanted}
+        ordered = sorted(wanted)
+        for start in range(0, len(ordered), 5000):
+            for person_id, distinct_id in queries.distinct_ids_of_persons(
+                project_id, ordered[start : start + 5000]
+            ):
+                found[person_id].append(distinct_id)
+        return found
+
     def apply(self, project_id: int, events: list[dict], warnings: list, now: dt.datetime) -> PersonWrites:
         """Resolve a person for every event (sets event["person_id"]); return the rows to write."""
         with self._lock:
@@ -322,6 +363,7 @@ class PersonStore:
             mapped = [self._ids[(project_id, d)] for d in set(wanted) if (project_id, d) in self._ids]
             self._load_persons(project_id, mapped)
             batch = _Batch(self, project_id, now, warnings)
+            batch.stored_ids = self._load_merged_away(project_id, events)
             ids, persons_ = self._ids, self._persons
             for event in events:
                 ops = event.get("person")
@@ -338,6 +380,13 @@ class PersonStore:
                             continue
                 timestamp = _parse_ts(event["timestamp"])
                 event["person_id"] = batch.handle(event, timestamp)
+            if batch.moved:
+                # A merge re-pointed a distinct_id after some of this batch's events took
+                # its earlier person: they are stored with the final one, the person the
+                # mapping row written with them names (docs/ingestion.md, "Identity").
+                final = batch.pending_ids
+                for event in events:
+                    event["person_id"] = final.get(event["distinct_id"], event["person_id"])
             return batch.writes()
 
 

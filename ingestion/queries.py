@@ -81,6 +81,24 @@ def distinct_ids_of_person(project_id: int, person_id: str) -> list[str]:
     return [row[0] for row in result.rows]
 
 
+def distinct_ids_of_persons(project_id: int, person_ids: list[str]) -> list[tuple[str, str]]:
+    """(person_id, distinct_id) for the distinct ids whose latest mapping points at one of `person_ids`."""
+    result = ch.query(
+        """
+        SELECT argMax(person_id, version) AS current, distinct_id
+        FROM person_distinct_ids
+        WHERE project_id = {project_id:UInt32}
+          AND distinct_id IN (
+              SELECT distinct_id FROM person_distinct_ids
+              WHERE project_id = {project_id:UInt32} AND person_id IN {ids:Array(UUID)})
+        GROUP BY distinct_id
+        HAVING current IN {ids:Array(UUID)}
+        """,
+        {"project_id": project_id, "ids": person_ids},
+    )
+    return [(str(row[0]), row[1]) for row in result.rows]
+
+
 # ---------------------------------------------------------------- warnings page
 
 RANGES = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7), "30d": dt.timedelta(days=30)}
