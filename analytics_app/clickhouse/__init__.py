@@ -27,12 +27,16 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from . import faults
 from .errors import (
     BadQueryParameter,
     ClickHouseError,
     EngineLocked,
+    MemoryLimit,
     QueryTimeout,
     QueryTooLarge,
+    ServerBusy,
+    Transient,
     Unavailable,
     UnscopedQuery,
 )
@@ -41,9 +45,12 @@ __all__ = [
     "BadQueryParameter",
     "ClickHouseError",
     "EngineLocked",
+    "MemoryLimit",
     "QueryTimeout",
     "QueryTooLarge",
     "Result",
+    "ServerBusy",
+    "Transient",
     "Unavailable",
     "UnscopedQuery",
     "backend",
@@ -217,4 +224,5 @@ def insert(table: str, columns: dict[str, list]) -> int:
         raise ValueError("insert columns differ in length")
     if not lengths or lengths == {0}:
         return 0
+    faults.check(table)
     return backend().insert(table, columns)
