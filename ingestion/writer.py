@@ -547,11 +547,14 @@ class GroupCommitWriter:
         self._queue.put(None)
 
 
-def _max_wait() -> float:
+def _env_seconds(name: str, default_ms: float) -> float:
     try:
-        return float(os.environ.get("SEXTANT_INGEST_MAX_WAIT_MS", "40")) / 1000
+        return float(os.environ.get(name, default_ms)) / 1000
     except ValueError:
-        return 0.04
+        return default_ms / 1000
 
 
-writer = GroupCommitWriter(max_wait=_max_wait())
+writer = GroupCommitWriter(
+    max_wait=_env_seconds("SEXTANT_INGEST_MAX_WAIT_MS", 40),
+    busy_wait=_env_seconds("SEXTANT_INGEST_BUSY_WAIT_MS", 10_000),
+)
