@@ -115,7 +115,10 @@ def persistence_warning(redis_client) -> str | None:
 
 
 def _is_nogroup(exc: Exception) -> bool:
-    return "NOGROUP" in str(exc)
+    """The group (or the whole stream) is gone: NOGROUP, a blocked read UNBLOCKED by its deletion,
+    or XINFO on a deleted key."""
+    text = str(exc)
+    return "NOGROUP" in text or "no longer exists" in text or text.startswith("no such key")
 
 
 class Crash(Exception):
