@@ -453,7 +453,9 @@ class GroupCommitWriter:
             try:
                 future.result(timeout=max(0.0, min(0.25, deadline - now)))
                 return
-            except FutureTimeout:
+            except FutureTimeout as exc:
+                if future.done():  # the write itself failed with a TimeoutError
+                    raise WriteFailed(str(exc)) from exc
                 now = time.monotonic()
                 if self.failing_since is not None:
                     busy_since = busy_since or max(started, self.failing_since)
