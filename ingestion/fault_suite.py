@@ -15,7 +15,9 @@ hurts them while an SDK-style client sends events:
 
 For each it prints sent / acknowledged / stored / lost / duplicated (lost = an
 acknowledged uuid that is not stored; duplicated = stored rows minus distinct
-uuids) and the quarantine count. The pass line: lost = 0, duplicated = 0,
+uuids; counted from a plain MergeTree copy of every row inserted into `events`, since
+`events` is a ReplacingMergeTree whose merges would hide a duplicate) and the
+quarantine count. The pass line: lost = 0, duplicated = 0,
 nothing quarantined, every acknowledged event stored within the stated bound
 after the faults end, and the server alive (GET /health/ answers 200).
 
@@ -273,13 +275,29 @@ class Client:
             return 0, None  # connection refused/reset: the server is down
 
 
+# `events` is a ReplacingMergeTree on uuid: a background merge would hide a duplicate
+# insert. This plain table, filled by a materialized view from every INSERT into
+# events (scratch store only), keeps every row ever inserted, so duplicates stay countable.
+SETUP_SCRIPT = """
+from analytics_app import clickhouse as ch
+ch.command("CREATE TABLE IF NOT EXISTS fault_suite_rows (project_id UInt32, uuid UUID, event String) "
+           "ENGINE = MergeTree ORDER BY (project_id, uuid)", global_=True)
+ch.command("CREATE MATERIALIZED VIEW IF NOT EXISTS fault_suite_rows_mv TO fault_suite_rows "
+           "AS SELECT project_id, uuid, toString(event) AS event FROM events", global_=True)
+"""
+
 COUNT_SCRIPT = """
 import json
 from analytics_app import clickhouse as ch
 pid = PROJECT_ID
 rows = ch.query(
-    "SELECT event, count() AS n, uniqExact(uuid) AS u, groupArray(toString(uuid)) AS ids FROM events "
-    "WHERE project_id = {project_id:UInt32} GROUP BY event", {"project_id": pid}).dicts()
+    "SELECT event, uniqExact(uuid) AS u, groupUniqArray(toString(uuid)) AS ids "
+    "FROM events WHERE project_id = {project_id:UInt32} GROUP BY event", {"project_id": pid}).dicts()
+inserted = {r["event"]: r["n"] - r["u"] for r in ch.query(
+    "SELECT event, count() AS n, uniqExact(uuid) AS u "
+    "FROM fault_suite_rows WHERE project_id = {project_id:UInt32} GROUP BY event", {"project_id": pid}).dicts()}
+for r in rows:
+    r["duplicated"] = inserted.get(r["event"], 0)
 warn = ch.query(
     "SELECT type, count() AS n FROM ingestion_warnings WHERE project_id = {project_id:UInt32} GROUP BY type",
     {"project_id": pid}).dicts()
@@ -331,9 +349,10 @@ class Suite:
     def _create_database(self) -> None:
         import psycopg  # noqa: PLC0415
 
-        base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
-        if not base.startswith("postgres"):
-            base = "postgres://postgres@127.0.0.1:5432/postgres"
+        url = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
+        if not url.startswith("postgres"):
+            url = "postgres://postgres@127.0.0.1:5432/postgres"
+        base = url.rsplit("/", 1)[0] + "/postgres"  # the maintenance database of the same server
         name = f"sextant_faults_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')  # a generated identifier, not input
@@ -368,6 +387,7 @@ class Suite:
             self._create_database()
         self.env = self._environment()
         self._manage("migrate", "--noinput")
+        self._manage("shell", "-c", SETUP_SCRIPT)
         creds = json.loads(
             self._manage(
                 "bootstrap",
@@ -500,15 +520,15 @@ class Suite:
         rows = {r["event"]: r for r in found["events"]}
         stored_ids: set[str] = set()
         for name, tally in by_event.items():
-            row = rows.get(name, {"n": 0, "u": 0, "ids": []})
+            row = rows.get(name, {"u": 0, "ids": [], "duplicated": 0})
             ids = set(row["ids"])
             stored_ids |= ids
             acked = {u for u in self.client.acked if self.client.names.get(u) == name}
-            tally.stored = row["n"]
-            tally.duplicated = row["n"] - row["u"]
+            tally.stored = row["u"]  # distinct uuids stored
+            tally.duplicated = row["duplicated"]  # rows inserted more than once
             tally.lost = len(acked - ids)
             tally.quarantined = quarantined
-        replay.stored = sum(rows.get(n, {"n": 0})["n"] for n in by_event)
-        replay.duplicated = sum(rows[n]["n"] - rows[n]["u"] for n in by_event if n in rows)
+        replay.stored = sum(rows.get(n, {"u": 0})["u"] for n in by_event)
+        replay.duplicated = sum(rows[n]["duplicated"] for n in by_event if n in rows)
         replay.lost = len(self.client.acked - stored_ids)
         replay.quarantined = quarantined
