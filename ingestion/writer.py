@@ -461,8 +461,10 @@ class GroupCommitWriter:
                     busy_since = busy_since or max(started, self.failing_since)
                     if now - busy_since >= self.busy_wait:
                         raise self._busy("waited too long") from None
-                if now >= deadline:
-                    raise WriteFailed(f"not stored within {timeout:.0f}s") from None
+                if now >= deadline:  # overloaded, not broken: the job stays queued, the client retries
+                    raise StoreBusy(
+                        f"not stored within {timeout:.0f}s; retry later.", self.retry_after
+                    ) from None
             except Exception as exc:
                 raise WriteFailed(str(exc)) from exc
 
