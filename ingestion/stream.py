@@ -36,6 +36,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 
+from analytics_app import clickhouse as ch
+
 from .processing import Job
 from .writer import RETRYABLE, StoreBusy, backoff, write_jobs
 
@@ -201,14 +203,33 @@ class Consumer:
                 bad.append(entry_id)
         if bad:
             self.redis.xack(self.stream, self.group, *bad)
+        if jobs and not self._store(jobs):
+            return 0  # stopped: left pending, reclaimed by the next round or the next consumer
+        if self.after_write:
+            self.after_write(jobs)
+        if ids:
+            self.redis.xack(self.stream, self.group, *ids)
+        self.stored += len(ids)
+        return len(ids)
+
+    def _store(self, jobs: list[Job]) -> bool:
+        """Write, retrying server-side faults with backoff; False if stopped meanwhile.
+
+        A memory limit that persists (three attempts) on several jobs is met by
+        writing the two halves separately: a smaller insert needs less memory.
+        """
         attempt = 0
-        while jobs:  # ends on success, on a non-server error (raised), or on stop()
+        while True:  # ends on success, on a non-server error (raised), or on stop()
             try:
                 if self.before_write:
                     self.before_write(jobs)
                 self.write(jobs)
-                break
+                return True
             except RETRYABLE as exc:
+                if isinstance(exc, ch.MemoryLimit) and attempt >= 2 and len(jobs) > 1:
+                    half = len(jobs) // 2
+                    log.warning("ClickHouse memory limit on %d jobs; writing them in halves", len(jobs))
+                    return self._store(jobs[:half]) and self._store(jobs[half:])
                 delay = backoff(attempt, 0.5, self.max_backoff)
                 attempt += 1
                 log.warning(
@@ -218,13 +239,7 @@ class Consumer:
                     delay,
                 )
                 if self.stop_event.wait(delay):
-                    return 0  # left pending: reclaimed by the next round or the next consumer
-        if self.after_write:
-            self.after_write(jobs)
-        if ids:
-            self.redis.xack(self.stream, self.group, *ids)
-        self.stored += len(ids)
-        return len(ids)
+                    return False
 
     def reclaim(self, min_idle_ms: int | None = None) -> int:
         """Store our own pending entries, then take over and store entries pending longer

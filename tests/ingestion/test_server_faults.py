@@ -205,3 +205,26 @@ def test_capture_answers_503_with_retry_after_when_redis_is_away(client, project
     assert response.status_code == 503
     assert int(response["Retry-After"]) >= 1
     assert warnings(project.id) == []
+
+
+def test_a_persistent_memory_limit_is_met_by_writing_smaller_batches(client, project, redis_stream):
+    sizes = []
+
+    def tight_memory(jobs):
+        sizes.append(len(jobs))
+        if len(jobs) > 1:  # as if only one job at a time fits in memory
+            raise faults.error_for(241)
+        write_jobs(jobs)
+
+    for i in range(4):
+        body = envelope(project, [event(f"r{i}-{j}") for j in range(5)])
+        assert (
+            client.post("/batch/", data=json.dumps(body), content_type="application/json").status_code == 200
+        )
+    consumer = stream.Consumer(write=tight_memory, max_backoff=0.01, count=10)
+    consumer.ensure_group()
+    assert consumer.run_once(block_ms=100) == 4
+    assert sizes == [4, 4, 4, 2, 2, 2, 1, 1, 2, 2, 2, 1, 1]
+    assert count_events(project.id) == 20
+    assert stream.client().xpending(redis_stream, stream.GROUP)["pending"] == 0
+    assert warnings(project.id) == []
