@@ -317,6 +317,7 @@ class Suite:
         self.fault_file = self.dir / "clickhouse-fault"
         self.redis: RedisServer | None = None
         self.database_url = ""
+        self._database: tuple[str, str] | None = None
         self.env: dict[str, str] = {}
         self.tallies: list[Tally] = []
         self.alive = False
@@ -406,11 +407,14 @@ class Suite:
         self.client = Client(lambda: self.server.url, self.token)
 
     def teardown(self) -> None:
-        with contextlib.suppress(Exception):
-            self.server.stop()
+        """Stop whatever set-up got to start (it may have failed half-way)."""
+        server = getattr(self, "server", None)
+        if server is not None:
+            with contextlib.suppress(Exception):
+                server.stop()
         if self.redis:
             self.redis.stop()
-        if self.mode == "redis":
+        if getattr(self, "_database", None):
             with contextlib.suppress(Exception):
                 self._drop_database()
         if not self.keep:
@@ -457,9 +461,9 @@ class Suite:
 
     def run(self) -> bool:
         clock = time.monotonic()
-        self.setup()
-        clock = self._phase("set-up (migrate, bootstrap, first start)", clock)
         try:
+            self.setup()
+            clock = self._phase("set-up (migrate, bootstrap, first start)", clock)
             kills = Tally("kills")
             batches_kills = self.client.make_batches("fault_kills", self.events)
             stop = threading.Event()
