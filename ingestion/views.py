@@ -29,7 +29,7 @@ from .decoder import Batch, DecodeError, batch_token, parse_json, payload_bytes,
 from .forms import WarningsForm
 from .processing import BadSnapshot, Job, RequestContext, process_events, process_snapshots
 from .queries import WarningsQueryRunner
-from .writer import writer
+from .writer import StoreBusy, writer
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +247,9 @@ def _guarded(request, handler) -> HttpResponse:
         response = _error(413, str(exc))
     except SuspiciousOperation as exc:  # TooManyFieldsSent (over 1,000 query parameters), ...
         response = _error(400, f"The request is malformed: {exc}")
+    except StoreBusy as exc:  # a server-side fault: nothing to quarantine, the SDK retries
+        log.warning("capture on %s answered 503: %s", request.path, exc)
+        response = _error(503, str(exc), Retry_After=str(exc.retry_after))
     except Exception as exc:  # noqa: BLE001 - never a 500 for what a client sent
         log.exception("capture failed on %s", request.path)
         _quarantine_failure(state, exc)

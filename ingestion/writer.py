@@ -10,13 +10,23 @@
    the delivery repeat, and person updates are idempotent; a crash after it
    leaves the events deduplicated on the retry.
 
-A batch ClickHouse refuses is split in halves until the event it cannot take is
-found; that event is quarantined as `insert_rejected`, so one bad event never
-blocks the others.
+Two kinds of insert failure are told apart (analytics_app.clickhouse.errors):
+
+- a server-side fault (`ch.Transient`: too many parts, no disk space, memory,
+  timeouts, network; and a locked embedded store) is raised unchanged: the caller
+  retries the whole batch later. Nothing is quarantined for it.
+- anything else means ClickHouse refuses the data: the batch is split in halves
+  until the event it cannot take is found; that event is quarantined as
+  `insert_rejected` with the engine's reason, so one bad event never blocks the
+  others.
 
 GroupCommitWriter: request threads submit their job and block until one writer
-thread has inserted a batch that contains it (collected for up to ~5 ms or
-~10k rows): the HTTP answer comes only after ClickHouse has the rows.
+thread has inserted a batch that contains it (collected for up to ~40 ms or
+~10k rows): the HTTP answer comes only after ClickHouse has the rows. While
+ClickHouse refuses inserts for a server-side reason, the writer retries the
+batch with backoff and the requests keep waiting; a request answers 503 with
+Retry-After (StoreBusy) once it has waited `busy_wait` seconds during such a
+fault, or at once when the jobs waiting already hold `max_buffer_rows` rows.
 """
 
 from __future__ import annotations
@@ -25,12 +35,14 @@ import contextlib
 import datetime as dt
 import itertools
 import logging
+import math
 import os
 import queue
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from analytics_app import clickhouse as ch
 
@@ -225,8 +237,8 @@ def _insert_split(table: str, rows: list[tuple[int, dict]], names, convert, reje
         return
     try:
         ch.insert(table, _columns([r for _, r in rows], names, [p for p, _ in rows], convert))
-    except (ch.Unavailable, ch.EngineLocked, ch.QueryTimeout):
-        raise
+    except RETRYABLE:
+        raise  # the server's fault, not the rows': the whole batch is retried later
     except ch.ClickHouseError as exc:
         if len(rows) == 1:
             rejected.append((rows[0], exc))
@@ -235,6 +247,9 @@ def _insert_split(table: str, rows: list[tuple[int, dict]], names, convert, reje
         _insert_split(table, rows[:middle], names, convert, rejected)
         _insert_split(table, rows[middle:], names, convert, rejected)
 
+
+# Failures that say nothing about the rows: retry the batch later, never quarantine.
+RETRYABLE = (ch.Transient, ch.EngineLocked)
 
 _write_lock = threading.Lock()
 
@@ -340,20 +355,49 @@ class WriteFailed(Exception):
     """The batch holding this request's events could not be stored."""
 
 
+class StoreBusy(WriteFailed):
+    """The store cannot take these events now (ClickHouse refusing inserts, Redis away):
+    answer 503 with Retry-After; the client retries with the same uuids."""
+
+    def __init__(self, message: str, retry_after: int = 5):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Exponential backoff: base * 2**attempt, at most cap seconds."""
+    return min(cap, base * 2 ** min(attempt, 30))
+
+
 class GroupCommitWriter:
     def __init__(
-        self, write: Callable[[list[Job]], None] = write_jobs, max_wait: float = 0.04, max_rows: int = 10_000
+        self,
+        write: Callable[[list[Job]], None] = write_jobs,
+        max_wait: float = 0.04,
+        max_rows: int = 10_000,
+        *,
+        busy_wait: float = 10.0,
+        max_buffer_rows: int = 200_000,
+        max_backoff: float = 10.0,
     ):
         self.write = write
         self.max_wait = max_wait
         self.max_rows = max_rows
+        self.busy_wait = busy_wait  # a request waits this long during a server fault, then 503
+        self.max_buffer_rows = max_buffer_rows  # rows queued during a fault before new requests get 503
+        self.max_backoff = max_backoff
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._arriving = 0  # requests being decoded/processed that will submit a job soon
         self._arriving_lock = threading.Lock()
         self._local = threading.local()
+        self._queued_rows = 0
+        self._stopping = threading.Event()
         self.batches = 0
+        self.retries = 0
+        self.failing_since: float | None = None  # monotonic time the current server fault began
+        self.retry_after = 1
         self._last_jobs = 0  # jobs in the previous batch: >1 means requests are concurrent
 
     @contextlib.contextmanager
@@ -378,19 +422,51 @@ class GroupCommitWriter:
         if self._thread is None or not self._thread.is_alive():
             with self._lock:
                 if self._thread is None or not self._thread.is_alive():
+                    self._stopping.clear()
                     self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
                     self._thread.start()
 
+    def _busy(self, why: str) -> StoreBusy:
+        return StoreBusy(f"ClickHouse is refusing inserts for now ({why}); retry later.", self.retry_after)
+
     def submit(self, job: Job, timeout: float = 60.0) -> None:
-        """Block until the job is stored; raise WriteFailed otherwise."""
+        """Block until the job is stored; raise WriteFailed otherwise (StoreBusy: retry later).
+
+        During a server fault the job stays queued after a StoreBusy and is still
+        stored when ClickHouse recovers; the client's retry is then deduplicated.
+        """
+        size = job.size()
+        if self.failing_since is not None and self._queued_rows + size > self.max_buffer_rows:
+            self._leave()
+            raise self._busy("the buffer is full")
         future: Future = Future()
+        with self._arriving_lock:
+            self._queued_rows += size
         self._queue.put((job, future))
         self._leave()  # this request is no longer "about to submit"
         self._ensure_thread()
-        try:
-            future.result(timeout=timeout)
-        except Exception as exc:
-            raise WriteFailed(str(exc)) from exc
+        started = time.monotonic()
+        deadline = started + timeout
+        busy_since = None
+        while True:  # bounded by `timeout`
+            now = time.monotonic()
+            try:
+                future.result(timeout=max(0.0, min(0.25, deadline - now)))
+                return
+            except FutureTimeout as exc:
+                if future.done():  # the write itself failed with a TimeoutError
+                    raise WriteFailed(str(exc)) from exc
+                now = time.monotonic()
+                if self.failing_since is not None:
+                    busy_since = busy_since or max(started, self.failing_since)
+                    if now - busy_since >= self.busy_wait:
+                        raise self._busy("waited too long") from None
+                if now >= deadline:  # overloaded, not broken: the job stays queued, the client retries
+                    raise StoreBusy(
+                        f"not stored within {timeout:.0f}s; retry later.", self.retry_after
+                    ) from None
+            except Exception as exc:
+                raise WriteFailed(str(exc)) from exc
 
     def _collect(self, first) -> list:
         """The first job plus everything already queued, plus the jobs of requests being processed now.
@@ -433,9 +509,11 @@ class GroupCommitWriter:
             if first is None:
                 return
             batch = self._collect(first)
+            with self._arriving_lock:
+                self._queued_rows -= sum(job.size() for job, _ in batch)
             self._last_jobs = len(batch)
             try:
-                self.write([job for job, _ in batch])
+                self._write_retrying([job for job, _ in batch])
             except BaseException as exc:  # noqa: BLE001 - every waiter must hear about it
                 log.exception("ingestion batch of %d request(s) could not be stored", len(batch))
                 for _, future in batch:
@@ -445,15 +523,42 @@ class GroupCommitWriter:
                 for _, future in batch:
                     future.set_result(True)
 
+    def _write_retrying(self, jobs: list[Job]) -> None:
+        """Write; while ClickHouse refuses for a server-side reason, back off and retry the same batch."""
+        attempt = 0
+        while True:  # ends on success, on a data error, or on stop()
+            try:
+                self.write(jobs)
+            except RETRYABLE as exc:
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
+                delay = backoff(attempt, 0.1, self.max_backoff)
+                attempt += 1
+                self.retries += 1
+                self.retry_after = max(1, math.ceil(delay))
+                log.warning("ClickHouse refused the batch (%s); retry %d in %.1fs", exc, attempt, delay)
+                if self._stopping.wait(delay):
+                    raise
+                continue
+            except BaseException:
+                self.failing_since = None  # not a server fault: the waiters hear about it now
+                raise
+            self.failing_since = None
+            return
+
     def stop(self) -> None:
+        self._stopping.set()
         self._queue.put(None)
 
 
-def _max_wait() -> float:
+def _env_seconds(name: str, default_ms: float) -> float:
     try:
-        return float(os.environ.get("SEXTANT_INGEST_MAX_WAIT_MS", "40")) / 1000
+        return float(os.environ.get(name, default_ms)) / 1000
     except ValueError:
-        return 0.04
+        return default_ms / 1000
 
 
-writer = GroupCommitWriter(max_wait=_max_wait())
+writer = GroupCommitWriter(
+    max_wait=_env_seconds("SEXTANT_INGEST_MAX_WAIT_MS", 40),
+    busy_wait=_env_seconds("SEXTANT_INGEST_BUSY_WAIT_MS", 10_000),
+)

@@ -28,12 +28,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from . import faults
 from .errors import (
     BadQueryParameter,
     ClickHouseError,
     EngineLocked,
+    MemoryLimit,
     QueryTimeout,
     QueryTooLarge,
+    ServerBusy,
+    Transient,
     Unavailable,
     UnscopedQuery,
 )
@@ -45,9 +49,12 @@ __all__ = [
     "BadQueryParameter",
     "ClickHouseError",
     "EngineLocked",
+    "MemoryLimit",
     "QueryTimeout",
     "QueryTooLarge",
     "Result",
+    "ServerBusy",
+    "Transient",
     "Unavailable",
     "UnscopedQuery",
     "backend",
@@ -230,6 +237,7 @@ def insert(table: str, columns: dict[str, list]) -> int:
     _check_insert(table, columns)
     if not _rows(columns):
         return 0
+    faults.check(table)
     return backend().insert(table, columns)
 
 

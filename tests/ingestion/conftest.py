@@ -46,6 +46,22 @@ def fresh_ingestion_state(request, settings):
             pass
 
 
+@pytest.fixture
+def redis_stream(settings):
+    """Redis mode against the real Redis at REDIS_URL (skipped without it); the test's stream name."""
+    import os  # noqa: PLC0415
+
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        pytest.skip("REDIS_URL is not set: the Redis Stream tests need a real Redis")
+    settings.REDIS_URL = url
+    try:
+        stream.client().ping()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"Redis at {url} is unreachable: {exc}")
+    return stream.stream_name()
+
+
 def ingested(timeout: float = 30.0) -> int:
     """Store whatever the stream holds (Redis mode); a no-op embedded.
 
