@@ -27,7 +27,7 @@ from guardian.shortcuts import get_objects_for_user, get_perms
 
 from . import clickhouse as ch
 from .models import Permission, PersonalAPIKey, Project
-from .output import Presenter
+from .output import Presenter, viewing
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,8 @@ def project_page(perm: str = Permission.VIEW_PROJECT):
             project, perms = load_project(request.user, project_id, perm)
             _attach(request, project, perms)
             request.session["last_project_id"] = project.pk
-            return view(request, *args, **kwargs)
+            with viewing(request.presenter):
+                return view(request, *args, **kwargs)
 
         return wrapper
 
@@ -149,7 +150,8 @@ def project_api(perm: str = Permission.VIEW_PROJECT):
                 return json_error(403, str(exc))
             _attach(request, project, perms)
             try:
-                return view(request, *args, **kwargs)
+                with viewing(request.presenter):
+                    return view(request, *args, **kwargs)
             except BadRequest as exc:
                 return json_error(400, exc.message, **({"errors": exc.errors} if exc.errors else {}))
             except PermissionDenied as exc:

@@ -73,8 +73,10 @@ EVENTS_QUERY = QueryKind(
         "type": "object",
         "properties": {"results": {"type": "array", "items": _EVENT}, "next": {"type": ["string", "null"]}},
     },
-    permission=Permission.VIEW_INSIGHTS,
-    summary="Raw events, newest first, with keyset pagination (pass `next` back as `after`).",
+    # Paging out raw events is an export (as the CSV is): it needs export_data.
+    permission=Permission.EXPORT_DATA,
+    summary="Raw events, newest first, with keyset pagination (pass `next` back as `after`). "
+    "Needs the export permission.",
 )
 
 PERSONS_PATHS = {

@@ -659,7 +659,7 @@ class FunnelResult:
         if r.value is None:
             return None
         if presenter is not None and r.value not in ("", OTHER_VALUE):
-            return presenter.value(self.spec.breakdown.property, r.label)
+            return presenter.label(self.spec.breakdown.property, r.label)
         return r.label
 
     def to_json(self, presenter) -> dict:
@@ -670,7 +670,8 @@ class FunnelResult:
                 "steps": [s.to_json() for s in r.steps],
             }
             if r.value is not None:
-                masked = presenter is not None and presenter.is_masked(self.spec.breakdown.property)
+                # No drill-down key for a value the user sees masked (it would carry the raw value).
+                masked = presenter is not None and item["breakdown_value"] != r.label
                 item["breakdown_key"] = None if masked and r.value not in ("", OTHER_VALUE) else r.value
             out.append(item)
         return {
@@ -845,7 +846,9 @@ class FunnelActor:
     def to_json(self, presenter) -> dict:
         out = {
             "person_id": self.person_id,
-            "distinct_ids": self.distinct_ids,
+            "distinct_ids": [presenter.distinct_id(d) for d in self.distinct_ids]
+            if presenter is not None
+            else self.distinct_ids,
             "properties": presenter.properties(self.properties) if presenter is not None else self.properties,
             "reached_step": self.reached_step,
             "reached_at": self.reached_at.isoformat(),

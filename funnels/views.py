@@ -99,7 +99,10 @@ def actors(request):
                 "drill_spec": spec,
                 "drill_step": spec.funnel.steps[spec.step].event,
                 "drill_actors": [
-                    {"actor": a, "properties": request.presenter.properties(a.properties)}
+                    {
+                        "actor": request.presenter.present(a),
+                        "properties": request.presenter.properties(a.properties),
+                    }
                     for a in result.actors
                 ],
                 "can_view_recordings": Permission.VIEW_RECORDINGS in request.perms,
@@ -113,7 +116,7 @@ def actors(request):
                 else (
                     "(none)"
                     if value == ""
-                    else request.presenter.value(spec.funnel.breakdown.property, value)
+                    else request.presenter.label(spec.funnel.breakdown.property, value)
                 )
             )
             context["drill_breakdown"] = shown

@@ -89,7 +89,7 @@ class RetentionResult:
             return OTHER_LABEL
         if value == "":
             return NONE_LABEL
-        return presenter.value(self.spec.breakdown.property, value) if presenter is not None else value
+        return presenter.label(self.spec.breakdown.property, value) if presenter is not None else value
 
     def to_json(self, presenter) -> dict:
         """`breakdown_value` is the display label (PII masked, so two values may look
