@@ -302,6 +302,17 @@ def viewing(presenter: Presenter):
         _current.reset(token)
 
 
+@contextlib.contextmanager
+def stored():
+    """Parse what was stored (a saved insight, a cohort definition), not what this user typed:
+    its filters were checked when they were saved, by the user who saved them."""
+    token = _current.set(None)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
 def masked_viewer() -> bool:
     """Whether the current request's user sees PII masked."""
     presenter = current()

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from analytics_app import clickhouse as ch
+from analytics_app import output
 from analytics_app.access import BadRequest
 from insights.blocks import EventSource, Interval, SQLBuilder
 from insights.blocks import filters as filter_blocks
@@ -397,7 +398,8 @@ def members_select(b: SQLBuilder, project, definition: dict, now: dt.datetime) -
             if kind in COHORT_EVENT_CRITERIA:
                 events.add(c["event"])
                 start, end = frame_bounds(c, project.tz, now)
-                props = parse_filters(c.get("properties"))
+                with output.stored():  # the cohort's definition, checked when it was saved
+                    props = parse_filters(c.get("properties"))
                 match = f"e.event = {b.bind(c['event'], 'String')}"
                 if props:
                     match += f" AND {filter_blocks.filters_sql(b, props)}"
