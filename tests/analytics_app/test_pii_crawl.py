@@ -23,6 +23,9 @@ from django.urls import reverse
 
 from analytics_app.models import Membership, Role
 from dashboards.models import Dashboard, DashboardTile, Insight
+from retention.cohorts import clean_definition, parse_csv
+from retention.models import Cohort
+from retention.queries import compute_cohort
 from tests.ingestion.conftest import fresh_ingestion_state, person_of, send  # noqa: F401 - autouse fixture
 from tests.replay.test_list import session_events
 from tests.replay.test_summary import send as send_recording
@@ -160,6 +163,14 @@ def seeded(client, project, alice, bob, make_user):
         **specs["TrendsQuery"],
         "breakdown": {"property": "$initial_current_url", "type": "person"},
     }
+    # A static cohort listing the person by e-mail distinct_id (its definition holds it too).
+    cohort = Cohort.objects.create(
+        project=project,
+        name="Uploaded",
+        kind=Cohort.Kind.STATIC,
+        definition=clean_definition(parse_csv(f"distinct_id\n{DID}\n".encode()), "static", project),
+    )
+    compute_cohort(cohort)
     person = person_of(project.id, DID)["id"]
     return {
         "users": {"admin": alice, "exec": bob, "pm": pat, "support": sam},
@@ -211,6 +222,7 @@ def start_urls(project, specs, pages) -> list[str]:
         "funnels:funnel",
         "retention:retention",
         "retention:cohorts",
+        "retention:api_cohorts",
         "paths:paths",
         "replay:list",
         "replay:api_list",
@@ -335,6 +347,8 @@ def test_admin_crawl_finds_every_seed(client, project, seeded):
     assert any("/funnels/actors/" in u for u in crawled)
     assert any("/retention/persons/" in u for u in crawled)
     assert any("/dashboards/" in u for u in crawled)
+    assert any(re.search(r"/cohorts/\d+/", u) for u in crawled)
+    assert any("/replay/sess-pii-1" in u for u in crawled)
     assert any(re.search(r"/events/[0-9a-f-]{36}/", u) for u in crawled)
     assert any(re.search(r"/persons/[0-9a-f-]{36}/", u) for u in crawled)
 
