@@ -111,6 +111,15 @@ def mask_string(text: str) -> str:
     return text
 
 
+def _mask_all(value):
+    """Every leaf under a PII key masked (keys kept, so the shape stays readable)."""
+    if isinstance(value, Mapping):
+        return {k: _mask_all(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_all(v) for v in value]
+    return value if value in (None, "") else mask_text(value)
+
+
 def is_email_like(value) -> bool:
     return isinstance(value, str) and EMAIL_RE.search(value) is not None
 
@@ -171,9 +180,7 @@ class Presenter:
         if self.can_view_pii:
             return value
         if self.is_pii_key(key) and value not in (None, ""):
-            if isinstance(value, Mapping | list | tuple):
-                return self._walk(value)
-            return mask_text(value)
+            return _mask_all(value)
         return self._walk(value)
 
     def properties(self, props: Mapping | None) -> dict:
