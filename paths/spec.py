@@ -41,6 +41,7 @@ KNOWN_FIELDS = {
     "min_edge_weight",
     "edge_limit",
     "properties",
+    "masked",
 }
 
 
@@ -98,6 +99,8 @@ class PathsSpec:
             out["path_groupings"] = list(self.path_groupings)
         if self.exclude:
             out["exclude"] = list(self.exclude)
+        if self.masked:  # typed by a user who sees PII masked: stays so when saved or shared
+            out["masked"] = True
         if self.min_edge_weight != 1:
             out["min_edge_weight"] = self.min_edge_weight
         if self.edge_limit != DEFAULT_EDGE_LIMIT:
@@ -157,7 +160,7 @@ class PathsSpec:
                         "string needs the view-PII permission: your role sees those parts masked."
                     )
         return cls(
-            masked=bool(rules or groupings) and output.masked_viewer(),
+            masked=body.get("masked") is True or (bool(rules or groupings) and output.masked_viewer()),
             date_range=date_range,
             include_event_types=types,
             start_point=start_point,

@@ -71,7 +71,10 @@ class PropertyFilter:
         return list(self.value) if isinstance(self.value, list | tuple) else [self.value]
 
     def to_json(self) -> dict:
-        return {"key": self.key, "operator": self.operator, "value": self.value, "type": self.type}
+        out = {"key": self.key, "operator": self.operator, "value": self.value, "type": self.type}
+        if self.masked:  # kept when saved or shared, so the filter stays one on the masked text
+            out["masked"] = True
+        return out
 
 
 def _is_number(value) -> bool:
@@ -93,6 +96,8 @@ def as_number(value) -> float | None:
 
 def parse_filter(raw, where: str) -> PropertyFilter:
     f = _parse_filter(raw, where)
+    if f.type != "cohort" and raw.get("masked") is True:  # saved by a user who sees PII masked
+        f = dataclasses.replace(f, masked=True)
     viewer = output.current()
     if viewer is None or viewer.can_view_pii or f.type == "cohort":
         return f
