@@ -105,6 +105,8 @@ def mask_string(text: str) -> str:
     if not text:
         return text
     if "?" in text or "#" in text:
+        if text.startswith("?") and " " not in text:  # a bare query string (`$search`, `location.search`)
+            text = mask_url(text)
         text = _URL_RE.sub(lambda m: mask_url(m.group(0)), text)
     if "@" in text:
         text = EMAIL_RE.sub(lambda m: mask_text(m.group(0)), text)

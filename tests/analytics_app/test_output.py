@@ -18,6 +18,7 @@ OPEN = Presenter(can_view_pii=True, pii=DEFAULT_PII_KEYS, project_id=7)
         ("https://x.io/a?email=jane%40x.io&p=2#top", "https://x.io/a?email=•••••••••••&p=•#•••"),
         ("/search?q=abc", "/search?q=•••"),
         ("/a?flag", "/a?••••"),
+        ("?utm_source=news&ref=abc", "?utm_source=••••&ref=•••"),
         ("plain text, no url", "plain text, no url"),
         ("see https://x.io/?t=s3cret now", "see https://x.io/?t=•••••• now"),
         ("write to jane@example.org today", "write to •••••••••••• today"),
