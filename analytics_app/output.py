@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import functools
 import hashlib
 import hmac
 import json
@@ -113,6 +114,12 @@ def mask_string(text: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=8192)
+def _is_pii_key(pii: frozenset[str], key: str) -> bool:
+    key = key.lower()
+    return key in pii or ("." in key and any(part in pii for part in key.split(".")))
+
+
 def _mask_all(value):
     """Every leaf under a PII key masked (keys kept, so the shape stays readable)."""
     if isinstance(value, Mapping):
@@ -156,8 +163,7 @@ class Presenter:
     # ---- classification
     def is_pii_key(self, key: str) -> bool:
         """A PII key, or a dotted path through one (`$set.email`)."""
-        key = str(key).lower()
-        return key in self.pii or any(part in self.pii for part in key.split("."))
+        return _is_pii_key(self.pii, str(key))
 
     def is_masked(self, key: str) -> bool:
         return not self.can_view_pii and self.is_pii_key(key)
@@ -194,12 +200,17 @@ class Presenter:
         return self._walk(props)
 
     def _walk(self, value):
-        if isinstance(value, Mapping):
-            return {k: self.value(str(k), v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self._walk(v) for v in value]
-        if isinstance(value, str):
+        kind = type(value)  # exact types first: this runs per value of every exported row
+        if kind is str:
             return mask_string(value)
+        if kind is dict or isinstance(value, Mapping):
+            pii = self.pii
+            return {
+                k: _mask_all(v) if _is_pii_key(pii, str(k)) and v not in (None, "") else self._walk(v)
+                for k, v in value.items()
+            }
+        if kind is list or kind is tuple:
+            return [self._walk(v) for v in value]
         return value
 
     def json_text(self, text: str) -> str:
