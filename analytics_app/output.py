@@ -133,6 +133,15 @@ def is_email_like(value) -> bool:
     return isinstance(value, str) and EMAIL_RE.search(value) is not None
 
 
+# A drill-down key standing for a breakdown value the user sees masked: `masked:<tag>`;
+# the server maps it back to the raw value by re-running the query (funnels actors).
+TOKEN_PREFIX = "masked:"
+
+
+def label_tag(project_id: int, raw: str) -> str:
+    return _tag(project_id, raw)
+
+
 def _tag(project_id: int, raw: str) -> str:
     from django.conf import settings  # noqa: PLC0415
 
@@ -251,6 +260,10 @@ class Presenter:
         if shown != value and isinstance(value, str):
             return f"{shown} ‹{_tag(self.project_id, value)}›"
         return shown
+
+    def token(self, value: str) -> str:
+        """The drill-down key of a value whose label is masked (never the raw value)."""
+        return TOKEN_PREFIX + _tag(self.project_id, value)
 
     def present(self, obj):
         """A result object (a dataclass, dict or list of them) with every field masked:

@@ -237,6 +237,8 @@ def _guard_breakdown_value(funnel, value) -> None:
     viewer = output.current()
     if viewer is None or viewer.can_view_pii or value in (None, "", OTHER_VALUE) or funnel.breakdown is None:
         return
+    if value.startswith(output.TOKEN_PREFIX):  # the key of a masked label: resolved by the server
+        return
     prop = funnel.breakdown.property
     viewer.guard_key(prop, "Drilling into a breakdown value of")
     if viewer.value(prop, value) != value:

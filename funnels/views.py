@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from analytics_app.access import BadRequest, project_page
 from analytics_app.models import Permission
+from analytics_app.output import MASK_CHAR, TOKEN_PREFIX
 from insights import views_common
 from insights.blocks import OPERATORS
 from insights.blocks.breakdown import OTHER_VALUE
@@ -116,7 +117,12 @@ def actors(request):
                 else (
                     "(none)"
                     if value == ""
-                    else request.presenter.label(spec.funnel.breakdown.property, value)
+                    # a masked label's token: the label's tag, never the value
+                    else (
+                        f"{MASK_CHAR * 8} ‹{value.removeprefix(TOKEN_PREFIX)}›"
+                        if value.startswith(TOKEN_PREFIX)
+                        else request.presenter.label(spec.funnel.breakdown.property, value)
+                    )
                 )
             )
             context["drill_breakdown"] = shown

@@ -315,7 +315,7 @@ def test_funnel_actors_breakdown_value_cannot_confirm_a_guess(client, project, d
         return lambda: query(client, project, body)
 
     assert assert_unprobeable(client, project, data, alice, api(JANE), api(WRONG)) == 403
-    # A URL breakdown: the raw URL with its query is refused; its masked label offers no drill key.
+    # A URL breakdown: the raw URL with its query is refused; its masked label drills through a token.
     by_url = {**spec, "breakdown": {"property": "$current_url", "attribution": 1}}
     client.force_login(data["pm"])
     response = query(
@@ -330,7 +330,7 @@ def test_funnel_actors_breakdown_value_cannot_confirm_a_guess(client, project, d
         and "secret42" not in r["breakdown_value"]
         and "token=" in r["breakdown_value"]
     ]
-    assert masked and all(r["breakdown_key"] is None for r in masked)
+    assert masked and all(r["breakdown_key"].startswith("masked:") for r in masked)
 
 
 def test_paths_points_cannot_probe_masked_parts(client, project, data, alice):
@@ -370,3 +370,28 @@ def test_a_masked_filter_stays_masked_when_saved_and_reopened(project, data):
     with output.stored():  # the same filter saved by an analyst is evaluated on the raw URL
         raw = TrendsSpec.from_json(body, project)
     assert TrendsQueryRunner(project, raw).run().to_json(pm_view)["results"][0]["total"] == 1
+
+
+def test_masked_funnel_breakdowns_drill_down_through_a_token(client, project, data):
+    """A masked breakdown label's drill-down key is a server-side token, not the value."""
+    spec = {**FILTERED_KINDS["FunnelsQuery"], "breakdown": {"property": "email", "type": "person"}}
+    client.force_login(data["pm"])
+    results = query(client, project, spec).json()["results"]
+    (jane,) = [r for r in results if r["breakdown_key"] and r["breakdown_key"].startswith("masked:")]
+    assert JANE not in json.dumps(results) and jane["breakdown_value"].endswith(
+        jane["breakdown_key"][7:] + "›"
+    )
+    body = {**spec, "kind": "FunnelsActorsQuery", "step": 1, "breakdown_value": jane["breakdown_key"]}
+    actors = query(client, project, body).json()
+    assert actors["total"] == 1 and actors["results"][0]["person_id"] == str(data["person"])
+    page = client.get(
+        f"/project/{project.pk}/funnels/actors/",
+        {"q": json.dumps(spec), "step": 1, "breakdown_value": jane["breakdown_key"]},
+    )
+    assert (
+        page.status_code == 200
+        and JANE not in page.content.decode()
+        and "1 converted" in page.content.decode()
+    )
+    forged = query(client, project, {**body, "breakdown_value": "masked:00000000"})
+    assert forged.status_code == 400 and "breakdown_value" in forged.json()["errors"]
