@@ -36,7 +36,7 @@ from guardian.shortcuts import get_objects_for_user, get_perms
 
 from . import clickhouse as ch
 from .models import Membership, Permission, PersonalAPIKey, Project
-from .output import Presenter
+from .output import Presenter, viewing
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def project_page(perm: str = Permission.VIEW_PROJECT):
                 return forbidden(request, denial(request.user, project, perm))
             request.session["last_project_id"] = project.pk
             try:
-                with timezone.override(project.tz):
+                with timezone.override(project.tz), viewing(request.presenter):
                     return view(request, *args, **kwargs)
             except PermissionDenied as exc:
                 return forbidden(request, str(exc))
@@ -190,7 +190,7 @@ def project_api(perm: str = Permission.VIEW_PROJECT):
                 return json_error(403, str(exc))
             _attach(request, project, perms)
             try:
-                with timezone.override(project.tz):
+                with timezone.override(project.tz), viewing(request.presenter):
                     return view(request, *args, **kwargs)
             except BadRequest as exc:
                 return json_error(400, exc.message, **({"errors": exc.errors} if exc.errors else {}))

@@ -73,8 +73,10 @@ EVENTS_QUERY = QueryKind(
         "type": "object",
         "properties": {"results": {"type": "array", "items": _EVENT}, "next": {"type": ["string", "null"]}},
     },
-    permission=Permission.VIEW_INSIGHTS,
-    summary="Raw events, newest first, with keyset pagination (pass `next` back as `after`).",
+    # Paging out raw events is an export (as the CSV is): it needs export_data.
+    permission=Permission.EXPORT_DATA,
+    summary="Raw events, newest first, with keyset pagination (pass `next` back as `after`). "
+    "Needs the export permission.",
 )
 
 PERSONS_PATHS = {
@@ -93,7 +95,8 @@ PERSONS_PATHS = {
                     "name": "search",
                     "in": "query",
                     "schema": {"type": "string"},
-                    "description": "exact distinct_id, or a case-insensitive substring of any property value",
+                    "description": "exact distinct_id or person id, or (callers who may view PII) a "
+                    "case-insensitive substring of any property value; 403 for a term with @ without view PII",
                 },
                 {
                     "name": "limit",
@@ -124,6 +127,7 @@ PERSONS_PATHS = {
                 },
                 "400": {"description": "Invalid parameters", **_ERR},
                 "401": {"description": "No or unknown credentials", **_ERR},
+                "403": {"description": "A search or distinct_id that would confirm masked PII", **_ERR},
                 "404": {"description": "No such project (or no access)", **_ERR},
             },
         }

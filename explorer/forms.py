@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from django.core import signing
 
+from analytics_app import output
 from analytics_app.access import BadRequest
 from insights.blocks import DateRange, PropertyFilter, parse_filters
 from insights.blocks.filters import MAX_KEY_LENGTH, OPERATORS
@@ -176,6 +177,7 @@ class EventsSpec:
                 "Invalid EventsQuery.", {"body": f"unknown fields: {', '.join(sorted(unknown))}"}
             )
         person_id = body.get("person_id")
+        _guard_distinct_id(body.get("distinct_id"))
         return cls(
             date_range=DateRange.from_json(body, default_from=DEFAULT_DATE_FROM),
             event=_short_text(body.get("event"), "event"),
@@ -212,6 +214,7 @@ class EventsSpec:
                 person_id = uuid.UUID(person)
             except ValueError:
                 distinct_id = person
+                _guard_distinct_id(distinct_id)
         preset = params.get("preset")
         if preset and preset != "custom":
             date_range = DateRange(preset, None)
@@ -264,21 +267,41 @@ class EventsSpec:
 
 
 # ------------------------------------------------------------------ persons
+def _guard_distinct_id(value) -> None:
+    """A viewer without view-PII may not look events or persons up by an e-mail distinct_id
+    (they see those masked; an answer would confirm a guess)."""
+    viewer = output.current()
+    if viewer is not None and isinstance(value, str):
+        viewer.guard_value(value, "Looking up a distinct_id")
+
+
 @dataclass(frozen=True)
 class PersonsSpec:
+    """`search`: exact distinct_id or person id, or (for viewers who may see PII) a
+    case-insensitive substring of any property value. `ids_only` restricts it to the
+    first two for viewers without view-PII (docs/explorer.md, "Persons search")."""
+
     search: str = ""
     distinct_id: str = ""
     limit: int = 50
     after: Cursor | None = None
+    ids_only: bool = False
 
     @classmethod
     def from_query(cls, params) -> PersonsSpec:
         limit = params.get("limit")
+        search = _short_text(params.get("search"), "search", 200)
+        distinct_id = _short_text(params.get("distinct_id"), "distinct_id")
+        viewer = output.current()
+        if viewer is not None and not viewer.can_view_pii:
+            viewer.guard_value(search, "Searching persons")
+            _guard_distinct_id(distinct_id)
         return cls(
-            search=_short_text(params.get("search"), "search", 200),
-            distinct_id=_short_text(params.get("distinct_id"), "distinct_id"),
+            search=search,
+            distinct_id=distinct_id,
             limit=50 if limit in (None, "") else _limit(limit, text=True),
             after=Cursor.optional(params.get("after")),
+            ids_only=output.masked_viewer(),
         )
 
     def query_params(self, **overrides) -> dict:

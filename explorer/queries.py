@@ -88,8 +88,8 @@ class EventRow:
     def to_json(self, presenter) -> dict:
         return {
             "uuid": str(self.uuid),
-            "event": self.event,
-            "distinct_id": self.distinct_id,
+            "event": presenter.text(self.event),
+            "distinct_id": presenter.distinct_id(self.distinct_id),
             "person_id": str(self.person_id),
             "timestamp": self.timestamp.isoformat(),
             "properties": presenter.properties(self.properties),
@@ -377,12 +377,12 @@ class PersonRow:
             value = self.properties.get(key)
             if value not in (None, ""):
                 return str(presenter.value(key, value))
-        return self.distinct_ids[0] if self.distinct_ids else str(self.id)
+        return presenter.distinct_id(self.distinct_ids[0]) if self.distinct_ids else str(self.id)
 
     def to_json(self, presenter) -> dict:
         return {
             "id": str(self.id),
-            "distinct_ids": list(self.distinct_ids),
+            "distinct_ids": [presenter.distinct_id(d) for d in self.distinct_ids],
             "properties": presenter.properties(self.properties),
             "created_at": self.created_at.isoformat() if self.created_at else None,
             "is_identified": self.is_identified,
@@ -452,8 +452,12 @@ class PersonsQueryRunner:
         if self.spec.search:
             s = b.bind(self.spec.search, "String")
             person = PERSON_OF_DISTINCT_ID_SQL.replace("{did}", s)
+            ids = f"id IN ({person}) OR toString(id) = {s}"
+            # Property text is searched only for viewers who may read it (PII masked otherwise).
             having.append(
-                f"(positionCaseInsensitiveUTF8(properties, {s}) > 0 OR id IN ({person}) OR toString(id) = {s})"
+                f"({ids})"
+                if self.spec.ids_only
+                else f"(positionCaseInsensitiveUTF8(properties, {s}) > 0 OR {ids})"
             )
         if self.spec.after is not None:
             having.append(

@@ -77,17 +77,18 @@ def lookup(properties: dict, key: str):
 def cell(presenter, key: str, value) -> str:
     if value is None:
         return ""
+    value = presenter.value(key, value)  # masks nested values before they become text
     if isinstance(value, dict | list):
         value = json.dumps(value, ensure_ascii=False, default=str)
     elif isinstance(value, bool):
         value = "true" if value else "false"
-    return str(presenter.value(key, value))
+    return str(value)
 
 
 def display_rows(rows, spec: EventsSpec, presenter, tz) -> list[dict]:
     return [
         {
-            "row": r,
+            "row": presenter.present(r),
             "time": r.timestamp.astimezone(tz),
             "cursor": r.cursor.encode(),
             "cells": [cell(presenter, key, lookup(r.properties, key)) for key in spec.property_columns],
@@ -175,7 +176,7 @@ def event_detail(request, event_uuid):
         recording_url = replay_url(project, event.session_id, event.timestamp)
     context = {
         "project": project,
-        "event": event,
+        "event": presenter.present(event),
         "time": event.timestamp.astimezone(project.tz),
         "properties_json": json.dumps(
             presenter.properties(event.properties), indent=2, sort_keys=True, ensure_ascii=False, default=str
@@ -191,17 +192,6 @@ class _Echo:
         return value
 
 
-def masked_json(presenter, text: str) -> str:
-    """A properties JSON text with PII masked; parsed only when it may hold a masked key."""
-    if presenter.can_view_pii or not any(f'"{key}"' in text for key in presenter.pii):
-        return text
-    try:
-        props = json.loads(text)
-    except ValueError:
-        return ""
-    return json.dumps(presenter.properties(props), ensure_ascii=False, default=str)
-
-
 def _csv_chunks(runner: EventsQueryRunner, spec: EventsSpec, presenter):
     writer = csv.writer(_Echo())
     keys = spec.property_columns
@@ -212,9 +202,14 @@ def _csv_chunks(runner: EventsQueryRunner, spec: EventsSpec, presenter):
         yield "".join(
             writer.writerow(
                 [
-                    *row[:6],
-                    *(presenter.value(k, v) for k, v in zip(keys, row[7:], strict=True)),
-                    masked_json(presenter, row[6]),
+                    row[0],
+                    row[1],
+                    presenter.text(row[2]),
+                    presenter.distinct_id(row[3]),
+                    row[4],
+                    presenter.text(row[5]),
+                    *(presenter.cell(k, v) for k, v in zip(keys, row[7:], strict=True)),
+                    presenter.json_text(row[6]),
                 ]
             )
             for row in batch
@@ -278,7 +273,7 @@ def person_detail(request, person_id):
     page = EventsQueryRunner(project, spec).run()
     context = {
         "project": project,
-        "person": person,
+        "person": presenter.present(person),
         "columns": spec.property_columns,
         "rows": display_rows(page.rows, spec, presenter, project.tz),
         "next_url": _url("person", project, {"after": page.next.encode()}, person_id=person.id)

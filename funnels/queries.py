@@ -45,6 +45,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from analytics_app import clickhouse as ch
+from analytics_app import output
+from analytics_app.access import BadRequest
 from insights.blocks import EventSource, SQLBuilder
 from insights.blocks.breakdown import OTHER_VALUE
 from insights.blocks.breakdown import label as breakdown_label
@@ -659,7 +661,7 @@ class FunnelResult:
         if r.value is None:
             return None
         if presenter is not None and r.value not in ("", OTHER_VALUE):
-            return presenter.value(self.spec.breakdown.property, r.label)
+            return presenter.label(self.spec.breakdown.property, r.label)
         return r.label
 
     def to_json(self, presenter) -> dict:
@@ -670,8 +672,11 @@ class FunnelResult:
                 "steps": [s.to_json() for s in r.steps],
             }
             if r.value is not None:
-                masked = presenter is not None and presenter.is_masked(self.spec.breakdown.property)
-                item["breakdown_key"] = None if masked and r.value not in ("", OTHER_VALUE) else r.value
+                # A value the user sees masked gets a token as its drill-down key, not the raw value.
+                masked = presenter is not None and item["breakdown_value"] != r.label
+                item["breakdown_key"] = (
+                    presenter.token(r.label) if masked and r.value not in ("", OTHER_VALUE) else r.value
+                )
             out.append(item)
         return {
             "results": out,
@@ -845,7 +850,9 @@ class FunnelActor:
     def to_json(self, presenter) -> dict:
         out = {
             "person_id": self.person_id,
-            "distinct_ids": self.distinct_ids,
+            "distinct_ids": [presenter.distinct_id(d) for d in self.distinct_ids]
+            if presenter is not None
+            else self.distinct_ids,
             "properties": presenter.properties(self.properties) if presenter is not None else self.properties,
             "reached_step": self.reached_step,
             "reached_at": self.reached_at.isoformat(),
@@ -900,6 +907,18 @@ class FunnelActorsQueryRunner:
         self.spec = spec
         self.with_persons = with_persons
 
+    def _raw_breakdown_value(self) -> str:
+        """The raw value behind `breakdown_value`, which may be the token of a masked label
+        (docs/access.md): found among this funnel's top values by its keyed tag."""
+        value = self.spec.breakdown_value
+        if not value.startswith(output.TOKEN_PREFIX):
+            return value
+        tag = value.removeprefix(output.TOKEN_PREFIX)
+        for r in FunnelQueryRunner(self.project, self.spec.funnel, engine="arrays").run().results:
+            if r.value not in ("", OTHER_VALUE) and output.label_tag(self.project.pk, r.label) == tag:
+                return r.value
+        raise BadRequest("Invalid drill-down.", {"breakdown_value": "not a breakdown value of this funnel"})
+
     def run(self) -> FunnelActorsResult:
         funnel = self.spec.funnel
         start, end = _resolve(self.project, funnel)
@@ -917,7 +936,7 @@ class FunnelActorsQueryRunner:
                 ]
                 where.append(f"bval NOT IN {b.bind(top, 'Array(String)')}")
             else:
-                where.append(f"bval = {b.bind(self.spec.breakdown_value, 'String')}")
+                where.append(f"bval = {b.bind(self._raw_breakdown_value(), 'String')}")
         # Two passes: the page of actors without sessions (collecting and sorting every
         # actor's session ids doubled the cost), then the sessions of that page's
         # persons only (the per-actor result depends on the actor's own events alone).

@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from analytics_app import output
 from analytics_app.access import BadRequest
 from insights.blocks import DateRange, PropertyFilter, parse_filters
 from insights.blocks.breakdown import MAX_LIMIT, OTHER_VALUE
@@ -229,6 +230,24 @@ class FunnelSpec:
         return dataclasses.replace(self, date_range=DateRange(date_from, date_to))
 
 
+def _guard_breakdown_value(funnel, value) -> None:
+    """A viewer without view-PII may drill only into breakdown values they can read: a
+    value of a PII property, or one that masking changes (an e-mail, a URL's query), would
+    confirm a guess (docs/access.md, "Search and filters")."""
+    viewer = output.current()
+    if viewer is None or viewer.can_view_pii or value in (None, "", OTHER_VALUE) or funnel.breakdown is None:
+        return
+    if value.startswith(output.TOKEN_PREFIX):  # the key of a masked label: resolved by the server
+        return
+    prop = funnel.breakdown.property
+    viewer.guard_key(prop, "Drilling into a breakdown value of")
+    if viewer.value(prop, value) != value:
+        raise output.PermissionDenied(
+            "Drilling into a breakdown value your role sees masked (an e-mail address or a URL's "
+            "query) needs the view-PII permission."
+        )
+
+
 @dataclass(frozen=True)
 class FunnelActorsSpec:
     """Who converted at step k (reached step >= k) or dropped at k (reached k-1 exactly).
@@ -280,6 +299,7 @@ class FunnelActorsSpec:
             errors["offset"] = "must be a non-negative integer"
         if errors:
             raise BadRequest("Invalid FunnelsActorsQuery.", errors)
+        _guard_breakdown_value(funnel, value)
         return cls(funnel=funnel, step=step, status=status, breakdown_value=value, limit=limit, offset=offset)
 
     def to_json(self) -> dict:

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from analytics_app.access import BadRequest, project_page
 from analytics_app.models import Permission
+from analytics_app.output import MASK_CHAR, TOKEN_PREFIX
 from insights import views_common
 from insights.blocks import OPERATORS
 from insights.blocks.breakdown import OTHER_VALUE
@@ -99,7 +100,10 @@ def actors(request):
                 "drill_spec": spec,
                 "drill_step": spec.funnel.steps[spec.step].event,
                 "drill_actors": [
-                    {"actor": a, "properties": request.presenter.properties(a.properties)}
+                    {
+                        "actor": request.presenter.present(a),
+                        "properties": request.presenter.properties(a.properties),
+                    }
                     for a in result.actors
                 ],
                 "can_view_recordings": Permission.VIEW_RECORDINGS in request.perms,
@@ -113,7 +117,12 @@ def actors(request):
                 else (
                     "(none)"
                     if value == ""
-                    else request.presenter.value(spec.funnel.breakdown.property, value)
+                    # a masked label's token: the label's tag, never the value
+                    else (
+                        f"{MASK_CHAR * 8} ‹{value.removeprefix(TOKEN_PREFIX)}›"
+                        if value.startswith(TOKEN_PREFIX)
+                        else request.presenter.label(spec.funnel.breakdown.property, value)
+                    )
                 )
             )
             context["drill_breakdown"] = shown

@@ -9,6 +9,7 @@ when the project is known, and the answer is 503 so SDKs retry.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -289,6 +290,19 @@ def ingestion_warnings(request):
         template = "ingestion/warnings.html#results" if request.htmx else "ingestion/warnings.html"
         return render(request, template, context, status=400)
     result = WarningsQueryRunner(request.project, form.spec()).run()
+    presenter = request.presenter
+    # Stored payloads are event data like any other: masked for users without view-PII.
+    result = dataclasses.replace(
+        result,
+        by_event=[(reason, presenter.text(event), n) for reason, event, n in result.by_event],
+        examples=[
+            dataclasses.replace(
+                presenter.present(dataclasses.replace(w, payload="")),
+                payload=presenter.json_text(w.payload),
+            )
+            for w in result.examples
+        ],
+    )
     context = {"project": request.project, "form": form, "result": result, "spec": form.spec()}
     template = "ingestion/warnings.html#results" if request.htmx else "ingestion/warnings.html"
     return render(request, template, context)

@@ -88,14 +88,13 @@ def trends_persons(request):
 
     def fill():
         spec, series_index, point, breakdown_index, period = _drill_params(request.GET, project)
-        context["drill"] = TrendsPersonsQueryRunner(
-            project, spec, series_index, point, breakdown_index, period
-        ).run()
-        if context["drill"].breakdown_value is not None:
+        drill = TrendsPersonsQueryRunner(project, spec, series_index, point, breakdown_index, period).run()
+        context["drill"] = request.presenter.present(drill)
+        if drill.breakdown_value is not None:
             from insights.blocks.breakdown import label  # noqa: PLC0415
 
-            context["drill_breakdown"] = request.presenter.value(
-                spec.breakdown.property, label(context["drill"].breakdown_value)
+            context["drill_breakdown"] = request.presenter.label(
+                spec.breakdown.property, label(drill.breakdown_value)
             )
 
     return views_common.render_drill(request, f"{TEMPLATE}#persons", context, fill)

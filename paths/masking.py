@@ -28,18 +28,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 
 from django.conf import settings
 
-from analytics_app.output import MASK_CHAR
+from analytics_app.output import EMAIL_RE, MASK_CHAR, mask_query_values, mask_text
 
 from .spec import PAGEVIEW, SCREEN
 
 KIND_PAGEVIEW, KIND_SCREEN, KIND_EVENT = 1, 2, 4
 SOURCE_PROPERTY = {KIND_PAGEVIEW: "$current_url", KIND_SCREEN: "$screen_name"}
 FULL_MASK = MASK_CHAR * 8
-_QUERY_VALUE = re.compile(r"=([^&#]*)")
 
 
 def _tag(project_id: int, raw: str) -> str:
@@ -47,14 +45,6 @@ def _tag(project_id: int, raw: str) -> str:
         settings.SECRET_KEY.encode(), f"paths-node-mask:{project_id}".encode(), hashlib.sha256
     ).digest()
     return hmac.new(key, raw.encode(), hashlib.sha256).hexdigest()[:8]
-
-
-def mask_query_values(name: str) -> str:
-    """`/search?email=jane@x.com&page=2` -> `/search?email=•••&page=•••`."""
-    if "?" not in name:
-        return name
-    head, query = name.split("?", 1)
-    return head + "?" + _QUERY_VALUE.sub(lambda m: "=" + (MASK_CHAR * 3 if m.group(1) else ""), query)
 
 
 class NodeMasker:
@@ -95,6 +85,8 @@ class NodeMasker:
         if self.is_hidden(name):
             return f"{FULL_MASK} ‹{_tag(self.project_id, name)}›"
         shown = mask_query_values(name)
+        if "@" in shown:
+            shown = EMAIL_RE.sub(lambda m: mask_text(m.group(0)), shown)
         return shown if shown == name else f"{shown} ‹{_tag(self.project_id, name)}›"
 
     def node(self, node: str) -> str:

@@ -33,6 +33,7 @@ from django.conf import settings
 from analytics_app import clickhouse as ch
 from analytics_app.access import BadRequest
 from insights.blocks import EventSource, SQLBuilder
+from insights.blocks import filters as filter_blocks
 from insights.blocks.source import DT64
 
 from .masking import NodeMasker, node_kinds
@@ -252,7 +253,8 @@ class _SessionPaths:
     def with_sql(self) -> str:
         """`WITH` clause defining paths_dict (and the point's id when there is one)."""
         b = self.builder
-        node = group_sql(b, clean_sql(b, "raw", self.rules), self.spec.path_groupings)
+        raw = filter_blocks.masked_text_sql(b, "raw") if self.spec.masked else "raw"
+        node = group_sql(b, clean_sql(b, raw, self.rules), self.spec.path_groupings)
         excluded = b.bind(list(self.spec.exclude), "Array(String)")
         kinds = self._kinds()
         arms = [

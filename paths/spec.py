@@ -11,6 +11,9 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
+from django.core.exceptions import PermissionDenied
+
+from analytics_app import output
 from analytics_app.access import BadRequest
 from insights.blocks import DateRange, PropertyFilter, parse_filters
 
@@ -38,6 +41,7 @@ KNOWN_FIELDS = {
     "min_edge_weight",
     "edge_limit",
     "properties",
+    "masked",
 }
 
 
@@ -68,6 +72,9 @@ class PathsSpec:
     min_edge_weight: int = 1
     edge_limit: int = DEFAULT_EDGE_LIMIT
     properties: tuple[PropertyFilter, ...] = ()
+    # Cleaning rules / groupings typed by a viewer without view-PII run on the node text as
+    # that viewer sees it (e-mails, query values masked), so they cannot probe for it.
+    masked: bool = dataclasses.field(default=False, compare=False)
 
     @property
     def direction(self) -> str:
@@ -92,6 +99,8 @@ class PathsSpec:
             out["path_groupings"] = list(self.path_groupings)
         if self.exclude:
             out["exclude"] = list(self.exclude)
+        if self.masked:  # typed by a user who sees PII masked: stays so when saved or shared
+            out["masked"] = True
         if self.min_edge_weight != 1:
             out["min_edge_weight"] = self.min_edge_weight
         if self.edge_limit != DEFAULT_EDGE_LIMIT:
@@ -142,7 +151,16 @@ class PathsSpec:
             properties = ()
         if errors:
             raise BadRequest("Invalid paths query.", errors)
+        viewer = output.current()
+        if viewer is not None and not viewer.can_view_pii:
+            for point in (start_point, end_point, *exclude):
+                if point and any(c in point for c in "@?#"):
+                    raise PermissionDenied(
+                        "A start point, end point or exclusion holding an e-mail address or a query "
+                        "string needs the view-PII permission: your role sees those parts masked."
+                    )
         return cls(
+            masked=body.get("masked") is True or (bool(rules or groupings) and output.masked_viewer()),
             date_range=date_range,
             include_event_types=types,
             start_point=start_point,

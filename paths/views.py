@@ -217,7 +217,8 @@ def cleaning_preview(request):
     else:
         try:
             rules: tuple[CleaningRule, ...] = project_rules(project) + local
-            context["preview"] = PathCleaningPreviewRunner(project, rules, groupings).run()
+            preview = PathCleaningPreviewRunner(project, rules, groupings).run()
+            context["preview"] = request.presenter.present(preview)
         except BadRequest as exc:
             context["error"] = exc
             status = 400

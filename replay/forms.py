@@ -12,6 +12,7 @@ import math
 import uuid
 from dataclasses import dataclass, field, replace
 
+from analytics_app import output
 from analytics_app.access import BadRequest
 from insights.blocks import DateRange, PropertyFilter, parse_filters
 from insights.blocks.filters import MAX_KEY_LENGTH
@@ -114,10 +115,20 @@ class RecordingsSpec:
     order: str = "-start_time"
     limit: int = DEFAULT_LIMIT
     offset: int = 0
+    # The url filter matches URLs as this viewer sees them (query values masked: no view-PII).
+    masked: bool = False
 
     @classmethod
     def from_query(cls, params) -> RecordingsSpec:
         errors: dict[str, str] = {}
+        viewer = output.current()
+        if viewer is not None and not viewer.can_view_pii:
+            # The email filter is a search over a PII property; distinct_id / url must not
+            # confirm an e-mail address either (docs/replay.md, "PII").
+            if params.get("email"):
+                viewer.guard_key("email", "Filtering recordings by")
+            viewer.guard_value(params.get("distinct_id"), "Filtering recordings by distinct_id")
+            viewer.guard_value(params.get("url"), "Filtering recordings by URL")
         date_from = _text(params.get("date_from"), "date_from", errors, 40) or DEFAULT_DATE_FROM
         date_to = _text(params.get("date_to"), "date_to", errors, 40) or None
         person_id = None
@@ -165,6 +176,7 @@ class RecordingsSpec:
             order=order if order in ORDER_CHOICES else "-start_time",
             limit=_int(params.get("limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT, errors),
             offset=_int(params.get("offset"), "offset", 0, 0, MAX_OFFSET, errors),
+            masked=output.masked_viewer(),
         )
         if (
             spec.min_duration is not None

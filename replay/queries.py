@@ -11,11 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 from analytics_app import clickhouse as ch
 from analytics_app.access import BadRequest
-from analytics_app.output import MASK_CHAR, mask_text
 from ingestion.processing import loads
 from insights.blocks import EventSource, SQLBuilder
 from insights.blocks import filters as filter_blocks
@@ -253,9 +251,7 @@ class RecordingRow:
 
     def shown_distinct_id(self, presenter) -> str:
         """The distinct_id, masked for users without VIEW_PII when it is an email (as the player does)."""
-        if not presenter.can_view_pii and "@" in self.distinct_id:
-            return mask_text(self.distinct_id)
-        return self.distinct_id
+        return presenter.distinct_id(self.distinct_id)
 
     def to_json(self, presenter) -> dict:
         return {
@@ -287,19 +283,7 @@ class RecordingRow:
 
 def mask_url(url: str, presenter) -> str:
     """Query string and fragment values replaced by same-length masks for users without VIEW_PII."""
-    if presenter.can_view_pii or not url:
-        return url
-    parts = urlsplit(url)
-    if not parts.query and not parts.fragment:
-        return url
-    query = "&".join(_mask_pair(pair) for pair in parts.query.split("&")) if parts.query else ""
-    fragment = MASK_CHAR * len(parts.fragment) if parts.fragment else ""
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, fragment))
-
-
-def _mask_pair(pair: str) -> str:
-    key, sep, value = pair.partition("=")
-    return f"{key}{sep}{MASK_CHAR * len(value)}" if sep else MASK_CHAR * len(key)
+    return presenter.url(url)
 
 
 @dataclass(frozen=True)
@@ -329,8 +313,9 @@ class RecordingsQueryRunner:
         if spec.min_active is not None:
             where.append(f"active_ms >= {b.bind(round(spec.min_active * 1000), 'UInt64')}")
         if spec.url:
+            url = filter_blocks.masked_text_sql(b, "u") if spec.masked else "u"
             where.append(
-                f"arrayExists(u -> positionCaseInsensitiveUTF8(u, {b.bind(spec.url, 'String')}) > 0, urls)"
+                f"arrayExists(u -> positionCaseInsensitiveUTF8({url}, {b.bind(spec.url, 'String')}) > 0, urls)"
             )
         if spec.has_errors:
             where.append("console_error_count > 0")

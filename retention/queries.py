@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from analytics_app import clickhouse as ch
+from analytics_app import output
 from analytics_app.access import BadRequest
 from insights.blocks import EventSource, Interval, SQLBuilder
 from insights.blocks import filters as filter_blocks
@@ -89,7 +90,7 @@ class RetentionResult:
             return OTHER_LABEL
         if value == "":
             return NONE_LABEL
-        return presenter.value(self.spec.breakdown.property, value) if presenter is not None else value
+        return presenter.label(self.spec.breakdown.property, value) if presenter is not None else value
 
     def to_json(self, presenter) -> dict:
         """`breakdown_value` is the display label (PII masked, so two values may look
@@ -402,7 +403,8 @@ def members_select(b: SQLBuilder, project, definition: dict, now: dt.datetime) -
             if kind in COHORT_EVENT_CRITERIA:
                 events.add(c["event"])
                 start, end = frame_bounds(c, project.tz, now)
-                props = parse_filters(c.get("properties"))
+                with output.stored():  # the cohort's definition, checked when it was saved
+                    props = parse_filters(c.get("properties"))
                 match = f"e.event = {b.bind(c['event'], 'String')}"
                 if props:
                     match += f" AND {filter_blocks.filters_sql(b, props)}"

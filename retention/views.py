@@ -151,7 +151,9 @@ def retention_persons(request):
                 raise BadRequest("Invalid cell.", {"breakdown_index": "no such breakdown value"})
             value = values[breakdown_index]
             label = matrix.label(value, request.presenter)
-        context["cell"] = RetentionActorsRunner(project, spec, cohort, offset, value).run()
+        context["cell"] = request.presenter.present(
+            RetentionActorsRunner(project, spec, cohort, offset, value).run()
+        )
         context["cell_breakdown"] = label
         context["period_label"] = charts.PERIOD_LABEL[spec.period.value]
 
@@ -272,7 +274,14 @@ def cohort(request, cohort_id):
     page = max(_int(request.GET, "page", errors, default=1), 1)
     size, rows = cohort_members(project, obj, limit=100, offset=(page - 1) * 100)
     presenter = request.presenter
-    members = [{**r, "email": presenter.value("email", _email(r["properties"]))} for r in rows]
+    members = [
+        {
+            **r,
+            "distinct_id": presenter.distinct_id(r["distinct_id"]),
+            "email": presenter.value("email", _email(r["properties"])),
+        }
+        for r in rows
+    ]
     context = {
         "project": project,
         "cohort": obj,
@@ -316,7 +325,11 @@ def cohort_export(request, cohort_id):
             _, page = cohort_members(project, obj, limit=10_000, offset=offset)
             for r in page:
                 yield writer.writerow(
-                    [r["person_id"], r["distinct_id"], presenter.value("email", _email(r["properties"]))]
+                    [
+                        r["person_id"],
+                        presenter.distinct_id(r["distinct_id"]),
+                        presenter.value("email", _email(r["properties"])),
+                    ]
                 )
             if len(page) < 10_000:
                 return
@@ -393,7 +406,7 @@ def api_cohort_persons(request, cohort_id):
         results.append(
             {
                 "person_id": r["person_id"],
-                "distinct_id": r["distinct_id"],
+                "distinct_id": presenter.distinct_id(r["distinct_id"]),
                 "properties": presenter.properties(props),
             }
         )

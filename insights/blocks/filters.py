@@ -13,15 +13,23 @@ Semantics (the Python reference in tests/insights/reference.py implements the sa
 - `is_set` / `is_not_set`: present and not null.
 Negative operators (`is_not`, `not_icontains`, `not_regex`) match events that lack
 the property, as PostHog does.
+
+PII (docs/access.md, "Search and filters"): for a user who sees PII masked, a filter
+on a PII key (or `$set` / `$set_once`) or with an e-mail address in its value is
+refused (403), and every other filter is evaluated on the text as that user sees it
+(`masked=True`: URL query values, fragments and e-mail addresses replaced by a mask,
+`masked_text_sql`), so a filter can never confirm a value the user cannot read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from analytics_app import output
 from analytics_app.access import BadRequest
 
 from .builder import SQLBuilder
@@ -53,6 +61,8 @@ class PropertyFilter:
     operator: str = "exact"
     value: object = None
     type: str = "event"
+    # Evaluated on the masked text (set at parse time for a viewer without view-PII; not in to_json).
+    masked: bool = dataclasses.field(default=False, compare=False)
 
     @property
     def values(self) -> list:
@@ -61,7 +71,10 @@ class PropertyFilter:
         return list(self.value) if isinstance(self.value, list | tuple) else [self.value]
 
     def to_json(self) -> dict:
-        return {"key": self.key, "operator": self.operator, "value": self.value, "type": self.type}
+        out = {"key": self.key, "operator": self.operator, "value": self.value, "type": self.type}
+        if self.masked:  # kept when saved or shared, so the filter stays one on the masked text
+            out["masked"] = True
+        return out
 
 
 def _is_number(value) -> bool:
@@ -82,6 +95,19 @@ def as_number(value) -> float | None:
 
 
 def parse_filter(raw, where: str) -> PropertyFilter:
+    f = _parse_filter(raw, where)
+    if f.type != "cohort" and raw.get("masked") is True:  # saved by a user who sees PII masked
+        f = dataclasses.replace(f, masked=True)
+    viewer = output.current()
+    if viewer is None or viewer.can_view_pii or f.type == "cohort":
+        return f
+    if f.operator not in ("is_set", "is_not_set"):
+        viewer.guard_key(f.key)
+        viewer.guard_value(f.value)
+    return dataclasses.replace(f, masked=True)
+
+
+def _parse_filter(raw, where: str) -> PropertyFilter:
     if not isinstance(raw, dict):
         raise BadRequest(
             "Invalid property filter.",
@@ -176,11 +202,27 @@ def person_text_sql(b: SQLBuilder, key: str, props_sql: str = "person_properties
     return text, is_set
 
 
+# The SQL twin of output.mask_string for filters of viewers without view-PII: fragments of
+# URLs / paths, query values and e-mail addresses become a mask character.
+_MASK_FRAGMENT = (r"((?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s#]*)#\S*", "\\1#•")
+_MASK_QUERY_VALUE = (r"([?&][^=&#\s]*=)[^&#\s]*", "\\1•")
+_MASK_EMAIL = (r"[^\s@<>\"'(),;:/?&=#]+@[^\s@<>\"'(),;:/?&=#]+", "•")
+
+
+def masked_text_sql(b: SQLBuilder, text: str) -> str:
+    """`text` as a viewer without view-PII sees it (patterns bound as parameters)."""
+    for pattern, replacement in (_MASK_FRAGMENT, _MASK_QUERY_VALUE, _MASK_EMAIL):
+        text = f"replaceRegexpAll({text}, {b.bind(pattern, 'String')}, {b.bind(replacement, 'String')})"
+    return text
+
+
 def filter_sql(b: SQLBuilder, f: PropertyFilter, *, person_id_sql: str = "person_id") -> str:
     if f.type == "cohort":
         negate = f.operator in ("not_in", "is_not")
         return cohort_condition(b, f.value, person_id_sql, negate)
     text, is_set = event_text_sql(b, f.key) if f.type == "event" else person_text_sql(b, f.key)
+    if f.masked:
+        text = masked_text_sql(b, text)
     op = f.operator
     if op == "is_set":
         return is_set

@@ -83,7 +83,7 @@ class TrendsResult:
             return s.series_label, None
         shown = s.breakdown_label
         if presenter is not None and s.breakdown_value != OTHER_VALUE and s.breakdown_value:
-            shown = presenter.value(self.spec.breakdown.property, shown)
+            shown = presenter.label(self.spec.breakdown.property, shown)
         return f"{s.series_label} · {shown}", shown
 
     def to_json(self, presenter) -> dict:

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
+from analytics_app.models import Membership, Role
 from explorer.forms import Cursor, EventsSpec
 from explorer.queries import EventsQueryRunner
 from insights.blocks import DateRange
@@ -48,15 +49,27 @@ def test_events_query_shape_and_next_cursor(client, project, api_key, events, no
     assert [r["event"] for r in only["results"]] == ["signed_up"]
 
 
-def test_events_query_masks_pii_for_exec(client, bob, project, events, now):
-    events.add("signed_up", "u1", now, {"email": "u1@example.com", "plan": "pro"}).flush()
-    client.force_login(bob)
+def test_events_query_masks_pii_for_pm(client, make_user, project, events, now):
+    pm = make_user("pm@example.com")
+    Membership.objects.create(user=pm, project=project, role=Role.PM)
+    events.add("signed_up", "u1@example.com", now, {"email": "u1@example.com", "plan": "pro"}).flush()
+    client.force_login(pm)
     (row,) = post(client, project, {"kind": "EventsQuery"}).json()["results"]
     assert (
         row["properties"]["plan"] == "pro"
         and "u1@example.com" not in str(row)
         and row["properties"]["email"].startswith("•")
+        and row["distinct_id"] == "•" * 12
     )
+
+
+def test_events_query_is_an_export_exec_gets_403(client, bob, project, events, now):
+    """Paging out raw events needs export_data, as the CSV export does (exec has neither)."""
+    events.add("signed_up", "u1", now, {"plan": "pro"}).flush()
+    client.force_login(bob)
+    response = post(client, project, {"kind": "EventsQuery"})
+    assert response.status_code == 403 and "EventsQuery" in response.json()["error"]
+    assert client.get(f"/project/{project.pk}/events/export.csv").status_code == 403
 
 
 @pytest.mark.parametrize(

@@ -121,7 +121,9 @@ def test_without_classification_exec_sees_urls_but_query_values_are_masked(clien
     client.force_login(bob)
     html = page(client, project, date_from="-7d", event_type="$screen")
     assert "Search?email=" in html and JANE not in html and "page=2" not in html
-    assert f"/users/{JANE}" in page(client, project, date_from="-7d")  # $current_url is not PII here
+    html = page(client, project, date_from="-7d")
+    # $current_url is not PII here, so the path shows; the e-mail address inside it is masked.
+    assert "/users/" in html and JANE not in html
 
 
 def test_screen_names_masked_when_screen_name_is_pii(client, bob, project, pii_paths, monkeypatch):
