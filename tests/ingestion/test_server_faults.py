@@ -145,6 +145,7 @@ def test_embedded_answers_503_with_retry_after_then_the_retry_is_stored_once(
     client, project, embedded, monkeypatch
 ):
     monkeypatch.setattr(embedded, "busy_wait", 0.3)
+    monkeypatch.setattr(embedded, "max_backoff", 0.2)
     body = envelope(project, [event(f"e{i}") for i in range(30)])
     with faults.refusing(243):
         first = client.post("/batch/", data=json.dumps(body), content_type="application/json")
@@ -154,9 +155,10 @@ def test_embedded_answers_503_with_retry_after_then_the_retry_is_stored_once(
         second = client.post("/batch/", data=json.dumps(body), content_type="application/json")
         assert second.status_code == 503
     monkeypatch.setattr(embedded, "max_buffer_rows", 200_000)
+    # The SDK retries after Retry-After; by then the writer's backoff has stored the queued job.
+    assert wait_for(lambda: embedded.failing_since is None)
     retry = client.post("/batch/", data=json.dumps(body), content_type="application/json")  # same uuids
     assert retry.status_code == 200
-    assert wait_for(lambda: embedded.failing_since is None)
     assert count_events(project.id) == 30  # the first (queued) job and the retry: stored once
     assert warnings(project.id) == []
 
