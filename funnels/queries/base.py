@@ -34,6 +34,8 @@ INF = "toInt64(9223372036854775807)"
 class FunnelSQL:
     """Builds the per-actor SQL for one spec; subclasses add the order's attempt walk."""
 
+    reads_every_event = False  # strict funnels: any event between two steps breaks an attempt
+
     def __init__(self, project, spec: FunnelSpec, start: dt.datetime, end: dt.datetime, *, person_ids=None):
         self.project = project
         self.spec = spec
@@ -47,8 +49,6 @@ class FunnelSQL:
         self.hi = self.b.bind(to_micros(end), "Int64")
 
     # 1. events ---------------------------------------------------------
-    reads_every_event = False  # strict funnels: any event between two steps breaks an attempt
-
     def _match_sql(self, event: str, filters, name: str, ev_cols: dict, person_cols: dict) -> str:
         b = self.b
         ev_filters = [f for f in filters if f.type == "event"]
