@@ -3,7 +3,7 @@
 It works on plain event dicts ({uuid, event, person_id, ts, props, session_id}, with
 person_id already the *current* person of the distinct_id) and a FunnelSpec, and
 enumerates every attempt by scanning the stream; no cleverness, no shared code with
-funnels/queries.py except the spec. The ordered and unordered reaches are additionally
+funnels/queries/ except the spec. The ordered and unordered reaches are additionally
 checked against exhaustive searches over all chains / assignments of distinct events.
 """
 

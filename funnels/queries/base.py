@@ -1,0 +1,338 @@
+"""The per-actor funnel query (the arrays engine) shared by every order: the events
+read, one sorted array per actor, the exclusions, the void check, the actor's level,
+its counted attempt, conversion times and breakdown value. What differs by order (how
+an attempt picks its step events) is `attempt_layers()` in ordered.py, strict.py and
+unordered.py. The whole pipeline is described in docs/funnels.md ("Engines").
+
+Every value is bound through `self.b`; the only text generated here is structure
+indexed by step / exclusion numbers.
+
+Column names of the per-actor layers, for the order modules:
+- per event of the actor's stream (1-based arrays, stream order): `times` (µs),
+  `step_masks` / `excl_masks` (bit k: matches step k / exclusion k), `positions`
+  (1..n_events), `event_sessions`, `event_breakdowns`, and `excl_after{x}` (the time of
+  the first exclusion-x event with a later time, +inf if none);
+- per attempt (what `attempt_layers()` must define): `attempt_start` (time of its
+  first step), `step_pos{k}` / `step_time{k}` (position / time of its step-k event,
+  valid for k < reach), `reach` (steps completed within the window) and
+  `excl_after_from{x}` (`excl_after{x}` at the attempt's from_step event).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from insights.blocks import EventSource, SQLBuilder
+from insights.blocks.filters import event_text_sql, filters_sql, person_text_sql
+
+from ..spec import FunnelSpec
+from .results import to_micros
+
+INF = "toInt64(9223372036854775807)"
+
+
+class FunnelSQL:
+    """Builds the per-actor SQL for one spec; subclasses add the order's attempt walk."""
+
+    reads_every_event = False  # strict funnels: any event between two steps breaks an attempt
+
+    def __init__(self, project, spec: FunnelSpec, start: dt.datetime, end: dt.datetime, *, person_ids=None):
+        self.project = project
+        self.spec = spec
+        self.start, self.end = start, end
+        self.person_ids = person_ids  # only these (resolved) persons' events, e.g. one page of actors
+        self.b = SQLBuilder(project.id)
+        self.n = len(spec.steps)
+        self.nx = len(spec.exclusions)
+        self.w = self.b.bind(spec.window.micros, "Int64")
+        self.lo = self.b.bind(to_micros(start), "Int64")
+        self.hi = self.b.bind(to_micros(end), "Int64")
+
+    # 1. events ---------------------------------------------------------
+    def _match_sql(self, event: str, filters, name: str, ev_cols: dict, person_cols: dict) -> str:
+        b = self.b
+        ev_filters = [f for f in filters if f.type == "event"]
+        pp_filters = [f for f in filters if f.type != "event"]
+        ev_cols[f"match_{name}"] = f"(e.event = {b.bind(event, 'String')} AND {filters_sql(b, ev_filters)})"
+        if not pp_filters:
+            return f"match_{name}"
+        person_cols[f"person_match_{name}"] = filters_sql(b, pp_filters, person_id_sql="ev.person_id")
+        return f"(match_{name} AND person_match_{name})"
+
+    def events_sql(self, *, with_order_fields: bool = True, sessions: bool = False) -> str:
+        """One row per event read: person_id, actor_key, t (µs), step_mask[, excl_mask]
+        [, sort_key][, session_id][, event_breakdown][, person_breakdown]."""
+        spec, b = self.spec, self.b
+        ev_cols: dict[str, str] = {}
+        person_cols: dict[str, str] = {}
+        steps = [
+            self._match_sql(s.event, s.properties, f"step{k}", ev_cols, person_cols)
+            for k, s in enumerate(spec.steps)
+        ]
+        excls = [
+            self._match_sql(x.event, x.properties, f"excl{i}", ev_cols, person_cols)
+            for i, x in enumerate(spec.exclusions)
+        ]
+        bd = spec.breakdown
+        if bd is not None and bd.type == "event":
+            ev_cols["breakdown_property"] = event_text_sql(b, bd.property)[0]
+        if bd is not None and bd.type == "person":
+            person_cols["breakdown_person_property"] = person_text_sql(b, bd.property)[0]
+        if spec.aggregate_by.kind == "property":
+            ev_cols["aggregation_property"] = event_text_sql(b, spec.aggregate_by.property)[0]
+        names = (
+            None
+            if self.reads_every_event
+            else sorted({s.event for s in spec.steps} | {x.event for x in spec.exclusions})
+        )
+        src = EventSource(
+            self.project,
+            b,
+            self.start,
+            self.end + dt.timedelta(microseconds=spec.window.micros),
+            events=names,
+            filters=spec.properties,
+            event_columns=ev_cols,
+            person_columns=person_cols,
+            need_person=True,
+        )
+        step_mask = " + ".join(f"toUInt32({m}) * {1 << k}" for k, m in enumerate(steps))
+        excl_mask = " + ".join(f"toUInt32({m}) * {1 << i}" for i, m in enumerate(excls))
+        first_step = "multiIf(" + ", ".join(f"{m}, {k}" for k, m in enumerate(steps)) + f", {self.n})"
+        actor_key = {"person": "''", "session": "session_id", "property": "aggregation_property"}[
+            spec.aggregate_by.kind
+        ]
+        where = []
+        if not self.reads_every_event and any(x.properties for x in (*spec.steps, *spec.exclusions)):
+            # (Without filters every event read, `event IN names`, matches something.)
+            where.append("(step_mask != 0 OR excl_mask != 0)" if excls else "(step_mask != 0)")
+        if self.person_ids is not None:
+            where.append(f"person_id IN {b.bind(list(self.person_ids), 'Array(UUID)')}")
+        if spec.aggregate_by.kind == "session":
+            where.append("session_id != ''")
+        if spec.aggregate_by.kind == "property":
+            where.append("aggregation_property != ''")
+        cols = [
+            "person_id",
+            f"{actor_key} AS actor_key",
+            "toInt64(toUnixTimestamp64Micro(timestamp)) AS t",
+            f"{step_mask} AS step_mask",
+        ]
+        if excls:
+            cols.append(f"{excl_mask} AS excl_mask")
+        if with_order_fields:
+            cols.append(f"{self.sort_key_sql(first_step)} AS sort_key")
+        if sessions:
+            cols.append("session_id")
+        if "breakdown_property" in ev_cols:
+            cols.append("breakdown_property AS event_breakdown")
+        if "breakdown_person_property" in person_cols:
+            cols.append("breakdown_person_property AS person_breakdown")
+        return f"""
+        SELECT {", ".join(cols)}
+        FROM ({src.sql()})
+        WHERE {" AND ".join(where) or "1"}
+        """
+
+    def sort_key_sql(self, first_step: str) -> str:
+        """One sortable UInt128 per event: (t µs << 5 | first step) in the high 64 bits,
+        then the uuid's lowest TB bits (TB = 64 - steps - exclusions), the exclusion mask
+        and the step mask in the low 64. Sorting these is the stream order (docs/funnels.md)
+        and several times cheaper than sorting (t, first step, uuid, step mask) tuples."""
+        n, nx = self.n, self.nx
+        tie_bits = 64 - n - nx
+        parts = [
+            f"bitShiftLeft(toUInt128(bitShiftLeft(toUInt64(t), 5) + {first_step}), 64)",
+            f"bitShiftLeft(toUInt128(bitAnd(toUInt64(toUInt128(uuid)), {(1 << tie_bits) - 1})), {n + nx})",
+            "toUInt128(step_mask)",
+        ]
+        if nx:
+            parts.append(f"bitShiftLeft(toUInt128(excl_mask), {n})")
+        return " + ".join(parts)
+
+    # 2. per actor ------------------------------------------------------
+    def per_actor_sql(self, aggregates: list[str], events: str) -> str:
+        """GROUP BY the actor: the person alone (a UUID key, the cheapest) unless the
+        funnel aggregates by session or property."""
+        breakdown = (
+            ["any(person_breakdown) AS person_breakdown"]
+            if self.spec.breakdown is not None and self.spec.breakdown.type == "person"
+            else ["'' AS person_breakdown"]
+        )
+        if self.spec.aggregate_by.kind == "person":
+            return f"""
+            SELECT person_id, '' AS actor_key, {", ".join(breakdown + aggregates)}
+            FROM ({events})
+            GROUP BY person_id
+            """
+        return f"""
+            SELECT person_id, actor_key, {", ".join(breakdown + aggregates)}
+            FROM ({events})
+            GROUP BY person_id, actor_key
+        """
+
+    # 3. per attempt ----------------------------------------------------
+    def actors_sql(self, *, sessions: bool = True) -> str:
+        """One row per actor that has an attempt: person_id, actor_key, level (steps
+        reached, 0 when every attempt is void), breakdown_value, conv_time1..conv_time{n-1}
+        (µs from the previous step, -1 = not reached), total_time (first -> last step µs
+        or -1), reached_at (µs), plus the per-attempt arrays attempt_start and valid_reach
+        (steps reached, 0 = void); with `sessions` also sessions and last_session (the
+        session column is left out of the per-actor arrays otherwise).
+
+        Every array step is linear in the actor's events: no lambda references a whole
+        array (ClickHouse copies a captured array once per element). Built as layers of
+        subqueries: ClickHouse expands aliases in place, so a chain of aliases over 20
+        steps would grow the query tree exponentially."""
+        bd_event = self.spec.breakdown is not None and self.spec.breakdown.type == "event"
+        layers = [self._unpack_layer(sessions=sessions, bd_event=bd_event)]
+        layers += self._exclusion_layers()
+        layers += self.attempt_layers()
+        layers += self._result_layers(sessions=sessions)
+        sql = self.per_actor_sql(
+            ["arraySort(groupArray(sort_key)) AS sort_keys"]
+            + (
+                ["arraySort((v, k) -> k, groupArray(session_id), groupArray(sort_key)) AS event_sessions"]
+                if sessions
+                else []
+            )
+            + (
+                [
+                    "arraySort((v, k) -> k, groupArray(event_breakdown), groupArray(sort_key)) AS event_breakdowns"
+                ]
+                if bd_event
+                else []
+            ),
+            self.events_sql(sessions=sessions),
+        )
+        for layer in layers:
+            sql = f"SELECT *, {', '.join(layer)}\nFROM ({sql})"
+        return sql
+
+    def attempt_layers(self) -> list[list[str]]:
+        """The order's attempt walk: defines attempt_start, step_pos{k}, step_time{k},
+        reach and excl_after_from{x} (see the module doc)."""
+        raise NotImplementedError
+
+    @property
+    def in_range(self) -> str:
+        """Inside a lambda over (.., t): may an event at t start an attempt?"""
+        return f"t >= {self.lo} AND t < {self.hi}"
+
+    def _unpack_layer(self, *, sessions: bool, bd_event: bool) -> list[str]:
+        n, nx = self.n, self.nx
+        unpack = [
+            "arrayMap(k -> toInt64(bitShiftRight(k, 69)), sort_keys) AS times",
+            f"arrayMap(k -> toUInt32(bitAnd(k, {(1 << n) - 1})), sort_keys) AS step_masks",
+            "length(sort_keys) AS n_events",
+            "arrayEnumerate(sort_keys) AS positions",
+        ]
+        if not sessions:
+            unpack.append("CAST([], 'Array(String)') AS event_sessions")
+        if not bd_event:
+            unpack.append("CAST([], 'Array(String)') AS event_breakdowns")
+        if nx:
+            unpack.append(
+                f"arrayMap(k -> toUInt32(bitAnd(bitShiftRight(k, {n}), {(1 << nx) - 1})), sort_keys) AS excl_masks"
+            )
+        return unpack
+
+    def _exclusion_layers(self) -> list[list[str]]:
+        """excl_after{x}[p]: time of the first exclusion-x event with a time > times[p]
+        (two reverse fills: the first at or after p, then skip the events tied with p)."""
+        nx = self.nx
+        if not nx:
+            return []
+        return [
+            [
+                f"arrayReverseFill(v -> v != {INF}, arrayMap((x, t) -> if(bitTest(x, {x}), t, {INF}), excl_masks, times)) AS excl_from{x}"
+                for x in range(nx)
+            ]
+            + [f"arrayPushBack(arrayPopFront(times), {INF}) AS next_times"],
+            [
+                f"arrayReverseFill(v -> v != -1, arrayMap((t, tn, r) -> if(tn != t, r, toInt64(-1)), times, next_times, arrayPushBack(arrayPopFront(excl_from{x}), {INF}))) AS excl_after{x}"
+                for x in range(nx)
+            ],
+        ]
+
+    def _result_layers(self, *, sessions: bool) -> list[list[str]]:
+        spec, n, w = self.spec, self.n, self.w
+        layers: list[list[str]] = []
+        if self.nx:
+            to_steps = sorted({e.to_step for e in spec.exclusions})
+            xargs = ", ".join(
+                ["reach", "attempt_start"]
+                + [f"excl_after_from{x}" for x in range(self.nx)]
+                + [f"step_time{s}" for s in to_steps]
+            )
+            xparams = ", ".join(
+                ["r", "t0"] + [f"xa{x}" for x in range(self.nx)] + [f"tb{s}" for s in to_steps]
+            )
+            voids = [
+                f"(r > {e.from_step} AND if(r > {e.to_step}, xa{x} < tb{e.to_step}, xa{x} <= t0 + {w}))"
+                for x, e in enumerate(spec.exclusions)
+            ]
+            layers.append(
+                [
+                    f"arrayMap(({xparams}) -> if("
+                    + " OR ".join(voids)
+                    + f", toUInt32(0), r), {xargs}) AS valid_reach"
+                ]
+            )
+        else:
+            layers.append(["reach AS valid_reach"])
+        layers.append(["if(empty(valid_reach), toUInt32(0), arrayMax(valid_reach)) AS level"])
+        # The counted attempt: the earliest-starting non-void one with the actor's level;
+        # conversion times come from the earliest-starting one reaching each step.
+        layers.append(
+            ["arrayFirstIndex(r -> r = level, valid_reach) AS counted"]
+            + [f"arrayFirstIndex(r -> r > {k}, valid_reach) AS first_reaching{k}" for k in range(1, n)]
+        )
+        last = [
+            "["
+            + ", ".join(f"if(level > {k}, step_pos{k}[counted], 0)" for k in range(n))
+            + "] AS counted_pos"
+        ]
+        last += [
+            f"if(first_reaching{k} = 0, toInt64(-1), step_time{k}[first_reaching{k}] - step_time{k - 1}[first_reaching{k}]) AS conv_time{k}"
+            for k in range(1, n)
+        ]
+        last.append(
+            f"if(first_reaching{n - 1} = 0, toInt64(-1), step_time{n - 1}[first_reaching{n - 1}] - step_time0[first_reaching{n - 1}]) AS total_time"
+        )
+        layers.append(last)
+        # Only what the outer query references is computed (ClickHouse prunes the
+        # rest): reached_at from the per-attempt times, positions (counted_pos) only for
+        # the sessions and touch attributions.
+        reached = "[" + ", ".join(f"step_time{k}[counted]" for k in range(n)) + "][level]"
+        final = [
+            f"if(level = 0, toInt64(0), {reached}) AS reached_at",
+            f"{self._breakdown_sql()} AS breakdown_value",
+        ]
+        if sessions:
+            final += [
+                "arrayDistinct(arrayFilter(s -> s != '', arraySlice(["
+                + ", ".join(f"event_sessions[counted_pos[{k + 1}]]" for k in range(n))
+                + "], 1, level))) AS sessions",
+                "event_sessions[counted_pos[level]] AS last_session",
+            ]
+        layers.append(final)
+        return layers
+
+    def _breakdown_sql(self) -> str:
+        bd = self.spec.breakdown
+        if bd is None:
+            return "''"
+        if bd.type == "person":
+            return "person_breakdown"
+        touched = (
+            "arraySlice(["
+            + ", ".join(f"event_breakdowns[counted_pos[{k + 1}]]" for k in range(self.n))
+            + "], 1, level)"
+        )
+        if bd.attribution == "first_touch":
+            return f"arrayFirst(v -> v != '', {touched})"
+        if bd.attribution == "last_touch":
+            return f"arrayLast(v -> v != '', {touched})"
+        k = int(bd.attribution)
+        return f"if(level > {k}, event_breakdowns[step_pos{k}[counted]], '')"

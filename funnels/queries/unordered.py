@@ -1,0 +1,226 @@
+"""Unordered funnels: an attempt starts at any event matching a step and keeps, in
+stream order within the window, each event that can still be matched to a step of its
+own (docs/funnels.md, "Attempts"). With a different event name per step that is the
+next match of every step; steps sharing an event name need a bipartite matching."""
+
+from __future__ import annotations
+
+from .base import FunnelSQL
+
+
+class UnorderedFunnelSQL(FunnelSQL):
+    """Per attempt, a sorted `chains` array of (position, time, exclusion times...)
+    entries, one per kept event; its k-th entry is "step k" of the attempt."""
+
+    @property
+    def repeated_steps(self) -> bool:
+        """Do two steps share an event name (so one event may match both)?"""
+        return len({s.event for s in self.spec.steps}) < self.n
+
+    def attempt_layers(self) -> list[list[str]]:
+        if self.repeated_steps:
+            return self._matching_layers()
+        return self._next_match_layers()
+
+    # distinct event names: the next match of every step -------------------------
+    def _next_match_layers(self) -> list[list[str]]:
+        n = self.n
+        layers = [
+            [f"arrayMap((x, t) -> x != 0 AND {self.in_range}, step_masks, times) AS starts"],
+            [sql for k in range(n) for sql in self._next_match_sql(k)],
+            ["arrayFilter((t, s) -> s, times, starts) AS attempt_start"]
+            + [sql for k in range(n) for sql in self._at_attempts_sql(k)],
+        ]
+        args = ", ".join(self._attempt_args(k) for k in range(n))
+        params = ", ".join(self._attempt_params(k) for k in range(n))
+        entries = ", ".join(self._entry_sql(k) for k in range(n))
+        layers.append(
+            [
+                f"arrayMap((t0, {params}) -> arraySort(arrayFilter(e -> e.1 != 0, [{entries}])), attempt_start, {args}) AS chains"
+            ]
+        )
+        layers.append(self._chain_columns())
+        return layers
+
+    # shared event names: a bipartite matching per group of steps -----------------
+    def _matching_layers(self) -> list[list[str]]:
+        """One event may match several steps (of the same event name): per attempt, keep
+        each event of the window (in stream order) that can still be matched to a step of
+        its own (a bipartite matching per event name, see unordered_matching_sql); steps
+        with an event name of their own take their next match, as above."""
+        nx, w = self.nx, self.w
+        groups: dict[str, list[int]] = {}
+        for k, step_def in enumerate(self.spec.steps):
+            groups.setdefault(step_def.event, []).append(k)
+        shared = [ks for ks in groups.values() if len(ks) > 1]
+        single = [ks[0] for ks in groups.values() if len(ks) == 1]
+        first = [f"arrayMap((x, t) -> x != 0 AND {self.in_range}, step_masks, times) AS starts"]
+        for gi, ks in enumerate(shared):
+            bits = " + ".join(f"bitShiftLeft(toUInt32(bitTest(x, {k})), {j})" for j, k in enumerate(ks))
+            first.append(f"arrayMap(x -> {bits}, step_masks) AS group_masks{gi}")
+        layers = [first]
+        nexts = [
+            f"{self.unordered_matching_sql(f'group_masks{gi}', len(ks))} AS basis{gi}"
+            for gi, ks in enumerate(shared)
+        ]
+        for k in single:
+            nexts += self._next_match_sql(k)
+        layers.append(nexts)
+        filt = ["arrayFilter((t, s) -> s, times, starts) AS attempt_start"]
+        filt += [
+            f"arrayFilter((b, s) -> s, basis{gi}, starts) AS attempt_basis{gi}" for gi in range(len(shared))
+        ]
+        for k in single:
+            filt += self._at_attempts_sql(k)
+        layers.append(filt)
+        args = ", ".join(
+            [f"attempt_basis{gi}" for gi in range(len(shared))] + [self._attempt_args(k) for k in single]
+        )
+        params = ", ".join(
+            [f"b{gi}_" for gi in range(len(shared))] + [self._attempt_params(k) for k in single]
+        )
+        entry_type = "Tuple(UInt32, Int64" + ", Int64" * nx + ")"
+        singles = ", ".join(self._entry_sql(k) for k in single)
+        parts = [f"arrayFilter(e -> e.2 - t0 <= {w}, b{gi}_)" for gi in range(len(shared))]
+        if single:
+            parts.append(f"arrayFilter(e -> e.1 != 0, CAST([{singles}], 'Array({entry_type})'))")
+        layers.append(
+            [
+                f"arrayMap((t0, {params}) -> arraySort(arrayConcat({', '.join(parts)})), attempt_start, {args}) AS chains"
+            ]
+        )
+        layers.append(self._chain_columns())
+        return layers
+
+    # pieces ------------------------------------------------------------------------
+    def _next_match_sql(self, k: int) -> list[str]:
+        """Per position: the position (next_pos), time (next_time) and exclusion times
+        (next_excl) of the first event at or after it that matches step k."""
+        return [
+            f"arrayReverseFill(v -> v > 0, arrayMap((x, i) -> if(bitTest(x, {k}), i, 0), step_masks, positions)) AS next_pos{k}",
+            f"arrayReverseFill(v -> v != -1, arrayMap((x, t) -> if(bitTest(x, {k}), t, toInt64(-1)), step_masks, times)) AS next_time{k}",
+        ] + [
+            f"arrayReverseFill(v -> v != -1, arrayMap((x, v) -> if(bitTest(x, {k}), v, toInt64(-1)), step_masks, excl_after{x})) AS next_excl{k}_{x}"
+            for x in range(self.nx)
+        ]
+
+    def _at_attempts_sql(self, k: int) -> list[str]:
+        """The next-match arrays of step k kept at the positions that start an attempt."""
+        return [
+            f"arrayFilter((v, s) -> s, next_pos{k}, starts) AS attempt_pos{k}",
+            f"arrayFilter((v, s) -> s, next_time{k}, starts) AS attempt_time{k}",
+        ] + [
+            f"arrayFilter((v, s) -> s, next_excl{k}_{x}, starts) AS attempt_excl{k}_{x}"
+            for x in range(self.nx)
+        ]
+
+    def _attempt_args(self, k: int) -> str:
+        return f"attempt_pos{k}, attempt_time{k}" + "".join(f", attempt_excl{k}_{x}" for x in range(self.nx))
+
+    def _attempt_params(self, k: int) -> str:
+        return f"p{k}_, t{k}_" + "".join(f", x{k}_{x}_" for x in range(self.nx))
+
+    def _entry_sql(self, k: int) -> str:
+        """Step k's (position, time, exclusion times...) entry of the attempt starting
+        at t0; position 0 when step k has no match within the window."""
+        return (
+            f"(if(p{k}_ != 0 AND t{k}_ - t0 <= {self.w}, p{k}_, 0), t{k}_"
+            + "".join(f", x{k}_{x}_" for x in range(self.nx))
+            + ")"
+        )
+
+    def _chain_columns(self) -> list[str]:
+        """Per attempt, from its sorted chain of kept (position, time, exclusion times...)
+        entries: the reach, each step's position and time, and each exclusion's value at
+        the from-step event."""
+        n = self.n
+        cols = ["arrayMap(ch -> toUInt32(length(ch)), chains) AS reach"]
+        cols += [f"arrayMap(ch -> ch[{k + 1}].1, chains) AS step_pos{k}" for k in range(n)]
+        cols += [f"arrayMap(ch -> ch[{k + 1}].2, chains) AS step_time{k}" for k in range(n)]
+        cols += [
+            f"arrayMap(ch -> ch[{e.from_step + 1}].{3 + x}, chains) AS excl_after_from{x}"
+            for x, e in enumerate(self.spec.exclusions)
+        ]
+        return cols
+
+    def unordered_matching_sql(self, masks: str, g: int) -> str:
+        """Per event position p of the actor's stream: the attempt basis B(p) as a sorted
+        array of (position, time, X0, X1, ...) tuples, the events an unordered attempt
+        starting at p keeps before the window cuts it (the window keeps a prefix).
+
+        The events that can be matched to pairwise different steps form a (transversal)
+        matroid, so walking the events in stream order and keeping each one that still
+        fits gives, for every k, the earliest moment at which k steps are done by
+        distinct events; its size is the maximum matching. B(p) is that walk over the
+        events from p on: the lexicographically smallest basis. Computed backwards in one
+        arrayFold: B(p) = B(p + 1) + e_p, minus the latest event of the circuit e_p closes
+        (if any), the matroid form of "insert an edge into a minimum spanning tree".
+        The state is a matching of B(p + 1): per step the mask, position, time (and
+        exclusion times) of the event matched to it. Adding e_p is one breadth-first
+        search over the steps (n rounds): a free step reachable by an alternating path
+        takes e_p; otherwise the path to the step holding the latest reachable event moves
+        every event along it, and that event leaves. Each event costs O(n²); the per-p
+        output makes the pass quadratic in the actor's events (fine for the sizes
+        unordered funnels with repeated events see; funnels with distinct step events
+        use the linear next-match pass instead). Run once per group of steps sharing an
+        event name (`masks`: the events' masks over that group's g steps; events outside
+        the group have mask 0 and keep the basis), since events of different names
+        never compete for a step."""
+        n, nx = g, self.nx
+        rng = f"range({n})"
+        xs = [f"xX{x}_" for x in range(nx)]
+        entry_type = "Tuple(UInt32, Int64" + ", Int64" * nx + ")"
+        state_type = (
+            "Tuple(Array(UInt32), Array(UInt32), Array(Int64)"
+            + ", Array(Int64)" * nx
+            + f", Array(Array({entry_type})))"
+        )
+        basis_type = "Tuple(Array(UInt32), Array(UInt32), Array(Int64)" + ", Array(Int64)" * nx + ")"
+        n_arrays = 3 + nx
+        acc = [f"acc_.{i + 1}" for i in range(n_arrays)]
+
+        def let(name: str, value: str, body: str) -> str:
+            return f"arrayMap({name} -> {body}, [{value}])[1]"
+
+        # par_[j]: -1 = not reached, n = reached from e_p itself, i = reached by moving
+        # the event matched to step i onto step j.
+        start = f"arrayMap(j -> if(bitTest(xm_, j), toInt8({n}), toInt8(-1)), {rng})"
+        grow = f"arrayMap((pj, j) -> if(pj != -1, pj, toInt8(arrayFirstIndex((q, mq) -> q != -1 AND bitTest(mq, j), s_, {acc[0]}) - 1)), s_, {rng})"
+        bfs = f"arrayFold((s_, r_) -> {grow}, {rng}, {start})"
+        free = f"arrayFirstIndex((pj, mj) -> pj != -1 AND mj = 0, par_, {acc[0]})"
+        latest = f"arrayReduce('argMax', {rng}, arrayMap((pj, pos) -> if(pj != -1, pos, toUInt32(0)), par_, {acc[1]}))"
+        target = f"toInt8(if({free} > 0, {free} - 1, {latest}))"
+        walk = (
+            f"arrayFold((a_, r_) -> CAST(if(a_.1 = {n}, a_, (par_[a_.1 + 1], bitOr(a_.2, bitShiftLeft(toUInt32(1), a_.1)))), 'Tuple(Int8, UInt32)'), "
+            f"{rng}, CAST((tg_, toUInt32(0)), 'Tuple(Int8, UInt32)')).2"
+        )
+        new_values = ["xm_", "xp_", "xt_", *xs]
+        moved = ", ".join(
+            f"arrayMap((j, a) -> if(bitTest(op_, j), if(par_[j + 1] = {n}, {v}, {a}[par_[j + 1] + 1]), a), {rng}, {a})"
+            for a, v in zip(acc, new_values, strict=True)
+        )
+        added = let("par_", bfs, let("tg_", target, let("op_", walk, f"({moved})")))
+        kept = f"({', '.join(acc)})"
+        fields = ", ".join(f"ns_.{i + 2}" for i in range(n_arrays - 1))
+        cols = ", ".join(["ep_", "et_", *[f"ex{x}_" for x in range(nx)]])
+        entry = f"arraySort(arrayFilter(e -> e.1 != 0, arrayMap(({cols}) -> ({cols}), {fields})))"
+        step = let(
+            "ns_",
+            f"CAST(if(xm_ = 0, {kept}, {added}), '{basis_type}')",
+            f"({', '.join(f'ns_.{i + 1}' for i in range(n_arrays))}, arrayPushBack(acc_.{n_arrays + 1}, {entry}))",
+        )
+        init = (
+            f"CAST((arrayWithConstant({n}, toUInt32(0)), arrayWithConstant({n}, toUInt32(0)), arrayWithConstant({n}, toInt64(0))"
+            + f", arrayWithConstant({n}, toInt64(0))" * nx
+            + f", []), '{state_type}')"
+        )
+        args = ", ".join(
+            [
+                f"arrayReverse({masks})",
+                "arrayReverse(positions)",
+                "arrayReverse(times)",
+                *[f"arrayReverse(excl_after{x})" for x in range(nx)],
+            ]
+        )
+        params = ", ".join(["acc_", "xm_", "xp_", "xt_", *xs])
+        return f"arrayReverse(arrayFold(({params}) -> CAST({step}, '{state_type}'), {args}, {init}).{n_arrays + 1})"
