@@ -149,16 +149,10 @@ KINDS: dict[str, InsightKind] = {}
 DECLARED: dict[str, InsightKind] = {}
 
 
-def register(kind: InsightKind) -> InsightKind:
-    """Only the saved-insight registry; an app's kind goes through `declare`."""
-    KINDS[kind.kind] = kind
-    return kind
-
-
 def declare(kind: InsightKind) -> InsightKind:
     """An app's insight kind: saved insights, the JSON query API and the navigation."""
     DECLARED[kind.kind] = kind
-    register(kind)
+    KINDS[kind.kind] = kind
     query_api.register(kind.query_kind())
     for extra in kind.queries:
         query_api.register(replace(extra, declared_by=kind.kind))
