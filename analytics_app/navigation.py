@@ -1,6 +1,7 @@
 """Sections shown in the project navigation. Each app registers its own when it
 exists, so the menu never lists a section that is not built; a section is shown
-only to roles with its permission (the menu lists what the role may use)."""
+only to roles with its permission (the menu lists what the role may use). An insight
+builder's section is derived from its kind's declaration (`insights.registry.declare`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ class Section:
     url_name: str
     permission: str
     order: int = 100
+    # The insight kind whose declaration this entry derives from (insights.registry.declare).
+    declared_by: str = ""
 
 
 SECTIONS: list[Section] = [

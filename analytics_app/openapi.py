@@ -1,5 +1,6 @@
 """The OpenAPI description served at /api/schema/, built from the query registry
-and the endpoints each app declares in EXTRA_PATHS."""
+and the endpoints each app declares in EXTRA_PATHS. A schema object that many kinds
+share (the property filter) is named once in COMPONENTS and put in as a `$ref`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from .query_api import REGISTRY
 
 # Apps add non-query endpoints here: {"/api/projects/{project_id}/persons/": {"get": {...}}}
 EXTRA_PATHS: dict[str, dict] = {}
+# Shared schema objects by name: {"PropertyFilter": PROPERTY_FILTER_SCHEMA}; wherever a kind's
+# schema holds that very object, the description has {"$ref": "#/components/schemas/<name>"}.
+COMPONENTS: dict[str, dict] = {}
 
 _ERROR = {
     "type": "object",
@@ -31,6 +35,17 @@ def _errors(*codes: int) -> dict:
     }
 
 
+def _with_refs(node, refs: dict[int, dict]):
+    """A copy of a schema with every shared object (by identity) replaced by its $ref."""
+    if id(node) in refs:
+        return refs[id(node)]
+    if isinstance(node, dict):
+        return {k: _with_refs(v, refs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_with_refs(v, refs) for v in node]
+    return node
+
+
 def build_schema(server_url: str) -> dict:
     kinds = [REGISTRY[k] for k in sorted(REGISTRY)]
     body = (
@@ -41,11 +56,13 @@ def build_schema(server_url: str) -> dict:
         if kinds
         else {"type": "object"}
     )
+    refs = {id(obj): {"$ref": f"#/components/schemas/{name}"} for name, obj in COMPONENTS.items()}
     schemas = {"Error": _ERROR}
+    schemas.update({name: _with_refs(obj, {}) for name, obj in COMPONENTS.items()})
     for k in kinds:
-        schemas[k.kind] = {**k.schema, "description": k.summary}
+        schemas[k.kind] = _with_refs({**k.schema, "description": k.summary}, refs)
         if k.response_schema:
-            schemas[f"{k.kind}Response"] = k.response_schema
+            schemas[f"{k.kind}Response"] = _with_refs(k.response_schema, refs)
     paths = {
         "/api/projects/{project_id}/query/": {
             "post": {

@@ -1,16 +1,17 @@
 """The JSON query API: `POST /api/projects/<id>/query/` with `{"kind": ..., ...}`.
 
-Each insight app registers a kind: a parser from the JSON body to its frozen spec,
-a runner, and a JSON schema for the OpenAPI description. Pages and the API call
-the same runners.
+Each kind is a parser from the JSON body to its frozen spec, a runner, and a JSON
+schema for the OpenAPI description. Pages and the API call the same runners. An insight
+kind's entry is derived from its declaration (`insights.registry.declare`); kinds that
+are not insights (the explorer's EventsQuery, EventNamesQuery) register one directly:
 
     register(QueryKind(
-        kind="TrendsQuery",
-        parse=lambda body, project: TrendsSpec.from_json(body, project),   # raises BadRequest
+        kind="EventsQuery",
+        parse=lambda body, project: EventsSpec.from_json(body, project),   # raises BadRequest
         run=lambda project, spec, presenter: runner(project, spec).run().to_json(presenter),
         schema={...JSON schema of the body...},
         permission=Permission.VIEW_INSIGHTS,
-        summary="Trends over time",
+        summary="Raw events",
     ))
 """
 
@@ -31,6 +32,8 @@ class QueryKind:
     response_schema: dict = field(default_factory=dict)
     permission: str = Permission.VIEW_INSIGHTS
     summary: str = ""
+    # The insight kind whose declaration this entry derives from (insights.registry.declare).
+    declared_by: str = ""
 
 
 REGISTRY: dict[str, QueryKind] = {}

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from analytics_app.models import Permission
 from analytics_app.query_api import QueryKind
+from insights.blocks.schema import property_filters_schema
 
 from .forms import MAX_LIMIT, EventsSpec
 from .queries import EventsQueryRunner
 
-_FILTER = {
-    "type": "object",
-    "properties": {
-        "key": {"type": "string"},
-        "operator": {"type": "string"},
-        "value": {},
-        "type": {"enum": ["event", "person", "cohort"], "default": "event"},
-    },
-    "required": ["key"],
-}
 _EVENT = {
     "type": "object",
     "properties": {
@@ -56,7 +47,7 @@ EVENTS_QUERY = QueryKind(
             },
             "date_to": {"type": ["string", "null"]},
             "event": {"type": "string", "description": "only events with this name"},
-            "properties": {"type": "array", "items": _FILTER, "maxItems": 50},
+            "properties": property_filters_schema(),
             "person_id": {
                 "type": "string",
                 "format": "uuid",

@@ -6,6 +6,7 @@ class FunnelsConfig(AppConfig):
     verbose_name = "Funnels"
 
     def ready(self):
-        from funnels.register import register  # noqa: PLC0415
+        from funnels.insight import KIND  # noqa: PLC0415
+        from insights.registry import declare  # noqa: PLC0415
 
-        register()
+        declare(KIND)

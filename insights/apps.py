@@ -6,6 +6,10 @@ class InsightsConfig(AppConfig):
     verbose_name = "Insights"
 
     def ready(self):
-        from insights.trends import register  # noqa: PLC0415
+        from analytics_app import openapi  # noqa: PLC0415
+        from insights.blocks.schema import PROPERTY_FILTER_SCHEMA  # noqa: PLC0415
+        from insights.registry import declare  # noqa: PLC0415
+        from insights.trends.insight import KIND  # noqa: PLC0415
 
-        register()
+        openapi.COMPONENTS["PropertyFilter"] = PROPERTY_FILTER_SCHEMA
+        declare(KIND)

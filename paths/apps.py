@@ -6,6 +6,7 @@ class PathsConfig(AppConfig):
     verbose_name = "Paths"
 
     def ready(self):
-        from paths import register  # noqa: PLC0415
+        from insights.registry import declare  # noqa: PLC0415
+        from paths.insight import KIND  # noqa: PLC0415
 
-        register()
+        declare(KIND)

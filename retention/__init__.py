@@ -3,97 +3,13 @@
 spec.py (RetentionSpec) -> queries.py (RetentionQueryRunner, RetentionActorsRunner)
 -> charts.py (heatmap cells, mean curve, summary; pure); forms.py turns the page's
 GET into the spec. cohorts.py holds cohort definitions and their membership SQL;
-tasks.py the Celery refresh. `register()` (RetentionConfig.ready) wires retention into
-the navigation, the JSON query API, the insight registry and cohort filters.
+tasks.py the Celery refresh. insight.py declares the kind "RetentionQuery" (the
+navigation, the JSON query API and the insight registry derive from it); `register()`
+(RetentionConfig.ready) declares it and adds the cohorts page, API and filters.
 Semantics: docs/retention.md.
 """
 
 from __future__ import annotations
-
-FILTER_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "key": {"type": "string", "maxLength": 400},
-        "operator": {"type": "string", "default": "exact"},
-        "value": {},
-        "type": {"enum": ["event", "person", "cohort"], "default": "event"},
-    },
-    "required": ["key"],
-}
-ENTITY_SCHEMA = {
-    "type": "object",
-    "properties": {"event": {"type": "string"}, "properties": {"type": "array", "items": FILTER_SCHEMA}},
-    "required": ["event"],
-}
-SCHEMA = {
-    "type": "object",
-    "properties": {
-        "kind": {"const": "RetentionQuery"},
-        "date_from": {
-            "type": "string",
-            "description": "start of the first cohort period: YYYY-MM-DD, -Nd, -Nw, -Nm, ...",
-        },
-        "date_to": {"type": ["string", "null"], "description": "a day in the last period (default now)"},
-        "period": {"enum": ["day", "week", "month"], "default": "week"},
-        "total_intervals": {"type": "integer", "minimum": 1, "maximum": 60, "default": 11},
-        "retention_type": {"enum": ["first_time", "recurring"], "default": "recurring"},
-        "target_event": ENTITY_SCHEMA,
-        "returning_event": {**ENTITY_SCHEMA, "description": "default: the target event"},
-        "properties": {
-            "type": "array",
-            "items": FILTER_SCHEMA,
-            "description": "filters applied to both events",
-        },
-        "breakdown": {
-            "oneOf": [
-                {
-                    "type": "object",
-                    "properties": {
-                        "property": {"type": "string"},
-                        "type": {"const": "person"},
-                        "limit": {"type": "integer"},
-                    },
-                    "required": ["property"],
-                },
-                {
-                    "type": "object",
-                    "properties": {
-                        "type": {"const": "cohort"},
-                        "cohorts": {"type": "array", "items": {"type": "integer"}},
-                    },
-                    "required": ["type", "cohorts"],
-                },
-            ]
-        },
-    },
-    "required": ["kind", "target_event"],
-}
-RESPONSE_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "results": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "cohort_start": {"type": "string", "format": "date"},
-                    "cohort_size": {"type": "integer"},
-                    "values": {"type": "array", "items": {"type": "integer"}},
-                    "breakdown_value": {
-                        "type": ["string", "null"],
-                        "description": "display label (PII masked per role)",
-                    },
-                    "breakdown_index": {
-                        "type": ["integer", "null"],
-                        "description": "position of the breakdown value (stable key)",
-                    },
-                },
-            },
-        },
-        "period": {"type": "string"},
-        "time_zone": {"type": "string"},
-    },
-}
 
 _PROJECT = {"name": "project_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 _COHORT = {"name": "cohort_id", "in": "path", "required": True, "schema": {"type": "integer"}}
@@ -152,46 +68,14 @@ COHORT_PATHS = {
 
 
 def register() -> None:
-    from analytics_app import navigation, openapi, query_api  # noqa: PLC0415
+    from analytics_app import navigation, openapi  # noqa: PLC0415
     from analytics_app.models import Permission  # noqa: PLC0415
-    from insights import registry  # noqa: PLC0415
+    from insights.registry import declare  # noqa: PLC0415
 
     from . import cohorts  # noqa: PLC0415
-    from .queries import RetentionQueryRunner  # noqa: PLC0415
-    from .spec import RetentionSpec  # noqa: PLC0415
+    from .insight import KIND  # noqa: PLC0415
 
-    navigation.register(navigation.Section("Retention", "retention:retention", Permission.VIEW_INSIGHTS, 22))
+    declare(KIND)
     navigation.register(navigation.Section("Cohorts", "retention:cohorts", Permission.VIEW_INSIGHTS, 35))
-    query_api.register(
-        query_api.QueryKind(
-            kind="RetentionQuery",
-            parse=RetentionSpec.from_json,
-            run=lambda project, spec, presenter: RetentionQueryRunner(project, spec).run().to_json(presenter),
-            schema=SCHEMA,
-            response_schema=RESPONSE_SCHEMA,
-            permission=Permission.VIEW_INSIGHTS,
-            summary="Retention: of the persons who did the target event in a period, how many did the returning event k periods later.",
-        )
-    )
-
-    def render_tile(request, project, spec, result):
-        from .views import render_tile as render  # noqa: PLC0415
-
-        return render(request, project, spec, result)
-
-    registry.register(
-        registry.InsightKind(
-            kind="RetentionQuery",
-            label="Retention",
-            builder_url_name="retention:retention",
-            parse=lambda body, project=None: RetentionSpec.from_json(body, project),
-            run=lambda project, spec: RetentionQueryRunner(project, spec).run(),
-            to_json=lambda spec: spec.to_json(),
-            render_tile=render_tile,
-            with_date_range=lambda spec, date_from, date_to=None: spec.with_date_range(date_from, date_to),
-            scripts=("retention/retention.js",),
-            styles=("retention/retention.css",),
-        )
-    )
     cohorts.install()
     openapi.EXTRA_PATHS.update(COHORT_PATHS)

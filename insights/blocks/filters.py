@@ -49,7 +49,9 @@ OPERATORS = [
     "is_not_set",
 ]
 FILTER_TYPES = ["event", "person", "cohort"]
+COHORT_OPERATORS = ["in", "not_in", "exact", "is_not"]
 MAX_KEY_LENGTH = 400
+MAX_FILTERS = 50
 
 # Cohort membership: the cohorts feature registers fn(builder, cohort_id, person_id_sql, negate) -> SQL.
 cohort_condition: Callable | None = None
@@ -124,7 +126,7 @@ def _parse_filter(raw, where: str) -> PropertyFilter:
             raise BadRequest("Invalid property filter.", {where: "cohort filters are not available yet"})
         if not isinstance(value, int) or isinstance(value, bool):
             raise BadRequest("Invalid property filter.", {where: "a cohort filter's value is the cohort id"})
-        if operator not in ("in", "not_in", "exact", "is_not"):
+        if operator not in COHORT_OPERATORS:
             raise BadRequest("Invalid property filter.", {where: "cohort filters take operator in or not_in"})
         return PropertyFilter(key=str(key or "id"), operator=operator, value=value, type=ftype)
     if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
@@ -164,8 +166,8 @@ def parse_filters(raw, where: str = "properties") -> tuple[PropertyFilter, ...]:
         return ()
     if not isinstance(raw, list):
         raise BadRequest("Invalid property filters.", {where: "must be a list of filters"})
-    if len(raw) > 50:
-        raise BadRequest("Invalid property filters.", {where: "at most 50 filters"})
+    if len(raw) > MAX_FILTERS:
+        raise BadRequest("Invalid property filters.", {where: f"at most {MAX_FILTERS} filters"})
     return tuple(parse_filter(item, f"{where}[{i}]") for i, item in enumerate(raw))
 
 

@@ -1,26 +1,28 @@
-"""Registration of funnels with the navigation, the JSON query API and the insight
-registry (saved insights, dashboards). Called from FunnelsConfig.ready()."""
+"""The funnel insight kind, declared once: navigation, JSON query API (with the
+FunnelsActorsQuery drill-down) and saved insights derive from KIND
+(insights.registry.declare, called from FunnelsConfig.ready)."""
 
 from __future__ import annotations
 
 from analytics_app.models import Permission
-from insights.blocks import OPERATORS
+from analytics_app.query_api import QueryKind
+from insights.blocks.schema import property_filters_schema
+from insights.registry import InsightKind
 
-from .spec import ATTRIBUTIONS, MAX_ACTORS_LIMIT, MAX_STEPS, ORDERS, WINDOW_UNITS
+from .queries import FunnelActorsQueryRunner, FunnelQueryRunner
+from .spec import (
+    ATTRIBUTIONS,
+    MAX_ACTORS_LIMIT,
+    MAX_STEPS,
+    ORDERS,
+    WINDOW_UNITS,
+    FunnelActorsSpec,
+    FunnelSpec,
+)
 
-FILTER_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "key": {"type": "string", "maxLength": 400},
-        "operator": {"enum": OPERATORS, "default": "exact"},
-        "value": {},
-        "type": {"enum": ["event", "person", "cohort"], "default": "event"},
-    },
-    "required": ["key"],
-}
 EVENT_SCHEMA = {
     "type": "object",
-    "properties": {"event": {"type": "string"}, "properties": {"type": "array", "items": FILTER_SCHEMA}},
+    "properties": {"event": {"type": "string"}, "properties": property_filters_schema()},
     "required": ["event"],
 }
 
@@ -77,11 +79,7 @@ FUNNEL_PROPERTIES = {
         ],
         "default": "person",
     },
-    "properties": {
-        "type": "array",
-        "items": FILTER_SCHEMA,
-        "description": "filters applied to every event the funnel reads",
-    },
+    "properties": property_filters_schema("filters applied to every event the funnel reads"),
     "conversion_times": {
         "type": "boolean",
         "default": True,
@@ -167,27 +165,21 @@ ACTORS_RESPONSE_SCHEMA = {
 }
 
 
-def register() -> None:
-    from analytics_app import navigation, query_api  # noqa: PLC0415
-    from insights import registry  # noqa: PLC0415
-
-    from .queries import FunnelActorsQueryRunner, FunnelQueryRunner  # noqa: PLC0415
-    from .spec import FunnelActorsSpec, FunnelSpec  # noqa: PLC0415
-
-    navigation.register(navigation.Section("Funnels", "funnels:funnel", Permission.VIEW_INSIGHTS, 21))
-    query_api.register(
-        query_api.QueryKind(
-            kind="FunnelsQuery",
-            parse=FunnelSpec.from_json,
-            run=lambda project, spec, presenter: FunnelQueryRunner(project, spec).run().to_json(presenter),
-            schema=SCHEMA,
-            response_schema=RESPONSE_SCHEMA,
-            permission=Permission.VIEW_INSIGHTS,
-            summary="Funnels: persons (or sessions) through a sequence of steps within a conversion window.",
-        )
-    )
-    query_api.register(
-        query_api.QueryKind(
+KIND = InsightKind(
+    kind="FunnelsQuery",
+    label="Funnel",
+    spec=FunnelSpec,
+    runner=FunnelQueryRunner,
+    schema=SCHEMA,
+    response_schema=RESPONSE_SCHEMA,
+    summary="Funnels: persons (or sessions) through a sequence of steps within a conversion window.",
+    builder_url_name="funnels:funnel",
+    render_tile="funnels.views.render_tile",
+    menu_order=21,
+    menu_label="Funnels",
+    scripts=("funnels/funnels.js",),
+    queries=(
+        QueryKind(
             kind="FunnelsActorsQuery",
             parse=FunnelActorsSpec.from_json,
             run=lambda project, spec, presenter: (
@@ -197,24 +189,6 @@ def register() -> None:
             response_schema=ACTORS_RESPONSE_SCHEMA,
             permission=Permission.VIEW_INSIGHTS,
             summary="The persons who converted at, or dropped before, one funnel step.",
-        )
-    )
-
-    def render_tile(request, project, spec, result):
-        from funnels.views import render_tile as render  # noqa: PLC0415
-
-        return render(request, project, spec, result)
-
-    registry.register(
-        registry.InsightKind(
-            kind="FunnelsQuery",
-            label="Funnel",
-            builder_url_name="funnels:funnel",
-            parse=lambda body, project=None: FunnelSpec.from_json(body, project),
-            run=lambda project, spec: FunnelQueryRunner(project, spec).run(),
-            to_json=lambda spec: spec.to_json(),
-            render_tile=render_tile,
-            with_date_range=lambda spec, date_from, date_to=None: spec.with_date_range(date_from, date_to),
-            scripts=("funnels/funnels.js",),
-        )
-    )
+        ),
+    ),
+)

@@ -1,19 +1,13 @@
-"""JSON schemas of the PathsQuery body and response (OpenAPI description)."""
+"""The paths insight kind, declared once: navigation, JSON query API and saved insights
+derive from KIND (insights.registry.declare, called from PathsConfig.ready)."""
 
 from __future__ import annotations
 
-from .spec import DEFAULT_EDGE_LIMIT, DEFAULT_STEPS, MAX_EDGE_LIMIT, MAX_STEPS, MIN_STEPS
+from insights.blocks.schema import property_filters_schema
+from insights.registry import InsightKind
 
-FILTER_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "key": {"type": "string", "maxLength": 400},
-        "operator": {"type": "string", "default": "exact"},
-        "value": {},
-        "type": {"enum": ["event", "person", "cohort"], "default": "event"},
-    },
-    "required": ["key"],
-}
+from .queries import PathsQueryRunner
+from .spec import DEFAULT_EDGE_LIMIT, DEFAULT_STEPS, MAX_EDGE_LIMIT, MAX_STEPS, MIN_STEPS, PathsSpec
 
 SCHEMA = {
     "type": "object",
@@ -64,7 +58,7 @@ SCHEMA = {
             "maximum": MAX_EDGE_LIMIT,
             "default": DEFAULT_EDGE_LIMIT,
         },
-        "properties": {"type": "array", "items": FILTER_SCHEMA},
+        "properties": property_filters_schema(),
     },
     "required": ["kind"],
 }
@@ -103,3 +97,17 @@ RESPONSE_SCHEMA = {
         "omitted_edges": {"type": "integer", "description": "sessions that continued along edges left out"},
     },
 }
+
+KIND = InsightKind(
+    kind="PathsQuery",
+    label="Paths",
+    spec=PathsSpec,
+    runner=PathsQueryRunner,
+    schema=SCHEMA,
+    response_schema=RESPONSE_SCHEMA,
+    summary="Paths: step-prefixed edges between pages, screens or events, with drop-off.",
+    builder_url_name="paths:paths",
+    render_tile="paths.views.render_tile",
+    menu_order=23,
+    scripts=("paths/paths.js",),
+)
