@@ -15,8 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from analytics_app import clickhouse as ch
 from analytics_app.access import BadRequest
+from analytics_app.jsoncodec import loads
 from analytics_app.output import MASK_CHAR, mask_text
-from ingestion.processing import loads
 from insights.blocks import EventSource, SQLBuilder
 from insights.blocks import filters as filter_blocks
 from insights.blocks.source import DT64
