@@ -206,9 +206,9 @@ if __name__ == "__main__":
     graph = package_graph(found)
     for name in sorted(graph):
         print(f"{name} -> {', '.join(sorted(graph[name])) or '-'}")
-    for component in cycles(graph):
-        print("cycle:", " <-> ".join(component))
-        for edge in _edges_within(found, component):
+    for component in cycles(graph) or [None]:
+        print("cycle:", " <-> ".join(component) if component else "none")
+        for edge in _edges_within(found, component or []):
             print("   ", edge)
-    for line in violations(found):
+    for line in violations(found) or ["none"]:
         print("boundary:", line)
