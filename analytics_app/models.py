@@ -70,6 +70,16 @@ ROLE_DESCRIPTIONS = {
 }
 
 
+def can_edit_insights(perms) -> bool:
+    """Whether a role may change saved insights, dashboards and path cleaning rules.
+
+    Everyone with VIEW_INSIGHTS may open them. Writing needs VIEW_INSIGHTS *and*
+    EXPORT_DATA: admin, analyst and pm have both; exec and support are read-only.
+    No new Permission is added; see docs/dashboards.md.
+    """
+    return Permission.VIEW_INSIGHTS in perms and Permission.EXPORT_DATA in perms
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])

@@ -31,8 +31,7 @@ def main() -> None:
     setup_django()
 
     from analytics_app import clickhouse as ch  # noqa: PLC0415
-    from ingestion import processing  # noqa: PLC0415
-    from replay import synthetic  # noqa: PLC0415
+    from replay import ingest, synthetic  # noqa: PLC0415
     from replay.queries import session_snapshots  # noqa: PLC0415
 
     start_ms = int(time.time() * 1000) - 86_400_000
@@ -44,7 +43,7 @@ def main() -> None:
     synthetic.write_sessions(_Project(10), ordinary[:5])  # warm-up: first inserts and imports
     rows, results = [], {}
     for label, project_id, normalize in (("as received (cv 2024-10)", 11, False), ("normalized", 12, True)):
-        processing.NORMALIZE_SNAPSHOTS = normalize
+        ingest.NORMALIZE_SNAPSHOTS = normalize
         project = _Project(project_id)
         t0 = time.perf_counter()
         synthetic.write_sessions(project, [("big", "w1", "user-big", big), *ordinary])

@@ -1,7 +1,8 @@
 """Who may change saved insights and dashboards.
 
 Everyone with VIEW_INSIGHTS may open them. Writing (save, rename, delete, add to a
-dashboard, reorder tiles, store a date range) needs VIEW_INSIGHTS *and*
+dashboard, reorder tiles, store a date range) needs what `can_edit_insights` says
+(analytics_app/models.py, shared with the paths cleaning rules): VIEW_INSIGHTS *and*
 EXPORT_DATA: admin, analyst and pm have both; exec and support are read-only.
 No new Permission is added; see docs/dashboards.md.
 """
@@ -10,11 +11,9 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 
-from analytics_app.models import Permission
+from analytics_app.models import can_edit_insights
 
-
-def can_edit_insights(perms) -> bool:
-    return Permission.VIEW_INSIGHTS in perms and Permission.EXPORT_DATA in perms
+__all__ = ["can_edit_insights", "require_writer"]
 
 
 def require_writer(request) -> None:

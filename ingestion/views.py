@@ -25,10 +25,10 @@ from analytics_app import clickhouse as ch
 from analytics_app.access import project_page
 from analytics_app.models import Permission, Project
 
-from . import ratelimit, stream
+from . import processing, ratelimit, stream
 from .decoder import Batch, DecodeError, batch_token, parse_json, payload_bytes, to_batch
 from .forms import WarningsForm
-from .processing import BadSnapshot, Job, RequestContext, process_events, process_snapshots
+from .processing import BadSnapshot, Job, RequestContext, process_events
 from .queries import WarningsQueryRunner
 from .writer import StoreBusy, writer
 
@@ -206,7 +206,7 @@ def _capture_snapshots(request, state: _State) -> HttpResponse:
             429, "Rate limit exceeded for this project; retry later.", Retry_After=str(decision.retry_after)
         )
     try:
-        job, rejected = process_snapshots(batch.events, project, _context(request, batch, now))
+        job, rejected = processing.snapshot_processor(batch.events, project, _context(request, batch, now))
     except BadSnapshot as exc:
         return _error(400, str(exc))
     store(job)

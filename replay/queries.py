@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from analytics_app import clickhouse as ch
 from analytics_app.access import BadRequest
-from ingestion.processing import loads
+from analytics_app.jsoncodec import loads
 from insights.blocks import EventSource, SQLBuilder
 from insights.blocks import filters as filter_blocks
 from insights.blocks.source import DT64

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from analytics_app import clickhouse as ch
 from analytics_app.access import BadRequest
-from ingestion.processing import dumps, loads
+from analytics_app.jsoncodec import dumps, loads
 
 from . import queries
 from .format import INCREMENTAL_SNAPSHOT, META, PLUGIN, decompress_event
@@ -29,7 +29,7 @@ from .masking import RecordingMasker, mask_events
 
 CUSTOM = 5
 
-# Session ids as ingestion accepts them (ingestion/processing.py SESSION_ID).
+# Session ids as ingestion accepts them (replay/ingest.py SESSION_ID).
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,70}$")
 
 # Activity weights of the heatbar (issue 8).

@@ -3,7 +3,7 @@
 After every stored batch the writer calls `refresh_sessions({project_id: {session_id}})`
 (hooked in replay/register.py). For each project one INSERT ... SELECT ... GROUP BY
 recomputes the touched sessions from the narrow fact columns ingestion computed
-per rrweb event (ingestion/processing.py `snapshot_facts`); the JSON `data` column
+per rrweb event (replay/ingest.py `snapshot_facts`); the JSON `data` column
 is never read. A full recompute is idempotent, so chunks arriving out of order or
 twice give the same summary; the newest `version` wins (ReplacingMergeTree, read
 with FINAL).

@@ -278,8 +278,10 @@ USER_AGENT = (
 def write_sessions(project, sessions, *, user_agent: str = USER_AGENT, now: dt.datetime | None = None) -> int:
     """Store sessions [(session_id, window_id, distinct_id, events)] through the ingestion path
     (process_snapshots + write_jobs, so summaries are refreshed). Returns rrweb events stored."""
-    from ingestion.processing import RequestContext, process_snapshots  # noqa: PLC0415
+    from ingestion.processing import RequestContext  # noqa: PLC0415
     from ingestion.writer import write_jobs  # noqa: PLC0415
+
+    from .ingest import process_snapshots  # noqa: PLC0415
 
     ctx = RequestContext(now=now or dt.datetime.now(dt.UTC), user_agent=user_agent)
     jobs = []
@@ -296,6 +298,21 @@ def write_sessions(project, sessions, *, user_agent: str = USER_AGENT, now: dt.d
     if jobs:
         write_jobs(jobs)
     return count
+
+
+def demo_step(project, options) -> str | None:
+    """manage.py demo_setup's recordings step (registered in ReplayConfig.ready): `--recordings`
+    of the demo's recent sessions, once (not when the project has recordings already)."""
+    from analytics_app import clickhouse as ch  # noqa: PLC0415
+
+    recorded = ch.query(
+        "SELECT count() FROM session_replay_summaries WHERE project_id = {project_id:UInt32}",
+        {"project_id": project.pk},
+    ).scalar()
+    if not recorded and options["recordings"]:
+        written = demo_recordings(project, options["recordings"])
+        return f"{written} demo session recordings"
+    return None
 
 
 def demo_recordings(project, count: int = 300, days: int = 14) -> int:

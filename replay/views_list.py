@@ -18,7 +18,7 @@ from analytics_app import clickhouse as ch
 from analytics_app.access import BadRequest, project_api, project_page
 from analytics_app.models import Permission
 from insights.blocks import OPERATORS
-from retention.models import Cohort
+from retention.cohorts import project_cohorts
 
 from .forms import DATE_PRESETS, ORDER_CHOICES, RecordingsSpec
 from .queries import RecordingsQueryRunner, mask_url
@@ -44,7 +44,7 @@ def recordings(request):
         "orders": ORDER_CHOICES,
         "operators": OPERATORS,
         "prop_rows": _prop_rows(request.GET),
-        "cohorts": Cohort.objects.filter(project=project).order_by("name") if not request.htmx else [],
+        "cohorts": project_cohorts(project) if not request.htmx else [],
     }
     status = 200
     try:

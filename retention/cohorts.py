@@ -55,6 +55,13 @@ def install() -> None:
     filter_blocks.cohort_condition = cohort_condition
 
 
+def project_cohorts(project):
+    """The project's cohorts by name, for another app's cohort filter (the recordings list)."""
+    from .models import Cohort  # noqa: PLC0415
+
+    return Cohort.objects.filter(project=project).order_by("name")
+
+
 # ---------------------------------------------------------------- validation
 def _time_frame(raw: dict, where: str, errors: dict) -> dict:
     if "days" in raw:

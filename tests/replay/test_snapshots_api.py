@@ -18,9 +18,10 @@ import pytest
 
 from analytics_app import clickhouse as ch
 from analytics_app.models import Membership, PersonalAPIKey, Role
-from ingestion.processing import RequestContext, process_snapshots
+from ingestion.processing import RequestContext
 from ingestion.writer import write_jobs
 from replay.format import compress_event, decompress_event
+from replay.ingest import process_snapshots
 from replay.masking import mask_events
 from replay.synthetic import uuid7
 

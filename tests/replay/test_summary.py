@@ -16,11 +16,12 @@ from hypothesis import strategies as st
 
 from analytics_app import clickhouse as ch
 from analytics_app.models import Role
-from ingestion.processing import RequestContext, process_snapshots
+from ingestion.processing import RequestContext
 from ingestion.writer import write_jobs
 from replay import summary as replay_summary
 from replay import synthetic
 from replay.format import compress_event, decompress_event
+from replay.ingest import process_snapshots
 from replay.queries import session_snapshots
 
 from . import reference

@@ -12,9 +12,10 @@ import pytest
 
 from analytics_app.models import Role
 from ingestion import stream
-from ingestion.processing import Job, RequestContext, process_snapshots
+from ingestion.processing import Job, RequestContext
 from ingestion.writer import write_jobs
 from replay import summary, synthetic
+from replay.ingest import process_snapshots
 
 from . import reference
 from .test_summary import BASE_MS, stored

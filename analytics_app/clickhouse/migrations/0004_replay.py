@@ -1,7 +1,7 @@
 """Session replay: per-rrweb-event facts, retention by project, per-session summaries.
 
 session_replay_snapshots (new columns)
-  Ingestion (ingestion/processing.py `snapshot_facts`) computes a few narrow
+  Ingestion (replay/ingest.py `snapshot_facts`) computes a few narrow
   columns from each rrweb event so that a session's summary is a GROUP BY over
   small columns instead of a re-parse of the JSON: `chunk_index` (position in
   its $snapshot chunk: the order of equal timestamps), `size` (bytes of the rrweb

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from analytics_app import clickhouse as ch
+from analytics_app import demo_steps
 from analytics_app.models import Project
 
 
@@ -70,15 +71,10 @@ class Command(BaseCommand):
                 project.pk, options["persons"], options["days"], options["seed"], progress=True
             )
             self.stdout.write(f"  {summary}")
-        recorded = ch.query(
-            "SELECT count() FROM session_replay_summaries WHERE project_id = {project_id:UInt32}",
-            {"project_id": project.pk},
-        ).scalar()
-        if not recorded and options["recordings"]:
-            from replay.synthetic import demo_recordings  # noqa: PLC0415
-
-            written = demo_recordings(project, options["recordings"])
-            self.stdout.write(f"  {written} demo session recordings")
+        for step in demo_steps.steps:  # what apps add (replay: demo recordings)
+            line = step(project, options)
+            if line:
+                self.stdout.write(f"  {line}")
         call_command("ensure_default_dashboards", "--project", str(project.pk), stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("Sextant demo is ready."))
         self.stdout.write(f"  Log in as   {options['email']}")
