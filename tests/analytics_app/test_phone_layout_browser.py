@@ -19,6 +19,8 @@ from tests.dashboards.test_every_kind_browser import shoot
 from tests.explorer.conftest import insert_person
 from tests.ingestion.conftest import event, send
 from tests.paths.test_paths_browser import login
+from tests.replay.test_list import session_events
+from tests.replay.test_summary import send as send_recording
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -48,6 +50,10 @@ def test_no_page_scrolls_sideways_on_a_phone(
     bad = event("late_signup", "user-1", plan="pro")  # kept, with a warning that has a long detail
     bad["timestamp"] = "not-a-time"
     assert send(client, "/e/", {"api_key": project.api_token, "batch": [bad]}).status_code == 200
+    # a recordings table wider than the phone: its visually-hidden "Player" header must not
+    # widen the page (an absolutely placed span outside the table's scroll box did, at 1280 px too)
+    recording = session_events(now, seconds=90, clicks=3, errors=1, rage=False, url=url)
+    send_recording(project, str(uuid.uuid4()), [(uuid.uuid4(), recording)], distinct_id="user-1")
 
     base = app_live_server.url
     login(page, client, alice, base)
@@ -59,7 +65,7 @@ def test_no_page_scrolls_sideways_on_a_phone(
         "person": f"/project/{project.pk}/persons/{person}/",
         "funnels": f"/project/{project.pk}/funnels/?step_event=%24pageview&step_event=purchase",
         "members": f"/project/{project.pk}/members/",
-        "recordings": f"/project/{project.pk}/replay/",
+        "recordings": f"/project/{project.pk}/replay/?date_from=-30d",
         "api-keys": "/account/api-keys/",
         "ingestion-warnings": f"/project/{project.pk}/ingestion/warnings/",
     }
