@@ -3,6 +3,8 @@ own box, long values (times with their zone, uuids, distinct ids) wrap, and a se
 with long option texts stays inside its card. Found by QA on the demo at 390 px: the
 overview, events list, event page, person page, funnels, members, recordings and
 ingestion warnings pages were 396-629 px wide.
+At 1280 px the recordings list was 1,310 px wide (a visually-hidden header outside its
+table's scroll box) and the player's side cards stuck out of the page's right margin.
 
 ``SEXTANT_SCREENSHOT_DIR=/tmp/shots`` keeps a full-page screenshot of each page.
 """
@@ -53,7 +55,10 @@ def test_no_page_scrolls_sideways_on_a_phone(
     # a recordings table wider than the phone: its visually-hidden "Player" header must not
     # widen the page (an absolutely placed span outside the table's scroll box did, at 1280 px too)
     recording = session_events(now, seconds=90, clicks=3, errors=1, rage=False, url=url)
-    send_recording(project, str(uuid.uuid4()), [(uuid.uuid4(), recording)], distinct_id="user-1")
+    session_id = str(uuid.uuid4())
+    send_recording(project, session_id, [(uuid.uuid4(), recording)], distinct_id="user-1")
+    events.add("$pageview", "user-1", now, {"$current_url": url, "$session_id": session_id})
+    events.flush()
 
     base = app_live_server.url
     login(page, client, alice, base)
@@ -77,4 +82,17 @@ def test_no_page_scrolls_sideways_on_a_phone(
         shoot(page, f"phone-{name}")
         widths[name] = page.evaluate("document.documentElement.scrollWidth")
     assert widths == dict.fromkeys(pages, PHONE)
+
+    # the player's side column (person, events with their URLs) stays in its column at 1280 px
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{base}/project/{project.pk}/replay/{session_id}")
+    page.wait_for_load_state("networkidle")
+    shoot(page, "desktop-player")
+    overhang = page.evaluate(
+        """() => { const main = document.querySelector('main.content');
+          const inner = main.getBoundingClientRect().right - parseFloat(getComputedStyle(main).paddingRight);
+          return Math.max(...[...document.querySelectorAll('.rp-side .card')].map(
+            c => Math.round(c.getBoundingClientRect().right - inner))); }"""
+    )
+    assert overhang <= 0
     assert not page.page_errors
