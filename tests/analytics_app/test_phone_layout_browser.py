@@ -74,14 +74,21 @@ def test_no_page_scrolls_sideways_on_a_phone(
         "api-keys": "/account/api-keys/",
         "ingestion-warnings": f"/project/{project.pk}/ingestion/warnings/",
     }
-    widths = {}
+    widths, tab_rows = {}, {}
     for name, path in pages.items():
         response = page.goto(base + path)
         assert response.status == 200, name
         page.wait_for_load_state("networkidle")
         shoot(page, f"phone-{name}")
         widths[name] = page.evaluate("document.documentElement.scrollWidth")
+        tab_rows[name] = page.evaluate(
+            "(document.querySelector('.sidebar') || {getBoundingClientRect: () => ({height: 0})})"
+            ".getBoundingClientRect().height"
+        )
     assert widths == dict.fromkeys(pages, PHONE)
+    # the section tabs are one row of one-line tabs, however short the page (a short page
+    # such as a 403 stretched the tab row to 280 px of white)
+    assert {name: h for name, h in tab_rows.items() if h > 60} == {}
 
     # the player's side column (person, events with their URLs) stays in its column at 1280 px
     page.set_viewport_size({"width": 1280, "height": 900})
