@@ -44,6 +44,8 @@ def recordings(request):
         "orders": ORDER_CHOICES,
         "operators": OPERATORS,
         "prop_rows": _prop_rows(request.GET),
+        # roles without view-PII get a 403 for ?email=, so the form does not offer the box
+        "can_view_pii": Permission.VIEW_PII in request.perms,
         "cohorts": project_cohorts(project) if not request.htmx else [],
     }
     status = 200

@@ -270,6 +270,19 @@ def test_support_role_sees_masked_email_and_url_query(client, project, data, mak
     assert "ann@example.com" not in page and "Ann" not in page and "https://shop.test/?email=•" in page
 
 
+def test_email_filter_is_offered_only_to_roles_that_may_use_it(client, project, make_user):
+    # a role without view-PII gets a 403 for ?email=, so its form has no email box
+    for email, role, offered in (
+        ("sue@example.com", Role.SUPPORT, False),
+        ("al@example.com", Role.ANALYST, True),
+    ):
+        user = make_user(email)
+        Membership.objects.create(user=user, project=project, role=role)
+        client.force_login(user)
+        page = client.get(f"/project/{project.id}/replay/").content.decode()
+        assert ('name="email"' in page) is offered, role
+
+
 # ---- auth and bad input ----
 
 
