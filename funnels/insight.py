@@ -177,7 +177,7 @@ KIND = InsightKind(
     render_tile="funnels.views.render_tile",
     menu_order=21,
     menu_label="Funnels",
-    scripts=("funnels/funnels.js",),
+    scripts=("js/figures.js", "funnels/funnels.js"),
     queries=(
         QueryKind(
             kind="FunnelsActorsQuery",

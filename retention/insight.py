@@ -91,6 +91,6 @@ KIND = InsightKind(
     builder_url_name="retention:retention",
     render_tile="retention.views.render_tile",
     menu_order=22,
-    scripts=("retention/retention.js",),
+    scripts=("js/figures.js", "retention/retention.js"),
     styles=("retention/retention.css",),
 )

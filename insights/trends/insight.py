@@ -93,5 +93,5 @@ KIND = InsightKind(
     builder_url_name="insights:trends",
     render_tile="insights.views.render_tile",
     menu_order=20,
-    scripts=("js/trends.js",),
+    scripts=("js/figures.js", "js/trends.js"),
 )

@@ -4,14 +4,8 @@
   "use strict";
   if (window.SextantTrends) { window.SextantTrends.scan(document); return; }
 
-  function draw(el) {
-    if (!window.Plotly || el.dataset.drawn) { return; }
-    var data = el.querySelector('script[type="application/json"]');
-    var plot = el.querySelector(".plot");
-    if (!data || !plot) { return; }
-    var fig = JSON.parse(data.textContent);
-    window.Plotly.newPlot(plot, fig.data, fig.layout, { responsive: true, displaylogo: false, displayModeBar: false });
-    el.dataset.drawn = "1";
+  // After a figure is drawn: a point click opens its persons drill-down.
+  function drillable(el, plot) {
     if (!el.dataset.drillUrl) { return; }
     plot.on("plotly_click", function (ev) {
       var point = ev.points && ev.points[0];
@@ -26,12 +20,7 @@
       window.htmx.ajax("GET", url, { target: "#drilldown", swap: "innerHTML" });
     });
   }
-
-  function scan(root) {
-    root = root || document;
-    if (root.matches && root.matches("[data-trends-figure]")) { draw(root); }
-    if (root.querySelectorAll) { root.querySelectorAll("[data-trends-figure]").forEach(draw); }
-  }
+  var scan = window.SextantFigures.watch("[data-trends-figure]", drillable);
 
   function renumber(form) {
     var rows = form.querySelectorAll("#series-rows .series-row");
@@ -80,9 +69,5 @@
     var status = ev.detail.xhr.status;
     if (status === 400 || status === 422) { ev.detail.shouldSwap = true; ev.detail.isError = false; }
   });
-  document.addEventListener("htmx:load", function (ev) { scan(ev.detail.elt); });
-  document.addEventListener("DOMContentLoaded", function () { scan(document); });
-
-  window.SextantTrends = { draw: draw, scan: scan };
-  if (document.readyState !== "loading") { scan(document); }
+  window.SextantTrends = { scan: scan };
 })();

@@ -4,20 +4,7 @@
 (function () {
   "use strict";
   if (window.SextantFunnels) { window.SextantFunnels.scan(document); return; }
-  function draw(el) {
-    if (!window.Plotly || el.dataset.drawn) { return; }
-    var data = el.querySelector('script[type="application/json"]');
-    var plot = el.querySelector(".plot");
-    if (!data || !plot) { return; }
-    var fig = JSON.parse(data.textContent);
-    window.Plotly.newPlot(plot, fig.data, fig.layout, { responsive: true, displaylogo: false, displayModeBar: false });
-    el.dataset.drawn = "1";
-  }
-  function scan(root) {
-    root = root || document;
-    if (root.matches && root.matches("[data-funnel-figure]")) { draw(root); }
-    if (root.querySelectorAll) { root.querySelectorAll("[data-funnel-figure]").forEach(draw); }
-  }
+  var scan = window.SextantFigures.watch("[data-funnel-figure]");
   function renumber(form) {
     var rows = form.querySelectorAll("#step-rows .step-row");
     rows.forEach(function (row, i) { row.querySelector(".step-badge").textContent = String(i + 1); });
@@ -67,9 +54,5 @@
     var status = ev.detail.xhr.status;
     if (status === 400 || status === 422) { ev.detail.shouldSwap = true; ev.detail.isError = false; }
   });
-  document.addEventListener("htmx:load", function (ev) { scan(ev.detail.elt); });
-  document.addEventListener("DOMContentLoaded", function () { scan(document); });
-  window.addEventListener("load", function () { scan(document); });
-  window.SextantFunnels = { draw: draw, scan: scan };
-  if (document.readyState !== "loading") { scan(document); }
+  window.SextantFunnels = { scan: scan };
 })();
