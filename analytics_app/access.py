@@ -116,7 +116,8 @@ def project_page(perm: str = Permission.VIEW_PROJECT):
             _attach(request, project, perms)  # also for a 403: its page shows the role's menu
             if perm not in perms:
                 return forbidden(request, denial(request.user, project, perm))
-            request.session["last_project_id"] = project.pk
+            if request.session.get("last_project_id") != project.pk:  # a session write only on a switch
+                request.session["last_project_id"] = project.pk
             try:
                 with timezone.override(project.tz), viewing(request.presenter):
                     return view(request, *args, **kwargs)
