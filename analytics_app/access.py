@@ -34,20 +34,14 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from guardian.shortcuts import get_objects_for_user, get_perms
 
+from governance.presenter import Presenter, viewing
+from governance.roles import Permission
+
 from . import clickhouse as ch
-from .models import Membership, Permission, PersonalAPIKey, Project
-from .output import Presenter, viewing
+from .errors import BadRequest
+from .models import Membership, PersonalAPIKey, Project
 
 log = logging.getLogger(__name__)
-
-
-class BadRequest(Exception):
-    """Client input that cannot be used; becomes a 400 with this message."""
-
-    def __init__(self, message: str, errors: dict | None = None):
-        super().__init__(message)
-        self.message = message
-        self.errors = errors or {}
 
 
 def projects_for(user):

@@ -5,7 +5,9 @@ import zoneinfo
 from django import forms
 from django.contrib.auth import get_user_model
 
-from .models import Membership, PersonalAPIKey, Project, Role
+from governance.roles import Role
+
+from .models import Membership, PersonalAPIKey, Project
 
 COMMON_ZONES = sorted(zoneinfo.available_timezones())
 

@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
+from governance.roles import ROLE_PERMISSIONS, Permission, Role
+
 
 def generate_project_token() -> str:
     return "phc_" + secrets.token_urlsafe(32).replace("-", "").replace("_", "")[:40]
@@ -19,65 +21,6 @@ def generate_project_token() -> str:
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"{value!r} is not a known IANA time zone")
-
-
-class Permission(models.TextChoices):
-    """Object permissions on a Project (django-guardian)."""
-
-    VIEW_PROJECT = "view_project", "View project"
-    VIEW_INSIGHTS = "view_insights", "View insights and events"
-    VIEW_PII = "view_pii", "View PII properties unmasked"
-    VIEW_RECORDINGS = "view_recordings", "Watch session recordings"
-    MANAGE_PLAN = "manage_plan", "Manage the tracking plan"
-    MANAGE_MEMBERS = "manage_members", "Manage members and roles"
-    MANAGE_ALERTS = "manage_alerts", "Manage alerts"
-    EXPORT_DATA = "export_data", "Export data (CSV, API)"
-    MANAGE_PROJECT = "manage_project", "Change project settings"
-
-
-class Role(models.TextChoices):
-    ADMIN = "admin", "Admin"
-    ANALYST = "analyst", "Analyst"
-    PM = "pm", "Product manager"
-    EXEC = "exec", "Executive"
-    SUPPORT = "support", "Support"
-
-
-P = Permission
-ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.ADMIN: frozenset(p.value for p in Permission),
-    Role.ANALYST: frozenset(
-        {
-            P.VIEW_PROJECT,
-            P.VIEW_INSIGHTS,
-            P.VIEW_PII,
-            P.VIEW_RECORDINGS,
-            P.MANAGE_PLAN,
-            P.MANAGE_ALERTS,
-            P.EXPORT_DATA,
-        }
-    ),
-    Role.PM: frozenset({P.VIEW_PROJECT, P.VIEW_INSIGHTS, P.VIEW_RECORDINGS, P.MANAGE_ALERTS, P.EXPORT_DATA}),
-    Role.EXEC: frozenset({P.VIEW_PROJECT, P.VIEW_INSIGHTS}),
-    Role.SUPPORT: frozenset({P.VIEW_PROJECT, P.VIEW_INSIGHTS, P.VIEW_RECORDINGS}),
-}
-ROLE_DESCRIPTIONS = {
-    Role.ADMIN: "Everything, including members, project settings and unmasked PII.",
-    Role.ANALYST: "All analytics, unmasked PII, recordings, exports, the tracking plan and alerts.",
-    Role.PM: "All analytics, recordings, exports and alerts; PII masked.",
-    Role.EXEC: "Read-only insights and dashboards; PII masked; no recordings.",
-    Role.SUPPORT: "Find users and watch their recordings; PII masked.",
-}
-
-
-def can_edit_insights(perms) -> bool:
-    """Whether a role may change saved insights, dashboards and path cleaning rules.
-
-    Everyone with VIEW_INSIGHTS may open them. Writing needs VIEW_INSIGHTS *and*
-    EXPORT_DATA: admin, analyst and pm have both; exec and support are read-only.
-    No new Permission is added; see docs/dashboards.md.
-    """
-    return Permission.VIEW_INSIGHTS in perms and Permission.EXPORT_DATA in perms
 
 
 class Project(models.Model):

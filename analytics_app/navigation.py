@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models import Permission
+from governance.roles import Permission
 
 
 @dataclass(frozen=True)

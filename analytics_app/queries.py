@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from governance.roles import Permission
+
 from . import clickhouse as ch
-from .access import BadRequest
-from .models import Permission, Project
+from .errors import BadRequest
+from .models import Project
 from .query_api import QueryKind, register
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .models import Permission
+from governance.roles import Permission
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "guardian",
     "template_partials",
+    "governance",
     "analytics_app",
     "ingestion",
     "insights",

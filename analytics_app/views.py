@@ -11,10 +11,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from governance.roles import ROLE_DESCRIPTIONS, ROLE_PERMISSIONS, Permission, Role
+
 from . import clickhouse as ch
-from .access import BadRequest, parse_json_body, project_api, project_page, projects_for
+from .access import parse_json_body, project_api, project_page, projects_for
+from .errors import BadRequest
 from .forms import AddMemberForm, APIKeyForm, ChangeRoleForm, NewProjectForm, ProjectForm
-from .models import ROLE_DESCRIPTIONS, ROLE_PERMISSIONS, Membership, Permission, PersonalAPIKey, Role
+from .models import Membership, PersonalAPIKey
 from .openapi import build_schema
 from .queries import EventNamesQueryRunner, EventNamesSpec, VolumeQueryRunner
 from .query_api import REGISTRY, known_kinds

@@ -83,8 +83,9 @@ def main() -> None:
 
     from analytics_app import clickhouse as ch  # noqa: PLC0415
     from analytics_app.jsoncodec import loads  # noqa: PLC0415
-    from analytics_app.models import Membership, Project, Role  # noqa: PLC0415
-    from analytics_app.output import Presenter  # noqa: PLC0415
+    from analytics_app.models import Membership, Project  # noqa: PLC0415
+    from governance.presenter import Presenter  # noqa: PLC0415
+    from governance.roles import Role
     from replay import synthetic  # noqa: PLC0415
     from replay.queries import SESSION_SNAPSHOTS_SQL as SNAPSHOTS_SQL  # noqa: PLC0415
     from replay.snapshots import snapshots_body  # noqa: PLC0415

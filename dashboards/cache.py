@@ -21,8 +21,8 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
-from analytics_app import output
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
+from governance import presenter
 from insights.registry import KINDS, InsightKind
 
 from .models import Insight, spec_text
@@ -111,7 +111,7 @@ def compute(
     unless `refresh` (or absent). Raises BadRequest for a spec that no longer parses
     and the ClickHouse layer's errors for a failed query."""
     kind = kind_for(kind_name)
-    with output.stored():  # checked against its author's permissions when it was saved
+    with presenter.stored():  # checked against its author's permissions when it was saved
         spec = apply_override(kind, parse_spec(kind, raw_spec, project), override)
     text = spec_text(spec_dict(kind, spec))
     key = cache_key(project, kind_name, text, override)

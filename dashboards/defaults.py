@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 from insights.registry import KINDS
 
 from .cache import parse_spec, spec_dict

@@ -8,7 +8,7 @@ import json
 
 from django import forms
 
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 from insights.blocks.dates import parse_point
 from insights.registry import KINDS
 

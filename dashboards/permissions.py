@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 
-from analytics_app.models import can_edit_insights
+from governance.roles import can_edit_insights
 
 __all__ = ["can_edit_insights", "require_writer"]
 

@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 
 from analytics_app import clickhouse as ch
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 
 from .cache import DateOverride, compute_insight
 from .models import Dashboard

@@ -17,8 +17,9 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from analytics_app import clickhouse as ch
-from analytics_app.access import BadRequest, project_page
-from analytics_app.models import Permission
+from analytics_app.access import project_page
+from analytics_app.errors import BadRequest
+from governance.roles import Permission
 from insights.registry import KINDS
 
 from .cache import DateOverride, compute_insight

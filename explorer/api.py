@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from analytics_app.models import Permission
 from analytics_app.query_api import QueryKind
+from governance.roles import Permission
 from insights.blocks.schema import property_filters_schema
 
 from .forms import MAX_LIMIT, EventsSpec

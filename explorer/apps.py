@@ -6,10 +6,10 @@ class ExplorerConfig(AppConfig):
     verbose_name = "Events and persons"
 
     def ready(self):
-        from analytics_app.models import Permission  # noqa: PLC0415
         from analytics_app.navigation import Section, register  # noqa: PLC0415
         from analytics_app.openapi import EXTRA_PATHS  # noqa: PLC0415
         from analytics_app.query_api import register as register_kind  # noqa: PLC0415
+        from governance.roles import Permission  # noqa: PLC0415
 
         from .api import EVENTS_QUERY, PERSONS_PATHS  # noqa: PLC0415
 

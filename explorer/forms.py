@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from django.core import signing
 
-from analytics_app import output
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
+from governance import presenter
 from insights.blocks import DateRange, PropertyFilter, parse_filters
 from insights.blocks.filters import MAX_KEY_LENGTH, OPERATORS
 
@@ -270,7 +270,7 @@ class EventsSpec:
 def _guard_distinct_id(value) -> None:
     """A viewer without view-PII may not look events or persons up by an e-mail distinct_id
     (they see those masked; an answer would confirm a guess)."""
-    viewer = output.current()
+    viewer = presenter.current()
     if viewer is not None and isinstance(value, str):
         viewer.guard_value(value, "Looking up a distinct_id")
 
@@ -292,7 +292,7 @@ class PersonsSpec:
         limit = params.get("limit")
         search = _short_text(params.get("search"), "search", 200)
         distinct_id = _short_text(params.get("distinct_id"), "distinct_id")
-        viewer = output.current()
+        viewer = presenter.current()
         if viewer is not None and not viewer.can_view_pii:
             viewer.guard_value(search, "Searching persons")
             _guard_distinct_id(distinct_id)
@@ -301,7 +301,7 @@ class PersonsSpec:
             distinct_id=distinct_id,
             limit=50 if limit in (None, "") else _limit(limit, text=True),
             after=Cursor.optional(params.get("after")),
-            ids_only=output.masked_viewer(),
+            ids_only=presenter.masked_viewer(),
         )
 
     def query_params(self, **overrides) -> dict:

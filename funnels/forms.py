@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 from insights.registry import decode_q
 
 from .spec import FunnelSpec

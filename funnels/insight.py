@@ -4,8 +4,8 @@ FunnelsActorsQuery drill-down) and saved insights derive from KIND
 
 from __future__ import annotations
 
-from analytics_app.models import Permission
 from analytics_app.query_api import QueryKind
+from governance.roles import Permission
 from insights.blocks.schema import property_filters_schema
 from insights.registry import InsightKind
 

@@ -12,8 +12,8 @@ import dataclasses
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from analytics_app import output
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
+from governance import presenter
 from insights.blocks import DateRange, PropertyFilter, parse_filters
 from insights.blocks.breakdown import MAX_LIMIT, OTHER_VALUE
 from insights.blocks.filters import MAX_KEY_LENGTH
@@ -234,15 +234,15 @@ def _guard_breakdown_value(funnel, value) -> None:
     """A viewer without view-PII may drill only into breakdown values they can read: a
     value of a PII property, or one that masking changes (an e-mail, a URL's query), would
     confirm a guess (docs/access.md, "Search and filters")."""
-    viewer = output.current()
+    viewer = presenter.current()
     if viewer is None or viewer.can_view_pii or value in (None, "", OTHER_VALUE) or funnel.breakdown is None:
         return
-    if value.startswith(output.TOKEN_PREFIX):  # the key of a masked label: resolved by the server
+    if value.startswith(presenter.TOKEN_PREFIX):  # the key of a masked label: resolved by the server
         return
     prop = funnel.breakdown.property
     viewer.guard_key(prop, "Drilling into a breakdown value of")
     if viewer.value(prop, value) != value:
-        raise output.PermissionDenied(
+        raise presenter.PermissionDenied(
             "Drilling into a breakdown value your role sees masked (an e-mail address or a URL's "
             "query) needs the view-PII permission."
         )

@@ -8,9 +8,10 @@ import uuid
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from analytics_app.access import BadRequest, project_page
-from analytics_app.models import Permission
-from analytics_app.output import MASK_CHAR, TOKEN_PREFIX
+from analytics_app.access import project_page
+from analytics_app.errors import BadRequest
+from governance.presenter import MASK_CHAR, TOKEN_PREFIX
+from governance.roles import Permission
 from insights import views_common
 from insights.blocks import OPERATORS
 from insights.blocks.breakdown import OTHER_VALUE

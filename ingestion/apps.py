@@ -8,8 +8,8 @@ class IngestionConfig(AppConfig):
 
     def ready(self):
         from analytics_app.embedded import register_service  # noqa: PLC0415
-        from analytics_app.models import Permission  # noqa: PLC0415
         from analytics_app.navigation import Section, register  # noqa: PLC0415
+        from governance.roles import Permission  # noqa: PLC0415
 
         register(Section("Ingestion warnings", "ingestion_warnings", Permission.VIEW_INSIGHTS, 800))
         if settings.REDIS_URL and settings.CLICKHOUSE_URL.startswith("chdb"):

@@ -23,7 +23,8 @@ from django.views.decorators.http import require_GET
 
 from analytics_app import clickhouse as ch
 from analytics_app.access import project_page
-from analytics_app.models import Permission, Project
+from analytics_app.models import Project
+from governance.roles import Permission
 
 from . import processing, ratelimit, stream
 from .decoder import Batch, DecodeError, batch_token, parse_json, payload_bytes, to_batch

@@ -42,10 +42,10 @@ from dataclasses import dataclass, field, replace
 from django.utils.module_loading import import_string
 
 from analytics_app import navigation, query_api
-from analytics_app.access import BadRequest
-from analytics_app.models import Permission
+from analytics_app.errors import BadRequest
 from analytics_app.navigation import Section
 from analytics_app.query_api import QueryKind
+from governance.roles import Permission
 
 # Longest `?q=<spec JSON>` a builder URL may carry.
 MAX_Q_LENGTH = 40_000

@@ -18,9 +18,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from analytics_app import clickhouse as ch
-from analytics_app.access import BadRequest
-from analytics_app.output import Presenter
+from analytics_app.errors import BadRequest
 from analytics_app.queries import EventNamesQueryRunner, EventNamesSpec
+from governance.presenter import Presenter
 
 TOO_LARGE = "The query is too large for the configured limits; narrow the date range or filters."
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from django import forms
 
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 from insights.registry import decode_q
 
 from .spec import CUSTOM, DEFAULT_EDGE_LIMIT, DEFAULT_STEPS, PAGEVIEW, SCREEN, PathsSpec, regex_problem

@@ -31,7 +31,7 @@ import hmac
 
 from django.conf import settings
 
-from analytics_app.output import EMAIL_RE, MASK_CHAR, mask_query_values, mask_text
+from governance.presenter import EMAIL_RE, MASK_CHAR, mask_query_values, mask_text
 
 from .spec import PAGEVIEW, SCREEN
 

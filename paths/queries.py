@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from analytics_app import clickhouse as ch
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 from insights.blocks import EventSource, SQLBuilder
 from insights.blocks import filters as filter_blocks
 from insights.blocks.source import DT64

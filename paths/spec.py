@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 
-from analytics_app import output
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
+from governance import presenter
 from insights.blocks import DateRange, PropertyFilter, parse_filters
 
 PAGEVIEW, SCREEN, CUSTOM = "$pageview", "$screen", "custom_event"
@@ -151,7 +151,7 @@ class PathsSpec:
             properties = ()
         if errors:
             raise BadRequest("Invalid paths query.", errors)
-        viewer = output.current()
+        viewer = presenter.current()
         if viewer is not None and not viewer.can_view_pii:
             for point in (start_point, end_point, *exclude):
                 if point and any(c in point for c in "@?#"):
@@ -160,7 +160,7 @@ class PathsSpec:
                         "string needs the view-PII permission: your role sees those parts masked."
                     )
         return cls(
-            masked=body.get("masked") is True or (bool(rules or groupings) and output.masked_viewer()),
+            masked=body.get("masked") is True or (bool(rules or groupings) and presenter.masked_viewer()),
             date_range=date_range,
             include_event_types=types,
             start_point=start_point,

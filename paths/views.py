@@ -12,8 +12,9 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from analytics_app.access import BadRequest, project_page
-from analytics_app.models import Permission, can_edit_insights
+from analytics_app.access import project_page
+from analytics_app.errors import BadRequest
+from governance.roles import Permission, can_edit_insights
 from insights import views_common
 from insights.blocks import OPERATORS
 

@@ -12,8 +12,8 @@ import math
 import uuid
 from dataclasses import dataclass, field, replace
 
-from analytics_app import output
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
+from governance import presenter
 from insights.blocks import DateRange, PropertyFilter, parse_filters
 from insights.blocks.filters import MAX_KEY_LENGTH
 
@@ -121,7 +121,7 @@ class RecordingsSpec:
     @classmethod
     def from_query(cls, params) -> RecordingsSpec:
         errors: dict[str, str] = {}
-        viewer = output.current()
+        viewer = presenter.current()
         if viewer is not None and not viewer.can_view_pii:
             # The email filter is a search over a PII property; distinct_id / url must not
             # confirm an e-mail address either (docs/replay.md, "PII").
@@ -176,7 +176,7 @@ class RecordingsSpec:
             order=order if order in ORDER_CHOICES else "-start_time",
             limit=_int(params.get("limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT, errors),
             offset=_int(params.get("offset"), "offset", 0, 0, MAX_OFFSET, errors),
-            masked=output.masked_viewer(),
+            masked=presenter.masked_viewer(),
         )
         if (
             spec.min_duration is not None

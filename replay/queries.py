@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from analytics_app import clickhouse as ch
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 from analytics_app.jsoncodec import loads
 from insights.blocks import EventSource, SQLBuilder
 from insights.blocks import filters as filter_blocks

@@ -3,7 +3,7 @@ Called from ReplayConfig.ready()."""
 
 from __future__ import annotations
 
-from analytics_app.models import Permission
+from governance.roles import Permission
 
 
 def register() -> None:

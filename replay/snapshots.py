@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from analytics_app import clickhouse as ch
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 from analytics_app.jsoncodec import dumps, loads
 
 from . import queries

@@ -15,8 +15,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from analytics_app import clickhouse as ch
-from analytics_app.access import BadRequest, project_api, project_page
-from analytics_app.models import Permission
+from analytics_app.access import project_api, project_page
+from analytics_app.errors import BadRequest
+from governance.roles import Permission
 from insights.blocks import OPERATORS
 from retention.cohorts import project_cohorts
 

@@ -29,9 +29,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from analytics_app import clickhouse as ch
-from analytics_app.access import BadRequest, json_error, project_api, project_page
-from analytics_app.models import Permission
-from analytics_app.output import mask_text
+from analytics_app.access import json_error, project_api, project_page
+from analytics_app.errors import BadRequest
+from governance.presenter import mask_text
+from governance.roles import Permission
 from insights.blocks import DateRange
 
 from . import snapshots

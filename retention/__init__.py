@@ -69,7 +69,7 @@ COHORT_PATHS = {
 
 def register() -> None:
     from analytics_app import navigation, openapi  # noqa: PLC0415
-    from analytics_app.models import Permission  # noqa: PLC0415
+    from governance.roles import Permission  # noqa: PLC0415
     from insights.registry import declare  # noqa: PLC0415
 
     from . import cohorts  # noqa: PLC0415

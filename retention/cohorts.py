@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 from insights.blocks import filters as filter_blocks
 from insights.blocks.filters import MAX_KEY_LENGTH, parse_filter, parse_filters
 

@@ -18,7 +18,7 @@ import json
 
 from django import forms
 
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 from insights.registry import decode_q
 
 from .cohorts import clean_definition, parse_csv

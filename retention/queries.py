@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from analytics_app import clickhouse as ch
-from analytics_app import output
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
+from governance import presenter
 from insights.blocks import EventSource, Interval, SQLBuilder
 from insights.blocks import filters as filter_blocks
 from insights.blocks.breakdown import NONE_LABEL, OTHER_LABEL, OTHER_VALUE
@@ -403,7 +403,7 @@ def members_select(b: SQLBuilder, project, definition: dict, now: dt.datetime) -
             if kind in COHORT_EVENT_CRITERIA:
                 events.add(c["event"])
                 start, end = frame_bounds(c, project.tz, now)
-                with output.stored():  # the cohort's definition, checked when it was saved
+                with presenter.stored():  # the cohort's definition, checked when it was saved
                     props = parse_filters(c.get("properties"))
                 match = f"e.event = {b.bind(c['event'], 'String')}"
                 if props:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 from insights.blocks import DateRange, PropertyFilter, parse_filters
 from insights.blocks.breakdown import MAX_LIMIT, Breakdown
 from insights.blocks.filters import MAX_KEY_LENGTH

@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 
 from analytics_app import clickhouse as ch
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 
 log = logging.getLogger(__name__)
 

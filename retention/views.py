@@ -15,8 +15,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from analytics_app.access import BadRequest, parse_json_body, project_api, project_page
-from analytics_app.models import Permission
+from analytics_app.access import parse_json_body, project_api, project_page
+from analytics_app.errors import BadRequest
+from governance.roles import Permission
 from insights import views_common
 from insights.blocks import OPERATORS
 

@@ -19,7 +19,8 @@ from hypothesis import settings as hypothesis_settings
 
 from analytics_app import clickhouse as ch
 from analytics_app.clickhouse import migrate
-from analytics_app.models import Membership, PersonalAPIKey, Project, Role
+from analytics_app.models import Membership, PersonalAPIKey, Project
+from governance.roles import Role
 
 pytest_plugins = ["tests.browser"]
 

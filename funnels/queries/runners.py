@@ -9,8 +9,8 @@ import datetime as dt
 import json
 
 from analytics_app import clickhouse as ch
-from analytics_app import output
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
+from governance import presenter
 from insights.blocks.breakdown import OTHER_VALUE
 from insights.blocks.dates import interval_starts
 
@@ -221,11 +221,11 @@ class FunnelActorsQueryRunner:
         """The raw value behind `breakdown_value`, which may be the token of a masked label
         (docs/access.md): found among this funnel's top values by its keyed tag."""
         value = self.spec.breakdown_value
-        if not value.startswith(output.TOKEN_PREFIX):
+        if not value.startswith(presenter.TOKEN_PREFIX):
             return value
-        tag = value.removeprefix(output.TOKEN_PREFIX)
+        tag = value.removeprefix(presenter.TOKEN_PREFIX)
         for r in FunnelQueryRunner(self.project, self.spec.funnel, engine="arrays").run().results:
-            if r.value not in ("", OTHER_VALUE) and output.label_tag(self.project.pk, r.label) == tag:
+            if r.value not in ("", OTHER_VALUE) and presenter.label_tag(self.project.pk, r.label) == tag:
                 return r.value
         raise BadRequest("Invalid drill-down.", {"breakdown_value": "not a breakdown value of this funnel"})
 

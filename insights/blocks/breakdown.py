@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 
 from .builder import SQLBuilder
 from .filters import MAX_KEY_LENGTH, event_text_sql, person_text_sql

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 
 _REL = re.compile(r"^-(\d{1,4})([hdwmy])$")
 # Earliest instant an "all time" range starts from when the project has no data.

@@ -29,8 +29,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from analytics_app import output
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
+from governance import presenter
 
 from .builder import SQLBuilder
 
@@ -100,7 +100,7 @@ def parse_filter(raw, where: str) -> PropertyFilter:
     f = _parse_filter(raw, where)
     if f.type != "cohort" and raw.get("masked") is True:  # saved by a user who sees PII masked
         f = dataclasses.replace(f, masked=True)
-    viewer = output.current()
+    viewer = presenter.current()
     if viewer is None or viewer.can_view_pii or f.type == "cohort":
         return f
     if f.operator not in ("is_set", "is_not_set"):
@@ -204,7 +204,7 @@ def person_text_sql(b: SQLBuilder, key: str, props_sql: str = "person_properties
     return text, is_set
 
 
-# The SQL twin of output.mask_string for filters of viewers without view-PII: fragments of
+# The SQL twin of presenter.mask_string for filters of viewers without view-PII: fragments of
 # URLs / paths, query values and e-mail addresses become a mask character.
 _MASK_FRAGMENT = (r"((?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s#]*)#\S*", "\\1#•")
 _MASK_QUERY_VALUE = (r"([?&][^=&#\s]*=)[^&#\s]*", "\\1•")

@@ -12,7 +12,7 @@ Both become the one JSON body that `TrendsSpec.from_json` validates:
 
 from __future__ import annotations
 
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 from insights.registry import decode_q
 
 from .spec import TrendsSpec

@@ -23,7 +23,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from analytics_app import clickhouse as ch
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 from insights.blocks import EventSource, Interval, SQLBuilder
 from insights.blocks.breakdown import OTHER_VALUE, Breakdown
 from insights.blocks.breakdown import label as breakdown_label

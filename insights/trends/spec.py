@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 from insights.blocks import INTERVALS, DateRange, Interval, PropertyFilter, parse_filters
 from insights.blocks.breakdown import Breakdown
 from insights.blocks.filters import MAX_KEY_LENGTH

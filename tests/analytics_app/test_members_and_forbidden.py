@@ -9,7 +9,8 @@ import logging
 import pytest
 from django.urls import reverse
 
-from analytics_app.models import Membership, Role
+from analytics_app.models import Membership
+from governance.roles import Role
 
 pytestmark = pytest.mark.django_db
 

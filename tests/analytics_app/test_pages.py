@@ -3,7 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from analytics_app.models import Membership, PersonalAPIKey, Role
+from analytics_app.models import Membership, PersonalAPIKey
+from governance.roles import Role
 
 
 def test_login_page_and_login(client, alice, project):

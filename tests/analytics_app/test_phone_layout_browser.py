@@ -16,7 +16,8 @@ import uuid
 
 import pytest
 
-from analytics_app.models import Membership, Role
+from analytics_app.models import Membership
+from governance.roles import Role
 from tests.dashboards.test_every_kind_browser import shoot
 from tests.explorer.conftest import insert_person
 from tests.ingestion.conftest import event, send

@@ -21,8 +21,9 @@ from urllib.parse import unquote, urlencode
 import pytest
 from django.urls import reverse
 
-from analytics_app.models import Membership, Role
+from analytics_app.models import Membership
 from dashboards.models import Dashboard, DashboardTile, Insight
+from governance.roles import Role
 from retention.cohorts import clean_definition, parse_csv
 from retention.models import Cohort
 from retention.queries import compute_cohort

@@ -14,7 +14,8 @@ import uuid
 
 import pytest
 
-from analytics_app.models import ROLE_PERMISSIONS, Membership, Role
+from analytics_app.models import Membership
+from governance.roles import ROLE_PERMISSIONS, Role
 from tests.conftest import EventBuilder
 from tests.ingestion.conftest import fresh_ingestion_state  # noqa: F401 - autouse fixture
 from tests.replay.test_list import session_events
@@ -351,7 +352,7 @@ def test_paths_points_cannot_probe_masked_parts(client, project, data, alice):
 def test_a_masked_filter_stays_masked_when_saved_and_reopened(project, data):
     """A pm cannot save `$current_url icontains "token=secret42"` and read the answer off the
     saved insight (stored specs parse unchecked, so the flag travels with the spec)."""
-    from analytics_app import output  # noqa: PLC0415
+    from governance import presenter  # noqa: PLC0415
     from insights.trends.queries import TrendsQueryRunner  # noqa: PLC0415
     from insights.trends.spec import TrendsSpec  # noqa: PLC0415
 
@@ -360,14 +361,14 @@ def test_a_masked_filter_stays_masked_when_saved_and_reopened(project, data):
         "series": [{"event": "signed_up"}],
         "properties": [{"key": "$current_url", "operator": "icontains", "value": "token=secret42"}],
     }
-    pm_view = output.Presenter.for_request(project, ROLE_PERMS_PM)
-    with output.viewing(pm_view):
+    pm_view = presenter.Presenter.for_request(project, ROLE_PERMS_PM)
+    with presenter.viewing(pm_view):
         saved = TrendsSpec.from_json(body, project).to_json()
     assert saved["properties"][0]["masked"] is True
-    with output.stored():
+    with presenter.stored():
         reopened = TrendsSpec.from_json(saved, project)
     assert TrendsQueryRunner(project, reopened).run().to_json(pm_view)["results"][0]["total"] == 0
-    with output.stored():  # the same filter saved by an analyst is evaluated on the raw URL
+    with presenter.stored():  # the same filter saved by an analyst is evaluated on the raw URL
         raw = TrendsSpec.from_json(body, project)
     assert TrendsQueryRunner(project, raw).run().to_json(pm_view)["results"][0]["total"] == 1
 

@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.urls import reverse
 
-from analytics_app.models import Role
 from dashboards.models import Insight
+from governance.roles import Role
 from tests.conftest import EventBuilder
 from tests.explorer.conftest import insert_person
 

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from analytics_app import clickhouse as ch
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 from dashboards.models import Dashboard, DashboardTile, Insight
 from insights import registry
 

@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from analytics_app.models import Membership, Role
+from analytics_app.models import Membership
 from explorer.forms import Cursor, EventsSpec
 from explorer.queries import EventsQueryRunner
+from governance.roles import Role
 from insights.blocks import DateRange
 
 from .conftest import insert_events

@@ -10,7 +10,8 @@ import tracemalloc
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from analytics_app.models import Membership, Role
+from analytics_app.models import Membership
+from governance.roles import Role
 
 from .conftest import insert_events
 

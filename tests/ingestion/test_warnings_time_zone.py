@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from django.urls import reverse
 
-from analytics_app.models import Role
+from governance.roles import Role
 
 from .conftest import event, send
 

@@ -7,7 +7,7 @@ import zoneinfo
 
 import pytest
 
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 from insights.blocks.dates import DateRange, Interval, interval_starts
 
 LA = zoneinfo.ZoneInfo("America/Los_Angeles")

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 import analytics_app.views  # noqa: F401  (registers EventNamesQuery, as the URLconf does)
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 from analytics_app.navigation import SECTIONS
 from analytics_app.query_api import REGISTRY
 from funnels import insight as funnels_insight

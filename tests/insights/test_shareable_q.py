@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 from insights.registry import MAX_Q_LENGTH, decode_q
 
 

@@ -10,8 +10,8 @@ import zoneinfo
 
 import pytest
 
-from analytics_app.access import BadRequest
-from analytics_app.output import Presenter
+from analytics_app.errors import BadRequest
+from governance.presenter import Presenter
 from insights.blocks.breakdown import OTHER_VALUE
 from insights.trends.queries import TrendsPersonsQueryRunner, TrendsQueryRunner
 from insights.trends.spec import TrendsSpec

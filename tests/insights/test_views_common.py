@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from analytics_app import clickhouse as ch
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 from insights import views_common
 from insights.trends.spec import TrendsSpec
 

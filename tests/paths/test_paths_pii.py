@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics_app import output
 from analytics_app.models import PersonalAPIKey
-from analytics_app.output import MASK_CHAR, Presenter
+from governance import presenter
+from governance.presenter import MASK_CHAR, Presenter
 from insights.registry import KINDS
 from paths.masking import FULL_MASK, KIND_EVENT, KIND_PAGEVIEW, KIND_SCREEN, NodeMasker, mask_query_values
 from paths.queries import PathsQueryRunner
@@ -26,7 +26,7 @@ JANE, JOE = "jane@example.com", "joe@example.com"
 @pytest.fixture
 def url_is_pii(monkeypatch):
     """The project's tracking plan classifies $current_url as PII."""
-    monkeypatch.setattr(output, "_pii_sources", [lambda project: {"$current_url"}])
+    monkeypatch.setattr(presenter, "_pii_sources", [lambda project: {"$current_url"}])
 
 
 @pytest.fixture
@@ -127,7 +127,7 @@ def test_without_classification_exec_sees_urls_but_query_values_are_masked(clien
 
 
 def test_screen_names_masked_when_screen_name_is_pii(client, bob, project, pii_paths, monkeypatch):
-    monkeypatch.setattr(output, "_pii_sources", [lambda project: {"$screen_name"}])
+    monkeypatch.setattr(presenter, "_pii_sources", [lambda project: {"$screen_name"}])
     client.force_login(bob)
     html = page(client, project, date_from="-7d", event_type="$screen")
     assert "Home" not in html.split('id="result"', 1)[1] and "Search" not in html.split('id="result"', 1)[1]

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 from paths.models import PathCleaningRule
 from paths.queries import PathsActorsRunner, PathsQueryRunner, TopPathsQueryRunner
 from paths.spec import PathsSpec

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics_app import clickhouse as ch
-from analytics_app.models import Membership, Role
+from analytics_app.models import Membership
+from governance.roles import Role
 from retention.models import Cohort
 from tests.conftest import EventBuilder
 

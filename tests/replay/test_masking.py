@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analytics_app.output import Presenter
+from governance.presenter import Presenter
 from replay.format import compress_event, decompress_event
 from replay.masking import for_presenter, mask_events, mask_text, mask_url, mask_urls_in_text
 

@@ -10,7 +10,8 @@ import re
 import pytest
 from django.test import Client
 
-from analytics_app.models import Membership, Role
+from analytics_app.models import Membership
+from governance.roles import Role
 
 from .test_snapshots_api import recent_events, record
 

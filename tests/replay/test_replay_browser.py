@@ -25,7 +25,8 @@ from django.test import Client
 from playwright.sync_api import expect
 
 from analytics_app import clickhouse as ch
-from analytics_app.models import Membership, Role
+from analytics_app.models import Membership
+from governance.roles import Role
 from replay.queries import session_snapshots
 
 VERSION = (Path(settings.BASE_DIR) / "static" / "vendor" / "posthog-js" / "VERSION").read_text().strip()

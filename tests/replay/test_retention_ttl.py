@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 
 from analytics_app import clickhouse as ch
-from analytics_app.models import Role
+from governance.roles import Role
 from replay import summary
 from replay.deletion import delete_person_recordings
 from tests.conftest import EventBuilder

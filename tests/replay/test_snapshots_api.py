@@ -17,7 +17,8 @@ from urllib.parse import quote
 import pytest
 
 from analytics_app import clickhouse as ch
-from analytics_app.models import Membership, PersonalAPIKey, Role
+from analytics_app.models import Membership, PersonalAPIKey
+from governance.roles import Role
 from ingestion.processing import RequestContext
 from ingestion.writer import write_jobs
 from replay.format import compress_event, decompress_event

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics_app import clickhouse as ch
-from analytics_app.models import Role
+from governance.roles import Role
 from ingestion.processing import RequestContext
 from ingestion.writer import write_jobs
 from replay import summary as replay_summary

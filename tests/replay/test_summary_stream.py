@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from analytics_app.models import Role
+from governance.roles import Role
 from ingestion import stream
 from ingestion.processing import Job, RequestContext
 from ingestion.writer import write_jobs

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from analytics_app.models import Role
+from governance.roles import Role
 
 from .test_snapshots_api import recent_events, record
 

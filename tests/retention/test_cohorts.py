@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics_app import clickhouse as ch
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 from analytics_app.models import Project
 from insights.blocks import SQLBuilder
 from insights.trends.queries import TrendsQueryRunner

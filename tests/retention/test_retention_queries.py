@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from analytics_app.access import BadRequest
+from analytics_app.errors import BadRequest
 from retention.queries import RetentionQueryRunner
 from retention.spec import RetentionSpec
 

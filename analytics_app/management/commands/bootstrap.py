@@ -12,7 +12,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from analytics_app.models import Membership, PersonalAPIKey, Project, Role
+from analytics_app.models import Membership, PersonalAPIKey, Project
+from governance.roles import Role
 
 
 class Command(BaseCommand):

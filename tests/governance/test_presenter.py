@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from analytics_app.output import DEFAULT_PII_KEYS, MASK_CHAR, Presenter, mask_string, mask_url
+from governance.presenter import DEFAULT_PII_KEYS, MASK_CHAR, Presenter, mask_string, mask_url
 
 MASKED = Presenter(can_view_pii=False, pii=DEFAULT_PII_KEYS, project_id=7)
 OPEN = Presenter(can_view_pii=True, pii=DEFAULT_PII_KEYS, project_id=7)

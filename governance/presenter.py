@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 
-from .models import Permission
+from .roles import Permission
 
 MASK_CHAR = "•"
 # Person/event properties treated as PII until the tracking plan says otherwise.
