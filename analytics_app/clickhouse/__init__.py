@@ -15,6 +15,8 @@
   checks). The layer refuses anything else with UnscopedQuery.
 - Per-query guard settings come from an allow-list (`settings=`).
 - Errors arrive as analytics_app.clickhouse.errors.* with ClickHouse's message.
+- `with ch.counting() as log:` records every statement sent inside the block (tests
+  count the queries of a page request with it).
 
 CLICKHOUSE_URL picks the backend: `chdb:///abs/path` (embedded, the default) or
 `clickhouse://user:pw@host:9000/db` (clickhouse-driver, production).
@@ -22,6 +24,7 @@ CLICKHOUSE_URL picks the backend: `chdb:///abs/path` (embedded, the default) or
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -60,6 +63,7 @@ __all__ = [
     "backend",
     "command",
     "configure",
+    "counting",
     "insert",
     "insert_bulk",
     "query",
@@ -112,6 +116,43 @@ class Result:
 
     def __iter__(self):
         return iter(self.rows)
+
+
+class StatementLog:
+    """The statements sent to ClickHouse inside one `counting()` block, from any thread:
+    SQL text for queries, streams and commands, `INSERT INTO <table>` for inserts."""
+
+    def __init__(self):
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+_logs: list[StatementLog] = []
+_logs_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def counting() -> Iterator[StatementLog]:
+    """Record every statement the layer sends while the block runs (tests: how many
+    queries a page request costs)."""
+    log = StatementLog()
+    with _logs_lock:
+        _logs.append(log)
+    try:
+        yield log
+    finally:
+        with _logs_lock:
+            _logs.remove(log)
+
+
+def _record(statement: str) -> None:
+    if _logs:
+        with _logs_lock:
+            for log in _logs:
+                log.statements.append(statement)
 
 
 _backend = None
@@ -184,6 +225,7 @@ def query(
     """Run a SELECT and return its columns, ClickHouse types and rows of Python values."""
     params = params or {}
     _check_scope(sql, params, global_)
+    _record(sql)
     names, types, rows = backend().execute(sql, params, {**_default_settings(), **_check_settings(settings)})
     return Result(names, types, rows)
 
@@ -200,6 +242,7 @@ def stream(
     params = params or {}
     _check_scope(sql, params, global_)
     merged = {**_default_settings(), **_check_settings(settings)}
+    _record(sql)
     yield from backend().stream(sql, params, merged, batch_rows)
 
 
@@ -210,6 +253,7 @@ def command(sql: str, params: dict | None = None, *, global_: bool = False) -> N
     """
     params = params or {}
     _check_scope(sql, params, global_)
+    _record(sql)
     backend().execute(sql, params, {}, want_result=False)
 
 
@@ -238,6 +282,7 @@ def insert(table: str, columns: dict[str, list]) -> int:
     if not _rows(columns):
         return 0
     faults.check(table)
+    _record(f"INSERT INTO {table}")
     return backend().insert(table, columns)
 
 
@@ -263,6 +308,7 @@ def insert_bulk(
         _check_insert(table, block.names)
         return block
 
+    _record(f"INSERT INTO {table}")
     # map() keeps no reference to a block once it is handed on: the backend frees each
     # (up to a few hundred MB) before it inserts the next
     return backend().insert_bulk(table, checked_columns, lambda: map(checked_block, native_blocks()))

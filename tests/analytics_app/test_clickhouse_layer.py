@@ -261,6 +261,22 @@ def test_stream_yields_every_row_in_batches():
     assert batches > 1
 
 
+def test_counting_records_each_statement_sent_inside_the_block(project):
+    scoped = "SELECT count() FROM events WHERE project_id = {project_id:UInt32}"
+    with ch.counting() as outer:
+        ch.query(scoped, {"project_id": project.id})
+        with ch.counting() as inner:
+            list(ch.stream("SELECT number FROM numbers(10)", global_=True))
+            ch.insert("persons", {"project_id": [project.id], "id": [str(uuid.uuid4())], "version": [1]})
+        ch.command("SELECT 1", global_=True)
+    ch.query(scoped, {"project_id": project.id})  # after the block: not counted
+    assert inner.count == 2 and inner.statements == ["SELECT number FROM numbers(10)", "INSERT INTO persons"]
+    assert outer.count == 4 and outer.statements[0] == scoped and outer.statements[3] == "SELECT 1"
+    with ch.counting() as refused, pytest.raises(ch.UnscopedQuery):
+        ch.query("SELECT 1")
+    assert refused.count == 0  # the layer refused it before sending
+
+
 def test_migrations_run_twice_without_change():
     before = ch.query(
         "SELECT name, create_table_query FROM system.tables WHERE database = currentDatabase() ORDER BY name",
