@@ -1,8 +1,9 @@
-"""The funnel builder's GET fields <-> FunnelSpec.
+"""The funnel builder's form: its GET fields -> the FunnelsQuery body, a FunnelSpec -> the form.
 
 The page's form submits plain GET fields, so the URL is the builder state; a saved
-insight (or "Link to this funnel") opens the page with `?q=<spec JSON>`. Both become
-the one JSON body that `FunnelSpec.from_json` validates:
+insight (or "Link to this funnel") opens the page with `?q=<spec JSON>`. Both are the
+one JSON body that `FunnelSpec.from_json` validates, once per request
+(`parse_request`, insights/builder.py); the form is then rendered from the spec:
 
     step_event / step_key / step_operator / step_value / step_type / step_more   (one per step, aligned;
         step_more is a JSON list of further filters of that step, kept from a ?q= spec)
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 import json
 
+from django.http import QueryDict
+
 from analytics_app.errors import BadRequest
-from insights.registry import decode_q
+from insights import builder
 
 from .spec import FunnelSpec
 
@@ -90,19 +93,23 @@ def state_from_spec(spec: FunnelSpec) -> dict:
     }
 
 
-def state_from_query(query) -> dict:
-    def aligned(*names):
-        lists = [query.getlist(n) for n in names]
-        size = max((len(values) for values in lists), default=0)
-        return [[(values[i] if i < len(values) else "").strip() for values in lists] for i in range(size)]
+def _aligned(query, *names) -> list[list[str]]:
+    lists = [query.getlist(n) for n in names]
+    size = max((len(values) for values in lists), default=0)
+    return [[(values[i] if i < len(values) else "").strip() for values in lists] for i in range(size)]
 
-    steps = [
+
+def _step_rows(query) -> list[dict]:
+    return [
         {"event": e, "key": k, "operator": o or "exact", "value": v, "type": t or "event", "more": m}
-        for e, k, o, v, t, m in aligned(
-            "step_event", "step_key", "step_operator", "step_value", "step_type", "step_more"
+        for e, k, o, v, t, m in _aligned(
+            query, "step_event", "step_key", "step_operator", "step_value", "step_type", "step_more"
         )
     ]
-    exclusions = [
+
+
+def _exclusion_rows(query) -> list[dict]:
+    return [
         {
             "event": e,
             "from": a,
@@ -113,7 +120,8 @@ def state_from_query(query) -> dict:
             "type": t or "event",
             "more": m,
         }
-        for e, a, b, k, o, v, t, m in aligned(
+        for e, a, b, k, o, v, t, m in _aligned(
+            query,
             "excl_event",
             "excl_from",
             "excl_to",
@@ -124,22 +132,36 @@ def state_from_query(query) -> dict:
             "excl_more",
         )
     ]
-    filters = [
+
+
+def _filter_rows(query) -> list[dict]:
+    return [
         {"key": k, "operator": o or "exact", "value": v, "type": t or "event"}
-        for k, o, v, t in aligned("filter_key", "filter_operator", "filter_value", "filter_type")
+        for k, o, v, t in _aligned(query, "filter_key", "filter_operator", "filter_value", "filter_type")
     ]
+
+
+def _dates(query) -> tuple[str, str, str]:
+    """(preset shown, date_from, date_to) of the date fields."""
     preset = query.get("date_from", "-30d").strip() or "-30d"
-    custom = preset == "custom"
+    if preset == "custom":
+        return preset, query.get("custom_from", "").strip(), query.get("custom_to", "").strip()
+    return preset, preset, ""
+
+
+def state_from_query(query) -> dict:
+    """The form as submitted (shown again when it does not make a funnel)."""
+    preset, date_from, date_to = _dates(query)
     return {
-        "steps": steps,
-        "exclusions": exclusions,
-        "filters": filters,
+        "steps": _step_rows(query),
+        "exclusions": _exclusion_rows(query),
+        "filters": _filter_rows(query),
         "order": query.get("order", "ordered"),
         "window_value": query.get("window_value", "14").strip() or "14",
         "window_unit": query.get("window_unit", "day"),
         "date_preset": preset,
-        "date_from": query.get("custom_from", "").strip() if custom else preset,
-        "date_to": query.get("custom_to", "").strip() if custom else "",
+        "date_from": date_from,
+        "date_to": date_to,
         "breakdown": query.get("breakdown", "").strip(),
         "breakdown_type": query.get("breakdown_type", "event"),
         "breakdown_attribution": query.get("breakdown_attribution", "0").strip() or "0",
@@ -175,17 +197,19 @@ def _int(text: str, where: str, errors: dict, default: int) -> int:
         return default
 
 
-def body_from_state(state: dict) -> dict:
+def body_from_query(query) -> dict:
+    """The form's fields as the FunnelsQuery JSON body (BadRequest for a number field
+    that is not a number)."""
     errors: dict[str, str] = {}
     steps = []
-    for i, row in enumerate(state["steps"]):
+    for i, row in enumerate(_step_rows(query)):
         step = {"event": row["event"]}
         filters = _row_filters(row, f"steps[{i}]", errors)
         if filters:
             step["properties"] = filters
         steps.append(step)
     exclusions = []
-    for i, row in enumerate(state["exclusions"]):
+    for i, row in enumerate(_exclusion_rows(query)):
         if not row["event"]:
             continue  # a blank row
         item = {
@@ -198,91 +222,67 @@ def body_from_state(state: dict) -> dict:
             item["properties"] = filters
         exclusions.append(item)
     filters = []
-    for f in state["filters"]:
+    for f in _filter_rows(query):
         if not f["key"]:
             continue
         raw = {"key": f["key"], "operator": f["operator"], "type": f["type"]}
         if f["operator"] not in NO_VALUE_OPERATORS:
             raw["value"] = f["value"]
         filters.append(raw)
+    _, date_from, date_to = _dates(query)
     body: dict = {
         "kind": "FunnelsQuery",
-        "date_from": state["date_from"],
+        "date_from": date_from,
         "steps": steps,
-        "order": state["order"],
+        "order": query.get("order", "ordered"),
         "window": {
-            "value": _int(state["window_value"], "window.value", errors, 14),
-            "unit": state["window_unit"],
+            "value": _int(query.get("window_value", "14").strip() or "14", "window.value", errors, 14),
+            "unit": query.get("window_unit", "day"),
         },
         "properties": filters,
     }
-    if state["date_to"]:
-        body["date_to"] = state["date_to"]
+    if date_to:
+        body["date_to"] = date_to
     if exclusions:
         body["exclusions"] = exclusions
-    if state["breakdown"]:
-        attribution = state["breakdown_attribution"]
+    breakdown = query.get("breakdown", "").strip()
+    if breakdown:
+        attribution = query.get("breakdown_attribution", "0").strip() or "0"
         body["breakdown"] = {
-            "property": state["breakdown"],
-            "type": state["breakdown_type"],
+            "property": breakdown,
+            "type": query.get("breakdown_type", "event"),
             "attribution": int(attribution) if attribution.isdigit() else attribution,
-            "limit": _int(state["breakdown_limit"], "breakdown.limit", errors, 10),
+            "limit": _int(query.get("breakdown_limit", "10").strip() or "10", "breakdown.limit", errors, 10),
         }
-    if state["aggregate_by"] == "property":
-        body["aggregate_by"] = {"property": state["aggregate_property"]}
-    elif state["aggregate_by"] != "person":
-        body["aggregate_by"] = state["aggregate_by"]
+    aggregate_by = query.get("aggregate_by", "person")
+    if aggregate_by == "property":
+        body["aggregate_by"] = {"property": query.get("aggregate_property", "").strip()}
+    elif aggregate_by != "person":
+        body["aggregate_by"] = aggregate_by
     if errors:
         raise BadRequest("Invalid FunnelsQuery.", errors)
     return body
 
 
-def parse_q(raw: str, project) -> FunnelSpec:
-    return FunnelSpec.from_json(decode_q(raw), project)
+def default_query(events: list[str]) -> QueryDict:
+    """The fields of the first visit's funnel: the two most frequent events, last 30 days."""
+    first = events[0] if events else "$pageview"
+    second = events[1] if len(events) > 1 else first
+    query = QueryDict(mutable=True)
+    query.setlist("step_event", [first, second])
+    return query
 
 
 def parse_request(
     query, project, default_events: list[str]
 ) -> tuple[dict, FunnelSpec | None, BadRequest | None]:
-    """(form state to render, spec or None, the error or None) from the page's GET."""
-    if "q" in query:
-        try:
-            spec = parse_q(query.get("q", ""), project)
-        except BadRequest as exc:
-            return default_state(default_events), None, exc
-        return state_from_spec(spec), spec, None
-    if not any(k in query for k in ("step_event", "order", "date_from")):
-        state = default_state(default_events)
-    else:
-        state = state_from_query(query)
-    try:
-        spec = FunnelSpec.from_json(body_from_state(state), project)
-    except BadRequest as exc:
-        return state, None, exc
-    return state, spec, None
-
-
-def blank_step(event: str = "") -> dict:
-    return {"event": event, "key": "", "operator": "exact", "value": "", "type": "event", "more": ""}
-
-
-def default_state(events: list[str]) -> dict:
-    first = events[0] if events else "$pageview"
-    second = events[1] if len(events) > 1 else first
-    return {
-        "steps": [blank_step(first), blank_step(second)],
-        "exclusions": [],
-        "filters": [],
-        "order": "ordered",
-        "window_value": "14",
-        "window_unit": "day",
-        "date_preset": "-30d",
-        "date_from": "-30d",
-        "date_to": "",
-        "breakdown": "",
-        "breakdown_type": "event",
-        "breakdown_attribution": "0",
-        "breakdown_limit": "10",
-        "aggregate_by": "person",
-        "aggregate_property": "",
-    }
+    """(form state, spec or None, the error or None) from the page's GET (insights/builder.py)."""
+    return builder.parse_request(
+        query,
+        lambda body: FunnelSpec.from_json(body, project),
+        body_from_query=body_from_query,
+        state_from_spec=state_from_spec,
+        state_from_query=state_from_query,
+        default_query=default_query(default_events),
+        form_fields=("step_event", "order", "date_from"),
+    )

@@ -1,4 +1,4 @@
-"""Funnel builder page and its drill-down: gate -> form -> runners -> render."""
+"""Funnel builder page, its secondary views and its drill-down: gate -> spec -> runners -> render."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from governance.roles import Permission
 from insights import views_common
 from insights.blocks import OPERATORS
 from insights.blocks.breakdown import OTHER_VALUE
+from insights.registry import decode_q
 
 from . import charts, forms
 from .queries import FunnelActorsQueryRunner, FunnelQueryRunner, FunnelTimeToConvertRunner, FunnelTrendsRunner
@@ -23,7 +24,9 @@ from .spec import ATTRIBUTIONS, ORDERS, WINDOW_UNITS, FunnelActorsSpec, FunnelSp
 TEMPLATE = "funnels/funnel.html"
 
 
-def result_context(project, spec: FunnelSpec, result, presenter, *, extras: bool = True) -> dict:
+def result_context(project, spec: FunnelSpec, result, presenter, *, builder: bool = False) -> dict:
+    """What the result / tile partials need. On the builder page the result also loads its
+    secondary views (time to convert, conversion by entry day) after it is shown."""
     payload = result.to_json(presenter)
     spec_json = json.dumps(spec.to_json(), separators=(",", ":"))
     context = {
@@ -37,22 +40,11 @@ def result_context(project, spec: FunnelSpec, result, presenter, *, extras: bool
         "range_text": views_common.range_text(project, result.start, result.end),
         "aggregate_label": spec.aggregate_by.label(),
     }
-    if extras:
-        ttc = FunnelTimeToConvertRunner(project, spec).run()
-        context["ttc"] = ttc
-        context["ttc_average"] = charts.format_duration(ttc.average_seconds)
-        context["ttc_median"] = charts.format_duration(ttc.median_seconds)
-        if ttc.bins:
-            context["ttc_figure_json"] = charts.figure_json(charts.time_to_convert_figure(ttc.bins))
-        points = FunnelTrendsRunner(project, spec).run()
-        context["trend_figure_json"] = charts.figure_json(
-            charts.trends_figure(
-                [
-                    {"day": p.day.isoformat(), "rate": p.rate, "entered": p.entered, "converted": p.converted}
-                    for p in points
-                ]
-            )
-        )
+    if builder:
+        context["secondary_urls"] = {
+            name: views_common.spec_url(f"funnels:{name}", project, spec_json)
+            for name in ("time_to_convert", "conversion_trend")
+        }
     return context
 
 
@@ -77,12 +69,58 @@ def funnel(request):
 
     def fill():
         result = FunnelQueryRunner(project, spec).run()
-        context.update(result_context(project, spec, result, request.presenter))
+        context.update(result_context(project, spec, result, request.presenter, builder=True))
         context["share_url"] = views_common.share_url(
             request, "funnels:funnel", project, context["spec_json"]
         )
 
     return views_common.render_builder(request, TEMPLATE, context, error, fill if spec is not None else None)
+
+
+def _secondary(request, partial: str, build):
+    """A secondary view of the result, loaded by the page after the steps (an htmx
+    partial): `build(spec)` gives its context for the funnel in `?q=<spec JSON>`."""
+    context = {"project": request.project}
+
+    def fill():
+        context.update(build(FunnelSpec.from_json(decode_q(request.GET.get("q", "")), request.project)))
+
+    return views_common.render_drill(request, f"{TEMPLATE}#{partial}", context, fill)
+
+
+@require_GET
+@project_page(Permission.VIEW_INSIGHTS)
+def time_to_convert(request):
+    """The time-to-convert histogram (first to last step)."""
+
+    def build(spec):
+        ttc = FunnelTimeToConvertRunner(request.project, spec).run()
+        context = {
+            "ttc": ttc,
+            "ttc_average": charts.format_duration(ttc.average_seconds),
+            "ttc_median": charts.format_duration(ttc.median_seconds),
+        }
+        if ttc.bins:
+            context["ttc_figure_json"] = charts.figure_json(charts.time_to_convert_figure(ttc.bins))
+        return context
+
+    return _secondary(request, "time_to_convert", build)
+
+
+@require_GET
+@project_page(Permission.VIEW_INSIGHTS)
+def conversion_trend(request):
+    """The conversion rate by entry day (project time zone)."""
+
+    def build(spec):
+        points = FunnelTrendsRunner(request.project, spec).run()
+        rows = [
+            {"day": p.day.isoformat(), "rate": p.rate, "entered": p.entered, "converted": p.converted}
+            for p in points
+        ]
+        return {"trend_figure_json": charts.figure_json(charts.trends_figure(rows))}
+
+    return _secondary(request, "conversion_trend", build)
 
 
 @require_GET
@@ -133,7 +171,7 @@ def actors(request):
 
 def _actors_spec(query, project) -> FunnelActorsSpec:
     try:
-        funnel_spec = forms.parse_q(query.get("q", ""), project)
+        funnel_spec = FunnelSpec.from_json(decode_q(query.get("q", "")), project)
     except BadRequest as exc:
         raise BadRequest("Invalid drill-down.", exc.errors or {"q": exc.message}) from None
     body = {**funnel_spec.to_json(), "kind": "FunnelsActorsQuery", "status": query.get("status", "converted")}
@@ -156,5 +194,5 @@ def _actors_spec(query, project) -> FunnelActorsSpec:
 def render_tile(request, project, spec: FunnelSpec, result) -> str:
     """A dashboard tile body: the step bars without the builder (needs plotly.min.js on the host page)."""
     return views_common.render_tile(
-        request, project, TEMPLATE, lambda p: result_context(project, spec, result, p, extras=False)
+        request, project, TEMPLATE, lambda p: result_context(project, spec, result, p)
     )

@@ -37,10 +37,15 @@ def event_names(project, partial: bool, *, limit: int = 300) -> list[str]:
     return [e.event for e in EventNamesQueryRunner(project, EventNamesSpec(days=90, limit=limit)).run()]
 
 
+def spec_url(view_name: str, project, spec_json: str) -> str:
+    """The project's `view_name` for this spec (`?q=<spec JSON>`): a builder, or a part of
+    the result the page loads on its own."""
+    return reverse(view_name, kwargs={"project_id": project.pk}) + "?q=" + quote(spec_json, safe="")
+
+
 def share_url(request, view_name: str, project, spec_json: str) -> str:
     """The absolute link that reopens the builder on this spec (`?q=<spec JSON>`)."""
-    url = request.build_absolute_uri(reverse(view_name, kwargs={"project_id": project.pk}))
-    return url + "?q=" + quote(spec_json, safe="")
+    return request.build_absolute_uri(spec_url(view_name, project, spec_json))
 
 
 def range_text(project, start, end) -> str:
@@ -91,9 +96,10 @@ def render_tile(request, project, template: str, build: Callable[[Presenter], di
 
 
 def render_drill(request, template: str, context: dict, fill: Callable[[], None]):
-    """A drill-down partial (the persons / sessions behind a chart point): `fill` writes into
-    `context`; a BadRequest from it renders the same partial with the error, 400, and a query
-    over the limits the same with the reason under "query", 422."""
+    """A partial the page loads on its own: a drill-down (the persons / sessions behind a chart
+    point) or a secondary view loaded after the result. `fill` writes into `context`; a
+    BadRequest from it renders the same partial with the error, 400, and a query over the
+    limits the same with the reason under "query", 422."""
     status = 200
     try:
         fill()

@@ -5,6 +5,7 @@ from . import views
 app_name = "paths"
 urlpatterns = [
     path("project/<int:project_id>/paths/", views.paths, name="paths"),
+    path("project/<int:project_id>/paths/top/", views.top_paths, name="top_paths"),
     path("project/<int:project_id>/paths/sessions/", views.paths_sessions, name="paths_sessions"),
     path("project/<int:project_id>/paths/cleaning/", views.cleaning_rules, name="cleaning_rules"),
     path(

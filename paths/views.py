@@ -1,5 +1,5 @@
-"""Paths builder page, its drill-down and the cleaning-rule editor:
-gate -> form -> runner -> render (one template, partials for htmx requests)."""
+"""Paths builder page, its top paths, its drill-down and the cleaning-rule editor:
+gate -> spec -> runner -> render (one template, partials for htmx requests)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from analytics_app.errors import BadRequest
 from governance.roles import Permission, can_edit_insights
 from insights import views_common
 from insights.blocks import OPERATORS
+from insights.registry import decode_q
 
 from . import charts, forms
 from .masking import NodeMasker
@@ -81,9 +82,31 @@ def paths(request):
     def fill():
         result = PathsQueryRunner(project, spec).run()
         context.update(result_context(project, spec, result, request.presenter))
-        masker = result.masker(request.presenter)
-        top_paths = TopPathsQueryRunner(project, spec).run()
-        for p in top_paths:
+        context["top_paths_url"] = views_common.spec_url("paths:top_paths", project, context["spec_json"])
+        context["share_url"] = views_common.share_url(request, "paths:paths", project, context["spec_json"])
+        if not partial:
+            nodes = PathNodesQueryRunner(project, spec).run()
+            masker = result.masker(request.presenter)
+            masker.add_kinds(dict(nodes))
+            # The picker offers what this user can read: a masked node cannot be typed back.
+            context["nodes"] = [n for n, _ in nodes if not masker.changes(n)]
+
+    return views_common.render_builder(request, TEMPLATE, context, error, fill if spec is not None else None)
+
+
+@require_GET
+@project_page(Permission.VIEW_INSIGHTS)
+def top_paths(request):
+    """The most common complete paths of `?q=<spec JSON>`, loaded by the page after the
+    Sankey (an htmx partial); node names pass through the viewer's NodeMasker."""
+    project = request.project
+    context = {"project": project}
+
+    def fill():
+        spec = PathsSpec.from_json(decode_q(request.GET.get("q", "")), project)
+        paths = TopPathsQueryRunner(project, spec).run()
+        masker = NodeMasker(request.presenter, project.pk, spec.include_event_types)
+        for p in paths:
             masker.add_kinds(dict(zip(p.nodes, p.kinds, strict=False)))
         context["top_paths"] = [
             {
@@ -91,16 +114,10 @@ def paths(request):
                 "sessions": p.sessions,
                 "average_duration_seconds": p.average_duration_seconds,
             }
-            for p in top_paths
+            for p in paths
         ]
-        context["share_url"] = views_common.share_url(request, "paths:paths", project, context["spec_json"])
-        if not partial:
-            nodes = PathNodesQueryRunner(project, spec).run()
-            masker.add_kinds(dict(nodes))
-            # The picker offers what this user can read: a masked node cannot be typed back.
-            context["nodes"] = [n for n, _ in nodes if not masker.changes(n)]
 
-    return views_common.render_builder(request, TEMPLATE, context, error, fill if spec is not None else None)
+    return views_common.render_drill(request, f"{TEMPLATE}#top_paths", context, fill)
 
 
 @require_GET
@@ -208,9 +225,8 @@ def cleaning_preview(request):
     status = 200
     context: dict = {"project": project}
     errors: dict = {}
-    state = forms.state_from_query(request.GET)
-    local = parse_cleaning_rules(state["rules"], "path_cleaning", errors)
-    groupings = tuple(forms._lines(state["groupings"]))
+    local = parse_cleaning_rules(forms.rules_from_query(request.GET), "path_cleaning", errors)
+    groupings = tuple(forms.groupings_from_query(request.GET))
     if errors:
         context["error"] = BadRequest("Invalid cleaning rule.", errors)
         status = 400

@@ -1,8 +1,9 @@
-"""The retention builder's GET fields <-> RetentionSpec.
+"""The retention builder's form: its GET fields -> the RetentionQuery body, a RetentionSpec -> the form.
 
 The page submits plain GET fields, so the URL is the builder state; a saved insight
-opens the page with `?q=<spec JSON>`. Both become the JSON body that
-`RetentionSpec.from_json` validates:
+opens the page with `?q=<spec JSON>`. Both are the JSON body that
+`RetentionSpec.from_json` validates, once per request (`parse_request`,
+insights/builder.py); the form is then rendered from the spec:
 
     target_event, returning_event, retention_type, period, total_intervals,
     date_from (a preset, or "custom" with custom_from / custom_to),
@@ -17,9 +18,10 @@ from __future__ import annotations
 import json
 
 from django import forms
+from django.http import QueryDict
 
 from analytics_app.errors import BadRequest
-from insights.registry import decode_q
+from insights import builder
 
 from .cohorts import clean_definition, parse_csv
 from .models import Cohort
@@ -75,34 +77,46 @@ def state_from_spec(spec: RetentionSpec) -> dict:
     }
 
 
-def state_from_query(query) -> dict:
-    def aligned(prefix):
-        names = [f"{prefix}_key", f"{prefix}_operator", f"{prefix}_value", f"{prefix}_type"]
-        lists = [query.getlist(n) for n in names]
-        size = max((len(values) for values in lists), default=0)
-        rows = [[(values[i] if i < len(values) else "").strip() for values in lists] for i in range(size)]
-        return [{"key": k, "operator": o or "exact", "value": v, "type": t or "event"} for k, o, v, t in rows]
+def _filter_rows(query, prefix: str) -> list[dict]:
+    names = [f"{prefix}_key", f"{prefix}_operator", f"{prefix}_value", f"{prefix}_type"]
+    lists = [query.getlist(n) for n in names]
+    size = max((len(values) for values in lists), default=0)
+    rows = [[(values[i] if i < len(values) else "").strip() for values in lists] for i in range(size)]
+    return [{"key": k, "operator": o or "exact", "value": v, "type": t or "event"} for k, o, v, t in rows]
 
+
+def _dates(query) -> tuple[str, str, str, str]:
+    """(period, preset shown, date_from, date_to) of the period and date fields."""
     period = query.get("period", "week").strip() or "week"
     preset = query.get("date_from", "").strip() or DEFAULT_FROM.get(period, "-11w")
     if preset not in DATE_PRESETS and preset != "custom":
         # A range that is not a preset (a link, ?date_from=-6d): show it as a custom range.
-        preset, custom_from = "custom", preset
-    else:
-        custom_from = query.get("custom_from", "").strip()
-    custom = preset == "custom"
+        return period, "custom", preset, query.get("custom_to", "").strip()
+    if preset == "custom":
+        return period, preset, query.get("custom_from", "").strip(), query.get("custom_to", "").strip()
+    return period, preset, preset, ""
+
+
+def _events(query) -> tuple[str, str]:
     target = query.get("target_event", "").strip()
+    return target, query.get("returning_event", "").strip() or target
+
+
+def state_from_query(query) -> dict:
+    """The form as submitted (shown again when it does not make a retention query)."""
+    period, preset, date_from, date_to = _dates(query)
+    target, returning = _events(query)
     return {
         "target_event": target,
-        "returning_event": query.get("returning_event", "").strip() or target,
+        "returning_event": returning,
         "retention_type": query.get("retention_type", "recurring"),
         "period": period,
         "total_intervals": query.get("total_intervals", str(DEFAULT_INTERVALS)).strip()
         or str(DEFAULT_INTERVALS),
         "date_preset": preset,
-        "date_from": custom_from if custom else preset,
-        "date_to": query.get("custom_to", "").strip() if custom else "",
-        **{prefix: aligned(prefix) for prefix in FILTER_PREFIXES},
+        "date_from": date_from,
+        "date_to": date_to,
+        **{prefix: _filter_rows(query, prefix) for prefix in FILTER_PREFIXES},
         "breakdown_type": query.get("breakdown_type", "").strip(),
         "breakdown": query.get("breakdown", "").strip(),
         "breakdown_cohorts": [c for c in query.getlist("breakdown_cohort") if c.strip()],
@@ -126,33 +140,41 @@ def _filters(rows: list[dict]) -> list[dict]:
     return out
 
 
-def body_from_state(state: dict) -> dict:
+def body_from_query(query) -> dict:
+    """The form's fields as the RetentionQuery JSON body (BadRequest for a number field
+    that is not a number)."""
     errors = {}
+    raw_total = query.get("total_intervals", str(DEFAULT_INTERVALS)).strip() or str(DEFAULT_INTERVALS)
     try:
-        total = int(state["total_intervals"])
+        total = int(raw_total)
     except ValueError:
         errors["total_intervals"] = "must be a whole number"
         total = DEFAULT_INTERVALS
+    period, _, date_from, date_to = _dates(query)
+    target, returning = _events(query)
     body = {
         "kind": "RetentionQuery",
-        "date_from": state["date_from"],
-        "period": state["period"],
+        "date_from": date_from,
+        "period": period,
         "total_intervals": total,
-        "retention_type": state["retention_type"],
-        "target_event": {"event": state["target_event"], "properties": _filters(state["target_filter"])},
+        "retention_type": query.get("retention_type", "recurring"),
+        "target_event": {"event": target, "properties": _filters(_filter_rows(query, "target_filter"))},
         "returning_event": {
-            "event": state["returning_event"],
-            "properties": _filters(state["returning_filter"]),
+            "event": returning,
+            "properties": _filters(_filter_rows(query, "returning_filter")),
         },
-        "properties": _filters(state["filter"]),
+        "properties": _filters(_filter_rows(query, "filter")),
     }
-    if state["date_to"]:
-        body["date_to"] = state["date_to"]
-    if state["breakdown_type"] == "person" and state["breakdown"]:
-        body["breakdown"] = {"property": state["breakdown"], "type": "person", "limit": 10}
-    elif state["breakdown_type"] == "cohort" and state["breakdown_cohorts"]:
+    if date_to:
+        body["date_to"] = date_to
+    breakdown_type = query.get("breakdown_type", "").strip()
+    breakdown = query.get("breakdown", "").strip()
+    cohorts = [c for c in query.getlist("breakdown_cohort") if c.strip()]
+    if breakdown_type == "person" and breakdown:
+        body["breakdown"] = {"property": breakdown, "type": "person", "limit": 10}
+    elif breakdown_type == "cohort" and cohorts:
         try:
-            body["breakdown"] = {"type": "cohort", "cohorts": [int(c) for c in state["breakdown_cohorts"]]}
+            body["breakdown"] = {"type": "cohort", "cohorts": [int(c) for c in cohorts]}
         except ValueError:
             errors["breakdown.cohorts"] = "must be cohort ids"
     if errors:
@@ -160,44 +182,26 @@ def body_from_state(state: dict) -> dict:
     return body
 
 
+def default_query(event: str) -> QueryDict:
+    """The fields of the first visit's matrix: weekly recurring retention of one event."""
+    query = QueryDict(mutable=True)
+    query["target_event"] = event
+    return query
+
+
 def parse_request(
     query, project, default_event: str = "$pageview"
 ) -> tuple[dict, RetentionSpec | None, BadRequest | None]:
-    """(form state to render, spec or None, the error or None) from the page's GET."""
-    if "q" in query:
-        try:
-            spec = RetentionSpec.from_json(decode_q(query.get("q", "")), project)
-        except BadRequest as exc:
-            return default_state(default_event), None, exc
-        return state_from_spec(spec), spec, None
-    if not any(k in query for k in ("target_event", "period", "date_from")):
-        state = default_state(default_event)
-    else:
-        state = state_from_query(query)
-    try:
-        spec = RetentionSpec.from_json(body_from_state(state), project)
-    except BadRequest as exc:
-        return state, None, exc
-    return state, spec, None
-
-
-def default_state(event: str) -> dict:
-    return {
-        "target_event": event,
-        "returning_event": event,
-        "retention_type": "recurring",
-        "period": "week",
-        "total_intervals": str(DEFAULT_INTERVALS),
-        "date_preset": "-11w",
-        "date_from": "-11w",
-        "date_to": "",
-        "filter": [],
-        "target_filter": [],
-        "returning_filter": [],
-        "breakdown_type": "",
-        "breakdown": "",
-        "breakdown_cohorts": [],
-    }
+    """(form state, spec or None, the error or None) from the page's GET (insights/builder.py)."""
+    return builder.parse_request(
+        query,
+        lambda body: RetentionSpec.from_json(body, project),
+        body_from_query=body_from_query,
+        state_from_spec=state_from_spec,
+        state_from_query=state_from_query,
+        default_query=default_query(default_event),
+        form_fields=("target_event", "period", "date_from"),
+    )
 
 
 def show_from_query(query) -> str:

@@ -1,5 +1,5 @@
 """The funnel builder in headless Chromium: build a 3-step funnel by clicking, see the
-bars, open the persons who dropped off at step 2."""
+bars and the secondary views it loads after them, open the persons who dropped off at step 2."""
 
 from __future__ import annotations
 
@@ -44,6 +44,10 @@ def test_build_a_three_step_funnel_and_open_dropped_persons(
     assert "watch" in rows.nth(2).inner_text()
     page.wait_for_selector("#result .funnel-chart .plot .main-svg")
     assert "step_event=watch" in page.url  # the URL is the builder state
+    # The secondary views load after the steps and draw their charts.
+    page.wait_for_selector("#time-to-convert .funnel-chart .plot .main-svg")
+    page.wait_for_selector("#conversion-trend .funnel-chart .plot .main-svg")
+    assert "1 converted" in page.locator("#time-to-convert").inner_text()
     rows.nth(1).locator("a[data-drill=dropped]").click()
     page.wait_for_selector("#drilldown table.funnel-actors")
     assert "1 dropped off before step 2" in page.locator("#drilldown").inner_text()

@@ -12,6 +12,7 @@ from django.urls import reverse
 from analytics_app import clickhouse as ch
 from analytics_app.query_api import REGISTRY
 from insights.registry import KINDS
+from tests.lazy import lazy_urls
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +61,42 @@ def test_full_page_renders_builder_and_bars(alice_client, project, some_events):
     assert '<option value="signup">' in html  # autocomplete
     assert "How funnels are counted" in html
     assert "funnel-steps" in html and "33.3%" in html
+
+
+def test_secondary_views_load_after_the_steps(alice_client, project, some_events):
+    html = alice_client.get(url(project, q=json.dumps(SPEC))).content.decode()
+    assert "converted · average" not in html and "Loading…" in html  # not run in the main request
+    ttc_url, trend_url = lazy_urls(html)
+    assert ttc_url.startswith(reverse("funnels:time_to_convert", kwargs={"project_id": project.pk}) + "?q=")
+    assert trend_url.startswith(
+        reverse("funnels:conversion_trend", kwargs={"project_id": project.pk}) + "?q="
+    )
+    ttc = alice_client.get(ttc_url, headers={"HX-Request": "true"})
+    assert ttc.status_code == 200
+    ttc_html = ttc.content.decode()
+    # u0: signup, then pay an hour later
+    assert "<html" not in ttc_html and "1 converted · average 1h · median 1h" in ttc_html
+    assert "data-funnel-figure" in ttc_html
+    trend = alice_client.get(trend_url, headers={"HX-Request": "true"})
+    assert trend.status_code == 200
+    entry_day = (NOW - dt.timedelta(hours=5)).astimezone(project.tz).date().isoformat()
+    assert "data-funnel-figure" in trend.content.decode() and entry_day in trend.content.decode()
+
+
+def test_secondary_view_of_an_empty_funnel_says_so(alice_client, project):
+    ttc_url, _ = lazy_urls(alice_client.get(url(project, q=json.dumps(SPEC))).content.decode())
+    assert "Nobody completed the funnel" in alice_client.get(ttc_url).content.decode()
+
+
+@pytest.mark.parametrize("name", ["funnels:time_to_convert", "funnels:conversion_trend"])
+def test_secondary_views_reject_bad_specs_and_strangers(alice_client, client, charlie, project, name):
+    base = reverse(name, kwargs={"project_id": project.pk})
+    response = alice_client.get(base + "?q=" + quote("{not json"))
+    assert response.status_code == 400 and 'role="alert"' in response.content.decode()
+    bad = {**SPEC, "steps": [{"event": "signup"}]}
+    assert alice_client.get(base + "?q=" + quote(json.dumps(bad))).status_code == 400
+    client.force_login(charlie)
+    assert client.get(base + "?q=" + quote(json.dumps(SPEC))).status_code == 404
 
 
 def test_htmx_request_renders_only_the_result_partial(alice_client, project, some_events):

@@ -72,6 +72,9 @@ def test_pick_a_start_point_click_a_node_and_open_the_recording(
     assert "1. /" in labels and "2. /pricing" in labels and "2. /blog/hello" in labels
     assert not any("/docs" in label for label in labels)  # that session never started at "/"
     assert "3 sessions" in page.locator("#result .result-head").inner_text()
+    # The top paths load after the Sankey.
+    page.wait_for_selector("#top-paths table.top-paths")
+    assert "/ → /pricing" in page.locator("#top-paths").inner_text()
 
     # Click the node "2. /pricing": the plotly click lists the sessions behind it.
     node = page.locator("#result g.sankey-node", has_text="2. /pricing").locator("rect.node-rect")

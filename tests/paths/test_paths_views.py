@@ -11,6 +11,7 @@ import pytest
 from analytics_app.query_api import REGISTRY
 from insights.registry import KINDS
 from paths.models import PathCleaningRule
+from tests.lazy import lazy_urls
 
 pytestmark = pytest.mark.django_db
 URL = "https://shop.example.com"
@@ -43,8 +44,26 @@ def test_full_page_renders_builder_sankey_and_tables(alice_client, project, some
     assert response.status_code == 200
     html = response.content.decode()
     assert 'id="paths-form"' in html and "data-paths-figure" in html and '"sankey"' in html
-    assert "/product/:id" in html and "Top complete paths" in html
-    assert 'list="path-nodes"' in html and '<option value="/">' in html
+    assert "/product/:id" in html and 'list="path-nodes"' in html and '<option value="/">' in html
+    assert "Top complete paths" not in html  # loaded after the Sankey
+    (top_url,) = lazy_urls(html)
+    top = alice_client.get(top_url, headers={"HX-Request": "true"})
+    assert top.status_code == 200
+    top_html = top.content.decode()
+    assert "<html" not in top_html and "Top complete paths" in top_html
+    assert "/product/:id → /buy" in top_html  # the query's own cleaning rule applies
+
+
+def test_top_paths_bad_spec_is_400_and_needs_the_gate(alice_client, client, charlie, project):
+    assert alice_client.get(url(project, "top/", q="nope")).status_code == 400
+    assert (
+        alice_client.get(
+            url(project, "top/", q=json.dumps({"kind": "PathsQuery", "step_limit": 1}))
+        ).status_code
+        == 400
+    )
+    client.force_login(charlie)
+    assert client.get(url(project, "top/", q=json.dumps({"kind": "PathsQuery"}))).status_code == 404
 
 
 def test_htmx_request_renders_only_the_result_partial(alice_client, project, some_paths):
