@@ -1,5 +1,6 @@
-/* Trends builder: draws plotly figures embedded as JSON, point click -> persons
-   drill-down (htmx), add/remove builder rows. Small and build-free on purpose. */
+/* Trends: draws the plotly figures embedded as JSON through the shared static/js/figures.js
+   (on the builder, a saved insight's page and dashboard tiles), point click -> persons
+   drill-down (htmx). The builder's rows are static/js/builder.js. */
 (function () {
   "use strict";
   if (window.SextantTrends) { window.SextantTrends.scan(document); return; }
@@ -20,54 +21,5 @@
       window.htmx.ajax("GET", url, { target: "#drilldown", swap: "innerHTML" });
     });
   }
-  var scan = window.SextantFigures.watch("[data-trends-figure]", drillable);
-
-  function renumber(form) {
-    var rows = form.querySelectorAll("#series-rows .series-row");
-    rows.forEach(function (row, i) { row.querySelector(".series-badge").textContent = String(i + 1); });
-    form.querySelectorAll('select[name="filter_scope"]').forEach(function (select) {
-      var current = select.value;
-      while (select.options.length > 1) { select.remove(1); }
-      for (var i = 1; i <= rows.length; i++) { select.add(new Option("Series " + i, String(i))); }
-      select.value = Number(current) <= rows.length ? current : "all";
-    });
-  }
-
-  document.addEventListener("click", function (ev) {
-    var form = ev.target.closest && ev.target.closest("#trends-form");
-    if (!form) { return; }
-    var add = ev.target.closest("[data-add-row]");
-    if (add) {
-      var kind = add.dataset.addRow;
-      var tpl = document.getElementById(kind + "-template");
-      var box = document.getElementById(kind === "series" ? "series-rows" : "filter-rows");
-      box.appendChild(tpl.content.cloneNode(true));
-      renumber(form);
-      var first = box.lastElementChild && box.lastElementChild.querySelector("input[type=text]");
-      if (first) { first.focus(); }
-      return;
-    }
-    var remove = ev.target.closest("[data-remove-row]");
-    if (remove) {
-      var isSeries = remove.closest(".series-row");
-      if (isSeries && form.querySelectorAll(".series-row").length <= 1) { return; }
-      remove.closest(".builder-row").remove();
-      renumber(form);
-      window.htmx.trigger(form, "change");
-    }
-  });
-
-  document.addEventListener("change", function (ev) {
-    if (ev.target.matches && ev.target.matches("[data-date-preset]")) {
-      var custom = document.querySelector("[data-custom-dates]");
-      if (custom) { custom.hidden = ev.target.value !== "custom"; }
-    }
-  });
-
-  // Show form errors (400) and limits (422) in the result area instead of dropping them.
-  document.addEventListener("htmx:beforeSwap", function (ev) {
-    var status = ev.detail.xhr.status;
-    if (status === 400 || status === 422) { ev.detail.shouldSwap = true; ev.detail.isError = false; }
-  });
-  window.SextantTrends = { scan: scan };
+  window.SextantTrends = { scan: window.SextantFigures.watch("[data-trends-figure]", drillable) };
 })();
