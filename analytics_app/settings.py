@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "analytics_app",
     "ingestion",
     "insights",
+    "trends",
     "explorer",
     "dashboards",
     "funnels",

@@ -22,7 +22,7 @@ urlpatterns = [
     path("api/schema/", views.api_schema, name="api_schema"),
     path("admin/", admin.site.urls),
     path("", include("ingestion.urls")),
-    path("", include("insights.urls")),
+    path("", include("trends.urls")),
     path("", include("explorer.urls")),
     path("", include("dashboards.urls")),
     path("", include("funnels.urls")),

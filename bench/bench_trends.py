@@ -22,8 +22,8 @@ def main() -> None:
     args = common.data_parser(__doc__, days=90).parse_args()
     midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     data = common.load_or_generate(args, "trends", midnight)
-    from insights.trends.queries import TrendsQueryRunner
-    from insights.trends.spec import TrendsSpec
+    from trends.queries import TrendsQueryRunner
+    from trends.spec import TrendsSpec
 
     today = data.end  # midnight of the generation day (--reuse: of the original run)
     date_from = (today - dt.timedelta(days=args.days)).date().isoformat()

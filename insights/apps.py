@@ -8,8 +8,5 @@ class InsightsConfig(AppConfig):
     def ready(self):
         from analytics_app import openapi  # noqa: PLC0415
         from insights.blocks.schema import PROPERTY_FILTER_SCHEMA  # noqa: PLC0415
-        from insights.registry import declare  # noqa: PLC0415
-        from insights.trends.insight import KIND  # noqa: PLC0415
 
         openapi.COMPONENTS["PropertyFilter"] = PROPERTY_FILTER_SCHEMA
-        declare(KIND)

@@ -11,10 +11,10 @@ An app declares its kind in its `insight.py` and calls `declare()` from its AppC
         schema=SCHEMA,                           # JSON schema of the API body; filters use PROPERTY_FILTER_SCHEMA
         response_schema=RESPONSE_SCHEMA,
         summary="Trends: ...",                   # the OpenAPI description
-        builder_url_name="insights:trends",      # the builder page; takes ?q=<spec JSON>
-        render_tile="insights.views.render_tile",  # (request, project, spec, result) -> a tile's HTML
+        builder_url_name="trends:trends",        # the builder page; takes ?q=<spec JSON>
+        render_tile="trends.views.render_tile",  # (request, project, spec, result) -> a tile's HTML
         menu_order=20,                           # position in the project navigation
-        scripts=("js/trends.js",),               # static scripts that draw the tile's figures
+        scripts=("js/figures.js", "trends/trends.js"),  # static scripts that draw the tile's figures
         styles=(),                               # static stylesheets the tile needs
         queries=(),                              # further JSON API kinds of the app (FunnelsActorsQuery)
     )

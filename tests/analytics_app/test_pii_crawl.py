@@ -219,7 +219,7 @@ def start_urls(project, specs, pages) -> list[str]:
         "explorer:events",
         "explorer:persons",
         "explorer:api_persons",
-        "insights:trends",
+        "trends:trends",
         "funnels:funnel",
         "retention:retention",
         "retention:cohorts",

@@ -353,8 +353,8 @@ def test_a_masked_filter_stays_masked_when_saved_and_reopened(project, data):
     """A pm cannot save `$current_url icontains "token=secret42"` and read the answer off the
     saved insight (stored specs parse unchecked, so the flag travels with the spec)."""
     from governance import presenter  # noqa: PLC0415
-    from insights.trends.queries import TrendsQueryRunner  # noqa: PLC0415
-    from insights.trends.spec import TrendsSpec  # noqa: PLC0415
+    from trends.queries import TrendsQueryRunner  # noqa: PLC0415
+    from trends.spec import TrendsSpec  # noqa: PLC0415
 
     body = {
         **FILTERED_KINDS["TrendsQuery"],

@@ -174,7 +174,7 @@ def test_overview_top_events_last_seen_is_local(alice_client, zoned):
 def test_trends_drill_down_shows_local_last_seen_and_range(alice_client, kiri):
     spec = {"kind": "TrendsQuery", "series": [{"event": "$pageview"}], "interval": "day", **RANGE}
     response = alice_client.get(
-        reverse("insights:trends_persons", kwargs={"project_id": kiri.pk}),
+        reverse("trends:trends_persons", kwargs={"project_id": kiri.pk}),
         {"q": json.dumps(spec), "series": 0, "date": "2026-09-14T00:00:00+14:00", "period": "current"},
         headers={"HX-Request": "true"},
     )

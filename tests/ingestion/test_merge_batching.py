@@ -26,12 +26,12 @@ from funnels.queries import FunnelQueryRunner
 from funnels.spec import FunnelSpec
 from ingestion.views import project_for_token
 from insights.blocks import EventSource, SQLBuilder
-from insights.trends.queries import TrendsQueryRunner
-from insights.trends.spec import TrendsSpec
 from retention.queries import RetentionQueryRunner
 from retention.spec import RetentionSpec
 from tests.funnels import reference as funnel_ref
 from tests.retention import reference as retention_ref
+from trends.queries import TrendsQueryRunner
+from trends.spec import TrendsSpec
 
 from .conftest import ingested, person_of, send
 

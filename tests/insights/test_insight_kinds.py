@@ -25,9 +25,9 @@ from insights.blocks.filters import (
 )
 from insights.blocks.schema import PROPERTY_FILTER_SCHEMA
 from insights.registry import DECLARED, KINDS
-from insights.trends import insight as trends_insight
 from paths import insight as paths_insight
 from retention import insight as retention_insight
+from trends import insight as trends_insight
 
 # The apps' declarations; the registries must hold these and nothing else that is an insight.
 APP_KINDS = {m.KIND.kind: m.KIND for m in (trends_insight, funnels_insight, retention_insight, paths_insight)}

@@ -14,7 +14,7 @@ def test_decode_q_rejects_with_a_reason(raw):
     assert "q" in err.value.errors
 
 
-@pytest.mark.parametrize("name", ["insights:trends", "funnels:funnel", "retention:retention", "paths:paths"])
+@pytest.mark.parametrize("name", ["trends:trends", "funnels:funnel", "retention:retention", "paths:paths"])
 @pytest.mark.parametrize("q", ["{not json", "[1]"])
 def test_every_builder_answers_a_bad_q_with_400(alice_client, project, name, q):
     response = alice_client.get(reverse(name, kwargs={"project_id": project.pk}), {"q": q})

@@ -1,5 +1,5 @@
 """The trends builder in headless Chromium: the chart is drawn (static/js/figures.js) and a
-click on a point opens the persons behind it (static/js/trends.js)."""
+click on a point opens the persons behind it (trends/static/trends/trends.js)."""
 
 from __future__ import annotations
 

@@ -13,9 +13,9 @@ import pytest
 from analytics_app.errors import BadRequest
 from governance.presenter import Presenter
 from insights.blocks.breakdown import OTHER_VALUE
-from insights.trends.queries import TrendsPersonsQueryRunner, TrendsQueryRunner
-from insights.trends.spec import TrendsSpec
 from tests.conftest import EventBuilder
+from trends.queries import TrendsPersonsQueryRunner, TrendsQueryRunner
+from trends.spec import TrendsSpec
 
 _ids = itertools.count(800_000 + (os.getpid() % 1000) * 100)
 LA = zoneinfo.ZoneInfo("America/Los_Angeles")

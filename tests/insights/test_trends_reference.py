@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from insights.trends.queries import TrendsQueryRunner
-from insights.trends.spec import TrendsSpec
 from tests.conftest import EventBuilder
 from tests.insights import reference as ref
+from trends.queries import TrendsQueryRunner
+from trends.spec import TrendsSpec
 
 _ids = itertools.count(700_000 + (os.getpid() % 1000) * 100)
 START = dt.date(2026, 5, 1)

@@ -18,7 +18,7 @@ NOW = dt.datetime.now(dt.UTC)
 
 
 def url(project, **params):
-    base = reverse("insights:trends", kwargs={"project_id": project.pk})
+    base = reverse("trends:trends", kwargs={"project_id": project.pk})
     return base + ("?" + "&".join(f"{k}={quote(str(v))}" for k, v in params.items()) if params else "")
 
 
@@ -123,9 +123,7 @@ def test_exec_can_view(client, bob, project, some_events):
 def test_stranger_gets_404(client, charlie, project):
     client.force_login(charlie)
     assert client.get(url(project)).status_code == 404
-    assert (
-        client.get(reverse("insights:trends_persons", kwargs={"project_id": project.pk})).status_code == 404
-    )
+    assert client.get(reverse("trends:trends_persons", kwargs={"project_id": project.pk})).status_code == 404
 
 
 def test_anonymous_is_sent_to_login(client, project):
@@ -135,7 +133,7 @@ def test_anonymous_is_sent_to_login(client, project):
 
 def test_navigation_lists_trends(alice_client, project):
     html = alice_client.get(reverse("project_overview", kwargs={"project_id": project.pk})).content.decode()
-    assert reverse("insights:trends", kwargs={"project_id": project.pk}) in html
+    assert reverse("trends:trends", kwargs={"project_id": project.pk}) in html
 
 
 def test_drill_down_lists_the_persons_behind_a_point(alice_client, project, some_events):
@@ -147,7 +145,7 @@ def test_drill_down_lists_the_persons_behind_a_point(alice_client, project, some
     }
     bucket = (NOW - dt.timedelta(hours=2)).astimezone(project.tz).replace(minute=0, second=0, microsecond=0)
     response = alice_client.get(
-        reverse("insights:trends_persons", kwargs={"project_id": project.pk}),
+        reverse("trends:trends_persons", kwargs={"project_id": project.pk}),
         {"q": json.dumps(spec), "series": 0, "date": bucket.isoformat(), "period": "current"},
         headers={"HX-Request": "true"},
     )
@@ -158,7 +156,7 @@ def test_drill_down_lists_the_persons_behind_a_point(alice_client, project, some
 
 def test_drill_down_bad_params_are_400(alice_client, project):
     response = alice_client.get(
-        reverse("insights:trends_persons", kwargs={"project_id": project.pk}), {"q": "{}", "series": "x"}
+        reverse("trends:trends_persons", kwargs={"project_id": project.pk}), {"q": "{}", "series": "x"}
     )
     assert response.status_code == 400
 
@@ -202,7 +200,7 @@ def test_kinds_are_registered():
         "TrendsQuery" in REGISTRY and REGISTRY["TrendsQuery"].schema["properties"]["series"]["maxItems"] == 10
     )
     kind = KINDS["TrendsQuery"]
-    assert kind.label == "Trends" and kind.builder_url_name == "insights:trends"
+    assert kind.label == "Trends" and kind.builder_url_name == "trends:trends"
 
 
 def test_insight_kind_round_trip_and_tile(rf, project, alice, some_events):

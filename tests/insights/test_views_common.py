@@ -10,9 +10,9 @@ import pytest
 from analytics_app import clickhouse as ch
 from analytics_app.errors import BadRequest
 from insights import views_common
-from insights.trends.spec import TrendsSpec
+from trends.spec import TrendsSpec
 
-TEMPLATE = "insights/trends.html"
+TEMPLATE = "trends/trends.html"
 HTMX = SimpleNamespace(history_restore_request=False, boosted=False)
 
 
@@ -57,7 +57,7 @@ def test_form_errors_are_400_and_a_failing_query_replaces_them(rf):
 
 @pytest.mark.django_db
 def test_share_url_and_range_text(rf, project):
-    url = views_common.share_url(rf.get("/"), "insights:trends", project, '{"a":"b c"}')
+    url = views_common.share_url(rf.get("/"), "trends:trends", project, '{"a":"b c"}')
     assert url.endswith(f"/project/{project.pk}/insights/trends/?q=%7B%22a%22%3A%22b%20c%22%7D")
     end = dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC)
     text = views_common.range_text(project, None, end)

@@ -19,8 +19,6 @@ from analytics_app import clickhouse as ch
 from analytics_app.errors import BadRequest
 from analytics_app.models import Project
 from insights.blocks import SQLBuilder
-from insights.trends.queries import TrendsQueryRunner
-from insights.trends.spec import TrendsSpec
 from retention.cohorts import clean_definition
 from retention.models import Cohort
 from retention.queries import RetentionQueryRunner, cohort_condition
@@ -28,6 +26,8 @@ from retention.spec import RetentionSpec
 from retention.tasks import refresh_cohort
 from tests.conftest import EventBuilder
 from tests.insights import reference as ref
+from trends.queries import TrendsQueryRunner
+from trends.spec import TrendsSpec
 
 pytestmark = pytest.mark.django_db
 

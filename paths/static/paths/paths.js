@@ -1,5 +1,6 @@
-/* Paths builder: draws the Sankey embedded as JSON, node/link click -> sessions
-   drill-down (htmx), add/remove builder rows. Small and build-free on purpose. */
+/* Paths: draws the Sankey embedded as JSON (on the builder, a saved insight's page and
+   dashboard tiles), node/link click -> sessions drill-down (htmx). The builder's rows are
+   static/js/builder.js. Small and build-free on purpose. */
 (function () {
   "use strict";
   if (window.SextantPaths) { window.SextantPaths.scan(document); return; }
@@ -30,26 +31,6 @@
     if (root.matches && root.matches("[data-paths-figure]")) { draw(root); }
     if (root.querySelectorAll) { root.querySelectorAll("[data-paths-figure]").forEach(draw); }
   }
-
-  document.addEventListener("click", function (ev) {
-    var form = ev.target.closest && ev.target.closest("#paths-form");
-    if (!form) { return; }
-    var add = ev.target.closest("[data-add-rule], [data-add-filter]");
-    if (add) {
-      var rule = add.hasAttribute("data-add-rule");
-      var tpl = document.getElementById(rule ? "rule-template" : "filter-template");
-      var box = document.getElementById(rule ? "rule-rows" : "filter-rows");
-      box.appendChild(tpl.content.cloneNode(true));
-      var first = box.lastElementChild && box.lastElementChild.querySelector("input[type=text]");
-      if (first) { first.focus(); }
-      return;
-    }
-    var remove = ev.target.closest("[data-remove-row]");
-    if (remove) {
-      remove.closest(".builder-row").remove();
-      form.dispatchEvent(new Event("change", { bubbles: true }));
-    }
-  });
 
   window.SextantPaths = { scan: scan };
   document.addEventListener("DOMContentLoaded", function () { scan(document); });

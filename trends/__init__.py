@@ -2,6 +2,6 @@
 
 spec.py (TrendsSpec) -> queries.py (TrendsQueryRunner, TrendsPersonsQueryRunner)
 -> charts.py (plotly figure) ; forms.py turns the builder page's GET into the spec.
-insight.py declares the kind "TrendsQuery" (InsightsConfig.ready declares it: the
+insight.py declares the kind "TrendsQuery" (TrendsConfig.ready declares it: the
 navigation, the JSON query API and the insight registry derive from it).
 """

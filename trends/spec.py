@@ -2,7 +2,7 @@
 
 One parser (`TrendsSpec.from_json`) serves the JSON API, saved insights and the
 builder page (whose GET fields are first turned into the same JSON body by
-insights/trends/forms.py), so every entry point accepts and rejects the same things.
+trends/forms.py), so every entry point accepts and rejects the same things.
 """
 
 from __future__ import annotations

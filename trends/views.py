@@ -14,11 +14,11 @@ from analytics_app.errors import BadRequest
 from governance.roles import Permission
 from insights import views_common
 from insights.blocks import INTERVALS, OPERATORS
-from insights.trends import charts, forms
-from insights.trends.queries import TrendsPersonsQueryRunner, TrendsQueryRunner
-from insights.trends.spec import DISPLAYS, MATHS, PROPERTY_MATHS, TrendsSpec
+from trends import charts, forms
+from trends.queries import TrendsPersonsQueryRunner, TrendsQueryRunner
+from trends.spec import DISPLAYS, MATHS, PROPERTY_MATHS, TrendsSpec
 
-TEMPLATE = "insights/trends.html"
+TEMPLATE = "trends/trends.html"
 
 
 def result_context(project, spec: TrendsSpec, result, presenter, *, drill: bool = True) -> dict:
@@ -45,7 +45,7 @@ def result_context(project, spec: TrendsSpec, result, presenter, *, drill: bool 
         "range_text": views_common.range_text(project, result.start, result.end),
     }
     if drill:
-        context["drill_url"] = reverse("insights:trends_persons", kwargs={"project_id": project.pk})
+        context["drill_url"] = reverse("trends:trends_persons", kwargs={"project_id": project.pk})
     return context
 
 
@@ -73,9 +73,7 @@ def trends(request):
     def fill():
         result = TrendsQueryRunner(project, spec).run()
         context.update(result_context(project, spec, result, request.presenter))
-        context["share_url"] = views_common.share_url(
-            request, "insights:trends", project, context["spec_json"]
-        )
+        context["share_url"] = views_common.share_url(request, "trends:trends", project, context["spec_json"])
 
     return views_common.render_builder(request, TEMPLATE, context, error, fill if spec is not None else None)
 
@@ -132,7 +130,7 @@ def _drill_params(query, project):
 def render_tile(request, project, spec: TrendsSpec, result) -> str:
     """A dashboard tile body: the chart (or table / number) without the builder.
 
-    The host page must load static/vendor/plotly/plotly.min.js and static/js/trends.js.
+    The host page must load static/vendor/plotly/plotly.min.js and the kind's `scripts` (trends/insight.py).
     """
     return views_common.render_tile(
         request, project, TEMPLATE, lambda p: result_context(project, spec, result, p, drill=False)

@@ -1,5 +1,5 @@
 """The trends insight kind, declared once: navigation, JSON query API and saved insights
-derive from KIND (insights.registry.declare, called from InsightsConfig.ready)."""
+derive from KIND (insights.registry.declare, called from TrendsConfig.ready)."""
 
 from __future__ import annotations
 
@@ -90,8 +90,8 @@ KIND = InsightKind(
     schema=SCHEMA,
     response_schema=RESPONSE_SCHEMA,
     summary="Trends: counts, unique persons, active users or property aggregates per interval.",
-    builder_url_name="insights:trends",
-    render_tile="insights.views.render_tile",
+    builder_url_name="trends:trends",
+    render_tile="trends.views.render_tile",
     menu_order=20,
-    scripts=("js/figures.js", "js/trends.js"),
+    scripts=("js/figures.js", "trends/trends.js"),
 )
