@@ -1,15 +1,16 @@
 """The one access gate: load the project, authenticate, check the permission.
 
-Every page uses @project_page(perm) and every JSON endpoint @project_api(perm).
-They run before the handler (as Sentry does), so a handler never sees a project
-its user may not open:
+Every page uses @project_page(perm) and every JSON endpoint @project_api(perm);
+`write=` names what a write (POST, PUT, PATCH, DELETE) needs on top of `perm`, so a
+view that shows a page to every reader and takes changes from some roles declares
+both. They run before the handler (as Sentry does), so a handler never sees a project
+its user may not open, nor a write its user may not make:
 
 - no access to the project at all -> 404 (its existence is not revealed)
-- some access, but not the permission the view needs -> 403: for pages, the 403 page in
-  the app's layout (with the menu of what the role may use) saying which role lacks
-  which permission; a PermissionDenied raised by the handler (a read-only role trying
-  to write) gets the same page with its message. An ordinary 403 is logged as one line,
-  without a traceback.
+- some access, but not the permission the view (or the write) needs -> 403: for pages,
+  the 403 page in the app's layout (with the menu of what the role may use) saying which
+  role lacks which permission; a PermissionDenied raised by the handler gets the same
+  page with its message. An ordinary 403 is logged as one line, without a traceback.
 - JSON endpoints: no credentials -> 401, bad input (BadRequest) -> 400 with the reason
 
 The handler gets `request.project` and `request.perms` (a frozenset of codenames),
@@ -72,10 +73,25 @@ def denial(user, project, perm: str) -> str:
     return f"Your role{role} in {project.name} does not allow: {Permission(perm).label}."
 
 
-def load_project(user, project_id, perm: str) -> tuple[Project, frozenset[str]]:
-    project, perms = visible_project(user, project_id)
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def lacking(perms: frozenset[str], perm: str, write: str | None, method: str) -> str | None:
+    """The permission the request needs and the role lacks: `perm`, or `write` for a write."""
     if perm not in perms:
-        raise PermissionDenied(denial(user, project, perm))
+        return perm
+    if write is not None and method in WRITE_METHODS and write not in perms:
+        return write
+    return None
+
+
+def load_project(user, project_id, perm: str, write: str | None = None, method: str = "GET"):
+    """The project and the user's permissions on it: 404 unless visible, PermissionDenied
+    unless the user has `perm` (and `write`, for a write `method`)."""
+    project, perms = visible_project(user, project_id)
+    missing = lacking(perms, perm, write, method)
+    if missing is not None:
+        raise PermissionDenied(denial(user, project, missing))
     return project, perms
 
 
@@ -98,8 +114,8 @@ def _attach(request, project, perms) -> None:
     request.presenter = Presenter.for_request(project, perms)
 
 
-def project_page(perm: str = Permission.VIEW_PROJECT):
-    """Gate for HTML views taking a `project_id` URL kwarg."""
+def project_page(perm: str = Permission.VIEW_PROJECT, *, write: str | None = None):
+    """Gate for HTML views taking a `project_id` URL kwarg; a write also needs `write`."""
 
     def decorator(view):
         @functools.wraps(view)
@@ -108,8 +124,9 @@ def project_page(perm: str = Permission.VIEW_PROJECT):
                 return redirect_to_login(request.get_full_path())
             project, perms = visible_project(request.user, project_id)
             _attach(request, project, perms)  # also for a 403: its page shows the role's menu
-            if perm not in perms:
-                return forbidden(request, denial(request.user, project, perm))
+            missing = lacking(perms, perm, write, request.method)
+            if missing is not None:
+                return forbidden(request, denial(request.user, project, missing))
             if request.session.get("last_project_id") != project.pk:  # a session write only on a switch
                 request.session["last_project_id"] = project.pk
             try:
@@ -154,8 +171,8 @@ def parse_json_body(request) -> dict:
     return body
 
 
-def project_api(perm: str = Permission.VIEW_PROJECT):
-    """Gate for JSON endpoints under /api/projects/<project_id>/."""
+def project_api(perm: str = Permission.VIEW_PROJECT, *, write: str | None = None):
+    """Gate for JSON endpoints under /api/projects/<project_id>/; a write also needs `write`."""
 
     def decorator(view):
         @csrf_exempt
@@ -178,7 +195,7 @@ def project_api(perm: str = Permission.VIEW_PROJECT):
                     )
             request.user = user
             try:
-                project, perms = load_project(user, project_id, perm)
+                project, perms = load_project(user, project_id, perm, write, request.method)
             except Http404:
                 return json_error(404, "Project not found.")
             except PermissionDenied as exc:

@@ -22,9 +22,8 @@ class Section:
 
 SECTIONS: list[Section] = [
     Section("Overview", "project_overview", Permission.VIEW_PROJECT, 0),
-    # Every member may read these two pages, but only managers can do anything there,
-    # so the menu offers them to the roles that may use them.
-    Section("Members", "project_members", Permission.MANAGE_MEMBERS, 900),
+    # Every member may read the settings (and governance's members page), but only
+    # managers can change anything there, so the menu offers them to those roles.
     Section("Settings", "project_settings", Permission.MANAGE_PROJECT, 910),
 ]
 

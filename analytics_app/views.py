@@ -1,23 +1,23 @@
-"""Core pages (home, projects, settings, members, API keys) and the query API."""
+"""Core pages (home, projects, overview, settings) and the query API."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import transaction
-from django.http import HttpResponseBadRequest, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from governance.roles import ROLE_DESCRIPTIONS, ROLE_PERMISSIONS, Permission, Role
+from governance.roles import Permission, Role
 
 from . import clickhouse as ch
 from .access import parse_json_body, project_api, project_page, projects_for
 from .errors import BadRequest
-from .forms import AddMemberForm, APIKeyForm, ChangeRoleForm, NewProjectForm, ProjectForm
-from .models import Membership, PersonalAPIKey
+from .forms import NewProjectForm, ProjectForm
+from .models import Membership
 from .openapi import build_schema
 from .queries import EventNamesQueryRunner, EventNamesSpec, VolumeQueryRunner
 from .query_api import REGISTRY, known_kinds
@@ -66,15 +66,12 @@ def project_overview(request):
 
 
 @require_http_methods(["GET", "POST"])
-@project_page(Permission.VIEW_PROJECT)
+@project_page(Permission.VIEW_PROJECT, write=Permission.MANAGE_PROJECT)
 def project_settings(request):
     project = request.project
-    can_manage = Permission.MANAGE_PROJECT in request.perms
     form = ProjectForm(request.POST or None, instance=project)
     status = 200
     if request.method == "POST":
-        if not can_manage:
-            raise PermissionDenied("Your role cannot change project settings.")
         if request.POST.get("action") == "rotate_token":
             project.rotate_token()
             messages.success(
@@ -90,127 +87,10 @@ def project_settings(request):
     context = {
         "project": project,
         "form": form,
-        "can_manage": can_manage,
+        "can_manage": Permission.MANAGE_PROJECT in request.perms,
         "snippets": capture_snippets(request, project),
     }
     return render(request, "analytics_app/settings.html", context, status=status)
-
-
-@require_http_methods(["GET", "POST"])
-@project_page(Permission.VIEW_PROJECT)
-def project_members(request):
-    project = request.project
-    add_form = AddMemberForm(request.POST or None, project=project)
-    status = 200
-    if request.method == "POST":
-        if Permission.MANAGE_MEMBERS not in request.perms:
-            raise PermissionDenied("Your role cannot manage members.")
-        if add_form.is_valid():
-            Membership.objects.create(user=add_form.user, project=project, role=add_form.cleaned_data["role"])
-            messages.success(
-                request,
-                f"{add_form.user.email or add_form.user.username} added as {add_form.cleaned_data['role']}.",
-            )
-            return redirect("project_members", project_id=project.pk)
-        status = 400
-    return render(request, "analytics_app/members.html", _members_context(request, add_form), status=status)
-
-
-def _members_context(request, add_form=None, **extra) -> dict:
-    project = request.project
-    members = list(
-        Membership.objects.filter(project=project)
-        .select_related("user")
-        .order_by("user__email", "user__username")
-    )
-    admins = sum(1 for m in members if m.role == Role.ADMIN)
-    return {
-        "project": project,
-        "members": members,
-        "last_admin_ids": {m.pk for m in members if m.role == Role.ADMIN and admins == 1},
-        "add_form": add_form or AddMemberForm(project=project),
-        "can_manage": Permission.MANAGE_MEMBERS in request.perms,
-        "roles": [(r.value, r.label, ROLE_DESCRIPTIONS[r]) for r in Role],
-        **extra,
-    }
-
-
-# Permissions a role change must confirm before it grants them.
-CONFIRM_GRANTS = (Permission.VIEW_PII, Permission.VIEW_RECORDINGS)
-
-
-def granted_needing_confirmation(old_role: str, new_role: str) -> list[str]:
-    """The labels of the sensitive permissions `new_role` has and `old_role` has not."""
-    gained = ROLE_PERMISSIONS[new_role] - ROLE_PERMISSIONS[old_role]
-    return [p.label for p in CONFIRM_GRANTS if p in gained]
-
-
-@require_POST
-@project_page(Permission.MANAGE_MEMBERS)
-def member_update(request, membership_id):
-    """Change a member's role (an explicit save; a change that grants PII or recordings
-    access is shown for confirmation first and applied with `confirm=1`) or remove them
-    (`action=remove`). A project always keeps one admin."""
-    membership = get_object_or_404(Membership, pk=membership_id, project=request.project)
-    if request.POST.get("action") == "remove":
-        if not _another_admin_remains(membership):
-            messages.error(request, "A project needs at least one admin: make someone else admin first.")
-            return redirect("project_members", project_id=request.project.pk)
-        membership.delete()
-        messages.success(request, f"{membership.user} removed.")
-        return redirect("project_members", project_id=request.project.pk)
-    form = ChangeRoleForm(request.POST)
-    if not form.is_valid():
-        return HttpResponseBadRequest("Unknown role.")
-    role = form.cleaned_data["role"]
-    if role == membership.role:
-        messages.info(request, f"{membership.user} already is {membership.get_role_display()}.")
-        return redirect("project_members", project_id=request.project.pk)
-    if membership.role == Role.ADMIN and not _another_admin_remains(membership):
-        messages.error(request, "A project needs at least one admin: make someone else admin first.")
-        return redirect("project_members", project_id=request.project.pk)
-    grants = granted_needing_confirmation(membership.role, role)
-    if grants and request.POST.get("confirm") != "1":
-        confirm = {"membership": membership, "role": role, "role_label": Role(role).label, "grants": grants}
-        return render(request, "analytics_app/members.html", _members_context(request, confirm=confirm))
-    membership.role = role
-    membership.save()
-    messages.success(request, f"{membership.user} is now {membership.get_role_display()}.")
-    return redirect("project_members", project_id=request.project.pk)
-
-
-def _another_admin_remains(membership: Membership) -> bool:
-    return (
-        Membership.objects.filter(project=membership.project, role=Role.ADMIN)
-        .exclude(pk=membership.pk)
-        .exists()
-    )
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def api_keys(request):
-    form = APIKeyForm(request.POST or None)
-    new_key = None
-    status = 200
-    if request.method == "POST":
-        if request.POST.get("action") == "revoke":
-            key = get_object_or_404(PersonalAPIKey, pk=request.POST.get("key_id", 0) or 0, user=request.user)
-            key.revoke()
-            messages.success(request, f"Key {key.label} revoked.")
-            return redirect("api_keys")
-        if form.is_valid():
-            _, new_key = form.save(request.user)
-            form = APIKeyForm()
-        else:
-            status = 400
-    keys = PersonalAPIKey.objects.filter(user=request.user)
-    return render(
-        request,
-        "analytics_app/api_keys.html",
-        {"form": form, "keys": keys, "new_key": new_key},
-        status=status,
-    )
 
 
 # ------------------------------------------------------------------ JSON API

@@ -35,10 +35,11 @@ from .forms import (
     TileForm,
 )
 from .models import Dashboard, DashboardTile, Insight
-from .permissions import can_edit_insights, require_writer
 
 log = logging.getLogger(__name__)
-gate = project_page(Permission.VIEW_INSIGHTS)
+# Readers open everything; a write (save, rename, delete, add to a dashboard, tiles, a
+# stored date range, a new dashboard) needs EDIT_INSIGHTS.
+gate = project_page(Permission.VIEW_INSIGHTS, write=Permission.EDIT_INSIGHTS)
 PAGE_SIZE = 50
 
 
@@ -62,7 +63,7 @@ def tile_styles() -> list[str]:
 def _base_context(request, **extra) -> dict:
     return {
         "project": request.project,
-        "can_edit": can_edit_insights(request.perms),
+        "can_edit": Permission.EDIT_INSIGHTS in request.perms,
         "tile_scripts": tile_scripts(),
         "tile_styles": tile_styles(),
         **extra,
@@ -132,10 +133,9 @@ def insights(request):
 
 
 @require_http_methods(["GET", "POST"])
-@gate
+@project_page(Permission.EDIT_INSIGHTS)
 def insight_new(request):
     """Save a builder state. Builders include dashboards/_save_insight.html, which posts here via htmx."""
-    require_writer(request)
     project = request.project
     data = request.POST if request.method == "POST" else request.GET
     if request.method == "POST":
@@ -163,7 +163,6 @@ def insight(request, insight_id):
     obj = get_object_or_404(Insight, pk=insight_id, project=project)
     form = None
     if request.method == "POST":
-        require_writer(request)
         form = InsightForm(request.POST, instance=obj)
         if form.is_valid():
             form.save()
@@ -187,7 +186,6 @@ def insight(request, insight_id):
 @require_POST
 @gate
 def insight_delete(request, insight_id):
-    require_writer(request)
     obj = get_object_or_404(Insight, pk=insight_id, project=request.project)
     obj.delete()
     messages.success(request, f"Deleted {obj.name}.")
@@ -197,7 +195,6 @@ def insight_delete(request, insight_id):
 @require_POST
 @gate
 def insight_add_to_dashboard(request, insight_id):
-    require_writer(request)
     project = request.project
     obj = get_object_or_404(Insight, pk=insight_id, project=project)
     form = AddToDashboardForm(request.POST, project=project)
@@ -232,7 +229,6 @@ def dashboards(request):
     project = request.project
     form = DashboardForm(request.POST or None)
     if request.method == "POST":
-        require_writer(request)
         if form.is_valid():
             dashboard = form.save(commit=False)
             dashboard.project = project
@@ -279,7 +275,6 @@ def dashboard(request, dashboard_id):
     form = None
     stored = DateOverride(obj.date_from, obj.date_to)
     if request.method == "POST":
-        require_writer(request)
         action = request.POST.get("action")
         if action == "dates":
             dates = DateRangeForm(request.POST, project=project)
@@ -361,7 +356,6 @@ def dashboard_tile(request, dashboard_id, tile_id):
 @require_POST
 @gate
 def dashboard_delete(request, dashboard_id):
-    require_writer(request)
     obj = get_object_or_404(Dashboard, pk=dashboard_id, project=request.project)
     if obj.is_default:
         return HttpResponseBadRequest("The default dashboard cannot be deleted; remove its tiles instead.")
@@ -374,7 +368,6 @@ def dashboard_delete(request, dashboard_id):
 @gate
 def tile_update(request, dashboard_id, tile_id):
     """Move a tile up/down, resize it or remove it (writers). htmx gets the new grid."""
-    require_writer(request)
     project = request.project
     obj = get_object_or_404(Dashboard, pk=dashboard_id, project=project)
     tile = get_object_or_404(DashboardTile, pk=tile_id, dashboard=obj)

@@ -10,7 +10,8 @@ from django.views.decorators.http import require_GET
 
 from analytics_app.access import project_page
 from analytics_app.errors import BadRequest
-from governance.presenter import MASK_CHAR, TOKEN_PREFIX
+from governance.masking import MASK_CHAR
+from governance.presenter import TOKEN_PREFIX
 from governance.roles import Permission
 from insights import views_common
 from insights.blocks import OPERATORS

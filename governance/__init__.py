@@ -1,6 +1,7 @@
 """Governance: who may see what.
 
-The policy (`roles`: permissions and built-in roles; `presenter`: the PII policy every
-output passes through) imports nothing of Sextant's, so the core's access gate and
-every app can enforce it. The screens that change it (members, keys) build on the core.
+The policy (`roles`: permissions and built-in roles; `masking`: the text rules of PII
+masking; `presenter`: the PII policy every output passes through) imports nothing of
+Sextant's, so the core's access gate and every app can enforce it. The screens that
+change it (`views`: members, API keys) build on the core like any app.
 """

@@ -5,3 +5,11 @@ class GovernanceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "governance"
     verbose_name = "Governance"
+
+    def ready(self):
+        from analytics_app.navigation import Section, register  # noqa: PLC0415
+
+        from .roles import Permission  # noqa: PLC0415
+
+        # Every member may read the members page; the menu offers it to those who manage them.
+        register(Section("Members", "project_members", Permission.MANAGE_MEMBERS, 900))

@@ -14,6 +14,9 @@ and whether this user may see PII; for a user without `view_pii` one masking pas
   `$pathname` and any value or text holding a URL), and so is every e-mail address;
 - a distinct_id that is an e-mail address is masked.
 
+How masked text looks is `governance.masking` (pure text rules); this module decides
+what is PII and which outputs the rules apply to.
+
 Masked breakdown labels carry a keyed tag (`label`) so two different raw values never
 merge into one label.
 
@@ -38,9 +41,9 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 
+from .masking import MASK_CHAR, is_email_like, mask_all, mask_string, mask_text
 from .roles import Permission
 
-MASK_CHAR = "•"
 # Person/event properties treated as PII until the tracking plan says otherwise.
 DEFAULT_PII_KEYS = frozenset({"email", "$email", "name", "phone", "$ip", "first_name", "last_name"})
 # Keys whose value is a bag of (person) properties: a filter on the bag itself would search PII text.
@@ -61,76 +64,10 @@ def pii_keys(project) -> frozenset[str]:
     return frozenset(keys)
 
 
-def mask_text(value) -> str:
-    text = "" if value is None else str(value)
-    return MASK_CHAR * min(len(text), 12) if text else ""
-
-
-# ------------------------------------------------------------------ masking of text
-EMAIL_RE = re.compile(
-    r"[^\s@<>\"'(),;:/?&=#\[\]{}]+@[^\s@<>\"'(),;:/?&=#\[\]{}]+\.[^\s@<>\"'(),;:/?&=#\[\]{}]+"
-)
-# A URL (scheme://...) or a path (/...) holding a query string or a fragment, inside any text.
-_URL_RE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.\-]*://|(?<![^\s\"'(=])/)[^\s\"'<>]*[?#][^\s\"'<>]*")
-_QUERY_VALUE = re.compile(r"=([^&#]*)")
-
-
-def _mask_pair(pair: str, mask: str) -> str:
-    key, sep, value = pair.partition("=")
-    return f"{key}{sep}{mask * len(value)}" if sep else mask * len(key)
-
-
-def mask_url(url: str, mask: str = MASK_CHAR) -> str:
-    """`/a?email=jane@x.io&p=2#top` -> `/a?email=•••••••••&p=•#•••`: query values (a key
-    without `=` entirely) and the fragment masked, same length; path and names kept."""
-    if not isinstance(url, str) or ("?" not in url and "#" not in url):
-        return url
-    rest, hash_, fragment = url.partition("#")
-    base, q, query = rest.partition("?")
-    masked_query = "&".join(_mask_pair(p, mask) for p in query.split("&")) if query else ""
-    return base + q + masked_query + hash_ + mask * len(fragment)
-
-
-def mask_query_values(name: str) -> str:
-    """`/search?email=jane@x.com&page=2` -> `/search?email=•••&page=•••` (fixed-width masks,
-    for labels such as path nodes)."""
-    if "?" not in name:
-        return name
-    head, query = name.split("?", 1)
-    return head + "?" + _QUERY_VALUE.sub(lambda m: "=" + (MASK_CHAR * 3 if m.group(1) else ""), query)
-
-
-def mask_string(text: str) -> str:
-    """A string as a user without view-PII sees it: URL query values / fragments and
-    e-mail addresses masked wherever they occur in it."""
-    if not text:
-        return text
-    if "?" in text or "#" in text:
-        if text.startswith("?") and " " not in text:  # a bare query string (`$search`, `location.search`)
-            text = mask_url(text)
-        text = _URL_RE.sub(lambda m: mask_url(m.group(0)), text)
-    if "@" in text:
-        text = EMAIL_RE.sub(lambda m: mask_text(m.group(0)), text)
-    return text
-
-
 @functools.lru_cache(maxsize=8192)
 def _is_pii_key(pii: frozenset[str], key: str) -> bool:
     key = key.lower()
     return key in pii or ("." in key and any(part in pii for part in key.split(".")))
-
-
-def _mask_all(value):
-    """Every leaf under a PII key masked (keys kept, so the shape stays readable)."""
-    if isinstance(value, Mapping):
-        return {k: _mask_all(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_mask_all(v) for v in value]
-    return value if value in (None, "") else mask_text(value)
-
-
-def is_email_like(value) -> bool:
-    return isinstance(value, str) and EMAIL_RE.search(value) is not None
 
 
 # A drill-down key standing for a breakdown value the user sees masked: `masked:<tag>`;
@@ -197,7 +134,7 @@ class Presenter:
         if self.can_view_pii:
             return value
         if self.is_pii_key(key) and value not in (None, ""):
-            return _mask_all(value)
+            return mask_all(value)
         return self._walk(value)
 
     def properties(self, props: Mapping | None) -> dict:
@@ -215,7 +152,7 @@ class Presenter:
         if kind is dict or isinstance(value, Mapping):
             pii = self.pii
             return {
-                k: _mask_all(v) if _is_pii_key(pii, str(k)) and v not in (None, "") else self._walk(v)
+                k: mask_all(v) if _is_pii_key(pii, str(k)) and v not in (None, "") else self._walk(v)
                 for k, v in value.items()
             }
         if kind is list or kind is tuple:

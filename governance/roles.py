@@ -2,7 +2,9 @@
 
 Permissions are django-guardian object permissions on a Project (declared on the
 model's Meta from `Permission`); a member's role grants the set in ROLE_PERMISSIONS
-(`analytics_app.models.sync_permissions`). This module imports nothing of Sextant's:
+(`analytics_app.models.sync_permissions`). A new permission needs an analytics_app
+migration that also grants it to the existing members of the roles that have it
+(as 0002_edit_insights_permission does). This module imports nothing of Sextant's:
 the core's gate and every app read it.
 """
 
@@ -16,6 +18,7 @@ class Permission(models.TextChoices):
 
     VIEW_PROJECT = "view_project", "View project"
     VIEW_INSIGHTS = "view_insights", "View insights and events"
+    EDIT_INSIGHTS = "edit_insights", "Save and change insights, dashboards, cohorts and path rules"
     VIEW_PII = "view_pii", "View PII properties unmasked"
     VIEW_RECORDINGS = "view_recordings", "Watch session recordings"
     MANAGE_PLAN = "manage_plan", "Manage the tracking plan"
@@ -40,6 +43,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         {
             P.VIEW_PROJECT,
             P.VIEW_INSIGHTS,
+            P.EDIT_INSIGHTS,
             P.VIEW_PII,
             P.VIEW_RECORDINGS,
             P.MANAGE_PLAN,
@@ -47,7 +51,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             P.EXPORT_DATA,
         }
     ),
-    Role.PM: frozenset({P.VIEW_PROJECT, P.VIEW_INSIGHTS, P.VIEW_RECORDINGS, P.MANAGE_ALERTS, P.EXPORT_DATA}),
+    Role.PM: frozenset(
+        {P.VIEW_PROJECT, P.VIEW_INSIGHTS, P.EDIT_INSIGHTS, P.VIEW_RECORDINGS, P.MANAGE_ALERTS, P.EXPORT_DATA}
+    ),
     Role.EXEC: frozenset({P.VIEW_PROJECT, P.VIEW_INSIGHTS}),
     Role.SUPPORT: frozenset({P.VIEW_PROJECT, P.VIEW_INSIGHTS, P.VIEW_RECORDINGS}),
 }
@@ -58,13 +64,3 @@ ROLE_DESCRIPTIONS = {
     Role.EXEC: "Read-only insights and dashboards; PII masked; no recordings.",
     Role.SUPPORT: "Find users and watch their recordings; PII masked.",
 }
-
-
-def can_edit_insights(perms) -> bool:
-    """Whether a role may change saved insights, dashboards and path cleaning rules.
-
-    Everyone with VIEW_INSIGHTS may open them. Writing needs VIEW_INSIGHTS *and*
-    EXPORT_DATA: admin, analyst and pm have both; exec and support are read-only.
-    No new Permission is added; see docs/dashboards.md.
-    """
-    return Permission.VIEW_INSIGHTS in perms and Permission.EXPORT_DATA in perms

@@ -31,7 +31,7 @@ import hmac
 
 from django.conf import settings
 
-from governance.presenter import EMAIL_RE, MASK_CHAR, mask_query_values, mask_text
+from governance.masking import MASK_CHAR, mask_emails, mask_query_values
 
 from .spec import PAGEVIEW, SCREEN
 
@@ -84,9 +84,7 @@ class NodeMasker:
             return name
         if self.is_hidden(name):
             return f"{FULL_MASK} ‹{_tag(self.project_id, name)}›"
-        shown = mask_query_values(name)
-        if "@" in shown:
-            shown = EMAIL_RE.sub(lambda m: mask_text(m.group(0)), shown)
+        shown = mask_emails(mask_query_values(name))
         return shown if shown == name else f"{shown} ‹{_tag(self.project_id, name)}›"
 
     def node(self, node: str) -> str:

@@ -7,14 +7,13 @@ import dataclasses
 import json
 import uuid
 
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from analytics_app.access import project_page
 from analytics_app.errors import BadRequest
-from governance.roles import Permission, can_edit_insights
+from governance.roles import Permission
 from insights import views_common
 from insights.blocks import OPERATORS
 from insights.registry import decode_q
@@ -58,7 +57,7 @@ def _rules_context(request) -> dict:
     project = request.project
     return {
         "project_rules": PathCleaningRule.objects.filter(project=project),
-        "can_edit_rules": can_edit_insights(request.perms),
+        "can_edit_rules": Permission.EDIT_INSIGHTS in request.perms,
     }
 
 
@@ -182,14 +181,12 @@ def _resolve_nodes(request, spec: PathsSpec, node: str, target: str | None) -> t
 
 
 @require_http_methods(["GET", "POST"])
-@project_page(Permission.VIEW_INSIGHTS)
+@project_page(Permission.VIEW_INSIGHTS, write=Permission.EDIT_INSIGHTS)
 def cleaning_rules(request):
-    """The project's cleaning rules (partial); POST adds one (admin, analyst, pm)."""
+    """The project's cleaning rules (partial); POST adds one."""
     status = 200
     form = forms.CleaningRuleForm()
     if request.method == "POST":
-        if not can_edit_insights(request.perms):
-            raise PermissionDenied("Your role can use cleaning rules but not change the project's rules.")
         form = forms.CleaningRuleForm(request.POST)
         if form.is_valid():
             last = PathCleaningRule.objects.filter(project=request.project).order_by("-order").first()
@@ -207,10 +204,8 @@ def cleaning_rules(request):
 
 
 @require_POST
-@project_page(Permission.VIEW_INSIGHTS)
+@project_page(Permission.VIEW_INSIGHTS, write=Permission.EDIT_INSIGHTS)
 def cleaning_rule_delete(request, rule_id: int):
-    if not can_edit_insights(request.perms):
-        raise PermissionDenied("Your role can use cleaning rules but not change the project's rules.")
     get_object_or_404(PathCleaningRule, pk=rule_id, project=request.project).delete()
     context = {"project": request.project, "rule_form": forms.CleaningRuleForm(), **_rules_context(request)}
     return render(request, f"{TEMPLATE}#rules", context)

@@ -31,6 +31,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from governance import masking
+
 from .format import FULL_SNAPSHOT, INCREMENTAL_SNAPSHOT, META, PLUGIN, SOURCE_MUTATION
 
 CUSTOM = 5
@@ -66,22 +68,10 @@ def mask_text(value: Any) -> Any:
     return _NON_SPACE.sub(MASK, value)
 
 
-def _mask_query(query: str) -> str:
-    """'a=1&b=xy' -> 'a=*&b=**': parameter names stay, values are masked."""
-    parts = []
-    for pair in query.split("&"):
-        key, eq, val = pair.partition("=")
-        parts.append(key + eq + mask_text(val) if eq else mask_text(key))
-    return "&".join(parts)
-
-
 def mask_url(value: Any) -> Any:
-    """A URL with its query values and its fragment masked, same length."""
-    if not isinstance(value, str) or ("?" not in value and "#" not in value):
-        return value
-    rest, hash_, fragment = value.partition("#")
-    base, q, query = rest.partition("?")
-    return base + q + _mask_query(query) + hash_ + mask_text(fragment)
+    """A URL with its query values and its fragment masked (`?a=1&b=xy` -> `?a=*&b=**`),
+    same length: the shared URL rule with this module's mask."""
+    return masking.mask_url(value, mask_text)
 
 
 def mask_urls_in_text(value: Any) -> Any:

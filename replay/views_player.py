@@ -31,7 +31,7 @@ from django.views.decorators.http import require_GET
 from analytics_app import clickhouse as ch
 from analytics_app.access import json_error, project_api, project_page
 from analytics_app.errors import BadRequest
-from governance.presenter import mask_text
+from governance.masking import mask_text
 from governance.roles import Permission
 from insights.blocks import DateRange
 

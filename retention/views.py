@@ -8,7 +8,6 @@ import json
 import uuid
 from urllib.parse import quote
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -31,11 +30,6 @@ from .tasks import refresh_cohort
 TEMPLATE = "retention/retention.html"
 COHORTS_TEMPLATE = "retention/cohorts.html"
 COHORT_TEMPLATE = "retention/cohort.html"
-
-
-def can_edit_cohorts(perms) -> bool:
-    """The same rule as saved insights: VIEW_INSIGHTS and EXPORT_DATA (admin, analyst, pm)."""
-    return Permission.VIEW_INSIGHTS in perms and Permission.EXPORT_DATA in perms
 
 
 # ---------------------------------------------------------------- retention
@@ -185,15 +179,12 @@ def _save_cohort(project, form_or_data, *, cohort: Cohort | None = None) -> Coho
 
 
 @require_http_methods(["GET", "POST"])
-@project_page(Permission.VIEW_INSIGHTS)
+@project_page(Permission.VIEW_INSIGHTS, write=Permission.EDIT_INSIGHTS)
 def cohorts(request):
     project = request.project
-    can_edit = can_edit_cohorts(request.perms)
     form = forms.CohortForm(project=project)
     status = 200
     if request.method == "POST":
-        if not can_edit:
-            raise PermissionDenied("Your role can view cohorts but not change them.")
         form = forms.CohortForm(request.POST, request.FILES, project=project)
         if form.is_valid():
             cohort = _save_cohort(project, form.cleaned_data)
@@ -203,7 +194,7 @@ def cohorts(request):
         "project": project,
         "cohorts": Cohort.objects.filter(project=project),
         "form": form,
-        "can_edit": can_edit,
+        "can_edit": Permission.EDIT_INSIGHTS in request.perms,
         "example": json.dumps(forms.CohortForm.EXAMPLE, indent=2),
         "builder": _builder_state(request.POST if request.method == "POST" else {}),
         "match": (request.POST.get("match") if request.method == "POST" else "") or "all",
@@ -256,14 +247,11 @@ def _cohort_or_404(project, cohort_id) -> Cohort:
 
 
 @require_http_methods(["GET", "POST"])
-@project_page(Permission.VIEW_INSIGHTS)
+@project_page(Permission.VIEW_INSIGHTS, write=Permission.EDIT_INSIGHTS)
 def cohort(request, cohort_id):
     project = request.project
     obj = _cohort_or_404(project, cohort_id)
-    can_edit = can_edit_cohorts(request.perms)
     if request.method == "POST":
-        if not can_edit:
-            raise PermissionDenied("Your role can view cohorts but not change them.")
         action = request.POST.get("action", "refresh")
         if action == "delete":
             obj.delete()
@@ -290,7 +278,7 @@ def cohort(request, cohort_id):
         "size": size,
         "page": page,
         "has_next": page * 100 < size,
-        "can_edit": can_edit,
+        "can_edit": Permission.EDIT_INSIGHTS in request.perms,
         "can_export": Permission.EXPORT_DATA in request.perms,
         "definition_json": json.dumps(obj.definition, indent=2) if obj.kind == Cohort.Kind.BEHAVIORAL else "",
     }
@@ -343,13 +331,11 @@ def cohort_export(request, cohort_id):
 
 # ---------------------------------------------------------------- cohorts JSON API
 @require_http_methods(["GET", "POST"])
-@project_api(Permission.VIEW_INSIGHTS)
+@project_api(Permission.VIEW_INSIGHTS, write=Permission.EDIT_INSIGHTS)
 def api_cohorts(request):
     project = request.project
     if request.method == "GET":
         return JsonResponse({"results": [cohort_json(c) for c in Cohort.objects.filter(project=project)]})
-    if not can_edit_cohorts(request.perms):
-        raise PermissionDenied("Your role can view cohorts but not change them.")
     body = parse_json_body(request)
     errors = {}
     name = body.get("name")

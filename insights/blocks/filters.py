@@ -204,7 +204,7 @@ def person_text_sql(b: SQLBuilder, key: str, props_sql: str = "person_properties
     return text, is_set
 
 
-# The SQL twin of presenter.mask_string for filters of viewers without view-PII: fragments of
+# The SQL twin of governance.masking.mask_string for filters of viewers without view-PII: fragments of
 # URLs / paths, query values and e-mail addresses become a mask character.
 _MASK_FRAGMENT = (r"((?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s#]*)#\S*", "\\1#•")
 _MASK_QUERY_VALUE = (r"([?&][^=&#\s]*=)[^&#\s]*", "\\1•")

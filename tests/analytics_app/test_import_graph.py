@@ -17,9 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CORE = "analytics_app"
 SHARED = "insights"
-# The policy every layer enforces (roles, permissions, the PII presenter): it imports
+# The policy every layer enforces (roles, permissions, the PII text rules and presenter): it imports
 # nothing of ours, and the core's gate, the shared layer and every app may import it.
-POLICY = {"governance.roles", "governance.presenter"}
+POLICY = {"governance.roles", "governance.masking", "governance.presenter"}
 # What an app offers other apps, besides its package (`<app>/__init__.py`).
 PUBLIC: dict[str, set[str]] = {
     "ingestion": {"ingestion.processing", "ingestion.decoder", "ingestion.writer"},

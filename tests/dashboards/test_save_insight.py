@@ -9,6 +9,7 @@ from django.template.loader import render_to_string
 from django.test import RequestFactory
 
 from dashboards.models import Insight
+from governance.roles import ROLE_PERMISSIONS, Role
 
 from .conftest import url
 
@@ -148,10 +149,10 @@ def test_insight_of_another_project_is_404(client, charlie, project, other_proje
 def test_save_box_is_shown_to_writers_only(project, fake_kind):
     request = RequestFactory().get("/")
     context = {"project": project, "kind": "FakeQuery", "spec_json": '{"n":1}', "request": request}
-    request.perms = frozenset({"view_project", "view_insights", "export_data"})
+    request.perms = ROLE_PERMISSIONS[Role.PM]
     html = render_to_string("dashboards/_save_insight.html", context)
     assert url("insight_new", project) in html and 'value="{&quot;n&quot;:1}"' in html
-    request.perms = frozenset({"view_project", "view_insights"})  # exec
+    request.perms = ROLE_PERMISSIONS[Role.EXEC]
     assert url("insight_new", project) not in render_to_string("dashboards/_save_insight.html", context)
 
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from governance.presenter import DEFAULT_PII_KEYS, MASK_CHAR, Presenter, mask_string, mask_url
+from governance.masking import MASK_CHAR, mask_string, mask_url
+from governance.presenter import DEFAULT_PII_KEYS, Presenter
 
 MASKED = Presenter(can_view_pii=False, pii=DEFAULT_PII_KEYS, project_id=7)
 OPEN = Presenter(can_view_pii=True, pii=DEFAULT_PII_KEYS, project_id=7)

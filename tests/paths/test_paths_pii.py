@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from analytics_app.models import PersonalAPIKey
 from governance import presenter
-from governance.presenter import MASK_CHAR, Presenter
+from governance.masking import MASK_CHAR, mask_query_values
+from governance.presenter import Presenter
 from insights.registry import KINDS
-from paths.masking import FULL_MASK, KIND_EVENT, KIND_PAGEVIEW, KIND_SCREEN, NodeMasker, mask_query_values
+from paths.masking import FULL_MASK, KIND_EVENT, KIND_PAGEVIEW, KIND_SCREEN, NodeMasker
 from paths.queries import PathsQueryRunner
 from tests.lazy import with_lazy_parts
 
