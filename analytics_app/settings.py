@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "explorer",
     "dashboards",
     "funnels",
+    "cohorts",
     "retention",
     "paths",
     "replay",
