@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "explorer",
     "dashboards",
     "funnels",
+    "cohorts",
     "retention",
     "paths",
     "replay",

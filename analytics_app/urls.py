@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("explorer.urls")),
     path("", include("dashboards.urls")),
     path("", include("funnels.urls")),
+    path("", include("cohorts.urls")),
     path("", include("retention.urls")),
     path("", include("paths.urls")),
     path("", include("replay.urls")),

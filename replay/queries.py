@@ -13,8 +13,8 @@ import uuid
 from dataclasses import dataclass
 
 from analytics_app import clickhouse as ch
-from analytics_app.errors import BadRequest
 from analytics_app.jsoncodec import loads
+from cohorts.membership import cohort_condition
 from insights.blocks import EventSource, SQLBuilder
 from insights.blocks import filters as filter_blocks
 from insights.blocks.source import DT64
@@ -329,9 +329,7 @@ class RecordingsQueryRunner:
             emails = PERSONS_WITH_EMAIL_SQL.format(email=b.bind(spec.email, "String"))
             where.append(self._person_condition(b, f"person_id IN ({emails})"))
         if spec.cohort:
-            if filter_blocks.cohort_condition is None:
-                raise BadRequest("Invalid recordings filter.", {"cohort": "cohorts are not available"})
-            members = filter_blocks.cohort_condition(b, spec.cohort, "person_id", False)
+            members = cohort_condition(b, spec.cohort, "person_id", False)
             where.append(self._person_condition(b, members))
         if spec.event:
             # the session's events happen after it starts, at most a day after the range ends

@@ -17,9 +17,9 @@ from django.views.decorators.http import require_GET
 from analytics_app import clickhouse as ch
 from analytics_app.access import project_api, project_page
 from analytics_app.errors import BadRequest
+from cohorts.membership import project_cohorts
 from governance.roles import Permission
 from insights.blocks import OPERATORS
-from retention.cohorts import project_cohorts
 
 from .forms import DATE_PRESETS, ORDER_CHOICES, RecordingsSpec
 from .queries import RecordingsQueryRunner, mask_url

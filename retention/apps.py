@@ -3,7 +3,7 @@ from django.apps import AppConfig
 
 class RetentionConfig(AppConfig):
     name = "retention"
-    verbose_name = "Retention and cohorts"
+    verbose_name = "Retention"
 
     def ready(self):
         from retention import register  # noqa: PLC0415

@@ -6,18 +6,4 @@ app_name = "retention"
 urlpatterns = [
     path("project/<int:project_id>/retention/", views.retention, name="retention"),
     path("project/<int:project_id>/retention/persons/", views.retention_persons, name="retention_persons"),
-    path("project/<int:project_id>/cohorts/", views.cohorts, name="cohorts"),
-    path("project/<int:project_id>/cohorts/<int:cohort_id>/", views.cohort, name="cohort"),
-    path(
-        "project/<int:project_id>/cohorts/<int:cohort_id>/export.csv",
-        views.cohort_export,
-        name="cohort_export",
-    ),
-    path("api/projects/<int:project_id>/cohorts/", views.api_cohorts, name="api_cohorts"),
-    path("api/projects/<int:project_id>/cohorts/<int:cohort_id>/", views.api_cohort, name="api_cohort"),
-    path(
-        "api/projects/<int:project_id>/cohorts/<int:cohort_id>/persons/",
-        views.api_cohort_persons,
-        name="api_cohort_persons",
-    ),
 ]

@@ -26,10 +26,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from analytics_app.errors import BadRequest
+from cohorts.membership import cohort_condition
 from governance import presenter
 
 from .builder import SQLBuilder
@@ -52,9 +52,6 @@ FILTER_TYPES = ["event", "person", "cohort"]
 COHORT_OPERATORS = ["in", "not_in", "exact", "is_not"]
 MAX_KEY_LENGTH = 400
 MAX_FILTERS = 50
-
-# Cohort membership: the cohorts feature registers fn(builder, cohort_id, person_id_sql, negate) -> SQL.
-cohort_condition: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -122,8 +119,6 @@ def _parse_filter(raw, where: str) -> PropertyFilter:
     if ftype not in FILTER_TYPES:
         raise BadRequest("Invalid property filter.", {where: f"type must be one of {FILTER_TYPES}"})
     if ftype == "cohort":
-        if cohort_condition is None:
-            raise BadRequest("Invalid property filter.", {where: "cohort filters are not available yet"})
         if not isinstance(value, int) or isinstance(value, bool):
             raise BadRequest("Invalid property filter.", {where: "a cohort filter's value is the cohort id"})
         if operator not in COHORT_OPERATORS:

@@ -20,12 +20,18 @@ SHARED = "insights"
 # The policy every layer enforces (roles, permissions, the PII text rules and presenter): it imports
 # nothing of ours, and the core's gate, the shared layer and every app may import it.
 POLICY = {"governance.roles", "governance.masking", "governance.presenter"}
+# Cohort membership (who is in cohort N) sits below the shared layer: the shared property
+# filters read it (a cohort filter in any insight), while the rest of the cohorts app
+# builds on the shared layer. These modules import only the core, the policy and each other.
+MEMBERSHIP = {"cohorts.membership", "cohorts.models"}
 # What an app offers other apps, besides its package (`<app>/__init__.py`).
 PUBLIC: dict[str, set[str]] = {
     "ingestion": {"ingestion.processing", "ingestion.decoder", "ingestion.writer"},
     "explorer": {"explorer.queries"},
-    "retention": {"retention.cohorts"},  # until cohorts are an app of their own (issue 14)
+    "cohorts": {"cohorts.membership"},
 }
+# Of the apps, the shared layer imports only these (public and in MEMBERSHIP).
+SHARED_IMPORTS = {"cohorts.membership"}
 
 
 @dataclass(frozen=True)
@@ -91,8 +97,12 @@ def imports() -> list[Import]:
 
 
 def _node(module: str) -> str:
-    """A module's node in the package graph: its package, or "governance.policy"."""
-    return "governance.policy" if module in POLICY else module.split(".")[0]
+    """A module's node in the package graph: its package, "governance.policy" or "cohorts.membership"."""
+    if module in POLICY:
+        return "governance.policy"
+    if module in MEMBERSHIP:
+        return "cohorts.membership"
+    return module.split(".")[0]
 
 
 def package_graph(found: list[Import]) -> dict[str, set[str]]:
@@ -144,6 +154,12 @@ def violations(found: list[Import]) -> list[str]:
     out = []
     for imp in found:
         a, b = imp.source.split(".")[0], imp.target.split(".")[0]
+        if imp.source in MEMBERSHIP and b != CORE and imp.target not in POLICY | MEMBERSHIP:
+            out.append(
+                f"{imp.where}: the cohort membership module {imp.source} imports {imp.target}; "
+                f"it imports only the core ({CORE}) and {', '.join(sorted(MEMBERSHIP))}"
+            )
+            continue
         if a == b:
             continue
         if imp.source in POLICY:
@@ -155,9 +171,10 @@ def violations(found: list[Import]) -> list[str]:
             continue
         if a == CORE:
             out.append(f"{imp.where}: the core ({CORE}) imports {imp.target}; the core imports no app")
-        elif a == SHARED and b != CORE:
+        elif a == SHARED and b != CORE and imp.target not in SHARED_IMPORTS:
             out.append(
-                f"{imp.where}: the shared layer ({SHARED}) imports {imp.target}; it imports only the core"
+                f"{imp.where}: the shared layer ({SHARED}) imports {imp.target}; it imports only the core "
+                f"and {', '.join(sorted(SHARED_IMPORTS))}"
             )
         elif b not in (CORE, SHARED) and imp.target != b and imp.target not in PUBLIC.get(b, set()):
             public = ", ".join(sorted({b, *PUBLIC.get(b, set())}))
@@ -184,6 +201,10 @@ def test_the_packages_are_found_and_imports_are_read():
     assert {CORE, SHARED, "ingestion", "replay", "dashboards"} <= set(names)
     found = imports()
     assert any(imp.source == "replay.views_list" and imp.target == "analytics_app.access" for imp in found)
+    assert any(
+        imp.source == "insights.blocks.filters" and imp.target == "cohorts.membership" for imp in found
+    )
+    assert SHARED_IMPORTS <= MEMBERSHIP and SHARED_IMPORTS <= set().union(*PUBLIC.values())
 
 
 def test_no_import_cycle_between_packages():
@@ -213,6 +234,37 @@ def test_the_checks_name_an_offending_import():
         "ingestion/processing.py:3: ingestion.processing imports replay.format, a private module of the "
         "replay app (its public modules: replay)",
         "analytics_app/x.py:1: the core (analytics_app) imports replay; the core imports no app",
+    ]
+
+
+def test_cohort_membership_sits_below_the_shared_layer():
+    layered = [
+        Import("insights.blocks.filters", "insights/blocks/filters.py", 1, "cohorts.membership"),
+        Import("cohorts.membership", "cohorts/membership.py", 1, "cohorts.models"),
+        Import("cohorts.models", "cohorts/models.py", 1, "analytics_app.models"),
+        Import("cohorts.queries", "cohorts/queries.py", 1, "insights.blocks"),
+        Import("cohorts.queries", "cohorts/queries.py", 2, "cohorts.membership"),
+        Import("retention.queries", "retention/queries.py", 1, "cohorts.membership"),
+    ]
+    assert cycles(package_graph(layered)) == []
+    assert violations(layered) == []
+    wrong = [
+        *layered,
+        Import("cohorts.membership", "cohorts/membership.py", 2, "insights.blocks"),
+        Import("cohorts.models", "cohorts/models.py", 2, "cohorts.queries"),
+        Import("insights.blocks.filters", "insights/blocks/filters.py", 2, "cohorts.queries"),
+        Import("retention.queries", "retention/queries.py", 2, "cohorts.models"),
+    ]
+    assert cycles(package_graph(wrong)) == [["cohorts", "cohorts.membership", "insights"]]
+    assert violations(wrong) == [
+        "cohorts/membership.py:2: the cohort membership module cohorts.membership imports insights.blocks; "
+        "it imports only the core (analytics_app) and cohorts.membership, cohorts.models",
+        "cohorts/models.py:2: the cohort membership module cohorts.models imports cohorts.queries; "
+        "it imports only the core (analytics_app) and cohorts.membership, cohorts.models",
+        "insights/blocks/filters.py:2: the shared layer (insights) imports cohorts.queries; it imports only "
+        "the core and cohorts.membership",
+        "retention/queries.py:2: retention.queries imports cohorts.models, a private module of the cohorts app "
+        "(its public modules: cohorts, cohorts.membership)",
     ]
 
 

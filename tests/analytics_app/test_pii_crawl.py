@@ -22,11 +22,11 @@ import pytest
 from django.urls import reverse
 
 from analytics_app.models import Membership
+from cohorts.definitions import clean_definition, parse_csv
+from cohorts.models import Cohort
+from cohorts.queries import compute_cohort
 from dashboards.models import Dashboard, DashboardTile, Insight
 from governance.roles import Role
-from retention.cohorts import clean_definition, parse_csv
-from retention.models import Cohort
-from retention.queries import compute_cohort
 from tests.ingestion.conftest import fresh_ingestion_state, person_of, send  # noqa: F401 - autouse fixture
 from tests.replay.test_list import session_events
 from tests.replay.test_summary import send as send_recording
@@ -222,8 +222,8 @@ def start_urls(project, specs, pages) -> list[str]:
         "trends:trends",
         "funnels:funnel",
         "retention:retention",
-        "retention:cohorts",
-        "retention:api_cohorts",
+        "cohorts:cohorts",
+        "cohorts:api_cohorts",
         "paths:paths",
         "replay:list",
         "replay:api_list",

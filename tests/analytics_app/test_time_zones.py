@@ -332,7 +332,7 @@ def test_the_zone_is_active_only_inside_a_project_request(alice_client, kiri):
 
 
 def test_cohort_pages_show_the_calculation_time_locally(alice_client, kiri):
-    from retention.models import Cohort  # noqa: PLC0415
+    from cohorts.models import Cohort  # noqa: PLC0415
 
     calculated = dt.datetime(2026, 9, 13, 10, 20, tzinfo=dt.UTC)
     cohort = Cohort.objects.create(
@@ -343,10 +343,10 @@ def test_cohort_pages_show_the_calculation_time_locally(alice_client, kiri):
         status=Cohort.Status.READY,
         last_calculated_at=calculated,
     )
-    listing = alice_client.get(reverse("retention:cohorts", kwargs={"project_id": kiri.pk})).content.decode()
+    listing = alice_client.get(reverse("cohorts:cohorts", kwargs={"project_id": kiri.pk})).content.decode()
     assert f"Calculated ({KIRI})" in listing and "2026-09-14 00:20" in listing
     page = alice_client.get(
-        reverse("retention:cohort", kwargs={"project_id": kiri.pk, "cohort_id": cohort.pk})
+        reverse("cohorts:cohort", kwargs={"project_id": kiri.pk, "cohort_id": cohort.pk})
     ).content.decode()
     assert '<time datetime="2026-09-14T00:20:00+14:00"' in page and ">2026-09-14 00:20</time>" in page
 

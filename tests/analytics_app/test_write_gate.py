@@ -17,7 +17,7 @@ from analytics_app.models import Membership, Project
 from dashboards.models import Dashboard, DashboardTile, Insight
 from governance.roles import Permission, Role
 from paths.models import PathCleaningRule
-from retention.models import Cohort
+from cohorts.models import Cohort
 
 pytestmark = pytest.mark.django_db
 
@@ -46,9 +46,9 @@ WRITES = [
     Write("dashboards:tile_update", ("dashboard_id", "tile_id"), {"action": "remove"}),
     Write("paths:cleaning_rules", (), {"regex": "a+", "alias": "b"}, readable=True),
     Write("paths:cleaning_rule_delete", ("rule_id",)),
-    Write("retention:cohorts", (), {"name": "Mine", "kind": "static"}, readable=True),
-    Write("retention:cohort", ("cohort_id",), {"action": "delete"}, readable=True),
-    Write("retention:cohort", ("cohort_id",), {"action": "refresh"}, readable=True),
+    Write("cohorts:cohorts", (), {"name": "Mine", "kind": "static"}, readable=True),
+    Write("cohorts:cohort", ("cohort_id",), {"action": "delete"}, readable=True),
+    Write("cohorts:cohort", ("cohort_id",), {"action": "refresh"}, readable=True),
     Write("retention:api_cohorts", (), {"name": "Mine", "definition": {}}, readable=True, api=True),
     Write("project_settings", (), {"name": "Hijacked", "time_zone": "UTC"}, Permission.MANAGE_PROJECT, True),
     Write(

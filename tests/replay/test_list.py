@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from analytics_app import clickhouse as ch
 from analytics_app.models import Membership
+from cohorts.models import Cohort
 from governance.roles import Role
-from retention.models import Cohort
 from tests.conftest import EventBuilder
 
 from . import reference

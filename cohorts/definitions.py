@@ -1,4 +1,4 @@
-"""Cohort definitions, their membership SQL and the cohort filter for every insight.
+"""Cohort definitions: validation (`clean_definition`), CSV uploads (`parse_csv`), a cohort as JSON.
 
 A behavioral definition is JSON:
 
@@ -18,10 +18,11 @@ criteria (a time frame is {"days": D} = the last D days before the refresh, or
 A static cohort's definition is {"distinct_ids": [...]} and/or {"emails": [...]}
 (matched against the person property `email`), resolved to persons at every refresh.
 
-Membership is computed in ClickHouse: INSERT INTO cohort_people SELECT ... as version
-N+1, then Cohort.version flips to N+1 in Django. Queries bind the committed version.
-The universe of persons is every person with a distinct_id mapping or an event, so
-"did not do X" and "at most N times" include persons who never did X.
+Membership is computed in ClickHouse (cohorts.queries): INSERT INTO cohort_people
+SELECT ... as version N+1, then Cohort.version flips to N+1 in Django. Queries bind
+the committed version (cohorts.membership). The universe of persons is every person
+with a distinct_id mapping or an event, so "did not do X" and "at most N times"
+include persons who never did X.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from __future__ import annotations
 import datetime as dt
 
 from analytics_app.errors import BadRequest
-from insights.blocks import filters as filter_blocks
 from insights.blocks.filters import MAX_KEY_LENGTH, parse_filter, parse_filters
 
 CRITERION_TYPES = [
@@ -45,21 +45,6 @@ MAX_GROUPS = 20
 MAX_CRITERIA = 50
 MAX_STATIC = 200_000
 MAX_DEPTH = 5
-
-
-# ---------------------------------------------------------------- cohort filter
-def install() -> None:
-    """Make `{"type": "cohort", "value": id}` filters work in every insight."""
-    from .queries import cohort_condition  # noqa: PLC0415
-
-    filter_blocks.cohort_condition = cohort_condition
-
-
-def project_cohorts(project):
-    """The project's cohorts by name, for another app's cohort filter (the recordings list)."""
-    from .models import Cohort  # noqa: PLC0415
-
-    return Cohort.objects.filter(project=project).order_by("name")
 
 
 # ---------------------------------------------------------------- validation

@@ -18,12 +18,13 @@ from hypothesis import strategies as st
 from analytics_app import clickhouse as ch
 from analytics_app.errors import BadRequest
 from analytics_app.models import Project
+from cohorts.definitions import clean_definition
+from cohorts.membership import cohort_condition
+from cohorts.models import Cohort
+from cohorts.tasks import refresh_cohort
 from insights.blocks import SQLBuilder
-from retention.cohorts import clean_definition
-from retention.models import Cohort
-from retention.queries import RetentionQueryRunner, cohort_condition
+from retention.queries import RetentionQueryRunner
 from retention.spec import RetentionSpec
-from retention.tasks import refresh_cohort
 from tests.conftest import EventBuilder
 from tests.insights import reference as ref
 from trends.queries import TrendsQueryRunner
@@ -43,7 +44,7 @@ def members(cohort: Cohort) -> set[uuid.UUID]:
 
 
 def make_cohort(project, definition, kind="behavioral", name="c", now=NOW) -> Cohort:
-    from retention.queries import compute_cohort
+    from cohorts.queries import compute_cohort
 
     cohort = Cohort.objects.create(
         project=project, name=name, kind=kind, definition=clean_definition(definition, kind, project)
@@ -325,7 +326,7 @@ def test_static_cohort_from_distinct_ids_and_emails(project, events):
     events.merge("anon-9", "user-3")
     events.flush()
     add_persons(project.id, {events.person_for("user-2"): {"email": "two@example.com"}})
-    from retention.cohorts import parse_csv
+    from cohorts.definitions import parse_csv
 
     definition = parse_csv(b"distinct_id,email\nanon-1,\n,two@example.com\nnobody,\nanon-9,\n")
     cohort = make_cohort(project, definition, kind="static")
@@ -467,7 +468,7 @@ def test_cohort_filter_on_another_projects_cohort_is_rejected(project, other_pro
 
 
 # ---------------------------------------------------------------- pages and API
-def page(project, name="retention:cohorts", **kw):
+def page(project, name="cohorts:cohorts", **kw):
     return reverse(name, kwargs={"project_id": project.pk, **kw})
 
 
@@ -483,19 +484,19 @@ def test_cohort_pages(
     assert response.status_code == 302 and len(callbacks) == 1
     cohort = Cohort.objects.get(project=project, name="Uploaded")
     refresh_cohort(cohort.pk)  # what the worker runs after the commit
-    detail = alice_client.get(page(project, "retention:cohort", cohort_id=cohort.pk))
+    detail = alice_client.get(page(project, "cohorts:cohort", cohort_id=cohort.pk))
     assert detail.status_code == 200 and str(events.person_for("u1")) in detail.content.decode()
-    export = alice_client.get(page(project, "retention:cohort_export", cohort_id=cohort.pk))
+    export = alice_client.get(page(project, "cohorts:cohort_export", cohort_id=cohort.pk))
     assert export.status_code == 200 and "u1" in b"".join(export.streaming_content).decode()
     bad = alice_client.post(page(project), {"name": "Broken", "kind": "behavioral", "definition": "{nope"})
     assert bad.status_code == 400 and "not valid JSON" in bad.content.decode()
     client.force_login(bob)  # exec: may look, not change or export
-    assert client.get(page(project, "retention:cohort", cohort_id=cohort.pk)).status_code == 200
+    assert client.get(page(project, "cohorts:cohort", cohort_id=cohort.pk)).status_code == 200
     assert client.post(page(project), {"name": "x", "kind": "static"}).status_code == 403
-    assert client.get(page(project, "retention:cohort_export", cohort_id=cohort.pk)).status_code == 403
+    assert client.get(page(project, "cohorts:cohort_export", cohort_id=cohort.pk)).status_code == 403
     client.force_login(charlie)
     assert client.get(page(project)).status_code == 404
-    assert client.get(page(project, "retention:cohort", cohort_id=cohort.pk)).status_code == 404
+    assert client.get(page(project, "cohorts:cohort", cohort_id=cohort.pk)).status_code == 404
 
 
 def test_cohort_api(client, project, api_key, events, django_capture_on_commit_callbacks):
@@ -583,7 +584,7 @@ def test_cohort_builder_fields_become_the_definition(
 
 
 def test_stale_behavioral_cohorts_are_queued_for_refresh(project, monkeypatch):
-    from retention import tasks
+    from cohorts import tasks
 
     queued = []
     monkeypatch.setattr(tasks.refresh_cohort, "delay", queued.append)

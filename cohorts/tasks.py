@@ -11,6 +11,9 @@ from analytics_app.errors import BadRequest
 
 log = logging.getLogger(__name__)
 
+# The task names are the ones from before cohorts left the retention app: queued
+# messages and the beat schedule (analytics_app/settings.py) name them.
+
 
 @shared_task(name="retention.refresh_cohort")
 def refresh_cohort(cohort_id: int) -> int | None:

@@ -37,6 +37,7 @@ class Cohort(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        db_table = "retention_cohort"  # created by the retention app, which held cohorts until issue 14
         ordering = ["project_id", "name", "id"]
 
     def __str__(self) -> str:

@@ -1,0 +1,275 @@
+"""Cohort pages (list and create, one cohort with its members, CSV export) and the
+cohorts JSON API: gate -> form -> definition -> Celery refresh / members query -> render."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from django.db import transaction
+from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from analytics_app.access import parse_json_body, project_api, project_page
+from analytics_app.errors import BadRequest
+from governance.roles import Permission
+from insights import views_common
+from insights.blocks import OPERATORS
+
+from . import forms
+from .definitions import clean_definition, cohort_json
+from .models import Cohort
+from .queries import cohort_members
+from .tasks import refresh_cohort
+
+COHORTS_TEMPLATE = "cohorts/cohorts.html"
+COHORT_TEMPLATE = "cohorts/cohort.html"
+
+
+def _int(query, name: str, errors: dict, default=None):
+    raw = query.get(name, "")
+    if raw in ("", None) and default is not None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        errors[name] = "must be a whole number"
+        return default
+
+
+def _save_cohort(project, form_or_data, *, cohort: Cohort | None = None) -> Cohort:
+    """Create or update a cohort from cleaned data and queue its refresh after commit."""
+    data = form_or_data
+    if cohort is None:
+        cohort = Cohort(project=project)
+    cohort.name = data["name"]
+    cohort.description = data.get("description", "")
+    cohort.kind = data["kind"]
+    cohort.definition = data["definition"]
+    cohort.status = Cohort.Status.PENDING
+    cohort.save()
+    transaction.on_commit(lambda: refresh_cohort.delay(cohort.pk))
+    return cohort
+
+
+@require_http_methods(["GET", "POST"])
+@project_page(Permission.VIEW_INSIGHTS, write=Permission.EDIT_INSIGHTS)
+def cohorts(request):
+    project = request.project
+    form = forms.CohortForm(project=project)
+    status = 200
+    if request.method == "POST":
+        form = forms.CohortForm(request.POST, request.FILES, project=project)
+        if form.is_valid():
+            cohort = _save_cohort(project, form.cleaned_data)
+            return redirect("cohorts:cohort", project_id=project.pk, cohort_id=cohort.pk)
+        status = 400
+    context = {
+        "project": project,
+        "cohorts": Cohort.objects.filter(project=project),
+        "form": form,
+        "can_edit": Permission.EDIT_INSIGHTS in request.perms,
+        "example": json.dumps(forms.CohortForm.EXAMPLE, indent=2),
+        "builder": _builder_state(request.POST if request.method == "POST" else {}),
+        "match": (request.POST.get("match") if request.method == "POST" else "") or "all",
+        "criterion_labels": forms.CRITERION_LABELS,
+        "operators": OPERATORS,
+        "project_cohorts": Cohort.objects.filter(project=project).only("pk", "name"),
+    }
+    return render(request, COHORTS_TEMPLATE, context, status=status)
+
+
+BUILDER_FIELDS = [
+    "type",
+    "event",
+    "operator",
+    "count",
+    "days",
+    "date_from",
+    "date_to",
+    "key",
+    "prop_operator",
+    "value",
+    "cohort",
+    "negate",
+]
+
+
+def _builder_state(post) -> list[dict]:
+    """The builder's rows with what was submitted (to show it again with the errors)."""
+    return [
+        {
+            "index": g,
+            "match": post.get(f"g{g}_match") or "all",
+            "rows": [
+                {
+                    "prefix": f"g{g}_c{r}",
+                    **{name: post.get(f"g{g}_c{r}_{name}", "") for name in BUILDER_FIELDS},
+                }
+                for r in range(forms.BUILDER_ROWS)
+            ],
+        }
+        for g in range(forms.BUILDER_GROUPS)
+    ]
+
+
+def _cohort_or_404(project, cohort_id) -> Cohort:
+    cohort = Cohort.objects.filter(project=project, pk=cohort_id).first()
+    if cohort is None:
+        raise Http404("No such cohort")
+    return cohort
+
+
+@require_http_methods(["GET", "POST"])
+@project_page(Permission.VIEW_INSIGHTS, write=Permission.EDIT_INSIGHTS)
+def cohort(request, cohort_id):
+    project = request.project
+    obj = _cohort_or_404(project, cohort_id)
+    if request.method == "POST":
+        action = request.POST.get("action", "refresh")
+        if action == "delete":
+            obj.delete()
+            return redirect("cohorts:cohorts", project_id=project.pk)
+        Cohort.objects.filter(pk=obj.pk).update(status=Cohort.Status.PENDING)
+        transaction.on_commit(lambda: refresh_cohort.delay(obj.pk))
+        return redirect("cohorts:cohort", project_id=project.pk, cohort_id=obj.pk)
+    errors: dict = {}
+    page = max(_int(request.GET, "page", errors, default=1), 1)
+    size, rows = cohort_members(project, obj, limit=100, offset=(page - 1) * 100)
+    presenter = request.presenter
+    members = [
+        {
+            **r,
+            "distinct_id": presenter.distinct_id(r["distinct_id"]),
+            "email": presenter.value("email", _email(r["properties"])),
+        }
+        for r in rows
+    ]
+    context = {
+        "project": project,
+        "cohort": obj,
+        "members": members,
+        "size": size,
+        "page": page,
+        "has_next": page * 100 < size,
+        "can_edit": Permission.EDIT_INSIGHTS in request.perms,
+        "can_export": Permission.EXPORT_DATA in request.perms,
+        "definition_json": json.dumps(obj.definition, indent=2) if obj.kind == Cohort.Kind.BEHAVIORAL else "",
+    }
+    template = f"{COHORT_TEMPLATE}#members" if views_common.is_partial(request) else COHORT_TEMPLATE
+    return render(request, template, context)
+
+
+def _email(properties: str | None) -> str:
+    try:
+        value = json.loads(properties or "{}").get("email", "")
+    except (ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@require_GET
+@project_page(Permission.EXPORT_DATA)
+def cohort_export(request, cohort_id):
+    project = request.project
+    obj = _cohort_or_404(project, cohort_id)
+    presenter = request.presenter
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield writer.writerow(["person_id", "distinct_id", "email"])
+        offset = 0
+        while True:
+            _, page = cohort_members(project, obj, limit=10_000, offset=offset)
+            for r in page:
+                yield writer.writerow(
+                    [
+                        r["person_id"],
+                        presenter.distinct_id(r["distinct_id"]),
+                        presenter.value("email", _email(r["properties"])),
+                    ]
+                )
+            if len(page) < 10_000:
+                return
+            offset += 10_000
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="cohort-{obj.pk}.csv"'
+    return response
+
+
+# ---------------------------------------------------------------- cohorts JSON API
+@require_http_methods(["GET", "POST"])
+@project_api(Permission.VIEW_INSIGHTS, write=Permission.EDIT_INSIGHTS)
+def api_cohorts(request):
+    project = request.project
+    if request.method == "GET":
+        return JsonResponse({"results": [cohort_json(c) for c in Cohort.objects.filter(project=project)]})
+    body = parse_json_body(request)
+    errors = {}
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        errors["name"] = "must be a non-empty string of at most 200 characters"
+    description = body.get("description", "")
+    if not isinstance(description, str) or len(description) > 2000:
+        errors["description"] = "must be a string of at most 2000 characters"
+    kind = body.get("kind", "behavioral")
+    if kind not in Cohort.Kind.values:
+        errors["kind"] = f"must be one of {', '.join(Cohort.Kind.values)}"
+    if errors:
+        raise BadRequest("Invalid cohort.", errors)
+    definition = clean_definition(body.get("definition"), kind, project)
+    with transaction.atomic():
+        obj = _save_cohort(
+            project,
+            {"name": name.strip(), "description": description, "kind": kind, "definition": definition},
+        )
+    obj.refresh_from_db()
+    return JsonResponse(cohort_json(obj), status=201)
+
+
+@require_GET
+@project_api(Permission.VIEW_INSIGHTS)
+def api_cohort(request, cohort_id):
+    obj = Cohort.objects.filter(project=request.project, pk=cohort_id).first()
+    if obj is None:
+        return JsonResponse({"error": "Cohort not found."}, status=404)
+    return JsonResponse(cohort_json(obj))
+
+
+@require_GET
+@project_api(Permission.VIEW_INSIGHTS)
+def api_cohort_persons(request, cohort_id):
+    project = request.project
+    obj = Cohort.objects.filter(project=project, pk=cohort_id).first()
+    if obj is None:
+        return JsonResponse({"error": "Cohort not found."}, status=404)
+    errors: dict = {}
+    limit = _int(request.GET, "limit", errors, default=100)
+    offset = _int(request.GET, "offset", errors, default=0)
+    if not errors and not (1 <= limit <= 1000 and offset >= 0):
+        errors["limit"] = "limit must be 1 to 1000 and offset at least 0"
+    if errors:
+        raise BadRequest("Invalid page.", errors)
+    size, rows = cohort_members(project, obj, limit=limit, offset=offset)
+    presenter = request.presenter
+    results = []
+    for r in rows:
+        try:
+            props = json.loads(r["properties"] or "{}")
+        except ValueError:
+            props = {}
+        results.append(
+            {
+                "person_id": r["person_id"],
+                "distinct_id": presenter.distinct_id(r["distinct_id"]),
+                "properties": presenter.properties(props),
+            }
+        )
+    return JsonResponse({"count": size, "version": obj.version, "results": results})
