@@ -14,10 +14,10 @@ from django.urls import reverse
 
 from analytics_app.access import lacking
 from analytics_app.models import Membership, Project
+from cohorts.models import Cohort
 from dashboards.models import Dashboard, DashboardTile, Insight
 from governance.roles import Permission, Role
 from paths.models import PathCleaningRule
-from cohorts.models import Cohort
 
 pytestmark = pytest.mark.django_db
 
