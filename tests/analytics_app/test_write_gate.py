@@ -49,7 +49,7 @@ WRITES = [
     Write("cohorts:cohorts", (), {"name": "Mine", "kind": "static"}, readable=True),
     Write("cohorts:cohort", ("cohort_id",), {"action": "delete"}, readable=True),
     Write("cohorts:cohort", ("cohort_id",), {"action": "refresh"}, readable=True),
-    Write("retention:api_cohorts", (), {"name": "Mine", "definition": {}}, readable=True, api=True),
+    Write("cohorts:api_cohorts", (), {"name": "Mine", "definition": {}}, readable=True, api=True),
     Write("project_settings", (), {"name": "Hijacked", "time_zone": "UTC"}, Permission.MANAGE_PROJECT, True),
     Write(
         "project_members", (), {"email": "dana@example.com", "role": "admin"}, Permission.MANAGE_MEMBERS, True
@@ -135,7 +135,7 @@ def test_writers_pass_the_gate(client, alice, project, objects):
     client.force_login(alice)
     path = reverse("paths:cleaning_rules", kwargs={"project_id": project.pk})
     assert client.post(path, {"regex": "b+", "alias": "c"}).status_code == 200
-    api = reverse("retention:api_cohorts", kwargs={"project_id": project.pk})
+    api = reverse("cohorts:api_cohorts", kwargs={"project_id": project.pk})
     body = {"name": "By API", "kind": "static", "definition": {"distinct_ids": ["u1"]}}
     assert client.post(api, json.dumps(body), content_type="application/json").status_code == 201
 
