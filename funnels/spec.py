@@ -12,9 +12,9 @@ import dataclasses
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from analytics_app.errors import BadRequest
 from governance import presenter
 from insights.blocks import DateRange, PropertyFilter, parse_filters
+from insights.blocks.body import BodyErrors
 from insights.blocks.breakdown import MAX_LIMIT, OTHER_VALUE
 from insights.blocks.filters import MAX_KEY_LENGTH
 
@@ -140,22 +140,8 @@ class FunnelSpec:
     # ------------------------------------------------------------ parsing
     @classmethod
     def from_json(cls, body, project=None, *, known_fields=KNOWN_FIELDS, kind="FunnelsQuery") -> FunnelSpec:
-        if not isinstance(body, dict):
-            raise BadRequest(f"Invalid {kind}.", {"body": "must be a JSON object"})
-        errors: dict[str, str] = {}
-
-        def attempt(fn, *args, default=None):
-            try:
-                return fn(*args)
-            except BadRequest as exc:
-                errors.update(exc.errors or {"body": exc.message})
-                return default
-
-        unknown = set(body) - known_fields
-        if unknown:
-            errors["body"] = f"unknown fields: {', '.join(sorted(unknown))}"
-        if body.get("kind", kind) != kind:
-            errors["kind"] = f"must be {kind}"
+        errors = BodyErrors.check(body, known_fields, kind=kind)
+        attempt = errors.attempt
 
         date_range = attempt(DateRange.from_json, body, "-30d", default=DateRange("-30d"))
         if date_range is not None:
@@ -190,8 +176,7 @@ class FunnelSpec:
         conversion_times = body.get("conversion_times", True)
         if not isinstance(conversion_times, bool):
             errors["conversion_times"] = "must be true or false"
-        if errors:
-            raise BadRequest(f"Invalid {kind}.", errors)
+        errors.raise_if_any()
         return cls(
             steps=tuple(steps),
             date_range=date_range,
@@ -264,20 +249,9 @@ class FunnelActorsSpec:
 
     @classmethod
     def from_json(cls, body, project=None) -> FunnelActorsSpec:
-        if not isinstance(body, dict):
-            raise BadRequest("Invalid FunnelsActorsQuery.", {"body": "must be a JSON object"})
-        errors: dict[str, str] = {}
+        errors = BodyErrors.check(body, ACTORS_FIELDS, kind="FunnelsActorsQuery")
         funnel_body = {k: v for k, v in body.items() if k in KNOWN_FIELDS and k != "kind"}
-        try:
-            funnel = FunnelSpec.from_json(funnel_body, project)
-        except BadRequest as exc:
-            errors.update(exc.errors)
-            funnel = None
-        unknown = set(body) - ACTORS_FIELDS
-        if unknown:
-            errors["body"] = f"unknown fields: {', '.join(sorted(unknown))}"
-        if body.get("kind", "FunnelsActorsQuery") != "FunnelsActorsQuery":
-            errors["kind"] = "must be FunnelsActorsQuery"
+        funnel = errors.attempt(FunnelSpec.from_json, funnel_body, project)
         status = body.get("status", "converted")
         if status not in STATUSES:
             errors["status"] = "must be converted or dropped"
@@ -297,8 +271,7 @@ class FunnelActorsSpec:
         offset = body.get("offset", 0)
         if not _is_int(offset) or not 0 <= offset <= 1_000_000:
             errors["offset"] = "must be a non-negative integer"
-        if errors:
-            raise BadRequest("Invalid FunnelsActorsQuery.", errors)
+        errors.raise_if_any()
         _guard_breakdown_value(funnel, value)
         return cls(funnel=funnel, step=step, status=status, breakdown_value=value, limit=limit, offset=offset)
 

@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from analytics_app.errors import BadRequest
 from governance import presenter
 from insights.blocks import DateRange, PropertyFilter, parse_filters
+from insights.blocks.body import BodyErrors
 
 PAGEVIEW, SCREEN, CUSTOM = "$pageview", "$screen", "custom_event"
 EVENT_TYPES = {
@@ -114,12 +115,7 @@ class PathsSpec:
 
     @classmethod
     def from_json(cls, body: dict, project=None) -> PathsSpec:
-        if not isinstance(body, dict):
-            raise BadRequest("Invalid paths query.", {"body": "must be a JSON object"})
-        errors: dict[str, str] = {}
-        unknown = sorted(set(body) - KNOWN_FIELDS)
-        if unknown:
-            errors["body"] = f"unknown fields: {', '.join(unknown)}"
+        errors = BodyErrors.check(body, KNOWN_FIELDS, kind=None, label="paths query")
         date_range = DateRange.from_json(body, "-7d")
 
         types = body.get("include_event_types") or [PAGEVIEW]
@@ -149,8 +145,7 @@ class PathsSpec:
         except BadRequest as exc:
             errors.update(exc.errors or {"properties": exc.message})
             properties = ()
-        if errors:
-            raise BadRequest("Invalid paths query.", errors)
+        errors.raise_if_any()
         viewer = presenter.current()
         if viewer is not None and not viewer.can_view_pii:
             for point in (start_point, end_point, *exclude):

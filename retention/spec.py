@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from analytics_app.errors import BadRequest
 from insights.blocks import DateRange, PropertyFilter, parse_filters
+from insights.blocks.body import BodyErrors
 from insights.blocks.breakdown import MAX_LIMIT, Breakdown
 from insights.blocks.filters import MAX_KEY_LENGTH
 
@@ -88,22 +88,8 @@ class RetentionSpec:
     @classmethod
     def from_json(cls, body, project=None) -> RetentionSpec:
         """Parse and validate; every problem is collected into one BadRequest."""
-        if not isinstance(body, dict):
-            raise BadRequest("Invalid RetentionQuery.", {"body": "must be a JSON object"})
-        errors: dict[str, str] = {}
-
-        def attempt(fn, *args, default=None):
-            try:
-                return fn(*args)
-            except BadRequest as exc:
-                errors.update(exc.errors or {"body": exc.message})
-                return default
-
-        unknown = set(body) - KNOWN_FIELDS
-        if unknown:
-            errors["body"] = f"unknown fields: {', '.join(sorted(unknown))}"
-        if body.get("kind", "RetentionQuery") != "RetentionQuery":
-            errors["kind"] = "must be RetentionQuery"
+        errors = BodyErrors.check(body, KNOWN_FIELDS, kind="RetentionQuery")
+        attempt = errors.attempt
 
         period = body.get("period", "week")
         if period not in PERIODS:
@@ -139,8 +125,7 @@ class RetentionSpec:
         )
         properties = attempt(parse_filters, body.get("properties"), "properties", default=())
         breakdown = _parse_breakdown(body.get("breakdown"), errors, attempt)
-        if errors:
-            raise BadRequest("Invalid RetentionQuery.", errors)
+        errors.raise_if_any()
         return cls(
             target_event=target,
             returning_event=returning,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from analytics_app.errors import BadRequest
 from insights.blocks import INTERVALS, DateRange, Interval, PropertyFilter, parse_filters
+from insights.blocks.body import BodyErrors
 from insights.blocks.breakdown import Breakdown
 from insights.blocks.filters import MAX_KEY_LENGTH
 
@@ -86,23 +86,8 @@ class TrendsSpec:
     @classmethod
     def from_json(cls, body, project=None) -> TrendsSpec:
         """Parse and validate; every problem is collected into one BadRequest."""
-        if not isinstance(body, dict):
-            raise BadRequest("Invalid TrendsQuery.", {"body": "must be a JSON object"})
-        errors: dict[str, str] = {}
-
-        def attempt(fn, *args, default=None):
-            try:
-                return fn(*args)
-            except BadRequest as exc:
-                errors.update(exc.errors or {"body": exc.message})
-                return default
-
-        unknown = set(body) - KNOWN_FIELDS
-        if unknown:
-            errors["body"] = f"unknown fields: {', '.join(sorted(unknown))}"
-        kind = body.get("kind", "TrendsQuery")
-        if kind != "TrendsQuery":
-            errors["kind"] = "must be TrendsQuery"
+        errors = BodyErrors.check(body, KNOWN_FIELDS, kind="TrendsQuery")
+        attempt = errors.attempt
 
         date_range = attempt(DateRange.from_json, body, default=DateRange())
         # Check the range now (relative to now; the runner resolves it again when it runs).
@@ -142,8 +127,7 @@ class TrendsSpec:
                     series.append(s)
         if compare and date_range is not None and date_range.date_from == "all":
             errors["compare"] = "cannot compare an all-time range with a previous period"
-        if errors:
-            raise BadRequest("Invalid TrendsQuery.", errors)
+        errors.raise_if_any()
         return cls(
             series=tuple(series),
             date_range=date_range,
