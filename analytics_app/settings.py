@@ -47,6 +47,10 @@ ALLOWED_HOSTS = [
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 # The public URL SDK snippets point at (defaults to the request's host).
 SEXTANT_PUBLIC_URL = os.environ.get("SEXTANT_PUBLIC_URL", "")
+# How many reverse proxies in front of Sextant append to X-Forwarded-For; the client's
+# address is read that many hops from the right (0: REMOTE_ADDR, proxies ignored).
+# Read by the audit log (client IP) and the login lockout.
+SEXTANT_PROXY_COUNT = int(os.environ.get("SEXTANT_PROXY_COUNT", "0"))
 
 INSTALLED_APPS = [
     "django.contrib.admin",

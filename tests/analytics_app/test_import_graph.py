@@ -19,7 +19,13 @@ CORE = "analytics_app"
 SHARED = "insights"
 # The policy every layer enforces (roles, permissions, the PII text rules and presenter): it imports
 # nothing of ours, and the core's gate, the shared layer and every app may import it.
-POLICY = {"governance.roles", "governance.masking", "governance.presenter"}
+POLICY = {
+    "governance.roles",
+    "governance.masking",
+    "governance.presenter",
+    "governance.models",
+    "governance.audit",
+}
 # Cohort membership (who is in cohort N) sits below the shared layer: the shared property
 # filters read it (a cohort filter in any insight), while the rest of the cohorts app
 # builds on the shared layer. These modules import only the core, the policy and each other.

@@ -1,0 +1,58 @@
+"""Writing the audit log: `record(request, action, ...)` after every change worth auditing.
+
+Action names are dotted, subject first: "member.add", "member.role", "member.remove",
+"invite.create", "invite.revoke", "key.create", "key.revoke", "project.settings",
+"export.csv", "data.delete", ... (docs/audit.md lists them). `before` and `after` are
+small JSON-able dicts of the fields that changed. Part of the policy layer: imports
+nothing of Sextant's (the model is looked up through the app registry).
+"""
+
+from __future__ import annotations
+
+from django.apps import apps
+
+
+def client_ip(request) -> str | None:
+    """The caller's address: REMOTE_ADDR, or, behind `SEXTANT_PROXY_COUNT` trusted proxies,
+    the address the outermost trusted proxy saw (counted from the right of X-Forwarded-For)."""
+    from django.conf import settings  # noqa: PLC0415
+
+    if request is None:
+        return None
+    proxies = int(getattr(settings, "SEXTANT_PROXY_COUNT", 0) or 0)
+    if proxies:
+        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+        if len(hops) >= proxies:
+            return _valid_ip(hops[-proxies])
+    return _valid_ip(request.META.get("REMOTE_ADDR"))
+
+
+def _valid_ip(value) -> str | None:
+    import ipaddress  # noqa: PLC0415
+
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def record(request, action: str, *, project=None, target="", before=None, after=None, actor=None):
+    """Append one entry. `request` gives the actor and IP (None for system actions, e.g. a
+    Celery task, then pass `actor` if there is one); `target` names what changed."""
+    entry_model = apps.get_model("governance", "AuditEntry")
+    user = actor
+    if user is None and request is not None:
+        user = getattr(request, "user", None)
+    if user is not None and not getattr(user, "is_authenticated", False):
+        user = None
+    return entry_model.objects.create(
+        actor=user,
+        actor_label=(user.get_username() if user is not None else ""),
+        project=project,
+        project_name=(project.name if project is not None else ""),
+        action=action,
+        target=str(target)[:254],
+        before=before,
+        after=after,
+        ip=client_ip(request),
+    )
