@@ -21,12 +21,19 @@ class ProjectForm(forms.ModelForm):
             "recording_mask_all_text",
             "recording_retention_days",
             "anonymize_ips",
+            "replay_resources",
         ]
         labels = {
             "recording_enabled": "Record sessions (posthog-js session replay)",
             "recording_mask_all_text": "Mask all page text in recordings (inputs are always masked)",
             "recording_retention_days": "Keep recordings for (days)",
             "anonymize_ips": "Drop IP addresses at ingestion",
+            "replay_resources": "Replays load images, fonts and styles",
+        }
+        help_texts = {
+            "replay_resources": (
+                "A replayed page that loads them from another server tells that server the viewer's IP address."
+            ),
         }
 
     def clean_recording_retention_days(self):

@@ -31,6 +31,15 @@ class Project(models.Model):
     recording_mask_all_text = models.BooleanField(default=False)
     recording_retention_days = models.PositiveIntegerField(default=30)
     anonymize_ips = models.BooleanField(default=False)
+    replay_resources = models.CharField(
+        max_length=8,
+        default="origin",
+        choices=[
+            ("origin", "From the recorded site only"),
+            ("none", "None (show placeholders)"),
+            ("any", "From anywhere"),
+        ],
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

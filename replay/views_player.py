@@ -20,8 +20,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -38,13 +40,45 @@ from insights.blocks import DateRange
 from . import snapshots
 from .queries import mask_url
 
-# The replay frame may run our scripts and draw the recorded page's images, fonts and
-# CSS from anywhere; it may not fetch, submit, or load plugins.
+# The replay frame may run our scripts; it may not fetch, submit, or load plugins. What the
+# recorded page's images, fonts, stylesheets and media may load is the project's
+# `replay_resources` setting: a resource from another server tells it the viewer's IP address.
 FRAME_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline' *; "
-    "img-src * data: blob:; font-src * data:; media-src * data: blob:; frame-src 'self' blob: data:; "
-    "connect-src 'none'; form-action 'none'; base-uri 'none'; object-src 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline' {sources}; "
+    "img-src {sources} data: blob:; font-src {sources} data:; media-src {sources} data: blob:; "
+    "frame-src 'self' blob: data:; connect-src 'none'; form-action 'none'; base-uri 'none'; object-src 'none'"
 )
+RESOURCES = ("origin", "none", "any")
+MAX_ORIGINS = 5
+ORIGIN_RE = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?", re.IGNORECASE)
+
+
+def frame_csp(resources: str, origins: list[str]) -> str:
+    """The frame's CSP for a project setting and the recorded site's origins (validated here:
+    the frame's query string is client input)."""
+    if resources == "any":
+        sources = "*"
+    elif resources == "origin":
+        sources = " ".join(o for o in origins[:MAX_ORIGINS] if ORIGIN_RE.fullmatch(o)) or "'self'"
+    else:
+        sources = "'self'"
+    return FRAME_CSP.format(sources=sources)
+
+
+def recorded_origins(timeline: snapshots.Timeline) -> list[str]:
+    """The origins of the pages a recording visited, first first, at most MAX_ORIGINS."""
+    found: dict[str, None] = {}
+    for _, href in timeline.navigations:
+        parts = urlsplit(href) if isinstance(href, str) else None
+        if parts and parts.scheme in ("http", "https") and parts.hostname:
+            origin = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}".lower()
+            if ORIGIN_RE.fullmatch(origin):
+                found.setdefault(origin)
+        if len(found) >= MAX_ORIGINS:
+            break
+    return list(found)
+
+
 SPEEDS = (1, 2, 4, 8, 16)
 SKIP_MS = 5000
 OTHER_RECORDINGS = 10
@@ -125,7 +159,7 @@ def player(request, session_id):
             ),
             "speeds": SPEEDS,
             "skip_seconds": SKIP_MS // 1000,
-            "frame_url": reverse("replay:frame"),
+            "frame_url": _frame_url(project, timeline),
             "can_view_persons": Permission.VIEW_INSIGHTS in request.perms,
             **_panels(timeline, events, presenter),
             **_windows(timeline, windows),
@@ -262,10 +296,19 @@ def _other_recordings(project, summary, session_id: str) -> list[dict]:
     ]
 
 
+def _frame_url(project, timeline: snapshots.Timeline) -> str:
+    query = {"resources": project.replay_resources}
+    if project.replay_resources == "origin":
+        query["origin"] = " ".join(recorded_origins(timeline))
+    return f"{reverse('replay:frame')}?{urlencode(query)}"
+
+
 @require_GET
 def frame(request):
+    resources = request.GET.get("resources", "none")
+    origins = request.GET.get("origin", "").split()
     response = render(request, "replay/frame.html")
-    response["Content-Security-Policy"] = FRAME_CSP
+    response["Content-Security-Policy"] = frame_csp(resources if resources in RESOURCES else "none", origins)
     response["Cache-Control"] = "public, max-age=3600"
     return response
 

@@ -202,3 +202,63 @@ def test_a_session_with_two_windows_plays_the_busiest_and_offers_the_other(alice
 def test_a_single_window_session_has_no_window_picker(alice_client, project, session):
     response = alice_client.get(page_url(project, session[0]))
     assert config_of(response)["windowId"] is None and 'id="rp-window"' not in response.content.decode()
+
+
+def _directives(csp: str) -> dict[str, list[str]]:
+    out = {}
+    for part in csp.split(";"):
+        if part.strip():
+            name, *values = part.split()
+            out[name] = values
+    return out
+
+
+def _frame_csp(client, player_response) -> dict[str, list[str]]:
+    src = re.search(r'<iframe id="replay-frame"[^>]* src="([^"]*)"', player_response.content.decode()).group(1)
+    return _directives(client.get(html.unescape(src))["Content-Security-Policy"])
+
+
+RESOURCE_DIRECTIVES = ("img-src", "font-src", "media-src")
+
+
+def test_by_default_the_replay_loads_resources_from_the_recorded_site_only(alice_client, project, session):
+    session_id, recorded = session
+    href = next(e["data"]["href"] for e in recorded if e["type"] == 4)
+    origin = re.match(r"https?://[^/]+", href).group(0)
+    csp = _frame_csp(alice_client, alice_client.get(page_url(project, session_id)))
+    for directive in RESOURCE_DIRECTIVES:
+        assert csp[directive][0] == origin and "*" not in csp[directive], directive
+    assert csp["style-src"] == ["'self'", "'unsafe-inline'", origin]
+    assert csp["connect-src"] == ["'none'"] and csp["script-src"] == ["'self'"]
+
+
+@pytest.mark.parametrize(("setting", "sources"), [("none", ["'self'"]), ("any", ["*"])])
+def test_the_project_setting_blocks_or_allows_outside_resources(alice_client, project, session, setting, sources):
+    project.replay_resources = setting
+    project.save()
+    csp = _frame_csp(alice_client, alice_client.get(page_url(project, session[0])))
+    for directive in RESOURCE_DIRECTIVES:
+        assert csp[directive][: len(sources)] == sources, directive
+        assert csp[directive][len(sources)] == "data:"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "resources=origin&origin=https://a.example;+script-src+*",
+        "resources=origin&origin=javascript:alert(1)",
+        "resources=origin&origin=*",
+        "resources=everything",
+        "",
+    ],
+)
+def test_a_forged_frame_query_cannot_widen_the_policy(client, query):
+    csp = _directives(client.get(f"/replay/frame/?{query}")["Content-Security-Policy"])
+    assert csp["img-src"] == ["'self'", "data:", "blob:"]
+    assert csp["script-src"] == ["'self'"] and csp["connect-src"] == ["'none'"]
+
+
+def test_the_setting_is_on_the_project_settings_page(alice_client, project):
+    url = f"/project/{project.pk}/settings/"
+    page = alice_client.get(url).content.decode()
+    assert 'name="replay_resources"' in page
