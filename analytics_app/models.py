@@ -34,6 +34,7 @@ class Project(models.Model):
     replay_resources = models.CharField(
         max_length=8,
         default="origin",
+        db_default="origin",
         choices=[
             ("origin", "From the recorded site only"),
             ("none", "None (show placeholders)"),

@@ -11,7 +11,9 @@ Enable with ``pytest_plugins = ["tests.browser"]`` in tests/conftest.py (or
   the URL routes (``live_server`` answers every ``/static/`` URL from staticfiles'
   finders itself and 404s the rest, so routes such as posthog-js's lazy
   ``/static/<version>/lazy-recorder.js`` are unreachable through it).
-- ``page``: a new context and page per test. Everything the page logs is kept on
+- ``page``: a new context and page per test, under the app's real Content-Security-Policy.
+  Give ``page.wait_for_function`` a function (``"() => expr"``), not an expression: Playwright
+  evaluates a bare expression with ``new Function`` in the page, which the policy forbids. Everything the page logs is kept on
   ``page.console_messages`` (Playwright ConsoleMessage objects: ``.type``, ``.text``)
   and uncaught exceptions on ``page.page_errors``. Both are lists that may also be
   called like Playwright's own ``page.console_messages()`` / ``page.page_errors()``.
@@ -106,9 +108,8 @@ def app_live_server(live_server):
         server.stop()
 
 
-@pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+def _new_page(browser, request, *, bypass_csp: bool):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=bypass_csp)
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     page = context.new_page()
     page.console_messages = _Collected()
@@ -116,10 +117,16 @@ def page(browser, request):
     page.on("console", lambda message: page.console_messages.append(message))
     page.on("pageerror", lambda error: page.page_errors.append(error))
     request.node._browser_page = page
+    return page
+
+
+@pytest.fixture
+def page(browser, request):
+    page = _new_page(browser, request, bypass_csp=False)
     try:
         yield page
     finally:
-        context.close()
+        page.context.close()
 
 
 def format_page_log(page) -> str:

@@ -394,7 +394,8 @@ def test_funnels_retention_paths_and_trends_run_on_demo_data(alice_client, proje
     )
     assert retention.status_code == 200, retention.content
     first = retention.json()["results"][0]["values"]  # the oldest weekly cohort, week 0, 1, 2 ...
-    assert len(first) >= 4 and first[0] > first[1] >= first[-1]
+    # decays (the oldest cohort may all come back in week 1: it is a partial week of few sign-ups)
+    assert len(first) >= 4 and first[0] >= first[1] >= first[-1] and first[0] > first[-1]
     paths = post({"kind": "PathsQuery", "date_from": "-30d"})
     assert paths.status_code == 200, paths.content
     edges = {(e["source"].split("_", 1)[1], e["target"].split("_", 1)[1]) for e in paths.json()["results"]}

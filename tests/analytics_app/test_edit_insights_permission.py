@@ -4,7 +4,6 @@ that introduced it grants it to the memberships that existed before."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission as AuthPermission
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from guardian.models import UserObjectPermission
@@ -48,12 +47,18 @@ def test_the_migration_grants_edit_insights_to_existing_writers():
             users[role] = User.objects.create(username=f"{role}@example.com")
             Membership.objects.create(user=users[role], project=project, role=role)
         # one already granted by hand: kept, not granted twice (guardian's unique_together)
-        permission = AuthPermission.objects.get(codename="edit_insights")
-        UserObjectPermission.objects.create(
-            user_id=users[Role.ADMIN].pk,
-            permission=permission,
-            content_type=permission.content_type,
-            object_pk=str(project.pk),
+        # bulk_create: guardian's save() would load the project with the current model,
+        # which knows columns that later migrations add
+        permission = old.get_model("auth", "Permission").objects.get(codename="edit_insights")
+        UserObjectPermission.objects.bulk_create(
+            [
+                UserObjectPermission(
+                    user_id=users[Role.ADMIN].pk,
+                    permission_id=permission.pk,
+                    content_type_id=permission.content_type_id,
+                    object_pk=str(project.pk),
+                )
+            ]
         )
         executor.loader.build_graph()
         executor.migrate(AFTER)

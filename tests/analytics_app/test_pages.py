@@ -92,11 +92,12 @@ def test_settings_form_errors_are_shown(alice_client, project):
             "time_zone": "Asia/Kolkata",
             "recording_retention_days": "30",
             "recording_enabled": "on",
+            "replay_resources": "none",
         },
     )
     assert ok.status_code == 302
     project.refresh_from_db()
-    assert (project.name, project.time_zone) == ("Acme 2", "Asia/Kolkata")
+    assert (project.name, project.time_zone, project.replay_resources) == ("Acme 2", "Asia/Kolkata", "none")
 
 
 def test_rotating_the_token(alice_client, project):

@@ -33,7 +33,7 @@ def builder(live_server, page, client, alice, project):
         page.goto(f"{live_server.url}/project/{project.pk}/{path}")
         if builder:
             page.wait_for_selector("#result")
-            page.wait_for_function("window.SextantBuilder && window.htmx")
+            page.wait_for_function("() => window.SextantBuilder && window.htmx")
         return page
 
     return open_page
@@ -74,11 +74,13 @@ def test_trends_series_and_filter_rows(builder):
     assert texts(page.locator("#series-rows .series-badge")) == ["1"]
     assert scope_options(page) == ["All series", "Series 1"]
     assert page.locator("select[name=filter_scope]").input_value() == "all"
-    page.wait_for_function("location.href.includes('series_event=pay') && !location.href.includes('signup')")
+    page.wait_for_function(
+        "() => location.href.includes('series_event=pay') && !location.href.includes('signup')"
+    )
 
     page.locator("#filter-rows [data-remove-row]").click()
     assert page.locator("#filter-rows .filter-row").count() == 0
-    page.wait_for_function("!location.href.includes('filter_key')")
+    page.wait_for_function("() => !location.href.includes('filter_key')")
 
     custom = page.locator("[data-custom-dates]")
     assert custom.is_hidden()
@@ -104,14 +106,14 @@ def test_funnel_steps_add_move_remove(builder):
     assert [events.nth(i).input_value() for i in range(3)] == ["signup", "watch", "pay"]
     assert texts(page.locator("#step-rows .step-badge")) == ["1", "2", "3"]
     page.wait_for_function(
-        "location.search.indexOf('step_event=watch') > -1 && "
+        "() => location.search.indexOf('step_event=watch') > -1 && "
         "location.search.indexOf('step_event=watch') < location.search.indexOf('step_event=pay')"
     )
     steps.first.locator("[data-move=up]").click()  # already first: nothing moves
     steps.first.locator("[data-remove-row]").click()
     assert [events.nth(i).input_value() for i in range(2)] == ["watch", "pay"]
     assert texts(page.locator("#step-rows .step-badge")) == ["1", "2"]
-    page.wait_for_function("!location.href.includes('step_event=signup')")
+    page.wait_for_function("() => !location.href.includes('step_event=signup')")
 
     add = page.get_by_role("button", name="+ Add step")
     for _ in range(25):
@@ -141,10 +143,10 @@ def test_paths_rules_and_filters_and_a_form_error(builder):
     page.keyboard.type("/product/\\d+")
     rules.first.locator("input[name=rule_alias]").fill("/product/:id")
     page.get_by_role("button", name="Update").click()
-    page.wait_for_function("location.href.includes('rule_alias=')")
+    page.wait_for_function("() => location.href.includes('rule_alias=')")
     rules.first.locator("[data-remove-row]").click()
     assert rules.count() == 0
-    page.wait_for_function("!location.href.includes('rule_alias=')")
+    page.wait_for_function("() => !location.href.includes('rule_alias=')")
 
     page.get_by_role("button", name="+ Add filter").click()
     page.get_by_role("button", name="+ Add filter").click()

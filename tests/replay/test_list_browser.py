@@ -49,11 +49,13 @@ def test_filter_sort_and_open_a_recording(live_server, page, client, alice, proj
 
     page.locator("input[name=has_errors]").check()
     page.get_by_role("button", name="Apply").click()
-    page.wait_for_function("document.querySelectorAll('#results tr[data-session]').length === 2")
+    page.wait_for_function("() => document.querySelectorAll('#results tr[data-session]').length === 2")
     assert "has_errors=true" in page.url  # the URL is the filter state, shareable
 
     page.locator("#results th a", has_text="Duration").click()
-    page.wait_for_function("document.querySelector('#results tr[data-session]').dataset.session === 'broken'")
+    page.wait_for_function(
+        "() => document.querySelector('#results tr[data-session]').dataset.session === 'broken'"
+    )
     assert "order=-duration" in page.url and "has_errors=true" in page.url
 
     page.reload()  # a shared link shows the same list

@@ -214,7 +214,9 @@ def _directives(csp: str) -> dict[str, list[str]]:
 
 
 def _frame_csp(client, player_response) -> dict[str, list[str]]:
-    src = re.search(r'<iframe id="replay-frame"[^>]* src="([^"]*)"', player_response.content.decode()).group(1)
+    src = re.search(r'<iframe id="replay-frame"[^>]* src="([^"]*)"', player_response.content.decode()).group(
+        1
+    )
     return _directives(client.get(html.unescape(src))["Content-Security-Policy"])
 
 
@@ -233,7 +235,9 @@ def test_by_default_the_replay_loads_resources_from_the_recorded_site_only(alice
 
 
 @pytest.mark.parametrize(("setting", "sources"), [("none", ["'self'"]), ("any", ["*"])])
-def test_the_project_setting_blocks_or_allows_outside_resources(alice_client, project, session, setting, sources):
+def test_the_project_setting_blocks_or_allows_outside_resources(
+    alice_client, project, session, setting, sources
+):
     project.replay_resources = setting
     project.save()
     csp = _frame_csp(alice_client, alice_client.get(page_url(project, session[0])))

@@ -34,7 +34,7 @@ def test_build_a_daily_matrix_and_open_a_cell(live_server, page, client, alice, 
     page.wait_for_selector("#result table.retention-matrix")
     page.wait_for_selector("[data-retention-figure] .plot .main-svg")  # plotly drew the mean curve
     page.select_option("select[name=show]", "count")
-    page.wait_for_function("location.href.includes('show=count')")  # the URL is the builder state
+    page.wait_for_function("() => location.href.includes('show=count')")  # the URL is the builder state
     page.wait_for_selector("#result table.retention-matrix td[title*='of 2 persons']")
     first_row = page.locator("table.retention-matrix tbody tr").nth(1)
     assert first_row.locator("td").nth(1).inner_text() == "2", page.locator(
