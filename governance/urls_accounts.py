@@ -7,6 +7,7 @@ from . import accounts
 
 urlpatterns = [
     path("account/", accounts.account, name="account"),
+    path("account/sign-out-everywhere/", accounts.signout_everywhere, name="signout_everywhere"),
     path("account/password/", accounts.PasswordChangeView.as_view(), name="password_change"),
     path("password-reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
     path(
