@@ -118,12 +118,18 @@ def api_schema(request):
 
 @require_GET
 def health(request):
-    """Liveness + ClickHouse reachability, for load balancers and the compose healthcheck."""
+    """Liveness + ClickHouse reachability, for load balancers and the compose healthcheck:
+    200 or 503. Which backend answered, and why it failed, only for signed-in users: an
+    anonymous caller learns the status and nothing about the stack."""
     try:
         ch.query("SELECT 1", global_=True)
     except ch.ClickHouseError as exc:
-        return JsonResponse({"status": "error", "clickhouse": exc.message}, status=503)
-    return JsonResponse({"status": "ok", "clickhouse": ch.backend().name})
+        body, status = {"status": "error", "clickhouse": exc.message}, 503
+    else:
+        body, status = {"status": "ok", "clickhouse": ch.backend().name}, 200
+    if not request.user.is_authenticated:
+        body = {"status": body["status"]}
+    return JsonResponse(body, status=status)
 
 
 # Django raises these while reading a request it refuses to parse; their messages name
