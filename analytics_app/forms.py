@@ -21,12 +21,20 @@ class ProjectForm(forms.ModelForm):
             "recording_mask_all_text",
             "recording_retention_days",
             "anonymize_ips",
+            "require_admin_2fa",
         ]
         labels = {
             "recording_enabled": "Record sessions (posthog-js session replay)",
             "recording_mask_all_text": "Mask all page text in recordings (inputs are always masked)",
             "recording_retention_days": "Keep recordings for (days)",
             "anonymize_ips": "Drop IP addresses at ingestion",
+            "require_admin_2fa": "Require two-factor for admins",
+        }
+        help_texts = {
+            "require_admin_2fa": (
+                "Admins without a two-factor device (you too) are sent to set one up before "
+                "they can open this project's pages."
+            ),
         }
 
     def clean_recording_retention_days(self):

@@ -31,6 +31,8 @@ class Project(models.Model):
     recording_mask_all_text = models.BooleanField(default=False)
     recording_retention_days = models.PositiveIntegerField(default=30)
     anonymize_ips = models.BooleanField(default=False)
+    # Admins of the project must have confirmed a two-factor device to open any of its pages.
+    require_admin_2fa = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "guardian",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "template_partials",
     "governance",
     "analytics_app",
@@ -87,6 +89,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # request.user.is_verified(); then hold a user who owes a two-factor code at that step.
+    "django_otp.middleware.OTPMiddleware",
+    "governance.twofactor.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks: turns a locked-out login into the lockout page.
@@ -182,6 +187,9 @@ AXES_USERNAME_CALLABLE = "governance.accounts.lockout_username"
 AXES_CLIENT_IP_CALLABLE = "governance.audit.client_ip"
 AXES_LOCKOUT_CALLABLE = "governance.accounts.locked_out"
 AXES_VERBOSE = False
+
+# Two-factor (django-otp): the name authenticator apps show next to the code.
+OTP_TOTP_ISSUER = os.environ.get("SEXTANT_OTP_ISSUER", "Sextant")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from governance import audit
 from governance.roles import Permission, Role
 
 from . import clickhouse as ch
@@ -80,7 +81,12 @@ def project_settings(request):
             )
             return redirect("project_settings", project_id=project.pk)
         if form.is_valid():
+            changed = [name for name in form.changed_data if name in form.fields]
+            before = {name: form.initial.get(name) for name in changed}
             form.save()
+            if changed:
+                after = {name: form.cleaned_data[name] for name in changed}
+                audit.record(request, "project.settings", project=project, before=before, after=after)
             messages.success(request, "Settings saved.")
             return redirect("project_settings", project_id=project.pk)
         status = 400

@@ -25,7 +25,13 @@ ACCOUNT_TEMPLATE = "governance/account.html"
 @require_GET
 @login_required
 def account(request):
-    return render(request, ACCOUNT_TEMPLATE, {"signout_form": ConfirmPasswordForm()})
+    return render(request, ACCOUNT_TEMPLATE, _account_context(request, ConfirmPasswordForm()))
+
+
+def _account_context(request, signout_form) -> dict:
+    from .twofactor import confirmed_device  # noqa: PLC0415
+
+    return {"signout_form": signout_form, "device": confirmed_device(request.user)}
 
 
 class ConfirmPasswordForm(forms.Form):
@@ -55,7 +61,7 @@ def signout_everywhere(request):
     """
     form = ConfirmPasswordForm(request.POST)
     if not form.check(request):  # a lockout this triggers is answered by axes' middleware
-        return render(request, ACCOUNT_TEMPLATE, {"signout_form": form}, status=400)
+        return render(request, ACCOUNT_TEMPLATE, _account_context(request, form), status=400)
     user = request.user
     user.set_password(form.cleaned_data["password"])
     user.save(update_fields=["password"])

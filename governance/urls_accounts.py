@@ -3,11 +3,13 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import accounts
+from . import accounts, twofactor
 
 urlpatterns = [
     path("account/", accounts.account, name="account"),
     path("account/sign-out-everywhere/", accounts.signout_everywhere, name="signout_everywhere"),
+    path("account/two-factor/", twofactor.two_factor, name="two_factor"),
+    path("login/verify/", twofactor.two_factor_verify, name="two_factor_verify"),
     path("account/password/", accounts.PasswordChangeView.as_view(), name="password_change"),
     path("password-reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
     path(

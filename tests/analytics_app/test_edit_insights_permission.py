@@ -49,11 +49,17 @@ def test_the_migration_grants_edit_insights_to_existing_writers():
             Membership.objects.create(user=users[role], project=project, role=role)
         # one already granted by hand: kept, not granted twice (guardian's unique_together)
         permission = AuthPermission.objects.get(codename="edit_insights")
-        UserObjectPermission.objects.create(
-            user_id=users[Role.ADMIN].pk,
-            permission=permission,
-            content_type=permission.content_type,
-            object_pk=str(project.pk),
+        # bulk_create: guardian's save() would load the object through today's Project model,
+        # whose later columns do not exist yet at this migration
+        UserObjectPermission.objects.bulk_create(
+            [
+                UserObjectPermission(
+                    user_id=users[Role.ADMIN].pk,
+                    permission=permission,
+                    content_type=permission.content_type,
+                    object_pk=str(project.pk),
+                )
+            ]
         )
         executor.loader.build_graph()
         executor.migrate(AFTER)
