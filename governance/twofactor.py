@@ -18,7 +18,9 @@ import qrcode
 import qrcode.image.svg
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.db.models import Exists, OuterRef
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -153,24 +155,33 @@ class TwoFactorMiddleware:
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated:
-            return None
+        if user is None or not user.is_authenticated or user.is_verified():
+            return None  # verified: has a device and entered its code in this session
         name = request.resolver_match.url_name if request.resolver_match else None
-        if not user.is_verified() and name not in _UNVERIFIED_ALLOWED and confirmed_device(user) is not None:
-            return _refuse(request, "two_factor_verify", "Enter the code from your authenticator app first.")
+        if name in _UNVERIFIED_ALLOWED:
+            return None
         project_id = view_kwargs.get("project_id")
-        if project_id is not None and name != "two_factor" and _must_enrol(user, project_id):
+        has_device, must_enrol = _state(user, project_id if name != "two_factor" else None)
+        if has_device:
+            return _refuse(request, "two_factor_verify", "Enter the code from your authenticator app first.")
+        if must_enrol:
             return _refuse(request, "two_factor", "This project requires two-factor sign-in for its admins.")
         return None
 
 
-def _must_enrol(user, project_id) -> bool:
-    return (
-        Membership.objects.filter(
-            user=user, project_id=project_id, role=Role.ADMIN, project__require_admin_2fa=True
-        ).exists()
-        and confirmed_device(user) is None
+def _state(user, project_id) -> tuple[bool, bool]:
+    """(has a confirmed device, is an admin of `project_id` which requires one), in one query."""
+    checks = {"has_device": Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True))}
+    if project_id is not None:
+        checks["must_enrol"] = Exists(
+            Membership.objects.filter(
+                user=OuterRef("pk"), project_id=project_id, role=Role.ADMIN, project__require_admin_2fa=True
+            )
+        )
+    row = (
+        get_user_model()._default_manager.filter(pk=user.pk).annotate(**checks).values(*checks).first() or {}
     )
+    return bool(row.get("has_device")), bool(row.get("must_enrol"))
 
 
 def _refuse(request, url_name: str, message: str):
