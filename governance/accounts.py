@@ -35,7 +35,11 @@ def _account_context(request, signout_form) -> dict:
 
 
 class ConfirmPasswordForm(forms.Form):
-    password = forms.CharField(label="Your password", strip=False, widget=forms.PasswordInput)
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
 
     def check(self, request) -> bool:
         """Whether the password is right, asked through authenticate() so that wrong

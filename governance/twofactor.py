@@ -136,7 +136,7 @@ def two_factor_verify(request):
         status = 400
     else:
         status = 200
-    context = {"form": form, "next": _next_url(request)}
+    context = {"form": form, "next": _next_url(request), "hide_nav": True}  # its links would lead back here
     return render(request, "registration/two_factor_verify.html", context, status=status)
 
 
