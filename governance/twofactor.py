@@ -141,7 +141,7 @@ def two_factor_verify(request):
 
 
 # Pages a user who still owes a code may open.
-_UNVERIFIED_ALLOWED = frozenset({"two_factor_verify", "logout", "login", "health"})
+_UNVERIFIED_ALLOWED = frozenset({"two_factor_verify", "logout", "login"})
 
 
 class TwoFactorMiddleware:
