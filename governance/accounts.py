@@ -18,6 +18,7 @@ from django.urls import reverse_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import audit
+from .twofactor import confirmed_device
 
 ACCOUNT_TEMPLATE = "governance/account.html"
 
@@ -29,8 +30,6 @@ def account(request):
 
 
 def _account_context(request, signout_form) -> dict:
-    from .twofactor import confirmed_device  # noqa: PLC0415
-
     return {"signout_form": signout_form, "device": confirmed_device(request.user)}
 
 

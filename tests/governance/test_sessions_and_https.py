@@ -55,6 +55,13 @@ def test_sign_out_everywhere_needs_the_password(alice):
     assert Client().post(reverse("signout_everywhere"), {"password": PASSWORD}).status_code == 302  # to login
 
 
+def test_wrong_passwords_in_sign_out_everywhere_count_towards_the_lockout(alice):
+    here = _log_in()
+    statuses = [here.post(reverse("signout_everywhere"), {"password": f"x{i}"}).status_code for i in range(5)]
+    assert statuses == [400] * 4 + [429]
+    assert here.post(reverse("signout_everywhere"), {"password": PASSWORD}).status_code == 429
+
+
 def _settings_with(**env) -> dict:
     """The HTTPS settings as analytics_app.settings computes them from this environment."""
     names = [
