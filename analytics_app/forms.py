@@ -22,6 +22,7 @@ class ProjectForm(forms.ModelForm):
             "recording_retention_days",
             "anonymize_ips",
             "replay_resources",
+            "require_admin_2fa",
         ]
         labels = {
             "recording_enabled": "Record sessions (posthog-js session replay)",
@@ -29,10 +30,15 @@ class ProjectForm(forms.ModelForm):
             "recording_retention_days": "Keep recordings for (days)",
             "anonymize_ips": "Drop IP addresses at ingestion",
             "replay_resources": "Replays load images, fonts and styles",
+            "require_admin_2fa": "Require two-factor for admins",
         }
         help_texts = {
             "replay_resources": (
                 "A replayed page that loads them from another server tells that server the viewer's IP address."
+            ),
+            "require_admin_2fa": (
+                "Admins without a two-factor device (you too) are sent to set one up before "
+                "they can open this project's pages."
             ),
         }
 

@@ -41,6 +41,8 @@ class Project(models.Model):
             ("any", "From anywhere"),
         ],
     )
+    # Admins of the project must have confirmed a two-factor device to open any of its pages.
+    require_admin_2fa = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

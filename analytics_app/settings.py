@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -62,6 +63,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "guardian",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "template_partials",
     "governance",
     "analytics_app",
@@ -86,8 +90,13 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # request.user.is_verified(); then hold a user who owes a two-factor code at that step.
+    "django_otp.middleware.OTPMiddleware",
+    "governance.twofactor.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Content-Security-Policy on every response (django-csp): scripts only from our own files
@@ -173,17 +182,55 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username+IP before the password is even checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row
 
+# Applied by the password forms (change, reset, invite); `manage.py bootstrap` and
+# `demo_setup` set passwords directly and check only the length themselves.
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# --- Login throttling (django-axes): N failures for one username from one address lock
+# that pair out for the cool-off; a success resets the count. Unlock early with
+# `manage.py axes_reset_username <username>` (docs/accounts.md). The client address is the
+# audit log's (SEXTANT_PROXY_COUNT trusted proxies), so one rule decides both.
+AXES_ENABLED = env_bool("SEXTANT_LOGIN_LOCKOUT", True)
+AXES_FAILURE_LIMIT = int(os.environ.get("SEXTANT_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("SEXTANT_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "governance.accounts.lockout_username"
+AXES_CLIENT_IP_CALLABLE = "governance.audit.client_ip"
+AXES_LOCKOUT_CALLABLE = "governance.accounts.locked_out"
+AXES_VERBOSE = False
+
+# Two-factor (django-otp): the name authenticator apps show next to the code.
+OTP_TOTP_ISSUER = os.environ.get("SEXTANT_OTP_ISSUER", "Sextant")
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- E-mail (password reset, invites): printed to the log unless SMTP is configured. ---
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Sextant <sextant@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# How long a password-reset link stays valid (seconds; Django's default is 3 days).
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", str(24 * 3600)))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -197,9 +244,20 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# --- HTTPS. SECURE_COOKIES=on says the site is served over HTTPS: cookies are Secure and
+# browsers are told to use HTTPS only (HSTS). Behind a proxy that ends TLS, name the header it
+# sets (SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto) so Django knows a request came over HTTPS;
+# only do so if the proxy overwrites that header (docs/configuration.md).
+SECURE_COOKIES = env_bool("SECURE_COOKIES", False)
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if SECURE_COOKIES else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+_ssl_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip()
+if _ssl_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _ssl_header.upper().replace("-", "_"), "https")
 X_FRAME_OPTIONS = "SAMEORIGIN"
 
 LOGGING = {

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("governance.urls_accounts")),
     path("health/", views.health, name="health"),
     path("projects/new/", views.project_new, name="project_new"),
     path("projects/switch/", views.switch_project, name="switch_project"),

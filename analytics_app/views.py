@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from governance import audit
 from governance.roles import Permission, Role
 
 from . import clickhouse as ch
@@ -80,7 +81,12 @@ def project_settings(request):
             )
             return redirect("project_settings", project_id=project.pk)
         if form.is_valid():
+            changed = [name for name in form.changed_data if name in form.fields]
+            before = {name: form.initial.get(name) for name in changed}
             form.save()
+            if changed:
+                after = {name: form.cleaned_data[name] for name in changed}
+                audit.record(request, "project.settings", project=project, before=before, after=after)
             messages.success(request, "Settings saved.")
             return redirect("project_settings", project_id=project.pk)
         status = 400
@@ -118,12 +124,18 @@ def api_schema(request):
 
 @require_GET
 def health(request):
-    """Liveness + ClickHouse reachability, for load balancers and the compose healthcheck."""
+    """Liveness + ClickHouse reachability, for load balancers and the compose healthcheck:
+    200 or 503. Which backend answered, and why it failed, only for signed-in users: an
+    anonymous caller learns the status and nothing about the stack."""
     try:
         ch.query("SELECT 1", global_=True)
     except ch.ClickHouseError as exc:
-        return JsonResponse({"status": "error", "clickhouse": exc.message}, status=503)
-    return JsonResponse({"status": "ok", "clickhouse": ch.backend().name})
+        body, status = {"status": "error", "clickhouse": exc.message}, 503
+    else:
+        body, status = {"status": "ok", "clickhouse": ch.backend().name}, 200
+    if not request.user.is_authenticated:
+        body = {"status": body["status"]}
+    return JsonResponse(body, status=status)
 
 
 # Django raises these while reading a request it refuses to parse; their messages name

@@ -3,6 +3,7 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest
 from guardian.shortcuts import get_perms
 
 from analytics_app.models import Membership, PersonalAPIKey, Project
@@ -52,7 +53,8 @@ def test_bootstrap_changes_role_and_password(capsys, client):
     project = Project.objects.get(pk=out["project_id"])
     user = get_user_model().objects.get(pk=out["user_id"])
     assert set(get_perms(user, project)) == {"view_project", "view_insights", "view_recordings"}
-    assert client.login(username="x@example.com", password="second-password")
+    # django-axes checks every authenticate() and needs the request it comes from
+    assert client.login(request=HttpRequest(), username="x@example.com", password="second-password")
 
 
 @pytest.mark.django_db

@@ -120,7 +120,10 @@ def test_the_query_api_answers_503_json_while_another_process_holds_the_store(
     assert f"is in use by process {store_held_elsewhere.pid}" in body["detail"]
 
 
-def test_health_answers_503_while_another_process_holds_the_store(client, store_held_elsewhere):
+def test_health_answers_503_while_another_process_holds_the_store(client, alice, store_held_elsewhere):
+    response = client.get("/health/")
+    assert (response.status_code, response.json()) == (503, {"status": "error"})  # no details for anonymous
+    client.force_login(alice)
     response = client.get("/health/")
     assert response.status_code == 503
     assert f"process {store_held_elsewhere.pid}" in response.json()["clickhouse"]

@@ -106,5 +106,8 @@ def test_openapi_schema_lists_the_query_endpoint(client):
     assert "EventNamesQuery" in schema["components"]["schemas"]
 
 
-def test_health(client):
+def test_health_names_the_backend_only_to_signed_in_users(client, alice):
+    anonymous = client.get(reverse("health"))
+    assert (anonymous.status_code, anonymous.json()) == (200, {"status": "ok"})
+    client.force_login(alice)
     assert client.get(reverse("health")).json() == {"status": "ok", "clickhouse": "chdb"}
