@@ -135,6 +135,7 @@ def test_project_requiring_2fa_sends_admins_without_a_device_to_enrolment(
         "time_zone": project.time_zone,
         "recording_enabled": "on",
         "recording_retention_days": project.recording_retention_days,
+        "replay_resources": "origin",
         "require_admin_2fa": "on",
     }
     assert client.post(settings_url, data).status_code == 302
@@ -171,7 +172,13 @@ def test_only_admins_can_change_the_2fa_requirement(client, make_user, make_proj
     client.force_login(member)
     response = client.post(
         reverse("project_settings", kwargs={"project_id": project.pk}),
-        {"name": "Shop", "time_zone": "UTC", "recording_retention_days": 30, "require_admin_2fa": "on"},
+        {
+            "name": "Shop",
+            "time_zone": "UTC",
+            "recording_retention_days": 30,
+            "replay_resources": "origin",
+            "require_admin_2fa": "on",
+        },
     )
     assert response.status_code == 403
     project.refresh_from_db()

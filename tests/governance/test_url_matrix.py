@@ -61,13 +61,14 @@ class Project:
 @dataclass(frozen=True)
 class PostOnly:
     kwargs: tuple[str, ...] = ()
+    project: bool = True  # a project's URL (has project_id)
 
 
 ANY = ()  # no URL kwargs besides project_id
 MATRIX: dict[str, object] = {
     "home": SignedIn(302),  # to the user's project (alice and each member) or the no-project page
     "login": Public(200, signed_in=302),  # a signed-in user is sent on
-    "logout": PostOnly(),
+    "logout": PostOnly(project=False),
     "health": Public(200),
     "project_new": SignedIn(200),
     "switch_project": SignedIn(302),
@@ -78,6 +79,15 @@ MATRIX: dict[str, object] = {
     "project_members": Project(P.VIEW_PROJECT),
     "member_update": PostOnly(("membership_id",)),
     "api_keys": SignedIn(200),
+    "account": SignedIn(200),
+    "signout_everywhere": PostOnly(project=False),
+    "two_factor": SignedIn(200),
+    "two_factor_verify": SignedIn(302),  # nothing to verify without a device: sent on
+    "password_change": SignedIn(200),
+    "password_reset": Public(200),
+    "password_reset_done": Public(200),
+    "password_reset_confirm": Public(200, ("uidb64", "reset_token")),  # a bad link says so
+    "password_reset_complete": Public(200),
     "capture": Public(400),
     "capture_snapshots": Public(400),
     "remote_config": Public(200, ("token",)),
@@ -177,6 +187,8 @@ def world(project, other_project, alice, make_user, events):
         "token": project.api_token,
         "version": "1.200.0",
         "filename": "recorder.js",
+        "uidb64": "MQ",
+        "reset_token": "not-a-token",
         "event_uuid": event_uuid,
         "person_id": events.person_for("u1"),
         "session_id": session_id,
@@ -191,8 +203,8 @@ def world(project, other_project, alice, make_user, events):
 
 
 def path_of(name: str, access, world) -> str:
-    kwargs = {k: world[k] for k in getattr(access, "kwargs", ())}
-    if isinstance(access, Project) or (isinstance(access, PostOnly) and name not in ("logout",)):
+    kwargs = {k.removeprefix("reset_"): world[k] for k in getattr(access, "kwargs", ())}
+    if isinstance(access, Project) or (isinstance(access, PostOnly) and access.project):
         kwargs["project_id"] = world["project_id"]
     return reverse(name, kwargs=kwargs)
 
