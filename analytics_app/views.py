@@ -95,7 +95,7 @@ def project_settings(request):
 
 # ------------------------------------------------------------------ JSON API
 @require_POST
-@project_api(Permission.VIEW_PROJECT)
+@project_api(Permission.VIEW_PROJECT, reads=True)
 def query(request):
     body = parse_json_body(request)
     kind = body.get("kind")
