@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from governance import audit
 from governance.roles import Permission, Role
 
 from . import clickhouse as ch
@@ -43,6 +44,17 @@ def project_new(request):
         with transaction.atomic():
             project = form.save()
             Membership.objects.create(user=request.user, project=project, role=Role.ADMIN)
+            audit.record(
+                request,
+                "project.create",
+                project=project,
+                target=project,
+                after={
+                    "name": project.name,
+                    "time_zone": project.time_zone,
+                    "admin": request.user.get_username(),
+                },
+            )
         messages.success(
             request, f"Project {project.name} created. Point an SDK at it to start receiving events."
         )
@@ -73,7 +85,16 @@ def project_settings(request):
     status = 200
     if request.method == "POST":
         if request.POST.get("action") == "rotate_token":
+            old = project.api_token
             project.rotate_token()
+            audit.record(
+                request,
+                "project.token",
+                project=project,
+                target=project,
+                before={"api_token": old[:8] + "…"},
+                after={"api_token": project.api_token[:8] + "…"},
+            )
             messages.success(
                 request,
                 "A new project token was issued. Update your SDK snippets; the old token no longer works.",
@@ -81,6 +102,15 @@ def project_settings(request):
             return redirect("project_settings", project_id=project.pk)
         if form.is_valid():
             form.save()
+            if form.changed_data:
+                audit.record(
+                    request,
+                    "project.settings",
+                    project=project,
+                    target=project,
+                    before={f: form.initial.get(f) for f in form.changed_data},
+                    after={f: form.cleaned_data[f] for f in form.changed_data},
+                )
             messages.success(request, "Settings saved.")
             return redirect("project_settings", project_id=project.pk)
         status = 400

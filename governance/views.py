@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from analytics_app.access import project_page
 from analytics_app.models import Membership
 
+from . import audit
 from .forms import AddMemberForm, ChangeRoleForm
 from .roles import ROLE_DESCRIPTIONS, ROLE_PERMISSIONS, Permission, Role
 
@@ -25,7 +26,12 @@ def project_members(request):
     status = 200
     if request.method == "POST":
         if add_form.is_valid():
-            Membership.objects.create(user=add_form.user, project=project, role=add_form.cleaned_data["role"])
+            member = Membership.objects.create(
+                user=add_form.user, project=project, role=add_form.cleaned_data["role"]
+            )
+            audit.record(
+                request, "member.add", project=project, target=member.user, after={"role": member.role}
+            )
             messages.success(
                 request,
                 f"{add_form.user.email or add_form.user.username} added as {add_form.cleaned_data['role']}.",
@@ -76,6 +82,13 @@ def member_update(request, membership_id):
             messages.error(request, "A project needs at least one admin: make someone else admin first.")
             return redirect("project_members", project_id=request.project.pk)
         membership.delete()
+        audit.record(
+            request,
+            "member.remove",
+            project=request.project,
+            target=membership.user,
+            before={"role": membership.role},
+        )
         messages.success(request, f"{membership.user} removed.")
         return redirect("project_members", project_id=request.project.pk)
     form = ChangeRoleForm(request.POST)
@@ -92,8 +105,17 @@ def member_update(request, membership_id):
     if grants and request.POST.get("confirm") != "1":
         confirm = {"membership": membership, "role": role, "role_label": Role(role).label, "grants": grants}
         return render(request, MEMBERS_TEMPLATE, _members_context(request, confirm=confirm))
+    before = membership.role
     membership.role = role
     membership.save()
+    audit.record(
+        request,
+        "member.role",
+        project=request.project,
+        target=membership.user,
+        before={"role": before},
+        after={"role": role},
+    )
     messages.success(request, f"{membership.user} is now {membership.get_role_display()}.")
     return redirect("project_members", project_id=request.project.pk)
 
