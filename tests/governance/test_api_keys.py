@@ -3,7 +3,9 @@
 import datetime as dt
 
 import pytest
+from django.db import connection
 from django.test.html import parse_html
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -97,3 +99,15 @@ def _row(client, key) -> str:
     start = html.index(f'data-key="{key.pk}"')
     row = html[html.rindex("<tr", 0, start) : html.index("</tr>", start) + 5]
     return " ".join(str(parse_html(row)).split()).replace("<", " <")
+
+
+def test_the_keys_page_costs_the_same_queries_for_1_or_10_keys(alice_client, alice, project):
+    PersonalAPIKey.issue(alice, "k0", projects=[project])
+    alice_client.get(reverse("api_keys"))
+    with CaptureQueriesContext(connection) as few:
+        alice_client.get(reverse("api_keys"))
+    for i in range(1, 10):
+        PersonalAPIKey.issue(alice, f"k{i}", projects=[project] if i % 2 else None)
+    with CaptureQueriesContext(connection) as many:
+        alice_client.get(reverse("api_keys"))
+    assert len(many.captured_queries) == len(few.captured_queries)

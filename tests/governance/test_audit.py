@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.html import parse_html
+from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from analytics_app.models import Membership, PersonalAPIKey, Project
@@ -623,3 +624,19 @@ def test_the_migration_grants_view_audit_log_to_existing_admins():
     finally:
         executor.loader.build_graph()
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_the_page_costs_the_same_queries_for_5_or_50_entries(client, alice, project):
+    client.force_login(alice)
+    t = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    url = audit_url(project)
+    for i in range(5):
+        entry(project, "member.role", alice, t + dt.timedelta(minutes=i), before={"role": "pm"})
+    client.get(url)  # warm the session and content types
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for i in range(45):
+        entry(project, "member.add", alice, t + dt.timedelta(hours=1, minutes=i), after={"role": "pm"})
+    with CaptureQueriesContext(connection) as many:
+        assert len(shown(client.get(url))) == 50
+    assert len(many.captured_queries) == len(few.captured_queries)
