@@ -11,7 +11,10 @@ its user may not open, nor a write its user may not make:
   the 403 page in the app's layout (with the menu of what the role may use) saying which
   role lacks which permission; a PermissionDenied raised by the handler gets the same
   page with its message. An ordinary 403 is logged as one line, without a traceback.
-- JSON endpoints: no credentials -> 401, bad input (BadRequest) -> 400 with the reason
+- JSON endpoints: no credentials, or an unknown, revoked or expired API key -> 401 saying
+  which; bad input (BadRequest) -> 400 with the reason
+- an API key acts as its owner, narrowed to its scope: a project outside it -> 404 as for
+  a non-member, a read-only key sending a write -> 403
 
 The handler gets `request.project` and `request.perms` (a frozenset of codenames),
 and `request.presenter`, the one object every output passes through (masking).
@@ -40,7 +43,7 @@ from governance.roles import Permission
 
 from . import clickhouse as ch
 from .errors import BadRequest
-from .models import Membership, PersonalAPIKey, Project
+from .models import APIKeyRefused, Membership, PersonalAPIKey, Project
 
 log = logging.getLogger(__name__)
 
@@ -140,11 +143,26 @@ def project_page(perm: str = Permission.VIEW_PROJECT, *, write: str | None = Non
     return decorator
 
 
-def bearer_user(request):
+def bearer_key(request) -> tuple[PersonalAPIKey | None, bool]:
+    """The key an `Authorization: Bearer` header carries, and whether one was sent;
+    raises APIKeyRefused (unknown, revoked, expired)."""
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
         return PersonalAPIKey.authenticate(header[7:].strip()), True
     return None, False
+
+
+def key_refusal(key: PersonalAPIKey | None, project, method: str, reads: bool) -> JsonResponse | None:
+    """What a key's scope refuses on this request: a project outside it answers 404 as a
+    project the owner is not a member of; a read-only key may not make a write (any
+    non-safe method, unless the endpoint only `reads`: a query sent as a POST body)."""
+    if key is None:
+        return None
+    if not key.covers(project):
+        return json_error(404, "Project not found.")
+    if key.read_only and method in WRITE_METHODS and not reads:
+        return json_error(403, f"The API key {key.label!r} is read-only; this request writes.")
+    return None
 
 
 def json_error(status: int, message: str, **extra) -> JsonResponse:
@@ -171,17 +189,22 @@ def parse_json_body(request) -> dict:
     return body
 
 
-def project_api(perm: str = Permission.VIEW_PROJECT, *, write: str | None = None):
-    """Gate for JSON endpoints under /api/projects/<project_id>/; a write also needs `write`."""
+def project_api(perm: str = Permission.VIEW_PROJECT, *, write: str | None = None, reads: bool = False):
+    """Gate for JSON endpoints under /api/projects/<project_id>/; a write also needs `write`.
+    `reads=True` says a POST only reads (a query body), so read-only API keys may send it.
+    The handler gets `request.api_key` (None for a session)."""
 
     def decorator(view):
         @csrf_exempt
         @functools.wraps(view)
         def wrapper(request, project_id, *args, **kwargs):
-            user, used_bearer = bearer_user(request)
-            if used_bearer and user is None:
-                return json_error(401, "The personal API key is unknown or revoked.")
-            if not used_bearer:
+            try:
+                key, used_bearer = bearer_key(request)
+            except APIKeyRefused as exc:
+                return json_error(401, exc.message)
+            if used_bearer:
+                user = key.user
+            else:
                 user = request.user if request.user.is_authenticated else None
                 if user is None:
                     return json_error(
@@ -194,12 +217,17 @@ def project_api(perm: str = Permission.VIEW_PROJECT, *, write: str | None = None
                         403, "CSRF token missing or incorrect for a session-authenticated request."
                     )
             request.user = user
+            request.api_key = key
             try:
-                project, perms = load_project(user, project_id, perm, write, request.method)
+                project, perms = visible_project(user, project_id)
             except Http404:
                 return json_error(404, "Project not found.")
-            except PermissionDenied as exc:
-                return json_error(403, str(exc))
+            refusal = key_refusal(key, project, request.method, reads)
+            if refusal is not None:
+                return refusal
+            missing = lacking(perms, perm, write, request.method)
+            if missing is not None:
+                return json_error(403, denial(user, project, missing))
             _attach(request, project, perms)
             try:
                 with timezone.override(project.tz), viewing(request.presenter):

@@ -115,15 +115,36 @@ def hash_key(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+class APIKeyRefused(Exception):
+    """A bearer key that cannot be used; `message` is what the API answers (401)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
 class PersonalAPIKey(models.Model):
-    """A key for `Authorization: Bearer <key>`. Only its SHA-256 is stored."""
+    """A key for `Authorization: Bearer <key>`. Only its SHA-256 is stored.
+
+    Its scope: every project of its owner (`all_projects`) or the chosen `projects`, reads
+    only (`read_only`) or reads and writes, until `expires_at` if set. It never grants more
+    than its owner's role in a project: the gate checks the owner's permissions and then
+    narrows them to the key's scope (analytics_app/access.py).
+    """
 
     PREFIX = "phx_"
+    UNKNOWN = "Invalid API key."
+    REVOKED = "This API key was revoked."
+    EXPIRED = "This API key has expired."
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
     label = models.CharField(max_length=100)
     secure_value = models.CharField(max_length=64, unique=True, editable=False)
     mask = models.CharField(max_length=16, editable=False)
+    all_projects = models.BooleanField(default=False)
+    projects = models.ManyToManyField(Project, blank=True, related_name="+")
+    read_only = models.BooleanField(default=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -135,33 +156,56 @@ class PersonalAPIKey(models.Model):
         return f"{self.label} ({self.mask}…)"
 
     @classmethod
-    def issue(cls, user, label: str) -> tuple[PersonalAPIKey, str]:
-        """Create a key; the raw value is returned once and never stored."""
+    def issue(
+        cls, user, label: str, *, projects=None, read_only: bool = True, expires_at=None
+    ) -> tuple[PersonalAPIKey, str]:
+        """Create a key for every project of `user` (`projects=None`) or for the listed
+        ones; the raw value is returned once and never stored."""
         raw = cls.PREFIX + secrets.token_urlsafe(32)
-        key = cls.objects.create(user=user, label=label, secure_value=hash_key(raw), mask=raw[:10])
+        with transaction.atomic():
+            key = cls.objects.create(
+                user=user,
+                label=label,
+                secure_value=hash_key(raw),
+                mask=raw[:10],
+                all_projects=projects is None,
+                read_only=read_only,
+                expires_at=expires_at,
+            )
+            if projects is not None:
+                key.projects.set(projects)
         return key, raw
 
     @classmethod
-    def authenticate(cls, raw: str):
-        """The active user for a raw key, or None."""
-        if not raw or not raw.startswith(cls.PREFIX):
-            return None
-        key = (
-            cls.objects.select_related("user")
-            .filter(secure_value=hash_key(raw), revoked_at__isnull=True)
-            .first()
-        )
+    def authenticate(cls, raw: str) -> PersonalAPIKey:
+        """The usable key for a raw value (its `user` loaded); raises APIKeyRefused saying
+        whether it is unknown, revoked or expired."""
+        if not isinstance(raw, str) or not raw.startswith(cls.PREFIX):
+            raise APIKeyRefused(cls.UNKNOWN)
+        key = cls.objects.select_related("user").filter(secure_value=hash_key(raw)).first()
         if key is None or not key.user.is_active:
-            return None
+            raise APIKeyRefused(cls.UNKNOWN)
+        if key.revoked_at is not None:
+            raise APIKeyRefused(cls.REVOKED)
         now = timezone.now()
+        if key.expires_at is not None and key.expires_at <= now:
+            raise APIKeyRefused(cls.EXPIRED)
         if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
             cls.objects.filter(pk=key.pk).update(last_used_at=now)
-        return key.user
+        return key
 
     def revoke(self) -> None:
         self.revoked_at = timezone.now()
         self.save(update_fields=["revoked_at"])
 
+    def covers(self, project: Project) -> bool:
+        """Whether the key's scope includes `project` (the owner's role is checked apart)."""
+        return self.all_projects or self.projects.filter(pk=project.pk).exists()
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
     @property
     def active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.expired

@@ -99,7 +99,13 @@ def build_schema(server_url: str) -> dict:
         "info": {
             "title": "Sextant API",
             "version": "1",
-            "description": "Self-hosted product analytics. Authenticate with a session cookie or `Authorization: Bearer <personal API key>`.",
+            "description": (
+                "Self-hosted product analytics. Authenticate with a session cookie or "
+                "`Authorization: Bearer <personal API key>`. A key is scoped to all its owner's projects "
+                "or a list (a project outside it answers 404), read-only (writes answer 403) or "
+                "read-write, and may expire (401 says expired, revoked or invalid); it never grants "
+                "more than its owner's role."
+            ),
         },
         "servers": [{"url": server_url}],
         "security": [{"bearer": []}, {"session": []}],

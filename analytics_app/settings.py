@@ -52,6 +52,8 @@ SEXTANT_PUBLIC_URL = os.environ.get("SEXTANT_PUBLIC_URL", "")
 # address is read that many hops from the right (0: REMOTE_ADDR, proxies ignored).
 # Read by the audit log (client IP) and the login lockout.
 SEXTANT_PROXY_COUNT = int(os.environ.get("SEXTANT_PROXY_COUNT", "0"))
+# Audit entries older than this many days are purged daily (0: kept forever). docs/audit.md.
+AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "365"))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -179,6 +181,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE: dict = {
     # Behavioral cohorts with a rolling "last N days" window are recomputed hourly.
     "refresh-stale-cohorts": {"task": "retention.refresh_stale_cohorts", "schedule": 3600.0},
+    # Retention is counted in days, so once a day keeps the log within a day of it.
+    "purge-audit-log": {"task": "governance.purge_audit_log", "schedule": 86400.0},
 }
 
 AUTHENTICATION_BACKENDS = [

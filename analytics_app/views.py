@@ -44,6 +44,17 @@ def project_new(request):
         with transaction.atomic():
             project = form.save()
             Membership.objects.create(user=request.user, project=project, role=Role.ADMIN)
+            audit.record(
+                request,
+                "project.create",
+                project=project,
+                target=project,
+                after={
+                    "name": project.name,
+                    "time_zone": project.time_zone,
+                    "admin": request.user.get_username(),
+                },
+            )
         messages.success(
             request, f"Project {project.name} created. Point an SDK at it to start receiving events."
         )
@@ -74,7 +85,16 @@ def project_settings(request):
     status = 200
     if request.method == "POST":
         if request.POST.get("action") == "rotate_token":
+            old = project.api_token
             project.rotate_token()
+            audit.record(
+                request,
+                "project.token",
+                project=project,
+                target=project,
+                before={"api_token": old[:8] + "…"},
+                after={"api_token": project.api_token[:8] + "…"},
+            )
             messages.success(
                 request,
                 "A new project token was issued. Update your SDK snippets; the old token no longer works.",
@@ -86,7 +106,9 @@ def project_settings(request):
             form.save()
             if changed:
                 after = {name: form.cleaned_data[name] for name in changed}
-                audit.record(request, "project.settings", project=project, before=before, after=after)
+                audit.record(
+                    request, "project.settings", project=project, target=project, before=before, after=after
+                )
             messages.success(request, "Settings saved.")
             return redirect("project_settings", project_id=project.pk)
         status = 400
@@ -101,7 +123,7 @@ def project_settings(request):
 
 # ------------------------------------------------------------------ JSON API
 @require_POST
-@project_api(Permission.VIEW_PROJECT)
+@project_api(Permission.VIEW_PROJECT, reads=True)
 def query(request):
     body = parse_json_body(request)
     kind = body.get("kind")

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from analytics_app.access import parse_json_body, project_api, project_page
 from analytics_app.errors import BadRequest
+from governance import audit
 from governance.roles import Permission
 from insights import views_common
 from insights.blocks import OPERATORS
@@ -129,7 +130,9 @@ def cohort(request, cohort_id):
     if request.method == "POST":
         action = request.POST.get("action", "refresh")
         if action == "delete":
+            facts = {"name": obj.name, "kind": obj.kind, "definition": obj.definition}
             obj.delete()
+            audit.record(request, "cohort.delete", project=project, target=facts["name"], before=facts)
             return redirect("cohorts:cohorts", project_id=project.pk)
         Cohort.objects.filter(pk=obj.pk).update(status=Cohort.Status.PENDING)
         transaction.on_commit(lambda: refresh_cohort.delay(obj.pk))
@@ -199,6 +202,9 @@ def cohort_export(request, cohort_id):
                 return
             offset += 10_000
 
+    audit.record(
+        request, "export.csv", project=project, target=f"cohort {obj.name}", after={"cohort_id": obj.pk}
+    )
     response = StreamingHttpResponse(rows(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="cohort-{obj.pk}.csv"'
     return response

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from analytics_app import clickhouse as ch
 from analytics_app.access import project_page
 from analytics_app.errors import BadRequest
+from governance import audit
 from governance.roles import Permission
 from insights.registry import KINDS
 
@@ -187,7 +188,9 @@ def insight(request, insight_id):
 @gate
 def insight_delete(request, insight_id):
     obj = get_object_or_404(Insight, pk=insight_id, project=request.project)
+    facts = {"name": obj.name, "kind": obj.kind, "spec": obj.spec}
     obj.delete()
+    audit.record(request, "insight.delete", project=request.project, target=obj.name, before=facts)
     messages.success(request, f"Deleted {obj.name}.")
     return redirect("dashboards:insights", project_id=request.project.pk)
 
@@ -359,7 +362,9 @@ def dashboard_delete(request, dashboard_id):
     obj = get_object_or_404(Dashboard, pk=dashboard_id, project=request.project)
     if obj.is_default:
         return HttpResponseBadRequest("The default dashboard cannot be deleted; remove its tiles instead.")
+    facts = {"name": obj.name, "tiles": [t.insight.name for t in obj.tiles.select_related("insight")]}
     obj.delete()
+    audit.record(request, "dashboard.delete", project=request.project, target=obj.name, before=facts)
     messages.success(request, f"Deleted {obj.name}.")
     return redirect("dashboards:dashboards", project_id=request.project.pk)
 

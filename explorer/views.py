@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET
 from analytics_app import clickhouse as ch
 from analytics_app.access import json_error, project_api, project_page
 from analytics_app.errors import BadRequest
+from governance import audit
 from governance.roles import Permission
 from insights import views_common
 from insights.blocks import DateRange
@@ -225,6 +226,7 @@ def events_export(request):
     spec = EventsSpec.from_query(request.GET)
     runner = EventsQueryRunner(project, spec)
     runner.page_sql()  # resolve the date range now, so bad input is a 400 before streaming starts
+    audit.record(request, "export.csv", project=project, target="events", after={"query": request.GET.dict()})
     response = StreamingHttpResponse(
         _csv_chunks(runner, spec, request.presenter), content_type="text/csv; charset=utf-8"
     )

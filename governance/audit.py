@@ -1,8 +1,8 @@
 """Writing the audit log: `record(request, action, ...)` after every change worth auditing.
 
-Action names are dotted, subject first: "member.add", "member.role", "member.remove",
-"invite.create", "invite.revoke", "key.create", "key.revoke", "project.settings",
-"export.csv", "data.delete", ... (docs/audit.md lists them). `before` and `after` are
+Action names are dotted, subject first ("member.add", "key.revoke", "project.settings",
+"export.csv", ...); `ACTIONS` lists those recorded, and a screen that records a new one
+adds it there (the audit page's filter offers them; docs/audit.md describes them). `before` and `after` are
 small JSON-able dicts of the fields that changed. Part of the policy layer: imports
 nothing of Sextant's (the model is looked up through the app registry).
 """
@@ -10,6 +10,25 @@ nothing of Sextant's (the model is looked up through the app registry).
 from __future__ import annotations
 
 from django.apps import apps
+
+# The actions the application records, with what the audit page's filter calls them.
+ACTIONS: dict[str, str] = {
+    "member.add": "Member added",
+    "member.role": "Member's role changed",
+    "member.remove": "Member removed",
+    "key.create": "API key created",
+    "key.revoke": "API key revoked",
+    "project.create": "Project created",
+    "project.settings": "Project settings changed",
+    "project.token": "Project token rotated",
+    "export.csv": "CSV exported",
+    "audit.export": "Audit log exported",
+    "insight.delete": "Insight deleted",
+    "dashboard.delete": "Dashboard deleted",
+    "cohort.delete": "Cohort deleted",
+    "path_rule.delete": "Path cleaning rule deleted",
+    "audit.purge": "Old audit entries purged",
+}
 
 
 def client_ip(request) -> str | None:

@@ -11,11 +11,46 @@ from django.db import models
 from django.utils import timezone
 
 
+class AuditEntryQuerySet(models.QuerySet):
+    """Refuses bulk changes: entries are deleted only by `purge_before` (the retention
+    purge), and updated only to clear `actor` / `project` when the user or project they
+    point to is deleted (what `on_delete=SET_NULL` does)."""
+
+    CLEARABLE = frozenset({"actor", "actor_id", "project", "project_id"})
+
+    def update(self, **kwargs):
+        if kwargs and set(kwargs) <= self.CLEARABLE and all(v is None for v in kwargs.values()):
+            return super().update(**kwargs)
+        raise PermissionError("audit entries are append-only")
+
+    def delete(self):
+        raise PermissionError("audit entries are append-only: only the retention purge deletes them")
+
+    def purge_before(self, cutoff) -> int:
+        """Delete the entries created before `cutoff`, in one transaction; returns how many.
+        On PostgreSQL the table's trigger refuses any DELETE unless the transaction has set
+        `sextant.audit_purge_before`, and then only of rows older than it (docs/audit.md)."""
+        from django.db import connections, transaction  # noqa: PLC0415
+
+        with transaction.atomic(using=self.db):
+            connection = connections[self.db]
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT set_config('sextant.audit_purge_before', %s, true)", [cutoff.isoformat()]
+                    )
+            old = self.model.objects.using(self.db).filter(created_at__lt=cutoff)
+            return old._raw_delete(self.db)
+
+
 class AuditEntry(models.Model):
     """One change somebody made: who, when, what, from where, before and after.
 
     Append-only: the application only ever creates entries (`governance.audit.record`);
-    `save` refuses to update and `delete` refuses to delete. The project and actor are
+    `save` refuses to update, `delete` refuses to delete, and so do the queryset's
+    `update` and `delete` (AuditEntryQuerySet); the retention purge is the one deletion
+    (`AuditEntry.objects.purge_before`), and on PostgreSQL a trigger enforces the same
+    (governance/migrations/0003_append_only_trigger.py). The project and actor are
     kept by value as well (`project_name`, `actor_label`) so an entry still reads right
     after the project or user is gone.
     """
@@ -34,6 +69,8 @@ class AuditEntry(models.Model):
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -26,6 +26,7 @@ class Permission(models.TextChoices):
     MANAGE_ALERTS = "manage_alerts", "Manage alerts"
     EXPORT_DATA = "export_data", "Export data (CSV, API)"
     MANAGE_PROJECT = "manage_project", "Change project settings"
+    VIEW_AUDIT_LOG = "view_audit_log", "View the audit log"
 
 
 class Role(models.TextChoices):
@@ -58,7 +59,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.SUPPORT: frozenset({P.VIEW_PROJECT, P.VIEW_INSIGHTS, P.VIEW_RECORDINGS}),
 }
 ROLE_DESCRIPTIONS = {
-    Role.ADMIN: "Everything, including members, project settings and unmasked PII.",
+    Role.ADMIN: "Everything, including members, project settings, unmasked PII and the audit log.",
     Role.ANALYST: "All analytics, unmasked PII, recordings, exports, the tracking plan and alerts.",
     Role.PM: "All analytics, recordings, exports and alerts; PII masked.",
     Role.EXEC: "Read-only insights and dashboards; PII masked; no recordings.",

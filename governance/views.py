@@ -1,18 +1,18 @@
-"""The screens that change who may do what: a project's members and their roles, and a
-user's personal API keys. Gated by the core's gate like every page."""
+"""The screens that change who may do what: a project's members and their roles (personal
+API keys are in keys.py). Gated by the core's gate like every page."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from analytics_app.access import project_page
-from analytics_app.models import Membership, PersonalAPIKey
+from analytics_app.models import Membership
 
-from .forms import AddMemberForm, APIKeyForm, ChangeRoleForm
+from . import audit
+from .forms import AddMemberForm, ChangeRoleForm
 from .roles import ROLE_DESCRIPTIONS, ROLE_PERMISSIONS, Permission, Role
 
 MEMBERS_TEMPLATE = "governance/members.html"
@@ -26,7 +26,12 @@ def project_members(request):
     status = 200
     if request.method == "POST":
         if add_form.is_valid():
-            Membership.objects.create(user=add_form.user, project=project, role=add_form.cleaned_data["role"])
+            member = Membership.objects.create(
+                user=add_form.user, project=project, role=add_form.cleaned_data["role"]
+            )
+            audit.record(
+                request, "member.add", project=project, target=member.user, after={"role": member.role}
+            )
             messages.success(
                 request,
                 f"{add_form.user.email or add_form.user.username} added as {add_form.cleaned_data['role']}.",
@@ -77,6 +82,13 @@ def member_update(request, membership_id):
             messages.error(request, "A project needs at least one admin: make someone else admin first.")
             return redirect("project_members", project_id=request.project.pk)
         membership.delete()
+        audit.record(
+            request,
+            "member.remove",
+            project=request.project,
+            target=membership.user,
+            before={"role": membership.role},
+        )
         messages.success(request, f"{membership.user} removed.")
         return redirect("project_members", project_id=request.project.pk)
     form = ChangeRoleForm(request.POST)
@@ -93,8 +105,17 @@ def member_update(request, membership_id):
     if grants and request.POST.get("confirm") != "1":
         confirm = {"membership": membership, "role": role, "role_label": Role(role).label, "grants": grants}
         return render(request, MEMBERS_TEMPLATE, _members_context(request, confirm=confirm))
+    before = membership.role
     membership.role = role
     membership.save()
+    audit.record(
+        request,
+        "member.role",
+        project=request.project,
+        target=membership.user,
+        before={"role": before},
+        after={"role": role},
+    )
     messages.success(request, f"{membership.user} is now {membership.get_role_display()}.")
     return redirect("project_members", project_id=request.project.pk)
 
@@ -104,31 +125,4 @@ def _another_admin_remains(membership: Membership) -> bool:
         Membership.objects.filter(project=membership.project, role=Role.ADMIN)
         .exclude(pk=membership.pk)
         .exists()
-    )
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def api_keys(request):
-    """The user's own keys (no project: a key acts with the user's role in each project)."""
-    form = APIKeyForm(request.POST or None)
-    new_key = None
-    status = 200
-    if request.method == "POST":
-        if request.POST.get("action") == "revoke":
-            key = get_object_or_404(PersonalAPIKey, pk=request.POST.get("key_id", 0) or 0, user=request.user)
-            key.revoke()
-            messages.success(request, f"Key {key.label} revoked.")
-            return redirect("api_keys")
-        if form.is_valid():
-            _, new_key = form.save(request.user)
-            form = APIKeyForm()
-        else:
-            status = 400
-    keys = PersonalAPIKey.objects.filter(user=request.user)
-    return render(
-        request,
-        "governance/api_keys.html",
-        {"form": form, "keys": keys, "new_key": new_key},
-        status=status,
     )

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from analytics_app.access import project_page
 from analytics_app.errors import BadRequest
+from governance import audit
 from governance.roles import Permission
 from insights import views_common
 from insights.blocks import OPERATORS
@@ -206,7 +207,15 @@ def cleaning_rules(request):
 @require_POST
 @project_page(Permission.VIEW_INSIGHTS, write=Permission.EDIT_INSIGHTS)
 def cleaning_rule_delete(request, rule_id: int):
-    get_object_or_404(PathCleaningRule, pk=rule_id, project=request.project).delete()
+    rule = get_object_or_404(PathCleaningRule, pk=rule_id, project=request.project)
+    rule.delete()
+    audit.record(
+        request,
+        "path_rule.delete",
+        project=request.project,
+        target=rule.regex,
+        before={"regex": rule.regex, "alias": rule.alias},
+    )
     context = {"project": request.project, "rule_form": forms.CleaningRuleForm(), **_rules_context(request)}
     return render(request, f"{TEMPLATE}#rules", context)
 

@@ -108,7 +108,7 @@ def alice_client(client, alice):
 
 @pytest.fixture
 def api_key(alice):
-    _, raw = PersonalAPIKey.issue(alice, "tests")
+    _, raw = PersonalAPIKey.issue(alice, "tests", read_only=False)
     return raw
 
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("analytics_app", "0002_edit_insights_permission"),
+        ("analytics_app", "0004_view_audit_log_permission"),
     ]
 
     operations = [

@@ -28,8 +28,8 @@ def test_bootstrap_prints_one_json_object_and_is_idempotent(capsys):
     assert get_user_model().objects.count() == 1
     assert Project.objects.count() == 1
     assert Membership.objects.get().role == "admin"
-    assert PersonalAPIKey.authenticate(first["personal_api_key"]).email == "ada@example.com"
-    assert PersonalAPIKey.authenticate(second["personal_api_key"]).email == "ada@example.com"
+    assert PersonalAPIKey.authenticate(first["personal_api_key"]).user.email == "ada@example.com"
+    assert PersonalAPIKey.authenticate(second["personal_api_key"]).user.email == "ada@example.com"
     assert PersonalAPIKey.objects.filter(secure_value=first["personal_api_key"]).count() == 0  # stored hashed
 
 

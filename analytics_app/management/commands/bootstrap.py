@@ -64,7 +64,7 @@ class Command(BaseCommand):
             if membership.role != options["role"]:
                 membership.role = options["role"]
             membership.save()  # re-syncs the role's object permissions
-            _, raw_key = PersonalAPIKey.issue(user, "bootstrap")
+            _, raw_key = PersonalAPIKey.issue(user, "bootstrap", read_only=False)
         payload = {
             "user_id": user.pk,
             "project_id": project.pk,
