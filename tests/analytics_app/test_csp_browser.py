@@ -89,7 +89,11 @@ def test_no_page_violates_the_policy(app_live_server, page, client, alice, proje
         f"/project/{pk}/replay/?date_from=-30d",
         f"/project/{pk}/replay/{session_id}",
         f"/project/{pk}/ingestion/warnings/",
+        f"/project/{pk}/audit/",
+        "/account/",
         "/account/api-keys/",
+        "/account/password/",
+        "/account/two-factor/",
     ]
     found = {}
     for path in pages:

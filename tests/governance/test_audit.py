@@ -97,6 +97,7 @@ ACTIONS = [
             "time_zone": "Europe/Berlin",
             "recording_enabled": "on",
             "recording_retention_days": 30,
+            "replay_resources": "origin",
         },
         target="Acme 2",
         before={"name": "Acme", "time_zone": "UTC"},
@@ -192,6 +193,7 @@ def test_rotating_the_project_token_records_its_prefixes(client, alice, project)
 def test_saving_settings_unchanged_writes_nothing(client, alice, project):
     client.force_login(alice)
     data = {"name": "Acme", "time_zone": "UTC", "recording_enabled": "on", "recording_retention_days": 30}
+    data["replay_resources"] = "origin"
     assert (
         client.post(reverse("project_settings", kwargs={"project_id": project.pk}), data).status_code == 302
     )

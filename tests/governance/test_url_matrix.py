@@ -77,6 +77,8 @@ MATRIX: dict[str, object] = {
     "project_settings": Project(P.VIEW_PROJECT),
     "api_query": PostOnly(),
     "project_members": Project(P.VIEW_PROJECT),
+    "project_audit": Project(P.VIEW_AUDIT_LOG),
+    "project_audit_export": Project(P.VIEW_AUDIT_LOG),
     "member_update": PostOnly(("membership_id",)),
     "api_keys": SignedIn(200),
     "account": SignedIn(200),
@@ -271,6 +273,32 @@ def test_a_personal_key_acts_with_its_owners_role(client, world, role):
         if status != want:
             wrong[name] = f"GET {path}: {status}, expected {want}"
     assert wrong == {}
+
+
+@pytest.mark.parametrize(
+    ("scope", "want"),
+    [
+        ("all projects, read-only", "role"),
+        ("this project, read-only", "role"),
+        ("another project only", 404),
+        ("expired", 401),
+    ],
+)
+def test_each_key_scope_on_every_api_url(client, other_project, world, scope, want):
+    owner = world["members"]["admin"]
+    Membership.objects.create(user=owner, project=other_project, role=Role.ADMIN)
+    this = world["project_id"]
+    kwargs = {
+        "all projects, read-only": {},
+        "this project, read-only": {"projects": [this]},
+        "another project only": {"projects": [other_project.pk], "read_only": False},
+        "expired": {"read_only": False, "expires_at": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)},
+    }[scope]
+    _, raw = PersonalAPIKey.issue(owner, "matrix", **kwargs)
+    statuses = {
+        name: client.get(path_of(name, MATRIX[name], world), **_bearer(raw)).status_code for name in API
+    }
+    assert statuses == {name: expected(MATRIX[name], "admin") if want == "role" else want for name in API}
 
 
 def test_a_key_is_worth_nothing_in_a_project_its_owner_is_not_in(client, charlie, world):
