@@ -1,6 +1,6 @@
 from django.urls import reverse
 
-from .access import projects_for
+from .access import may_create_project, projects_for
 from .navigation import SECTIONS
 
 
@@ -19,4 +19,10 @@ def navigation(request):
                 # A section is active on its page and the pages below it (the overview only on itself).
                 active = request.path == url or (url != home and request.path.startswith(url))
                 sections.append({"label": s.label, "url": url, "active": active})
-    return {"nav_projects": projects_for(request.user), "nav_sections": sections, "current_project": project}
+    user = request.user
+    return {
+        "nav_projects": projects_for(user),
+        "nav_sections": sections,
+        "current_project": project,
+        "can_create_project": lambda: may_create_project(user),  # a query, run only if a template asks
+    }

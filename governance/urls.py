@@ -1,10 +1,24 @@
 from django.urls import path
 
-from . import views
+from . import custom_roles, invites, views
 
 # Not namespaced: the names predate the app (`project_members`, `member_update`, `api_keys`).
 urlpatterns = [
     path("project/<int:project_id>/members/", views.project_members, name="project_members"),
     path("project/<int:project_id>/members/<int:membership_id>/", views.member_update, name="member_update"),
+    path("project/<int:project_id>/members/invite/", invites.invite_create, name="invite_create"),
+    path(
+        "project/<int:project_id>/members/invites/<int:invite_id>/",
+        invites.invite_update,
+        name="invite_update",
+    ),
+    path("project/<int:project_id>/members/new-user/", invites.member_create_user, name="member_create_user"),
+    path("project/<int:project_id>/roles/", custom_roles.project_roles, name="project_roles"),
+    path(
+        "project/<int:project_id>/roles/<int:role_id>/",
+        custom_roles.custom_role_update,
+        name="custom_role_update",
+    ),
+    path("invite/<str:token>/", invites.invite_accept, name="invite_accept"),
     path("account/api-keys/", views.api_keys, name="api_keys"),
 ]
