@@ -31,7 +31,11 @@ def members_context(request, *, add_form=None, invite_form=None, create_form=Non
     custom_roles = list(CustomRole.objects.filter(project=project))
     roles = [(r.value, r.label, ROLE_DESCRIPTIONS[r]) for r in Role]
     roles += [
-        (f"custom:{c.pk}", c.name, "Custom: " + ", ".join(Permission(p).label for p in c.permissions))
+        (
+            f"custom:{c.pk}",
+            f"{c.name} (custom)",
+            "Custom: " + ", ".join(Permission(p).label for p in c.permissions),
+        )
         for c in custom_roles
     ]
     return {
