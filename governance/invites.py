@@ -184,7 +184,9 @@ def invite_accept(request, token):
             response = _accept_as_new_account(request, invite)
         else:
             response = _accept_as_account(request, invite, account)
-    response["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    # The token is in the URL: keep it from other sites ("no-referrer" would also make the
+    # browser send "Origin: null" with the form, which the CSRF check refuses).
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 
