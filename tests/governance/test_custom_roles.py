@@ -272,3 +272,21 @@ def test_permission_labels_are_the_matrix_rows(alice_client, project):
     assert [r.split(f" {p.value} ")[0] for r, p in zip(rows, Permission, strict=True)] == list(
         Permission.labels
     )
+
+
+def test_a_project_whose_members_hold_custom_roles_can_be_deleted(bob, project):
+    role = make_role(project)
+    Membership.objects.filter(user=bob, project=project).update(role="", custom_role=role)
+    project.delete()
+    assert not CustomRole.objects.filter(pk=role.pk).exists()
+    assert not Membership.objects.filter(user=bob).exists()
+
+
+def test_a_custom_role_refuses_unknown_permissions_and_always_has_view_project(project):
+    from django.core.exceptions import ValidationError  # noqa: PLC0415
+
+    role = CustomRole(project=project, name="X", permissions=["export_data", "sudo"])
+    with pytest.raises(ValidationError):
+        role.clean()
+    role = CustomRole.objects.create(project=project, name="Y", permissions=["export_data", "view_insights"])
+    assert role.permissions == ["view_project", "view_insights", "export_data"]

@@ -277,3 +277,34 @@ def test_the_members_page_forms_post_to_their_views(alice_client, project):
         members_url(project),
     } <= posted
     assert " on" + "submit=" not in html and "<script>" not in html
+
+
+def test_an_expired_invite_can_be_resent(client, alice_client, project):
+    token, _ = invite(alice_client, project)
+    Invite.objects.update(expires_at=timezone.now() - dt.timedelta(days=1))
+    html = alice_client.get(members_url(project)).content.decode()
+    assert "expired" in text(html, "class", "pending-invites")
+    pending = Invite.objects.get(project=project)
+    update = reverse("invite_update", kwargs={"project_id": project.pk, "invite_id": pending.pk})
+    assert alice_client.post(update, {"action": "resend"}).status_code == 200
+    client.logout()
+    assert client.get(accept_url(token_in(mail.outbox[-1].body))).status_code == 200
+
+
+def test_adding_changing_and_removing_a_member_is_audited(alice_client, charlie, project):
+    assert alice_client.post(members_url(project), {"email": "charlie", "role": "pm"}).status_code == 400
+    assert (
+        alice_client.post(members_url(project), {"email": "CHARLIE@example.com", "role": "pm"}).status_code
+        == 302
+    )
+    member = Membership.objects.get(user=charlie, project=project)
+    update = reverse("member_update", kwargs={"project_id": project.pk, "membership_id": member.pk})
+    assert alice_client.post(update, {"role": "exec"}).status_code == 302
+    assert alice_client.post(update, {"action": "remove"}).status_code == 302
+    entries = AuditEntry.objects.filter(project=project).order_by("id")
+    assert [(e.action, e.target, e.before, e.after) for e in entries] == [
+        ("member.add", "charlie@example.com", None, {"role": "Product manager"}),
+        ("member.role", "charlie@example.com", {"role": "Product manager"}, {"role": "Executive"}),
+        ("member.remove", "charlie@example.com", {"role": "Executive"}, None),
+    ]
+    assert {e.actor.email for e in entries} == {"alice@example.com"}
