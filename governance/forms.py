@@ -117,7 +117,7 @@ def _already_member(project: Project, email: str) -> bool:
 
 
 class InviteForm(ProjectFormMixin, forms.Form):
-    email = forms.EmailField(label="E-mail", max_length=254)
+    email = forms.EmailField(label="E-mail", max_length=150)  # it becomes the username
     role = RoleField()
 
     def __init__(self, *args, project: Project, **kwargs):
@@ -201,7 +201,7 @@ class AcceptInviteForm(forms.Form):
         self.email = email
         for name in ("password1", "password2"):
             self.fields[name].widget.attrs["autocomplete"] = "new-password"
-        self.fields["password1"].help_text = password_validation.password_validators_help_text_html()
+        self.fields["password1"].help_text = " ".join(password_validation.password_validators_help_texts())
 
     def clean(self):
         data = super().clean()

@@ -154,7 +154,7 @@ def _invalid(request, invite: Invite | None):
         reason, status = "This invitation link is not valid. Check that you copied all of it.", 404
     else:
         reason = {
-            Invite.State.ACCEPTED: "This invitation was already used. Sign in to open the project.",
+            Invite.State.ACCEPTED: "This invitation was already used: it works once.",
             Invite.State.REVOKED: "This invitation was withdrawn. Ask the person who invited you for a new one.",
             Invite.State.EXPIRED: "This invitation has expired. Ask the person who invited you to send it again.",
         }.get(invite.state, "The role of this invitation no longer exists. Ask for a new invitation.")

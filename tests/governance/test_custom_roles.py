@@ -290,3 +290,15 @@ def test_a_custom_role_refuses_unknown_permissions_and_always_has_view_project(p
         role.clean()
     role = CustomRole.objects.create(project=project, name="Y", permissions=["export_data", "view_insights"])
     assert role.permissions == ["view_project", "view_insights", "export_data"]
+
+
+def test_a_bad_edit_shows_its_error_in_the_roles_card(alice_client, project):
+    role = make_role(project)
+    make_role(project, name="Other")
+    response = alice_client.post(role_url(project, role), {"name": "other", "permissions": ["view_insights"]})
+    assert response.status_code == 400
+    assert "already has a role with this name" in text(response.content.decode(), "id", f"role-{role.pk}")
+    bad = alice_client.post(role_url(project, role), {"name": "Viewer", "permissions": ["nope"]})
+    assert bad.status_code == 400
+    role.refresh_from_db()
+    assert (role.name, role.permissions) == ("Viewer", ["view_project", "view_insights"])

@@ -66,6 +66,8 @@ def test_invite_set_password_sign_in(app_live_server, page, browser, client, ali
         tab.get_by_label("Password again").fill("short")
         tab.get_by_role("button", name="Create my account and join").click()
         assert "too short" in tab.locator(".invite-accept").inner_text()
+        shoot(tab, "invite-accept-390")
+        assert tab.evaluate("document.documentElement.scrollWidth") == 390
         tab.locator("input[name=password1]").fill(PASSWORD)
         tab.get_by_label("Password again").fill(PASSWORD)
         tab.get_by_role("button", name="Create my account and join").click()
@@ -87,6 +89,7 @@ def test_invite_set_password_sign_in(app_live_server, page, browser, client, ali
             "main"
         )
         assert tab.goto(shown).status == 410  # used
+        shoot(tab, "invite-used-390")
     finally:
         invitee.close()
     assert not page.page_errors
