@@ -302,3 +302,19 @@ def test_a_bad_edit_shows_its_error_in_the_roles_card(alice_client, project):
     assert bad.status_code == 400
     role.refresh_from_db()
     assert (role.name, role.permissions) == ("Viewer", ["view_project", "view_insights"])
+
+
+def test_the_roles_page_queries_do_not_grow_with_roles(alice_client, project):
+    from django.db import connection  # noqa: PLC0415
+    from django.test.utils import CaptureQueriesContext  # noqa: PLC0415
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert alice_client.get(roles_url(project)).status_code == 200
+        return len(queries)
+
+    count()
+    few = count()
+    for i in range(6):
+        make_role(project, name=f"Role {i}", permissions=["view_insights", "export_data"][: i % 3])
+    assert count() == few

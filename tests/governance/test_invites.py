@@ -308,3 +308,50 @@ def test_adding_changing_and_removing_a_member_is_audited(alice_client, charlie,
         ("member.remove", "charlie@example.com", {"role": "Executive"}, None),
     ]
     assert {e.actor.email for e in entries} == {"alice@example.com"}
+
+
+def test_invite_and_account_views_answer_stranger_404_read_only_403(
+    client, alice_client, bob, charlie, project
+):
+    invite(alice_client, project)
+    pending = Invite.objects.get(project=project)
+    urls = [
+        (
+            reverse("invite_update", kwargs={"project_id": project.pk, "invite_id": pending.pk}),
+            {"action": "revoke"},
+        ),
+        (
+            reverse("member_create_user", kwargs={"project_id": project.pk}),
+            {"email": "erin@example.com", "name": "Erin", "password": PASSWORD, "role": "admin"},
+        ),
+    ]
+    for user, status in ((charlie, 404), (bob, 403)):
+        client.force_login(user)
+        for url, data in urls:
+            assert client.post(url, data).status_code == status, (user, url)
+            assert client.get(url).status_code in (status, 405)
+    pending.refresh_from_db()
+    assert pending.revoked_at is None
+    assert not get_user_model().objects.filter(email="erin@example.com").exists()
+
+
+def test_the_members_page_queries_do_not_grow_with_members_and_invites(alice_client, make_user, project):
+    from django.db import connection  # noqa: PLC0415
+    from django.test.utils import CaptureQueriesContext  # noqa: PLC0415
+
+    role = CustomRole.objects.create(project=project, name="Viewer", permissions=["view_insights"])
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert alice_client.get(members_url(project)).status_code == 200
+        return len(queries)
+
+    count()  # the first visit also writes the session's last project
+    few = count()
+    for i in range(8):
+        user = make_user(f"m{i}@example.com")
+        Membership.objects.create(
+            user=user, project=project, role="" if i % 2 else Role.PM, custom_role=role if i % 2 else None
+        )
+        Invite.issue(project, f"i{i}@example.com", Role.PM, role if i % 2 else None, None)
+    assert count() == few
