@@ -32,6 +32,11 @@ class AssignedRole:
     def permissions(self) -> frozenset[str]:
         return role_permissions(self.role, self.custom_role)
 
+    @property
+    def audited(self) -> str:
+        """How the audit log names it: a built-in role's value, or "<name> (custom)"."""
+        return f"{self.custom_role.name} (custom)" if self.custom_role is not None else self.role
+
     @classmethod
     def of(cls, holder) -> AssignedRole:
         """The role a Membership or an Invite holds."""

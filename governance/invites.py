@@ -87,7 +87,7 @@ def invite_create(request):
             "invite.create",
             project=request.project,
             target=invite.email,
-            after={"role": role.label, "expires_at": invite.expires_at.isoformat()},
+            after={"role": role.audited, "expires_at": invite.expires_at.isoformat()},
         )
     new_invite = _shown_once(request, invite, raw)
     return render(request, MEMBERS_TEMPLATE, members_context(request, new_invite=new_invite))

@@ -51,12 +51,12 @@ def add_member(
 ) -> Membership:
     with transaction.atomic():
         membership = Membership.objects.create(user=user, project=project, **role.fields())
-        audit.record(request, action, project=project, target=_user_label(user), after={"role": role.label})
+        audit.record(request, action, project=project, target=_user_label(user), after={"role": role.audited})
     return membership
 
 
 def set_role(request, membership: Membership, role: AssignedRole) -> None:
-    before = membership.role_label
+    before = AssignedRole.of(membership).audited
     with transaction.atomic():
         for field, value in role.fields().items():
             setattr(membership, field, value)
@@ -67,7 +67,7 @@ def set_role(request, membership: Membership, role: AssignedRole) -> None:
             project=membership.project,
             target=_user_label(membership.user),
             before={"role": before},
-            after={"role": membership.role_label},
+            after={"role": role.audited},
         )
 
 
@@ -79,5 +79,5 @@ def remove_member(request, membership: Membership) -> None:
             "member.remove",
             project=membership.project,
             target=_user_label(membership.user),
-            before={"role": membership.role_label},
+            before={"role": AssignedRole.of(membership).audited},
         )

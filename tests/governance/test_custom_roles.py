@@ -93,7 +93,7 @@ def test_a_member_holds_a_custom_role_and_gets_exactly_its_permissions(alice_cli
     assert (member.role, member.custom_role) == ("", role)
     assert perms_of(bob, project) == {"view_project", "view_insights", "export_data"}
     entry = AuditEntry.objects.get(project=project, action="member.role")
-    assert (entry.before, entry.after) == ({"role": "Executive"}, {"role": "Viewer"})
+    assert (entry.before, entry.after) == ({"role": "exec"}, {"role": "Viewer (custom)"})
     html = alice_client.get(reverse("project_members", kwargs={"project_id": project.pk})).content.decode()
     assert (f"custom:{role.pk}", "Viewer (custom)", True) in select_options(html)[f"Role of {bob}"]
 
