@@ -265,7 +265,8 @@ def test_an_admin_creates_an_account_with_a_password(client, alice_client, proje
     erin = get_user_model().objects.get(email="erin@example.com")
     assert Membership.objects.get(user=erin, project=project).role == Role.EXEC
     assert actions(project) == ["member.create_user", "member.add"]
-    assert client.login(username="erin@example.com", password=PASSWORD)
+    signed_in = client.post(reverse("login"), {"username": "erin@example.com", "password": PASSWORD})
+    assert signed_in.status_code == 302 and erin.check_password(PASSWORD)
 
 
 def test_the_members_page_forms_post_to_their_views(alice_client, project):
