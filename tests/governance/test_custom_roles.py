@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from analytics_app.models import Membership
 from governance.models import AuditEntry, CustomRole, Invite
@@ -318,3 +320,31 @@ def test_the_roles_page_queries_do_not_grow_with_roles(alice_client, project):
     for i in range(6):
         make_role(project, name=f"Role {i}", permissions=["view_insights", "export_data"][: i % 3])
     assert count() == few
+
+
+@given(chosen=st.sets(st.sampled_from(Permission.values)), then=st.sets(st.sampled_from(Permission.values)))
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_a_custom_roles_guardian_permissions_are_exactly_its_set(alice_client, bob, project, chosen, then):
+    role, _ = CustomRole.objects.update_or_create(
+        project=project, name="Generated", defaults={"permissions": []}
+    )
+    member = Membership.objects.get(user=bob, project=project)
+    data = {"name": "Generated", "permissions": sorted(chosen), "confirm": "1"}
+    assert alice_client.post(role_url(project, role), data).status_code == 302
+    assert (
+        alice_client.post(
+            update_url(project, member), {"role": f"custom:{role.pk}", "confirm": "1"}
+        ).status_code
+        == 302
+    )
+    assert perms_of(bob, project) == set(chosen) | {"view_project"}
+    # editing the role re-syncs the member to the new set
+    data = {"name": "Generated", "permissions": sorted(then), "confirm": "1"}
+    assert alice_client.post(role_url(project, role), data).status_code == 302
+    assert perms_of(bob, project) == set(then) | {"view_project"}
+    member.role, member.custom_role = Role.EXEC, None
+    member.save()
