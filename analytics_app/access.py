@@ -79,10 +79,10 @@ def may_create_project(user) -> bool:
         or user.is_superuser
     ):
         return True
-    if not Project.objects.exists():
-        return True
     memberships = Membership.objects.filter(user=user).select_related("custom_role")
-    return any(Permission.MANAGE_MEMBERS in m.permission_set for m in memberships)
+    if any(Permission.MANAGE_MEMBERS in m.permission_set for m in memberships):
+        return True
+    return not Project.objects.exists()
 
 
 def denial(user, project, perm: str) -> str:

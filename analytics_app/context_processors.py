@@ -1,5 +1,7 @@
 from django.urls import reverse
 
+from governance.roles import Permission
+
 from .access import may_create_project, projects_for
 from .navigation import SECTIONS
 
@@ -24,5 +26,6 @@ def navigation(request):
         "nav_projects": projects_for(user),
         "nav_sections": sections,
         "current_project": project,
-        "can_create_project": lambda: may_create_project(user),  # a query, run only if a template asks
+        # Evaluated only if a template asks; an admin of the page's project costs no query.
+        "can_create_project": lambda: Permission.MANAGE_MEMBERS in perms or may_create_project(user),
     }

@@ -18,6 +18,7 @@ from .membership import add_member, needs_confirmation, remove_member, set_role,
 from .roles import Permission
 
 MEMBERS_TEMPLATE = "governance/members.html"
+LAST_ADMIN = "A project needs at least one admin: make someone else admin first."
 
 
 @require_http_methods(["GET", "POST"])
@@ -74,9 +75,6 @@ def member_update(request, membership_id):
     set_role(request, membership, role)
     messages.success(request, f"{membership.user} is now {membership.role_label}.")
     return back
-
-
-LAST_ADMIN = "A project needs at least one admin: make someone else admin first."
 
 
 @login_required
