@@ -162,6 +162,12 @@ def _invalid(request, invite: Invite | None):
     return render(request, INVALID_TEMPLATE, {"reason": reason}, status=status)
 
 
+def _used_meanwhile(request, invite: Invite):
+    """The page for an invite that another request used, revoked or renewed since it was read."""
+    current = Invite.objects.get(pk=invite.pk)
+    return _invalid(request, current if current.token_hash == invite.token_hash else None)
+
+
 def _account_for(email: str):
     User = get_user_model()
     return (
@@ -209,7 +215,7 @@ def _accept_as_new_account(request, invite: Invite):
         with transaction.atomic():
             if not _consume(invite):
                 transaction.set_rollback(True)
-                return _invalid(request, Invite.objects.get(pk=invite.pk))
+                return _used_meanwhile(request, invite)
             user = create_account(invite.email, form.cleaned_data["name"], form.cleaned_data["password1"])
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             add_member(request, invite.project, user, AssignedRole.of(invite), action="invite.accept")
@@ -231,7 +237,7 @@ def _accept_as_account(request, invite: Invite, account):
         with transaction.atomic():
             if not _consume(invite):
                 transaction.set_rollback(True)
-                return _invalid(request, Invite.objects.get(pk=invite.pk))
+                return _used_meanwhile(request, invite)
             if Membership.objects.filter(user=account, project=invite.project).exists():
                 audit.record(request, "invite.accept", project=invite.project, target=invite.email)
                 messages.info(request, f"You already are a member of {invite.project.name}.")

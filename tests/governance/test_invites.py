@@ -356,3 +356,18 @@ def test_the_members_page_queries_do_not_grow_with_members_and_invites(alice_cli
         )
         Invite.issue(project, f"i{i}@example.com", Role.PM, role if i % 2 else None, None)
     assert count() == few
+
+
+def test_a_link_renewed_while_its_page_was_open_is_refused(client, alice_client, project):
+    token, _ = invite(alice_client, project)
+    client.logout()
+    assert client.get(accept_url(token)).status_code == 200
+    from governance import invites  # noqa: PLC0415
+
+    stale = Invite.for_token(token)
+    Invite.objects.get(pk=stale.pk).renew()  # a resend between reading the invite and using it
+    assert not invites._consume(stale)
+    response = invites._used_meanwhile(None, stale)
+    assert response.status_code == 404
+    Invite.objects.filter(pk=stale.pk).update(token_hash=stale.token_hash, revoked_at=timezone.now())
+    assert invites._used_meanwhile(None, stale).status_code == 410
