@@ -29,6 +29,7 @@ import functools
 import json
 import logging
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
@@ -69,10 +70,28 @@ def visible_project(user, project_id) -> tuple[Project, frozenset[str]]:
     return project, perms
 
 
+def may_create_project(user) -> bool:
+    """Whether `user` may create a project (settings.SEXTANT_PROJECT_CREATORS): "anyone",
+    or by default staff, superusers and members holding manage_members somewhere; and
+    anyone while no project exists (the first user of a fresh install)."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if (
+        getattr(settings, "SEXTANT_PROJECT_CREATORS", "admin") == "anyone"
+        or user.is_staff
+        or user.is_superuser
+    ):
+        return True
+    memberships = Membership.objects.filter(user=user).select_related("custom_role")
+    if any(Permission.MANAGE_MEMBERS in m.permission_set for m in memberships):
+        return True
+    return not Project.objects.exists()
+
+
 def denial(user, project, perm: str) -> str:
     """Why a member may not do something: 'Your role (Executive) in Acme does not allow: ...'."""
     membership = Membership.objects.filter(user=user, project=project).first()
-    role = f" ({membership.get_role_display()})" if membership else ""
+    role = f" ({membership.role_label})" if membership else ""
     return f"Your role{role} in {project.name} does not allow: {Permission(perm).label}."
 
 

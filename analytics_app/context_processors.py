@@ -1,6 +1,8 @@
 from django.urls import reverse
 
-from .access import projects_for
+from governance.roles import Permission
+
+from .access import may_create_project, projects_for
 from .navigation import SECTIONS
 
 
@@ -19,4 +21,11 @@ def navigation(request):
                 # A section is active on its page and the pages below it (the overview only on itself).
                 active = request.path == url or (url != home and request.path.startswith(url))
                 sections.append({"label": s.label, "url": url, "active": active})
-    return {"nav_projects": projects_for(request.user), "nav_sections": sections, "current_project": project}
+    user = request.user
+    return {
+        "nav_projects": projects_for(user),
+        "nav_sections": sections,
+        "current_project": project,
+        # Evaluated only if a template asks; an admin of the page's project costs no query.
+        "can_create_project": lambda: Permission.MANAGE_MEMBERS in perms or may_create_project(user),
+    }

@@ -11,7 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from governance.roles import ROLE_PERMISSIONS, Permission, Role
+from governance.models import role_label, role_permissions
+from governance.roles import Permission, Role
 
 
 def generate_project_token() -> str:
@@ -74,7 +75,13 @@ class Project(models.Model):
 class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.PM)
+    # A built-in role, or blank when the member holds `custom_role`.
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.PM, blank=True)
+    # A project's own role; when set it wins over `role` (RESTRICT: a role in use cannot be
+    # deleted, except together with its project).
+    custom_role = models.ForeignKey(
+        "governance.CustomRole", null=True, blank=True, on_delete=models.RESTRICT, related_name="memberships"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -82,25 +89,39 @@ class Membership(models.Model):
         ordering = ["project_id", "user_id"]
 
     def __str__(self) -> str:
-        return f"{self.user} in {self.project} as {self.role}"
+        return f"{self.user} in {self.project} as {self.role_label}"
 
     def save(self, *args, **kwargs):
         with transaction.atomic():
             super().save(*args, **kwargs)
-            sync_permissions(self.user, self.project, self.role)
+            sync_permissions(self.user, self.project, self.role, self.custom_role)
 
     def delete(self, *args, **kwargs):
         with transaction.atomic():
             sync_permissions(self.user, self.project, None)
             return super().delete(*args, **kwargs)
 
+    @property
+    def permission_set(self) -> frozenset[str]:
+        return role_permissions(self.role, self.custom_role)
 
-def sync_permissions(user, project: Project, role: str | None) -> None:
-    """Make the user's guardian permissions on `project` exactly those of `role`."""
+    @property
+    def role_label(self) -> str:
+        return role_label(self.role, self.custom_role)
+
+    @property
+    def role_key(self) -> str:
+        """The value of the role in the members page's role select."""
+        return f"custom:{self.custom_role_id}" if self.custom_role_id else self.role
+
+
+def sync_permissions(user, project: Project, role: str | None, custom_role=None) -> None:
+    """Make the user's guardian permissions on `project` exactly those of `role`, or of
+    `custom_role` (a governance.CustomRole) when given."""
     from guardian.models import UserObjectPermission  # noqa: PLC0415
     from guardian.shortcuts import assign_perm  # noqa: PLC0415
 
-    wanted = ROLE_PERMISSIONS.get(role, frozenset()) if role else frozenset()
+    wanted = role_permissions(role, custom_role)
     UserObjectPermission.objects.filter(
         user=user,
         content_type__app_label="analytics_app",

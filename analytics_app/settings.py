@@ -272,3 +272,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.server": {"level": "WARNING"}},
 }
+
+# --- Members (docs/access.md). Invitation links work for INVITE_TTL_DAYS days. Who may
+# create a project: "admin" (members holding manage_members somewhere, staff, superusers;
+# anyone while no project exists) or "anyone".
+INVITE_TTL_DAYS = int(os.environ.get("INVITE_TTL_DAYS", "7"))
+SEXTANT_PROJECT_CREATORS = os.environ.get("SEXTANT_PROJECT_CREATORS", "admin").strip().lower()

@@ -15,7 +15,7 @@ from governance import audit
 from governance.roles import Permission, Role
 
 from . import clickhouse as ch
-from .access import parse_json_body, project_api, project_page, projects_for
+from .access import forbidden, may_create_project, parse_json_body, project_api, project_page, projects_for
 from .errors import BadRequest
 from .forms import NewProjectForm, ProjectForm
 from .models import Membership
@@ -31,14 +31,18 @@ def home(request):
     last = request.session.get("last_project_id")
     target = projects.filter(pk=last).first() if last else None
     target = target or projects.first()
-    if target is None:
+    if target is not None:
+        return redirect("project_overview", project_id=target.pk)
+    if may_create_project(request.user):
         return redirect("project_new")
-    return redirect("project_overview", project_id=target.pk)
+    return render(request, "analytics_app/no_projects.html")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def project_new(request):
+    if not may_create_project(request.user):
+        return forbidden(request, "Only admins of a project may create projects here; ask one of them.")
     form = NewProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():

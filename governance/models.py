@@ -1,4 +1,4 @@
-"""Governance records: the audit log.
+"""Governance records: the audit log, custom roles, invites.
 
 References to the core's models are by name ("analytics_app.Project"), so this module
 imports nothing of Sextant's and sits in the policy layer with roles and masking.
@@ -6,9 +6,16 @@ imports nothing of Sextant's and sits in the policy layer with roles and masking
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from datetime import timedelta
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+
+from .roles import ROLE_PERMISSIONS, Permission, Role
 
 
 class AuditEntryQuerySet(models.QuerySet):
@@ -86,3 +93,158 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("audit entries are append-only")
+
+
+class CustomRole(models.Model):
+    """A project's own role: a name and any set of `Permission` codenames.
+
+    A member holds either a built-in role (`Membership.role`) or one of these
+    (`Membership.custom_role`); `analytics_app.models.sync_permissions` grants the set.
+    `view_project` is always part of it (without it the member could not open the project).
+    """
+
+    project = models.ForeignKey(
+        "analytics_app.Project", on_delete=models.CASCADE, related_name="custom_roles"
+    )
+    name = models.CharField(max_length=50)
+    permissions = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_custom_role_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.permissions = ordered_permissions(self.permissions)
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        unknown = sorted(set(self.permissions) - set(Permission.values))
+        if unknown:
+            raise ValidationError({"permissions": f"Unknown permissions: {', '.join(unknown)}."})
+        self.permissions = ordered_permissions(self.permissions)
+
+    @property
+    def permission_set(self) -> frozenset[str]:
+        return frozenset(self.permissions) & frozenset(Permission.values)
+
+
+def ordered_permissions(codenames) -> list[str]:
+    """`codenames` (plus view_project) in the order `Permission` declares them."""
+    wanted = set(codenames) | {Permission.VIEW_PROJECT.value}
+    return [p for p in Permission.values if p in wanted]
+
+
+def role_permissions(role: str | None, custom_role: CustomRole | None) -> frozenset[str]:
+    """What a member holding the built-in `role` or `custom_role` (which wins) may do."""
+    if custom_role is not None:
+        return custom_role.permission_set
+    return ROLE_PERMISSIONS.get(role, frozenset()) if role else frozenset()
+
+
+def role_label(role: str | None, custom_role: CustomRole | None) -> str:
+    if custom_role is not None:
+        return custom_role.name
+    return Role(role).label if role in Role.values else (role or "")
+
+
+def default_invite_expiry():
+    days = int(getattr(settings, "INVITE_TTL_DAYS", 7) or 7)
+    return timezone.now() + timedelta(days=days)
+
+
+def hash_invite_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class Invite(models.Model):
+    """An invitation by e-mail to join a project with a role; the link carries a random
+    token of which only the SHA-256 is stored. Single use: accepting, revoking or a
+    resend (which issues a new token) ends the old link."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+
+    project = models.ForeignKey("analytics_app.Project", on_delete=models.CASCADE, related_name="invites")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices, blank=True)
+    custom_role = models.ForeignKey(
+        CustomRole, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(default=default_invite_expiry)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"invite of {self.email} to {self.project_id}"
+
+    @classmethod
+    def issue(
+        cls, project, email: str, role: str, custom_role: CustomRole | None, created_by
+    ) -> tuple[Invite, str]:
+        """A new pending invite and the raw token of its link (returned once, never stored)."""
+        raw = secrets.token_urlsafe(32)
+        invite = cls.objects.create(
+            project=project,
+            email=email.strip().lower(),
+            role="" if custom_role is not None else role,
+            custom_role=custom_role,
+            token_hash=hash_invite_token(raw),
+            created_by=created_by,
+        )
+        return invite, raw
+
+    @classmethod
+    def for_token(cls, raw) -> Invite | None:
+        if not isinstance(raw, str) or not raw or len(raw) > 100:
+            return None
+        return (
+            cls.objects.select_related("project", "custom_role")
+            .filter(token_hash=hash_invite_token(raw))
+            .first()
+        )
+
+    def renew(self) -> str:
+        """A fresh token and expiry (the old link stops working); the new raw token."""
+        raw = secrets.token_urlsafe(32)
+        self.token_hash = hash_invite_token(raw)
+        self.expires_at = default_invite_expiry()
+        self.save(update_fields=["token_hash", "expires_at"])
+        return raw
+
+    @property
+    def state(self) -> str:
+        if self.accepted_at is not None:
+            return self.State.ACCEPTED
+        if self.revoked_at is not None:
+            return self.State.REVOKED
+        if self.expires_at <= timezone.now():
+            return self.State.EXPIRED
+        return self.State.PENDING
+
+    @property
+    def role_gone(self) -> bool:
+        """The invite named a custom role that was deleted since."""
+        return not self.role and self.custom_role_id is None
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        return role_permissions(self.role, self.custom_role)
+
+    @property
+    def role_label(self) -> str:
+        return role_label(self.role, self.custom_role)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import audit_views, keys, views
+from . import audit_views, custom_roles, invites, keys, views
 
 # Not namespaced: the names predate the app (`project_members`, `member_update`, `api_keys`).
 urlpatterns = [
@@ -13,4 +13,18 @@ urlpatterns = [
         audit_views.project_audit_export,
         name="project_audit_export",
     ),
+    path("project/<int:project_id>/members/invite/", invites.invite_create, name="invite_create"),
+    path(
+        "project/<int:project_id>/members/invites/<int:invite_id>/",
+        invites.invite_update,
+        name="invite_update",
+    ),
+    path("project/<int:project_id>/members/new-user/", invites.member_create_user, name="member_create_user"),
+    path("project/<int:project_id>/roles/", custom_roles.project_roles, name="project_roles"),
+    path(
+        "project/<int:project_id>/roles/<int:role_id>/",
+        custom_roles.custom_role_update,
+        name="custom_role_update",
+    ),
+    path("invite/<str:token>/", invites.invite_accept, name="invite_accept"),
 ]

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("analytics_app", "0005_project_require_admin_2fa"),
+        ("analytics_app", "0006_membership_custom_role"),
     ]
 
     operations = [

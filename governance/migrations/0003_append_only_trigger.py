@@ -63,7 +63,7 @@ def drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("governance", "0001_audit_log"),
+        ("governance", "0002_invites_custom_roles"),
     ]
 
     operations = [migrations.RunPython(create, drop)]

@@ -61,8 +61,8 @@ class Command(BaseCommand):
             membership, _ = Membership.objects.get_or_create(
                 user=user, project=project, defaults={"role": options["role"]}
             )
-            if membership.role != options["role"]:
-                membership.role = options["role"]
+            if membership.role != options["role"] or membership.custom_role_id:
+                membership.role, membership.custom_role = options["role"], None
             membership.save()  # re-syncs the role's object permissions
             _, raw_key = PersonalAPIKey.issue(user, "bootstrap", read_only=False)
         payload = {
