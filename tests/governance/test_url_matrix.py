@@ -1,8 +1,9 @@
 """The role x URL matrix: every URL in the URLconf, requested (GET) by every kind of caller,
 answers the status the access rules say.
 
-Callers: anonymous, a stranger (signed in, member of another project only), a member of
-each built-in role, and personal API keys of each scope on the JSON API. Each URL is
+Callers: anonymous, a stranger (signed in, admin of another project only), a member of
+each built-in role, a member of a custom role, and personal API keys of each scope (all
+projects, a list, read-only, another project's, expired, revoked) on the JSON API. Each URL is
 declared once in MATRIX below with what it needs; a URL added to the URLconf without an
 entry fails `test_every_url_is_in_the_matrix`. Writes (POST) are covered per endpoint by
 tests/analytics_app/test_write_gate.py; this matrix is about who may read what.
@@ -29,6 +30,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from analytics_app.models import Membership, PersonalAPIKey
 from cohorts.models import Cohort
 from dashboards.models import Dashboard, DashboardTile, Insight
+from governance.models import CustomRole
 from governance.roles import ROLE_PERMISSIONS, Permission, Role
 from paths.models import PathCleaningRule
 from tests.replay.test_snapshots_api import recent_events, record
@@ -59,6 +61,12 @@ class Project:
 
 
 @dataclass(frozen=True)
+class Creator:
+    """Signed-in users who may create projects (SEXTANT_PROJECT_CREATORS="admin": those who
+    manage members somewhere) get 200, others 403."""
+
+
+@dataclass(frozen=True)
 class PostOnly:
     kwargs: tuple[str, ...] = ()
     project: bool = True  # a project's URL (has project_id)
@@ -70,7 +78,7 @@ MATRIX: dict[str, object] = {
     "login": Public(200, signed_in=302),  # a signed-in user is sent on
     "logout": PostOnly(project=False),
     "health": Public(200),
-    "project_new": SignedIn(200),
+    "project_new": Creator(),
     "switch_project": SignedIn(302),
     "api_schema": Public(200),
     "project_overview": Project(P.VIEW_PROJECT),
@@ -78,6 +86,12 @@ MATRIX: dict[str, object] = {
     "api_query": PostOnly(),
     "project_members": Project(P.VIEW_PROJECT),
     "project_audit": Project(P.VIEW_AUDIT_LOG),
+    "project_roles": Project(P.VIEW_PROJECT),
+    "custom_role_update": PostOnly(("role_id",)),
+    "invite_create": PostOnly(),
+    "invite_update": PostOnly(("invite_id",)),
+    "member_create_user": PostOnly(),
+    "invite_accept": Public(404, ("invite_token",)),  # an unknown link
     "project_audit_export": Project(P.VIEW_AUDIT_LOG),
     "member_update": PostOnly(("membership_id",)),
     "api_keys": SignedIn(200),
@@ -184,6 +198,9 @@ def world(project, other_project, alice, make_user, events):
         user = make_user(f"matrix-{role}@example.com")
         Membership.objects.create(user=user, project=project, role=role)
         members[role.value] = user
+    custom = CustomRole.objects.create(project=project, name="Support lead", permissions=sorted(CUSTOM))
+    members["custom"] = make_user("matrix-custom@example.com")
+    Membership.objects.create(user=members["custom"], project=project, role="", custom_role=custom)
     return {
         "project_id": project.pk,
         "token": project.api_token,
@@ -191,6 +208,9 @@ def world(project, other_project, alice, make_user, events):
         "filename": "recorder.js",
         "uidb64": "MQ",
         "reset_token": "not-a-token",
+        "invite_token": "never-issued",
+        "role_id": custom.pk,
+        "invite_id": 1,
         "event_uuid": event_uuid,
         "person_id": events.person_for("u1"),
         "session_id": session_id,
@@ -205,14 +225,23 @@ def world(project, other_project, alice, make_user, events):
 
 
 def path_of(name: str, access, world) -> str:
-    kwargs = {k.removeprefix("reset_"): world[k] for k in getattr(access, "kwargs", ())}
+    kwargs = {
+        k.removeprefix("reset_").removeprefix("invite_"): world[k] for k in getattr(access, "kwargs", ())
+    }
+    if "invite_id" in getattr(access, "kwargs", ()):
+        kwargs = {"invite_id": world["invite_id"]}
     if isinstance(access, Project) or (isinstance(access, PostOnly) and access.project):
         kwargs["project_id"] = world["project_id"]
     return reverse(name, kwargs=kwargs)
 
 
+# The custom role of the matrix: support who may also export and read PII.
+CUSTOM = frozenset({P.VIEW_PROJECT, P.VIEW_INSIGHTS, P.VIEW_RECORDINGS, P.VIEW_PII, P.EXPORT_DATA})
+PERMISSIONS = {**ROLE_PERMISSIONS, "custom": CUSTOM}
+
+
 def expected(access, caller: str) -> int:
-    """`caller`: "anonymous", "stranger" or a role name."""
+    """`caller`: "anonymous", "stranger" (admin of another project), a role name or "custom"."""
     if isinstance(access, PostOnly):
         return 405
     if isinstance(access, Public):
@@ -223,12 +252,14 @@ def expected(access, caller: str) -> int:
         return 401 if isinstance(access, Project) and access.api else 302
     if isinstance(access, SignedIn):
         return access.status
+    if isinstance(access, Creator):
+        return 200 if caller == "stranger" or P.MANAGE_MEMBERS in PERMISSIONS[caller] else 403
     if caller == "stranger":
         return 404
-    return access.ok if access.perm in ROLE_PERMISSIONS[caller] else 403
+    return access.ok if access.perm in PERMISSIONS[caller] else 403
 
 
-CALLERS = ["anonymous", "stranger", *[r.value for r in Role]]
+CALLERS = ["anonymous", "stranger", *[r.value for r in Role], "custom"]
 
 
 @pytest.mark.parametrize("caller", CALLERS)
