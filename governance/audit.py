@@ -28,6 +28,12 @@ ACTIONS: dict[str, str] = {
     "cohort.delete": "Cohort deleted",
     "path_rule.delete": "Path cleaning rule deleted",
     "audit.purge": "Old audit entries purged",
+    "plan.event_create": "Plan: event defined",
+    "plan.event_update": "Plan: event definition changed",
+    "plan.event_delete": "Plan: event definition deleted",
+    "plan.person_property_update": "Plan: person properties changed",
+    "plan.settings": "Plan: settings changed",
+    "plan.import": "Plan: imported from YAML",
 }
 
 

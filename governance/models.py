@@ -248,3 +248,134 @@ class Invite(models.Model):
     @property
     def role_label(self) -> str:
         return role_label(self.role, self.custom_role)
+
+
+PATTERN_MAX_LENGTH = 200
+
+
+def validate_pattern(value: str) -> None:
+    """A property's pattern: at most 200 characters and a valid Python regular expression."""
+    import re  # noqa: PLC0415
+
+    if len(value) > PATTERN_MAX_LENGTH:
+        raise ValidationError(f"At most {PATTERN_MAX_LENGTH} characters.")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValidationError(f"Not a valid regular expression: {exc}.") from None
+
+
+class EventDefinition(models.Model):
+    """One event of a project's tracking plan (docs/tracking-plan.md)."""
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        LIVE = "live", "Live"
+        DEPRECATED = "deprecated", "Deprecated"
+
+    project = models.ForeignKey(
+        "analytics_app.Project", on_delete=models.CASCADE, related_name="event_definitions"
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLANNED)
+    tags = models.JSONField(default=list, blank=True)
+    example = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_event_definition")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PropertyDefinition(models.Model):
+    """A property of an event definition, or a person property when `event` is null."""
+
+    class Type(models.TextChoices):
+        STRING = "string", "String"
+        NUMBER = "number", "Number"
+        BOOLEAN = "boolean", "Boolean"
+        DATETIME = "datetime", "Date and time"
+        OBJECT = "object", "Object"
+        ARRAY = "array", "Array"
+
+    class PII(models.TextChoices):
+        NONE = "none", "None"
+        PII = "pii", "PII"
+        SENSITIVE = "sensitive", "Sensitive"
+
+    project = models.ForeignKey(
+        "analytics_app.Project", on_delete=models.CASCADE, related_name="property_definitions"
+    )
+    event = models.ForeignKey(
+        EventDefinition, null=True, blank=True, on_delete=models.CASCADE, related_name="properties"
+    )
+    name = models.CharField(max_length=200)
+    type = models.CharField(max_length=16, choices=Type.choices, default=Type.STRING)
+    required = models.BooleanField(default=False)
+    allowed_values = models.JSONField(default=list, blank=True)
+    pattern = models.CharField(max_length=PATTERN_MAX_LENGTH, blank=True, validators=[validate_pattern])
+    pii_class = models.CharField(max_length=16, choices=PII.choices, default=PII.NONE)
+    # Used by alert root-cause ranking as a breakdown candidate.
+    dimension = models.BooleanField(default=False)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "event", "name"],
+                condition=models.Q(event__isnull=False),
+                name="unique_event_property_definition",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "name"],
+                condition=models.Q(event__isnull=True),
+                name="unique_person_property_definition",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PlanSettings(models.Model):
+    """A project's naming convention for event names and how ingestion treats events
+    that break the plan (`enforcement`: stored now, applied by ingestion later)."""
+
+    class Naming(models.TextChoices):
+        NONE = "none", "No convention"
+        SNAKE_CASE = "snake_case", "snake_case object_action"
+        TITLE_CASE = "title_case", "Title Case “Object Action”"
+        REGEX = "regex", "Regular expression"
+
+    class Enforcement(models.TextChoices):
+        ALLOW = "allow", "Allow (store, flag)"
+        WARN = "warn", "Warn (store, write an ingestion warning)"
+        QUARANTINE = "quarantine", "Quarantine (hold events that break the plan)"
+
+    project = models.OneToOneField(
+        "analytics_app.Project", on_delete=models.CASCADE, related_name="plan_settings"
+    )
+    naming = models.CharField(max_length=16, choices=Naming.choices, default=Naming.NONE)
+    naming_regex = models.CharField(max_length=PATTERN_MAX_LENGTH, blank=True, validators=[validate_pattern])
+    enforcement = models.CharField(max_length=16, choices=Enforcement.choices, default=Enforcement.ALLOW)
+
+    class Meta:
+        verbose_name_plural = "plan settings"
+
+    def __str__(self) -> str:
+        return f"plan settings of {self.project_id}"
+
+    @classmethod
+    def of(cls, project) -> PlanSettings:
+        """The project's settings, or unsaved defaults."""
+        found = cls.objects.filter(project=project).first()
+        return found if found is not None else cls(project=project)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import audit_views, custom_roles, invites, keys, views
+from . import audit_views, custom_roles, invites, keys, plan_views, views
 
 # Not namespaced: the names predate the app (`project_members`, `member_update`, `api_keys`).
 urlpatterns = [
@@ -27,4 +27,14 @@ urlpatterns = [
         name="custom_role_update",
     ),
     path("invite/<str:token>/", invites.invite_accept, name="invite_accept"),
+    path("project/<int:project_id>/plan/", plan_views.plan, name="plan"),
+    path("project/<int:project_id>/plan/events/new/", plan_views.plan_event_new, name="plan_event_new"),
+    path("project/<int:project_id>/plan/events/<int:event_id>/", plan_views.plan_event, name="plan_event"),
+    path(
+        "project/<int:project_id>/plan/person-properties/",
+        plan_views.plan_person_properties,
+        name="plan_person_properties",
+    ),
+    path("project/<int:project_id>/plan/export.yaml", plan_views.plan_export, name="plan_export"),
+    path("project/<int:project_id>/plan/import/", plan_views.plan_import, name="plan_import"),
 ]
