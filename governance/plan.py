@@ -188,11 +188,11 @@ def owner_label(user) -> str | None:
 def property_spec(prop: PropertyDefinition) -> PropertySpec:
     return PropertySpec(
         name=prop.name,
-        type=prop.type,
+        type=str(prop.type),
         required=prop.required,
         allowed_values=tuple(prop.allowed_values or ()),
         pattern=prop.pattern,
-        pii=prop.pii_class,
+        pii=str(prop.pii_class),
         dimension=prop.dimension,
         description=prop.description,
     )
@@ -204,7 +204,7 @@ def event_spec(event: EventDefinition, properties=None) -> EventSpec:
         name=event.name,
         description=event.description,
         owner=owner_label(event.owner),
-        status=event.status,
+        status=str(event.status),
         tags=tuple(event.tags or ()),
         example=event.example,
         properties=tuple(property_spec(p) for p in sorted(props, key=lambda p: p.name)),
@@ -220,7 +220,7 @@ def project_plan(project) -> Plan:
         by_event.setdefault(p.event_id, []).append(p)
     events = EventDefinition.objects.filter(project=project).select_related("owner").order_by("name")
     return Plan(
-        naming=settings.naming,
+        naming=str(settings.naming),
         naming_regex=settings.naming_regex if settings.naming == Naming.REGEX else "",
         events=tuple(event_spec(e, by_event.get(e.pk, [])) for e in events),
         person_properties=tuple(

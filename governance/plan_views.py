@@ -1,6 +1,7 @@
 """The tracking plan pages (docs/tracking-plan.md): the plan with its settings, an event
 definition with its properties, the person properties, YAML export and import with a
-diff preview. Every member who reads insights reads the plan; changes need manage_plan.
+diff preview. Every member who reads insights reads the plan; changes, and the pages that only make
+changes (a new event, the import), need manage_plan.
 Every change is audited."""
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def _audit_form(spec) -> dict:
 
 
 @require_http_methods(["GET", "POST"])
-@plan_gate
+@project_page(Permission.MANAGE_PLAN)
 def plan_event_new(request):
     project = request.project
     if request.method == "POST":
@@ -231,7 +232,7 @@ def plan_export(request):
 
 
 @require_http_methods(["GET", "POST"])
-@plan_gate
+@project_page(Permission.MANAGE_PLAN)
 def plan_import(request):
     """Paste or upload YAML -> the diff preview -> `confirm=1` (the YAML again, re-parsed) applies it."""
     project = request.project

@@ -30,7 +30,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from analytics_app.models import Membership, PersonalAPIKey
 from cohorts.models import Cohort
 from dashboards.models import Dashboard, DashboardTile, Insight
-from governance.models import CustomRole
+from governance.models import CustomRole, EventDefinition
 from governance.roles import ROLE_PERMISSIONS, Permission, Role
 from paths.models import PathCleaningRule
 from tests.replay.test_snapshots_api import recent_events, record
@@ -95,6 +95,12 @@ MATRIX: dict[str, object] = {
     "project_audit_export": Project(P.VIEW_AUDIT_LOG),
     "member_update": PostOnly(("membership_id",)),
     "api_keys": SignedIn(200),
+    "plan": Project(P.VIEW_INSIGHTS),
+    "plan_event_new": Project(P.MANAGE_PLAN),
+    "plan_event": Project(P.VIEW_INSIGHTS, ("event_id",)),
+    "plan_person_properties": Project(P.VIEW_INSIGHTS),
+    "plan_export": Project(P.VIEW_INSIGHTS),
+    "plan_import": Project(P.MANAGE_PLAN),
     "account": SignedIn(200),
     "signout_everywhere": PostOnly(project=False),
     "two_factor": SignedIn(200),
@@ -193,6 +199,7 @@ def world(project, other_project, alice, make_user, events):
     tile = DashboardTile.objects.create(dashboard=dashboard, insight=insight, order=0)
     cohort = Cohort.objects.create(project=project, name="Static", kind=Cohort.Kind.STATIC)
     rule = PathCleaningRule.objects.create(project=project, regex="^/x/.*$", alias="/x", order=0)
+    event_definition = EventDefinition.objects.create(project=project, name="signup")
     members = {}
     for role in Role:
         user = make_user(f"matrix-{role}@example.com")
@@ -219,6 +226,7 @@ def world(project, other_project, alice, make_user, events):
         "tile_id": tile.pk,
         "cohort_id": cohort.pk,
         "rule_id": rule.pk,
+        "event_id": event_definition.pk,
         "membership_id": Membership.objects.get(user=alice, project=project).pk,
         "members": members,
     }
