@@ -55,6 +55,7 @@ def plan_context(request, *, settings_form=None) -> dict:
         EventDefinition.objects.filter(project=project)
         .select_related("owner")
         .annotate(property_count=Count("properties"))
+        .order_by("name")
     )
     tags = sorted({t for e in events for t in e.tags})
     shown = [
