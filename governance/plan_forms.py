@@ -66,7 +66,7 @@ class PropertyForm(forms.Form):
         required=False, max_length=PATTERN_MAX_LENGTH, validators=[validate_pattern], label="Pattern"
     )
     pii_class = forms.ChoiceField(choices=PropertyDefinition.PII.choices, initial="none", label="PII class")
-    dimension = forms.BooleanField(required=False, help_text="Used by alert root-cause ranking.")
+    dimension = forms.BooleanField(required=False, label="Dimension (alert root-cause ranking)")
     description = forms.CharField(required=False)
 
     def clean(self):
