@@ -511,6 +511,26 @@ class FieldChange:
     before: object
     after: object
 
+    @staticmethod
+    def _text(value) -> str:
+        if isinstance(value, list | tuple):
+            return ", ".join(_text_item(v) for v in value) if value else ""
+        return "" if value is None else _text_item(value)
+
+    @property
+    def before_text(self) -> str:
+        return self._text(self.before)
+
+    @property
+    def after_text(self) -> str:
+        return self._text(self.after)
+
+
+def _text_item(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
 
 @dataclass(frozen=True)
 class PropertyChange:
