@@ -160,9 +160,12 @@ class EventForm(forms.Form):
     status = forms.ChoiceField(choices=EventDefinition.Status.choices, initial=EventDefinition.Status.PLANNED)
     owner = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
     tags = forms.CharField(required=False, help_text="Comma-separated.")
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    description = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
     example = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="A capture call or payload."
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="A capture call or payload.",
     )
 
     def __init__(self, *args, project, event: EventDefinition | None = None, **kwargs):
@@ -203,11 +206,11 @@ class EventForm(forms.Form):
         tags = list(dict.fromkeys(split_list(d.get("tags", ""))))
         return EventSpec(
             name=d["name"],
-            description=d.get("description", "").strip(),
+            description=_lf(d.get("description", "")),
             owner=(owner.email or owner.get_username()) if owner else None,
             status=d["status"],
             tags=tuple(tags),
-            example=d.get("example", ""),
+            example=_lf(d.get("example", "")),
             properties=properties,
         )
 
@@ -215,9 +218,19 @@ class EventForm(forms.Form):
         return self.members.get(self.cleaned_data.get("owner"))
 
 
+def _lf(text: str) -> str:
+    """A textarea's text as typed: browsers send CRLF line ends; whitespace is kept (an
+    imported text saved unchanged on the page stays the same)."""
+    text = text.replace("\r\n", "\n")
+    return "" if not text.strip() else text
+
+
 class PlanImportForm(forms.Form):
     yaml = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}), label="YAML"
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}),
+        label="YAML",
     )
     file = forms.FileField(required=False, label="…or upload a file")
 

@@ -381,3 +381,53 @@ def test_the_plan_actions_have_labels_and_the_menu_lists_the_plan(alice_client, 
         assert f"plan.{action}" in ACTIONS
     html = alice_client.get(url("plan", project)).content.decode()
     assert "Tracking plan" in texts(html, "class", "sidebar")[0]
+
+
+def test_the_preview_warns_of_names_breaking_the_convention_and_crlf_text_applies(alice_client, project):
+    text_ = "naming: snake_case\nevents:\n  - name: Signed Up\n  - name: plan_upgraded\n    description: |\n      Two\n      lines\n"
+    preview = alice_client.post(url("plan_import", project), {"yaml": text_})
+    warnings = texts(preview.content.decode(), "class", "danger-text")
+    assert warnings == [
+        "“Signed Up” is not snake_case object_action: lower-case words joined by _, e.g. signed_up."
+    ]
+    # a browser sends the hidden textarea back with CRLF line ends
+    response = alice_client.post(
+        url("plan_import", project), {"yaml": text_.replace("\n", "\r\n"), "confirm": "1"}
+    )
+    assert response.status_code == 302
+    assert EventDefinition.objects.get(project=project, name="plan_upgraded").description == "Two\nlines\n"
+    assert PlanSettings.of(project).naming == "snake_case"
+
+
+def test_saving_an_imported_event_unchanged_on_the_page_changes_nothing(alice_client, project, alice):
+    yaml_text = (
+        "events:\n  - name: signed_up\n    description: |\n      Two\n      lines\n"
+        "    owner: alice@example.com\n    example: '  indented'\n    tags: [b, a]\n"
+        "    properties:\n      - {name: n, type: number, allowed_values: [1, 2.5]}\n"
+        "      - {name: f, type: boolean, allowed_values: [true]}\n"
+    )
+    alice_client.post(url("plan_import", project), {"yaml": yaml_text, "confirm": "1"})
+    before = export_yaml(project)
+    event = EventDefinition.objects.get(project=project)
+    html = alice_client.get(url("plan_event", project, event_id=event.pk)).content.decode()
+    (form, _) = [f for f in forms(html) if f["action"] == url("plan_event", project, event_id=event.pk)]
+    data = {k: v for k, v in form["fields"].items() if not k.endswith(("-required", "-dimension", "-DELETE"))}
+    data.update(
+        {
+            "status": "planned",
+            "owner": str(alice.pk),
+            "description": "Two\r\nlines\r\n",  # as a browser sends the textarea
+            "example": "  indented",
+            "props-0-type": "boolean",
+            "props-0-pii_class": "none",
+            "props-1-type": "number",
+            "props-1-pii_class": "none",
+        }
+    )
+    for i in (2, 3):
+        data.update({f"props-{i}-type": "string", f"props-{i}-pii_class": "none"})
+    assert data["tags"] == "b, a" and data["props-0-allowed_values"] == "true"
+    response = alice_client.post(url("plan_event", project, event_id=event.pk), data)
+    assert response.status_code == 302
+    assert export_yaml(project) == before
+    assert not AuditEntry.objects.filter(project=project, action="plan.event_update").exists()
