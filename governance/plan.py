@@ -229,13 +229,28 @@ def project_plan(project) -> Plan:
     )
 
 
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, except that text holding a Unicode line break (NEL, LS, PS) is
+    double-quoted: in a single-quoted scalar PyYAML folds NEL into a space on reading."""
+
+
+def _represent_str(dumper, value: str):
+    style = '"' if any(c in value for c in "\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
 def to_yaml(plan: Plan) -> str:
     doc: dict = {"naming": plan.naming or Naming.NONE.value}
     if plan.naming == Naming.REGEX:
         doc["naming_regex"] = plan.naming_regex
     doc["events"] = [e.as_dict() for e in plan.events]
     doc["person_properties"] = [p.as_dict() for p in plan.person_properties]
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1000)
+    return yaml.dump(
+        doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1000
+    )
 
 
 def export_yaml(project) -> str:
@@ -446,6 +461,18 @@ def _line_map(node, path: tuple, lines: dict, seen: set) -> None:
             _line_map(item, (*path, i), lines, seen)
 
 
+def _refuse_nul(reader: _Reader, value, path: tuple) -> None:
+    """NUL characters ("\\0"): PostgreSQL's text columns cannot hold them."""
+    if isinstance(value, str) and "\x00" in value:
+        reader.error(path, "contains a NUL character (\\0)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(reader, item, (*path, str(key)))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _refuse_nul(reader, item, (*path, i))
+
+
 def parse_yaml(text: str) -> Plan:
     """The plan a YAML file describes; raises PlanInvalid with every error found."""
     if len(text.encode("utf-8", "replace")) > MAX_YAML_BYTES:
@@ -468,6 +495,9 @@ def parse_yaml(text: str) -> Plan:
     if data is None:
         raise PlanInvalid([PlanError("", None, "the file is empty")])
     reader = _Reader(lines)
+    _refuse_nul(reader, data, ())
+    if reader.errors:
+        raise PlanInvalid(reader.errors)
     top = reader.mapping(data, (), TOP_KEYS)
     if top is None:
         raise PlanInvalid(reader.errors)

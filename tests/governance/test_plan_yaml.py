@@ -28,11 +28,13 @@ pytestmark = pytest.mark.django_db
 
 OWNERS = ["alice@example.com", "bob@example.com"]
 # Text YAML could read as something else (yes, 1.5, 2026-01-01, null, ~) or that needs quoting.
-text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=30) | st.sampled_from(
+# Any character but NUL (refused: PostgreSQL text cannot hold it) and lone surrogates.
+chars = st.characters(codec="utf-8", exclude_characters="\x00")
+text = st.text(chars, max_size=30) | st.sampled_from(
     ["yes", "no", "on", "null", "~", "1.5", "0x1F", "2026-01-01", "- a", "a: b", "#c", "'q'", '"', " lead"]
 )
 multiline = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\r\x85\u2028\u2029"),
+    chars,
     max_size=60,
 )
 name = text.filter(lambda s: s.strip() and len(s) <= 200)
@@ -231,6 +233,14 @@ def test_bad_yaml_gives_clear_errors(yaml_text, errors):
         assert len(found) == 1 and "python/object" in found[0]
     else:
         assert found == errors
+
+
+def test_nul_characters_are_refused():
+    with pytest.raises(PlanInvalid) as caught:
+        parse_yaml('events:\n  - name: a\n    description: "x\\0y"\n')
+    assert [str(e) for e in caught.value.errors] == [
+        "line 3, events[0].description: contains a NUL character (\\0)"
+    ]
 
 
 def test_a_very_large_file_is_refused():
