@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 
 import yaml
@@ -656,8 +656,15 @@ def diff_plans(current: Plan, plan: Plan) -> PlanDiff:
 
 def diff(project, plan: Plan) -> PlanDiff:
     """What applying `plan` would change in the project: the file replaces the plan, so
-    definitions the file does not list are removed."""
-    return diff_plans(project_plan(project), plan)
+    definitions the file does not list are removed. Owners compare as the members they
+    name (ALICE@example.com is alice@example.com)."""
+    members = members_by_label(project)
+
+    def owner(spec: EventSpec) -> EventSpec:
+        user = members.get(spec.owner.lower()) if spec.owner else None
+        return replace(spec, owner=owner_label(user)) if user is not None else spec
+
+    return diff_plans(project_plan(project), replace(plan, events=tuple(owner(e) for e in plan.events)))
 
 
 def members_by_label(project) -> dict[str, object]:

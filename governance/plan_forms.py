@@ -181,6 +181,8 @@ class EventForm(forms.Form):
             }
         super().__init__(*args, **kwargs)
         self.members = {u.pk: u for u in get_user_model().objects.filter(memberships__project=project)}
+        if event is not None and event.owner is not None:
+            self.members.setdefault(event.owner_id, event.owner)  # an owner who has left the project
         self.fields["owner"].choices = [("", "—")] + [
             (pk, u.email or u.get_username())
             for pk, u in sorted(self.members.items(), key=lambda i: str(i[1]))

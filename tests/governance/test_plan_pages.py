@@ -431,3 +431,12 @@ def test_saving_an_imported_event_unchanged_on_the_page_changes_nothing(alice_cl
     assert response.status_code == 302
     assert export_yaml(project) == before
     assert not AuditEntry.objects.filter(project=project, action="plan.event_update").exists()
+
+
+def test_an_event_whose_owner_left_the_project_can_still_be_saved(alice_client, project, bob):
+    event = EventDefinition.objects.create(project=project, name="signed_up", owner=bob)
+    Membership.objects.filter(user=bob, project=project).delete()
+    data = event_data("signed_up", owner=str(bob.pk), status="planned")
+    assert alice_client.post(url("plan_event", project, event_id=event.pk), data).status_code == 302
+    event.refresh_from_db()
+    assert event.owner == bob

@@ -329,3 +329,10 @@ def test_an_owner_who_is_not_a_member_is_refused_and_nothing_changes(project, al
     apply(project, plan, request)
     owners = dict(EventDefinition.objects.filter(project=project).values_list("name", "owner__email"))
     assert owners == {"a": "charlie@example.com", "b": "bob@example.com"}  # matched case-insensitively
+
+
+def test_owners_compare_as_the_members_they_name(project, alice, rf):
+    request = rf.post("/")
+    request.user = alice
+    apply(project, parse_yaml("events: [{name: a, owner: alice@example.com}]\n"), request)
+    assert diff(project, parse_yaml("events: [{name: a, owner: ALICE@Example.com}]\n")).empty
