@@ -336,7 +336,9 @@ def test_readers_see_the_plan_and_may_change_nothing(client, project, make_user,
         ("plan_import", {}, {"yaml": "events: []", "confirm": "1"}),
     ]
     for name, kw, data in writes:
-        assert client.post(url(name, project, **kw), data).status_code == 403, name
+        response = client.post(url(name, project, **kw), data)
+        assert response.status_code == 403, name
+        assert "does not allow: Manage the tracking plan." in response.content.decode(), name
     assert client.get(url("plan_event_new", project)).status_code == 403
     assert client.get(url("plan_import", project)).status_code == 403
     assert EventDefinition.objects.filter(project=project).count() == 1
@@ -440,3 +442,23 @@ def test_an_event_whose_owner_left_the_project_can_still_be_saved(alice_client, 
     assert alice_client.post(url("plan_event", project, event_id=event.pk), data).status_code == 302
     event.refresh_from_db()
     assert event.owner == bob
+
+
+def test_the_plan_page_queries_do_not_grow_with_the_plan(alice_client, project):
+    from django.db import connection  # noqa: PLC0415
+    from django.test.utils import CaptureQueriesContext  # noqa: PLC0415
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert alice_client.get(url("plan", project)).status_code == 200
+        return len(ctx)
+
+    event = EventDefinition.objects.create(project=project, name="e0")
+    PropertyDefinition.objects.create(project=project, event=event, name="p")
+    queries()  # the first request of a session does some one-off work
+    few = queries()
+    for i in range(1, 30):
+        e = EventDefinition.objects.create(project=project, name=f"e{i}", tags=["t"])
+        PropertyDefinition.objects.create(project=project, event=e, name="p")
+        PropertyDefinition.objects.create(project=project, name=f"person{i}")
+    assert queries() == few
