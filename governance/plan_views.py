@@ -7,7 +7,7 @@ Every change is audited."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,6 +19,7 @@ from analytics_app.access import project_page
 from . import audit
 from .models import EventDefinition, PlanSettings, PropertyDefinition
 from .plan import (
+    PlanError,
     PlanInvalid,
     apply,
     check_name,
@@ -145,11 +146,15 @@ def plan_event_new(request):
         if not (form.is_valid() and formset.is_valid()):
             return _event_page(request, None, form, formset, status=400)
         spec = form.spec(formset.specs())
-        with transaction.atomic():
-            event = save_event(project, None, spec, form.chosen_owner())
-            audit.record(
-                request, "plan.event_create", project=project, target=event.name, after=_audit_form(spec)
-            )
+        try:
+            with transaction.atomic():
+                event = save_event(project, None, spec, form.chosen_owner())
+                audit.record(
+                    request, "plan.event_create", project=project, target=event.name, after=_audit_form(spec)
+                )
+        except IntegrityError:  # defined by someone else meanwhile
+            form.add_error("name", f"The plan already defines “{spec.name}”.")
+            return _event_page(request, None, form, formset, status=400)
         messages.success(request, f"Event {event.name} added to the plan.")
         return redirect("plan_event", project_id=project.pk, event_id=event.pk)
     return _event_page(request, None, EventForm(project=project), property_formset())
@@ -178,13 +183,18 @@ def plan_event(request, event_id):
     if not (form.is_valid() and formset.is_valid()):
         return _event_page(request, event, form, formset, status=400)
     spec = form.spec(formset.specs())
-    with transaction.atomic():
-        save_event(project, event, spec, form.chosen_owner())
-        old, new = _changed(before, _audit_form(spec))
-        if new:
-            audit.record(
-                request, "plan.event_update", project=project, target=event.name, before=old, after=new
-            )
+    try:
+        with transaction.atomic():
+            save_event(project, event, spec, form.chosen_owner())
+            old, new = _changed(before, _audit_form(spec))
+            if new:
+                audit.record(
+                    request, "plan.event_update", project=project, target=event.name, before=old, after=new
+                )
+    except IntegrityError:  # the new name was defined by someone else meanwhile
+        event.refresh_from_db()
+        form.add_error("name", f"The plan already defines “{spec.name}”.")
+        return _event_page(request, event, form, formset, status=400)
     messages.success(request, f"Event {event.name} saved.")
     return redirect("plan_event", project_id=project.pk, event_id=event.pk)
 
@@ -252,7 +262,11 @@ def plan_import(request):
     except PlanInvalid as exc:
         return render(request, template, {"project": project, "form": form, "errors": exc.errors}, status=400)
     if request.POST.get("confirm") == "1":
-        changes = apply(project, plan_, request)
+        try:
+            changes = apply(project, plan_, request)
+        except IntegrityError:  # the plan changed while this import ran
+            errors = [PlanError("", None, "the plan changed while importing; preview the file again")]
+            return render(request, template, {"project": project, "form": form, "errors": errors}, status=409)
         counts = changes.counts()
         messages.success(
             request,

@@ -462,3 +462,21 @@ def test_the_plan_page_queries_do_not_grow_with_the_plan(alice_client, project):
         PropertyDefinition.objects.create(project=project, event=e, name="p")
         PropertyDefinition.objects.create(project=project, name=f"person{i}")
     assert queries() == few
+
+
+def test_a_name_defined_by_someone_else_meanwhile_is_a_form_error(alice_client, project, monkeypatch):
+    from governance import plan_views  # noqa: PLC0415
+
+    real = plan_views.save_event
+
+    def racing(project_, event, spec, owner):
+        EventDefinition.objects.create(project=project_, name=spec.name)  # the other admin's, first
+        return real(project_, event, spec, owner)
+
+    monkeypatch.setattr(plan_views, "save_event", racing)
+    response = create(alice_client, project, "signed_up")
+    assert response.status_code == 400
+    assert "The plan already defines “signed_up”." in " ".join(
+        texts(response.content.decode(), "class", "form-error")
+    )
+    assert not AuditEntry.objects.filter(project=project, action__startswith="plan.").exists()
