@@ -108,7 +108,9 @@ def validate_value(prop_def, value) -> str | None:
     if problem:
         return f"{name}: {_shown(value)} {problem}"
     allowed = prop_def.allowed_values
-    if allowed and not any(_same(value, a) for a in allowed):
+    if allowed and not (
+        value in allowed if isinstance(value, str) else any(_same(value, a) for a in allowed)
+    ):
         return f"{name}: {_shown(value)} is not one of the allowed values"
     if prop_def.pattern and isinstance(value, str):
         compiled = _compiled(prop_def.pattern)
