@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from analytics_app.access import project_page
 
 from . import audit
+from .discovery import drift
 from .models import EventDefinition, PlanSettings, PropertyDefinition
 from .plan import (
     PlanError,
@@ -82,6 +83,7 @@ def plan_context(request, *, settings_form=None) -> dict:
         "filtered": any(filters.values()),
         "statuses": EventDefinition.Status.choices,
         "tags": tags,
+        "drift": drift(project),
     }
 
 
