@@ -204,7 +204,9 @@ def drift(project, observation: Observation | None = None) -> Drift:
     naming = [(e.name, why) for e in recent if (why := check_name(settings, e.name))]
     seen = {e.name for e in obs.events}
     never = sorted(
-        name for name, e in planned.items() if name not in seen and e.status != EventDefinition.Status.DEPRECATED
+        name
+        for name, e in planned.items()
+        if name not in seen and e.status != EventDefinition.Status.DEPRECATED
     )
     unplanned_props, changes = [], []
     for prop in (*obs.properties, *obs.person_properties):

@@ -94,7 +94,9 @@ def _add_to_plan(request, name: str):
     if not observed.events:
         return f"“{name}” has not been seen in this project."
     props = tuple(
-        PropertySpec(name=p.key, type=suggested_type(p)) for p in observed.properties if not p.key.startswith("$")
+        PropertySpec(name=p.key, type=suggested_type(p))
+        for p in observed.properties
+        if not p.key.startswith("$")
     )
     spec = EventSpec(name=name, status=EventDefinition.Status.LIVE, properties=props)
     try:

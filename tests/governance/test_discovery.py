@@ -204,7 +204,9 @@ def test_the_discovered_page_shows_the_flags(traffic, alice_client):
     rows = {r.split()[0]: r for r in texts(html, "class", "discovered-event")}
     assert "unplanned" in rows["Order"] and "breaks convention" in rows["Order"]
     assert "type drift" in rows["signed_up"] and "1 unplanned property" in rows["signed_up"]
-    assert "unplanned" not in rows["$pageview"].replace("1 unplanned", "") and "SDK event" in rows["$pageview"]
+    assert (
+        "unplanned" not in rows["$pageview"].replace("1 unplanned", "") and "SDK event" in rows["$pageview"]
+    )
     assert text(html, "class", "drift-unplanned-events") == "1"
     assert text(html, "class", "drift-type-changes") == "1"
     assert texts(html, "class", "never-seen") == ["invoice_paid Planned"]
