@@ -20,6 +20,7 @@ from django.utils import timezone
 from analytics_app import clickhouse as ch
 from analytics_app.errors import BadRequest
 from analytics_app.queries import EventNamesQueryRunner, EventNamesSpec
+from governance.models import EventDefinition
 from governance.presenter import Presenter
 
 TOO_LARGE = "The query is too large for the configured limits; narrow the date range or filters."
@@ -30,11 +31,29 @@ def is_partial(request) -> bool:
     return bool(request.htmx) and not request.htmx.history_restore_request and not request.htmx.boosted
 
 
+class EventName(str):
+    """An event name as the datalist offers it: `label` is the tracking plan's description
+    of the event, if the plan has one."""
+
+    label = ""
+
+
 def event_names(project, partial: bool, *, limit: int = 300) -> list[str]:
-    """The event names of the last 90 days for the event datalist (none for a partial)."""
+    """The event names of the last 90 days for the event datalist (none for a partial),
+    each labelled with its description from the tracking plan."""
     if partial:
         return []
-    return [e.event for e in EventNamesQueryRunner(project, EventNamesSpec(days=90, limit=limit)).run()]
+    described = dict(
+        EventDefinition.objects.filter(project=project)
+        .exclude(description="")
+        .values_list("name", "description")
+    )
+    names = []
+    for row in EventNamesQueryRunner(project, EventNamesSpec(days=90, limit=limit)).run():
+        name = EventName(row.event)
+        name.label = described.get(row.event, "")
+        names.append(name)
+    return names
 
 
 def spec_url(view_name: str, project, spec_json: str) -> str:

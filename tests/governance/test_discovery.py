@@ -289,3 +289,40 @@ def test_the_discovered_page_queries_do_not_grow_with_the_events(events, project
     for i in range(1, 10):
         EventDefinition.objects.create(project=project, name=f"e{i}")
     assert queries() == few
+
+
+def datalist(html: str) -> dict[str, str]:
+    from html.parser import HTMLParser  # noqa: PLC0415
+
+    found: dict[str, str] = {}
+
+    class Options(HTMLParser):
+        inside, value = False, None
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "datalist" and a.get("id") == "event-names":
+                self.inside = True
+            elif tag == "option" and self.inside:
+                self.value = a["value"]
+                found[self.value] = ""
+
+        def handle_endtag(self, tag):
+            self.inside = self.inside and tag != "datalist"
+
+        def handle_data(self, data):
+            if self.inside and self.value is not None:
+                found[self.value] += data
+
+    Options().feed(html)
+    return found
+
+
+@pytest.mark.parametrize("page", ["trends:trends", "explorer:events"])
+def test_event_suggestions_carry_the_plan_description(events, project, alice_client, page):
+    EventDefinition.objects.create(
+        project=project, name="signed_up", description="A visitor creates an account."
+    )
+    events.add("signed_up", "u1", NOW).add("clicked", "u1", NOW).flush()
+    html = alice_client.get(url(page, project)).content.decode()
+    assert datalist(html) == {"signed_up": "A visitor creates an account.", "clicked": ""}
