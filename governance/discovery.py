@@ -1,6 +1,6 @@
 """What the traffic carries, compared with the tracking plan (docs/tracking-plan.md, "Discovery").
 
-The events, property keys and observed types come from three small tables that
+The events, property keys and observed types come from two small tables that
 materialized views fill at ingestion (ClickHouse migration 0007_discovery): one row per
 name (and key and type) per UTC day, so everything here is one query over at most
 ~30 rows per name for the window, never a scan of the events.
@@ -25,30 +25,26 @@ from .plan import check_name
 WINDOW_DAYS = 30
 Type = PropertyDefinition.Type
 
-# kind 0: an event name; 1: a property of an event; 2: a person property.
+# kind 0: an event name (the rows with an empty type); 1: a property of an event; 2: a person property.
 _SQL = """
-SELECT 0 AS kind, toString(event) AS name, '' AS key,
-    CAST([], 'Array(String)') AS types, CAST([], 'Array(String)') AS types_30d, '' AS latest_type,
+SELECT if(type = '', 0, 1) AS kind, toString(event) AS name, key,
+    arrayFilter(t -> t != '', groupUniqArray(toString(type))) AS types,
+    arrayFilter(t -> t != '', groupUniqArrayIf(toString(type), day >= {since:Date})) AS types_30d,
+    toString(argMax(type, last_seen)) AS latest_type,
     CAST(min(first_seen) AS DateTime64(6, 'UTC')) AS first,
-    CAST(max(last_seen) AS DateTime64(6, 'UTC')) AS last, sumIf(events, day >= {since:Date}) AS volume
-FROM discovered_events
+    CAST(max(last_seen) AS DateTime64(6, 'UTC')) AS last,
+    sumIf(events, day >= {since:Date}) AS volume
+FROM discovery_daily
 WHERE project_id = {project_id:UInt32} {event_filter}
-GROUP BY event
-UNION ALL
-SELECT 1, toString(event), key,
-    groupUniqArray(toString(type)), groupUniqArrayIf(toString(type), day >= {since:Date}),
-    toString(argMax(type, last_seen)),
-    CAST(min(first_seen) AS DateTime64(6, 'UTC')), CAST(max(last_seen) AS DateTime64(6, 'UTC')), sumIf(events, day >= {since:Date})
-FROM discovered_properties
-WHERE project_id = {project_id:UInt32} {event_filter}
-GROUP BY event, key
+GROUP BY kind, event, key
 {person_part}
 """
 _PERSON_PART = """UNION ALL
 SELECT 2, '', key,
     groupUniqArray(toString(type)), groupUniqArrayIf(toString(type), day >= {since:Date}),
     toString(argMax(type, last_seen)),
-    CAST(min(first_seen) AS DateTime64(6, 'UTC')), CAST(max(last_seen) AS DateTime64(6, 'UTC')), sumIf(events, day >= {since:Date})
+    CAST(min(first_seen) AS DateTime64(6, 'UTC')), CAST(max(last_seen) AS DateTime64(6, 'UTC')),
+    sumIf(events, day >= {since:Date})
 FROM discovered_person_properties
 WHERE project_id = {project_id:UInt32}
 GROUP BY key"""

@@ -1,13 +1,14 @@
 """What the traffic carries, per day, for the tracking plan's discovery (docs/tracking-plan.md,
 "Discovery").
 
-discovered_events
-  One row per (project, event name, UTC day) after merges: how many events, the first
-  and the last timestamp. A 30-day volume is a sum over at most 30 rows per name, and
-  first / last seen a min / max over the name's days, however many events there are.
-
-discovered_properties
-  The same per (project, event name, top-level property key, observed type, UTC day).
+discovery_daily
+  One row per (project, event name, top-level property key, observed type, UTC day)
+  after merges: how many events, the first and the last timestamp. The rows with an
+  empty key and type count the events themselves (every event has one), so a name's
+  30-day volume is a sum over at most 30 rows, and first / last seen a min / max over its
+  days, however many events there are. One view and one table for both (not one per
+  level): each materialized view writes a part per insert, a fixed cost on every
+  ingestion batch.
   The type is the plan's vocabulary (string, number, boolean, datetime, object, array),
   read from the JSON column's own typed paths (`JSONAllPathsWithTypes`): Int*/UInt*/
   Float*/Decimal -> number, Bool -> boolean, Date/DateTime* -> datetime (the JSON type
@@ -22,13 +23,14 @@ discovered_person_properties
   are person writes, not persons.
 
 AggregatingMergeTree with SimpleAggregateFunction columns (sum / min / max): merges
-combine the rows of one key, readers group anyway. None of the three tables holds a
+combine the rows of one key, readers group anyway. Neither table holds a
 person id, a distinct_id or a value, only names, keys, types, days and counts, so
 deleting a person leaves them as they are.
 
 The last statements backfill what was stored before this migration; events inserted
 between a view's creation and its backfill are counted twice (volumes only, never a
-name or type that was not seen).
+name or type that was not seen), as is a duplicate event that slips past ingestion's
+uuid check (`events` drops it at a merge).
 """
 
 INSERTABLE: list[str] = []
@@ -41,9 +43,10 @@ PLAN_TYPE = """multiIf(
         match(x.2, '^(U?Int|Float|Decimal)'), 'number',
         'string')"""
 
-KEYS_AND_TYPES = f"""arrayDistinct(arrayMap(
+# The event itself as ('', ''), then its distinct (key, type) pairs.
+KEYS_AND_TYPES = f"""arrayPushFront(arrayDistinct(arrayMap(
         x -> (splitByChar('.', x.1)[1], {PLAN_TYPE}),
-        CAST(JSONAllPathsWithTypes(properties), 'Array(Tuple(String, String))')))"""
+        CAST(JSONAllPathsWithTypes(properties), 'Array(Tuple(String, String))'))), ('', ''))"""
 
 PERSON_TYPE = """multiIf(
         JSONType(kv.2) IN ('Int64', 'UInt64', 'Double'), 'number',
@@ -57,13 +60,7 @@ COUNTS = """toDate(timestamp) AS day, count() AS events,
     min(timestamp) AS first_seen, max(timestamp) AS last_seen"""
 
 
-def events_select(source: str) -> str:
-    return f"""SELECT project_id, event, {COUNTS}
-FROM {source}
-GROUP BY project_id, event, day"""
-
-
-def properties_select(source: str) -> str:
+def daily_select(source: str) -> str:
     return f"""SELECT project_id, event, kt.1 AS key, kt.2 AS type, {COUNTS}
 FROM {source}
 ARRAY JOIN {KEYS_AND_TYPES} AS kt
@@ -90,23 +87,14 @@ SEEN = """
 def operations(ddl):
     return [
         *ddl.create_table(
-            "discovered_events",
-            "project_id UInt32,\n    event LowCardinality(String)," + SEEN,
-            engine="AggregatingMergeTree",
-            order_by="(project_id, event, day)",
-        ),
-        *ddl.create_materialized_view(
-            "discovered_events_mv", "discovered_events", events_select(ddl.local_name("events"))
-        ),
-        *ddl.create_table(
-            "discovered_properties",
+            "discovery_daily",
             "project_id UInt32,\n    event LowCardinality(String),\n    key String,\n"
             "    type LowCardinality(String)," + SEEN,
             engine="AggregatingMergeTree",
             order_by="(project_id, event, key, type, day)",
         ),
         *ddl.create_materialized_view(
-            "discovered_properties_mv", "discovered_properties", properties_select(ddl.local_name("events"))
+            "discovery_daily_mv", "discovery_daily", daily_select(ddl.local_name("events"))
         ),
         *ddl.create_table(
             "discovered_person_properties",
@@ -120,7 +108,6 @@ def operations(ddl):
             person_properties_select(ddl.local_name("persons")),
         ),
         # Backfill through the public names (the Distributed tables on a cluster).
-        f"INSERT INTO discovered_events {events_select('events')}",
-        f"INSERT INTO discovered_properties {properties_select('events')}",
+        f"INSERT INTO discovery_daily {daily_select('events')}",
         f"INSERT INTO discovered_person_properties {person_properties_select('persons')}",
     ]
