@@ -20,7 +20,8 @@ discovered_person_properties
   The same for person properties, per (project, key, type, UTC day), from each row
   written to `persons` (the properties are a JSON string there: `JSONType` of each
   top-level value; a string that starts like an ISO 8601 date is a datetime). Counts
-  are person writes, not persons.
+  are person writes, not persons, and the day is the write's (`persons` keeps no write
+  time, only the person's creation, which the backfill uses).
 
 AggregatingMergeTree with SimpleAggregateFunction columns (sum / min / max): merges
 combine the rows of one key, readers group anyway. Neither table holds a
@@ -67,9 +68,10 @@ ARRAY JOIN {KEYS_AND_TYPES} AS kt
 GROUP BY project_id, event, key, type, day"""
 
 
-def person_properties_select(source: str) -> str:
+def person_properties_select(source: str, at: str) -> str:
+    """`at`: when the row was written (the view: now; the backfill: the person's creation)."""
     return f"""SELECT project_id, kt.1 AS key, kt.2 AS type,
-    toDate(created_at) AS day, count() AS events, min(created_at) AS first_seen, max(created_at) AS last_seen
+    toDate({at}) AS day, count() AS events, min({at}) AS first_seen, max({at}) AS last_seen
 FROM {source}
 ARRAY JOIN arrayDistinct(arrayMap(kv -> (kv.1, {PERSON_TYPE}),
     arrayFilter(kv -> JSONType(kv.2) != 'Null', JSONExtractKeysAndValuesRaw(properties)))) AS kt
@@ -105,9 +107,9 @@ def operations(ddl):
         *ddl.create_materialized_view(
             "discovered_person_properties_mv",
             "discovered_person_properties",
-            person_properties_select(ddl.local_name("persons")),
+            person_properties_select(ddl.local_name("persons"), "now64(6, 'UTC')"),
         ),
         # Backfill through the public names (the Distributed tables on a cluster).
         f"INSERT INTO discovery_daily {daily_select('events')}",
-        f"INSERT INTO discovered_person_properties {person_properties_select('persons')}",
+        f"INSERT INTO discovered_person_properties {person_properties_select('persons', 'created_at')}",
     ]
