@@ -98,9 +98,29 @@ ROW = st.tuples(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-@given(rows=st.lists(ROW, min_size=0, max_size=30), batches=st.integers(1, 3))
-def test_discovered_events_and_properties_match_the_reference(rows, batches):
+@given(
+    rows=st.lists(ROW, min_size=0, max_size=30),
+    batches=st.integers(1, 3),
+    plan=st.dictionaries(
+        st.sampled_from(["signed_up", "Order Paid", "never_sent", "viewed"]),
+        st.tuples(
+            st.sampled_from(["planned", "live", "deprecated"]),
+            st.dictionaries(
+                st.sampled_from(["plan", "seats", "amount"]),
+                st.sampled_from(["string", "number", "boolean", "datetime", "array", "object"]),
+                max_size=2,
+            ),
+        ),
+        max_size=3,
+    ),
+)
+def test_discovered_events_properties_and_drift_match_the_reference(rows, batches, plan):
     project = Project.objects.create(pk=next(_project_ids), name="generated")
+    PlanSettings.objects.create(project=project, naming="snake_case")
+    for name, (status, props) in plan.items():
+        event = EventDefinition.objects.create(project=project, name=name, status=status)
+        for key, type_ in props.items():
+            PropertyDefinition.objects.create(project=project, event=event, name=key, type=type_)
     raw = [
         (name, NOW - dt.timedelta(days=days, minutes=minutes), props) for name, days, minutes, props in rows
     ]
@@ -121,6 +141,29 @@ def test_discovered_events_and_properties_match_the_reference(rows, batches):
     assert got_props == {k: (set(v[0]), set(v[1]), *v[2:]) for k, v in want_props.items()}
     some = "signed_up"
     assert {p.key for p in discovered_properties(project, some)} == {k for e, k in want_props if e == some}
+
+    found = drift(project)
+    recent = {name for name, (_, _, volume) in want_events.items() if volume}
+    assert {e.name for e in found.unplanned_events} == {n for n in recent if n not in plan and n[0] != "$"}
+    assert {(p.event, p.key) for p in found.unplanned_properties} == {
+        (e, k)
+        for (e, k), v in want_props.items()
+        if v[4] and e in plan and k not in plan[e][1] and k[0] != "$"
+    }
+    changes = set()
+    for (e, k), (_, types_30d, *_) in want_props.items():
+        planned_type = plan.get(e, (None, {}))[1].get(k)
+        texts_ = {"string" if t == "datetime" else t for t in types_30d}
+        if planned_type is None and len(texts_) > 1:
+            changes.add((e, k))
+        ok = {"string", "datetime"} if planned_type == "string" else {planned_type}
+        if planned_type is not None and types_30d - ok:
+            changes.add((e, k))
+    assert {(c.event, c.key) for c in found.type_changes} == changes
+    assert set(found.never_seen) == {
+        n for n, (status, _) in plan.items() if n not in want_events and status != "deprecated"
+    }
+    assert {n for n, _ in found.naming} == recent & {"Order Paid", "viewed"}  # not snake_case object_action
 
 
 def capture(client, project, *events):
