@@ -71,19 +71,24 @@ def plan_context(request, *, settings_form=None) -> dict:
             or filters["q"].lower() in e.description.lower()
         )
     ]
+    found = drift(project)
+    never_seen = set(found.never_seen)
     return {
         "project": project,
         "settings": settings,
         "settings_form": settings_form or PlanSettingsForm(instance=settings),
         "can_manage": Permission.MANAGE_PLAN in request.perms,
-        "rows": [{"event": e, "naming": check_name(settings, e.name)} for e in shown],
+        "rows": [
+            {"event": e, "naming": check_name(settings, e.name), "never_seen": e.name in never_seen}
+            for e in shown
+        ],
         "total": len(events),
         "person_properties": PropertyDefinition.objects.filter(project=project, event__isnull=True),
         "filters": filters,
         "filtered": any(filters.values()),
         "statuses": EventDefinition.Status.choices,
         "tags": tags,
-        "drift": drift(project),
+        "drift": found,
     }
 
 

@@ -261,6 +261,9 @@ def test_the_discovered_page_shows_the_flags(traffic, alice_client):
 def test_the_plan_page_and_the_overview_count_the_drift(traffic, alice_client):
     html = alice_client.get(url("plan", traffic)).content.decode()
     assert "1 unplanned event, 1 type change" in text(html, "id", "drift")
+    flags = {r.split()[0]: r for r in texts(html, "class", "plan-event")}
+    assert flags["invoice_paid"].endswith("never seen")
+    assert flags["signed_up"].endswith("ok") and flags["old_thing"].endswith("ok")
     overview = alice_client.get(url("project_overview", traffic)).content.decode()
     assert "hx-get" in overview and url("plan_discovered", traffic) in overview
     partial = alice_client.get(
