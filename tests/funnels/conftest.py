@@ -4,14 +4,9 @@ small actors, inserted in one batch per table."""
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
-import os
 import random
 import uuid
-from zoneinfo import ZoneInfo
-
-import pytest
 
 from analytics_app import clickhouse as ch
 
@@ -19,28 +14,14 @@ BASE = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 DATE_FROM = BASE.isoformat()
 DATE_TO = (BASE + dt.timedelta(minutes=8)).isoformat()
 NAMES = ["a", "b", "c", "d"]
-_ids = itertools.count(700_000 + (os.getpid() % 1000) * 1000)
 
 
-class FakeProject:
-    """What the runners need from a Project (no SQLite row needed)."""
-
-    def __init__(self, pk: int, time_zone: str = "UTC"):
-        self.pk = self.id = pk
-        self.time_zone = time_zone
-        self.name = f"generated {pk}"
-
-    @property
-    def tz(self):
-        return ZoneInfo(self.time_zone)
-
-
-def generate(seed: int, n_persons: int = 30, max_events: int = 9, tie_grid: int = 15):
-    """(project, events for the reference, persons' properties). Events carry the
+def generate(project, seed: int, n_persons: int = 30, max_events: int = 9, tie_grid: int = 15):
+    """(project, events for the reference, persons' properties) written into the fresh
+    `project` (a ch_project()). Events carry the
     person at ingestion; person_distinct_ids merges some second distinct_ids into
     the first one's person with a higher version (as $identify would)."""
     rng = random.Random(seed)
-    project = FakeProject(next(_ids))
     pid = project.id
     events, ref_events, mapping, persons = [], [], [], {}
     for p in range(n_persons):
@@ -112,8 +93,3 @@ def generate(seed: int, n_persons: int = 30, max_events: int = 9, tie_grid: int 
         },
     )
     return project, ref_events, persons
-
-
-@pytest.fixture
-def generated():
-    return generate

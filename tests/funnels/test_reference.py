@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from funnels.queries import FunnelActorsQueryRunner, FunnelQueryRunner, windowfunnel_eligible
 from funnels.spec import FunnelActorsSpec, FunnelSpec
+from tests.conftest import examples
 from tests.funnels import reference as ref
 from tests.funnels.conftest import DATE_FROM, DATE_TO, NAMES, generate
 
@@ -142,7 +143,7 @@ def _same(got, expected) -> bool:
 # (spec, data set) pairs per test, as many as the earlier one-spec-per-example runs.
 SPECS_PER_DATA = 2
 SETTINGS = settings(
-    max_examples=int(os.environ.get("FUNNEL_EXAMPLES", "30")),
+    max_examples=int(os.environ.get("FUNNEL_EXAMPLES", 0)) or examples(30),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -191,8 +192,8 @@ def check_actors(project, events, persons, body, spec, start, end, expected, see
     ),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_funnels_match_the_reference(cases, seed):
-    project, events, persons = generate(seed)
+def test_funnels_match_the_reference(ch_project, cases, seed):
+    project, events, persons = generate(ch_project(), seed)
     for body, step, dropped in cases:
         spec, start, end, expected = compare(project, events, persons, body)
         check_actors(project, events, persons, body, spec, start, end, expected, seed, step, dropped)
@@ -207,9 +208,9 @@ def test_funnels_match_the_reference(cases, seed):
     ),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_unordered_funnels_with_the_same_event_as_two_steps_match_the_reference(cases, seed):
+def test_unordered_funnels_with_the_same_event_as_two_steps_match_the_reference(ch_project, cases, seed):
     """One event may match several steps: each step still needs an event of its own."""
-    project, events, persons = generate(seed)
+    project, events, persons = generate(ch_project(), seed)
     for body, step, dropped in cases:
         spec, start, end, expected = compare(project, events, persons, body)
         check_actors(project, events, persons, body, spec, start, end, expected, seed, step, dropped)
@@ -222,8 +223,8 @@ def test_unordered_funnels_with_the_same_event_as_two_steps_match_the_reference(
     ),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_windowfunnel_engine_matches_the_reference_where_auto_uses_it(bodies, seed):
-    project, events, persons = generate(seed)
+def test_windowfunnel_engine_matches_the_reference_where_auto_uses_it(ch_project, bodies, seed):
+    project, events, persons = generate(ch_project(), seed)
     for body in bodies:
         spec = FunnelSpec.from_json(body, project)
         assert windowfunnel_eligible(spec)

@@ -5,12 +5,9 @@ depth limits, sessions without $session_id, edge weights/limits and drop-off."""
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
-import os
 import random
 import uuid
-import zoneinfo
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -19,6 +16,7 @@ from hypothesis import strategies as st
 from analytics_app import clickhouse as ch
 from paths.queries import PathsActorsRunner, PathsQueryRunner, TopPathsQueryRunner
 from paths.spec import CleaningRule, PathsSpec
+from tests.conftest import examples
 from tests.paths import reference as ref
 
 BASE = dt.datetime(2026, 5, 10, 8, 0, tzinfo=dt.UTC)
@@ -54,15 +52,6 @@ NODES = [
 ]
 RULE_SETS = [(), ((r"/product/\d+", "/product/:id"),), ((r"^/blog/.*$", "/blog/*"), (r"/login", "/buy"))]
 GAPS = [0, 1, 7, 60, 600, 1800, 1801, 3600]
-_ids = itertools.count(700_000 + (os.getpid() % 1000) * 1000)
-
-
-class FakeProject:
-    tz = zoneinfo.ZoneInfo("UTC")
-    time_zone = "UTC"
-
-    def __init__(self, pk):
-        self.pk = self.id = pk
 
 
 KINDS = ["$pageview"] * 6 + ["$screen", "$screen", "signup", "purchase", "$autocapture"]
@@ -196,13 +185,13 @@ def body_of(raw: dict) -> dict:
 
 @pytest.mark.django_db
 @settings(
-    max_examples=45,
+    max_examples=examples(45),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(seed=st.integers(0, 2**32), raw=spec_st)
-def test_paths_match_reference(seed, raw):
-    project = FakeProject(next(_ids))
+def test_paths_match_reference(ch_project, seed, raw):
+    project = ch_project()
     rows = generate(random_sessions(seed))
     insert(project.pk, rows)
     body = body_of(raw)

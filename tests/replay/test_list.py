@@ -19,7 +19,7 @@ from analytics_app import clickhouse as ch
 from analytics_app.models import Membership
 from cohorts.models import Cohort
 from governance.roles import Role
-from tests.conftest import EventBuilder
+from tests.conftest import EventBuilder, examples
 
 from . import reference
 from .test_summary import send
@@ -432,7 +432,7 @@ def keep_for(params: dict):
 
 
 @settings(
-    max_examples=40,
+    max_examples=examples(40),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
