@@ -103,10 +103,12 @@ def make_user(db):
 
 @pytest.fixture
 def make_project(db):
-    """A fresh project; its id is unique per test so ClickHouse data never collides."""
+    """A fresh project; its id is unique per test so ClickHouse data never collides.
+    `pk` re-creates the row of a project whose ClickHouse data a module-scoped fixture
+    wrote (an id from ch_project)."""
 
-    def make(name: str = "Test project", *, members: dict | None = None, **fields):
-        project = Project.objects.create(pk=next(_project_ids), name=name, **fields)
+    def make(name: str = "Test project", *, members: dict | None = None, pk: int | None = None, **fields):
+        project = Project.objects.create(pk=pk or next(_project_ids), name=name, **fields)
         for user, role in (members or {}).items():
             Membership.objects.create(user=user, project=project, role=role)
         return project
