@@ -198,3 +198,18 @@ def parse(response_or_html) -> Document:
     builder.feed(html)
     builder.close()
     return builder.root
+
+
+def form_errors(doc: Element) -> dict[str, str]:
+    """{field: message} from the error lists of the shared error partial
+    (templates/insights/_error.html: items `<code>field</code>: message` in a
+    `[role=alert]` box or a `ul.form-errors`)."""
+    errors, seen = {}, set()
+    for li in doc.select("[role=alert] li") + doc.select("ul.form-errors li"):
+        if id(li) in seen:
+            continue
+        seen.add(id(li))
+        code = li.find("code")
+        field = code.text if code is not None else ""
+        errors[field] = li.text[len(field) :].removeprefix(":").strip()
+    return errors
