@@ -70,7 +70,8 @@ class Element:
         """Elements below this one with that tag (any if None), every given attribute
         (`class_` for a class; True = present; a str is exact; a compiled pattern
         searches), and, if `text` is given, text equal to it (a pattern searches)."""
-        return [e for e in self.iter() if _matches(e, tag, text, attrs)]
+        wanted = {"class" if k == "class_" else k.replace("_", "-"): v for k, v in attrs.items()}
+        return [e for e in self.iter() if _matches(e, tag, text, wanted)]
 
     def find(self, tag: str | None = None, **kw) -> Element | None:
         found = self.find_all(tag, **kw)
@@ -110,11 +111,11 @@ class Document(Element):
         return self.find("html") is None
 
 
-def _matches(e: Element, tag, text, attrs) -> bool:
+def _matches(e: Element, tag, text, attrs: dict) -> bool:
+    """`attrs` by their HTML names ("class", "hx-get")."""
     if tag is not None and e.tag != tag:
         return False
-    for key, want in attrs.items():
-        name = "class" if key == "class_" else key.replace("_", "-")
+    for name, want in attrs.items():
         have = e.attrs.get(name)
         if want is True:
             if have is None:
@@ -151,13 +152,12 @@ def _parse_step(step: str):
         elif m.group(2):
             attrs["id"] = m.group(2)
         elif m.group(3):
-            attrs["class_"] = f"{attrs.get('class_', '')} {m.group(3)}".strip()
+            attrs["class"] = f"{attrs.get('class', '')} {m.group(3)}".strip()
         else:
             value = m.group(5)
             attrs[m.group(4)] = True if value is None else value.strip("\"'")
     assert pos == len(step), f"unsupported selector {step!r}"
-    # attribute names keep their dashes: _matches maps "_" to "-", so pass them escaped
-    return tag, None, {k if k in ("id", "class_") else k.replace("-", "_"): v for k, v in attrs.items()}
+    return tag, None, attrs
 
 
 class _TreeBuilder(HTMLParser):
