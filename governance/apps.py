@@ -14,3 +14,4 @@ class GovernanceConfig(AppConfig):
         # Every member may read the members page; the menu offers it to those who manage them.
         register(Section("Members", "project_members", Permission.MANAGE_MEMBERS, 900))
         register(Section("Audit log", "project_audit", Permission.VIEW_AUDIT_LOG, 920))
+        register(Section("Data deletion", "project_deletions", Permission.MANAGE_PROJECT, 930))

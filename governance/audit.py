@@ -28,6 +28,7 @@ ACTIONS: dict[str, str] = {
     "cohort.delete": "Cohort deleted",
     "path_rule.delete": "Path cleaning rule deleted",
     "audit.purge": "Old audit entries purged",
+    "data.delete_person": "Person's data deleted",
 }
 
 

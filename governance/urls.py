@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import audit_views, custom_roles, invites, keys, views
+from . import audit_views, custom_roles, deletions, invites, keys, views
 
 # Not namespaced: the names predate the app (`project_members`, `member_update`, `api_keys`).
 urlpatterns = [
@@ -27,4 +27,5 @@ urlpatterns = [
         name="custom_role_update",
     ),
     path("invite/<str:token>/", invites.invite_accept, name="invite_accept"),
+    path("project/<int:project_id>/deletions/", deletions.project_deletions, name="project_deletions"),
 ]

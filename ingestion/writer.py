@@ -562,3 +562,9 @@ writer = GroupCommitWriter(
     max_wait=_env_seconds("SEXTANT_INGEST_MAX_WAIT_MS", 40),
     busy_wait=_env_seconds("SEXTANT_INGEST_BUSY_WAIT_MS", 10_000),
 )
+
+
+def forget_persons(project_id: int, distinct_ids: list[str], person_ids: list[str]) -> None:
+    """After a person deletion: this process's person cache forgets them, so a later event of
+    the same distinct_id starts a new person instead of writing the deleted one back."""
+    persons.store.forget(project_id, distinct_ids, person_ids)
