@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.apps import apps
+from django.conf import settings
 
 from analytics_app import clickhouse as ch
 from dashboards.cache import forget_project
@@ -66,6 +68,21 @@ def masked_identifier(kind: str, value: str) -> str:
     if kind == Kind.PERSON:
         return value[:8] + "…"
     return value[:2] + MASK_CHAR * 3
+
+
+_DELETE_FROM = re.compile(r"^(\s*DELETE FROM )(\w+)")
+
+
+def on_cluster(sql: str, cluster: str) -> str:
+    """One of governance.queries' DELETEs as it runs on `cluster`: against the local tables of
+    every shard (a lightweight DELETE cannot go through a Distributed table)."""
+    if not cluster:
+        return sql
+    return _DELETE_FROM.sub(lambda m: f"{m.group(1)}{m.group(2)}_local ON CLUSTER `{cluster}`", sql, count=1)
+
+
+def _delete(sql: str, params: dict) -> None:
+    ch.command(on_cluster(sql, getattr(settings, "CLICKHOUSE_CLUSTER", "")), params)
 
 
 def _params(project_id: int, **values) -> dict:
@@ -169,7 +186,7 @@ def _paths_module():
 
 def _delete_events(project, target: Target, scope: dict) -> None:
     params = _params(project.id, dids=list(target.distinct_ids), person_ids=list(target.person_ids))
-    ch.command(q.DELETE_EVENTS_SQL, params)
+    _delete(q.DELETE_EVENTS_SQL, params)
 
 
 def _rebuild_paths(project, target: Target, scope: dict) -> None:
@@ -178,11 +195,11 @@ def _rebuild_paths(project, target: Target, scope: dict) -> None:
     person = {"dids": list(target.distinct_ids), "person_ids": list(target.person_ids)}
     for start in range(0, len(sessions), BATCH):
         batch = _params(project.id, sessions=sessions[start : start + BATCH], **person)
-        ch.command(q.DELETE_SESSION_PATHS_SQL, batch)
+        _delete(q.DELETE_SESSION_PATHS_SQL, batch)
         ch.command(f"INSERT INTO session_paths {paths.select_sql(q.EVENTS_OF_SESSIONS_SOURCE)}", batch)
     if months:
         params = _params(project.id, months=months, **person)
-        ch.command(q.DELETE_PATH_KEYS_SQL, params)
+        _delete(q.DELETE_PATH_KEYS_SQL, params)
         ch.command(f"INSERT INTO path_node_keys {paths.keys_select_sql(q.EVENTS_OF_MONTHS_SOURCE)}", params)
 
 
@@ -193,9 +210,9 @@ def _delete_recordings(project, target: Target, scope: dict) -> None:
 
 def _delete_persons(project, target: Target, scope: dict) -> None:
     params = _params(project.id, dids=list(target.distinct_ids), person_ids=list(target.person_ids))
-    ch.command(q.DELETE_PERSONS_SQL, params)
-    ch.command(q.DELETE_DISTINCT_IDS_SQL, params)
-    ch.command(q.DELETE_COHORT_PEOPLE_SQL, params)
+    _delete(q.DELETE_PERSONS_SQL, params)
+    _delete(q.DELETE_DISTINCT_IDS_SQL, params)
+    _delete(q.DELETE_COHORT_PEOPLE_SQL, params)
 
 
 def _delete_warnings(project, target: Target, scope: dict) -> None:
@@ -203,7 +220,7 @@ def _delete_warnings(project, target: Target, scope: dict) -> None:
     for start in range(0, len(dids), 200):  # multiSearchAny takes at most 255 needles
         batch = dids[start : start + 200]
         quoted = [f'"{d}"' for d in batch]
-        ch.command(q.DELETE_WARNINGS_SQL, _params(project.id, dids=batch, quoted=quoted))
+        _delete(q.DELETE_WARNINGS_SQL, _params(project.id, dids=batch, quoted=quoted))
 
 
 def _forget_elsewhere(project, target: Target, scope: dict) -> None:
@@ -256,7 +273,7 @@ def purge_expired_events(project, now: dt.datetime | None = None) -> int:
     params = _params(project.id, cutoff=cutoff)
     expired = ch.query(q.EXPIRED_EVENTS_SQL, params).scalar() or 0
     if expired:
-        ch.command(q.DELETE_EXPIRED_EVENTS_SQL, params)
-        ch.command(q.DELETE_EXPIRED_SESSION_PATHS_SQL, params)
-        ch.command(q.DELETE_EXPIRED_PATH_KEYS_SQL, params)
+        _delete(q.DELETE_EXPIRED_EVENTS_SQL, params)
+        _delete(q.DELETE_EXPIRED_SESSION_PATHS_SQL, params)
+        _delete(q.DELETE_EXPIRED_PATH_KEYS_SQL, params)
     return expired

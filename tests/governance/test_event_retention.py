@@ -77,3 +77,14 @@ def test_the_settings_form_takes_1_to_3650_days_or_empty(alice_client, project):
     assert alice_client.post(url, {**base, "event_retention_days": ""}).status_code == 302
     project.refresh_from_db()
     assert project.event_retention_days is None
+
+
+def test_on_a_cluster_the_deletes_go_to_the_local_tables_of_every_shard():
+    from governance import queries  # noqa: PLC0415
+    from governance.deletion import on_cluster  # noqa: PLC0415
+
+    sql = on_cluster(queries.DELETE_PERSONS_SQL, "main")
+    assert sql.lstrip().startswith(
+        "DELETE FROM persons_local ON CLUSTER `main` WHERE project_id = {project_id:UInt32}"
+    )
+    assert on_cluster(queries.DELETE_PERSONS_SQL, "") == queries.DELETE_PERSONS_SQL
