@@ -33,7 +33,7 @@ from django.conf import settings
 
 from analytics_app import clickhouse as ch
 from dashboards.cache import forget_project
-from ingestion.writer import forget_persons
+from ingestion.writer import forget_persons, persons_born_for
 from replay.deletion import delete_person_recordings
 
 from . import queries as q
@@ -100,6 +100,10 @@ def _close_over_merges(project_id: int, person_ids: set[uuid.UUID], dids: set[st
             person_ids |= {r[0] for r in rows.rows}
         if (len(person_ids), len(dids)) == before:
             break
+    if dids:  # the persons merged away in the batch that created them (no mapping row)
+        born = [uuid.UUID(p) for p in persons_born_for(project_id, sorted(dids))]
+        rows = ch.query(q.EXISTING_PERSONS_SQL, _params(project_id, person_ids=born))
+        person_ids |= {r[0] for r in rows.rows}
     return person_ids, dids
 
 

@@ -53,6 +53,10 @@ EMAILS_OF_PERSONS_SQL = """
     WHERE project_id = {project_id:UInt32} AND id IN {person_ids:Array(UUID)} AND email != ''
 """
 
+EXISTING_PERSONS_SQL = """
+    SELECT DISTINCT id FROM persons WHERE project_id = {project_id:UInt32} AND id IN {person_ids:Array(UUID)}
+"""
+
 # ---- What a deletion removes (the confirmation page's counts) ----
 
 _EVENTS_OF_PERSON = """

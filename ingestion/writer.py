@@ -564,6 +564,13 @@ writer = GroupCommitWriter(
 )
 
 
+def persons_born_for(project_id: int, distinct_ids: list[str]) -> list[str]:
+    """The person id ingestion gives each distinct_id when it first sees it (a deterministic
+    id): after a merge in the same batch that person has a persons row (deleted, merged away)
+    and no mapping row, so only this finds it."""
+    return [persons.personless_id(project_id, d) for d in distinct_ids]
+
+
 def forget_persons(project_id: int, distinct_ids: list[str], person_ids: list[str]) -> None:
     """After a person deletion: this process's person cache forgets them, so a later event of
     the same distinct_id starts a new person instead of writing the deleted one back."""

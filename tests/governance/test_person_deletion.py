@@ -19,6 +19,7 @@ from dashboards import cache as insight_cache
 from governance import deletions, tasks
 from governance.models import AuditEntry, DeletionRequest, hash_identifier
 from governance.roles import Role
+from ingestion.persons import personless_id
 from replay.format import compress_event
 from tests.ingestion.conftest import event, fresh_ingestion_state, send  # noqa: F401 - autouse fixture
 from tests.replay.test_snapshots_api import recent_events, uuid7
@@ -101,7 +102,10 @@ def world(client, project):
     )
     for user_id, (anon_id, email, name) in OTHERS.items():
         ingest_person(client, project, user_id, anon_id, email, name, f"sess-{user_id}")
-    victim = person_ids(project, VICTIM_IDS)
+    # with the persons merged away in the batch that created them, which no mapping names
+    born = [uuid.UUID(personless_id(project.id, d)) for d in VICTIM_IDS]
+    victim = sorted({*person_ids(project, VICTIM_IDS), *existing_persons(project, born)})
+    assert len(victim) == 2  # the identified person, and anon-v2's, merged away in its batch (no mapping)
     others = person_ids(project, [d for u, (a, *_rest) in OTHERS.items() for d in (u, a)])
     ch.insert(
         "cohort_people",
@@ -119,6 +123,14 @@ def world(client, project):
         definition={"distinct_ids": ["victim-1", "other-a"], "emails": [EMAIL.upper(), "bo@example.org"]},
     )
     return {"victim": victim, "others": others}
+
+
+def existing_persons(project, ids) -> list[uuid.UUID]:
+    rows = ch.query(
+        "SELECT DISTINCT id FROM persons WHERE project_id = {project_id:UInt32} AND id IN {ids:Array(UUID)}",
+        {"project_id": project.id, "ids": ids},
+    )
+    return [r[0] for r in rows.rows]
 
 
 def person_ids(project, dids) -> list[uuid.UUID]:
@@ -270,6 +282,29 @@ def test_a_request_by_email_finds_the_person_by_the_email_property(
     assert rows_mentioning(project, [EMAIL, *VICTIM_IDS]) == {}
     assert set(event_counts(project)) == {d for u, (a, *_r) in OTHERS.items() for d in (u, a)}
     assert DeletionRequest.objects.get(project=project).identifier_masked == "V•••@E•••"
+
+
+def test_the_same_distinct_id_coming_back_is_a_new_person_without_the_old_properties(
+    alice_client, client, project, world, monkeypatch, django_capture_on_commit_callbacks
+):
+    request_deletion(
+        alice_client,
+        project,
+        "person",
+        str(world["victim"][0]),
+        monkeypatch,
+        django_capture_on_commit_callbacks,
+    )
+    comeback = event("$pageview", "victim-1")
+    comeback["$set"] = {"plan": "free"}
+    batch(client, project, comeback)
+    assert rows_mentioning(project, [EMAIL, NAME]) == {}
+    rows = ch.query(
+        "SELECT id, argMax(properties, version) FROM persons"
+        " WHERE project_id = {project_id:UInt32} AND id NOT IN {others:Array(UUID)} GROUP BY id",
+        {"project_id": project.id, "others": world["others"]},
+    )
+    assert [json.loads(r[1]) for r in rows.rows] == [{"plan": "free"}]
 
 
 def test_an_unknown_identifier_finds_nothing(alice_client, project, world):
