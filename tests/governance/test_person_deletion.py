@@ -356,3 +356,37 @@ def test_the_request_list_is_polled_while_a_request_runs(alice_client, project, 
     assert (
         "hx-trigger" not in alice_client.get(page(project), headers={"HX-Request": "true"}).content.decode()
     )
+
+
+def test_a_failed_run_says_why_and_running_it_again_finishes_the_job(
+    alice_client, project, world, monkeypatch, django_capture_on_commit_callbacks
+):
+    from governance import deletion  # noqa: PLC0415
+
+    queued = []
+    monkeypatch.setattr(deletions.erase_person, "delay", lambda *args: queued.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_client.post(page(project), {"kind": "email", "identifier": EMAIL, "action": "confirm"})
+    real = dict(deletion.STEPS)
+
+    def broken(project, target, scope):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(
+        deletion, "STEPS", [(n, broken if n == "recordings" else f) for n, f in deletion.STEPS]
+    )
+    with pytest.raises(RuntimeError):
+        tasks.erase_person(*queued[0])
+    req = DeletionRequest.objects.get(project=project)
+    assert (req.status, req.steps_done, req.error) == ("failed", 2, "RuntimeError: disk full")
+    assert "failed" in alice_client.get(page(project)).content.decode().lower()
+    monkeypatch.setattr(deletion, "STEPS", list(real.items()))
+    assert tasks.erase_person(*queued[0]) == "done"
+    assert tasks.erase_person(*queued[0]) == "done"  # a second delivery changes nothing
+    assert rows_mentioning(project, [EMAIL, NAME, *VICTIM_IDS, *(str(p) for p in world["victim"])]) == {}
+    statuses = list(
+        AuditEntry.objects.filter(project=project, action="data.delete_person")
+        .order_by("id")
+        .values_list("after__status", flat=True)
+    )
+    assert statuses == ["requested", "failed", "done"]
