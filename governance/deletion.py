@@ -26,7 +26,7 @@ import importlib
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.apps import apps
 from django.conf import settings
@@ -136,9 +136,7 @@ def find_persons(project, kind: str, value: str) -> Target:
     person_ids, dids = _close_over_merges(pid, person_ids, dids)
     emails = _emails(pid, person_ids) | ({value.lower()} if kind == Kind.EMAIL else set())
     target = Target(kind, tuple(sorted(person_ids, key=str)), tuple(sorted(dids)), tuple(sorted(emails)))
-    return Target(
-        target.kind, target.person_ids, target.distinct_ids, target.emails, counts=measure(project, target)
-    )
+    return replace(target, counts=measure(project, target))
 
 
 def _emails(project_id: int, person_ids: set[uuid.UUID]) -> set[str]:
