@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import json
 import re
 import uuid
 from collections.abc import Callable
@@ -218,11 +219,12 @@ def _delete_persons(project, target: Target, scope: dict) -> None:
 
 
 def _delete_warnings(project, target: Target, scope: dict) -> None:
-    dids = list(target.distinct_ids) + list(target.emails)
-    for start in range(0, len(dids), 200):  # multiSearchAny takes at most 255 needles
-        batch = dids[start : start + 200]
-        quoted = [f'"{d}"' for d in batch]
-        _delete(q.DELETE_WARNINGS_SQL, _params(project.id, dids=batch, quoted=quoted))
+    values = list(target.distinct_ids) + list(target.emails)
+    for start in range(0, len(values), 100):  # multiSearchAny takes at most 255 needles
+        batch = values[start : start + 100]
+        in_json = sorted({json.dumps(v) for v in batch} | {json.dumps(v, ensure_ascii=False) for v in batch})
+        in_repr = [repr(v) for v in batch]
+        _delete(q.DELETE_WARNINGS_SQL, _params(project.id, dids=batch, in_json=in_json, in_repr=in_repr))
 
 
 def _forget_elsewhere(project, target: Target, scope: dict) -> None:

@@ -99,14 +99,15 @@ DELETE_COHORT_PEOPLE_SQL = f"""
     WHERE project_id = {{project_id:UInt32}} AND person_id IN {{person_ids:Array(UUID)}} {_SYNC}
 """
 
-# Quarantined events of the person: by distinct_id, or naming one of them (as a JSON
-# string) in the payload or details, as a refused merge does.
+# Quarantined events of the person: by distinct_id, or naming one of the ids or e-mails as a
+# whole string: quoted as JSON in the payload, as Python's repr in the details (a refused
+# merge names both ids there), so a short id never matches inside other text.
 DELETE_WARNINGS_SQL = f"""
     DELETE FROM ingestion_warnings
     WHERE project_id = {{project_id:UInt32}}
       AND (distinct_id IN {{dids:Array(String)}}
-           OR multiSearchAny(payload, {{quoted:Array(String)}})
-           OR multiSearchAny(details, {{dids:Array(String)}}))
+           OR multiSearchAny(payload, {{in_json:Array(String)}})
+           OR multiSearchAny(details, {{in_repr:Array(String)}}))
     {_SYNC}
 """
 
