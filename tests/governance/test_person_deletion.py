@@ -399,3 +399,20 @@ def test_a_failed_run_says_why_and_running_it_again_finishes_the_job(
         .values_list("after__status", flat=True)
     )
     assert statuses == ["requested", "failed", "done"]
+
+
+def test_a_writer_in_another_process_drops_its_person_cache_before_its_next_batch(
+    client, project, world, monkeypatch
+):
+    from governance import deletion  # noqa: PLC0415
+    from ingestion import writer  # noqa: PLC0415
+
+    # the deletion runs in a worker process: this process (the writer) only sees the shared key
+    monkeypatch.setattr(
+        deletion, "forget_persons", lambda *args: cache.set(writer.DELETIONS_KEY, "bumped elsewhere", None)
+    )
+    deletion.erase(project, deletion.find_persons(project, "email", EMAIL))
+    comeback = event("$pageview", "victim-1")
+    comeback["$set"] = {"plan": "free"}
+    batch(client, project, comeback)
+    assert rows_mentioning(project, [EMAIL, NAME]) == {}
