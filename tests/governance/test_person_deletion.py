@@ -323,7 +323,14 @@ def test_a_request_by_email_finds_the_person_by_the_email_property(
     assert counts(found)["distinct_ids"] == 3
     assert rows_mentioning(project, [EMAIL, *VICTIM_IDS]) == {}
     assert set(event_counts(project)) == {d for u, (a, *_r) in OTHERS.items() for d in (u, a)}
-    assert DeletionRequest.objects.get(project=project).identifier_masked == "V•••@E•••"
+    req = DeletionRequest.objects.get(project=project)
+    assert req.identifier_masked == "V•••@E•••"
+    assert req.identifier_hash == hash_identifier("email", EMAIL)
+    kept = json.dumps([req.identifier_masked, req.person_ids, req.counts, req.error]).lower()
+    audited = json.dumps(
+        list(AuditEntry.objects.filter(project=project).values_list("target", "before", "after"))
+    ).lower()
+    assert "victim" not in kept and "victim" not in audited
 
 
 def test_the_same_distinct_id_coming_back_is_a_new_person_without_the_old_properties(
