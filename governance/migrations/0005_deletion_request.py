@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("analytics_app", "0007_project_replay_resources"),
+        ("analytics_app", "0001_initial"),
         ("governance", "0003_append_only_trigger"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
