@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import audit_views, custom_roles, invites, keys, plan_views, views
+from . import audit_views, custom_roles, deletions, invites, keys, plan_views, views
 
 # Not namespaced: the names predate the app (`project_members`, `member_update`, `api_keys`).
 urlpatterns = [
@@ -37,4 +37,5 @@ urlpatterns = [
     ),
     path("project/<int:project_id>/plan/export.yaml", plan_views.plan_export, name="plan_export"),
     path("project/<int:project_id>/plan/import/", plan_views.plan_import, name="plan_import"),
+    path("project/<int:project_id>/deletions/", deletions.project_deletions, name="project_deletions"),
 ]
