@@ -20,6 +20,7 @@ class ProjectForm(forms.ModelForm):
             "recording_enabled",
             "recording_mask_all_text",
             "recording_retention_days",
+            "event_retention_days",
             "anonymize_ips",
             "replay_resources",
             "require_admin_2fa",
@@ -28,11 +29,13 @@ class ProjectForm(forms.ModelForm):
             "recording_enabled": "Record sessions (posthog-js session replay)",
             "recording_mask_all_text": "Mask all page text in recordings (inputs are always masked)",
             "recording_retention_days": "Keep recordings for (days)",
+            "event_retention_days": "Keep events for (days)",
             "anonymize_ips": "Drop IP addresses at ingestion",
             "replay_resources": "Replays load images, fonts and styles",
             "require_admin_2fa": "Require two-factor for admins",
         }
         help_texts = {
+            "event_retention_days": "Empty keeps events forever. Older events are deleted once a day.",
             "replay_resources": (
                 "A replayed page that loads them from another server tells that server the viewer's IP address."
             ),
@@ -46,6 +49,12 @@ class ProjectForm(forms.ModelForm):
         days = self.cleaned_data["recording_retention_days"]
         if not 1 <= days <= 3650:
             raise forms.ValidationError("Choose between 1 and 3650 days.")
+        return days
+
+    def clean_event_retention_days(self):
+        days = self.cleaned_data["event_retention_days"]
+        if days is not None and not 1 <= days <= 3650:
+            raise forms.ValidationError("Choose between 1 and 3650 days, or leave it empty to keep events.")
         return days
 
 

@@ -31,6 +31,8 @@ class Project(models.Model):
     recording_enabled = models.BooleanField(default=True)
     recording_mask_all_text = models.BooleanField(default=False)
     recording_retention_days = models.PositiveIntegerField(default=30)
+    # Events older than this are deleted daily (governance.purge_expired_events); empty keeps them.
+    event_retention_days = models.PositiveIntegerField(null=True, blank=True, default=None, db_default=None)
     anonymize_ips = models.BooleanField(default=False)
     replay_resources = models.CharField(
         max_length=8,

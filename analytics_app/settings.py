@@ -183,6 +183,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "refresh-stale-cohorts": {"task": "retention.refresh_stale_cohorts", "schedule": 3600.0},
     # Retention is counted in days, so once a day keeps the log within a day of it.
     "purge-audit-log": {"task": "governance.purge_audit_log", "schedule": 86400.0},
+    # Event retention is counted in days too: daily keeps events within a day of it.
+    "purge-expired-events": {"task": "governance.purge_expired_events", "schedule": 86400.0},
 }
 
 AUTHENTICATION_BACKENDS = [

@@ -30,6 +30,10 @@ from .models import Insight, spec_text
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "sextant:insight-result:v1:"
+# Per project: the keys of its cached results (so a person deletion can drop them) and a
+# generation number that is part of every key (so an entry the list missed is never read).
+INDEX_PREFIX = "sextant:insight-keys:v1:"
+GENERATION_PREFIX = "sextant:insight-generation:v1:"
 
 
 def ttl() -> int:
@@ -97,11 +101,41 @@ def apply_override(kind: InsightKind, spec, override: DateOverride):
 
 
 def cache_key(project, kind_name: str, spec_json: str, override: DateOverride) -> str:
+    generation = cache.get(GENERATION_PREFIX + str(project.pk), 0)
     material = json.dumps(
-        [project.pk, project.time_zone, kind_name, spec_json, override.date_from, override.date_to],
+        [
+            project.pk,
+            generation,
+            project.time_zone,
+            kind_name,
+            spec_json,
+            override.date_from,
+            override.date_to,
+        ],
         separators=(",", ":"),
     )
     return KEY_PREFIX + hashlib.sha256(material.encode()).hexdigest()
+
+
+def _remember(project_id: int, key: str) -> None:
+    index = INDEX_PREFIX + str(project_id)
+    keys = cache.get(index) or []
+    if key not in keys:
+        cache.set(index, [*keys[-9999:], key], ttl())
+
+
+def forget_project(project_id: int) -> int:
+    """Drop every cached result of the project (after a person's data was deleted). Returns
+    how many entries were listed."""
+    index = INDEX_PREFIX + str(project_id)
+    keys = cache.get(index) or []
+    cache.delete_many(keys)
+    cache.delete(index)
+    try:
+        cache.incr(GENERATION_PREFIX + str(project_id))
+    except ValueError:
+        cache.set(GENERATION_PREFIX + str(project_id), 1, None)
+    return len(keys)
 
 
 def compute(
@@ -123,6 +157,7 @@ def compute(
     now = dt.datetime.now(dt.UTC)
     try:
         cache.set(key, {"result": result, "computed_at": now}, ttl())
+        _remember(project.pk, key)
     except Exception:  # an unpicklable result must not break the page; it just is not cached
         log.exception("could not cache a %s result", kind_name)
     return Computed(spec, text, result, now, False)

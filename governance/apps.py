@@ -15,3 +15,4 @@ class GovernanceConfig(AppConfig):
         register(Section("Members", "project_members", Permission.MANAGE_MEMBERS, 900))
         register(Section("Tracking plan", "plan", Permission.VIEW_INSIGHTS, 890))
         register(Section("Audit log", "project_audit", Permission.VIEW_AUDIT_LOG, 920))
+        register(Section("Data deletion", "project_deletions", Permission.MANAGE_PROJECT, 930))

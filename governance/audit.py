@@ -34,6 +34,7 @@ ACTIONS: dict[str, str] = {
     "plan.person_property_update": "Plan: person properties changed",
     "plan.settings": "Plan: settings changed",
     "plan.import": "Plan: imported from YAML",
+    "data.delete_person": "Person's data deleted",
 }
 
 

@@ -379,3 +379,60 @@ class PlanSettings(models.Model):
         """The project's settings, or unsaved defaults."""
         found = cls.objects.filter(project=project).first()
         return found if found is not None else cls(project=project)
+
+
+def hash_identifier(kind: str, value: str) -> str:
+    """What a deletion request keeps of the identifier it was asked for: a sha256 of the kind
+    and the value (e-mails lower-cased), enough to answer "was X deleted?" without keeping X."""
+    normal = value.strip().lower() if kind == "email" else value.strip()
+    return hashlib.sha256(f"{kind}:{normal}".encode()).hexdigest()
+
+
+class DeletionRequest(models.Model):
+    """A request to delete one person's data from a project (GDPR / CCPA erasure).
+
+    The record itself holds no PII: the identifier is kept as `identifier_hash` and a
+    masked form, the persons by their random ids. governance/deletion.py does the work;
+    docs/deletion.md says what is deleted.
+    """
+
+    class Kind(models.TextChoices):
+        DISTINCT_ID = "distinct_id", "Distinct ID"
+        EMAIL = "email", "E-mail (the person's email property)"
+        PERSON = "person", "Person ID"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey("analytics_app.Project", on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    identifier_kind = models.CharField(max_length=16, choices=Kind.choices)
+    identifier_hash = models.CharField(max_length=64, db_index=True)
+    identifier_masked = models.CharField(max_length=254)
+    person_ids = models.JSONField(default=list)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    steps_done = models.PositiveIntegerField(default=0)
+    steps_total = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_identifier_kind_display()} {self.identifier_masked} ({self.status})"
+
+    @property
+    def active(self) -> bool:
+        return self.status in (self.Status.PENDING, self.Status.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.steps_done / self.steps_total) if self.steps_total else 0

@@ -1,8 +1,10 @@
-"""The audit log's retention: entries older than AUDIT_RETENTION_DAYS are purged daily."""
+"""Governance's Celery tasks: the audit log's retention (entries older than
+AUDIT_RETENTION_DAYS are purged daily), person deletion requests, event retention."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from celery import shared_task
 from django.conf import settings
@@ -10,6 +12,8 @@ from django.utils import timezone
 
 from . import audit
 from .models import AuditEntry
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="governance.purge_audit_log")
@@ -24,3 +28,73 @@ def purge_audit_log() -> int:
     if deleted:
         audit.record(None, "audit.purge", after={"before": cutoff.isoformat(), "deleted": deleted})
     return deleted
+
+
+@shared_task(name="governance.erase_person")
+def erase_person(request_id: int, identifier: str = "") -> str:
+    """Run a DeletionRequest: delete the person's data (governance.deletion.erase), keeping the
+    request's progress and status current, and record the outcome. Safe to run again after a
+    failure (every step deletes what is still there); a request already done is left alone.
+    `identifier` is what the admin typed (used only if it matches the request's hash)."""
+    from .deletion import erase, measure, target_for  # noqa: PLC0415 - ClickHouse and the apps, only when run
+    from .models import DeletionRequest, hash_identifier  # noqa: PLC0415
+
+    req = DeletionRequest.objects.select_related("project", "requested_by").get(pk=request_id)
+    if req.status == DeletionRequest.Status.DONE:
+        return req.status
+    DeletionRequest.objects.filter(pk=req.pk).update(status=DeletionRequest.Status.RUNNING, error="")
+    project = req.project
+    if identifier and hash_identifier(req.identifier_kind, identifier) != req.identifier_hash:
+        identifier = ""
+    target = target_for(project, req.identifier_kind, req.person_ids, identifier)
+
+    def progress(done: int, total: int) -> None:
+        DeletionRequest.objects.filter(pk=req.pk).update(steps_done=done, steps_total=total)
+
+    try:
+        erase(project, target, progress)
+        left = measure(project, target)
+    except Exception as exc:
+        log.exception("deletion request %s failed", req.pk)
+        DeletionRequest.objects.filter(pk=req.pk).update(
+            status=DeletionRequest.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+        )
+        audit.record(
+            None,
+            "data.delete_person",
+            project=project,
+            target=req.identifier_masked,
+            actor=req.requested_by,
+            after={"request": req.pk, "status": "failed"},
+        )
+        raise
+    DeletionRequest.objects.filter(pk=req.pk).update(
+        status=DeletionRequest.Status.DONE, finished_at=timezone.now()
+    )
+    audit.record(
+        None,
+        "data.delete_person",
+        project=project,
+        target=req.identifier_masked,
+        actor=req.requested_by,
+        after={"request": req.pk, "status": "done", "deleted": req.counts, "left": left},
+    )
+    return DeletionRequest.Status.DONE
+
+
+@shared_task(name="governance.purge_expired_events")
+def purge_expired_events() -> int:
+    """Delete events past each project's event_retention_days. Safe to run twice."""
+    from analytics_app.models import Project  # noqa: PLC0415 - the core's model, only when run
+
+    from . import deletion  # noqa: PLC0415
+
+    total = 0
+    for project in Project.objects.filter(event_retention_days__isnull=False):
+        try:
+            total += deletion.purge_expired_events(project)
+        except Exception:  # one project's failure must not keep the others' data past retention
+            log.exception("event retention purge failed for project %s", project.pk)
+    return total

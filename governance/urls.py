@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import audit_views, custom_roles, discovery_views, invites, keys, plan_views, views
+from . import audit_views, custom_roles, deletions, discovery_views, invites, keys, plan_views, views
 
 # Not namespaced: the names predate the app (`project_members`, `member_update`, `api_keys`).
 urlpatterns = [
@@ -40,4 +40,5 @@ urlpatterns = [
     path(
         "project/<int:project_id>/plan/discovered/", discovery_views.plan_discovered, name="plan_discovered"
     ),
+    path("project/<int:project_id>/deletions/", deletions.project_deletions, name="project_deletions"),
 ]

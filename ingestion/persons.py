@@ -272,6 +272,14 @@ class PersonStore:
             self._ids.clear()
             self._persons.clear()
 
+    def forget(self, project_id: int, distinct_ids, person_ids) -> None:
+        """Drop what the cache holds of these ids (their data was deleted from ClickHouse)."""
+        with self._lock:
+            for distinct_id in distinct_ids:
+                self._ids.pop((project_id, distinct_id), None)
+            for person_id in person_ids:
+                self._persons.pop((project_id, str(person_id)), None)
+
     def next_version(self) -> int:
         self._last_version = max(time.time_ns(), self._last_version + 1)
         return self._last_version

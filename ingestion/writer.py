@@ -40,6 +40,7 @@ import os
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -267,6 +268,7 @@ def write_jobs(jobs: list[Job]) -> None:
 def _write_jobs(jobs: list[Job]) -> None:
     now = dt.datetime.now(dt.UTC)
     clock = time.perf_counter()
+    _forget_if_persons_were_deleted()
     by_project: dict[int, list[Job]] = {}
     for job in jobs:
         by_project.setdefault(job.project_id, []).append(job)
@@ -562,3 +564,35 @@ writer = GroupCommitWriter(
     max_wait=_env_seconds("SEXTANT_INGEST_MAX_WAIT_MS", 40),
     busy_wait=_env_seconds("SEXTANT_INGEST_BUSY_WAIT_MS", 10_000),
 )
+
+
+def persons_born_for(project_id: int, distinct_ids: list[str]) -> list[str]:
+    """The person id ingestion gives each distinct_id when it first sees it (a deterministic
+    id): after a merge in the same batch that person has a persons row (deleted, merged away)
+    and no mapping row, so only this finds it."""
+    return [persons.personless_id(project_id, d) for d in distinct_ids]
+
+
+# Bumped in the shared cache (Redis in production) by every person deletion: a writer in
+# another process (the stream consumer) sees it before its next batch and drops its cache.
+DELETIONS_KEY = "sextant:person-deletions:v1"
+_deletions_seen: list = [None]
+
+
+def _forget_if_persons_were_deleted() -> None:
+    from django.core.cache import cache  # noqa: PLC0415 - Django's cache, configured by then
+
+    current = cache.get(DELETIONS_KEY)
+    if current != _deletions_seen[0]:
+        persons.store.clear()
+        _deletions_seen[0] = current
+
+
+def forget_persons(project_id: int, distinct_ids: list[str], person_ids: list[str]) -> None:
+    """After a person deletion: the person cache forgets them, so a later event of the same
+    distinct_id starts a new person instead of writing the deleted one back. This process's
+    cache at once; a writer in another process before its next batch (DELETIONS_KEY)."""
+    from django.core.cache import cache  # noqa: PLC0415
+
+    persons.store.forget(project_id, distinct_ids, person_ids)
+    cache.set(DELETIONS_KEY, uuid.uuid4().hex, None)

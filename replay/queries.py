@@ -324,13 +324,13 @@ class RecordingsQueryRunner:
         if spec.distinct_id:
             where.append(f"distinct_id = {b.bind(spec.distinct_id, 'String')}")
         if spec.person_id:
-            where.append(self._person_condition(b, f"person_id = {b.bind(spec.person_id, 'UUID')}"))
+            where.append(self._person_condition(f"person_id = {b.bind(spec.person_id, 'UUID')}"))
         if spec.email:
             emails = PERSONS_WITH_EMAIL_SQL.format(email=b.bind(spec.email, "String"))
-            where.append(self._person_condition(b, f"person_id IN ({emails})"))
+            where.append(self._person_condition(f"person_id IN ({emails})"))
         if spec.cohort:
             members = cohort_condition(b, spec.cohort, "person_id", False)
-            where.append(self._person_condition(b, members))
+            where.append(self._person_condition(members))
         if spec.event:
             # the session's events happen after it starts, at most a day after the range ends
             events_end = end + dt.timedelta(days=1)
@@ -354,7 +354,7 @@ class RecordingsQueryRunner:
         return sql, b.params
 
     @staticmethod
-    def _person_condition(b: SQLBuilder, condition: str) -> str:
+    def _person_condition(condition: str) -> str:
         return f"distinct_id IN ({DISTINCT_IDS_OF_PERSONS_SQL.format(condition=condition)})"
 
     def run(self) -> RecordingsPage:

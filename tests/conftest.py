@@ -12,6 +12,7 @@ import json
 import os
 import time
 import uuid
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -24,16 +25,44 @@ from governance.roles import Role
 
 pytest_plugins = ["tests.browser"]
 
-# Property-based tests explore new random examples on every local run (that is how they
-# find bugs); with SEXTANT_HYPOTHESIS_PROFILE=ci (set by .ci/run) they run a fixed,
-# derandomized set, so a landing is judged on the same examples every time. A failure
-# found locally becomes an @example in the test.
-hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
-hypothesis_settings.load_profile(os.environ.get("SEXTANT_HYPOTHESIS_PROFILE", "default"))
+# Two hypothesis profiles, chosen by SEXTANT_HYPOTHESIS_PROFILE:
+# - dev (the default when unset): a few new random examples per property test, so a
+#   local run stays quick and still explores; run ci for the full count.
+# - ci (set by .ci/run): the full example counts, derandomized, so a landing is judged
+#   on the same examples every time.
+# Neither has a deadline: every example talks to a real ClickHouse on a shared machine,
+# so its time says more about the machine than about the code. A failure found locally
+# becomes an @example in the test.
+DEV_MAX_EXAMPLES = 10
+HYPOTHESIS_PROFILE = os.environ.get("SEXTANT_HYPOTHESIS_PROFILE", "dev")
+hypothesis_settings.register_profile("dev", max_examples=DEV_MAX_EXAMPLES, deadline=None)
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True, deadline=None)
+hypothesis_settings.load_profile(HYPOTHESIS_PROFILE)
 
-# Explicit, session-unique project ids: SQLite reuses ids after a rolled-back test,
-# and ClickHouse data is not rolled back, so each test must get a fresh id.
-_project_ids = itertools.count(100_000 + (os.getpid() % 1000) * 1000)
+
+def examples(ci: int) -> int:
+    """max_examples for a property test that sets its own: `ci` under the ci profile (or
+    any other), at most the dev profile's number under dev."""
+    return min(ci, DEV_MAX_EXAMPLES) if HYPOTHESIS_PROFILE == "dev" else ci
+
+
+# The one source of ClickHouse project ids for the session (make_project and ch_project
+# both draw from it). SQLite reuses ids after a rolled-back test and ClickHouse data is
+# not rolled back, so every project, with or without a database row, gets an id no
+# other test of the session has used. The per-process block keeps a run with
+# SEXTANT_TEST_KEEP_VAR=1 clear of the ids an earlier run wrote.
+_project_ids = itertools.count(1_000_000 + (os.getpid() % 1000) * 1_000_000)
+
+
+class ChProject:
+    """What the query runners read from a Project (id, time zone, name), without a
+    database row: for tests that only write events and run queries."""
+
+    def __init__(self, pk: int, time_zone: str = "UTC"):
+        self.pk = self.id = pk
+        self.time_zone = time_zone
+        self.tz = ZoneInfo(time_zone)
+        self.name = f"generated {pk}"
 
 
 @pytest.fixture(autouse=True)
@@ -47,6 +76,17 @@ def clickhouse_schema():
     """Build the ClickHouse schema once per session from the real migrations."""
     migrate.run()
     yield
+
+
+@pytest.fixture(scope="session")
+def ch_project(clickhouse_schema):
+    """ch_project(time_zone="UTC") -> a ChProject with a fresh id. Session-scoped, so
+    hypothesis tests and module-scoped fixtures can call it once per example or module."""
+
+    def make(time_zone: str = "UTC") -> ChProject:
+        return ChProject(next(_project_ids), time_zone)
+
+    return make
 
 
 @pytest.fixture
@@ -63,10 +103,12 @@ def make_user(db):
 
 @pytest.fixture
 def make_project(db):
-    """A fresh project; its id is unique per test so ClickHouse data never collides."""
+    """A fresh project; its id is unique per test so ClickHouse data never collides.
+    `pk` re-creates the row of a project whose ClickHouse data a module-scoped fixture
+    wrote (an id from ch_project)."""
 
-    def make(name: str = "Test project", *, members: dict | None = None, **fields):
-        project = Project.objects.create(pk=next(_project_ids), name=name, **fields)
+    def make(name: str = "Test project", *, members: dict | None = None, pk: int | None = None, **fields):
+        project = Project.objects.create(pk=pk or next(_project_ids), name=name, **fields)
         for user, role in (members or {}).items():
             Membership.objects.create(user=user, project=project, role=role)
         return project

@@ -281,7 +281,7 @@ def insert(table: str, columns: dict[str, list]) -> int:
     _check_insert(table, columns)
     if not _rows(columns):
         return 0
-    faults.check(table)
+    faults.check()
     _record(f"INSERT INTO {table}")
     return backend().insert(table, columns)
 

@@ -37,7 +37,7 @@ def error_for(code: int) -> errors.ClickHouseError:
     return errors.from_message(f"Code: {code}. DB::Exception: {text} [injected]", code)
 
 
-def check(table: str) -> None:
+def check() -> None:
     """Raise the injected fault, if one is active (called by clickhouse.insert)."""
     code = _active
     path = os.environ.get(ENV)

@@ -3,55 +3,13 @@ and every member whose role has it gets it on their project."""
 
 from django.db import migrations
 
+from ._grants import granter, revoker
+
 CODENAME = "edit_insights"
 LABEL = "Save and change insights, dashboards, cohorts and path rules"
 # The roles that have it as this migration is written; a migration does not follow
 # governance.roles.ROLE_PERMISSIONS, which may change later.
 ROLES = ("admin", "analyst", "pm")
-
-
-def _permission(apps, db):
-    content_type, _ = (
-        apps.get_model("contenttypes", "ContentType")
-        .objects.using(db)
-        .get_or_create(app_label="analytics_app", model="project")
-    )
-    permission, _ = (
-        apps.get_model("auth", "Permission")
-        .objects.using(db)
-        .get_or_create(content_type=content_type, codename=CODENAME, defaults={"name": LABEL})
-    )
-    return content_type, permission
-
-
-def grant(apps, schema_editor):
-    """The guardian object permission for every membership of a role that has it
-    (what analytics_app.models.sync_permissions assigns on a membership's save)."""
-    db = schema_editor.connection.alias
-    UserObjectPermission = apps.get_model("guardian", "UserObjectPermission")
-    Membership = apps.get_model("analytics_app", "Membership")
-    content_type, permission = _permission(apps, db)
-    held = set(
-        UserObjectPermission.objects.using(db)
-        .filter(permission=permission)
-        .values_list("user_id", "object_pk")
-    )
-    UserObjectPermission.objects.using(db).bulk_create(
-        UserObjectPermission(
-            user_id=m.user_id, permission=permission, content_type=content_type, object_pk=str(m.project_id)
-        )
-        for m in Membership.objects.using(db).filter(role__in=ROLES).order_by("pk")
-        if (m.user_id, str(m.project_id)) not in held
-    )
-
-
-def revoke(apps, schema_editor):
-    db = schema_editor.connection.alias
-    apps.get_model("guardian", "UserObjectPermission").objects.using(db).filter(
-        permission__codename=CODENAME,
-        permission__content_type__app_label="analytics_app",
-        permission__content_type__model="project",
-    ).delete()
 
 
 class Migration(migrations.Migration):
@@ -82,5 +40,5 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        migrations.RunPython(grant, revoke),
+        migrations.RunPython(granter(CODENAME, LABEL, ROLES), revoker(CODENAME)),
     ]

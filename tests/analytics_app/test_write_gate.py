@@ -55,6 +55,12 @@ WRITES = [
         "project_members", (), {"email": "dana@example.com", "role": "admin"}, Permission.MANAGE_MEMBERS, True
     ),
     Write("member_update", ("membership_id",), {"role": "admin"}, Permission.MANAGE_MEMBERS),
+    Write(
+        "project_deletions",
+        (),
+        {"kind": "distinct_id", "identifier": "u1", "action": "confirm"},
+        Permission.MANAGE_PROJECT,
+    ),
 ]
 
 

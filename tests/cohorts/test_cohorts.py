@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import itertools
 import json
-import os
 import uuid
 
 import pytest
@@ -25,7 +23,7 @@ from cohorts.tasks import refresh_cohort
 from insights.blocks import SQLBuilder
 from retention.queries import RetentionQueryRunner
 from retention.spec import RetentionSpec
-from tests.conftest import EventBuilder
+from tests.conftest import EventBuilder, examples
 from tests.insights import reference as ref
 from trends.queries import TrendsQueryRunner
 from trends.spec import TrendsSpec
@@ -33,7 +31,6 @@ from trends.spec import TrendsSpec
 pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 6, 30, 12, tzinfo=dt.UTC)
-_ids = itertools.count(820_000 + (os.getpid() % 1000) * 100)
 
 
 def members(cohort: Cohort) -> set[uuid.UUID]:
@@ -157,7 +154,7 @@ event_row = st.fixed_dictionaries(
 
 
 @settings(
-    max_examples=30,
+    max_examples=examples(30),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -172,8 +169,8 @@ event_row = st.fixed_dictionaries(
     ),
     match=st.sampled_from(["all", "any"]),
 )
-def test_behavioral_cohorts_match_the_reference(rows, merges, tiers, groups, match):
-    project = Project.objects.create(pk=next(_ids), name="cohort ref")
+def test_behavioral_cohorts_match_the_reference(ch_project, rows, merges, tiers, groups, match):
+    project = Project.objects.create(pk=ch_project().pk, name="cohort ref")
     builder = EventBuilder(project.id)
     events = []
     for r in rows:

@@ -77,12 +77,6 @@ class FakeKind:
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    """The personas' passwords are hashed per test; a cheap hasher keeps this suite quick."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _clear_cache():
     cache.clear()
     yield

@@ -10,9 +10,9 @@ the time of day the test runs, so day buckets never split.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
-import re
+
+from tests.html import parse
 
 URL = "https://shop.example.com"
 
@@ -81,10 +81,9 @@ def seed(events) -> None:
 def figure(body: str, kind: str) -> dict:
     """The first plotly figure of `kind` in a page or tile (its JSON, parsed)."""
     marker = FIGURE_MARKERS[kind]
-    at = body.find(marker)
-    assert at >= 0, f"no {marker} element"
-    match = re.compile(r'<script type="application/json">(.*?)</script>', re.S).search(body, at)
-    return json.loads(match.group(1))
+    found = parse(body).select(f"[{marker}] script[type=application/json]")
+    assert found, f"no {marker} element"
+    return json.loads(found[0].text)
 
 
 def trace_numbers(fig: dict) -> list:
@@ -107,11 +106,6 @@ def trace_numbers(fig: dict) -> list:
 
 def table_text(body: str, css_class: str) -> list[list[str]]:
     """The cells of the first table with `css_class`, as text (links and tags dropped)."""
-    at = body.find(css_class)
-    assert at >= 0, f"no table {css_class}"
-    table = body[at : body.index("</table>", at)]
-    rows = []
-    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S):
-        cells = re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)
-        rows.append([html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in cells])
-    return rows
+    tables = parse(body).select(f"table.{css_class}")
+    assert tables, f"no table {css_class}"
+    return [[cell.text for cell in tr.iter() if cell.tag in ("td", "th")] for tr in tables[0].find_all("tr")]

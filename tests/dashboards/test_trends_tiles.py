@@ -3,13 +3,13 @@ default dashboard's specs checked against the real trends parser."""
 
 import datetime as dt
 import json
-import re
 
 import pytest
 
 from dashboards.defaults import DEFAULT_TILES, ensure_default_dashboard
 from dashboards.models import DashboardTile, Insight
 from insights.registry import KINDS
+from tests.html import parse
 
 from .conftest import url
 
@@ -43,8 +43,7 @@ def test_saved_trends_insight_renders_its_tile_with_the_right_number(
     tile_path = url("dashboard_tile", project, dashboard_id=dashboard.pk, tile_id=tile.pk)
 
     def number(**params) -> str:
-        body = alice_client.get(tile_path, params).content.decode()
-        return re.search(r'class="stat-value">\s*([^<]+?)\s*<', body).group(1)
+        return parse(alice_client.get(tile_path, params)).one(".stat-value").text
 
     assert number() == "3"
     assert number(date_from="-30d") == "4"  # the dashboard override widens the range
@@ -57,7 +56,8 @@ def test_invalid_trends_spec_is_a_form_error(alice_client, project):
         {"kind": "TrendsQuery", "spec": json.dumps(bad), "name": "Bad"},
         headers={"HX-Request": "true"},
     )
-    assert response.status_code == 400 and b"series" in response.content
+    assert response.status_code == 400
+    assert any("series" in e for e in parse(response).texts(".form-error[role=alert]"))
 
 
 def test_default_dashboard_specs_parse_and_render_with_trends(alice_client, project, events):
@@ -69,4 +69,4 @@ def test_default_dashboard_specs_parse_and_render_with_trends(alice_client, proj
     assert board is not None and board.tiles.count() == len(DEFAULT_TILES)
     for tile in board.tiles.all():
         response = alice_client.get(url("dashboard_tile", project, dashboard_id=board.pk, tile_id=tile.pk))
-        assert response.status_code == 200 and b"form-error" not in response.content, tile.insight.name
+        assert response.status_code == 200 and not parse(response).has(".form-error"), tile.insight.name

@@ -1,17 +1,14 @@
-"""Generated funnel data: one fresh ClickHouse project per hypothesis example, many
-small actors, inserted in one batch per table."""
+"""Generated funnel data: hypothesis draws the persons and their events (so a failure
+shrinks to the few events that matter), written into one fresh ClickHouse project per
+example, one batch per table."""
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
-import os
-import random
 import uuid
-from zoneinfo import ZoneInfo
 
-import pytest
+from hypothesis import strategies as st
 
 from analytics_app import clickhouse as ch
 
@@ -19,60 +16,73 @@ BASE = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 DATE_FROM = BASE.isoformat()
 DATE_TO = (BASE + dt.timedelta(minutes=8)).isoformat()
 NAMES = ["a", "b", "c", "d"]
-_ids = itertools.count(700_000 + (os.getpid() % 1000) * 1000)
 
 
-class FakeProject:
-    """What the runners need from a Project (no SQLite row needed)."""
+MISSING = "<missing>"
 
-    def __init__(self, pk: int, time_zone: str = "UTC"):
-        self.pk = self.id = pk
-        self.time_zone = time_zone
-        self.name = f"generated {pk}"
+# One event: which of its person's distinct_ids, what, when. Times sit on a 15-second
+# grid (ties, and steps exactly a window apart) from a minute before the range to past
+# its end, some half a second off the grid; `tiebreak` orders equal times (it is the
+# top of the event's uuid, which the stream order uses last).
+event_st = st.fixed_dictionaries(
+    {
+        "second_id": st.booleans(),
+        "event": st.sampled_from(NAMES + ["other"]),
+        "tick": st.integers(-4, 47),
+        "half_second": st.booleans(),
+        "plan": st.sampled_from(["free", "pro", "", None, MISSING]),
+        "org": st.sampled_from(["o1", "o2", "", MISSING]),
+        "session": st.sampled_from(["", "s1", "s2"]),
+        "tiebreak": st.integers(0, 2**32 - 1),
+    }
+)
+person_st = st.fixed_dictionaries(
+    {
+        "second_id": st.booleans(),
+        "tier": st.sampled_from(["gold", "silver", None, ""]),
+        "events": st.lists(event_st, min_size=1, max_size=9),
+    }
+)
 
-    @property
-    def tz(self):
-        return ZoneInfo(self.time_zone)
+
+def datasets(max_persons: int = 20):
+    """Persons (some with a second distinct_id merged into them), each with its events.
+    The count is drawn first (uniform-ish, not st.lists' small average), so most data
+    sets are busy enough to convert, and a failure still shrinks to one person."""
+    return st.integers(1, max_persons).flatmap(lambda n: st.lists(person_st, min_size=n, max_size=n))
 
 
-def generate(seed: int, n_persons: int = 30, max_events: int = 9, tie_grid: int = 15):
-    """(project, events for the reference, persons' properties). Events carry the
-    person at ingestion; person_distinct_ids merges some second distinct_ids into
-    the first one's person with a higher version (as $identify would)."""
-    rng = random.Random(seed)
-    project = FakeProject(next(_ids))
+def generate(project, dataset, tie_grid: int = 15):
+    """(project, events for the reference, persons' properties) for a drawn `dataset`,
+    written into the fresh `project` (a ch_project()). Events carry the person at
+    ingestion; person_distinct_ids merges each second distinct_id into the first one's
+    person with a higher version (as $identify would)."""
     pid = project.id
     events, ref_events, mapping, persons = [], [], [], {}
-    for p in range(n_persons):
+    for p, drawn in enumerate(dataset):
         main = f"u{p}"
         person = uuid.uuid5(uuid.NAMESPACE_URL, f"{pid}/{main}")
-        dids = [main] + ([f"u{p}x"] if rng.random() < 0.3 else [])
+        dids = [main] + ([f"u{p}x"] if drawn["second_id"] else [])
         mapping.append((main, person, 1))
         for extra in dids[1:]:
             own = uuid.uuid5(uuid.NAMESPACE_URL, f"{pid}/{extra}")
             mapping.append((extra, own, 1))
             mapping.append((extra, person, 2))
-        tier = rng.choice(["gold", "silver", None, ""])
-        persons[person] = {} if tier is None else {"tier": tier}
-        for _ in range(rng.randint(1, max_events)):
-            did = rng.choice(dids)
-            name = rng.choice(NAMES + ["other"])
+        persons[person] = {} if drawn["tier"] is None else {"tier": drawn["tier"]}
+        for i, e in enumerate(drawn["events"]):
+            did = dids[-1] if e["second_id"] else main
             ts = BASE + dt.timedelta(
-                seconds=rng.randrange(-60, 720, tie_grid), microseconds=rng.choice([0, 0, 0, 500_000])
+                seconds=e["tick"] * tie_grid, microseconds=500_000 if e["half_second"] else 0
             )
-            props = {}
-            for key, choices in (("plan", ["free", "pro", "", None]), ("org", ["o1", "o2", ""])):
-                roll = rng.choice(choices + ["<missing>"])
-                if roll != "<missing>":
-                    props[key] = roll
-            session = rng.choice(["", f"{p}-s1", f"{p}-s2"])
-            ev_uuid = uuid.UUID(int=rng.getrandbits(128), version=4)
+            props = {key: e[key] for key in ("plan", "org") if e[key] != MISSING}
+            session = f"{p}-{e['session']}" if e["session"] else ""
+            ev_uuid = uuid.UUID(int=(e["tiebreak"] << 96) | (p << 16) | i, version=4)
             ingest_person = uuid.uuid5(uuid.NAMESPACE_URL, f"{pid}/{did}")
-            events.append((str(ev_uuid), name, did, str(ingest_person), ts, json.dumps(props), session))
+            events.append((str(ev_uuid), e["event"], did, str(ingest_person), ts, json.dumps(props), session))
             ref_events.append(
                 {
                     "uuid": ev_uuid,
-                    "event": name,
+                    "event": e["event"],
                     "person_id": person,
                     "ts": ts,
                     "props": props,
@@ -112,8 +122,3 @@ def generate(seed: int, n_persons: int = 30, max_events: int = 9, tie_grid: int 
         },
     )
     return project, ref_events, persons
-
-
-@pytest.fixture
-def generated():
-    return generate

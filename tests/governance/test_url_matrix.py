@@ -93,6 +93,7 @@ MATRIX: dict[str, object] = {
     "member_create_user": PostOnly(),
     "invite_accept": Public(404, ("invite_token",)),  # an unknown link
     "project_audit_export": Project(P.VIEW_AUDIT_LOG),
+    "project_deletions": Project(P.MANAGE_PROJECT),
     "member_update": PostOnly(("membership_id",)),
     "api_keys": SignedIn(200),
     "plan": Project(P.VIEW_INSIGHTS),

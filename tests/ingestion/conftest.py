@@ -22,7 +22,6 @@ from ingestion import persons, stream, views, writer
 
 @pytest.fixture(autouse=True)
 def fresh_ingestion_state(request, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast persona setup
     views.clear_token_cache()
     persons.store.clear()
     writer.recent.clear()

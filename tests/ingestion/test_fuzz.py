@@ -14,11 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingestion.decoder import DecodeError, parse_json, payload_bytes, to_batch
+from tests.conftest import examples
 
 from .conftest import count_events, ingested
 
 FUZZ = settings(
-    max_examples=150,
+    max_examples=examples(150),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -187,7 +188,7 @@ property_trees = st.recursive(
 
 
 @pytest.mark.django_db
-@settings(FUZZ, max_examples=60)
+@settings(FUZZ, max_examples=examples(60))
 @given(props=st.dictionaries(path_keys, property_trees, max_size=5))
 def test_the_door_refuses_exactly_the_properties_clickhouse_refuses(project, props):
     """property_path_conflict agrees with the events table: a row it passes is stored, a row
@@ -215,7 +216,7 @@ def test_the_door_refuses_exactly_the_properties_clickhouse_refuses(project, pro
 
 
 @pytest.mark.django_db
-@settings(FUZZ, max_examples=60)
+@settings(FUZZ, max_examples=examples(60))
 @given(
     token=st.text(max_size=8).map(lambda t: t + "\x00") | st.text(alphabet="\x00ab", max_size=6),
     path=st.sampled_from(["/e/", "/batch/", "/flags/", "/decide", "/s/"]),

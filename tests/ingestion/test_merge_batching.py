@@ -28,6 +28,7 @@ from ingestion.views import project_for_token
 from insights.blocks import EventSource, SQLBuilder
 from retention.queries import RetentionQueryRunner
 from retention.spec import RetentionSpec
+from tests.conftest import examples
 from tests.funnels import reference as funnel_ref
 from tests.retention import reference as retention_ref
 from trends.queries import TrendsQueryRunner
@@ -549,7 +550,7 @@ def concurrent(project, stories: list[list[dict]], rng: random.Random) -> None:
 
 
 @settings(
-    max_examples=6,
+    max_examples=examples(6),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

@@ -103,7 +103,7 @@ def test_injected_faults_raise_the_layers_real_classes(project, code, cls):
 
 
 @pytest.fixture
-def embedded(settings):
+def embedded():
     if stream.enabled():
         pytest.skip("embedded writer path (no REDIS_URL)")
     yield writer_module.writer

@@ -4,8 +4,6 @@ zero-fill, breakdown Other/(none), compare, drill-down."""
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-import os
 import zoneinfo
 
 import pytest
@@ -17,16 +15,8 @@ from tests.conftest import EventBuilder
 from trends.queries import TrendsPersonsQueryRunner, TrendsQueryRunner
 from trends.spec import TrendsSpec
 
-_ids = itertools.count(800_000 + (os.getpid() % 1000) * 100)
 LA = zoneinfo.ZoneInfo("America/Los_Angeles")
 IST = zoneinfo.ZoneInfo("Asia/Kolkata")
-
-
-class FakeProject:
-    def __init__(self, time_zone="UTC"):
-        self.pk = self.id = next(_ids)
-        self.time_zone = time_zone
-        self.tz = zoneinfo.ZoneInfo(time_zone)
 
 
 def run(project, **body):
@@ -39,8 +29,8 @@ def by_date(series):
 
 
 @pytest.mark.parametrize("zone", ["America/Los_Angeles", "Asia/Kolkata"])
-def test_events_around_local_midnight_land_in_their_local_day(zone):
-    project = FakeProject(zone)
+def test_events_around_local_midnight_land_in_their_local_day(ch_project, zone):
+    project = ch_project(zone)
     tz = project.tz
     b = EventBuilder(project.id)
     b.add("e", "a", dt.datetime(2026, 5, 1, 23, 59, 59, tzinfo=tz))
@@ -61,8 +51,8 @@ def test_events_around_local_midnight_land_in_their_local_day(zone):
 
 
 @pytest.mark.parametrize(("day", "hours"), [(dt.date(2026, 3, 8), 23), (dt.date(2026, 11, 1), 25)])
-def test_dst_days_have_23_or_25_hourly_buckets_and_one_daily_bucket(day, hours):
-    project = FakeProject("America/Los_Angeles")
+def test_dst_days_have_23_or_25_hourly_buckets_and_one_daily_bucket(ch_project, day, hours):
+    project = ch_project("America/Los_Angeles")
     b = EventBuilder(project.id)
     start = dt.datetime.combine(day, dt.time(), tzinfo=LA).astimezone(dt.UTC)
     for h in range(hours):  # one event 30 minutes into every real hour of the local day
@@ -78,8 +68,8 @@ def test_dst_days_have_23_or_25_hourly_buckets_and_one_daily_bucket(day, hours):
     assert daily.data == [hours, 0]
 
 
-def test_weeks_start_monday_in_the_project_zone():
-    project = FakeProject("America/Los_Angeles")
+def test_weeks_start_monday_in_the_project_zone(ch_project):
+    project = ch_project("America/Los_Angeles")
     b = EventBuilder(project.id)
     b.add("e", "a", dt.datetime(2026, 5, 10, 23, 30, tzinfo=LA))  # Sunday 23:30 local (Monday 06:30 UTC)
     b.add("e", "a", dt.datetime(2026, 5, 11, 0, 0, tzinfo=LA))  # Monday 00:00 local
@@ -89,8 +79,8 @@ def test_weeks_start_monday_in_the_project_zone():
     assert s.data == [1, 1]
 
 
-def test_months_in_the_project_zone():
-    project = FakeProject("Asia/Kolkata")
+def test_months_in_the_project_zone(ch_project):
+    project = ch_project("Asia/Kolkata")
     b = EventBuilder(project.id)
     b.add("e", "a", dt.datetime(2026, 1, 31, 23, 0, tzinfo=IST))
     b.add("e", "a", dt.datetime(2026, 2, 1, 0, 10, tzinfo=IST))  # still January in UTC
@@ -101,8 +91,8 @@ def test_months_in_the_project_zone():
     assert s.data == [1, 1, 1]
 
 
-def test_zero_filled_range_has_a_point_for_every_day():
-    project = FakeProject()
+def test_zero_filled_range_has_a_point_for_every_day(ch_project):
+    project = ch_project()
     b = EventBuilder(project.id)
     now = dt.datetime.now(dt.UTC)
     b.add("e", "a", now - dt.timedelta(days=3)).add("e", "b", now - dt.timedelta(days=3)).add("e", "a", now)
@@ -113,8 +103,8 @@ def test_zero_filled_range_has_a_point_for_every_day():
     assert s.total == 3
 
 
-def test_breakdown_keeps_the_top_values_and_folds_the_rest_into_other():
-    project = FakeProject()
+def test_breakdown_keeps_the_top_values_and_folds_the_rest_into_other(ch_project):
+    project = ch_project()
     b = EventBuilder(project.id)
     t = dt.datetime(2026, 5, 2, 12, tzinfo=dt.UTC)
     for browser, n in [("Chrome", 5), ("Safari", 3), ("Firefox", 2), ("Edge", 1)]:
@@ -145,8 +135,8 @@ def test_breakdown_keeps_the_top_values_and_folds_the_rest_into_other():
     }
 
 
-def test_pii_breakdown_values_are_masked():
-    project = FakeProject()
+def test_pii_breakdown_values_are_masked(ch_project):
+    project = ch_project()
     b = EventBuilder(project.id)
     b.add("e", "a", dt.datetime(2026, 5, 2, tzinfo=dt.UTC), {"email": "ann@example.com"}).flush()
     result = run(project, date_from="2026-05-02", date_to="2026-05-02", breakdown={"property": "email"})
@@ -155,8 +145,8 @@ def test_pii_breakdown_values_are_masked():
     assert "ann@example.com" in str(result.to_json(Presenter.unrestricted()))
 
 
-def test_compare_returns_the_previous_period_with_the_same_length():
-    project = FakeProject()
+def test_compare_returns_the_previous_period_with_the_same_length(ch_project):
+    project = ch_project()
     b = EventBuilder(project.id)
     b.add("e", "a", dt.datetime(2026, 5, 8, 10, tzinfo=dt.UTC))  # current, day 1
     b.add("e", "a", dt.datetime(2026, 5, 14, 10, tzinfo=dt.UTC))  # current, last day
@@ -172,8 +162,8 @@ def test_compare_returns_the_previous_period_with_the_same_length():
     assert previous.dates[0] == dt.datetime(2026, 5, 1, tzinfo=dt.UTC) and len(previous.dates) == 7
 
 
-def test_weekly_and_monthly_active_count_persons_in_the_trailing_window():
-    project = FakeProject()
+def test_weekly_and_monthly_active_count_persons_in_the_trailing_window(ch_project):
+    project = ch_project()
     b = EventBuilder(project.id)
     b.add("e", "a", dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC))
     b.add("e", "b", dt.datetime(2026, 5, 5, 12, tzinfo=dt.UTC))
@@ -185,8 +175,8 @@ def test_weekly_and_monthly_active_count_persons_in_the_trailing_window():
     assert mau.data == [2, 2, 2, 2] and mau.total == 1
 
 
-def test_drill_down_persons_match_the_point():
-    project = FakeProject()
+def test_drill_down_persons_match_the_point(ch_project):
+    project = ch_project()
     b = EventBuilder(project.id)
     t = dt.datetime(2026, 5, 2, 12, tzinfo=dt.UTC)
     b.add("e", "a", t, {"$browser": "Chrome"}).add("e", "a", t, {"$browser": "Chrome"}).add(
@@ -263,8 +253,8 @@ def test_spec_json_round_trips():
     assert TrendsSpec.from_json(spec.to_json()) == spec
 
 
-def test_materialized_browser_column_keeps_the_property_text_semantics():
-    project = FakeProject()
+def test_materialized_browser_column_keeps_the_property_text_semantics(ch_project):
+    project = ch_project()
     b = EventBuilder(project.id)
     t = dt.datetime(2026, 5, 2, 12, tzinfo=dt.UTC)
     for value in ["Chrome", 42, None, "missing", True]:

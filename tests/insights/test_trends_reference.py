@@ -10,30 +10,19 @@ the upper middle of an even count).
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-import os
-import zoneinfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import EventBuilder
+from tests.conftest import EventBuilder, examples
 from tests.insights import reference as ref
 from trends.queries import TrendsQueryRunner
 from trends.spec import TrendsSpec
 
-_ids = itertools.count(700_000 + (os.getpid() % 1000) * 100)
 START = dt.date(2026, 5, 1)
 DAYS = 10
 NUMBERS = [1, 2.5, -3, 10, "7", "x", True, None, 0.25, 1000]
-
-
-class FakeProject:
-    def __init__(self, pk, time_zone="UTC"):
-        self.pk = self.id = pk
-        self.time_zone = time_zone
-        self.tz = zoneinfo.ZoneInfo(time_zone)
 
 
 def quantile_exact(values: list[float], level: float) -> float:
@@ -118,7 +107,7 @@ MATHS = [
 ]
 
 
-@settings(max_examples=45, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(45), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=st.lists(row, min_size=0, max_size=40),
     merges=st.lists(
@@ -128,8 +117,8 @@ MATHS = [
     series_filters=st.lists(simple_filter, min_size=len(MATHS), max_size=len(MATHS)),
     event=st.sampled_from(["view", "buy"]),
 )
-def test_trends_match_the_reference(rows, merges, global_filters, series_filters, event):
-    project = FakeProject(next(_ids))
+def test_trends_match_the_reference(ch_project, rows, merges, global_filters, series_filters, event):
+    project = ch_project()
     builder = EventBuilder(project.id)
     prepared = []
     for r in rows:
@@ -173,8 +162,8 @@ def test_trends_match_the_reference(rows, merges, global_filters, series_filters
         assert got.total == pytest.approx(total), s
 
 
-def test_merged_identities_count_once():
-    project = FakeProject(next(_ids))
+def test_merged_identities_count_once(ch_project):
+    project = ch_project()
     builder = EventBuilder(project.id)
     t = dt.datetime(2026, 5, 2, 12, tzinfo=dt.UTC)
     builder.add("view", "anon-1", t).add("view", "user@x", t + dt.timedelta(hours=1)).add("view", "other", t)

@@ -10,6 +10,7 @@ import pytest
 from analytics_app import clickhouse as ch
 from analytics_app.errors import BadRequest
 from insights import views_common
+from tests.html import form_errors, parse
 from trends.spec import TrendsSpec
 
 TEMPLATE = "trends/trends.html"
@@ -39,20 +40,25 @@ def test_a_query_over_the_limits_is_a_422_with_the_reason(rf):
 
     response = views_common.render_builder(_request(rf, HTMX), TEMPLATE, {}, None, fill)
     assert response.status_code == 422
-    html = response.content.decode()
-    assert views_common.TOO_LARGE in html and 'class="form-errors"' in html and "<code>query</code>" in html
+    doc = parse(response)
+    assert doc.one("[role=alert] strong").text == views_common.TOO_LARGE and list(form_errors(doc)) == [
+        "query"
+    ]
 
 
 def test_form_errors_are_400_and_a_failing_query_replaces_them(rf):
     form_error = BadRequest("Invalid TrendsQuery.", {"interval": "must be one of hour, day"})
     response = views_common.render_builder(_request(rf, HTMX), TEMPLATE, {}, form_error, None)
-    assert response.status_code == 400 and "must be one of hour, day" in response.content.decode()
+    assert response.status_code == 400
+    assert form_errors(parse(response)) == {"interval": "must be one of hour, day"}
 
     def fill():
         raise BadRequest("Invalid drill-down.", {"q": "bad"})
 
     response = views_common.render_builder(_request(rf, HTMX), TEMPLATE, {}, None, fill)
-    assert response.status_code == 400 and "Invalid drill-down." in response.content.decode()
+    assert response.status_code == 400
+    doc = parse(response)
+    assert doc.one("[role=alert] strong").text == "Invalid drill-down." and form_errors(doc) == {"q": "bad"}
 
 
 @pytest.mark.django_db
@@ -76,8 +82,9 @@ def test_a_drill_down_with_bad_input_is_its_partial_with_the_reason_400(rf):
 
     response = views_common.render_drill(rf.get("/"), f"{TEMPLATE}#persons", {}, fill)
     assert response.status_code == 400
-    html = response.content.decode()
-    assert "Invalid drill-down." in html and "<code>series</code>: must be a series number" in html
+    doc = parse(response)
+    assert doc.one("[role=alert] strong").text == "Invalid drill-down."
+    assert form_errors(doc) == {"series": "must be a series number"}
 
 
 def test_a_drill_down_over_the_limits_is_its_partial_with_the_reason_422(rf):
@@ -86,8 +93,10 @@ def test_a_drill_down_over_the_limits_is_its_partial_with_the_reason_422(rf):
 
     response = views_common.render_drill(rf.get("/"), f"{TEMPLATE}#persons", {}, fill)
     assert response.status_code == 422
-    html = response.content.decode()
-    assert views_common.TOO_LARGE in html and "<code>query</code>" in html
+    doc = parse(response)
+    assert doc.one("[role=alert] strong").text == views_common.TOO_LARGE and list(form_errors(doc)) == [
+        "query"
+    ]
 
 
 def test_a_drill_down_q_that_is_not_json_names_the_field():

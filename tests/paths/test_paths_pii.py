@@ -18,6 +18,7 @@ from governance.presenter import Presenter
 from insights.registry import KINDS
 from paths.masking import FULL_MASK, KIND_EVENT, KIND_PAGEVIEW, KIND_SCREEN, NodeMasker
 from paths.queries import PathsQueryRunner
+from tests.conftest import examples
 from tests.lazy import with_lazy_parts
 
 pytestmark = pytest.mark.django_db
@@ -182,7 +183,7 @@ def test_dashboard_tile_masks_for_the_viewer(project, pii_paths, url_is_pii):
 names = st.text(alphabet="/abc?=&@.xe", min_size=1, max_size=12)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     st.sets(names, min_size=1, max_size=40),
     st.sampled_from([0, KIND_PAGEVIEW, KIND_SCREEN, KIND_EVENT, KIND_PAGEVIEW | KIND_EVENT]),

@@ -11,6 +11,7 @@ import pytest
 from analytics_app.query_api import REGISTRY
 from insights.registry import KINDS
 from paths.models import PathCleaningRule
+from tests.html import parse
 from tests.lazy import lazy_urls
 
 pytestmark = pytest.mark.django_db
@@ -33,6 +34,13 @@ def some_paths(events):
     return events
 
 
+def sankey(doc) -> dict:
+    """The Sankey trace of the page's (or tile's) one paths figure."""
+    (trace,) = json.loads(doc.one("[data-paths-figure] script").text)["data"]
+    assert trace["type"] == "sankey"
+    return trace
+
+
 def url(project, name="", **params) -> str:
     return f"/project/{project.pk}/paths/{name}" + ("?" + urlencode(params, doseq=True) if params else "")
 
@@ -43,15 +51,20 @@ def test_full_page_renders_builder_sankey_and_tables(alice_client, project, some
     )
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'id="paths-form"' in html and "data-paths-figure" in html and '"sankey"' in html
-    assert "/product/:id" in html and 'list="path-nodes"' in html and '<option value="/">' in html
-    assert "Top complete paths" not in html  # loaded after the Sankey
+    doc = parse(html)
+    assert doc.has("form#paths-form") and "/product/:id" in " ".join(
+        sankey(doc.one("section#result"))["node"]["label"]
+    )
+    assert doc.one("input[name=point]").attrs["list"] == "path-nodes"
+    assert "/" in [o.attrs["value"] for o in doc.select("datalist#path-nodes option")]
+    assert not doc.find("h3", text="Top complete paths")  # loaded after the Sankey
     (top_url,) = lazy_urls(html)
     top = alice_client.get(top_url, headers={"HX-Request": "true"})
     assert top.status_code == 200
-    top_html = top.content.decode()
-    assert "<html" not in top_html and "Top complete paths" in top_html
-    assert "/product/:id → /buy" in top_html  # the query's own cleaning rule applies
+    top_doc = parse(top)
+    assert top_doc.is_fragment and top_doc.texts("h3") == ["Top complete paths"]
+    paths = [tr.find("td").text for tr in top_doc.select("table.top-paths tbody tr")]
+    assert "/ → /product/:id → /buy" in paths  # the query's own cleaning rule applies
 
 
 def test_top_paths_bad_spec_is_400_and_needs_the_gate(alice_client, client, charlie, project):
@@ -69,9 +82,9 @@ def test_top_paths_bad_spec_is_400_and_needs_the_gate(alice_client, client, char
 def test_htmx_request_renders_only_the_result_partial(alice_client, project, some_paths):
     response = alice_client.get(url(project, date_from="-7d", point="/"), headers={"HX-Request": "true"})
     assert response.status_code == 200
-    html = response.content.decode()
-    assert html.lstrip().startswith('<section id="result"') and "paths-form" not in html
-    assert '"sankey"' in html
+    doc = parse(response)
+    assert [c for c in doc.children if not isinstance(c, str)] == [doc.one("section#result")]
+    assert not doc.has("#paths-form") and sankey(doc)
 
 
 def test_q_reopens_the_same_state(alice_client, project, some_paths):
@@ -84,8 +97,10 @@ def test_q_reopens_the_same_state(alice_client, project, some_paths):
             "exclude": ["/blog/x"],
         }
     )
-    html = alice_client.get(url(project, q=q)).content.decode()
-    assert 'name="point" value="/"' in html and 'value="3"' in html and "/blog/x</textarea>" in html
+    form = parse(alice_client.get(url(project, q=q))).one("form#paths-form")
+    assert form.one("input[name=point]").attrs["value"] == "/"
+    assert form.one("input[name=step_limit]").attrs["value"] == "3"
+    assert form.one("textarea[name=exclude]").text == "/blog/x"
 
 
 @pytest.mark.parametrize(
@@ -99,9 +114,9 @@ def test_q_reopens_the_same_state(alice_client, project, some_paths):
 def test_bad_params_are_400_with_form_errors(alice_client, project, params, field):
     response = alice_client.get(url(project, **params))
     assert response.status_code == 400
-    assert field in response.content.decode()
+    assert parse(response).texts("[role=alert] .form-errors code") == [field]
     partial = alice_client.get(url(project, **params), headers={"HX-Request": "true"})
-    assert partial.status_code == 400 and 'role="alert"' in partial.content.decode()
+    assert partial.status_code == 400 and parse(partial).texts("[role=alert] .form-errors code") == [field]
 
 
 def test_exec_can_view(client, bob, project, some_paths):
@@ -116,9 +131,8 @@ def test_stranger_gets_404(client, charlie, project):
 
 
 def test_navigation_lists_paths(alice_client, project):
-    assert (
-        f'href="/project/{project.pk}/paths/"' in alice_client.get(f"/project/{project.pk}/").content.decode()
-    )
+    page = parse(alice_client.get(f"/project/{project.pk}/"))
+    assert page.find("a", href=f"/project/{project.pk}/paths/", text="Paths")
 
 
 def test_drill_down_lists_sessions_with_person_and_replay_links(alice_client, project, some_paths):
@@ -127,10 +141,10 @@ def test_drill_down_lists_sessions_with_person_and_replay_links(alice_client, pr
         url(project, "sessions/", q=q, node="1_/", target="2_/product/12"), headers={"HX-Request": "true"}
     )
     assert response.status_code == 200
-    html = response.content.decode()
     person = some_paths.person_for("u0")
-    assert f"/project/{project.pk}/persons/{person}/" in html
-    assert f"/project/{project.pk}/replay/s0?at=" in html and "/replay/s1" not in html
+    (row,) = parse(response).select("table.paths-sessions tbody tr")
+    assert row.find("a").attrs["href"] == f"/project/{project.pk}/persons/{person}/"
+    assert row.one("a.replay-link").attrs["href"].startswith(f"/project/{project.pk}/replay/s0?at=")
 
 
 def test_drill_down_bad_params_are_400(alice_client, project):
@@ -145,7 +159,10 @@ def test_cleaning_rules_editor_admin_adds_and_deletes(alice_client, project):
         {"regex": r"/product/\d+", "alias": "/product/:id"},
         headers={"HX-Request": "true"},
     )
-    assert response.status_code == 200 and "/product/:id" in response.content.decode()
+    assert response.status_code == 200
+    assert [
+        [td.text for td in tr.find_all("td")][1:3] for tr in parse(response).select("#rules tbody tr")
+    ] == [[r"/product/\d+", "/product/:id"]]
     rule = PathCleaningRule.objects.get(project=project)
     assert alice_client.post(url(project, "cleaning/"), {"regex": "(", "alias": "x"}).status_code == 400
     assert alice_client.post(url(project, f"cleaning/{rule.pk}/delete/")).status_code == 200
@@ -165,8 +182,11 @@ def test_cleaning_preview_shows_what_a_rule_changes(alice_client, project, some_
         headers={"HX-Request": "true"},
     )
     assert response.status_code == 200
-    html = response.content.decode()
-    assert "/product/12" in html and "/product/:id" in html and "/blog/:post" in html
+    rows = {
+        tr.find_all("td")[1].text: tr.find_all("td")[2].text
+        for tr in parse(response).select("#preview tbody tr")
+    }
+    assert rows["/product/12"] == "/product/:id ✎" and rows["/blog/x"] == "/blog/:post ✎" and rows["/"] == "/"
     assert (
         alice_client.get(url(project, "cleaning/preview/", rule_regex="(", rule_alias="x")).status_code == 400
     )
@@ -219,4 +239,4 @@ def test_insight_kind_runs_and_renders_a_tile(project, some_paths):
     assert kind.parse(kind.to_json(spec), project) == spec
     result = kind.run(project, kind.with_date_range(spec, "-30d"))
     html = kind.render_tile(None, project, spec, result)
-    assert "data-paths-figure" in html and '"sankey"' in html
+    assert sankey(parse(html))

@@ -1,12 +1,13 @@
 """The recordings list: GET /api/projects/<id>/recordings/ and the page.
 
 Sessions are written through the ingestion path (so summaries are real), persons
-through EventBuilder; every filter and sort is checked against a Python filter
-over tests/replay/reference.py summaries.
+through EventBuilder, once per module (the `recordings` fixture); every filter and
+sort is checked against a Python filter over tests/replay/reference.py summaries.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import uuid
@@ -16,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics_app import clickhouse as ch
-from analytics_app.models import Membership
+from analytics_app.models import Membership, Project
 from cohorts.models import Cohort
 from governance.roles import Role
-from tests.conftest import EventBuilder
+from tests.conftest import EventBuilder, examples
 
 from . import reference
 from .test_summary import send
@@ -73,9 +74,12 @@ PEOPLE = {
 }
 
 
-@pytest.fixture
-def data(project):
-    """12 sessions over 3 persons (ann also has an anonymous id merged into her)."""
+@pytest.fixture(scope="module")
+def recordings(ch_project):
+    """12 sessions over 3 persons (ann also has an anonymous id merged into her), written
+    once for the module into one ClickHouse project; the tests only read them."""
+    project_id = ch_project().id
+    project = Project(pk=project_id, name="Acme")  # never saved: ingestion only reads its settings
     builder = EventBuilder(project.id)
     builder.merge("anon-ann", into="ann")
     sessions = {}
@@ -100,7 +104,7 @@ def data(project):
         events = session_events(start, seconds=seconds, clicks=clicks, errors=errors, rage=rage, url=url)
         chunk = uuid.uuid4()
         send(project, session_id, [(chunk, events)], distinct_id=did)
-        sessions[session_id] = {"distinct_id": did, **reference.summarize([(chunk, events)], did)}
+        sessions[session_id] = {"distinct_id": did, "index": i, **reference.summarize([(chunk, events)], did)}
         if i in (1, 3, 7):  # these sessions also did "purchase" (plan=pro only in 1 and 7)
             builder.add(
                 "purchase",
@@ -125,7 +129,25 @@ def data(project):
             "version": [1] * len(PEOPLE),
         },
     )
-    return {"sessions": sessions, "persons": {d: builder.person_for(d) for d in PEOPLE}, "builder": builder}
+    return {
+        "project_id": project_id,
+        "sessions": sessions,
+        "persons": {d: builder.person_for(d) for d in PEOPLE},
+    }
+
+
+@pytest.fixture
+def project(request, make_project, alice, bob):
+    """alice is admin, bob an exec, as in tests/conftest.py. A test that reads `data` gets
+    the project the module's recordings are in (its database row made again for the
+    test); any other test gets a fresh, empty project it may write to."""
+    pk = request.getfixturevalue("recordings")["project_id"] if "data" in request.fixturenames else None
+    return make_project("Acme", members={alice: Role.ADMIN, bob: Role.EXEC}, pk=pk)
+
+
+@pytest.fixture
+def data(recordings, project):
+    return copy.deepcopy(recordings)
 
 
 def api(client, project, **params):
@@ -195,8 +217,6 @@ def test_sorts_match_the_reference(alice_client, project, data, order):
     ],
 )
 def test_filters_match_the_reference(alice_client, project, data, params, keep):
-    for i, s in enumerate(data["sessions"].values()):
-        s["index"] = i
     assert ids(api(alice_client, project, **params)) == expected(data, keep=keep)
 
 
@@ -432,7 +452,7 @@ def keep_for(params: dict):
 
 
 @settings(
-    max_examples=40,
+    max_examples=examples(40),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -23,6 +23,7 @@ from replay import synthetic
 from replay.format import compress_event, decompress_event
 from replay.ingest import process_snapshots
 from replay.queries import session_snapshots
+from tests.conftest import examples
 
 from . import reference
 
@@ -125,7 +126,7 @@ def stored(project, session_id) -> dict:
 
 
 @settings(
-    max_examples=60,
+    max_examples=examples(60),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

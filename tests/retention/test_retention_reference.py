@@ -8,19 +8,15 @@ Each example is a fresh project with all its events inserted at once.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-import os
-import zoneinfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from retention.queries import RetentionQueryRunner
 from retention.spec import RetentionSpec
-from tests.conftest import EventBuilder
+from tests.conftest import EventBuilder, examples
 from tests.retention import reference as ref
 
-_ids = itertools.count(760_000 + (os.getpid() % 1000) * 100)
 # Ranges that contain a DST change in both zones (US: Mar 8 / Nov 1; EU: Mar 29 / Oct 25, 2026).
 RANGES = {
     "day": [
@@ -40,13 +36,6 @@ FILTERS = [
 ]
 
 
-class FakeProject:
-    def __init__(self, pk, time_zone):
-        self.pk = self.id = pk
-        self.time_zone = time_zone
-        self.tz = zoneinfo.ZoneInfo(time_zone)
-
-
 row = st.fixed_dictionaries(
     {
         "event": st.sampled_from(["open", "buy"]),
@@ -61,7 +50,7 @@ row = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=st.lists(row, min_size=0, max_size=45),
     merges=st.lists(
@@ -78,6 +67,7 @@ row = st.fixed_dictionaries(
     global_filters=st.sampled_from(FILTERS[:2] + [[{"key": "plan", "operator": "is_set"}]]),
 )
 def test_retention_matches_the_reference(
+    ch_project,
     rows,
     merges,
     period,
@@ -90,7 +80,7 @@ def test_retention_matches_the_reference(
     returning_filters,
     global_filters,
 ):
-    project = FakeProject(next(_ids), zone)
+    project = ch_project(zone)
     date_from, date_to = RANGES[period][range_index % len(RANGES[period])]
     # Spread events over the range scaled by period (months span ~100 days already).
     scale = {"day": 0.15, "week": 0.6, "month": 1.5}[period]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from urllib.parse import quote
 
 import pytest
@@ -11,6 +12,7 @@ from django.urls import reverse
 
 from analytics_app.query_api import REGISTRY
 from insights.registry import KINDS
+from tests.html import parse
 
 pytestmark = pytest.mark.django_db
 
@@ -44,13 +46,15 @@ DAILY = {
 def test_full_page_renders_builder_matrix_and_curve(alice_client, project, some_events):
     response = alice_client.get(url(project, **DAILY))
     assert response.status_code == 200
-    html = response.content.decode()
-    assert "<html" in html and 'id="retention-form"' in html and 'id="result"' in html
-    assert 'class="retention-matrix"' in html and "plotly.min.js" in html and "data-retention-figure" in html
-    assert '<option value="open">' in html  # event autocomplete
-    assert 'hx-push-url="true"' in html
-    assert 'title="' in html and "of 2 persons" in html  # exact numbers on hover
-    assert "Day 1 retention" in html  # summary card
+    doc = parse(response)
+    assert not doc.is_fragment and doc.has("section#result table.retention-matrix")
+    assert doc.has("section#result [data-retention-figure]")
+    assert doc.find("script", src=re.compile(r"plotly\.min\.js$"))
+    assert [o.attrs["value"] for o in doc.select("datalist#event-names option")] == ["open"]  # autocomplete
+    assert doc.one("form#retention-form").attrs["hx-push-url"] == "true"
+    titles = [td.attrs["title"] for td in doc.select("table.retention-matrix td[title]")]
+    assert any(t.endswith("Day 1: 1 of 2 persons (50.0%)") for t in titles)  # exact numbers on hover
+    assert doc.texts(".summary-cards .stat-label") == ["Day 1 retention"]
 
 
 def test_default_page_renders_without_parameters(alice_client, project, some_events):
@@ -60,9 +64,9 @@ def test_default_page_renders_without_parameters(alice_client, project, some_eve
 def test_htmx_request_renders_only_the_result_partial(alice_client, project, some_events):
     response = alice_client.get(url(project, **DAILY, show="count"), headers={"HX-Request": "true"})
     assert response.status_code == 200
-    html = response.content.decode()
-    assert "<html" not in html and 'id="retention-form"' not in html
-    assert html.strip().startswith('<section id="result"')
+    doc = parse(response)
+    assert doc.is_fragment and not doc.has("#retention-form")
+    assert [c for c in doc.children if not isinstance(c, str)] == [doc.one("section#result")]
 
 
 def test_get_fields_and_q_reopen_the_same_matrix(alice_client, project, some_events):
@@ -79,20 +83,21 @@ def test_get_fields_and_q_reopen_the_same_matrix(alice_client, project, some_eve
     q = alice_client.get(url(project, q=json.dumps(spec), show="count"))
     assert fields.status_code == q.status_code == 200
     for response in (fields, q):
-        html = response.content.decode()
-        assert "2 of 2 persons" in html  # the cohort of day 0 is u1 and u2
+        titles = [td.attrs["title"] for td in parse(response).select("table.retention-matrix td[title]")]
+        assert any(t.endswith("Day 0: 2 of 2 persons (100.0%)") for t in titles)  # day 0: u1 and u2
 
 
 def test_bad_params_are_a_400_with_the_errors(alice_client, project):
     response = alice_client.get(url(project, target_event="open", period="hour"))
     assert response.status_code == 400
-    assert "period" in response.content.decode()
+    assert parse(response).texts("[role=alert] .form-errors code") == ["period"]
     response = alice_client.get(url(project, q="{not json"))
     assert response.status_code == 400
     response = alice_client.get(
         url(project, **{**DAILY, "total_intervals": "99"}), headers={"HX-Request": "true"}
     )
-    assert response.status_code == 400 and "total_intervals" in response.content.decode()
+    assert response.status_code == 400
+    assert parse(response).texts("[role=alert] .form-errors code") == ["total_intervals"]
 
 
 def test_stranger_gets_404(client, charlie, project):
@@ -105,7 +110,7 @@ def test_exec_can_view(client, bob, project, some_events):
     client.force_login(bob)
     response = client.get(url(project, **DAILY))
     assert response.status_code == 200
-    assert "Save insight" not in response.content.decode()  # read-only role
+    assert not parse(response).has(".save-insight")  # read-only role
 
 
 def test_anonymous_is_sent_to_login(client, project):
@@ -127,22 +132,27 @@ def test_cell_lists_its_persons_with_links(alice_client, project, some_events):
         headers={"HX-Request": "true"},
     )
     assert response.status_code == 200
-    html = response.content.decode()
-    assert "<html" not in html
+    doc = parse(response)
+    assert doc.is_fragment and doc.one("h3").text.startswith("1 person ·")
     person = some_events.person_for("u1")
-    assert "1 person " in html and f"/project/{project.pk}/persons/{person}/" in html
-    assert f"/project/{project.pk}/replay/s-1" in html  # u1's session in that period (alice may watch)
+    (row,) = doc.select("table.retention-persons tbody tr")
+    assert row.find("a").attrs["href"] == f"/project/{project.pk}/persons/{person}/"
+    # u1's session in that period (alice may watch)
+    assert row.one("a.recording-link").attrs["href"] == f"/project/{project.pk}/replay/s-1"
     cohort = alice_client.get(
         url(project, "retention:retention_persons", q=json.dumps(spec), cohort=1, offset=0)
     )
-    assert "2 persons" in cohort.content.decode()
+    assert parse(cohort).one("h3").text.startswith("2 persons ·")
 
 
 def test_cell_without_recordings_permission_has_no_replay_links(client, bob, project, some_events):
     client.force_login(bob)
     spec = {"kind": "RetentionQuery", "target_event": {"event": "open"}, "period": "day", "date_from": "-6d"}
     response = client.get(url(project, "retention:retention_persons", q=json.dumps(spec), cohort=1, offset=1))
-    assert response.status_code == 200 and "/replay/" not in response.content.decode()
+    assert response.status_code == 200
+    doc = parse(response)
+    assert doc.select("table.retention-persons tbody tr")
+    assert not doc.find_all("a", href=re.compile("/replay/"))
 
 
 def test_bad_cell_is_a_400(alice_client, project):
@@ -262,7 +272,7 @@ def test_breakdown_by_person_property_is_masked_for_roles_without_pii(
     html = response.content.decode()
     assert "one@example.com" not in html and "•" in html
     # The drill-down link carries the breakdown's position, never the (masked) value.
-    assert (
-        html.count('<table class="retention-matrix">') == 2
-    )  # two values, even though both are masked alike
-    assert "breakdown_index=1" in html and "two@example.com" not in html and "two%40example.com" not in html
+    doc = parse(html)
+    assert len(doc.select("table.retention-matrix")) == 2  # two values, even though both are masked alike
+    assert doc.find_all("a", class_="cell", href=re.compile(r"&breakdown_index=1$"))
+    assert "two@example.com" not in html and "two%40example.com" not in html

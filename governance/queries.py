@@ -1,0 +1,163 @@
+"""ClickHouse SQL of person deletion and event retention (governance/deletion.py).
+
+Every value is bound; the lists of ids are bound as arrays. Deletions are lightweight
+DELETEs with `lightweight_deletes_sync = 2` / `mutations_sync = 2`: the statement returns once
+the rows are gone from every query (on a cluster, on every replica); merges purge them from disk later.
+"""
+
+from __future__ import annotations
+
+# ---- Finding the person ----
+
+PERSON_OF_DISTINCT_ID_SQL = """
+    SELECT argMax(person_id, version) FROM person_distinct_ids
+    WHERE project_id = {project_id:UInt32} AND distinct_id = {distinct_id:String}
+    GROUP BY distinct_id
+"""
+
+# An e-mail is the person's current `email` (or `$email`) property, compared case-insensitively.
+PERSONS_OF_EMAIL_SQL = """
+    SELECT id FROM persons
+    WHERE project_id = {project_id:UInt32}
+    GROUP BY id
+    HAVING lower(trimBoth(argMax(JSONExtractString(properties, 'email'), version))) = {email:String}
+        OR lower(trimBoth(argMax(JSONExtractString(properties, '$email'), version))) = {email:String}
+"""
+
+PERSON_EXISTS_SQL = """
+    SELECT count() FROM (
+        SELECT id FROM persons WHERE project_id = {project_id:UInt32} AND id = {person_id:UUID}
+        UNION ALL
+        SELECT person_id FROM person_distinct_ids
+        WHERE project_id = {project_id:UInt32} AND person_id = {person_id:UUID}
+    )
+"""
+
+# Every distinct_id that ever pointed at one of the persons, and every person those
+# distinct_ids ever pointed at (an anonymous person merged into the identified one).
+DISTINCT_IDS_OF_PERSONS_SQL = """
+    SELECT DISTINCT distinct_id FROM person_distinct_ids
+    WHERE project_id = {project_id:UInt32} AND person_id IN {person_ids:Array(UUID)}
+"""
+
+PERSONS_OF_DISTINCT_IDS_SQL = """
+    SELECT DISTINCT person_id FROM person_distinct_ids
+    WHERE project_id = {project_id:UInt32} AND distinct_id IN {dids:Array(String)}
+"""
+
+# Every e-mail the persons ever had (any version), to take them out of static cohort lists.
+EMAILS_OF_PERSONS_SQL = """
+    SELECT DISTINCT lower(trimBoth(arrayJoin([JSONExtractString(properties, 'email'),
+                                              JSONExtractString(properties, '$email')]))) AS email
+    FROM persons
+    WHERE project_id = {project_id:UInt32} AND id IN {person_ids:Array(UUID)} AND email != ''
+"""
+
+EXISTING_PERSONS_SQL = """
+    SELECT DISTINCT id FROM persons WHERE project_id = {project_id:UInt32} AND id IN {person_ids:Array(UUID)}
+"""
+
+# ---- What a deletion removes (the confirmation page's counts) ----
+
+_EVENTS_OF_PERSON = """
+    project_id = {project_id:UInt32}
+    AND (distinct_id IN {dids:Array(String)} OR person_id IN {person_ids:Array(UUID)})
+"""
+
+COUNT_EVENTS_SQL = f"SELECT count() FROM events WHERE {_EVENTS_OF_PERSON}"
+
+COUNT_RECORDINGS_SQL = """
+    SELECT uniqExact(session_id) FROM session_replay_snapshots
+    WHERE project_id = {project_id:UInt32} AND distinct_id IN {dids:Array(String)}
+"""
+
+SESSIONS_OF_EVENTS_SQL = f"""
+    SELECT DISTINCT session_id FROM events WHERE {_EVENTS_OF_PERSON} AND session_id != ''
+"""
+
+MONTHS_OF_EVENTS_SQL = f"SELECT DISTINCT toStartOfMonth(timestamp) FROM events WHERE {_EVENTS_OF_PERSON}"
+
+# ---- The deletions ----
+
+_SYNC = "SETTINGS lightweight_deletes_sync = 2, mutations_sync = 2"
+
+DELETE_EVENTS_SQL = f"DELETE FROM events WHERE {_EVENTS_OF_PERSON} {_SYNC}"
+
+DELETE_PERSONS_SQL = f"""
+    DELETE FROM persons WHERE project_id = {{project_id:UInt32}} AND id IN {{person_ids:Array(UUID)}} {_SYNC}
+"""
+
+DELETE_DISTINCT_IDS_SQL = f"""
+    DELETE FROM person_distinct_ids
+    WHERE project_id = {{project_id:UInt32}}
+      AND (distinct_id IN {{dids:Array(String)}} OR person_id IN {{person_ids:Array(UUID)}})
+    {_SYNC}
+"""
+
+DELETE_COHORT_PEOPLE_SQL = f"""
+    DELETE FROM cohort_people
+    WHERE project_id = {{project_id:UInt32}} AND person_id IN {{person_ids:Array(UUID)}} {_SYNC}
+"""
+
+# Quarantined events of the person: by distinct_id, or naming one of the ids or e-mails as a
+# whole string: quoted as JSON in the payload, as Python's repr in the details (a refused
+# merge names both ids there), so a short id never matches inside other text.
+DELETE_WARNINGS_SQL = f"""
+    DELETE FROM ingestion_warnings
+    WHERE project_id = {{project_id:UInt32}}
+      AND (distinct_id IN {{dids:Array(String)}}
+           OR multiSearchAny(payload, {{in_json:Array(String)}})
+           OR multiSearchAny(details, {{in_repr:Array(String)}}))
+    {_SYNC}
+"""
+
+# session_paths rows are per session: those of the person's sessions are dropped and
+# rebuilt from the events that remain (another person's events in the same session).
+DELETE_SESSION_PATHS_SQL = f"""
+    DELETE FROM session_paths
+    WHERE project_id = {{project_id:UInt32}} AND session_id IN {{sessions:Array(String)}} {_SYNC}
+"""
+
+# path_node_keys rows are per project and month: the months of the person's events are
+# dropped and rebuilt from the events that remain.
+DELETE_PATH_KEYS_SQL = f"""
+    DELETE FROM path_node_keys
+    WHERE project_id = {{project_id:UInt32}} AND month IN {{months:Array(Date)}} {_SYNC}
+"""
+
+# The sources the rebuilds read (the derived tables' own SELECT): the events of those
+# sessions / months that are not the person's, so the rebuild can run before the events go.
+_NOT_THE_PERSON = "NOT (distinct_id IN {dids:Array(String)} OR person_id IN {person_ids:Array(UUID)})"
+
+EVENTS_OF_SESSIONS_SOURCE = f"""(
+    SELECT project_id, session_id, timestamp, uuid, event, mat_current_url, properties FROM events
+    WHERE project_id = {{project_id:UInt32}} AND session_id IN {{sessions:Array(String)}} AND {_NOT_THE_PERSON}
+)"""
+
+EVENTS_OF_MONTHS_SOURCE = f"""(
+    SELECT project_id, timestamp, event, mat_current_url, properties FROM events
+    WHERE project_id = {{project_id:UInt32}} AND toStartOfMonth(timestamp) IN {{months:Array(Date)}}
+      AND {_NOT_THE_PERSON}
+)"""
+
+# ---- Event retention ----
+
+EXPIRED_EVENTS_SQL = """
+    SELECT count() FROM events
+    WHERE project_id = {project_id:UInt32} AND timestamp < {cutoff:DateTime64(6, 'UTC')}
+"""
+
+DELETE_EXPIRED_EVENTS_SQL = f"""
+    DELETE FROM events
+    WHERE project_id = {{project_id:UInt32}} AND timestamp < {{cutoff:DateTime64(6, 'UTC')}} {_SYNC}
+"""
+
+DELETE_EXPIRED_SESSION_PATHS_SQL = f"""
+    DELETE FROM session_paths
+    WHERE project_id = {{project_id:UInt32}} AND max_timestamp < {{cutoff:DateTime64(6, 'UTC')}} {_SYNC}
+"""
+
+DELETE_EXPIRED_PATH_KEYS_SQL = f"""
+    DELETE FROM path_node_keys
+    WHERE project_id = {{project_id:UInt32}} AND month < toStartOfMonth({{cutoff:DateTime64(6, 'UTC')}}) {_SYNC}
+"""

@@ -1,0 +1,56 @@
+"""How many ClickHouse statements each builder page and list page sends, exactly.
+
+Counted with the ClickHouse layer's statement log (`ch.counting()`), on the real engine,
+after one warm-up request so per-process caches are as on a live server, against the
+same small data set as tests/insights/test_builder_requests.py. The numbers are the
+ones measured when this test was written: a rise needs a reason (a query the page
+cannot do without; change the number and say why in the commit), a fall is a win
+(lower the number).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from analytics_app import clickhouse as ch
+from tests.insights.test_builder_requests import HTMX, journeys, page  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.django_db
+
+FUNNEL = {"step_event": ["$pageview", "signup", "pay"], "order": "ordered", "date_from": "-7d"}
+RETENTION = {"target_event": "signup", "period": "day", "date_from": "-7d"}
+PATHS = {"date_from": "-7d"}
+TRENDS = {"series_event": "$pageview", "date_from": "-7d", "interval": "day"}
+
+# (page, app path, query, htmx?, statements per request). Measured 2026-12-03; what they are:
+# - event names: the builder's autocomplete (full pages only; the htmx partial has no form)
+# - identity check: a count/checksum of person_distinct_ids that says whether the cached
+#   person overrides still hold (the person-resolving runners)
+PAGES = [
+    ("funnels", "funnels", FUNNEL, False, 3),  # event names, identity check, steps
+    ("funnels htmx", "funnels", FUNNEL, True, 2),  # identity check, steps
+    ("retention", "retention", RETENTION, False, 3),  # event names, identity check, matrix
+    ("retention htmx", "retention", RETENTION, True, 2),  # identity check, matrix
+    ("paths", "paths", PATHS, False, 3),  # identity check, Sankey, the start/end point picker
+    ("paths htmx", "paths", PATHS, True, 2),  # identity check, Sankey
+    ("trends", "insights/trends", TRENDS, False, 2),  # event names, the series
+    ("trends htmx", "insights/trends", TRENDS, True, 1),  # the series
+    ("persons list", "persons", {}, False, 1),  # one page of persons
+    ("events explorer", "events", {}, False, 3),  # the page's uuids, their rows, event names
+]
+
+
+@pytest.mark.usefixtures("journeys")
+@pytest.mark.parametrize("name, app, params, htmx, expected", PAGES, ids=[p[0] for p in PAGES])
+def test_statements_per_request(alice_client, project, name, app, params, htmx, expected):
+    url = page(project, app, **params)
+    headers = HTMX if htmx else {}
+    assert alice_client.get(url, headers=headers).status_code == 200  # warm-up
+    with ch.counting() as log:
+        response = alice_client.get(url, headers=headers)
+    assert response.status_code == 200
+    assert log.count == expected, (
+        f"{name}: {log.count} ClickHouse statements per request, {expected} expected. A rise needs a "
+        "reason (a query the page cannot do without); a fall lowers the number. Sent:\n"
+        + "\n---\n".join(log.statements)
+    )
