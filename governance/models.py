@@ -345,6 +345,20 @@ class PropertyDefinition(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs):
+        self.allowed_values = [_exact_number(v) for v in self.allowed_values]
+        super().save(*args, **kwargs)
+
+
+def _exact_number(value):
+    """A whole float of 1e16 or more as the int it exactly is. JSON writes such a float in
+    e-notation (4.2971539375189970e+16), which PostgreSQL's jsonb turns into an integer of the
+    printed digits, a different number (…970 instead of …968); the int survives both backends
+    and equals the float."""
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1e16:
+        return int(value)
+    return value
+
 
 class PlanSettings(models.Model):
     """A project's naming convention for event names and how ingestion treats events

@@ -157,3 +157,17 @@ def test_a_pattern_must_compile_and_be_short(pattern, ok):
     else:
         with pytest.raises(ValidationError):
             p.clean_fields(exclude=["project"])
+
+
+@pytest.mark.django_db
+def test_a_large_whole_float_is_stored_as_the_int_it_is(project):
+    """PostgreSQL's jsonb reads 4.297153937518997e+16 as 42971539375189970, not the float's
+    exact value (…968): found by the YAML round trip on PostgreSQL."""
+    from governance.models import PropertyDefinition  # noqa: PLC0415
+
+    value = 4.297153937518997e16
+    prop = PropertyDefinition.objects.create(
+        project=project, name="n", type="number", allowed_values=[value, 1.5]
+    )
+    prop.refresh_from_db()
+    assert prop.allowed_values == [int(value), 1.5] and prop.allowed_values[0] == value
