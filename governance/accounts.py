@@ -18,6 +18,7 @@ from django.urls import reverse_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import audit
+from .models import AuditEntry
 from .twofactor import confirmed_device
 
 ACCOUNT_TEMPLATE = "governance/account.html"
@@ -29,8 +30,26 @@ def account(request):
     return render(request, ACCOUNT_TEMPLATE, _account_context(request, ConfirmPasswordForm()))
 
 
+# How many of the user's own recent account and key changes the Account page lists.
+OWN_ACTIVITY = 20
+
+
 def _account_context(request, signout_form) -> dict:
-    return {"signout_form": signout_form, "device": confirmed_device(request.user)}
+    return {
+        "signout_form": signout_form,
+        "device": confirmed_device(request.user),
+        "activity": own_activity(request.user),
+    }
+
+
+def own_activity(user) -> list:
+    """The user's latest changes that belong to no project (keys, password, two-factor,
+    sign-out everywhere): no project's audit page shows them, so their owner sees them here."""
+    entries = AuditEntry.objects.filter(actor=user, project__isnull=True).order_by("-created_at", "-id")
+    return [
+        {"at": e.created_at, "action": audit.ACTIONS.get(e.action, e.action), "target": e.target, "ip": e.ip}
+        for e in entries[:OWN_ACTIVITY]
+    ]
 
 
 class ConfirmPasswordForm(forms.Form):

@@ -119,3 +119,22 @@ def test_password_reset_link_points_at_the_public_url(client, alice):
 def test_bootstrap_style_passwords_still_work_validators_apply_to_forms_only(django_user_model):
     user = django_user_model.objects.create_user("ops", "ops@example.com", "12345678")
     assert user.check_password("12345678")
+
+
+def test_the_account_page_lists_the_users_own_key_and_account_changes(client, make_user, make_project):
+    """Key and account entries belong to no project, so no project's audit page shows them:
+    their owner sees them on the Account page, and nobody else's are listed."""
+    from analytics_app.models import PersonalAPIKey  # noqa: PLC0415
+    from governance import audit  # noqa: PLC0415
+    from tests.html import parse  # noqa: PLC0415
+
+    ann, ben = make_user("ann@example.com"), make_user("ben@example.com")
+    key, _ = PersonalAPIKey.issue(ann, "ci deploys")
+    audit.record(None, "key.create", target=key, actor=ann)
+    audit.record(None, "account.password_change", target=ann, actor=ann)
+    audit.record(None, "key.create", target="ben's key", actor=ben)
+    audit.record(None, "project.settings", project=make_project("Shop"), actor=ann)
+    client.force_login(ann)
+    rows = [r for r in parse(client.get("/account/")).find_all("tr") if r.find_all("td")]
+    texts = [" ".join(td.text.strip() for td in r.find_all("td")[1:3]) for r in rows]
+    assert texts == ["Password changed ann@example.com", f"API key created {key}"]
