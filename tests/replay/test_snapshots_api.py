@@ -7,6 +7,7 @@ posthog-js sends it."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import random
@@ -71,8 +72,11 @@ def record(
 
 
 def recent_events() -> list[dict]:
+    """The fixture recording, an hour ago: a deep copy, so a test that edits it (a planted
+    URL, say) cannot change what later tests record."""
     return shifted(
-        [decompress_event(e) for e in FIXTURE["events"]], dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        [copy.deepcopy(decompress_event(e)) for e in FIXTURE["events"]],
+        dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
     )
 
 
