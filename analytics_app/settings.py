@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",  # one-use recovery codes (governance/twofactor.py)
     "template_partials",
     "governance",
     "analytics_app",

@@ -22,6 +22,8 @@ ACTIONS: dict[str, str] = {
     "account.password_reset": "Password reset by e-mail",
     "account.2fa_enable": "Two-factor turned on",
     "account.2fa_disable": "Two-factor turned off",
+    "account.2fa_recovery_codes": "Two-factor recovery codes generated",
+    "account.2fa_recovery_used": "Signed in with a recovery code",
     "account.signout_everywhere": "Signed out everywhere else",
     "project.create": "Project created",
     "project.settings": "Project settings changed",

@@ -80,8 +80,20 @@ def test_set_up_two_factor_then_sign_in_with_a_code(app_live_server, page, alice
     device = TOTPDevice.objects.get(user=alice, confirmed=False)
     page.fill("input[name=code]", fresh_code(device))
     page.click("button:has-text('Turn two-factor on')")
+    page.wait_for_url("**/account/two-factor/?next=*")  # the recovery codes, shown once
+    codes = page.locator("#recovery-code-list code").all_inner_texts()
+    assert len(codes) == 10
+    fits(page, "two-factor-recovery-codes")
+    page.click("a:has-text('I have saved them')")
     page.wait_for_url("**/account/")
     assert "On" in page.inner_text("#two-factor")
+    sign_out(page)
+
+    sign_in(page, base, PASSWORD)  # a lost phone: a recovery code instead
+    page.fill("input[name=code]", codes[0])
+    page.click("button:has-text('Verify')")
+    page.wait_for_url("**/")
+    assert "9 left" in page.inner_text("body")
     sign_out(page)
 
     sign_in(page, base, PASSWORD)

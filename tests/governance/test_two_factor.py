@@ -39,10 +39,17 @@ def _enrol(client, user) -> TOTPDevice:
     secret = re.search(r'id="totp-secret"[^>]*>([A-Z2-7]+)<', page.content.decode()).group(1)
     assert len(secret) >= 32
     response = client.post(reverse("two_factor"), {"code": code_for(device)})
-    assert response.status_code == 302 and response.url == reverse("account")
+    # On to the page that shows the recovery codes once, then on to where the user was going.
+    assert response.status_code == 302 and response.url == f"{reverse('two_factor')}?next=%2Faccount%2F"
     device.refresh_from_db()
     assert device.confirmed
     return device
+
+
+def _recovery_codes(client) -> list[str]:
+    """The codes shown once on the two-factor page right after they were made."""
+    page = client.get(reverse("two_factor") + "?next=/account/").content.decode()
+    return re.findall(r"<li><code>([a-z0-9]{5}-[a-z0-9]{5})</code></li>", page)
 
 
 def _log_in(client, username="alice@example.com"):
@@ -161,7 +168,9 @@ def test_project_requiring_2fa_sends_admins_without_a_device_to_enrolment(
 
     device = TOTPDevice.objects.get(user=alice, confirmed=False)
     enrolled = client.post(reverse("two_factor"), {"code": code_for(device), "next": overview})
-    assert enrolled.status_code == 302 and enrolled.url == overview
+    assert enrolled.status_code == 302 and enrolled.url.startswith(reverse("two_factor"))
+    codes_page = client.get(enrolled.url).content.decode()  # the recovery codes, then on
+    assert codes_page.count("<li><code>") == 10 and f'href="{overview}"' in codes_page
     assert client.get(overview).status_code == 200
 
 
@@ -183,3 +192,67 @@ def test_only_admins_can_change_the_2fa_requirement(client, make_user, make_proj
     assert response.status_code == 403
     project.refresh_from_db()
     assert not project.require_admin_2fa
+
+
+def test_recovery_codes_are_shown_once_and_each_signs_in_once(client, alice):
+    client.force_login(alice)
+    device = _enrol(client, alice)
+    codes = _recovery_codes(client)
+    assert len(codes) == 10 and len(set(codes)) == 10
+    assert _recovery_codes(client) == []  # shown once
+    page = client.get(reverse("two_factor")).content.decode()
+    assert "10 unused recovery codes" in page and codes[0] not in page
+    # Stored as digests, never as the codes.
+    from django_otp.plugins.otp_static.models import StaticToken
+
+    stored = set(StaticToken.objects.filter(device__user=alice).values_list("token", flat=True))
+    assert len(stored) == 10 and not stored & {c.replace("-", "") for c in codes} and not stored & set(codes)
+
+    fresh = Client()
+    _log_in(fresh)
+    used = fresh.post(
+        reverse("two_factor_verify"), {"code": codes[3].upper().replace("-", " "), "next": "/account/"}
+    )
+    assert used.status_code == 302 and used.url == "/account/"
+    assert fresh.get(reverse("account")).status_code == 200
+    assert AuditEntry.objects.filter(action="account.2fa_recovery_used", actor=alice).exists()
+
+    again = Client()
+    _log_in(again)
+    refused = again.post(reverse("two_factor_verify"), {"code": codes[3]})
+    assert refused.status_code == 400 and "not one of your unused recovery codes" in refused.content.decode()
+    assert again.get(reverse("account")).status_code == 302  # still held at the code step
+    time.sleep(1.1)  # django-otp slows down the try after a wrong code
+    assert again.post(reverse("two_factor_verify"), {"code": codes[4]}).status_code == 302
+    assert "8 unused recovery codes" in client.get(reverse("two_factor")).content.decode()
+    assert TOTPDevice.objects.filter(user=alice, confirmed=True).get() == device
+
+
+def test_new_recovery_codes_need_a_code_and_replace_the_old_ones(client, alice):
+    client.force_login(alice)
+    device = _enrol(client, alice)
+    old = _recovery_codes(client)
+    refused = client.post(reverse("two_factor"), {"action": "recovery_codes", "code": "000000"})
+    assert refused.status_code == 400 and TOTPDevice.objects.filter(user=alice).exists()
+    time.sleep(1.1)
+    made = client.post(reverse("two_factor"), {"action": "recovery_codes", "code": fresh_code(device)})
+    assert made.status_code == 302
+    new = _recovery_codes(client)
+    assert len(new) == 10 and not set(new) & set(old)
+    assert AuditEntry.objects.filter(action="account.2fa_recovery_codes", actor=alice).exists()
+    fresh = Client()
+    _log_in(fresh)
+    assert fresh.post(reverse("two_factor_verify"), {"code": old[0]}).status_code == 400
+    time.sleep(1.1)
+    assert fresh.post(reverse("two_factor_verify"), {"code": new[0]}).status_code == 302
+
+
+def test_turning_two_factor_off_removes_the_recovery_codes(client, alice):
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    client.force_login(alice)
+    device = _enrol(client, alice)
+    assert StaticDevice.objects.filter(user=alice).exists()
+    time.sleep(1.1)
+    assert client.post(reverse("two_factor"), {"code": fresh_code(device)}).status_code == 302
+    assert not StaticDevice.objects.filter(user=alice).exists()
