@@ -18,3 +18,9 @@ class IngestionConfig(AppConfig):
 
             consumer = ConsumerThread()
             register_service("ingest-consumer", consumer.start, consumer.stop)
+        elif not settings.REDIS_URL:
+            # The embedded writer's spool: at start-up, store what a crash left in it at once,
+            # not when the next request arrives (ingestion/spool.py).
+            from .writer import writer  # noqa: PLC0415
+
+            register_service("ingest-spool", writer.open_spool, writer.stop)

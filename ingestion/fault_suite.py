@@ -441,10 +441,16 @@ class Suite:
             self.notes.append(f"killed {victim} (-9) and restarted it")
 
     def _wait_stored(self) -> float:
-        """Redis mode: wait (bounded) until the consumer group has nothing pending and no lag."""
+        """Wait (bounded) until what was acknowledged is stored: embedded, until the spool has
+        nothing after its checkpoint; Redis, until the consumer group has nothing pending and no lag."""
         started = time.monotonic()
         if not self.redis:
-            return 0.0  # embedded: a 200 is answered only after the insert returned
+            from .spool import backlog  # noqa: PLC0415
+
+            folder = self.dir / "var" / "chdb" / "sextant-spool"
+            if not wait_until(lambda: backlog(folder) == 0, BOUND_SECONDS, 0.2):
+                self.notes.append(f"the spool was not drained within {BOUND_SECONDS:.0f}s")
+            return time.monotonic() - started
         import redis  # noqa: PLC0415
 
         client = redis.Redis.from_url(self.redis.url, socket_timeout=5)

@@ -20,13 +20,29 @@ Two kinds of insert failure are told apart (analytics_app.clickhouse.errors):
   `insert_rejected` with the engine's reason, so one bad event never blocks the
   others.
 
-GroupCommitWriter: request threads submit their job and block until one writer
-thread has inserted a batch that contains it (collected for up to ~40 ms or
-~10k rows): the HTTP answer comes only after ClickHouse has the rows. While
-ClickHouse refuses inserts for a server-side reason, the writer retries the
-batch with backoff and the requests keep waiting; a request answers 503 with
-Retry-After (StoreBusy) once it has waited `busy_wait` seconds during such a
-fault, or at once when the jobs waiting already hold `max_buffer_rows` rows.
+GroupCommitWriter: request threads submit their job and one writer thread inserts
+batches of them (collected for up to ~40 ms or ~10k rows).
+
+- With the embedded store (chdb) the job is first appended to the spool
+  (ingestion/spool.py), a log on local disk next to the chdb directory, and the
+  request may answer 200 as soon as that record is on disk: the spool is to the
+  embedded mode what the Redis Stream is to production. When the writer is idle
+  (nothing queued ahead and no batch being written), the request also waits for its
+  batch to reach ClickHouse (up to `store_wait`), so a lone request is visible to
+  queries the moment it is answered; under load the answer does not wait for the
+  insert, and the writer's batches grow (fewer, larger inserts). After a crash the
+  writer stores what the spool holds after its checkpoint before anything new.
+  A failed batch is retried with backoff, never given up: a batch that keeps failing
+  for a reason other than a server fault is split into its jobs, and a job that
+  still fails is kept whole in the spool's dead-letter folder with an
+  `internal_error` ingestion warning, so the rest goes on. Requests answer 503 with
+  Retry-After (StoreBusy) only when the spool cannot write (a full disk) or the
+  jobs not yet stored hold `max_buffer_rows` rows.
+- Without a spool (a ClickHouse server but no Redis), the request blocks until its
+  batch is inserted. While ClickHouse refuses inserts for a server-side reason, the
+  writer retries the batch with backoff and the requests keep waiting; a request
+  answers 503 with Retry-After once it has waited `busy_wait` seconds during such a
+  fault, or at once when the jobs waiting already hold `max_buffer_rows` rows.
 """
 
 from __future__ import annotations
@@ -49,6 +65,7 @@ from analytics_app import clickhouse as ch
 
 from . import persons, queries
 from .processing import Job, truncated_payload
+from .spool import Spool, SpoolFull
 
 log = logging.getLogger(__name__)
 
@@ -381,6 +398,8 @@ class GroupCommitWriter:
         busy_wait: float = 10.0,
         max_buffer_rows: int = 200_000,
         max_backoff: float = 10.0,
+        spool: Callable[[], Spool | None] | None = None,
+        store_wait: float | None = None,
     ):
         self.write = write
         self.max_wait = max_wait
@@ -401,6 +420,13 @@ class GroupCommitWriter:
         self.failing_since: float | None = None  # monotonic time the current server fault began
         self.retry_after = 1
         self._last_jobs = 0  # jobs in the previous batch: >1 means requests are concurrent
+        self._spool_factory = spool  # opened (and recovered) on first use
+        self._spool: Spool | None = None
+        self._spool_checked = False
+        self.store_wait = busy_wait if store_wait is None else store_wait
+        self._writing = False
+        self.recovered = 0  # spool records stored again after a restart
+        self.dead_letters = 0
 
     @contextlib.contextmanager
     def arriving(self):
@@ -428,6 +454,31 @@ class GroupCommitWriter:
                     self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
                     self._thread.start()
 
+    def open_spool(self) -> Spool | None:
+        """Open the spool once and queue what it holds after its checkpoint (a crash's
+        leftovers) ahead of anything new; then start the writer thread."""
+        if not self._spool_checked:
+            with self._lock:
+                if not self._spool_checked:
+                    spool = self._spool_factory() if self._spool_factory else None
+                    if spool is not None:
+                        for seq, payload in spool.pending():
+                            job = Job.from_json(payload)
+                            with self._arriving_lock:
+                                self._queued_rows += job.size()
+                            self._queue.put((job, None, seq))
+                            self.recovered += 1
+                        if self.recovered:
+                            log.warning(
+                                "ingestion spool: storing %d request(s) left from before a restart",
+                                self.recovered,
+                            )
+                    self._spool = spool
+                    self._spool_checked = True
+        if self._spool is not None:
+            self._ensure_thread()
+        return self._spool
+
     def _busy(self, why: str) -> StoreBusy:
         return StoreBusy(f"ClickHouse is refusing inserts for now ({why}); retry later.", self.retry_after)
 
@@ -437,6 +488,8 @@ class GroupCommitWriter:
         During a server fault the job stays queued after a StoreBusy and is still
         stored when ClickHouse recovers; the client's retry is then deduplicated.
         """
+        if self.open_spool() is not None:
+            return self._submit_spooled(job)
         size = job.size()
         if self.failing_since is not None and self._queued_rows + size > self.max_buffer_rows:
             self._leave()
@@ -444,7 +497,7 @@ class GroupCommitWriter:
         future: Future = Future()
         with self._arriving_lock:
             self._queued_rows += size
-        self._queue.put((job, future))
+        self._queue.put((job, future, None))
         self._leave()  # this request is no longer "about to submit"
         self._ensure_thread()
         started = time.monotonic()
@@ -469,6 +522,40 @@ class GroupCommitWriter:
                     ) from None
             except Exception as exc:
                 raise WriteFailed(str(exc)) from exc
+
+    def _submit_spooled(self, job: Job) -> None:
+        """Durable once the spool has the record; waits for the insert too when idle."""
+        size = job.size()
+        if self._queued_rows + size > self.max_buffer_rows:
+            self._leave()
+            raise self._busy("the buffer is full")
+        future: Future = Future()
+        idle = [False]
+
+        def queue_it(seq: int) -> None:  # under the spool's append lock: queue order = spool order
+            with self._arriving_lock:
+                idle[0] = self._queued_rows == 0 and not self._writing
+                self._queued_rows += size
+            self._queue.put((job, future, seq))
+
+        try:
+            self._spool.append(job.to_json().encode(), queue_it)
+        except SpoolFull as exc:
+            raise StoreBusy(str(exc), 5) from exc
+        finally:
+            self._leave()
+        if not idle[0]:
+            return  # on disk; the writer is busy with earlier jobs, this one follows them
+        started = time.monotonic()
+        while time.monotonic() - started < self.store_wait:  # bounded by store_wait
+            try:
+                future.result(timeout=0.25)
+                return
+            except FutureTimeout:
+                if self.failing_since is not None and time.monotonic() - started >= min(
+                    self.busy_wait, self.store_wait
+                ):
+                    return  # a server fault: the spool keeps it until ClickHouse takes it
 
     def _collect(self, first) -> list:
         """The first job plus everything already queued, plus the jobs of requests being processed now.
@@ -512,18 +599,83 @@ class GroupCommitWriter:
                 return
             batch = self._collect(first)
             with self._arriving_lock:
-                self._queued_rows -= sum(job.size() for job, _ in batch)
+                self._queued_rows -= sum(job.size() for job, _, _ in batch)
+                self._writing = True
             self._last_jobs = len(batch)
             try:
-                self._write_retrying([job for job, _ in batch])
+                if self._spool is not None:
+                    self._write_spooled(batch)
+                else:
+                    self._write_retrying([job for job, _, _ in batch])
             except BaseException as exc:  # noqa: BLE001 - every waiter must hear about it
                 log.exception("ingestion batch of %d request(s) could not be stored", len(batch))
-                for _, future in batch:
-                    future.set_exception(exc)
+                for _, future, _ in batch:
+                    if future is not None:
+                        future.set_exception(exc)
             else:
                 self.batches += 1
-                for _, future in batch:
-                    future.set_result(True)
+                for _, future, _ in batch:
+                    if future is not None:
+                        future.set_result(True)
+            finally:
+                self._writing = False
+
+    def _write_spooled(self, batch: list) -> None:
+        """Store spooled jobs; never give up on them (module docstring), then move the checkpoint."""
+        jobs = [job for job, _, _ in batch]
+        attempt = 0
+        while True:
+            try:
+                self._write_retrying(jobs)
+                break
+            except BaseException:
+                if self._stopping.is_set():
+                    raise
+                attempt += 1
+                log.exception("ingestion batch of %d request(s) failed (attempt %d)", len(jobs), attempt)
+                if attempt >= 3:
+                    for job, _, seq in batch:
+                        self._write_alone(job, seq)
+                    break
+                self._stopping.wait(backoff(attempt, 0.2, self.max_backoff))
+        self._spool.commit(max(seq for _, _, seq in batch))
+
+    def _write_alone(self, job: Job, seq: int) -> None:
+        for attempt in range(3):
+            try:
+                self._write_retrying([job])
+                return
+            except BaseException:
+                if self._stopping.is_set():
+                    raise
+                log.exception("spooled request %d failed alone (attempt %d)", seq, attempt + 1)
+                self._stopping.wait(backoff(attempt, 0.2, self.max_backoff))
+        self._dead_letter(job, seq)
+
+    def _dead_letter(self, job: Job, seq: int) -> None:
+        """Keep a job that cannot be stored whole on disk, and say so in the ingestion warnings."""
+        folder = self._spool.dir / "dead-letter"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"{seq:020d}.json"
+        path.write_text(job.to_json())
+        self.dead_letters += 1
+        log.error("spooled request %d could not be stored; kept in %s", seq, path)
+        with contextlib.suppress(Exception):  # the store may be what fails
+            ch.insert(
+                "ingestion_warnings",
+                {
+                    "project_id": [job.project_id],
+                    "type": ["internal_error"],
+                    "event": [""],
+                    "distinct_id": [""],
+                    "details": [
+                        f"Sextant could not store this request ({job.size()} item(s)); "
+                        f"it is kept whole in {path.name} in the spool's dead-letter folder"
+                    ],
+                    "payload": [job.to_json()[:65536]],
+                    "timestamp": [dt.datetime.now(dt.UTC)],
+                },
+            )
 
     def _write_retrying(self, jobs: list[Job]) -> None:
         """Write; while ClickHouse refuses for a server-side reason, back off and retry the same batch."""
@@ -548,6 +700,19 @@ class GroupCommitWriter:
             self.failing_since = None
             return
 
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every job spooled so far is stored (tests, shutdown); True if it is."""
+        spool = self._spool
+        if spool is None:
+            return True
+        target = spool.last_seq
+        deadline = time.monotonic() + timeout
+        while spool.checkpoint < target:  # bounded by the deadline
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
     def stop(self) -> None:
         self._stopping.set()
         self._queue.put(None)
@@ -560,9 +725,19 @@ def _env_seconds(name: str, default_ms: float) -> float:
         return default_ms / 1000
 
 
+def embedded_spool() -> Spool | None:
+    """The spool of the embedded store (a folder inside the chdb directory, so it goes
+    with the data it belongs to), or None: a ClickHouse server, or SEXTANT_INGEST_SPOOL=0."""
+    if os.environ.get("SEXTANT_INGEST_SPOOL", "1") in ("0", "false", "no"):
+        return None
+    path = getattr(ch.backend(), "path", None)
+    return Spool(os.path.join(path, "sextant-spool")) if path else None
+
+
 writer = GroupCommitWriter(
     max_wait=_env_seconds("SEXTANT_INGEST_MAX_WAIT_MS", 40),
     busy_wait=_env_seconds("SEXTANT_INGEST_BUSY_WAIT_MS", 10_000),
+    spool=embedded_spool,
 )
 
 

@@ -2,8 +2,8 @@
 
 While ClickHouse refuses inserts for a reason that has nothing to do with the
 rows (TOO_MANY_PARTS, NOT_ENOUGH_SPACE, ...), the events wait and are retried:
-the embedded request keeps waiting (or answers 503 with Retry-After), the Redis
-entry stays pending. Nothing is quarantined for it, and after recovery every
+the embedded request is kept in the spool on disk (answered 200; 503 with
+Retry-After only once the buffer is full), the Redis entry stays pending. Nothing is quarantined for it, and after recovery every
 acknowledged event is stored exactly once.
 
 TOO_MANY_PARTS is real: the events table gets parts_to_throw_insert = 1 with its
@@ -28,7 +28,7 @@ from ingestion import writer as writer_module
 from ingestion.processing import Job
 from ingestion.writer import write_jobs
 
-from .conftest import count_events, event, warnings
+from .conftest import count_events, event, ingested, warnings
 
 
 def envelope(project, events):
@@ -141,7 +141,7 @@ def test_embedded_request_waits_through_too_many_parts_and_is_stored_once(client
     assert warnings(project.id) == []
 
 
-def test_embedded_answers_503_with_retry_after_then_the_retry_is_stored_once(
+def test_embedded_keeps_requests_on_disk_through_a_full_disk_and_503s_only_a_full_buffer(
     client, project, embedded, monkeypatch
 ):
     monkeypatch.setattr(embedded, "busy_wait", 0.3)
@@ -149,17 +149,20 @@ def test_embedded_answers_503_with_retry_after_then_the_retry_is_stored_once(
     body = envelope(project, [event(f"e{i}") for i in range(30)])
     with faults.refusing(243):
         first = client.post("/batch/", data=json.dumps(body), content_type="application/json")
-        assert first.status_code == 503
-        assert int(first["Retry-After"]) >= 1
+        assert first.status_code == 200  # on disk in the spool: stored once ClickHouse takes it
+        assert count_events(project.id) == 0
         monkeypatch.setattr(embedded, "max_buffer_rows", 0)  # now the buffer is full: refused at once
         second = client.post("/batch/", data=json.dumps(body), content_type="application/json")
         assert second.status_code == 503
+        assert int(second["Retry-After"]) >= 1
     monkeypatch.setattr(embedded, "max_buffer_rows", 200_000)
-    # The SDK retries after Retry-After; by then the writer's backoff has stored the queued job.
-    assert wait_for(lambda: embedded.failing_since is None)
-    retry = client.post("/batch/", data=json.dumps(body), content_type="application/json")  # same uuids
+    ingested()
+    assert count_events(project.id) == 30
+    # The SDK retries the refused request after Retry-After (same uuids): stored once.
+    retry = client.post("/batch/", data=json.dumps(body), content_type="application/json")
     assert retry.status_code == 200
-    assert count_events(project.id) == 30  # the first (queued) job and the retry: stored once
+    ingested()
+    assert count_events(project.id) == 30
     assert warnings(project.id) == []
 
 
