@@ -6,6 +6,8 @@ Every change is audited."""
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.db import IntegrityError, transaction
 from django.db.models import Count
@@ -299,6 +301,25 @@ def plan_import(request):
 QUARANTINE_TEMPLATE = "governance/plan_quarantine.html"
 
 
+def _shown_payload(presenter: Presenter, text: str) -> str:
+    """A held event for the page: its properties and person operations decoded and masked
+    for this viewer, pretty-printed."""
+    try:
+        doc = json.loads(text)
+        props = json.loads(doc.get("properties") or "{}")
+    except (ValueError, TypeError, AttributeError):
+        return presenter.json_text(text)
+    shown = {
+        "event": doc.get("event"),
+        "distinct_id": presenter.distinct_id(doc.get("distinct_id")),
+        "timestamp": doc.get("timestamp"),
+        "uuid": doc.get("uuid"),
+        "properties": presenter.properties(props),
+        "person": presenter.properties(doc.get("person") or {}),
+    }
+    return json.dumps(shown, indent=2, ensure_ascii=False, default=str)
+
+
 def _quarantine_context(request) -> dict:
     project = request.project
     presenter = Presenter.for_request(project, request.perms)
@@ -308,7 +329,7 @@ def _quarantine_context(request) -> dict:
             {
                 **row,
                 "distinct_id": presenter.distinct_id(row["distinct_id"]),
-                "payload": presenter.json_text(row["payload"]),
+                "payload": _shown_payload(presenter, row["payload"]),
                 "details": presenter.text(row["details"]),
             }
             for row in group.examples

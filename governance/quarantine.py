@@ -149,10 +149,11 @@ def run(
     until: dt.datetime,
     action_id: int,
     progress: Callable[[int], None] = lambda done: None,
-    batch: int = BATCH,
+    batch: int | None = None,
 ) -> int:
     """Release (kind "release") or discard the group's pending events quarantined up to
     `until`, batch by batch; returns how many this run handled. Safe to run again."""
+    batch = batch or BATCH
     handled = 0
     status = "released" if kind == "release" else "discarded"
     while True:
