@@ -24,18 +24,25 @@ quarantine groups show these texts):
 - `property <name> does not match the pattern` (text longer than MAX_PATTERN_INPUT
   characters is not matched: `property <name> is too long for the pattern`).
 Properties the plan does not define are not violations (discovery flags them).
+
+When the plan cannot be read (a database error), ingestion goes on with the last plan
+read, or with none (allow), and asks again after TTL: capture does not fail for it.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
 
+from django.db import DatabaseError
 from django.db.models import Count, Max, OuterRef, Subquery
 
 from .models import EventDefinition, PlanSettings, PropertyDefinition
 from .plan import _type_error, validate_value
+
+log = logging.getLogger(__name__)
 
 TTL = 2.0  # seconds a cached plan is used without asking the database
 MAX_PATTERN_INPUT = 1000  # characters of text a pattern is matched against, at most
@@ -168,13 +175,20 @@ def enforcer_for(project) -> Checker | None:
     hit = _cache.get(project_id)
     if hit is not None and now - hit[0] < TTL:
         return hit[2]
-    version = _version(project_id)
-    if hit is not None and hit[1] == version:
-        checker = hit[2]
-    elif version[0] in (Mode.WARN, Mode.QUARANTINE):
-        checker = _load(project_id, version[0])
-    else:
-        checker = None
+    try:
+        version = _version(project_id)
+        if hit is not None and hit[1] == version:
+            checker = hit[2]
+        elif version[0] in (Mode.WARN, Mode.QUARANTINE):
+            checker = _load(project_id, version[0])
+        else:
+            checker = None
+    except DatabaseError:
+        # Ingestion keeps going when the plan cannot be read (a locked SQLite file, a
+        # database restart): the last plan read, or none (allow); asked again after TTL.
+        log.warning("the tracking plan of project %s could not be read", project_id, exc_info=True)
+        version = hit[1] if hit is not None else ("unreadable",)
+        checker = hit[2] if hit is not None else None
     with _lock:
         _cache[project_id] = (now, version, checker)
     return checker

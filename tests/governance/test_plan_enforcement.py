@@ -552,3 +552,19 @@ def test_bad_actions_are_400(client, project, alice):
     client.force_login(alice)
     for data in ({}, {"action": "explode", "reason": "r", "event": "e"}, {"action": "release", "event": "e"}):
         assert client.post(page_url(project), data).status_code == 400
+
+
+def test_an_unreadable_plan_does_not_stop_ingestion(project, clock, monkeypatch):
+    from django.db import OperationalError
+
+    set_mode(project, "quarantine")
+    assert len(process(project, event("rogue")).quarantined) == 1
+
+    def locked(project_id):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(enforcement, "_version", locked)
+    clock.now += enforcement.TTL + 0.01
+    assert len(process(project, event("rogue")).quarantined) == 1  # the last plan read
+    enforcement.clear_cache()
+    assert len(process(project, event("rogue")).events) == 1  # none read yet: allow
