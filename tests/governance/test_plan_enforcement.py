@@ -568,3 +568,26 @@ def test_an_unreadable_plan_does_not_stop_ingestion(project, clock, monkeypatch)
     assert len(process(project, event("rogue")).quarantined) == 1  # the last plan read
     enforcement.clear_cache()
     assert len(process(project, event("rogue")).events) == 1  # none read yet: allow
+
+
+def test_a_person_deletion_removes_their_held_events(client, project):
+    from governance import deletion  # noqa: PLC0415
+
+    send(
+        client,
+        "/e/",
+        {**event("$pageview", "victim", **{"$set": {"email": "v@example.com"}}), "api_key": project.api_token},
+    )
+    set_mode(project, "quarantine")
+    for raw in (
+        event("rogue", "victim"),
+        event("rogue", "someone-else", note="v@example.com"),  # names the e-mail
+        event("rogue", "bystander"),
+    ):
+        send(client, "/e/", {**raw, "api_key": project.api_token})
+    assert len(quarantined(project)) == 3
+    target = deletion.find_persons(project, "distinct_id", "victim")
+    deletion.erase(project, target)
+    left = quarantined(project)
+    assert [r["distinct_id"] for r in left] == ["bystander"]
+    assert "v@example.com" not in repr(left)
