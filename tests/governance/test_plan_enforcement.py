@@ -576,7 +576,10 @@ def test_a_person_deletion_removes_their_held_events(client, project):
     send(
         client,
         "/e/",
-        {**event("$pageview", "victim", **{"$set": {"email": "v@example.com"}}), "api_key": project.api_token},
+        {
+            **event("$pageview", "victim", **{"$set": {"email": "v@example.com"}}),
+            "api_key": project.api_token,
+        },
     )
     set_mode(project, "quarantine")
     for raw in (
