@@ -32,15 +32,17 @@ read, or with none (allow), and asks again after TTL: capture does not fail for 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import DatabaseError
 from django.db.models import Count, Max, OuterRef, Subquery
 
 from .models import EventDefinition, PlanSettings, PropertyDefinition
-from .plan import _type_error, validate_value
+from .plan import _compiled, _type_error, validate_value
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +88,67 @@ def violation(rule: PropertyRule, value) -> str | None:
     return f"property {rule.name} does not match the pattern"
 
 
+def _finite_number(value) -> bool:
+    return type(value) is int or (type(value) is float and math.isfinite(value))
+
+
+def _iso_datetime(value) -> bool:
+    if type(value) is not str:
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+# Exact-type tests that accept only what plan._type_error accepts (a subclass, a bool as a
+# number, falls back to the full check, which decides).
+_FAST_TYPE = {
+    "string": lambda v: type(v) is str,
+    "number": _finite_number,
+    "boolean": lambda v: type(v) is bool,
+    "datetime": _iso_datetime,
+    "object": lambda v: type(v) is dict,
+    "array": lambda v: type(v) is list,
+}
+
+
+def _fast_pass(rule: PropertyRule):
+    """A predicate that is True only for values `violation` passes: the common case costs a
+    type test, a set lookup and a compiled match, without building a message."""
+    type_ok = _FAST_TYPE.get(rule.type)
+    if type_ok is None:
+        return lambda v: False
+    allowed = None
+    if rule.allowed_values:
+        if rule.type == "string" and all(type(a) is str for a in rule.allowed_values):
+            allowed = frozenset(rule.allowed_values)
+        else:
+            return lambda v: False  # numbers and booleans: the full check compares JSON values
+    compiled = _compiled(rule.pattern) if rule.pattern else None  # None if invalid: not checked
+
+    def passes(v) -> bool:
+        if not type_ok(v):
+            return False
+        if allowed is not None and v not in allowed:
+            return False
+        if compiled is not None and type(v) is str:
+            return len(v) <= MAX_PATTERN_INPUT and compiled.fullmatch(v) is not None
+        return True
+
+    return passes
+
+
 class Checker:
     """A project's plan, compiled for ingestion: `check(name, props)` -> violations."""
 
     def __init__(self, mode: str, events: dict[str, tuple[bool, tuple[PropertyRule, ...]]]):
         self.mode = mode
-        self.events = events
+        self.events = {
+            name: (deprecated, tuple((r.name, r.required, _fast_pass(r), r) for r in rules))
+            for name, (deprecated, rules) in events.items()
+        }
 
     def check(self, name: str, props: dict) -> list[str]:
         found = self.events.get(name)
@@ -99,8 +156,16 @@ class Checker:
             return [] if name.startswith("$") else ["event not in the plan"]
         deprecated, rules = found
         problems = ["deprecated event"] if deprecated else []
-        for rule in rules:
-            problem = violation(rule, props.get(rule.name))
+        get = props.get
+        for key, required, passes, rule in rules:
+            value = get(key)
+            if value is None:
+                if required:
+                    problems.append(f"missing required property {key}")
+                continue
+            if passes(value):
+                continue
+            problem = violation(rule, value)
             if problem:
                 problems.append(problem)
         return problems
