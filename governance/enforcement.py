@@ -88,65 +88,38 @@ def violation(rule: PropertyRule, value) -> str | None:
     return f"property {rule.name} does not match the pattern"
 
 
-def _finite_number(value) -> bool:
-    return type(value) is int or (type(value) is float and math.isfinite(value))
+_EXACT = {"string": str, "boolean": bool, "object": dict, "array": list}
+_isfinite = math.isfinite
+_fromisoformat = datetime.fromisoformat
 
 
-def _iso_datetime(value) -> bool:
-    if type(value) is not str:
-        return False
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
-# Exact-type tests that accept only what plan._type_error accepts (a subclass, a bool as a
-# number, falls back to the full check, which decides).
-_FAST_TYPE = {
-    "string": lambda v: type(v) is str,
-    "number": _finite_number,
-    "boolean": lambda v: type(v) is bool,
-    "datetime": _iso_datetime,
-    "object": lambda v: type(v) is dict,
-    "array": lambda v: type(v) is list,
-}
-
-
-def _fast_pass(rule: PropertyRule):
-    """A predicate that is True only for values `violation` passes: the common case costs a
-    type test, a set lookup and a compiled match, without building a message."""
-    type_ok = _FAST_TYPE.get(rule.type)
-    if type_ok is None:
-        return lambda v: False
+def _compile(rule: PropertyRule) -> tuple:
+    """(key, required, exact type or None, type name, allowed set or None, compiled pattern
+    or None, fast, rule): `fast` False sends every present value to `violation` (allowed
+    numbers and booleans compare as JSON values there)."""
     allowed = None
+    fast = rule.type in _EXACT or rule.type in ("number", "datetime")
     if rule.allowed_values:
         if rule.type == "string" and all(type(a) is str for a in rule.allowed_values):
             allowed = frozenset(rule.allowed_values)
         else:
-            return lambda v: False  # numbers and booleans: the full check compares JSON values
+            fast = False
     compiled = _compiled(rule.pattern) if rule.pattern else None  # None if invalid: not checked
-
-    def passes(v) -> bool:
-        if not type_ok(v):
-            return False
-        if allowed is not None and v not in allowed:
-            return False
-        if compiled is not None and type(v) is str:
-            return len(v) <= MAX_PATTERN_INPUT and compiled.fullmatch(v) is not None
-        return True
-
-    return passes
+    return (rule.name, rule.required, _EXACT.get(rule.type), rule.type, allowed, compiled, fast, rule)
 
 
 class Checker:
-    """A project's plan, compiled for ingestion: `check(name, props)` -> violations."""
+    """A project's plan, compiled for ingestion: `check(name, props)` -> violations.
+
+    The common case (a value that passes) costs an exact type test, a set lookup and a
+    compiled match inline; anything else (a subclass, a bool where a number is expected,
+    allowed numbers) goes to `violation`, which decides and says why (a property test
+    checks the two agree)."""
 
     def __init__(self, mode: str, events: dict[str, tuple[bool, tuple[PropertyRule, ...]]]):
         self.mode = mode
         self.events = {
-            name: (deprecated, tuple((r.name, r.required, _fast_pass(r), r) for r in rules))
+            name: (deprecated, tuple(_compile(r) for r in rules))
             for name, (deprecated, rules) in events.items()
         }
 
@@ -157,14 +130,32 @@ class Checker:
         deprecated, rules = found
         problems = ["deprecated event"] if deprecated else []
         get = props.get
-        for key, required, passes, rule in rules:
+        for key, required, exact, kind, allowed, compiled, fast, rule in rules:
             value = get(key)
             if value is None:
                 if required:
                     problems.append(f"missing required property {key}")
                 continue
-            if passes(value):
-                continue
+            if fast:
+                t = type(value)
+                if exact is not None:
+                    ok = t is exact
+                elif kind == "number":
+                    ok = t is int or (t is float and _isfinite(value))
+                else:  # datetime
+                    ok = t is str
+                    if ok:
+                        try:
+                            _fromisoformat(value)
+                        except ValueError:
+                            ok = False
+                if ok and t is str:
+                    if allowed is not None and value not in allowed:
+                        ok = False
+                    elif compiled is not None:
+                        ok = len(value) <= MAX_PATTERN_INPUT and compiled.fullmatch(value) is not None
+                if ok:
+                    continue
             problem = violation(rule, value)
             if problem:
                 problems.append(problem)

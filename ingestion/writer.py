@@ -6,7 +6,8 @@
 1. drop events whose uuid is already in this batch or in event_uuids;
 2. resolve persons for the new events (persons.py), in order;
 3. insert ingestion_warnings, person_distinct_ids, persons, then events, then
-   replay snapshots. Persons go first: a crash before the events insert makes
+   replay snapshots, then the events the tracking plan holds (`Job.quarantined` ->
+   quarantined_events, one per uuid: none already held or already stored as an event). Persons go first: a crash before the events insert makes
    the delivery repeat, and person updates are idempotent; a crash after it
    leaves the events deduplicated on the retry.
 
