@@ -163,7 +163,7 @@ def test_allow_stores_everything_without_warnings(client, project, path):
     assert quarantined(project) == []
 
 
-def test_warn_stores_everything_and_says_what_broke(client, project, path):
+def test_warn_stores_everything_and_says_what_broke(client, project, alice, path):
     checkout_plan(project, "warn")
     broken = {k: fresh(e) for k, e in BROKEN.items()}
     sent = [*broken.values(), *passing_events()]
@@ -187,6 +187,10 @@ def test_warn_stores_everything_and_says_what_broke(client, project, path):
         "property plan is not an allowed value"
     )
     assert "gold" not in last["details"] and "nope" not in last["details"]
+    # on the project's ingestion warnings page
+    client.force_login(alice)
+    page = client.get(reverse("ingestion_warnings", kwargs={"project_id": project.pk})).content.decode()
+    assert "plan_violation" in page and "property amount is not a number" in page
 
 
 def test_quarantine_holds_what_breaks_the_plan_and_stores_the_rest(client, project, path):
