@@ -14,6 +14,12 @@ class GovernanceConfig(AppConfig):
 
         presenter.register_pii_source(classified_pii_keys)
 
+        from ingestion import processing  # noqa: PLC0415 - governance plugs into ingestion, never the reverse
+
+        from .enforcement import enforcer_for  # noqa: PLC0415
+
+        processing.plan_enforcer = enforcer_for
+
         # Every member may read the members page; the menu offers it to those who manage them.
         register(Section("Members", "project_members", Permission.MANAGE_MEMBERS, 900))
         register(Section("Tracking plan", "plan", Permission.VIEW_INSIGHTS, 890))

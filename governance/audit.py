@@ -41,6 +41,8 @@ ACTIONS: dict[str, str] = {
     "plan.person_property_update": "Plan: person properties changed",
     "plan.settings": "Plan: settings changed",
     "plan.import": "Plan: imported from YAML",
+    "quarantine.release": "Plan: quarantined events released",
+    "quarantine.discard": "Plan: quarantined events discarded",
     "data.delete_person": "Person's data deleted",
 }
 

@@ -10,7 +10,8 @@ the steps below in order, each idempotent, so a failed run can be run again:
 2. events (by distinct_id or by the person id they carry);
 3. recordings and their summaries (replay.deletion);
 4. persons, person_distinct_ids, cohort_people;
-5. quarantined events (ingestion_warnings) of the person;
+5. quarantined events (ingestion_warnings) of the person, and the events the tracking
+   plan holds (quarantined_events, quarantine_status);
 6. static cohort lists naming the person (Django), the insight-result cache of the
    project, the ingestion writer's in-memory person cache.
 
@@ -227,6 +228,17 @@ def _delete_warnings(project, target: Target, scope: dict) -> None:
         _delete(q.DELETE_WARNINGS_SQL, _params(project.id, dids=batch, in_json=in_json, in_repr=in_repr))
 
 
+def _delete_quarantined(project, target: Target, scope: dict) -> None:
+    values = list(target.distinct_ids) + list(target.emails)
+    for start in range(0, len(values), 50):  # multiSearchAny takes at most 255 needles
+        batch = values[start : start + 50]
+        as_json = {json.dumps(v) for v in batch} | {json.dumps(v, ensure_ascii=False) for v in batch}
+        in_json = sorted(as_json | {json.dumps(j)[1:-1] for j in as_json})  # also inside the properties text
+        params = _params(project.id, dids=batch, in_json=in_json)
+        _delete(q.DELETE_QUARANTINE_STATUS_SQL, params)
+        _delete(q.DELETE_QUARANTINED_SQL, params)
+
+
 def _forget_elsewhere(project, target: Target, scope: dict) -> None:
     dids, emails = set(target.distinct_ids), set(target.emails)
     Cohort = apps.get_model("cohorts", "Cohort")  # the model only, not the cohorts app's code  # noqa: N806
@@ -248,6 +260,7 @@ STEPS: list[tuple[str, Callable]] = [
     ("events", _delete_events),
     ("recordings", _delete_recordings),
     ("warnings", _delete_warnings),
+    ("quarantine", _delete_quarantined),
     ("persons", _delete_persons),
     ("caches", _forget_elsewhere),
 ]

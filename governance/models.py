@@ -362,7 +362,7 @@ def _exact_number(value):
 
 class PlanSettings(models.Model):
     """A project's naming convention for event names and how ingestion treats events
-    that break the plan (`enforcement`: stored now, applied by ingestion later)."""
+    that break the plan (`enforcement`, applied by governance/enforcement.py)."""
 
     class Naming(models.TextChoices):
         NONE = "none", "No convention"
@@ -450,3 +450,49 @@ class DeletionRequest(models.Model):
     @property
     def percent(self) -> int:
         return int(100 * self.steps_done / self.steps_total) if self.steps_total else 0
+
+
+class QuarantineAction(models.Model):
+    """A release or discard of one quarantine group (reason, event name) of a project, run by
+    the `governance.quarantine_action` task (governance/quarantine.py). Covers the events of
+    the group quarantined up to `requested_at`; `done` of `total` counts progress."""
+
+    class Kind(models.TextChoices):
+        RELEASE = "release", "Release"
+        DISCARD = "discard", "Discard"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(
+        "analytics_app.Project", on_delete=models.CASCADE, related_name="quarantine_actions"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    reason = models.CharField(max_length=500)
+    event = models.CharField(max_length=200)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.event} ({self.reason})"
+
+    @property
+    def active(self) -> bool:
+        return self.status in (self.Status.PENDING, self.Status.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else (100 if self.status == "done" else 0)

@@ -24,7 +24,7 @@ class PlanSettingsForm(forms.ModelForm):
         }
         help_texts = {
             "naming_regex": "With “Regular expression”: the whole event name must match (Python syntax).",
-            "enforcement": "Saved now; ingestion does not apply it yet.",
+            "enforcement": "What ingestion does with events that break the plan; applies within seconds.",
         }
 
     def clean(self):

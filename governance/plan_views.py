@@ -6,19 +6,22 @@ Every change is audited."""
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods
 
 from analytics_app.access import project_page
 
-from . import audit
+from . import audit, quarantine
 from .discovery import drift
-from .models import EventDefinition, PlanSettings, PropertyDefinition
+from .models import EventDefinition, PlanSettings, PropertyDefinition, QuarantineAction
 from .plan import (
     PlanError,
     PlanInvalid,
@@ -35,7 +38,9 @@ from .plan import (
     save_properties,
 )
 from .plan_forms import EventForm, PlanImportForm, PlanSettingsForm, property_formset
+from .presenter import Presenter
 from .roles import Permission
+from .tasks import quarantine_action
 
 plan_gate = project_page(Permission.VIEW_INSIGHTS, write=Permission.MANAGE_PLAN)
 
@@ -89,6 +94,7 @@ def plan_context(request, *, settings_form=None) -> dict:
         "statuses": EventDefinition.Status.choices,
         "tags": tags,
         "drift": found,
+        "quarantined": quarantine.pending_count(project),
     }
 
 
@@ -290,3 +296,112 @@ def plan_import(request):
         "warnings": naming_warnings(project, plan_),
     }
     return render(request, template, context)
+
+
+QUARANTINE_TEMPLATE = "governance/plan_quarantine.html"
+
+
+def _shown_payload(presenter: Presenter, text: str) -> str:
+    """A held event for the page: its properties and person operations decoded and masked
+    for this viewer, pretty-printed."""
+    try:
+        doc = json.loads(text)
+        props = json.loads(doc.get("properties") or "{}")
+    except (ValueError, TypeError, AttributeError):
+        return presenter.json_text(text)
+    shown = {
+        "event": doc.get("event"),
+        "distinct_id": presenter.distinct_id(doc.get("distinct_id")),
+        "timestamp": doc.get("timestamp"),
+        "uuid": doc.get("uuid"),
+        "properties": presenter.properties(props),
+        "person": presenter.properties(doc.get("person") or {}),
+    }
+    return json.dumps(shown, indent=2, ensure_ascii=False, default=str)
+
+
+def _quarantine_context(request) -> dict:
+    project = request.project
+    presenter = Presenter.for_request(project, request.perms)
+    found = quarantine.groups(project)
+    for group in found:
+        group.examples = [
+            {
+                **row,
+                "distinct_id": presenter.distinct_id(row["distinct_id"]),
+                "payload": _shown_payload(presenter, row["payload"]),
+                "details": presenter.text(row["details"]),
+            }
+            for row in group.examples
+        ]
+    actions = list(QuarantineAction.objects.filter(project=project).select_related("requested_by")[:20])
+    busy = {(a.reason, a.event) for a in actions if a.active}
+    return {
+        "project": project,
+        "settings": PlanSettings.of(project),
+        "groups": [{"group": g, "busy": (g.reason, g.event) in busy} for g in found],
+        "actions": actions,
+        "polling": bool(busy),
+        "can_manage": Permission.MANAGE_PLAN in request.perms,
+        "batch": quarantine.BATCH,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@plan_gate
+def plan_quarantine(request):
+    """The quarantine: pending groups (reason, event) with counts and examples; a POST
+    (manage_plan) releases or discards one group as a task."""
+    project = request.project
+    if request.method == "GET":
+        template = (
+            f"{QUARANTINE_TEMPLATE}#actions"
+            if request.htmx and not request.htmx.history_restore_request
+            else QUARANTINE_TEMPLATE
+        )
+        return render(request, template, _quarantine_context(request))
+    kind = request.POST.get("action", "")
+    reason = request.POST.get("reason", "")
+    event = request.POST.get("event", "")
+    if (
+        kind not in QuarantineAction.Kind.values
+        or not reason
+        or not event
+        or len(reason) > 500
+        or len(event) > 200
+    ):
+        return HttpResponse("Say which group to release or discard (action, reason, event).", status=400)
+    if QuarantineAction.objects.filter(
+        project=project,
+        reason=reason,
+        event=event,
+        status__in=(QuarantineAction.Status.PENDING, QuarantineAction.Status.RUNNING),
+    ).exists():
+        messages.error(request, "This group is already being released or discarded.")
+        return redirect("plan_quarantine", project_id=project.pk)
+    now = timezone.now()
+    count = quarantine.group_pending(project.pk, reason, event, now)
+    if not count:
+        messages.error(request, "Nothing of this group is waiting in quarantine.")
+        return redirect("plan_quarantine", project_id=project.pk)
+    with transaction.atomic():
+        action = QuarantineAction.objects.create(
+            project=project,
+            kind=kind,
+            reason=reason,
+            event=event,
+            requested_by=request.user,
+            requested_at=now,
+            total=count,
+        )
+        audit.record(
+            request,
+            f"quarantine.{kind}",
+            project=project,
+            target=f"{event} ({reason})",
+            after={"action": action.pk, "status": "requested", "events": count},
+        )
+    transaction.on_commit(lambda: quarantine_action.delay(action.pk))
+    verb = "Release" if kind == QuarantineAction.Kind.RELEASE else "Discard"
+    messages.success(request, f"{verb} of {count} {event} event{'s' if count != 1 else ''} started.")
+    return redirect("plan_quarantine", project_id=project.pk)

@@ -111,6 +111,24 @@ DELETE_WARNINGS_SQL = f"""
     {_SYNC}
 """
 
+# The tracking plan's held events (and their status rows) of the person: by distinct_id, or a
+# payload naming one of the ids or the e-mail as a JSON string ($identify's $anon_distinct_id,
+# a $set email). The payload holds the processed event, whose properties are JSON text
+# inside JSON: the needles come both as JSON strings and as escaped JSON strings.
+DELETE_QUARANTINE_STATUS_SQL = f"""
+    DELETE FROM quarantine_status
+    WHERE project_id = {{project_id:UInt32}}
+      AND uuid IN (SELECT uuid FROM quarantined_events WHERE project_id = {{project_id:UInt32}}
+          AND (distinct_id IN {{dids:Array(String)}} OR multiSearchAny(payload, {{in_json:Array(String)}})))
+    {_SYNC}
+"""
+DELETE_QUARANTINED_SQL = f"""
+    DELETE FROM quarantined_events
+    WHERE project_id = {{project_id:UInt32}}
+      AND (distinct_id IN {{dids:Array(String)}} OR multiSearchAny(payload, {{in_json:Array(String)}}))
+    {_SYNC}
+"""
+
 # session_paths rows are per session: those of the person's sessions are dropped and
 # rebuilt from the events that remain (another person's events in the same session).
 DELETE_SESSION_PATHS_SQL = f"""

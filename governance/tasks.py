@@ -98,3 +98,63 @@ def purge_expired_events() -> int:
         except Exception:  # one project's failure must not keep the others' data past retention
             log.exception("event retention purge failed for project %s", project.pk)
     return total
+
+
+@shared_task(name="governance.quarantine_action")
+def quarantine_action(action_id: int) -> str:
+    """Run a QuarantineAction (release or discard one quarantine group, governance/quarantine.py),
+    keeping its progress current, and record the outcome. Safe to run again after a failure
+    or a crash: what was already handled is not pending any more, and a released event
+    stored before the crash is dropped by the store's uuid check."""
+    from . import quarantine  # noqa: PLC0415 - ClickHouse and ingestion, only when run
+    from .models import QuarantineAction  # noqa: PLC0415
+
+    action = QuarantineAction.objects.select_related("project", "requested_by").get(pk=action_id)
+    if action.status == QuarantineAction.Status.DONE:
+        return action.status
+    project = action.project
+    label = f"quarantine.{action.kind}"
+    remaining = quarantine.group_pending(project.pk, action.reason, action.event, action.requested_at)
+    done = action.done
+    QuarantineAction.objects.filter(pk=action.pk).update(
+        status=QuarantineAction.Status.RUNNING, error="", total=done + remaining
+    )
+
+    def progress(count: int) -> None:
+        nonlocal done
+        done += count
+        QuarantineAction.objects.filter(pk=action.pk).update(done=done)
+
+    target = f"{action.event} ({action.reason})"
+    try:
+        quarantine.run(
+            project.pk, action.kind, action.reason, action.event, action.requested_at, action.pk, progress
+        )
+    except Exception as exc:
+        log.exception("quarantine action %s failed", action.pk)
+        QuarantineAction.objects.filter(pk=action.pk).update(
+            status=QuarantineAction.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+        )
+        audit.record(
+            None,
+            label,
+            project=project,
+            target=target,
+            actor=action.requested_by,
+            after={"action": action.pk, "status": "failed", "done": done},
+        )
+        raise
+    QuarantineAction.objects.filter(pk=action.pk).update(
+        status=QuarantineAction.Status.DONE, finished_at=timezone.now(), total=done
+    )
+    audit.record(
+        None,
+        label,
+        project=project,
+        target=target,
+        actor=action.requested_by,
+        after={"action": action.pk, "status": "done", "events": done},
+    )
+    return QuarantineAction.Status.DONE

@@ -40,5 +40,6 @@ urlpatterns = [
     path(
         "project/<int:project_id>/plan/discovered/", discovery_views.plan_discovered, name="plan_discovered"
     ),
+    path("project/<int:project_id>/plan/quarantine/", plan_views.plan_quarantine, name="plan_quarantine"),
     path("project/<int:project_id>/deletions/", deletions.project_deletions, name="project_deletions"),
 ]

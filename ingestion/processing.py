@@ -53,9 +53,12 @@ SERVER_LIBS = {
     "posthog-rs",
 }
 
-# The tracking-plan seam: callables (project, event_dict) -> reason or None.
-# A reason quarantines the event with type "plan:<reason>".
-plan_checks: list[Callable] = []
+# The tracking-plan seam (governance.enforcement sets it in GovernanceConfig.ready, so
+# ingestion imports nothing of governance): fn(project) -> a checker, or None when the
+# project enforces nothing. Called once per request; the checker has `mode` ("warn" or
+# "quarantine") and `check(name, props) -> list[str]`, the plan violations of one processed
+# event (value-free texts; the first is the quarantine group's reason).
+plan_enforcer: Callable | None = None
 
 # The recordings seam: the app that keeps session recordings (replay.ingest) sets
 # fn(raw_events, project, ctx) -> (Job, rejected reasons) for POST /s/, and raises
@@ -223,9 +226,12 @@ class Job:
     events: list[dict] = field(default_factory=list)
     warnings: list[dict] = field(default_factory=list)
     snapshots: list[dict] = field(default_factory=list)
+    # Events the tracking plan holds back (quarantine mode): processed like the others,
+    # stored in quarantined_events instead of events (see `quarantine_row`).
+    quarantined: list[dict] = field(default_factory=list)
 
     def size(self) -> int:
-        return len(self.events) + len(self.snapshots) + len(self.warnings)
+        return len(self.events) + len(self.snapshots) + len(self.warnings) + len(self.quarantined)
 
     def to_json(self) -> str:
         return dumps(
@@ -234,6 +240,7 @@ class Job:
                 "events": self.events,
                 "warnings": self.warnings,
                 "snapshots": self.snapshots,
+                "quarantined": self.quarantined,
             }
         )
 
@@ -241,7 +248,11 @@ class Job:
     def from_json(cls, text: str | bytes) -> Job:
         doc = loads(text)
         return cls(
-            int(doc["project_id"]), doc.get("events", []), doc.get("warnings", []), doc.get("snapshots", [])
+            int(doc["project_id"]),
+            doc.get("events", []),
+            doc.get("warnings", []),
+            doc.get("snapshots", []),
+            doc.get("quarantined", []),
         )
 
 
@@ -253,6 +264,31 @@ def warning(kind: str, ctx: RequestContext, *, event="", distinct_id="", details
         "details": details,
         "payload": truncated_payload(payload) if payload is not None else "",
         "timestamp": ctx.now.isoformat(),
+    }
+
+
+class PlanViolation(Exception):
+    """A processed event that breaks the tracking plan: `event` is complete (uuid, corrected
+    timestamp, enrichment, person operations), `problems` says what broke."""
+
+    def __init__(self, event: dict, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.event = event
+        self.problems = problems
+
+
+def quarantine_row(event: dict, problems: list[str], ctx: RequestContext) -> dict:
+    """The quarantined_events row of a processed event: `payload` is the processed event
+    itself (JSON), which a release stores as it would have been stored."""
+    return {
+        "uuid": event["uuid"],
+        "reason": problems[0][:500],
+        "details": "; ".join(problems)[:2000],
+        "event": event["event"],
+        "distinct_id": event["distinct_id"],
+        "payload": dumps(event),
+        "timestamp": event["timestamp"],
+        "quarantined_at": ctx.now.isoformat(),
     }
 
 
@@ -360,8 +396,9 @@ def _enrich(props: dict, raw_props: dict, ctx: RequestContext, project) -> None:
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
-def process_event(raw, project, ctx: RequestContext, warnings: list) -> dict:
-    """One raw event -> a processed event dict. Raises Rejected (quarantine)."""
+def process_event(raw, project, ctx: RequestContext, warnings: list, plan=None) -> dict:
+    """One raw event -> a processed event dict. Raises Rejected (an ingestion warning), or
+    PlanViolation when `plan` (a checker from `plan_enforcer`) finds the event breaks it."""
     if not isinstance(raw, dict):
         raise Rejected("invalid_event", "an event must be a JSON object")
     raw_props = raw.get("properties")
@@ -406,13 +443,6 @@ def process_event(raw, project, ctx: RequestContext, warnings: list) -> dict:
             distinct_id,
             name,
         )
-    for check in plan_checks:
-        reason = check(project, raw)
-        if reason:
-            raise Rejected(
-                f"plan:{reason}", f"the tracking plan rejected the event: {reason}", distinct_id, name
-            )
-
     given_uuid = raw.get("uuid")
     if given_uuid in (None, ""):
         basis = dumps([project.id, distinct_id, name, raw.get("timestamp"), raw.get("offset"), raw_props])
@@ -459,7 +489,7 @@ def process_event(raw, project, ctx: RequestContext, warnings: list) -> dict:
         person["dangerous"] = name == "$merge_dangerously"
     session_id = raw_props.get("$session_id")
     window_id = raw_props.get("$window_id")
-    return {
+    processed = {
         "uuid": str(event_uuid),
         "event": name,
         "distinct_id": distinct_id,
@@ -469,6 +499,11 @@ def process_event(raw, project, ctx: RequestContext, warnings: list) -> dict:
         "window_id": window_id[:200] if isinstance(window_id, str) else "",
         "person": person,
     }
+    if plan is not None:
+        problems = plan.check(name, props)
+        if problems:
+            raise PlanViolation(processed, problems)
+    return processed
 
 
 def process_events(raw_events: list, project, ctx: RequestContext) -> tuple[Job, list[str]]:
@@ -476,12 +511,28 @@ def process_events(raw_events: list, project, ctx: RequestContext) -> tuple[Job,
     job = Job(project.id)
     rejected: list[str] = []
     performance = 0
+    plan = plan_enforcer(project) if plan_enforcer is not None else None
     for raw in raw_events:
         if isinstance(raw, dict) and raw.get("event") == "$performance_event":
             performance += 1
             continue
         try:
-            job.events.append(process_event(raw, project, ctx, job.warnings))
+            job.events.append(process_event(raw, project, ctx, job.warnings, plan))
+        except PlanViolation as exc:
+            if plan.mode == "quarantine":
+                job.quarantined.append(quarantine_row(exc.event, exc.problems, ctx))
+            else:  # warn: stored, and said
+                job.events.append(exc.event)
+                job.warnings.append(
+                    warning(
+                        "plan_violation",
+                        ctx,
+                        event=exc.event["event"],
+                        distinct_id=exc.event["distinct_id"],
+                        details="; ".join(exc.problems)[:2000],
+                        payload=raw,
+                    )
+                )
         except Rejected as exc:
             rejected.append(exc.kind)
             job.warnings.append(

@@ -26,6 +26,17 @@ def existing_event_uuids(project_id: int, uuids: list[str]) -> set[str]:
     return {str(row[0]) for row in result.rows}
 
 
+def existing_quarantined_uuids(project_id: int, uuids: list[str]) -> set[str]:
+    """The uuids of this list the tracking plan's quarantine already holds (a retried request)."""
+    if not uuids:
+        return set()
+    result = ch.query(
+        "SELECT DISTINCT uuid FROM quarantined_events WHERE project_id = {project_id:UInt32} AND uuid IN {uuids:Array(UUID)}",
+        {"project_id": project_id, "uuids": uuids},
+    )
+    return {str(row[0]) for row in result.rows}
+
+
 def existing_chunk_uuids(project_id: int, uuids: list[str]) -> set[str]:
     if not uuids:
         return set()

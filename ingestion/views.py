@@ -168,7 +168,7 @@ def _context(request, batch: Batch, now: dt.datetime) -> RequestContext:
 
 
 def _answer_for(request, job: Job, rejected: list[str]) -> HttpResponse:
-    accepted = job.events or job.snapshots
+    accepted = job.events or job.snapshots or job.quarantined  # quarantined: accepted, held back
     if accepted or not rejected or set(rejected) == {"recording_disabled"}:
         return _ok(request)
     status = 413 if set(rejected) == {"event_too_large"} else 400

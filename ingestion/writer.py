@@ -6,7 +6,8 @@
 1. drop events whose uuid is already in this batch or in event_uuids;
 2. resolve persons for the new events (persons.py), in order;
 3. insert ingestion_warnings, person_distinct_ids, persons, then events, then
-   replay snapshots. Persons go first: a crash before the events insert makes
+   replay snapshots, then the events the tracking plan holds (`Job.quarantined` ->
+   quarantined_events, one per uuid: none already held or already stored as an event). Persons go first: a crash before the events insert makes
    the delivery repeat, and person updates are idempotent; a crash after it
    leaves the events deduplicated on the retry.
 
@@ -99,6 +100,9 @@ LEGACY_RETENTION = dt.timedelta(days=400)
 # replay/register.py adds the per-session summary refresh.
 after_snapshots: list[Callable[[dict[int, set[str]]], None]] = []
 WARNING_COLUMNS = ("type", "event", "distinct_id", "details", "payload", "timestamp")
+QUARANTINE_COLUMNS = (
+    "uuid", "reason", "details", "event", "distinct_id", "payload", "timestamp", "quarantined_at",
+)  # fmt: skip
 
 
 def _ts(value) -> dt.datetime:
@@ -121,6 +125,7 @@ class _Rows:
         self.events: list[tuple[int, dict]] = []
         self.snapshots: list[tuple[int, dict]] = []
         self.warnings: list[tuple[int, dict]] = []
+        self.quarantined: list[tuple[int, dict]] = []
         self.person_ids: dict[str, list] = {
             "project_id": [],
             "distinct_id": [],
@@ -226,6 +231,22 @@ def _fresh_events(project_id: int, events: list[dict]) -> list[dict]:
     return [e for e in unique if e["uuid"] not in stored]
 
 
+def _fresh_quarantined(project_id: int, rows: list[dict], stored_now: set[str]) -> list[dict]:
+    """The quarantine rows not yet held: one per uuid, none already in quarantined_events
+    (a retried request), none already stored as an event (here or in this batch)."""
+    owner: dict[str, dict] = {}
+    for row in rows:
+        if row["uuid"] not in stored_now:
+            owner.setdefault(row["uuid"], row)
+    ids = list(owner)
+    held: set[str] = set()
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        chunk = ids[start : start + LOOKUP_CHUNK]
+        held |= queries.existing_quarantined_uuids(project_id, chunk)
+        held |= queries.existing_event_uuids(project_id, chunk)
+    return [row for value, row in owner.items() if value not in held]
+
+
 def _snapshot_row(row: dict) -> dict:
     if "expires_at" in row:
         return row
@@ -306,6 +327,12 @@ def _write_jobs(jobs: list[Job]) -> None:
                 rows.persons["project_id"].extend([project_id] * len(writes.persons["id"]))
             rows.events.extend((project_id, e) for e in events)
             rows.warnings.extend((project_id, w) for w in warnings)
+            held = [q for job in group for q in job.quarantined]
+            if held:
+                in_batch = {e["uuid"] for job in group for e in job.events}
+                rows.quarantined.extend(
+                    (project_id, q) for q in _fresh_quarantined(project_id, held, in_batch)
+                )
             if any(job.snapshots for job in group):
                 rows.snapshots.extend((project_id, s) for s in _fresh_snapshots(project_id, group))
 
@@ -321,6 +348,13 @@ def _write_jobs(jobs: list[Job]) -> None:
             rows.snapshots,
             SNAPSHOT_COLUMNS,
             {"timestamp": _ts, "expires_at": _ts},
+            rejected,
+        )
+        _insert_split(
+            "quarantined_events",
+            rows.quarantined,
+            QUARANTINE_COLUMNS,
+            {"timestamp": _ts, "quarantined_at": _ts},
             rejected,
         )
         for (project_id, row), exc in rejected:

@@ -103,6 +103,7 @@ MATRIX: dict[str, object] = {
     "plan_export": Project(P.VIEW_INSIGHTS),
     "plan_import": Project(P.MANAGE_PLAN),
     "plan_discovered": Project(P.VIEW_INSIGHTS),
+    "plan_quarantine": Project(P.VIEW_INSIGHTS),
     "account": SignedIn(200),
     "signout_everywhere": PostOnly(project=False),
     "two_factor": SignedIn(200),

@@ -161,18 +161,25 @@ def test_performance_events_are_dropped_with_a_counted_warning(client, project):
     assert json.loads(found[0]["payload"]) == {"count": 2}
 
 
-def test_tracking_plan_hook_quarantines(client, project, monkeypatch):
+def test_tracking_plan_seam_holds_events_back(client, project, monkeypatch):
     from ingestion import processing
 
-    monkeypatch.setattr(
-        processing,
-        "plan_checks",
-        [lambda project, e: "unplanned_event" if e.get("event") == "rogue" else None],
-    )
+    class Checker:
+        mode = "quarantine"
+
+        def check(self, name, props):
+            return ["event not in the plan"] if name == "rogue" else []
+
+    monkeypatch.setattr(processing, "plan_enforcer", lambda project: Checker())
     response = send(client, "/e/", envelope(project, event("rogue"), event("planned")))
     assert response.status_code == 200
     assert count_events(project.id) == 1
-    assert [w["type"] for w in warnings(project.id)] == ["plan:unplanned_event"]
+    assert warnings(project.id) == []
+    held = ch.query(
+        "SELECT event, reason FROM quarantined_events WHERE project_id = {project_id:UInt32}",
+        {"project_id": project.id},
+    ).rows
+    assert held == [("rogue", "event not in the plan")]
 
 
 def test_a_store_failure_is_503_and_the_payload_is_quarantined(client, project, monkeypatch):
