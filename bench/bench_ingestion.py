@@ -101,6 +101,9 @@ def run_http(project, *, requests: int, clients: int, batch: int, mode: str, loo
     started = time.perf_counter() - accepted_seconds
     sent = per_client * clients * batch
     stored_seconds = accepted_seconds
+    if consumer is None:  # embedded: answered once on disk (the spool); stored when the writer is through
+        ingest_writer.writer.flush(600)
+        stored_seconds = time.perf_counter() - started
     if consumer is not None:
         while (
             ch.query(
