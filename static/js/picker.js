@@ -20,7 +20,7 @@
    operators to those the query layer runs for that type, and moves to the value input,
    which lists the property's top values with counts. Arrow keys, Enter and Escape work in
    both lists. Picking a value sends a "change" from the value input, so a builder form
-   re-runs its query. */
+   re-runs its query; a name's own "change" is held back while its value is still empty. */
 (function () {
   "use strict";
   if (window.SextantPicker) { return; }
@@ -147,6 +147,7 @@
         });
         if (!n) { box.appendChild(el("div", "picker-note", q ? "No property matches “" + q + "”; it will be used as typed." : "No properties seen yet.")); }
       });
+      if (q && input.dataset.pickerAll !== "1") { highlight(0); }
       input.dataset.pickerAll = "";
     });
   }
@@ -303,6 +304,15 @@
       close();
     }
   });
+
+  // A name picked or typed while its row's value is still empty is not yet a filter: its
+  // "change" does not reach the builder form (which would run the query on `= ""`).
+  document.addEventListener("change", function (ev) {
+    var t = ev.target;
+    if (role(t) !== "name" || !t.value.trim()) { return; }
+    var value = part(scopeOf(t), "value");
+    if (value && !value.hidden && !value.value.trim()) { ev.stopPropagation(); }
+  }, true);
 
   document.addEventListener("change", function (ev) {
     var t = ev.target;
