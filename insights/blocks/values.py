@@ -5,8 +5,9 @@ events (or over the current persons, for a person property), at most `VALUE_LIMI
 their counts; reading stops after `MAX_ROWS_TO_READ` rows. For a viewer without view-PII
 a PII key (built in, or classified pii / sensitive in the plan) is refused, as a filter on
 it is (`Presenter.guard_key`), and every other value is grouped and searched on the text
-as that viewer sees it (`masked_text_sql`, the filters' own masking), then passed through
-the Presenter: a suggestion never shows or confirms what the viewer sees masked.
+as that viewer sees it (`masked_text_sql`, the filters' own masking), objects and arrays (JSON
+text that may hold PII keys inside) are left out, and what remains passes through the
+Presenter: a suggestion never shows or confirms what the viewer sees masked.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ VALUE_DAYS = 30
 MAX_QUERY_LENGTH = 200
 # A top-values query stops reading after this many rows (on a huge project: counts of a sample).
 MAX_ROWS_TO_READ = 20_000_000
+JSON_TEXT = r"^\s*[\[{]"  # an object's or an array's text
 
 
 def clean_text(value, field: str, limit: int = MAX_QUERY_LENGTH) -> str:
@@ -90,6 +92,9 @@ def top_values(
     if masked:
         text = masked_text_sql(b, text)
     where = [is_set, "v != ''"]
+    if masked:
+        # An object or an array (JSON text) may hold PII keys inside: not suggested, nor searched.
+        where.append(f"NOT match(v, {b.bind(JSON_TEXT, 'String')})")
     if query:
         where.append(f"positionCaseInsensitiveUTF8(v, {b.bind(query, 'String')}) > 0")
     days = None
@@ -116,5 +121,5 @@ def top_values(
     rows = ch.query(
         sql, b.params, settings={"max_rows_to_read": MAX_ROWS_TO_READ, "read_overflow_mode": "break"}
     ).rows
-    values = [(presenter.value(key, value), int(count)) for value, count in rows]
+    values = [(presenter.cell(key, value), int(count)) for value, count in rows]
     return TopValues(key, filter_type, values, days, masked)

@@ -217,7 +217,11 @@ def classified(shop, events):
         "purchase",
         "u9",
         NOW,
-        {"voucher_holder": "Holdername Qazwsx", "$current_url": "https://shop.example/a?token=tok9qq1"},
+        {
+            "voucher_holder": "Holdername Qazwsx",
+            "$current_url": "https://shop.example/a?token=tok9qq1",
+            "contacts": [{"name": "Arrayname Ujm"}],
+        },
     ).flush()
     insert_person(
         shop.id, events.person_for("u9"), {"nickname": "Nickname Plmokn", "email": "pers.qz@example.org"}
@@ -242,6 +246,8 @@ def test_pii_values_are_not_suggested_to_roles_without_view_pii(client, classifi
     # other values: as the role sees them, grouped on the masked text
     urls = get_values(client, classified, key="$current_url").json()
     assert urls["masked"] and [v["value"] for v in urls["values"]] == ["https://shop.example/a?token=•"]
+    # objects and arrays may hold PII keys inside: not suggested to this role
+    assert get_values(client, classified, key="contacts").json()["values"] == []
     # a value search may not probe the masked part of a value, nor an e-mail address
     assert get_values(client, classified, key="$current_url", q="tok9qq1").json()["values"] == []
     assert get_values(client, classified, key="$browser", q="x@example.org").status_code == 403
@@ -262,6 +268,7 @@ def test_roles_with_view_pii_get_every_value(client, classified, members, alice,
     )
     urls = get_values(client, classified, key="$current_url", q="tok9").json()
     assert [v["value"] for v in urls["values"]] == ["https://shop.example/a?token=tok9qq1"]
+    assert "Arrayname Ujm" in get_values(client, classified, key="contacts").json()["values"][0]["value"]
     names = get_names(client, classified)
     assert names["event"]["voucher_holder"]["pii"] and not names["event"]["voucher_holder"]["masked"]
 
