@@ -97,6 +97,13 @@ def test_trends_pick_a_property_and_a_value_and_the_number_changes(
         "() => document.querySelector('.big-numbers .stat-value').textContent.trim() === '3'"
     )
     assert "filter_key=plan" in page.url and "filter_value=pro" in page.url
+    # the shared link reopens with the operators fitted to the property's type
+    page.goto(page.url)
+    page.wait_for_function(
+        "() => { const s = document.querySelector('#filter-rows select[data-picker-op]');"
+        " return s && s.querySelector('option[value=gt]').hidden && !s.querySelector('option[value=icontains]').hidden; }"
+    )
+    assert page.locator(".big-numbers .stat-value").inner_text() == "3"
     # keyboard: a number property offers the numeric operators
     page.get_by_role("button", name="+ Add filter").click()
     key = page.locator("#filter-rows .filter-row input[name=filter_key]").last
