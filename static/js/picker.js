@@ -43,6 +43,7 @@
   }
 
   function close() {
+    serial++;  // an answer still on its way opens nothing
     if (menu) { menu.remove(); }
     if (owner) { owner.setAttribute("aria-expanded", "false"); owner.removeAttribute("aria-activedescendant"); }
     menu = null; owner = null; active = -1;
@@ -117,7 +118,9 @@
 
   function showNames(input) {
     var q = input.value.trim();
-    fetchJSON(query(input.dataset.namesUrl, { q: input.dataset.pickerAll === "1" ? "" : q, event: eventOf(input) }), function (ok, body) {
+    var all = input.dataset.pickerAll === "1";  // taken when asked: typing soon after focus filters
+    input.dataset.pickerAll = "";
+    fetchJSON(query(input.dataset.namesUrl, { q: all ? "" : q, event: eventOf(input) }), function (ok, body) {
       if (document.activeElement !== input) { return; }
       open(input, function (box) {
         if (!ok) { box.appendChild(el("div", "picker-note", body.error || "No suggestions.")); return; }
@@ -147,8 +150,7 @@
         });
         if (!n) { box.appendChild(el("div", "picker-note", q ? "No property matches “" + q + "”; it will be used as typed." : "No properties seen yet.")); }
       });
-      if (q && input.dataset.pickerAll !== "1") { highlight(0); }
-      input.dataset.pickerAll = "";
+      if (q && !all) { highlight(0); }
     });
   }
 
@@ -282,10 +284,10 @@
   });
 
   document.addEventListener("keydown", function (ev) {
+    if (ev.key === "Escape" && role(ev.target)) { if (menu) { ev.preventDefault(); } close(); return; }
     if (!menu || ev.target !== owner) { return; }
     if (ev.key === "ArrowDown") { ev.preventDefault(); highlight(active + 1); }
     else if (ev.key === "ArrowUp") { ev.preventDefault(); highlight(active - 1); }
-    else if (ev.key === "Escape") { ev.preventDefault(); close(); }
     else if (ev.key === "Enter" && active >= 0) {
       ev.preventDefault();
       var item = options()[active];

@@ -181,3 +181,34 @@ def test_funnels_filter_on_a_person_property_picked_from_the_list(
     first = page.locator("table.funnel-steps tbody tr").nth(0).inner_text()
     assert "2" in first and "4" not in first
     assert not page.page_errors
+
+
+def test_explorer_and_cohorts_offer_only_the_properties_their_filters_take(
+    app_live_server, page, client, alice, signups
+):
+    login(page, client, alice, app_live_server.url)
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(f"{app_live_server.url}/project/{signups.pk}/events/?event=signup")
+    key = page.locator("#filters input[name=prop_key]").first
+    key.fill("pla")
+    page.wait_for_function(
+        "() => { const m = document.querySelector('.picker-menu'); return m && m.textContent.includes('Billing plan')"
+        " && !m.textContent.includes('amount'); }"
+    )
+    assert page.locator(".picker-menu .picker-group").all_inner_texts() == ["EVENT PROPERTIES"]
+    box = page.locator(".picker-menu").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    shoot(page, "picker-names-explorer-390")
+    page.locator(".picker-menu .picker-item", has_text="plan").click()
+    page.locator(".picker-menu .picker-value", has_text="pro").click()
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_function("() => location.search.includes('prop_value=pro')")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#results table.events-table tbody tr').length === 3"
+    )
+    # the cohort builder's person-property field lists person properties only
+    page.goto(f"{app_live_server.url}/project/{signups.pk}/cohorts/")
+    page.locator("input[name=g0_c0_key]").click()
+    page.locator(".picker-menu .picker-item", has_text="company_size").wait_for()
+    assert page.locator(".picker-menu .picker-group").all_inner_texts() == ["PERSON PROPERTIES"]
+    assert not page.page_errors
