@@ -312,3 +312,9 @@ def test_bad_requests_answer_400_with_the_reason(alice_client, shop):
 def test_anonymous_callers_get_401(client, shop):
     url, _ = names_url(shop)
     assert client.get(url).status_code == 401
+
+
+def test_the_endpoints_are_in_the_openapi_schema(client):
+    paths = client.get(reverse("api_schema")).json()["paths"]
+    assert "/api/projects/{project_id}/properties/" in paths
+    assert "/api/projects/{project_id}/properties/values/" in paths
