@@ -7,6 +7,7 @@ view-PII, another project's data never visible, and a small, fixed number of que
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import uuid
 from collections import Counter
@@ -318,3 +319,50 @@ def test_the_endpoints_are_in_the_openapi_schema(client):
     paths = client.get(reverse("api_schema")).json()["paths"]
     assert "/api/projects/{project_id}/properties/" in paths
     assert "/api/projects/{project_id}/properties/values/" in paths
+
+
+def test_masked_values_are_counted_as_the_role_sees_them(client, project, events, members):
+    """Different raw URLs that a pm sees as one masked URL are one suggestion with their summed
+    count, as a Python count of the masked text says. The masked text is the filters' own
+    (insights/blocks/filters.py: a fragment, a query value, an e-mail address -> one "•"), so a
+    suggested value picked as an `equals` filter matches exactly the events it counted."""
+    import re  # noqa: PLC0415
+
+    from insights.blocks import filters  # noqa: PLC0415
+
+    def mask_string(text):
+        for pattern, replacement in (filters._MASK_FRAGMENT, filters._MASK_QUERY_VALUE, filters._MASK_EMAIL):
+            text = re.sub(pattern, replacement.replace("\\1", "\\g<1>"), text)
+        return text
+
+    rnd = random.Random(7)
+    urls = []
+    for i in range(120):
+        url = rnd.choice(
+            [
+                f"https://shop.example/cart?token=t{rnd.randint(0, 9)}",
+                f"https://shop.example/p/{rnd.randint(0, 3)}#frag{i}",
+                "https://shop.example/",
+                f"mailto:user{rnd.randint(0, 2)}@example.org",
+            ]
+        )
+        urls.append(url)
+        events.add("$pageview", f"d{i}", NOW - dt.timedelta(minutes=i), {"$current_url": url})
+    events.flush()
+    client.force_login(members["pm"])
+    body = get_values(client, project, key="$current_url").json()
+    expected = sorted(Counter(mask_string(u) for u in urls).items(), key=lambda kv: (-kv[1], kv[0]))[:20]
+    assert [(v["value"], v["count"]) for v in body["values"]] == expected
+    assert not any("token=t" in v["value"] or "@example.org" in v["value"] for v in body["values"])
+    # picked as a filter by the same role, a suggestion matches the events it counted
+    top = body["values"][0]
+    spec = {
+        "kind": "TrendsQuery",
+        "date_from": "-7d",
+        "display": "number",
+        "series": [{"event": "$pageview"}],
+        "properties": [{"key": "$current_url", "operator": "exact", "value": top["value"]}],
+    }
+    url = reverse("api_query", kwargs={"project_id": project.pk})
+    result = client.post(url, json.dumps(spec), content_type="application/json").json()
+    assert sum(result["results"][0]["data"]) == top["count"]
