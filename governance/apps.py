@@ -13,6 +13,11 @@ class GovernanceConfig(AppConfig):
         from .roles import Permission  # noqa: PLC0415
 
         presenter.register_pii_source(classified_pii_keys)
+        from analytics_app import openapi  # noqa: PLC0415
+
+        from .suggestion_views import OPENAPI_PATHS  # noqa: PLC0415
+
+        openapi.EXTRA_PATHS.update(OPENAPI_PATHS)
 
         from ingestion import processing  # noqa: PLC0415 - governance plugs into ingestion, never the reverse
 

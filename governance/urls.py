@@ -1,6 +1,16 @@
 from django.urls import path
 
-from . import audit_views, custom_roles, deletions, discovery_views, invites, keys, plan_views, views
+from . import (
+    audit_views,
+    custom_roles,
+    deletions,
+    discovery_views,
+    invites,
+    keys,
+    plan_views,
+    suggestion_views,
+    views,
+)
 
 # Not namespaced: the names predate the app (`project_members`, `member_update`, `api_keys`).
 urlpatterns = [
@@ -41,5 +51,15 @@ urlpatterns = [
         "project/<int:project_id>/plan/discovered/", discovery_views.plan_discovered, name="plan_discovered"
     ),
     path("project/<int:project_id>/plan/quarantine/", plan_views.plan_quarantine, name="plan_quarantine"),
+    path(
+        "api/projects/<int:project_id>/properties/",
+        suggestion_views.property_names,
+        name="api_property_names",
+    ),
+    path(
+        "api/projects/<int:project_id>/properties/values/",
+        suggestion_views.property_values,
+        name="api_property_values",
+    ),
     path("project/<int:project_id>/deletions/", deletions.project_deletions, name="project_deletions"),
 ]

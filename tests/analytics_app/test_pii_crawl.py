@@ -3,9 +3,10 @@
 Seeds PII through real capture (top level, nested under `$set` / `$set_once`, in nested
 objects and arrays, in free text, in URL query strings of `$current_url` / `$referrer` /
 `$initial_current_url` / `$pathname`, as an e-mail distinct_id, in quarantined payloads
-and in a recording's URL), saves an insight of every kind on a dashboard, then crawls
+and in a recording's URL), classifies a custom event property and a person property as pii /
+sensitive in the tracking plan with distinctive values, saves an insight of every kind on a dashboard, then crawls
 every page, htmx partial, drill-down and API reachable to each role, following the links
-the pages offer, and scans every response body for the seeded values: zero hits for pm,
+the pages offer, plus the pickers' suggestion endpoints and the search boxes, and scans every response body for the seeded values: zero hits for pm,
 exec and support; the same crawl as admin finds every seed (so the scan can find them).
 """
 
@@ -26,6 +27,7 @@ from cohorts.definitions import clean_definition, parse_csv
 from cohorts.models import Cohort
 from cohorts.queries import compute_cohort
 from dashboards.models import Dashboard, DashboardTile, Insight
+from governance.models import EventDefinition, PropertyDefinition
 from governance.roles import Role
 from tests.ingestion.conftest import fresh_ingestion_state, person_of, send  # noqa: F401 - autouse fixture
 from tests.replay.test_list import session_events
@@ -60,6 +62,8 @@ SEEDS = {
     "quarantined payload e-mail": "warnmail.zq7",
     "quarantined payload name": "Warnname Quell",
     "recording URL query": "replaytoken3w9",
+    "plan-classified event property": "loyaltyseed7k4",
+    "plan-classified person property": "Nickseed Wq8",
 }
 
 
@@ -88,6 +92,12 @@ def seeded(client, project, alice, bob, make_user):
     pat, sam = make_user("pat@example.com"), make_user("sam@example.com")
     Membership.objects.create(user=pat, project=project, role=Role.PM)
     Membership.objects.create(user=sam, project=project, role=Role.SUPPORT)
+    # The tracking plan classifies a custom event property and a person property.
+    pageview_definition = EventDefinition.objects.create(project=project, name="$pageview")
+    PropertyDefinition.objects.create(
+        project=project, event=pageview_definition, name="loyalty_code", pii_class="pii"
+    )
+    PropertyDefinition.objects.create(project=project, name="nickname", pii_class="sensitive")
     first = pageview(
         "anon-pii-1",
         URL,
@@ -98,6 +108,7 @@ def seeded(client, project, alice, bob, make_user):
         account={"owner": {"email": "nestmail.zq7@example.org", "name": "Nestedname Plover"}, "tier": 2},
         contacts=[{"name": "Arrayname Quist"}, "plain"],
         note="please call freetext.zq7@example.org today",
+        loyalty_code="loyaltyseed7k4",
         **{"$referrer": REFERRER, "$pathname": PATHNAME, "$initial_current_url": INITIAL_URL},
     )
     identify = event(
@@ -105,7 +116,12 @@ def seeded(client, project, alice, bob, make_user):
         DID,
         {
             "$anon_distinct_id": "anon-pii-1",
-            "$set": {"email": "setmail.zq7@example.org", "name": "Setname Vexley", "plan": "pro"},
+            "$set": {
+                "email": "setmail.zq7@example.org",
+                "name": "Setname Vexley",
+                "plan": "pro",
+                "nickname": "Nickseed Wq8",
+            },
             "$set_once": {"first_name": "Oncefirst Zorb", "$initial_current_url": INITIAL_URL},
             "$current_url": URL,
             "$session_id": "sess-pii-1",
@@ -239,6 +255,38 @@ def start_urls(project, specs, pages) -> list[str]:
         f"/project/{p}/ingestion/warnings/?range=7d",
         f"/api/projects/{p}/recordings/?date_from=-7d",
     ]
+    # The pickers' suggestions (names, and the top values of classified, built-in PII and
+    # ordinary keys, also searched by a part of a seed) and the search boxes.
+    urls.append(reverse("api_property_names", kwargs={"project_id": p}))
+    urls.append(reverse("api_property_names", kwargs={"project_id": p}) + "?q=loyalty&event=%24pageview")
+    values = reverse("api_property_values", kwargs={"project_id": p})
+    for key, kind, part in (
+        ("loyalty_code", "event", ""),
+        ("loyalty_code", "event", "loyalty"),
+        ("nickname", "person", ""),
+        ("nickname", "person", "Nickseed"),
+        ("email", "person", ""),
+        ("name", "event", ""),
+        ("$current_url", "event", ""),
+        ("$current_url", "event", "urltoken"),
+        ("$referrer", "event", "reftoken"),
+        ("$pathname", "event", ""),
+        ("$initial_current_url", "person", ""),
+        ("note", "event", ""),
+        ("account", "event", ""),
+        ("contacts", "event", ""),
+        ("plan", "person", ""),
+    ):
+        urls.append(f"{values}?{urlencode({'key': key, 'type': kind, 'q': part})}")
+    urls += [
+        f"/project/{p}/persons/?{urlencode({'search': 'Nickseed'})}",
+        f"/project/{p}/persons/?{urlencode({'search': 'loyaltyseed'})}",
+        f"/project/{p}/events/?{urlencode({'prop_key': 'loyalty_code', 'prop_op': 'icontains', 'prop_value': 'loyalty', 'date_from': '-7d'})}",
+        f"/project/{p}/events/?{urlencode({'prop_key': 'note', 'prop_op': 'icontains', 'prop_value': 'freetext', 'columns': 'note,loyalty_code', 'date_from': '-7d'})}",
+        f"/project/{p}/insights/trends/?{urlencode({'series_event': '$pageview', 'filter_key': 'nickname', 'filter_type': 'person', 'filter_operator': 'icontains', 'filter_value': 'Nick', 'breakdown': 'nickname', 'breakdown_type': 'person'})}",
+        f"/project/{p}/insights/trends/?{urlencode({'series_event': '$pageview', 'breakdown': 'loyalty_code'})}",
+        f"/project/{p}/replay/?{urlencode({'event': '$pageview', 'prop_key': 'loyalty_code', 'prop_op': 'icontains', 'prop_value': 'loyalty'})}",
+    ]
     for spec in specs.values():
         base = builders.get(spec["kind"])
         urls.append(f"{base}?{urlencode({'q': q(spec)})}")
@@ -352,6 +400,9 @@ def test_admin_crawl_finds_every_seed(client, project, seeded):
     assert any("/replay/sess-pii-1" in u for u in crawled)
     assert any(re.search(r"/events/[0-9a-f-]{36}/", u) for u in crawled)
     assert any(re.search(r"/persons/[0-9a-f-]{36}/", u) for u in crawled)
+    # the pickers' value suggestions show admins the classified values (so the scan can find them)
+    suggested = set().union(*(hits for u, hits in found.items() if "/properties/values/" in u))
+    assert {"plan-classified event property", "plan-classified person property"} <= suggested
 
 
 @pytest.mark.parametrize("role", ["pm", "exec", "support"])

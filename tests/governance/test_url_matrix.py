@@ -104,6 +104,8 @@ MATRIX: dict[str, object] = {
     "plan_import": Project(P.MANAGE_PLAN),
     "plan_discovered": Project(P.VIEW_INSIGHTS),
     "plan_quarantine": Project(P.VIEW_INSIGHTS),
+    "api_property_names": Project(P.VIEW_INSIGHTS, api=True),
+    "api_property_values": Project(P.VIEW_INSIGHTS, api=True, ok=400),  # no ?key=
     "account": SignedIn(200),
     "signout_everywhere": PostOnly(project=False),
     "two_factor": SignedIn(200),
