@@ -66,6 +66,19 @@ class ProjectForm(forms.ModelForm):
             raise forms.ValidationError("Choose between 1 and 3650 days.")
         return days
 
+    # Settings a form posted without them keeps as they are (a form rendered before they
+    # existed, an API client that only knows the older fields).
+    KEEP_WHEN_ABSENT = ("replay_text_masking", "replay_mask_selectors")
+
+    def __init__(self, data=None, *args, **kwargs):
+        instance = kwargs.get("instance")
+        if data is not None and instance is not None and any(n not in data for n in self.KEEP_WHEN_ABSENT):
+            data = data.copy()
+            for name in self.KEEP_WHEN_ABSENT:
+                if name not in data:
+                    data[name] = getattr(instance, name)
+        super().__init__(data, *args, **kwargs)
+
     def clean_replay_mask_selectors(self):
         from replay.selectors import parse  # noqa: PLC0415 - the replay app's selector grammar
 
