@@ -190,9 +190,7 @@ class RecordingMasker:
         if etype == META:
             return {**event, "data": {**data, "href": self.url(data.get("href"))}}
         if etype == CUSTOM:
-            payload = _urls_deep(data.get("payload"))
-            if self.policy:
-                payload = _strings_deep(payload, self.pii_text)
+            payload = _strings_deep(_urls_deep(data.get("payload")), self.pii_text)
             return {**event, "data": {**data, "payload": payload}}
         if etype == PLUGIN:
             return {**event, "data": self.plugin(data)}
@@ -304,8 +302,7 @@ class RecordingMasker:
             elif key == "srcset":
                 out[name] = _srcset(value)
             elif (
-                policy
-                and key not in _MARKUP_ATTRIBUTES
+                key not in _MARKUP_ATTRIBUTES
                 and not (isinstance(key, str) and key.startswith("rr_"))
                 and not value.startswith("data:")
             ):
@@ -416,10 +413,11 @@ def masker_for(project, session_id: str, presenter) -> RecordingMasker | None:
     if presenter.can_view_pii:
         return None
     mode = getattr(project, "replay_text_masking", POLICY) or POLICY
+    values = person_values(project, session_id, presenter)
     if mode != POLICY:
-        return RecordingMasker(ALL)
+        return RecordingMasker(ALL, (), values)
     selectors = css.parse_lenient(getattr(project, "replay_mask_selectors", "") or "")
-    return RecordingMasker(POLICY, selectors, person_values(project, session_id, presenter))
+    return RecordingMasker(POLICY, selectors, values)
 
 
 def person_values(project, session_id: str, presenter) -> list[str]:
