@@ -80,11 +80,11 @@ class ProjectForm(forms.ModelForm):
         super().__init__(data, *args, **kwargs)
 
     def clean_replay_mask_selectors(self):
-        from replay.selectors import parse  # noqa: PLC0415 - the replay app's selector grammar
+        from governance.masking import parse_selectors  # noqa: PLC0415
 
         text = (self.cleaned_data.get("replay_mask_selectors") or "").strip()
         try:
-            parse(text)
+            parse_selectors(text)
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from None
         return ", ".join(p.strip() for p in text.split(",") if p.strip())

@@ -15,7 +15,7 @@ buttons and error messages while the customer's personal data stays hidden:
   name and every person property that is PII by default or by the tracking plan),
   just the match; URLs' query values and fragments inside them;
 - everything inside an element matched by the project's selectors
-  (``Project.replay_mask_selectors``, replay/selectors.py), including children that
+  (``Project.replay_mask_selectors``, ``governance.masking.parse_selectors``), including children that
   mutations add to it later (node ids are remembered per page);
 - console payloads: by the detectors and the person's values;
 - URLs (Meta ``href``, URL attributes, custom events, network names): query values
@@ -52,7 +52,6 @@ from urllib.parse import quote
 
 from governance import masking
 
-from . import selectors as css
 from .format import FULL_SNAPSHOT, INCREMENTAL_SNAPSHOT, META, PLUGIN, SOURCE_MUTATION
 
 CUSTOM = 5
@@ -270,7 +269,12 @@ class RecordingMasker:
                     self.verbatim_ids.add(node_id)
                 if self.policy:
                     self.tags[node_id] = tag
-            if self.policy and not masked and self.selectors and css.matches_any(self.selectors, tag, attrs):
+            if (
+                self.policy
+                and not masked
+                and self.selectors
+                and masking.selectors_match(self.selectors, tag, attrs)
+            ):
                 masked = True
             if masked and isinstance(node_id, int):
                 self.masked_ids.add(node_id)
@@ -333,7 +337,9 @@ class RecordingMasker:
             and self.selectors
             and isinstance(node_id, int)
             and node_id not in self.masked_ids
-            and css.matches_any(self.selectors, tag, {k: v for k, v in attrs.items() if v is not None})
+            and masking.selectors_match(
+                self.selectors, tag, {k: v for k, v in attrs.items() if v is not None}
+            )
         ):
             # An element that starts matching (a class added): its text from now on. Text it
             # already showed was sent with the events before.
@@ -416,7 +422,7 @@ def masker_for(project, session_id: str, presenter) -> RecordingMasker | None:
     values = person_values(project, session_id, presenter)
     if mode != POLICY:
         return RecordingMasker(ALL, (), values)
-    selectors = css.parse_lenient(getattr(project, "replay_mask_selectors", "") or "")
+    selectors = masking.parse_selectors_lenient(getattr(project, "replay_mask_selectors", "") or "")
     return RecordingMasker(POLICY, selectors, values)
 
 

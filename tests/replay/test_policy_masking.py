@@ -20,10 +20,10 @@ from django.test import Client
 
 from analytics_app import clickhouse as ch
 from analytics_app.models import Membership
+from governance.masking import parse_selectors, selectors_match
 from governance.models import AuditEntry, PropertyDefinition
 from governance.roles import Role
 from ingestion.config_views import project_config
-from replay import selectors as css
 from replay.masking import RecordingMasker, mask_events
 
 from .test_snapshots_api import recent_events, record
@@ -317,7 +317,7 @@ def test_a_viewer_with_view_pii_but_not_admin_sees_the_text(shop, make_user):
 
 
 def test_a_class_added_later_masks_the_elements_text_from_then_on():
-    masker = RecordingMasker("policy", css.parse(".ph-sensitive"))
+    masker = RecordingMasker("policy", parse_selectors(".ph-sensitive"))
     page = {
         "type": 2,
         "data": {"node": el(1, "div", {}, [el(2, "p", {"class": "x"}, [txt(3, "Hello there")])])},
@@ -340,7 +340,7 @@ def test_a_class_added_later_masks_the_elements_text_from_then_on():
 
 
 def test_a_new_page_forgets_the_masked_nodes():
-    masker = RecordingMasker("policy", css.parse("[data-sextant-mask]"))
+    masker = RecordingMasker("policy", parse_selectors("[data-sextant-mask]"))
     first = {"type": 2, "data": {"node": el(1, "div", {"data-sextant-mask": "1"}, [txt(2, "Hidden")])}}
     second = {"type": 2, "data": {"node": el(1, "div", {}, [txt(2, "Shown")])}}
     change = {"type": 3, "data": {"source": 0, "texts": [{"id": 2, "value": "Still shown"}]}}
@@ -367,8 +367,12 @@ def test_button_inputs_keep_their_label_and_typed_inputs_do_not():
 
 def test_policy_masking_is_idempotent_on_the_planted_recording():
     events = planted_events()
-    masked = mask_events(events, "policy", css.parse("[data-sextant-mask], .ph-sensitive"), PERSON.values())
-    again = mask_events(masked, "policy", css.parse("[data-sextant-mask], .ph-sensitive"), PERSON.values())
+    masked = mask_events(
+        events, "policy", parse_selectors("[data-sextant-mask], .ph-sensitive"), PERSON.values()
+    )
+    again = mask_events(
+        masked, "policy", parse_selectors("[data-sextant-mask], .ph-sensitive"), PERSON.values()
+    )
     assert again == masked
     assert copy.deepcopy(events) == events  # the input is not changed
 
@@ -384,19 +388,19 @@ def test_policy_masking_is_idempotent_on_the_planted_recording():
 )
 def test_selector_grammar_refuses_what_it_does_not_support(text, error):
     with pytest.raises(ValueError, match=error):
-        css.parse(text)
+        parse_selectors(text)
 
 
 def test_selector_grammar_matches():
-    sel = css.parse('input.card[name=cc], #tier, [data-sextant-mask], [role="note"], *.x')
-    assert css.matches_any(sel, "input", {"class": "a card", "name": "cc"})
-    assert not css.matches_any(sel, "input", {"class": "card", "name": "c"})
-    assert not css.matches_any(sel, "div", {"class": "card", "name": "cc"})
-    assert css.matches_any(sel, "div", {"id": "tier"})
-    assert css.matches_any(sel, "span", {"data-sextant-mask": ""})
-    assert css.matches_any(sel, "p", {"role": "note"})
-    assert css.matches_any(sel, "p", {"class": "x"})
-    assert not css.matches_any(sel, "p", {"class": "xx"})
+    sel = parse_selectors('input.card[name=cc], #tier, [data-sextant-mask], [role="note"], *.x')
+    assert selectors_match(sel, "input", {"class": "a card", "name": "cc"})
+    assert not selectors_match(sel, "input", {"class": "card", "name": "c"})
+    assert not selectors_match(sel, "div", {"class": "card", "name": "cc"})
+    assert selectors_match(sel, "div", {"id": "tier"})
+    assert selectors_match(sel, "span", {"data-sextant-mask": ""})
+    assert selectors_match(sel, "p", {"role": "note"})
+    assert selectors_match(sel, "p", {"class": "x"})
+    assert not selectors_match(sel, "p", {"class": "xx"})
 
 
 # ------------------------------------------------------------------ settings
