@@ -17,8 +17,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 MASK_CHAR = "•"
+# local@domain.tld, not taking the full stop that ends a sentence ("... alice@example.com.").
 EMAIL_RE = re.compile(
-    r"[^\s@<>\"'(),;:/?&=#\[\]{}]+@[^\s@<>\"'(),;:/?&=#\[\]{}]+\.[^\s@<>\"'(),;:/?&=#\[\]{}]+"
+    r"[^\s@<>\"'(),;:/?&=#\[\]{}]+@[^\s@<>\"'(),;:/?&=#\[\]{}]+\.[^\s@<>\"'(),;:/?&=#\[\]{}]*"
+    r"[^\s@<>\"'(),;:/?&=#\[\]{}.]"
 )
 # A URL (scheme://...) or a path (/...) holding a query string or a fragment, inside any text.
 _URL_RE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.\-]*://|(?<![^\s\"'(=])/)[^\s\"'<>]*[?#][^\s\"'<>]*")

@@ -79,6 +79,7 @@ def test_luhn_agrees_with_the_reference(number):
         ("GB82WEST12345698765432", "iban", "GB82WEST12345698765432"),
         ("fr1420041010050500013m02606", "iban", "fr1420041010050500013m02606"),
         ("write to jane.doe@example.co.uk please", "email", "jane.doe@example.co.uk"),
+        ("Signed in as alice@example.com. Help", "email", "alice@example.com"),
     ],
 )
 def test_detectors_find_pii_and_only_the_match(text, kind, match):
