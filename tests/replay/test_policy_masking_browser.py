@@ -32,7 +32,10 @@ def test_admin_edits_the_replay_masking_settings(page, app_live_server, project,
     page.wait_for_load_state()
     expect(page.locator("select[name=replay_text_masking]")).to_have_value("all")
     project.refresh_from_db()
-    assert (project.replay_text_masking, project.replay_mask_selectors) == ("all", "[data-sextant-mask], .account")
+    assert (project.replay_text_masking, project.replay_mask_selectors) == (
+        "all",
+        "[data-sextant-mask], .account",
+    )
 
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=str(tmp_path / "settings-390.png"), full_page=True)
