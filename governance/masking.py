@@ -184,24 +184,30 @@ DETECTORS: tuple[tuple[str, re.Pattern, Callable[[re.Match], bool]], ...] = (
     ("card", _CARD_RE, _card),
     ("phone", _PHONE_RE, _phone),
 )
-_HAS_DIGITS = re.compile(r"\d(?:\D{0,3}\d){6}")  # 7+ digits close together: a number worth checking
-_DIGIT = re.compile(r"\d")
+# What the number detectors need to match somewhere: a run of 8+ digits and separators; the
+# IBAN detector: the start of one. Searched when a cheaper gate (`@`, a run of digits) passes.
+_NUMBER_CANDIDATE = re.compile(r"\d[\d \-.()/]{6,}\d")
+# Every phone, card number and IBAN holds a run of 6+ digits and separators (an IBAN's
+# BBAN a numeric bank or account code).
+_DIGIT_RUN = re.compile(r"\d[\d \-.()/]{4,}\d")
+_IBAN_CANDIDATE = re.compile(r"[A-Za-z]{2}\d\d ?[A-Za-z0-9]{4}")
 
 
 def pii_spans(text: str) -> list[tuple[int, int, str]]:
     """Where the detectors find PII in the text: sorted, non-overlapping (start, end, kind)."""
     if not isinstance(text, str) or len(text) < 5:
         return []
+    email = "@" in text
+    if not email and _DIGIT_RUN.search(text) is None:
+        return []  # most text: no detector can match
+    numeric = _NUMBER_CANDIDATE.search(text) is not None
+    iban = len(text) >= 15 and _IBAN_CANDIDATE.search(text) is not None
+    if not (email or numeric or iban):
+        return []
+    wanted = {"email": email, "iban": iban, "card": numeric, "phone": numeric}
     spans: list[tuple[int, int, str]] = []
-    numeric = _HAS_DIGITS.search(text) is not None
     for kind, pattern, check in DETECTORS:
-        if kind == "email":
-            if "@" not in text:
-                continue
-        elif kind == "iban":
-            if len(text) < 15 or not _DIGIT.search(text):
-                continue
-        elif not numeric:
+        if not wanted[kind]:
             continue
         for m in pattern.finditer(text):
             start, end = m.span()
