@@ -117,7 +117,7 @@ MIN_PERSON_VALUE = 3  # shorter person values ("Al", "42") would mask every word
 
 def person_pattern(values) -> re.Pattern | None:
     """One case-insensitive pattern finding any of a person's PII values (and their
-    URL-encoded forms), longest first."""
+    URL-encoded forms) as whole words, longest first."""
     found: set[str] = set()
     for value in values:
         if isinstance(value, bool) or value is None or isinstance(value, dict | list):
@@ -128,7 +128,9 @@ def person_pattern(values) -> re.Pattern | None:
             found.add(quote(text, safe=""))
     if not found:
         return None
-    return re.compile("|".join(re.escape(v) for v in sorted(found, key=len, reverse=True)), re.IGNORECASE)
+    alternatives = "|".join(re.escape(v) for v in sorted(found, key=len, reverse=True))
+    # Whole words: a person called "Ann" does not mask "Annual".
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
 
 
 class RecordingMasker:

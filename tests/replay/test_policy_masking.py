@@ -365,6 +365,15 @@ def test_button_inputs_keep_their_label_and_typed_inputs_do_not():
     assert [c["attributes"]["value"] for c in out["childNodes"]] == ["Place order", "**"]
 
 
+def test_person_values_mask_whole_words_case_insensitively():
+    masker = RecordingMasker("policy", (), ["Ann", "ann.lee@example.com", "Al", 42, None, True])
+    assert masker.pii_text("Annual report for ANN, by ann, Ann's") == "Annual report for ***, by ***, ***'s"
+    assert masker.pii_text("Mail ann.lee%40example.com or ann.lee@example.com") == (
+        "Mail ********************* or *******************"
+    )
+    assert masker.pii_text("Al 42 Albert") == "Al 42 Albert"  # shorter than 3 characters: not searched
+
+
 def test_policy_masking_is_idempotent_on_the_planted_recording():
     events = planted_events()
     masked = mask_events(
