@@ -197,3 +197,14 @@ def test_support_may_not_filter_on_a_detected_value():
         ADMIN.guard_value(value)
     SUPPORT.guard_value("2024-01-15")
     SUPPORT.guard_value("123456789")
+
+
+def test_path_nodes_mask_detected_pii_with_a_tag():
+    from paths.masking import KIND_EVENT, NodeMasker  # noqa: PLC0415
+
+    masker = NodeMasker(
+        SUPPORT, 7, ("$pageview",), {"Support call +44 20 7946 0958": KIND_EVENT, "/pricing": KIND_EVENT}
+    )
+    label = masker.name("Support call +44 20 7946 0958")
+    assert label.startswith("Support call •••••••••••• ‹") and "7946" not in label
+    assert masker.name("/pricing") == "/pricing"
