@@ -3,6 +3,8 @@ Presenter applying them for roles without view-PII (docs/access.md, "Masking rul
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.core.exceptions import PermissionDenied
 from hypothesis import given, settings
@@ -208,3 +210,15 @@ def test_path_nodes_mask_detected_pii_with_a_tag():
     label = masker.name("Support call +44 20 7946 0958")
     assert label.startswith("Support call •••••••••••• ‹") and "7946" not in label
     assert masker.name("/pricing") == "/pricing"
+
+
+def test_stored_json_text_and_unparsable_payloads_mask_detected_pii():
+    """Quarantined payloads, CSV property columns, ingestion warnings' details."""
+    payload = json.dumps(
+        {"event": "paid", "properties": {"memo": "IBAN GB82WEST12345698765432, tel 415-555-2671"}}
+    )
+    shown = SUPPORT.json_text(payload)
+    assert "GB82WEST" not in shown and "555-2671" not in shown and '"memo": "IBAN ' in shown
+    truncated = payload[:-3]
+    assert "555-2671" not in SUPPORT._raw_text(truncated) and SUPPORT.json_text(truncated) != truncated
+    assert ADMIN.json_text(payload) == payload
