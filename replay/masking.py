@@ -152,10 +152,15 @@ class RecordingMasker:
         values masked in place, same length; the rest kept."""
         if not isinstance(value, str) or not value:
             return value
-        if self.person is not None:
-            value = self.person.sub(lambda m: mask_text(m.group(0)), value)
-        value = masking.mask_pii(value, mask_text)
-        return mask_urls_in_text(value)
+        for _ in range(32):  # again while it changes: a mask can expose a match (`***@x.io`)
+            shown = value
+            if self.person is not None:
+                shown = self.person.sub(lambda m: mask_text(m.group(0)), shown)
+            shown = mask_urls_in_text(masking.mask_pii(shown, mask_text))
+            if shown == value:
+                break
+            value = shown
+        return value
 
     def text(self, value: Any, node_id: Any = None, masked: bool = False) -> Any:
         """A text node's content (or a texts[] change) as this viewer sees it."""

@@ -17,6 +17,8 @@ import json
 
 import pytest
 from django.test import Client
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analytics_app import clickhouse as ch
 from analytics_app.models import Membership
@@ -25,6 +27,7 @@ from governance.models import AuditEntry, PropertyDefinition
 from governance.roles import Role
 from ingestion.config_views import project_config
 from replay.masking import RecordingMasker, mask_events
+from tests.conftest import examples
 
 from .test_snapshots_api import recent_events, record
 
@@ -457,3 +460,33 @@ def test_capture_config_does_not_change_with_the_viewing_policy(make_project):
     )
     project.recording_mask_all_text = True
     assert project_config(project)["sessionRecording"]["masking"]["maskTextSelector"] == "*"
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "Alice",
+                "Smith",
+                "alice@example.com",
+                "+44 20 7946 0958",
+                "4111 1111 1111 1111",
+                "Buy",
+                " ",
+                ", ",
+            ]
+        )
+        | st.text(max_size=12),
+        max_size=12,
+    )
+)
+def test_policy_text_masks_in_place_keeping_length_and_is_idempotent(parts):
+    masker = RecordingMasker("policy", (), PERSON.values())
+    text = "".join(parts)
+    shown = masker.pii_text(text)
+    assert len(shown) == len(text)
+    assert all(a == b or b == "*" for a, b in zip(text, shown, strict=True))  # only masks, in place
+    assert masker.pii_text(shown) == shown
+    if "alice@example.com" in parts:
+        assert "alice@example.com" not in shown.lower()
