@@ -24,6 +24,9 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(f"{value!r} is not a known IANA time zone")
 
 
+DEFAULT_REPLAY_MASK_SELECTORS = "[data-sextant-mask], .ph-sensitive, .ph-no-capture"
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
@@ -43,6 +46,24 @@ class Project(models.Model):
             ("none", "None (show placeholders)"),
             ("any", "From anywhere"),
         ],
+    )
+    # What a role without view-PII sees of a replay's text (replay/masking.py): "policy" masks
+    # inputs, what the PII detectors find, the recorded person's PII values and what sits in
+    # an element matched by `replay_mask_selectors`; "all" masks every text.
+    replay_text_masking = models.CharField(
+        max_length=8,
+        default="policy",
+        db_default="policy",
+        choices=[
+            ("policy", "By the PII policy: inputs, detected and personal data, masked elements"),
+            ("all", "All text"),
+        ],
+    )
+    replay_mask_selectors = models.CharField(
+        max_length=1000,
+        blank=True,
+        default=DEFAULT_REPLAY_MASK_SELECTORS,
+        db_default=DEFAULT_REPLAY_MASK_SELECTORS,
     )
     # Admins of the project must have confirmed a two-factor device to open any of its pages.
     require_admin_2fa = models.BooleanField(default=False, db_default=False)

@@ -11,7 +11,9 @@ and whether this user may see PII; for a user without `view_pii` one masking pas
   `$set_once`, inside nested objects and arrays — is masked whole;
 - in every other string, URL query values and fragments are masked
   (`https://x.io/a?email=•••` — in `$current_url`, `$referrer`, `$initial_current_url`,
-  `$pathname` and any value or text holding a URL), and so is every e-mail address;
+  `$pathname` and any value or text holding a URL), and so is what the PII detectors
+  find (`governance.masking.DETECTORS`: e-mail addresses, phone numbers, Luhn-valid card
+  numbers, mod-97-valid IBANs), just the match;
 - a distinct_id that is an e-mail address is masked.
 
 How masked text looks is `governance.masking` (pure text rules); this module decides
@@ -41,7 +43,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 
-from .masking import MASK_CHAR, is_email_like, mask_all, mask_string, mask_text
+from .masking import MASK_CHAR, has_pii, is_email_like, mask_all, mask_string, mask_text
 from .roles import Permission
 
 # Person/event properties treated as PII until the tracking plan says otherwise.
@@ -251,6 +253,11 @@ class Presenter:
             raise PermissionDenied(
                 f"{what} on an e-mail address needs the view-PII permission: your role sees e-mail "
                 "addresses masked, so it may not search for them."
+            )
+        if any(has_pii(str(v)) for v in values if v is not None):
+            raise PermissionDenied(
+                f"{what} on a phone, card or bank account number needs the view-PII permission: your "
+                "role sees them masked, so it may not search for them."
             )
 
 

@@ -9,7 +9,8 @@ goes through a NodeMasker built from the request's Presenter:
 - otherwise a node that came (in this result) from a source property classified PII
   for the project — `$current_url` for page views, `$screen_name` for screens — is
   replaced entirely, and in every other node the values of a query string
-  (`?email=jane@x.com`) are masked.
+  (`?email=jane@x.com`) and what the PII detectors find (e-mail addresses, phone, card
+  and IBAN numbers: `/users/jane@x.com`, a screen `Call +44 20 7946 0958`) are masked.
 
 A masked label carries a tag: a keyed hash (HMAC with the server's SECRET_KEY, per
 project) of the raw node, e.g. `•••••••• ‹3fa9c1d2›` or `/search?email=••• ‹77b0e1aa›`.
@@ -31,7 +32,7 @@ import hmac
 
 from django.conf import settings
 
-from governance.masking import MASK_CHAR, mask_emails, mask_query_values
+from governance.masking import MASK_CHAR, mask_pii, mask_query_values
 
 from .spec import PAGEVIEW, SCREEN
 
@@ -84,7 +85,7 @@ class NodeMasker:
             return name
         if self.is_hidden(name):
             return f"{FULL_MASK} ‹{_tag(self.project_id, name)}›"
-        shown = mask_emails(mask_query_values(name))
+        shown = mask_pii(mask_query_values(name))
         return shown if shown == name else f"{shown} ‹{_tag(self.project_id, name)}›"
 
     def node(self, node: str) -> str:

@@ -2,7 +2,8 @@
 
 - ``snapshots_body``: the body of GET .../recordings/<session_id>/snapshots/, the
   session's rrweb events in time order (decompressed by replay.queries), masked
-  for viewers without view-PII (replay.masking), serialized once.
+  for viewers without view-PII (replay.masking, by the project's replay_text_masking
+  setting and the recorded person's PII values), serialized once.
 - ``session_timeline``: what the player draws around the replay, read without the
   heavy rows (full snapshots and DOM mutations stay in ClickHouse): the activity
   marks behind the heatbar, navigations and console logs.
@@ -25,7 +26,7 @@ from analytics_app.jsoncodec import dumps, loads
 
 from . import queries
 from .format import INCREMENTAL_SNAPSHOT, META, PLUGIN, decompress_event
-from .masking import RecordingMasker, mask_events
+from .masking import RecordingMasker, masker_for
 
 CUSTOM = 5
 
@@ -139,7 +140,8 @@ def snapshots_body(project, session_id: str, presenter, window_id: str | None = 
             parts.append(data)
         return '{"snapshots":[' + ",".join(parts) + "]}"
     events = [decompress_event(e) for e in map(_event, (d for (d,) in rows)) if e is not None]
-    return dumps({"snapshots": mask_events(events)})
+    masker = masker_for(project, session_id, presenter)
+    return dumps({"snapshots": [masker.event(e) for e in events]})
 
 
 # posthog-js marks compressed events with "cv"; a plain event mentioning it only costs a parse.
@@ -219,15 +221,17 @@ def session_timeline(project, session_id: str, presenter) -> Timeline | None:
                 event = None
         light.append(event if isinstance(event, dict) else {"type": int(event_type), "timestamp": int(ts)})
         light[-1]["timestamp"] = int(ts)  # the stored (clock-corrected) time is the timeline's
-    return build_timeline(light, presenter)
+    return build_timeline(light, presenter, masker_for(project, session_id, presenter))
 
 
-def build_timeline(events: list[dict], presenter) -> Timeline:
-    """Timeline of rrweb events in time order (pure): bounds, marks, console lines, navigations."""
+def build_timeline(events: list[dict], presenter, masker=None) -> Timeline:
+    """Timeline of rrweb events in time order (pure): bounds, marks, console lines, navigations.
+    `masker`: the session's (replay.masking.masker_for); masking all text when not given."""
     stamps = [e["timestamp"] for e in events if isinstance(e.get("timestamp"), int | float)]
     timeline = Timeline(start_ms=int(min(stamps, default=0)), end_ms=int(max(stamps, default=0)))
     timeline.marks = activity_marks(events)
-    masker = None if presenter.can_view_pii else RecordingMasker()
+    if masker is None and not presenter.can_view_pii:
+        masker = RecordingMasker()
     for event in events:
         etype, data = event.get("type"), event.get("data")
         if not isinstance(data, dict):

@@ -14,7 +14,8 @@
   nested in an opaque sandbox is itself opaque (sandbox flags propagate), so
   rrweb-player fails there (docs/replay.md).
 - ``api_snapshots``: GET /api/projects/<id>/recordings/<session_id>/snapshots/
-  -> {"snapshots": [rrweb events in time order]}, masked per role.
+  -> {"snapshots": [rrweb events in time order]}, masked per role and the project's
+  replay_text_masking setting (replay/masking.py).
 """
 
 from __future__ import annotations
@@ -332,9 +333,12 @@ SNAPSHOTS_PATHS = {
         "get": {
             "summary": "A recording's rrweb events",
             "description": (
-                "The session's rrweb events in time order (every window), decompressed; text, inputs, "
-                "console logs and URL query values are replaced by same-length masks without the view-PII "
-                "permission. Needs the view-recordings permission."
+                "The session's rrweb events in time order (every window), decompressed. Without the "
+                "view-PII permission, same-length masks replace: by the project's PII policy (the default), "
+                "inputs, the PII the detectors find (e-mail, phone, card, IBAN) and the recorded person's PII "
+                "values in text, attributes and console logs, the text of elements matching the project's "
+                "mask selectors, and URL query values; with replay_text_masking 'all', every text. "
+                "Needs the view-recordings permission."
             ),
             "parameters": [
                 {"name": "project_id", "in": "path", "required": True, "schema": {"type": "integer"}},

@@ -103,7 +103,10 @@ def test_admin_gets_every_event_decompressed_in_time_order(alice_client, project
 
 
 def test_support_without_view_pii_gets_masked_snapshots(client, make_user, project, recording):
+    """With the project's replay text masking at "all" (the policy is tests/replay/test_policy_masking.py)."""
     session_id, events = recording
+    project.replay_text_masking = "all"
+    project.save(update_fields=["replay_text_masking"])
     support = make_user("sam@example.com")
     Membership.objects.create(user=support, project=project, role=Role.SUPPORT)
     client.force_login(support)
