@@ -7,7 +7,7 @@ event is pending until `quarantine_status` has a row for its uuid (`released` or
 
 Release, batch by batch (BATCH events, oldest first):
 1. read the next pending events of the group quarantined up to the action's request time;
-2. store them as fresh events through the ingestion store path (`ingestion.views.store`:
+2. store them as fresh events through the ingestion store path (`ingestion.store`:
    the group-commit writer embedded, the Redis stream in production), so `write_jobs`
    deduplicates them against event_uuids by their uuid and `persons.store.apply` resolves
    identities ($identify merges persons) exactly as at capture;
@@ -135,8 +135,8 @@ def mark(project_id: int, uuids: list[str], status: str, action_id: int) -> None
 def store_released(project_id: int, rows: list[dict]) -> None:
     """Store released events like fresh ones: through the ingestion store (dedup by uuid,
     identity resolution, then events)."""
+    from ingestion import store  # noqa: PLC0415
     from ingestion.processing import Job  # noqa: PLC0415 - the store path, only when run
-    from ingestion.views import store  # noqa: PLC0415
 
     store(Job(project_id, events=[loads(r["payload"]) for r in rows]))
 

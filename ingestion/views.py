@@ -21,6 +21,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+import ingestion
 from analytics_app import clickhouse as ch
 from analytics_app.access import project_page
 from analytics_app.models import Project
@@ -148,13 +149,8 @@ def _authenticate(batch: Batch, state: _State) -> Project:
 
 
 def store(job: Job) -> None:
-    """Make the job durable: the Redis Stream in production, ClickHouse (group commit) embedded."""
-    if not job.size():
-        return
-    if stream.enabled():
-        stream.append(job)
-    else:
-        writer.submit(job)
+    """Make the job durable (`ingestion.store`: the Redis Stream, or the embedded spool and writer)."""
+    ingestion.store(job)
 
 
 def _context(request, batch: Batch, now: dt.datetime) -> RequestContext:
