@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "retention",
     "paths",
     "replay",
+    "alerts",
 ]
 
 MIDDLEWARE = [
