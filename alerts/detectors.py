@@ -96,14 +96,14 @@ def relative(values: list[float], i: int, p: dict, season: int) -> Judgement:
 class SeasonalModel:
     """The seasonal baseline of one series, computed once for many judged periods."""
 
-    def __init__(self, values: list[float], season: int, weeks: int):
+    def __init__(self, values: list[float], season: int, weeks: int, valid_from: int = 0):
         self.values = values
         self.season = season
         self.weeks = weeks
         self.samples: list[list[int]] = []
         self.median: list[float | None] = []
         for i in range(len(values)):
-            idx = [i - k * season for k in range(1, weeks + 1) if i - k * season >= 0]
+            idx = [i - k * season for k in range(1, weeks + 1) if i - k * season >= valid_from]
             self.samples.append(idx)
             self.median.append(statistics.median(values[j] for j in idx) if idx else None)
         self.window = max(1, season // 7)  # the recent trend: the last day (hourly) or week (daily)
@@ -171,11 +171,12 @@ def judge(
 
 
 def judge_range(
-    values: list[float], indices, detector: str, params: dict | None, season: int
+    values: list[float], indices, detector: str, params: dict | None, season: int, valid_from: int = 0
 ) -> list[Judgement]:
-    """Judge many periods of one series (the backtest); the seasonal baseline is computed once."""
+    """Judge many periods of one series; the seasonal baseline is computed once. Seasonal
+    samples before `valid_from` (before the data began) are not history."""
     p = params_with_defaults(detector, params)
-    model = SeasonalModel(values, season, int(p["weeks"])) if detector == "seasonal" else None
+    model = SeasonalModel(values, season, int(p["weeks"]), valid_from) if detector == "seasonal" else None
     return [judge(values, i, detector, params, season, model) for i in indices]
 
 

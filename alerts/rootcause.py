@@ -1,0 +1,127 @@
+"""Root cause of a firing: which value of which dimension explains the change.
+
+For a trends rule, the metric's series is broken down (TrendsQueryRunner with a
+breakdown, the insight's own SQL) by each dimension of the project: $browser, $os,
+$device_type, $geoip_country_code, $pathname (the $current_url path), utm_source,
+$app_version, and the properties the tracking plan marks as dimensions. For each
+value, its contribution to the change is `current - baseline`, where baseline is the
+mean of that value over the periods the detector's expected value came from (the same
+hour-of-week of the last weeks, the previous period, ...). Values are ranked by their
+share of the total change (`delta / (value - expected)`); the top three are kept.
+
+Values are stored raw (the alert page and notification texts show them through a
+Presenter, masked for roles without view-PII). Funnel and project-level rules have
+no root cause yet (docs/alerts.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from urllib.parse import urlencode
+
+from django.urls import NoReverseMatch, reverse
+
+from insights.blocks.breakdown import OTHER_VALUE, Breakdown
+
+from .metrics import Series, insight_kind, shift, trends_spec
+from .models import AlertEvent, AlertRule
+
+DEFAULT_DIMENSIONS = (
+    "$browser",
+    "$os",
+    "$device_type",
+    "$geoip_country_code",
+    "$pathname",
+    "utm_source",
+    "$app_version",
+)
+TOP_VALUES = 20
+KEEP = 3
+
+
+def dimensions(project) -> list[str]:
+    from governance.models import PropertyDefinition  # noqa: PLC0415
+
+    marked = PropertyDefinition.objects.filter(project=project, dimension=True).values_list("name", flat=True)
+    return list(dict.fromkeys([*DEFAULT_DIMENSIONS, *marked]))
+
+
+def rank(current: dict[str, float], baseline: dict[str, float], total_delta: float, prop: str) -> list[dict]:
+    """Each value's contribution to the change, ranked by its share of `total_delta`. Pure."""
+    rows = []
+    for value in set(current) | set(baseline):
+        if value in ("", OTHER_VALUE):
+            continue
+        cur, base = current.get(value, 0.0), baseline.get(value, 0.0)
+        delta = cur - base
+        share = delta / total_delta if total_delta else 0.0
+        if share <= 0:
+            continue
+        rows.append(
+            {
+                "property": prop,
+                "value": value,
+                "current": cur,
+                "baseline": base,
+                "delta": delta,
+                "share": share,
+            }
+        )
+    rows.sort(key=lambda r: (-r["share"], r["property"], r["value"]))
+    return rows
+
+
+def root_cause(
+    rule: AlertRule, event: AlertEvent, series: Series, baseline: tuple[int, ...] = ()
+) -> list[dict]:
+    if insight_kind(rule) != "TrendsQuery" or event.value is None:
+        return []
+    from trends.queries import TrendsQueryRunner  # noqa: PLC0415
+
+    tz = rule.project.tz
+    try:
+        i = series.starts.index(event.period_start.astimezone(tz))
+    except ValueError:
+        return []
+    base_idx = [b for b in baseline if 0 <= b < i] or ([i - 1] if i > 0 else [])
+    if not base_idx:
+        return []
+    expected_total = event.expected if event.expected is not None else sum(series.values[b] for b in base_idx)
+    total_delta = event.value - expected_total
+    start = series.starts[min(base_idx)]
+    end = shift(series.starts[i], rule.interval, 1, tz)
+    full = trends_spec(rule, start, end)
+    one = (full.series[rule.series_index],)
+    rows: list[dict] = []
+    for prop in dimensions(rule.project):
+        spec = dataclasses.replace(full, series=one, breakdown=Breakdown(prop, "event", TOP_VALUES))
+        result = TrendsQueryRunner(rule.project, spec, now=end).run()
+        if all(r.breakdown_value in ("", OTHER_VALUE) for r in result.series):
+            continue  # the dimension is not present in this metric's events
+        current, base = {}, {}
+        for r in result.series:
+            at = {d: v for d, v in zip(r.dates, r.data, strict=True)}
+            current[r.breakdown_value] = float(at.get(series.starts[i], 0) or 0)
+            base[r.breakdown_value] = sum(float(at.get(series.starts[b], 0) or 0) for b in base_idx) / len(
+                base_idx
+            )
+        rows.extend(rank(current, base, total_delta, prop))
+    rows.sort(key=lambda r: (-r["share"], r["property"], r["value"]))
+    return rows[:KEEP]
+
+
+def filtered_insight_url(rule: AlertRule, row: dict) -> str:
+    """The insight's builder filtered to the row's value ("" without an insight builder)."""
+    if rule.insight is None or rule.insight.kind_def is None:
+        return ""
+    spec = dict(rule.insight.spec)
+    spec["properties"] = [
+        *spec.get("properties", []),
+        {"key": row["property"], "operator": "exact", "value": row["value"], "type": "event"},
+    ]
+    try:
+        base = reverse(rule.insight.kind_def.builder_url_name, kwargs={"project_id": rule.project_id})
+    except NoReverseMatch:
+        return ""
+    return f"{base}?{urlencode({'q': json.dumps(spec, sort_keys=True, separators=(',', ':'))})}"
