@@ -139,6 +139,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "analytics_app.context_processors.navigation",
+                "alerts.context_processors.bell",
             ],
             "builtins": ["template_partials.templatetags.partials", "analytics_app.templatetags.sextant"],
         },

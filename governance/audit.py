@@ -40,6 +40,11 @@ ACTIONS: dict[str, str] = {
     "plan.settings": "Plan: settings changed",
     "plan.import": "Plan: imported from YAML",
     "data.delete_person": "Person's data deleted",
+    "alert.create": "Alert created",
+    "alert.update": "Alert changed",
+    "alert.delete": "Alert deleted",
+    "alert.snooze": "Alert snoozed or unsnoozed",
+    "alert.mute": "Alert muted or unmuted",
 }
 
 
