@@ -207,7 +207,9 @@ def world(project, other_project, alice, make_user, events):
     spec = {"kind": "TrendsQuery", "series": [{"event": "signup", "math": "total"}], "date_from": "-7d"}
     insight = Insight.objects.create(project=project, name="Signups", kind="TrendsQuery", spec=spec)
     tile = DashboardTile.objects.create(dashboard=dashboard, insight=insight, order=0)
-    alert = AlertRule.objects.create(project=project, name="Signups alert", insight=insight, detector="threshold")
+    alert = AlertRule.objects.create(
+        project=project, name="Signups alert", insight=insight, detector="threshold"
+    )
     cohort = Cohort.objects.create(project=project, name="Static", kind=Cohort.Kind.STATIC)
     rule = PathCleaningRule.objects.create(project=project, regex="^/x/.*$", alias="/x", order=0)
     event_definition = EventDefinition.objects.create(project=project, name="signup")
