@@ -6,8 +6,10 @@ $device_type, $geoip_country_code, $pathname (the $current_url path), utm_source
 $app_version, and the properties the tracking plan marks as dimensions. For each
 value, its contribution to the change is `current - baseline`, where baseline is the
 mean of that value over the periods the detector's expected value came from (the same
-hour-of-week of the last weeks, the previous period, ...). Values are ranked by their
-share of the total change (`delta / (value - expected)`); the top three are kept.
+hour-of-week of the last weeks, the previous period, ...). Its share of the total change
+is `delta / (value - expected)`; values are ranked by how much that share exceeds the
+value's part of the baseline (a value that only moved with everything else explains
+nothing, nor does the single value of a dimension); the top three are kept.
 
 Values are stored raw (the alert page and notification texts show them through a
 Presenter, masked for roles without view-PII). Funnel and project-level rules have
@@ -48,7 +50,11 @@ def dimensions(project) -> list[str]:
 
 
 def rank(current: dict[str, float], baseline: dict[str, float], total_delta: float, prop: str) -> list[dict]:
-    """Each value's contribution to the change, ranked by its share of `total_delta`. Pure."""
+    """Each value's contribution to the change, ranked by how much more of the change it
+    explains than its part of the baseline (`score = share - baseline part`): a value
+    that moved in proportion with everything else (or the only value of a dimension)
+    explains nothing. Pure."""
+    base_total = sum(v for k, v in baseline.items() if k != "")
     rows = []
     for value in set(current) | set(baseline):
         if value in ("", OTHER_VALUE):
@@ -56,19 +62,14 @@ def rank(current: dict[str, float], baseline: dict[str, float], total_delta: flo
         cur, base = current.get(value, 0.0), baseline.get(value, 0.0)
         delta = cur - base
         share = delta / total_delta if total_delta else 0.0
-        if share <= 0:
+        score = share - (base / base_total if base_total else 0.0)
+        if share <= 0 or score <= 0:
             continue
         rows.append(
-            {
-                "property": prop,
-                "value": value,
-                "current": cur,
-                "baseline": base,
-                "delta": delta,
-                "share": share,
-            }
-        )
-    rows.sort(key=lambda r: (-r["share"], r["property"], r["value"]))
+            {"property": prop, "value": value, "current": cur, "baseline": base, "delta": delta, "share": share,
+             "score": score}
+        )  # fmt: skip
+    rows.sort(key=lambda r: (-r["score"], r["property"], r["value"]))
     return rows
 
 
@@ -107,7 +108,7 @@ def root_cause(
                 base_idx
             )
         rows.extend(rank(current, base, total_delta, prop))
-    rows.sort(key=lambda r: (-r["share"], r["property"], r["value"]))
+    rows.sort(key=lambda r: (-r["score"], r["property"], r["value"]))
     return rows[:KEEP]
 
 

@@ -195,7 +195,7 @@ def test_the_bell_counts_unread_notifications_in_one_query_and_reading_clears_it
     )
     client.force_login(alice)
     page = client.get(url("alerts", project)).content.decode()
-    assert 'class="count">1<' in page
+    assert 'class="count" aria-label="1 unread">1<' in page
     from alerts.context_processors import Bell
 
     with django_assert_num_queries(1):
