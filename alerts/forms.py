@@ -114,6 +114,13 @@ class AlertForm(forms.Form):
                 self.add_error(name, "Required for this detector.")
         if self.insight is not None and self.insight.kind == "FunnelsQuery" and data.get("interval") != "day":
             self.add_error("interval", "Funnel alerts are daily.")
+        if self.insight is not None and self.insight.kind == "TrendsQuery" and data.get("interval") == "hour":
+            series = self.insight.spec.get("series") or []
+            index = data.get("series_index") or 0
+            if index < len(series) and series[index].get("math") in ("weekly_active", "monthly_active"):
+                self.add_error(
+                    "interval", "Weekly and monthly active persons are counted per day: choose Daily."
+                )
         return data
 
     def params(self) -> dict:

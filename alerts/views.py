@@ -11,6 +11,7 @@ import datetime as dt
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -28,7 +29,7 @@ from trends.charts import figure_json
 from . import charts
 from .evaluate import backtest
 from .forms import SNOOZES, AlertForm, initial_for, snapshot
-from .models import AlertRule, Notification, State
+from .models import AlertEvent, AlertRule, Notification, State
 from .notify import shown_causes
 from .rootcause import filtered_insight_url
 
@@ -36,6 +37,7 @@ P = Permission
 ALERT_KINDS = ("TrendsQuery", "FunnelsQuery")
 BACKTEST_DAYS = 30
 HISTORY_ROWS = 50
+RECENT_DAYS, RECENT_DOTS = 3, 8  # the list's dots: the last judged periods
 
 
 def visible_rules(request):
@@ -51,10 +53,10 @@ def _rule(request, alert_id) -> AlertRule:
 
 @project_page(P.VIEW_INSIGHTS)
 def alerts(request):
-    rules = list(visible_rules(request).prefetch_related("events"))
-    recent = {}
-    for r in rules:
-        recent[r.pk] = list(r.events.all()[:8])
+    since = timezone.now() - dt.timedelta(days=RECENT_DAYS)
+    recent_events = AlertEvent.objects.filter(period_start__gte=since).order_by("-period_start")
+    rules = list(visible_rules(request).prefetch_related(Prefetch("events", recent_events, to_attr="recent")))
+    recent = {r.pk: r.recent[:RECENT_DOTS] for r in rules}
     context = {
         "project": request.project,
         "rules": [(r, recent[r.pk]) for r in rules],
@@ -85,10 +87,10 @@ def alert(request, alert_id):
     last_firing = rule.events.filter(state_to=State.FIRING).exclude(state_from=State.FIRING).first()
     causes = []
     if last_firing is not None:
-        for row in shown_causes(last_firing, request.presenter):
-            raw = next(r for r in last_firing.root_cause if r["property"] == row["property"])
-            link = "" if row["masked"] else filtered_insight_url(rule, {**raw, "value": raw["value"]})
-            causes.append({**row, "url": link})
+        for raw, row in zip(
+            last_firing.root_cause, shown_causes(last_firing, request.presenter), strict=True
+        ):
+            causes.append({**row, "url": "" if row["masked"] else filtered_insight_url(rule, raw)})
     notifications = Notification.objects.filter(firing__rule=rule).select_related("firing", "user")[
         :HISTORY_ROWS
     ]

@@ -204,3 +204,23 @@ def test_the_bell_counts_unread_notifications_in_one_query_and_reading_clears_it
     assert "Signups drop" in listing
     client.post(url("notifications", project))
     assert 'class="count"' not in client.get(url("alerts", project)).content.decode()
+
+
+def test_the_form_refuses_hourly_rules_on_weekly_active_series_and_needs_the_detectors_fields(project):
+    from alerts.forms import AlertForm
+
+    spec = {"kind": "TrendsQuery", "series": [{"event": "open", "math": "weekly_active"}], "interval": "day"}
+    wau = Insight(project=project, name="WAU", kind="TrendsQuery", spec=spec)
+    base = {
+        "name": "x",
+        "series_index": 0,
+        "detector": "seasonal",
+        "direction": "both",
+        "cooldown_minutes": 60,
+    }
+    form = AlertForm(
+        {**base, "interval": "hour", "weeks": 4, "k": 3, "min_history": 2}, project=project, insight=wau
+    )
+    assert not form.is_valid() and "Daily" in form.errors["interval"][0]
+    form = AlertForm({**base, "interval": "day"}, project=project, insight=wau)
+    assert not form.is_valid() and set(form.errors) == {"weeks", "k", "min_history"}
