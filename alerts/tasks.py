@@ -12,6 +12,23 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
+# Judged periods that changed nothing are kept this long; state changes (firings, which
+# notifications point at) are kept with their rule.
+HISTORY_DAYS = 90
+
+
+def prune_history(now) -> int:
+    import datetime as dt  # noqa: PLC0415
+
+    from django.db.models import F  # noqa: PLC0415
+
+    from .models import AlertEvent  # noqa: PLC0415
+
+    old = AlertEvent.objects.filter(
+        period_start__lt=now - dt.timedelta(days=HISTORY_DAYS), state_from=F("state_to")
+    )
+    return old.delete()[0]
+
 
 @shared_task(name="alerts.evaluate_rule", acks_late=True)
 def evaluate_rule(rule_id: int, now: str | None = None) -> list[int]:
@@ -37,6 +54,7 @@ def evaluate_due_rules(now: str | None = None) -> list[int]:
     from .models import AlertRule  # noqa: PLC0415
 
     moment = dt.datetime.fromisoformat(now) if now else timezone.now()
+    prune_history(moment)
     ids = [r.pk for r in AlertRule.objects.select_related("project", "insight") if due(r, moment)]
     for rule_id in ids:
         evaluate_rule.delay(rule_id, now)

@@ -293,3 +293,17 @@ def test_the_beat_runs_the_alert_evaluation_five_minutes_after_every_hour():
         v for v in settings.CELERY_BEAT_SCHEDULE.values() if v["task"] == "alerts.evaluate_due_rules"
     )
     assert entry["schedule"].minute == {5} and len(entry["schedule"].hour) == 24
+
+
+def test_old_periods_that_changed_nothing_are_pruned_and_state_changes_kept(project, insight, alice):
+    from alerts.tasks import prune_history
+
+    rule = make_rule(project, insight, alice)
+    old = T - dt.timedelta(days=100)
+    AlertEvent.objects.create(rule=rule, period_start=old, value=1, state_from="ok", state_to="ok")
+    kept = AlertEvent.objects.create(
+        rule=rule, period_start=old + dt.timedelta(hours=1), value=1, state_from="ok", state_to="firing"
+    )
+    recent = AlertEvent.objects.create(rule=rule, period_start=T, value=1, state_from="ok", state_to="ok")
+    assert prune_history(T) == 1
+    assert set(rule.events.values_list("pk", flat=True)) == {kept.pk, recent.pk}
