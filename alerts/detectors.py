@@ -11,7 +11,7 @@ value and the band of values that would not have been (docs/alerts.md, "Detector
 - seasonal: the expected value is the median of the same hour-of-week (or day-of-week)
   over the last `weeks` weeks (default 4), scaled by the recent trend (the last day's,
   or last week's for daily rules, actual/expected ratio, clipped to [0.5, 2]). The
-  spread is the robust (MAD) deviation of the last week's residuals, so a Monday-morning
+  spread is the robust (MAD) deviation of the last week's residuals (at least 28 periods), so a Monday-morning
   peak that recurs every week is expected, not an anomaly. Fires when |z| >= `k`
   (default 3), after `min_history` weeks (default 2) of history.
 
@@ -106,7 +106,10 @@ class SeasonalModel:
             idx = [i - k * season for k in range(1, weeks + 1) if i - k * season >= valid_from]
             self.samples.append(idx)
             self.median.append(statistics.median(values[j] for j in idx) if idx else None)
-        self.window = max(1, season // 7)  # the recent trend: the last day (hourly) or week (daily)
+        # The recent trend: the last day (hourly rules) or the last week (daily rules).
+        self.window = season // 7 if season >= 168 else season
+        # The residuals the spread is measured on: the last week, at least 28 periods.
+        self.spread_window = max(season, 28)
 
     def trend(self, i: int) -> float:
         lo = max(0, i - self.window)
@@ -124,7 +127,7 @@ class SeasonalModel:
         residuals and of their level-scaled form (residual / sqrt(level)) times sqrt(expected),
         so a busy hour's wider noise (counts) does not make its peaks look anomalous."""
         plain, scaled = [], []
-        for j in range(max(0, i - self.season), i):
+        for j in range(max(0, i - self.spread_window), i):
             m = self.median[j]
             if m is None:
                 continue

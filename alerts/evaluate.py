@@ -43,7 +43,8 @@ def history_periods(rule: AlertRule) -> int:
     season = SEASON[rule.interval]
     p = detectors.params_with_defaults(rule.detector, rule.params)
     if rule.detector == "seasonal":
-        return (int(p["weeks"]) + 1) * season
+        # The same period of `weeks` weeks back, for each period the spread is measured on.
+        return int(p["weeks"]) * season + max(season, 28)
     if rule.detector == "relative":
         return season if p["compare_to"] == "last_week" else 1
     return 0

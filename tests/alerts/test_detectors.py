@@ -131,3 +131,18 @@ def test_the_state_machine():
     assert step("resolved", True) == "firing"
     assert step("resolved", True, in_cooldown=True) == "resolved"
     assert step("ok", False) == "ok"
+
+
+def test_daily_rules_use_the_last_week_as_trend_and_find_a_dropped_day():
+    import random
+
+    rng = random.Random(5)
+    weekday = [100, 110, 105, 100, 95, 40, 35]
+    values = [max(0.0, rng.gauss(weekday[d % 7], 5)) for d in range(70)]
+    model = SeasonalModel(values, 7, 4)
+    assert model.window == 7 and model.spread_window == 28
+    p = {"k": 3, "min_history": 2}
+    quiet = [i for i in range(35, 70) if judge(values, i, "seasonal", p, 7).anomalous]
+    assert quiet == []  # weekends are low every week: expected
+    values[66] = 30.0  # a weekday (66 % 7 == 3) at weekend level
+    assert judge(values, 66, "seasonal", p, 7).anomalous

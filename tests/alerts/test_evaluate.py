@@ -307,3 +307,21 @@ def test_old_periods_that_changed_nothing_are_pruned_and_state_changes_kept(proj
     recent = AlertEvent.objects.create(rule=rule, period_start=T, value=1, state_from="ok", state_to="ok")
     assert prune_history(T) == 1
     assert set(rule.events.values_list("pk", flat=True)) == {kept.pk, recent.pk}
+
+
+def test_the_daily_backtest_equals_the_evaluator_too(project, insight, events, alice):
+    write(events, START, T)
+    rule = make_rule(project, insight, alice, interval="day", channels=[], params={"min_history": 1})
+    now = T + dt.timedelta(hours=1)
+    test = ev.backtest(rule, now, days=7)
+    assert [j.start.date() for j in test.judged] == [
+        dt.date(2026, 6, 17) + dt.timedelta(days=d) for d in range(7)
+    ]
+    live = make_rule(
+        project, insight, alice, name="live", interval="day", channels=[], params={"min_history": 1}
+    )
+    for item in test.judged:
+        [event] = ev.evaluate(live, item.start + dt.timedelta(days=1, minutes=5))
+        j = item.judgement
+        assert (event.period_start, event.value, event.anomalous) == (item.start, j.value, j.anomalous)
+        assert event.expected == pytest.approx(j.expected) and event.low == pytest.approx(j.low)
