@@ -94,6 +94,7 @@ class AlertForm(forms.Form):
         else:
             del self.fields["series_index"]
             del self.fields["funnel_step"]
+            self.fields["metric"].choices = [c for c in Metric.choices if c[0] != Metric.INSIGHT]
 
     def clean_webhook(self):
         url = self.cleaned_data.get("webhook") or ""

@@ -224,3 +224,27 @@ def test_the_form_refuses_hourly_rules_on_weekly_active_series_and_needs_the_det
     assert not form.is_valid() and "Daily" in form.errors["interval"][0]
     form = AlertForm({**base, "interval": "day"}, project=project, insight=wau)
     assert not form.is_valid() and set(form.errors) == {"weeks", "k", "min_history"}
+
+
+def test_alert_me_on_a_funnel_is_daily_and_ingestion_rules_cannot_pick_an_insight_metric(
+    client, alice, project, events
+):
+    day = NOW - dt.timedelta(days=3)
+    for i in range(6):
+        events.add("view", f"f{i}", day)
+        if i < 3:
+            events.add("buy", f"f{i}", day + dt.timedelta(minutes=3))
+    events.flush()
+    spec = {
+        "kind": "FunnelsQuery",
+        "steps": [{"event": "view"}, {"event": "buy"}],
+        "window": {"value": 1, "unit": "hour"},
+    }
+    funnel = Insight.objects.create(project=project, name="Checkout", kind="FunnelsQuery", spec=spec)
+    client.force_login(alice)
+    page = client.get(url("alert_new", project) + f"?insight={funnel.pk}")
+    body = page.content.decode()
+    assert page.status_code == 200 and "Overall conversion" in body and "data-alert-figure" in body
+    assert 'value="hour"' not in body
+    page = client.post(url("alert_new", project), {"name": "x", "metric": "insight", "action": "backtest"})
+    assert page.status_code == 400 and "Select a valid choice" in page.content.decode()
