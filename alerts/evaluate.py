@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from analytics_app import clickhouse as ch
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 # At most this many missed periods are judged in one evaluation (a worker that was down).
 MAX_CATCH_UP = 48
+# State changes this recent that have no notification yet are notified by the next run.
+ORPHAN_WINDOW = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ def evaluate(rule: AlertRule, now: dt.datetime | None = None) -> list[AlertEvent
     earliest = shift(last_complete, rule.interval, -(MAX_CATCH_UP - 1), tz)
     first_start = max(first_start, earliest)
     if first_start > last_complete:
+        _notify_orphans(rule, now, set())
         AlertRule.objects.filter(pk=rule.pk).update(last_evaluated_at=now)
         return []
     try:
@@ -110,8 +114,24 @@ def evaluate(rule: AlertRule, now: dt.datetime | None = None) -> list[AlertEvent
         created.append(event)
         if event.is_transition:
             _after_transition(rule, event, series, item.judgement.baseline)
+    _notify_orphans(rule, now, {e.pk for e in created})
     AlertRule.objects.filter(pk=rule.pk).update(last_evaluated_at=now, last_error="")
     return created
+
+
+def _notify_orphans(rule: AlertRule, now: dt.datetime, skip: set[int]) -> None:
+    """A state change recorded by a run that died before notifying (the task is redelivered,
+    but its period is judged): notify it now. `notify` claims each channel, so this never
+    sends twice."""
+    from .notify import notify  # noqa: PLC0415
+
+    orphans = (
+        rule.events.filter(created_at__gte=now - ORPHAN_WINDOW, notifications__isnull=True)
+        .exclude(state_from=F("state_to"))
+        .exclude(pk__in=skip)
+    )
+    for event in orphans:
+        notify(event)
 
 
 def _record(rule: AlertRule, item: Judged, now: dt.datetime) -> AlertEvent | None:

@@ -325,3 +325,21 @@ def test_the_daily_backtest_equals_the_evaluator_too(project, insight, events, a
         j = item.judgement
         assert (event.period_start, event.value, event.anomalous) == (item.start, j.value, j.anomalous)
         assert event.expected == pytest.approx(j.expected) and event.low == pytest.approx(j.low)
+
+
+def test_a_state_change_recorded_by_a_run_that_died_before_notifying_is_notified_by_the_next(
+    project, insight, events, alice
+):
+    write(events, START, T + dt.timedelta(hours=2))
+    rule = make_rule(project, insight, alice, channels=[{"type": "email", "to": "pm@example.com"}])
+    now = T + dt.timedelta(hours=1, minutes=5)
+    # The dead run: it judged the hour and recorded the firing, then stopped.
+    AlertEvent.objects.create(
+        rule=rule, period_start=T, value=1, expected=30, state_from="ok", state_to="firing", created_at=now
+    )
+    AlertRule.objects.filter(pk=rule.pk).update(state="firing", last_period_start=T)
+    rule.refresh_from_db()
+    assert ev.evaluate(rule, now + dt.timedelta(minutes=1)) == []
+    assert [m.subject for m in mail.outbox] == ["[Sextant] Signups per hour is firing"]
+    ev.evaluate(rule, now + dt.timedelta(minutes=2))
+    assert len(mail.outbox) == 1
