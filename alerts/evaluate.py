@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from analytics_app import clickhouse as ch
@@ -25,7 +25,7 @@ from analytics_app.errors import BadRequest
 
 from . import detectors
 from .metrics import SEASON, Series, complete_end, fetch, shift
-from .models import AlertEvent, AlertRule, State
+from .models import AlertEvent, AlertRule, Notification, State
 
 log = logging.getLogger(__name__)
 
@@ -121,14 +121,16 @@ def evaluate(rule: AlertRule, now: dt.datetime | None = None) -> list[AlertEvent
 
 def _notify_orphans(rule: AlertRule, now: dt.datetime, skip: set[int]) -> None:
     """A state change recorded by a run that died before notifying (the task is redelivered,
-    but its period is judged): notify it now. `notify` claims each channel, so this never
-    sends twice."""
+    but its period is judged), or whose send failed: notify it now. `notify` claims each
+    channel, so this never sends twice."""
     from .notify import notify  # noqa: PLC0415
 
+    unsent = Q(notifications__isnull=True) | Q(notifications__status=Notification.Status.FAILED)
     orphans = (
-        rule.events.filter(created_at__gte=now - ORPHAN_WINDOW, notifications__isnull=True)
+        rule.events.filter(unsent, created_at__gte=now - ORPHAN_WINDOW)
         .exclude(state_from=F("state_to"))
         .exclude(pk__in=skip)
+        .distinct()
     )
     for event in orphans:
         notify(event)

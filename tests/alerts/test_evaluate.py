@@ -343,3 +343,21 @@ def test_a_state_change_recorded_by_a_run_that_died_before_notifying_is_notified
     assert [m.subject for m in mail.outbox] == ["[Sextant] Signups per hour is firing"]
     ev.evaluate(rule, now + dt.timedelta(minutes=2))
     assert len(mail.outbox) == 1
+
+
+def test_a_failed_send_is_retried_by_the_next_evaluation_until_it_succeeds(project, insight, events, alice):
+    write(events, START, T + dt.timedelta(hours=2))
+    rule = make_rule(project, insight, alice, channels=[{"type": "email", "to": "pm@example.com"}])
+    now = T + dt.timedelta(hours=1, minutes=5)
+    event = AlertEvent.objects.create(
+        rule=rule, period_start=T, value=1, expected=30, state_from="ok", state_to="firing", created_at=now
+    )
+    Notification.objects.create(
+        firing=event, channel="email:pm@example.com", status="failed", error="timeout"
+    )
+    AlertRule.objects.filter(pk=rule.pk).update(state="firing", last_period_start=T)
+    rule.refresh_from_db()
+    ev.evaluate(rule, now + dt.timedelta(minutes=1))
+    ev.evaluate(rule, now + dt.timedelta(minutes=2))
+    assert len(mail.outbox) == 1
+    assert Notification.objects.get(firing=event).status == "sent"
