@@ -145,10 +145,10 @@ def _form_page(request, rule: AlertRule | None):
         form = AlertForm(initial=initial, project=project, insight=insight)
         form = AlertForm({**_defaults(form), **initial}, project=project, insight=insight)
     preview = {}
+    before = snapshot(rule) if rule is not None else None
     if form.is_valid():
         candidate = form.apply(rule or AlertRule(created_by=request.user))
         if request.method == "POST" and request.POST.get("action") == "save":
-            before = snapshot(rule) if rule and rule.pk else None
             creating = candidate.pk is None
             candidate.save()
             audit.record(

@@ -150,7 +150,8 @@ def test_alert_me_on_a_saved_insight_shows_a_backtest_then_saves_an_audited_rule
     assert edited.status_code == 302
     rule.refresh_from_db()
     assert rule.params["value"] == 5
-    assert AuditEntry.objects.filter(project=project, action="alert.update").exists()
+    update = AuditEntry.objects.get(project=project, action="alert.update")
+    assert update.before["params"]["value"] == 1 and update.after["params"]["value"] == 5
 
 
 def test_readers_may_not_create_snooze_or_delete(client, bob, project, rules, insight):
