@@ -1,7 +1,7 @@
 """Root cause of a firing: which value of which dimension explains the change.
 
 For a trends rule, the metric's series is broken down (TrendsQueryRunner with a
-breakdown, the insight's own SQL) by each dimension of the project: $browser, $os,
+breakdown, the insight's own SQL; one run per judged and baseline period) by each dimension of the project: $browser, $os,
 $device_type, $geoip_country_code, $pathname (the $current_url path), utm_source,
 $app_version, and the properties the tracking plan marks as dimensions. For each
 value, its contribution to the change is `current - baseline`, where baseline is the
@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 
 from django.urls import NoReverseMatch, reverse
 
+from insights.blocks import DateRange
 from insights.blocks.breakdown import OTHER_VALUE, Breakdown
 
 from .metrics import Series, insight_kind, shift, trends_spec
@@ -38,7 +39,7 @@ DEFAULT_DIMENSIONS = (
     "utm_source",
     "$app_version",
 )
-TOP_VALUES = 20
+TOP_VALUES = 50  # per period; a value outside a period's top 50 counts as 0 there
 KEEP = 3
 
 
@@ -90,23 +91,29 @@ def root_cause(
         return []
     expected_total = event.expected if event.expected is not None else sum(series.values[b] for b in base_idx)
     total_delta = event.value - expected_total
-    start = series.starts[min(base_idx)]
-    end = shift(series.starts[i], rule.interval, 1, tz)
-    full = trends_spec(rule, start, end)
+    periods = [i, *base_idx]
+    full = trends_spec(rule, series.starts[i], shift(series.starts[i], rule.interval, 1, tz))
     one = (full.series[rule.series_index],)
     rows: list[dict] = []
     for prop in dimensions(rule.project):
-        spec = dataclasses.replace(full, series=one, breakdown=Breakdown(prop, "event", TOP_VALUES))
-        result = TrendsQueryRunner(rule.project, spec, now=end).run()
-        if all(r.breakdown_value in ("", OTHER_VALUE) for r in result.series):
-            continue  # the dimension is not present in this metric's events
-        current, base = {}, {}
-        for r in result.series:
-            at = {d: v for d, v in zip(r.dates, r.data, strict=True)}
-            current[r.breakdown_value] = float(at.get(series.starts[i], 0) or 0)
-            base[r.breakdown_value] = sum(float(at.get(series.starts[b], 0) or 0) for b in base_idx) / len(
-                base_idx
+        # One run per period (the current one and each baseline one): each reads one hour
+        # (or day) of events, far less than one run over the weeks between them.
+        per_period = []
+        for j in periods:
+            start, end = series.starts[j], shift(series.starts[j], rule.interval, 1, tz)
+            spec = dataclasses.replace(
+                full,
+                series=one,
+                breakdown=Breakdown(prop, "event", TOP_VALUES),
+                date_range=DateRange(start.isoformat(), end.isoformat()),
             )
+            result = TrendsQueryRunner(rule.project, spec, now=end).run()
+            per_period.append({r.breakdown_value: float(sum(v or 0 for v in r.data)) for r in result.series})
+        if all(set(p) <= {"", OTHER_VALUE} for p in per_period):
+            continue  # the dimension is not present in this metric's events
+        current = per_period[0]
+        values = set().union(*per_period)
+        base = {v: sum(p.get(v, 0.0) for p in per_period[1:]) / len(base_idx) for v in values}
         rows.extend(rank(current, base, total_delta, prop))
     rows.sort(key=lambda r: (-r["score"], r["property"], r["value"]))
     return rows[:KEEP]
