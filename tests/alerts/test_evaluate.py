@@ -361,3 +361,35 @@ def test_a_failed_send_is_retried_by_the_next_evaluation_until_it_succeeds(proje
     ev.evaluate(rule, now + dt.timedelta(minutes=2))
     assert len(mail.outbox) == 1
     assert Notification.objects.get(firing=event).status == "sent"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_racing_on_one_firing_send_one_webhook(project, insight, alice, receiver):
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        pytest.skip(
+            "concurrent writers need PostgreSQL (CI's second pass); the test DB is shared-cache SQLite"
+        )
+    url, received = receiver
+    rule = make_rule(project, insight, alice, channels=[{"type": "webhook", "url": url}])
+    event = AlertEvent.objects.create(rule=rule, period_start=T, value=1, state_from="ok", state_to="firing")
+    start = threading.Barrier(4)
+    errors = []
+
+    def worker():
+        try:
+            start.wait()
+            notify(AlertEvent.objects.select_related("rule__project").get(pk=event.pk))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == [] and len(received) == 1
+    assert Notification.objects.get(firing=event).status == "sent"
