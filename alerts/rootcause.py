@@ -12,8 +12,9 @@ value's part of the baseline (a value that only moved with everything else expla
 nothing, nor does the single value of a dimension); the top three are kept.
 
 Values are stored raw (the alert page and notification texts show them through a
-Presenter, masked for roles without view-PII). Funnel and project-level rules have
-no root cause yet (docs/alerts.md).
+Presenter, masked for roles without view-PII). The ingestion-volume rule (events per
+period) is sliced the same way by one small query per period; funnel and the other
+project-level rules have no root cause yet (docs/alerts.md).
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from urllib.parse import urlencode
 
 from django.urls import NoReverseMatch, reverse
 
-from insights.blocks import DateRange
+from analytics_app import clickhouse as ch
+from insights.blocks import DateRange, SQLBuilder
 from insights.blocks.breakdown import OTHER_VALUE, Breakdown
+from insights.blocks.filters import event_text_sql
 
 from .metrics import Series, insight_kind, shift, trends_spec
-from .models import AlertEvent, AlertRule
+from .models import AlertEvent, AlertRule, Metric
 
 DEFAULT_DIMENSIONS = (
     "$browser",
@@ -74,10 +77,24 @@ def rank(current: dict[str, float], baseline: dict[str, float], total_delta: flo
     return rows
 
 
+def _events_by_value(project, prop: str, start, end) -> dict[str, float]:
+    """Events per value of an event property in [start, end) (the ingestion-volume rule)."""
+    b = SQLBuilder(project.id)
+    text, _ = event_text_sql(b, prop)
+    lo, hi = b.bind(start, "DateTime64(6, 'UTC')"), b.bind(end, "DateTime64(6, 'UTC')")
+    sql = (
+        f"SELECT {text} AS v, count() AS n FROM events "  # noqa: S608 - the property is bound by event_text_sql
+        f"WHERE project_id = {{project_id:UInt32}} AND timestamp >= {lo} AND timestamp < {hi} "
+        f"GROUP BY v ORDER BY n DESC LIMIT {TOP_VALUES}"
+    )
+    return {v: float(n) for v, n in ch.query(sql, b.params).rows}
+
+
 def root_cause(
     rule: AlertRule, event: AlertEvent, series: Series, baseline: tuple[int, ...] = ()
 ) -> list[dict]:
-    if insight_kind(rule) != "TrendsQuery" or event.value is None:
+    kind = insight_kind(rule)
+    if (kind != "TrendsQuery" and rule.metric != Metric.EVENTS) or event.value is None:
         return []
     from trends.queries import TrendsQueryRunner  # noqa: PLC0415
 
@@ -92,8 +109,10 @@ def root_cause(
     expected_total = event.expected if event.expected is not None else sum(series.values[b] for b in base_idx)
     total_delta = event.value - expected_total
     periods = [i, *base_idx]
-    full = trends_spec(rule, series.starts[i], shift(series.starts[i], rule.interval, 1, tz))
-    one = (full.series[rule.series_index],)
+    full = (
+        trends_spec(rule, series.starts[i], shift(series.starts[i], rule.interval, 1, tz)) if kind else None
+    )
+    one = (full.series[rule.series_index],) if kind else ()
     rows: list[dict] = []
     for prop in dimensions(rule.project):
         # One run per period (the current one and each baseline one): each reads one hour
@@ -101,6 +120,9 @@ def root_cause(
         per_period = []
         for j in periods:
             start, end = series.starts[j], shift(series.starts[j], rule.interval, 1, tz)
+            if not kind:
+                per_period.append(_events_by_value(rule.project, prop, start, end))
+                continue
             spec = dataclasses.replace(
                 full,
                 series=one,

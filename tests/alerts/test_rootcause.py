@@ -92,3 +92,16 @@ def test_a_pii_dimension_stays_masked_in_the_notification(project, events):
     assert event.root_cause[0]["value"] == "big@example.com"  # stored raw
     _, text = message(event)
     assert "account_email = " in text and "big@example.com" not in text and "big@" not in text
+
+
+@pytest.mark.django_db
+def test_an_ingestion_volume_drop_is_sliced_too(project, events):
+    _write(events, "$app_version", {"2.0": 6, "1.9": 4, "1.8": 5}, "1.9")
+    rule = AlertRule.objects.create(
+        project=project, name="Volume", metric="events_per_period", params={"min_abs_change": 2}
+    )
+    [event] = ev.evaluate(rule, T + dt.timedelta(hours=1, minutes=5))
+    assert event.state_to == "firing"
+    top = event.root_cause[0]
+    assert (top["property"], top["value"], top["current"]) == ("$app_version", "1.9", 0)
+    assert top["baseline"] == pytest.approx(4 + 2)  # 14:00 is a busy hour (+2) in every week
