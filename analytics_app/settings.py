@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SEXTANT_VAR_DIR", BASE_DIR / "var")).resolve()
@@ -82,6 +83,7 @@ INSTALLED_APPS = [
     "retention",
     "paths",
     "replay",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -138,6 +140,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "analytics_app.context_processors.navigation",
+                "alerts.context_processors.bell",
             ],
             "builtins": ["template_partials.templatetags.partials", "analytics_app.templatetags.sextant"],
         },
@@ -186,7 +189,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "purge-audit-log": {"task": "governance.purge_audit_log", "schedule": 86400.0},
     # Event retention is counted in days too: daily keeps events within a day of it.
     "purge-expired-events": {"task": "governance.purge_expired_events", "schedule": 86400.0},
+    # Alert rules: five minutes after every hour (hourly rules judge the hour just ended,
+    # daily rules the day just ended in their project's zone; docs/alerts.md).
+    "evaluate-alerts": {"task": "alerts.evaluate_due_rules", "schedule": crontab(minute=5)},
 }
+# Absolute links in alert notifications (e-mail, webhooks): https://sextant.example.com
+SEXTANT_BASE_URL = os.environ.get("SEXTANT_BASE_URL", "")
 
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out username+IP before the password is even checked.

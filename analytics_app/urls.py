@@ -28,5 +28,6 @@ urlpatterns = [
     path("", include("cohorts.urls")),
     path("", include("retention.urls")),
     path("", include("paths.urls")),
+    path("", include("alerts.urls")),
     path("", include("replay.urls")),
 ]

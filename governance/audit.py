@@ -44,6 +44,11 @@ ACTIONS: dict[str, str] = {
     "quarantine.release": "Plan: quarantined events released",
     "quarantine.discard": "Plan: quarantined events discarded",
     "data.delete_person": "Person's data deleted",
+    "alert.create": "Alert created",
+    "alert.update": "Alert changed",
+    "alert.delete": "Alert deleted",
+    "alert.snooze": "Alert snoozed or unsnoozed",
+    "alert.mute": "Alert muted or unmuted",
 }
 
 

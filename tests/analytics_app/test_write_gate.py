@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.urls import reverse
 
+from alerts.models import AlertRule
 from analytics_app.access import lacking
 from analytics_app.models import Membership, Project
 from cohorts.models import Cohort
@@ -56,6 +57,17 @@ WRITES = [
     ),
     Write("member_update", ("membership_id",), {"role": "admin"}, Permission.MANAGE_MEMBERS),
     Write(
+        "alerts:alert_new",
+        (),
+        {"name": "Mine", "metric": "events_per_period", "action": "save"},
+        Permission.MANAGE_ALERTS,
+    ),  # fmt: skip
+    Write(
+        "alerts:alert_edit", ("alert_id",), {"name": "Hijacked", "action": "save"}, Permission.MANAGE_ALERTS
+    ),
+    Write("alerts:alert_snooze", ("alert_id",), {"action": "mute"}, Permission.MANAGE_ALERTS),
+    Write("alerts:alert_delete", ("alert_id",), {}, Permission.MANAGE_ALERTS),
+    Write(
         "project_deletions",
         (),
         {"kind": "distinct_id", "identifier": "u1", "action": "confirm"},
@@ -72,7 +84,11 @@ def objects(project, alice, make_user):
     cohort = Cohort.objects.create(project=project, name="Static", kind=Cohort.Kind.STATIC)
     rule = PathCleaningRule.objects.create(project=project, regex="^/x/.*$", alias="/x", order=0)
     make_user("dana@example.com")
+    alert = AlertRule.objects.create(
+        project=project, name="Signups alert", insight=insight, detector="threshold"
+    )
     return {
+        "alert_id": alert.pk,
         "insight_id": insight.pk,
         "dashboard_id": dashboard.pk,
         "tile_id": tile.pk,
@@ -97,6 +113,7 @@ def snapshot(project) -> list:
         list(DashboardTile.objects.filter(dashboard__project=project).values_list("pk", "order", "width")),
         list(Cohort.objects.filter(project=project).values_list("pk", "name", "status")),
         list(PathCleaningRule.objects.filter(project=project).values_list("pk", "regex")),
+        list(AlertRule.objects.filter(project=project).values_list("pk", "name", "muted")),
         list(Membership.objects.filter(project=project).values_list("pk", "user_id", "role")),
         list(Project.objects.filter(pk=project.pk).values_list("name", "api_token")),
     ]

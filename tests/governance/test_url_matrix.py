@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from alerts.models import AlertRule
 from analytics_app.models import Membership, PersonalAPIKey
 from cohorts.models import Cohort
 from dashboards.models import Dashboard, DashboardTile, Insight
@@ -138,6 +139,13 @@ MATRIX: dict[str, object] = {
     "dashboards:insight": Project(P.VIEW_INSIGHTS, ("insight_id",)),
     "dashboards:insight_delete": PostOnly(("insight_id",)),
     "dashboards:insight_add_to_dashboard": PostOnly(("insight_id",)),
+    "alerts:alerts": Project(P.VIEW_INSIGHTS),
+    "alerts:alert_new": Project(P.MANAGE_ALERTS),
+    "alerts:notifications": Project(P.VIEW_INSIGHTS),
+    "alerts:alert": Project(P.VIEW_INSIGHTS, ("alert_id",)),
+    "alerts:alert_edit": Project(P.MANAGE_ALERTS, ("alert_id",)),
+    "alerts:alert_snooze": PostOnly(("alert_id",)),
+    "alerts:alert_delete": PostOnly(("alert_id",)),
     "dashboards:dashboards": Project(P.VIEW_INSIGHTS),
     "dashboards:dashboard": Project(P.VIEW_INSIGHTS, ("dashboard_id",)),
     "dashboards:dashboard_delete": PostOnly(("dashboard_id",)),
@@ -202,6 +210,9 @@ def world(project, other_project, alice, make_user, events):
     spec = {"kind": "TrendsQuery", "series": [{"event": "signup", "math": "total"}], "date_from": "-7d"}
     insight = Insight.objects.create(project=project, name="Signups", kind="TrendsQuery", spec=spec)
     tile = DashboardTile.objects.create(dashboard=dashboard, insight=insight, order=0)
+    alert = AlertRule.objects.create(
+        project=project, name="Signups alert", insight=insight, detector="threshold"
+    )
     cohort = Cohort.objects.create(project=project, name="Static", kind=Cohort.Kind.STATIC)
     rule = PathCleaningRule.objects.create(project=project, regex="^/x/.*$", alias="/x", order=0)
     event_definition = EventDefinition.objects.create(project=project, name="signup")
@@ -227,6 +238,7 @@ def world(project, other_project, alice, make_user, events):
         "person_id": events.person_for("u1"),
         "session_id": session_id,
         "insight_id": insight.pk,
+        "alert_id": alert.pk,
         "dashboard_id": dashboard.pk,
         "tile_id": tile.pk,
         "cohort_id": cohort.pk,

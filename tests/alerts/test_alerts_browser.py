@@ -1,0 +1,81 @@
+"""The alert pages in headless Chromium: the alert page's band chart (drawn by static JS
+under the real CSP), root cause and history; the "Alert me" form with its backtest.
+Screenshots at 1280 and 390 px go to $SEXTANT_SCREENSHOTS (default /tmp)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+from django.conf import settings
+
+from alerts.evaluate import evaluate
+from alerts.models import AlertRule
+from dashboards.models import Insight
+
+NOW = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+SHOTS = os.environ.get("SEXTANT_SCREENSHOTS", "/tmp")
+
+
+def _login(page, client, user, live_server):
+    client.force_login(user)
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_alert_page_and_the_alert_me_backtest(live_server, page, client, alice, project, events):
+    last = NOW - dt.timedelta(hours=1)
+    for h in range(1, 24 * 30):
+        moment = NOW - dt.timedelta(hours=h)
+        for browser, n in (("Chrome", 5), ("Firefox", 8)):
+            count = n + (2 if 9 <= moment.hour <= 18 else 0) + moment.day % 2
+            if moment == last and browser == "Firefox":
+                count = 0
+            for k in range(count):
+                events.add(
+                    "signup", f"{browser}{h}-{k}", moment + dt.timedelta(minutes=k), {"$browser": browser}
+                )
+    events.flush()
+    spec = {"kind": "TrendsQuery", "series": [{"event": "signup", "math": "total"}], "date_from": "-7d"}
+    insight = Insight.objects.create(project=project, name="Signups", kind="TrendsQuery", spec=spec)
+    rule = AlertRule.objects.create(
+        project=project,
+        name="Signups per hour",
+        insight=insight,
+        params={"min_history": 2, "min_abs_change": 2},
+        channels=[{"type": "inapp"}],
+    )
+    [event] = evaluate(rule, NOW + dt.timedelta(minutes=5))
+    assert event.state_to == "firing" and event.root_cause[0]["value"] == "Firefox"
+
+    _login(page, client, alice, live_server)
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{live_server.url}/project/{project.pk}/alerts/{rule.pk}/")
+        page.wait_for_selector("[data-alert-figure] .plot .main-svg")  # plotly drew the band chart
+        assert "Firefox" in page.locator("table").first.inner_text()
+        page.screenshot(path=f"{SHOTS}/alert-page-{width}.png", full_page=True)
+        page.goto(f"{live_server.url}/project/{project.pk}/alerts/")
+        page.wait_for_selector("table.alert-rules")
+        assert page.locator(".bell .count").inner_text() == "1"
+        page.screenshot(path=f"{SHOTS}/alerts-list-{width}.png", full_page=True)
+        page.goto(f"{live_server.url}/project/{project.pk}/alerts/new/?insight={insight.pk}")
+        page.wait_for_selector(".backtest [data-alert-figure] .plot .main-svg")
+        page.screenshot(path=f"{SHOTS}/alert-form-{width}.png", full_page=True)
+    page.select_option("select[name=detector]", "threshold")
+    page.fill("input[name=threshold]", "5")
+    page.select_option("select[name=op]", "below")
+    page.click("button[value=backtest]")
+    page.wait_for_selector(".backtest [data-alert-figure] .plot .main-svg")
+    assert "would have fired" in page.locator(".backtest").inner_text()
+    assert not page.page_errors
