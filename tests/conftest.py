@@ -71,6 +71,16 @@ def fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def spooled_requests_stored():
+    """The embedded writer answers a request once it is on disk (ingestion/spool.py) when it is
+    busy: whatever an earlier test sent is stored before the next test starts."""
+    from ingestion.writer import writer  # noqa: PLC0415
+
+    writer.flush()
+    yield
+
+
 @pytest.fixture(scope="session", autouse=True)
 def clickhouse_schema():
     """Build the ClickHouse schema once per session from the real migrations."""
