@@ -74,9 +74,9 @@ def fetch(rule: AlertRule, start: dt.datetime, end: dt.datetime) -> Series:
 
 # ------------------------------------------------------------------ trends
 def trends_spec(rule: AlertRule, start: dt.datetime, end: dt.datetime, **changes):
-    from trends.spec import TrendsSpec  # noqa: PLC0415
+    import trends  # noqa: PLC0415
 
-    spec = TrendsSpec.from_json(rule.insight.spec, rule.project)
+    spec = trends.spec_from_json(rule.insight.spec, rule.project)
     return dataclasses.replace(
         spec,
         interval=Interval(rule.interval),
@@ -88,21 +88,21 @@ def trends_spec(rule: AlertRule, start: dt.datetime, end: dt.datetime, **changes
 
 
 def _trends(rule: AlertRule, start, end) -> Series:
-    from trends.queries import TrendsQueryRunner  # noqa: PLC0415
+    import trends  # noqa: PLC0415
 
     spec = trends_spec(rule, start, end)
     if rule.series_index >= len(spec.series):
         raise BadRequest(f"The insight has no series #{rule.series_index + 1}.")
-    result = TrendsQueryRunner(rule.project, spec, now=end).run()
+    result = trends.run(rule.project, spec, now=end)
     s = next(r for r in result.series if r.series_index == rule.series_index)
     return Series(list(s.dates), [float(v or 0) for v in s.data], s.series_label)
 
 
 # ------------------------------------------------------------------ funnels
 def _funnel_spec(rule: AlertRule):
-    from funnels.spec import FunnelSpec  # noqa: PLC0415
+    import funnels  # noqa: PLC0415
 
-    return FunnelSpec.from_json(rule.insight.spec, rule.project)
+    return funnels.spec_from_json(rule.insight.spec, rule.project)
 
 
 def _truncated(spec, n_steps: int):
@@ -115,20 +115,20 @@ def _truncated(spec, n_steps: int):
 
 
 def _funnel(rule: AlertRule, start, end) -> Series:
-    from funnels.queries.runners import FunnelTrendsRunner  # noqa: PLC0415
+    import funnels  # noqa: PLC0415
 
     spec = dataclasses.replace(_funnel_spec(rule), date_range=DateRange(start.isoformat(), end.isoformat()))
     k = rule.funnel_step
     if k is not None and not 1 <= k < len(spec.steps):
         raise BadRequest(f"The funnel has no step {k + 1}.")
     if k is None:
-        points = FunnelTrendsRunner(rule.project, _truncated(spec, len(spec.steps))).run()
+        points = funnels.conversion_by_day(rule.project, _truncated(spec, len(spec.steps)))
         return Series([p.day for p in points], [p.rate for p in points], "Overall conversion")
-    upper = FunnelTrendsRunner(rule.project, _truncated(spec, k + 1)).run()
+    upper = funnels.conversion_by_day(rule.project, _truncated(spec, k + 1))
     if k == 1:
         pairs = [(p.converted, p.entered) for p in upper]
     else:
-        lower = FunnelTrendsRunner(rule.project, _truncated(spec, k)).run()
+        lower = funnels.conversion_by_day(rule.project, _truncated(spec, k))
         pairs = [(a.converted, b.converted) for a, b in zip(upper, lower, strict=True)]
     values = [num / den if den else 0.0 for num, den in pairs]
     return Series([p.day for p in upper], values, f"Conversion to step {k + 1} ({spec.steps[k].event})")

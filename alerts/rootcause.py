@@ -96,7 +96,7 @@ def root_cause(
     kind = insight_kind(rule)
     if (kind != "TrendsQuery" and rule.metric != Metric.EVENTS) or event.value is None:
         return []
-    from trends.queries import TrendsQueryRunner  # noqa: PLC0415
+    import trends  # noqa: PLC0415
 
     tz = rule.project.tz
     try:
@@ -129,7 +129,7 @@ def root_cause(
                 breakdown=Breakdown(prop, "event", TOP_VALUES),
                 date_range=DateRange(start.isoformat(), end.isoformat()),
             )
-            result = TrendsQueryRunner(rule.project, spec, now=end).run()
+            result = trends.run(rule.project, spec, now=end)
             per_period.append({r.breakdown_value: float(sum(v or 0 for v in r.data)) for r in result.series})
         if all(set(p) <= {"", OTHER_VALUE} for p in per_period):
             continue  # the dimension is not present in this metric's events

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.apps import apps
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
@@ -21,10 +22,9 @@ from django.views.decorators.http import require_POST
 from analytics_app import clickhouse as ch
 from analytics_app.access import project_page
 from analytics_app.errors import BadRequest
-from dashboards.models import Insight
 from governance import audit
 from governance.roles import Permission
-from trends.charts import figure_json
+from insights.chart_style import figure_json
 
 from . import charts
 from .evaluate import backtest
@@ -61,7 +61,9 @@ def alerts(request):
         "project": request.project,
         "rules": [(r, recent[r.pk]) for r in rules],
         "can_manage": P.MANAGE_ALERTS in request.perms,
-        "insights": Insight.objects.filter(project=request.project, kind__in=ALERT_KINDS)[:50],
+        "insights": apps.get_model("dashboards", "Insight").objects.filter(
+            project=request.project, kind__in=ALERT_KINDS
+        )[:50],
     }
     return render(request, "alerts/alerts.html", context)
 
@@ -109,14 +111,18 @@ def alert(request, alert_id):
     return render(request, "alerts/alert.html", context)
 
 
-def _insight_for(request, raw) -> Insight | None:
+def _insight_for(request, raw):
     if raw in (None, ""):
         return None
     try:
         pk = int(raw)
     except (TypeError, ValueError):
         raise BadRequest("Unknown insight.", {"insight": "must be a saved insight's id"}) from None
-    insight = Insight.objects.filter(project=request.project, pk=pk, kind__in=ALERT_KINDS).first()
+    insight = (
+        apps.get_model("dashboards", "Insight")
+        .objects.filter(project=request.project, pk=pk, kind__in=ALERT_KINDS)
+        .first()
+    )
     if insight is None:
         raise Http404("No such trends or funnel insight")
     return insight

@@ -6,3 +6,17 @@ figures);
 views.py serves the builder page and its drill-down. FunnelsConfig.ready registers
 the navigation section, the query kinds and the insight kind (register.py).
 """
+
+
+# What other apps may use (the alerts' evaluations), imported when called.
+def spec_from_json(body: dict, project):
+    from .spec import FunnelSpec  # noqa: PLC0415
+
+    return FunnelSpec.from_json(body, project)
+
+
+def conversion_by_day(project, spec):
+    """FunnelTrendsRunner: conversion by entry day (project time zone), as TrendPoints."""
+    from .queries.runners import FunnelTrendsRunner  # noqa: PLC0415
+
+    return FunnelTrendsRunner(project, spec).run()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from insights.chart_style import PALETTE
+from insights.chart_style import PALETTE, figure_json  # noqa: F401 - figure_json: the views take it from here
 
 FONT = {"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 12}
 
@@ -142,11 +142,6 @@ def format_duration(seconds: float | None) -> str:
     if seconds < 86400:
         return f"{seconds / 3600:.1f}h".replace(".0h", "h")
     return f"{seconds / 86400:.1f}d".replace(".0d", "d")
-
-
-def figure_json(fig: go.Figure) -> str:
-    """The figure as JSON safe to place inside <script type="application/json">."""
-    return fig.to_json().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def step_rows(payload: dict) -> list[dict]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from insights.chart_style import PALETTE
+from insights.chart_style import PALETTE, figure_json  # noqa: F401 - figure_json: the views take it from here
 
 
 def split_node(node: str) -> tuple[int, str]:
@@ -127,11 +127,6 @@ def node_positions(nodes: list[str], edges: list[dict]) -> dict[str, list[float]
 def _translucent(hex_color: str, alpha: float = 0.3) -> str:
     r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r}, {g}, {b}, {alpha})"
-
-
-def figure_json(fig: go.Figure) -> str:
-    """The figure as JSON safe to place inside <script type="application/json">."""
-    return fig.to_json().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def dropoff_rows(payload: dict) -> list[dict]:

@@ -5,3 +5,18 @@ spec.py (TrendsSpec) -> queries.py (TrendsQueryRunner, TrendsPersonsQueryRunner)
 insight.py declares the kind "TrendsQuery" (TrendsConfig.ready declares it: the
 navigation, the JSON query API and the insight registry derive from it).
 """
+
+
+# What other apps may use (the alerts' evaluations): the spec and the runner, imported when
+# called, so importing the package stays free of the app's modules.
+def spec_from_json(body: dict, project):
+    from .spec import TrendsSpec  # noqa: PLC0415
+
+    return TrendsSpec.from_json(body, project)
+
+
+def run(project, spec, **options):
+    """TrendsQueryRunner(project, spec, **options).run()."""
+    from .queries import TrendsQueryRunner  # noqa: PLC0415
+
+    return TrendsQueryRunner(project, spec, **options).run()

@@ -11,7 +11,7 @@ import datetime as dt
 
 import plotly.graph_objects as go
 
-from insights.chart_style import PALETTE
+from insights.chart_style import PALETTE, figure_json  # noqa: F401 - figure_json: the views take it from here
 
 DATE_FORMATS = {"hour": "%Y-%m-%d %H:%M", "day": "%a %Y-%m-%d", "week": "Week of %Y-%m-%d", "month": "%B %Y"}
 
@@ -92,11 +92,6 @@ def _escape(text: str) -> str:
     return (
         text.replace("%", "%%").replace("<", "&lt;").replace(">", "&gt;").replace("{", "(").replace("}", ")")
     )
-
-
-def figure_json(fig: go.Figure) -> str:
-    """The figure as JSON safe to place inside <script type="application/json">."""
-    return fig.to_json().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def table(payload: dict) -> dict:
