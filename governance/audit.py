@@ -44,6 +44,8 @@ ACTIONS: dict[str, str] = {
     "quarantine.release": "Plan: quarantined events released",
     "quarantine.discard": "Plan: quarantined events discarded",
     "data.delete_person": "Person's data deleted",
+    "annotation.create": "Annotation added",
+    "annotation.delete": "Annotation deleted",
 }
 
 

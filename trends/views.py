@@ -112,6 +112,17 @@ def trends(request):
         result = TrendsQueryRunner(project, spec).run()
         context.update(result_context(project, spec, result, request.presenter))
         context["share_url"] = views_common.share_url(request, "trends:trends", project, context["spec_json"])
+        if spec.display in TIME_DISPLAYS:
+            from trends.annotations import may_delete  # noqa: PLC0415
+            from trends.models import Annotation  # noqa: PLC0415
+
+            shown = Annotation.objects.filter(
+                project=project, date_marker__gte=result.start, date_marker__lte=result.end
+            ).order_by("date_marker", "pk")[:200]
+            context["annotations"] = [{"a": a, "deletable": may_delete(request, a)} for a in shown]
+            context["can_annotate"] = Permission.EDIT_INSIGHTS in request.perms
+            context["annotations_url"] = reverse("trends:annotations", kwargs={"project_id": project.pk})
+            context["next"] = request.get_full_path()
 
     return views_common.render_builder(request, TEMPLATE, context, error, fill if spec is not None else None)
 
