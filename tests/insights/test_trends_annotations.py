@@ -202,3 +202,20 @@ def test_query_api_takes_a_formula(alice_client, project, some_events):
         reverse("api_query", kwargs={"project_id": project.pk}), {**body, "formula": "A/"}, "application/json"
     )
     assert bad.status_code == 400 and "ends too early" in bad.content.decode()
+
+
+def test_funnel_conversion_over_time_shows_annotations(alice_client, project, events):
+    for i in range(3):
+        events.add("signup", f"u{i}", NOW - dt.timedelta(hours=5))
+    events.add("pay", "u0", NOW - dt.timedelta(hours=4))
+    events.flush()
+    Annotation.objects.create(
+        project=project, date_marker=NOW - dt.timedelta(hours=6), content="Pricing change"
+    )
+    spec = {"kind": "FunnelsQuery", "date_from": "-7d", "steps": [{"event": "signup"}, {"event": "pay"}]}
+    path = reverse("funnels:conversion_trend", kwargs={"project_id": project.pk})
+    response = alice_client.get(path, {"q": json.dumps(spec)}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    fig = json.loads(parse(response).one("[data-funnel-figure] script").text)
+    (marker,) = [t for t in fig["data"] if t.get("name") == "Annotations"]
+    assert "Pricing change" in marker["hovertext"][0]
