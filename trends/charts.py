@@ -167,23 +167,25 @@ def trends_figure(
         line = {"color": color, "width": 2, "dash": "dash" if previous else "solid", "shape": "linear"}
         fill = "tozeroy" if display == "area" else None
         if dashed_tail:
-            solid = {**common, "y": y[:-1] + [None]}
-            fig.add_trace(go.Scatter(mode="lines+markers", line=line, marker={"size": 5}, fill=fill, **solid))
-            tail = {
-                **common,
-                "x": x[-2:],
-                "y": y[-2:],
-                "customdata": customdata[len(y) - 2 : len(y)],
-                "hovertext": [t + " (incomplete)" for t in shown_dates[len(y) - 2 : len(y)]],
-                "showlegend": False,
-            }
+            # The points (full data: hover, click, readers of the figure) as markers, and
+            # the line in two pieces: solid up to the last complete bucket, then dashed.
+            n = len(y)
+            symbols = ["circle"] * (n - 1) + ["circle-open"]
+            texts = shown_dates[: n - 1] + [shown_dates[n - 1] + " (incomplete)"]
+            points = {**common, "hovertext": texts, "showlegend": False}
+            fig.add_trace(
+                go.Scatter(mode="markers", marker={"size": 5, "color": color, "symbol": symbols}, **points)
+            )
+            pieces = {"name": name, "legendgroup": name, "hoverinfo": "skip", "fill": fill}
+            fig.add_trace(go.Scatter(x=x, y=y[:-1] + [None], mode="lines", line=line, **pieces))
             fig.add_trace(
                 go.Scatter(
-                    mode="lines+markers",
+                    x=x[-2:],
+                    y=y[-2:],
+                    mode="lines",
                     line={**line, "dash": "dash"},
-                    marker={"size": 5, "symbol": "circle-open"},
-                    fill=fill,
-                    **tail,
+                    showlegend=False,
+                    **pieces,
                 )
             )
         else:

@@ -275,8 +275,11 @@ def test_the_current_bucket_is_incomplete_and_drawn_dashed(ch_project):
     assert result.incomplete_from == dt.datetime(2026, 5, 5, tzinfo=dt.UTC)
     payload = result.to_json(Presenter.unrestricted())
     fig = charts.trends_figure(payload, "line")
-    solid, tail = fig.data
-    assert solid.line.dash == "solid" and solid.y[-1] is None and solid.y[-2] == 1
+    points, solid, tail = fig.data
+    assert (
+        list(points.y) == [1] * 5 and points.mode == "markers" and points.marker.symbol[-1] == "circle-open"
+    )
+    assert solid.line.dash == "solid" and solid.y[-1] is None and solid.y[-2] == 1 and solid.mode == "lines"
     assert tail.line.dash == "dash" and list(tail.y) == [1, 1] and tail.showlegend is False
     # A closed range has no incomplete bucket.
     closed = TrendsSpec.from_json(
