@@ -189,7 +189,7 @@ class TrendsSpec:
             compare=compare,
             display=display,
             formula=formula,
-            show_series=show_series,
+            show_series=show_series and bool(formula),  # only means something with a formula
             window=window,
             number=number,
         )
