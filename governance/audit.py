@@ -49,6 +49,8 @@ ACTIONS: dict[str, str] = {
     "alert.delete": "Alert deleted",
     "alert.snooze": "Alert snoozed or unsnoozed",
     "alert.mute": "Alert muted or unmuted",
+    "annotation.create": "Annotation added",
+    "annotation.delete": "Annotation deleted",
 }
 
 

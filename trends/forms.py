@@ -7,7 +7,8 @@ Both become the one JSON body that `TrendsSpec.from_json` validates:
     series_event / series_math / series_math_property / series_name   (repeated, aligned)
     filter_scope ("all" or a series number) / filter_key / filter_operator / filter_value / filter_type
     date_from (a preset, or "custom" with custom_from / custom_to), interval, display, compare,
-    breakdown, breakdown_type, breakdown_limit
+    breakdown, breakdown_type, breakdown_limit,
+    formula (over the series letters A, B, ...), show_series, window (moving average), number
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from analytics_app.errors import BadRequest
 from insights.registry import decode_q
 
-from .spec import TrendsSpec
+from .spec import DEFAULT_WINDOW, TrendsSpec
 
 DATE_PRESETS = {
     "-24h": "Last 24 hours",
@@ -48,6 +49,10 @@ def state_from_spec(spec: TrendsSpec) -> dict:
         "breakdown": spec.breakdown.property if spec.breakdown else "",
         "breakdown_type": spec.breakdown.type if spec.breakdown else "event",
         "breakdown_limit": str(spec.breakdown.limit) if spec.breakdown else "10",
+        "formula": spec.formula or "",
+        "show_series": spec.show_series,
+        "window": str(spec.window),
+        "number": spec.number,
     }
 
 
@@ -93,6 +98,10 @@ def state_from_query(query) -> dict:
         "breakdown": query.get("breakdown", "").strip(),
         "breakdown_type": query.get("breakdown_type", "event"),
         "breakdown_limit": query.get("breakdown_limit", "10").strip() or "10",
+        "formula": query.get("formula", "").strip(),
+        "show_series": query.get("show_series", "") in ("on", "true", "1"),
+        "window": query.get("window", "").strip() or str(DEFAULT_WINDOW),
+        "number": query.get("number", "total"),
     }
 
 
@@ -130,6 +139,16 @@ def body_from_state(state: dict) -> dict:
     }
     if state["date_to"]:
         body["date_to"] = state["date_to"]
+    if state.get("formula"):
+        body["formula"] = state["formula"]
+        body["show_series"] = bool(state.get("show_series"))
+    if state.get("window", str(DEFAULT_WINDOW)) != str(DEFAULT_WINDOW):
+        try:
+            body["window"] = int(state["window"])
+        except ValueError:
+            errors["window"] = "must be a whole number"
+    if state.get("number", "total") != "total":
+        body["number"] = state["number"]
     if state["breakdown"]:
         try:
             limit = int(state["breakdown_limit"])
@@ -176,4 +195,8 @@ def default_state(event: str) -> dict:
         "breakdown": "",
         "breakdown_type": "event",
         "breakdown_limit": "10",
+        "formula": "",
+        "show_series": False,
+        "window": str(DEFAULT_WINDOW),
+        "number": "total",
     }

@@ -55,6 +55,20 @@ SCHEMA = {
         },
         "compare": {"type": "boolean", "default": False},
         "display": {"enum": list(DISPLAYS), "default": "line"},
+        "formula": {
+            "type": ["string", "null"],
+            "maxLength": 200,
+            "description": "over the series letters A, B, ... with + - * / and parentheses, e.g. A/B",
+        },
+        "show_series": {"type": "boolean", "default": False, "description": "with a formula: the series too"},
+        "window": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 120,
+            "default": 7,
+            "description": "moving average",
+        },
+        "number": {"enum": ["total", "last"], "default": "total", "description": "bold number"},
     },
     "required": ["kind", "series"],
 }
@@ -77,6 +91,11 @@ RESPONSE_SCHEMA = {
                 },
             },
         },
+        "formula_results": {
+            "type": "array",
+            "description": "with a formula: its values per bucket (series_index -1), same items as results",
+        },
+        "incomplete_from": {"type": "string", "format": "date-time", "description": "the running bucket"},
         "interval": {"type": "string"},
         "time_zone": {"type": "string"},
     },

@@ -30,6 +30,7 @@ from insights.blocks.breakdown import label as breakdown_label
 from insights.blocks.dates import bucket_sql, floor_to_interval, interval_starts, local_midnight
 from insights.blocks.filters import event_text_sql
 
+from .formula import evaluate, letter
 from .spec import ACTIVE_MATHS, MATHS, PERSON_MATHS, PROPERTY_MATHS, Series, TrendsSpec
 
 # math -> aggregate over the source columns (allow-list; never built from input).
@@ -76,6 +77,46 @@ class TrendsResult:
     start: dt.datetime
     end: dt.datetime
     series: list[TrendsSeriesResult] = field(default_factory=list)
+    incomplete_from: dt.datetime | None = None  # start of the bucket containing "now", if charted
+
+    def formula_series(self) -> list[TrendsSeriesResult]:
+        """The spec's formula evaluated per bucket (and over the totals), once per breakdown
+        value and period. Series are matched by raw breakdown value; a series without that
+        value (it is not in that series' top values) counts as 0 for it."""
+        tree = self.spec.formula_tree
+        if tree is None:
+            return []
+        n = len(self.spec.series)
+        groups: dict[tuple, dict[int, TrendsSeriesResult]] = {}
+        for s in self.series:
+            groups.setdefault((s.compare_label, s.breakdown_value), {})[s.series_index] = s
+        out = []
+        for (compare_label, value), by_index in groups.items():
+            first = next(iter(by_index.values()))
+            size = len(first.dates)
+
+            def column(i, at, by_index=by_index, size=size):
+                s = by_index.get(i)
+                if s is None:
+                    return 0
+                return s.data[at] if at < len(s.data) else None
+
+            data = [evaluate(tree, [column(i, at) for i in range(n)]) for at in range(size)]
+            total = evaluate(tree, [by_index[i].total if i in by_index else 0 for i in range(n)])
+            out.append(
+                TrendsSeriesResult(
+                    series_index=-1,
+                    series_label=self.spec.formula,
+                    math="formula",
+                    breakdown_value=value,
+                    dates=first.dates,
+                    data=data,
+                    total=total,
+                    compare_label=compare_label,
+                    breakdown_index=first.breakdown_index,
+                )
+            )
+        return out
 
     def label(self, s: TrendsSeriesResult, presenter=None) -> tuple[str, str | None]:
         """(display label, display breakdown value) with PII breakdown values masked."""
@@ -87,8 +128,24 @@ class TrendsResult:
         return f"{s.series_label} · {shown}", shown
 
     def to_json(self, presenter) -> dict:
+        payload = {
+            "results": self._items(self.series, presenter),
+            "interval": self.spec.interval.value,
+            "time_zone": self.time_zone,
+            "date_from": self.start.isoformat(),
+            "date_to": self.end.isoformat(),
+        }
+        # Added keys only (readers of "results" see the series as before).
+        if self.spec.formula:
+            payload["formula"] = self.spec.formula
+            payload["formula_results"] = self._items(self.formula_series(), presenter)
+        if self.incomplete_from is not None:
+            payload["incomplete_from"] = self.incomplete_from.isoformat()
+        return payload
+
+    def _items(self, series, presenter) -> list[dict]:
         out = []
-        for s in self.series:
+        for s in series:
             label, shown = self.label(s, presenter)
             item = {
                 "label": label,
@@ -103,14 +160,10 @@ class TrendsResult:
             }
             if s.compare_label is not None:
                 item["compare_label"] = s.compare_label
+            if s.series_index >= 0:
+                item["letter"] = letter(s.series_index)
             out.append(item)
-        return {
-            "results": out,
-            "interval": self.spec.interval.value,
-            "time_zone": self.time_zone,
-            "date_from": self.start.isoformat(),
-            "date_to": self.end.isoformat(),
-        }
+        return out
 
 
 @dataclass(frozen=True)
@@ -188,7 +241,23 @@ class TrendsQueryRunner:
             top = self.top_values(series, periods[0]) if self.spec.breakdown else None
             for period in periods:
                 results.extend(self.run_series(i, series, period, top))
-        return TrendsResult(self.spec, self.project.time_zone, periods[0].start, periods[0].end, results)
+        return TrendsResult(
+            self.spec,
+            self.project.time_zone,
+            periods[0].start,
+            periods[0].end,
+            results,
+            incomplete_from=self.incomplete_bucket(periods[0]),
+        )
+
+    def incomplete_bucket(self, period: Period) -> dt.datetime | None:
+        """The charted interval start whose interval contains now (project time zone), if any."""
+        now = self.now or dt.datetime.now(dt.UTC)
+        if not period.starts or not period.start <= now < period.end + dt.timedelta(seconds=1):
+            return None
+        current = floor_to_interval(now, self.spec.interval, self.tz)
+        keys = {int(s.timestamp()): s for s in period.starts}
+        return keys.get(int(current.timestamp()))
 
     # ------------------------------------------------------------ SQL pieces
     def source(self, b: SQLBuilder, series: Series, start, end, *, person=False, where=()) -> EventSource:

@@ -15,6 +15,9 @@ from insights.blocks.body import BodyErrors
 from insights.blocks.breakdown import Breakdown
 from insights.blocks.filters import MAX_KEY_LENGTH
 
+from .formula import FormulaError
+from .formula import parse as parse_formula
+
 # math -> human label. The SQL for each lives in queries.py (allow-list keyed by these names).
 MATHS = {
     "total": "Total count",
@@ -33,7 +36,20 @@ MATHS = {
 PROPERTY_MATHS = {"sum", "avg", "min", "max", "median", "p90", "p99"}
 ACTIVE_MATHS = {"weekly_active": 7, "monthly_active": 30}
 PERSON_MATHS = {"dau", "weekly_active", "monthly_active"}
-DISPLAYS = {"line": "Line", "bar": "Bar", "area": "Area", "table": "Table", "number": "Number"}
+DISPLAYS = {
+    "line": "Line",
+    "bar": "Bar",
+    "area": "Area",
+    "cumulative": "Cumulative line",
+    "moving_average": "Moving average",
+    "number": "Bold number",
+    "pie": "Pie",
+    "table": "Table",
+}
+TIME_DISPLAYS = {"line", "bar", "area", "cumulative", "moving_average"}
+NUMBER_MODES = {"total": "Total over the range", "last": "Last value"}
+DEFAULT_WINDOW = 7
+MAX_WINDOW = 120
 MAX_SERIES = 10
 MAX_NAME_LENGTH = 200
 KNOWN_FIELDS = {
@@ -46,6 +62,10 @@ KNOWN_FIELDS = {
     "breakdown",
     "compare",
     "display",
+    "formula",
+    "show_series",
+    "window",
+    "number",
 }
 SERIES_FIELDS = {"event", "math", "math_property", "properties", "name"}
 
@@ -82,6 +102,14 @@ class TrendsSpec:
     breakdown: Breakdown | None = None
     compare: bool = False
     display: str = "line"
+    formula: str | None = None  # over the series letters A, B, ... (trends/formula.py)
+    show_series: bool = False  # with a formula: draw the series too
+    window: int = DEFAULT_WINDOW  # moving average: buckets
+    number: str = "total"  # bold number: the total over the range or the last value
+
+    @property
+    def formula_tree(self):
+        return parse_formula(self.formula, len(self.series)) if self.formula else None
 
     @classmethod
     def from_json(cls, body, project=None) -> TrendsSpec:
@@ -125,6 +153,30 @@ class TrendsSpec:
                 s = _parse_series(raw, i, interval, errors, attempt)
                 if s is not None:
                     series.append(s)
+        formula = body.get("formula") or None
+        if formula is not None:
+            if not isinstance(formula, str):
+                errors["formula"] = "must be a string such as A/B"
+                formula = None
+            else:
+                formula = formula.strip() or None
+                if formula and series and len(series) == len(raw_series):
+                    try:
+                        parse_formula(formula, len(series))
+                    except FormulaError as exc:
+                        errors["formula"] = str(exc)
+        show_series = body.get("show_series", False)
+        if not isinstance(show_series, bool):
+            errors["show_series"] = "must be true or false"
+            show_series = False
+        window = body.get("window", DEFAULT_WINDOW)
+        if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= MAX_WINDOW:
+            errors["window"] = f"must be a whole number of buckets from 1 to {MAX_WINDOW}"
+            window = DEFAULT_WINDOW
+        number = body.get("number", "total")
+        if number not in NUMBER_MODES:
+            errors["number"] = f"must be one of {', '.join(NUMBER_MODES)}"
+            number = "total"
         if compare and date_range is not None and date_range.date_from == "all":
             errors["compare"] = "cannot compare an all-time range with a previous period"
         errors.raise_if_any()
@@ -136,6 +188,10 @@ class TrendsSpec:
             breakdown=breakdown,
             compare=compare,
             display=display,
+            formula=formula,
+            show_series=show_series and bool(formula),  # only means something with a formula
+            window=window,
+            number=number,
         )
 
     def to_json(self) -> dict:
@@ -154,6 +210,15 @@ class TrendsSpec:
             out["breakdown"] = self.breakdown.to_json()
         if self.compare:
             out["compare"] = True
+        # New fields only when set, so a spec saved before them serializes as it did.
+        if self.formula:
+            out["formula"] = self.formula
+            if self.show_series:
+                out["show_series"] = True
+        if self.window != DEFAULT_WINDOW:
+            out["window"] = self.window
+        if self.number != "total":
+            out["number"] = self.number
         return out
 
     def with_date_range(self, date_from: str, date_to: str | None = None) -> TrendsSpec:

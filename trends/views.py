@@ -15,8 +15,9 @@ from governance.roles import Permission
 from insights import views_common
 from insights.blocks import INTERVALS, OPERATORS
 from trends import charts, forms
-from trends.queries import TrendsPersonsQueryRunner, TrendsQueryRunner
-from trends.spec import DISPLAYS, MATHS, PROPERTY_MATHS, TrendsSpec
+from trends.formula import letter
+from trends.queries import TrendsPersonsQueryRunner, TrendsQueryRunner, series_label
+from trends.spec import DISPLAYS, MATHS, NUMBER_MODES, PROPERTY_MATHS, TIME_DISPLAYS, TrendsSpec
 
 TEMPLATE = "trends/trends.html"
 
@@ -25,21 +26,33 @@ def result_context(project, spec: TrendsSpec, result, presenter, *, drill: bool 
     """What the result / tile partials need (shared by the page and dashboard tiles)."""
     payload = result.to_json(presenter)
     spec_json = json.dumps(spec.to_json(), separators=(",", ":"))
+    display = spec.display
+    figure = ""
+    if display in TIME_DISPLAYS:
+        figure = charts.trends_figure(
+            payload,
+            display,
+            window=spec.window,
+            show_series=spec.show_series,
+            annotations=annotations_for_chart(project, result.start, result.end),
+        )
+    elif display == "pie":
+        figure = charts.pie_figure(charts.pie_shares(payload, spec.show_series))
     context = {
         "spec": spec,
         "payload": payload,
-        "display": spec.display,
+        "display": display,
         "chart_id": "chart-" + uuid.uuid4().hex[:10],
-        "figure_json": charts.figure_json(charts.trends_figure(payload, spec.display))
-        if spec.display in ("line", "bar", "area")
-        else "",
-        "table": charts.table(payload),
+        "figure_json": charts.figure_json(figure) if figure else "",
+        "table": charts.table(payload, show_series=spec.show_series or not spec.formula),
+        "numbers": charts.big_numbers(payload, spec.number, spec.show_series),
+        "number_mode": spec.number,
         "totals": [
-            {
-                "label": r["label"] + (" (previous)" if r.get("compare_label") == "previous" else ""),
-                "total": charts.format_number(r["total"]),
-            }
-            for r in payload["results"]
+            {"label": charts.row_name(r, charts.lettered(payload)), "total": charts.format_number(r["total"])}
+            for r in charts.shown_rows(payload, spec.show_series)
+        ],
+        "series_letters": [
+            {"letter": letter(i), "label": series_label(s)} for i, s in enumerate(spec.series)
         ],
         "spec_json": spec_json,
         "range_text": views_common.range_text(project, result.start, result.end),
@@ -47,6 +60,27 @@ def result_context(project, spec: TrendsSpec, result, presenter, *, drill: bool 
     if drill:
         context["drill_url"] = reverse("trends:trends_persons", kwargs={"project_id": project.pk})
     return context
+
+
+def annotations_for_chart(project, start, end) -> list[dict]:
+    """The project's annotations inside [start, end] as the chart draws them."""
+    from trends.models import Annotation  # noqa: PLC0415
+
+    tz = project.tz
+    out = []
+    for a in Annotation.objects.filter(
+        project=project, date_marker__gte=start, date_marker__lte=end
+    ).select_related("created_by")[:200]:
+        local = a.date_marker.astimezone(tz)
+        out.append(
+            {
+                "date": local.isoformat(),
+                "date_text": local.strftime("%Y-%m-%d %H:%M"),
+                "text": a.content,
+                "author": a.author_label,
+            }
+        )
+    return out
 
 
 @require_GET
@@ -57,6 +91,8 @@ def trends(request):
     state, spec, error = forms.parse_request(
         request.GET, project, default_event=event_names[0] if event_names else "$pageview"
     )
+    for i, s in enumerate(state["series"]):
+        s["letter"] = letter(i)
     context = {
         "project": project,
         "state": state,
@@ -65,6 +101,8 @@ def trends(request):
         "property_maths": sorted(PROPERTY_MATHS),
         "intervals": INTERVALS,
         "displays": DISPLAYS,
+        "number_modes": NUMBER_MODES,
+        "letters": [letter(i) for i in range(10)],
         "operators": OPERATORS,
         "presets": forms.DATE_PRESETS,
         "series_numbers": [str(i + 1) for i in range(len(state["series"]))],
@@ -74,6 +112,17 @@ def trends(request):
         result = TrendsQueryRunner(project, spec).run()
         context.update(result_context(project, spec, result, request.presenter))
         context["share_url"] = views_common.share_url(request, "trends:trends", project, context["spec_json"])
+        if spec.display in TIME_DISPLAYS:
+            from trends.annotations import may_delete  # noqa: PLC0415
+            from trends.models import Annotation  # noqa: PLC0415
+
+            shown = Annotation.objects.filter(
+                project=project, date_marker__gte=result.start, date_marker__lte=result.end
+            ).order_by("date_marker", "pk")[:200]
+            context["annotations"] = [{"a": a, "deletable": may_delete(request, a)} for a in shown]
+            context["can_annotate"] = Permission.EDIT_INSIGHTS in request.perms
+            context["annotations_url"] = reverse("trends:annotations", kwargs={"project_id": project.pk})
+            context["next"] = request.get_full_path()
 
     return views_common.render_builder(request, TEMPLATE, context, error, fill if spec is not None else None)
 

@@ -25,6 +25,12 @@
       var row = badge.closest(".builder-row");
       badge.textContent = String(rowsOf(row.parentNode).indexOf(row) + 1);
     });
+    // `[data-row-letter]` badges: A, B, C, … (the letters a trends formula uses).
+    form.querySelectorAll("[data-row-letter]").forEach(function (badge) {
+      var row = badge.closest(".builder-row");
+      var i = rowsOf(row.parentNode).indexOf(row);
+      badge.textContent = "ABCDEFGHIJ".charAt(i) || String(i + 1);
+    });
     form.querySelectorAll("select[data-row-options]").forEach(function (select) {
       var box = document.getElementById(select.dataset.rowOptions + "-rows");
       var count = box ? rowsOf(box).length : 0;

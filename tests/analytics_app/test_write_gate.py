@@ -19,6 +19,7 @@ from cohorts.models import Cohort
 from dashboards.models import Dashboard, DashboardTile, Insight
 from governance.roles import Permission, Role
 from paths.models import PathCleaningRule
+from trends.models import Annotation
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +51,7 @@ WRITES = [
     Write("cohorts:cohorts", (), {"name": "Mine", "kind": "static"}, readable=True),
     Write("cohorts:cohort", ("cohort_id",), {"action": "delete"}, readable=True),
     Write("cohorts:cohort", ("cohort_id",), {"action": "refresh"}, readable=True),
+    Write("trends:annotations", (), {"date": "2026-05-01", "content": "Launch"}, readable=True),
     Write("cohorts:api_cohorts", (), {"name": "Mine", "definition": {}}, readable=True, api=True),
     Write("project_settings", (), {"name": "Hijacked", "time_zone": "UTC"}, Permission.MANAGE_PROJECT, True),
     Write(
@@ -116,6 +118,7 @@ def snapshot(project) -> list:
         list(AlertRule.objects.filter(project=project).values_list("pk", "name", "muted")),
         list(Membership.objects.filter(project=project).values_list("pk", "user_id", "role")),
         list(Project.objects.filter(pk=project.pk).values_list("name", "api_token")),
+        list(Annotation.objects.filter(project=project).values_list("pk", "content")),
     ]
 
 

@@ -35,6 +35,7 @@ from governance.models import CustomRole, EventDefinition
 from governance.roles import ROLE_PERMISSIONS, Permission, Role
 from paths.models import PathCleaningRule
 from tests.replay.test_snapshots_api import recent_events, record
+from trends.models import Annotation
 
 pytestmark = pytest.mark.django_db
 
@@ -127,6 +128,8 @@ MATRIX: dict[str, object] = {
     "ingestion_warnings": Project(P.VIEW_INSIGHTS),
     "trends:trends": Project(P.VIEW_INSIGHTS),
     "trends:trends_persons": Project(P.VIEW_INSIGHTS, ok=400),  # no series given: says which
+    "trends:annotations": Project(P.VIEW_INSIGHTS),  # POST (create) needs EDIT_INSIGHTS
+    "trends:annotation_delete": PostOnly(("annotation_id",)),  # its author or EDIT_INSIGHTS
     "explorer:events": Project(P.VIEW_INSIGHTS),
     "explorer:events_export": Project(P.EXPORT_DATA),
     "explorer:event": Project(P.VIEW_INSIGHTS, ("event_uuid",)),
@@ -244,6 +247,7 @@ def world(project, other_project, alice, make_user, events):
         "cohort_id": cohort.pk,
         "rule_id": rule.pk,
         "event_id": event_definition.pk,
+        "annotation_id": Annotation.objects.create(project=project, date_marker=now, content="Launch").pk,
         "membership_id": Membership.objects.get(user=alice, project=project).pk,
         "members": members,
     }

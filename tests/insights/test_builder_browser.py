@@ -56,7 +56,7 @@ def test_trends_series_and_filter_rows(builder):
 
     page.get_by_role("button", name="+ Add series").click()
     assert series.count() == 2
-    assert texts(page.locator("#series-rows .series-badge")) == ["1", "2"]
+    assert texts(page.locator("#series-rows .series-badge")) == ["A", "B"]  # the formula letters
     focused = page.evaluate("document.activeElement.name")
     assert focused == "series_event"  # the new row's first text input
     page.keyboard.type("pay")
@@ -71,7 +71,7 @@ def test_trends_series_and_filter_rows(builder):
     # falls back to all series) and re-runs the query: the URL is the new state.
     series.first.locator("[data-remove-row]").click()
     assert series.count() == 1
-    assert texts(page.locator("#series-rows .series-badge")) == ["1"]
+    assert texts(page.locator("#series-rows .series-badge")) == ["A"]
     assert scope_options(page) == ["All series", "Series 1"]
     assert page.locator("select[name=filter_scope]").input_value() == "all"
     page.wait_for_function(

@@ -218,7 +218,7 @@ def test_drill_down_persons_match_the_point(ch_project):
         {"series": [{"event": "e", "math": "weekly_active"}], "interval": "hour"},
         {"series": [{"event": "e"}], "interval": "fortnight"},
         {"series": [{"event": "e"}], "date_from": "garbage"},
-        {"series": [{"event": "e"}], "display": "pie"},
+        {"series": [{"event": "e"}], "display": "donut"},
         {"series": [{"event": "e"}], "compare": "yes"},
         {"series": [{"event": "e"}], "date_from": "all", "compare": True},
         {"series": [{"event": "e"}], "surprise": 1},
