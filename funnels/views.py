@@ -123,15 +123,14 @@ def conversion_trend(request):
         fig = charts.trends_figure(rows)
         if points:
             # The project's annotations (trends/models.py) on this time chart too.
+            import trends  # noqa: PLC0415
             from insights.blocks.dates import local_midnight  # noqa: PLC0415
-            from trends.charts import add_annotations  # noqa: PLC0415
-            from trends.views import annotations_for_chart  # noqa: PLC0415
 
             tz = request.project.tz
             start = local_midnight(points[0].day, tz)
             end = local_midnight(points[-1].day + dt.timedelta(days=1), tz)
-            shown = annotations_for_chart(request.project, start, end)
-            add_annotations(fig, shown, {"date_from": start.isoformat(), "date_to": end.isoformat()})
+            shown = trends.annotations_for_chart(request.project, start, end)
+            trends.add_annotations(fig, shown, {"date_from": start.isoformat(), "date_to": end.isoformat()})
         return {"trend_figure_json": charts.figure_json(fig)}
 
     return _secondary(request, "conversion_trend", build)

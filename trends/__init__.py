@@ -20,3 +20,17 @@ def run(project, spec, **options):
     from .queries import TrendsQueryRunner  # noqa: PLC0415
 
     return TrendsQueryRunner(project, spec, **options).run()
+
+
+def annotations_for_chart(project, start, end) -> list[dict]:
+    """The project's annotations inside [start, end) as a chart draws them (any time chart)."""
+    from .views import annotations_for_chart as shown  # noqa: PLC0415
+
+    return shown(project, start, end)
+
+
+def add_annotations(fig, shown: list[dict], window: dict) -> None:
+    """Draw `shown` (annotations_for_chart) on a plotly time chart."""
+    from .charts import add_annotations as draw  # noqa: PLC0415
+
+    draw(fig, shown, window)
