@@ -50,8 +50,18 @@ def shown_causes(event: AlertEvent, presenter: Presenter) -> list[dict]:
     out = []
     for row in event.root_cause or []:
         shown = presenter.label(row["property"], row["value"])
-        out.append({**row, "value": shown, "masked": shown != row["value"]})
+        out.append(
+            {**row, "value": shown, "masked": shown != row["value"],
+             "shown_baseline": _cause_number(row, "baseline"), "shown_current": _cause_number(row, "current")}
+        )  # fmt: skip
     return out
+
+
+def _cause_number(row: dict, key: str) -> str:
+    """A root-cause number as shown: a funnel's conversion as a percentage, else a count."""
+    if row.get("unit") == "rate":
+        return f"{row[key] * 100:.1f}%"
+    return _number(row[key])
 
 
 def _number(value) -> str:
@@ -85,7 +95,7 @@ def message(event: AlertEvent) -> tuple[str, str]:
             lines.append("Likely cause:")
             for c in causes:
                 lines.append(
-                    f"- {c['property']} = {c['value']}: {_number(c['baseline'])} -> {_number(c['current'])}"
+                    f"- {c['property']} = {c['value']}: {c['shown_baseline']} -> {c['shown_current']}"
                     f" ({c['share'] * 100:.0f}% of the change)"
                 )
     else:
