@@ -226,3 +226,90 @@ def test_a_conversion_drop_on_one_browser_ranks_that_browser_first(project, even
         assert "$browser = Firefox: " in text and "% -> 0.0%" in text
         url = filtered_insight_url(rule, top)
         assert url.startswith(f"/project/{project.pk}/") and "Firefox" in url
+
+
+# ------------------------------------------------------------------ ingestion warnings, recordings
+def _hours(until=T, days=36):
+    return [until - dt.timedelta(hours=h) for h in range(days * 24, -2, -1)]
+
+
+@pytest.mark.django_db
+def test_a_warnings_spike_is_sliced_by_warning_type_and_event_name(project):
+    from analytics_app import clickhouse as ch
+
+    # Recent hours: warnings are kept 90 days (TTL).
+    at = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=3)
+    rows = []
+    for moment in _hours(at):
+        rows += [("invalid_timestamp", "pageview", moment)] * 3 + [("too_large", "signup", moment)] * 2
+        if moment == at:
+            rows += [("invalid_timestamp", "checkout", moment + dt.timedelta(minutes=1))] * 20
+    ch.insert(
+        "ingestion_warnings",
+        {
+            "project_id": [project.id] * len(rows),
+            "type": [r[0] for r in rows],
+            "event": [r[1] for r in rows],
+            "distinct_id": ["d"] * len(rows),
+            "details": ["{}"] * len(rows),
+            "payload": ["{}"] * len(rows),
+            "timestamp": [r[2] for r in rows],
+        },
+    )
+    rule = AlertRule.objects.create(
+        project=project, name="Warnings", metric="warnings_per_period", params={"min_abs_change": 2}
+    )
+    [event] = ev.evaluate(rule, at + dt.timedelta(hours=1, minutes=5))
+    assert event.state_to == "firing" and event.value == 25, (event.value, event.expected, event.reason)
+    got = [(r["property"], r["value"], r["current"], r["baseline"]) for r in event.root_cause]
+    # checkout: all of the change, none of the baseline (score 1); invalid_timestamp: all
+    # of the change, 3/5 of the baseline (score 0.4); too_large did not move.
+    assert got == [("event name", "checkout", 20, 0), ("warning type", "invalid_timestamp", 23, 3)]
+    assert filtered_insight_url(rule, event.root_cause[0]) == ""  # no insight to filter
+
+
+@pytest.mark.django_db
+def test_a_recordings_drop_on_one_browser_is_ranked_first(project):
+    from analytics_app import clickhouse as ch
+
+    cols = {k: [] for k in ("session_id", "start_time", "end_time", "browser", "os", "version")}
+    for moment in _hours():
+        for browser, n in (("Chrome", 4), ("Firefox", 3)):
+            if browser == "Firefox" and moment == T:
+                continue
+            for k in range(n):
+                sid = f"{browser}-{moment:%m%d%H}-{k}"
+                # A first summary without the browser yet, then the complete one (latest version).
+                for version, shown in ((1, ""), (2, browser)):
+                    cols["session_id"].append(sid)
+                    cols["start_time"].append(moment + dt.timedelta(minutes=k))
+                    cols["end_time"].append(moment + dt.timedelta(minutes=k + 5))
+                    cols["browser"].append(shown)
+                    cols["os"].append("Linux")
+                    cols["version"].append(version)
+    n = len(cols["session_id"])
+    far = dt.datetime(2099, 1, 1, tzinfo=dt.UTC)
+    ch.insert("session_replay_summaries", {"project_id": [project.id] * n, "expires_at": [far] * n, **cols})
+    rule = AlertRule.objects.create(
+        project=project, name="Recordings", metric="recordings_per_period", params={"min_abs_change": 2}
+    )
+    [event] = ev.evaluate(rule, T + dt.timedelta(hours=1, minutes=5))
+    assert event.state_to == "firing" and event.value == 4
+    [top] = event.root_cause  # Linux is the only OS: it explains nothing
+    assert (top["property"], top["value"], top["current"], top["baseline"]) == ("$browser", "Firefox", 0, 3)
+
+
+@pytest.mark.django_db
+def test_freshness_has_no_root_cause_and_the_page_says_so(project, client, alice):
+    from django.urls import reverse
+
+    from alerts.models import AlertEvent
+
+    rule = AlertRule.objects.create(project=project, name="Fresh", metric="freshness_minutes", state="firing")
+    AlertEvent.objects.create(
+        rule=rule, period_start=T, value=300, expected=5, anomalous=True, state_from="ok", state_to="firing"
+    )
+    client.force_login(alice)
+    page = client.get(reverse("alerts:alert", kwargs={"project_id": project.pk, "alert_id": rule.pk}))
+    assert page.status_code == 200
+    assert "Freshness has no root cause" in page.content.decode()
