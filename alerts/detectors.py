@@ -180,9 +180,11 @@ def _winsorized_sd(xs: list[float]) -> float:
     """Standard deviation of `xs` after clipping each to median +/- WINSOR x (1.4826 MAD)."""
     centre = statistics.median(xs)
     reach = WINSOR * 1.4826 * statistics.median(abs(x - centre) for x in xs)
-    clipped = [min(max(x, centre - reach), centre + reach) for x in xs]
-    mean = statistics.fmean(clipped)
-    return math.sqrt(statistics.fmean((x - mean) ** 2 for x in clipped))
+    # Deviations from the median, clipped (centred first, so the sums stay well conditioned).
+    dev = [-reach if d < -reach else reach if d > reach else d for d in (x - centre for x in xs)]
+    n = len(dev)
+    mean = sum(dev) / n
+    return math.sqrt(max(sum(d * d for d in dev) / n - mean * mean, 0.0))
 
 
 def judge(
