@@ -313,3 +313,26 @@ def test_freshness_has_no_root_cause_and_the_page_says_so(project, client, alice
     page = client.get(reverse("alerts:alert", kwargs={"project_id": project.pk, "alert_id": rule.pk}))
     assert page.status_code == 200
     assert "Freshness has no root cause" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_alert_page_shows_funnel_causes_as_conversion_rates_with_a_filtered_link(project, client, alice):
+    from django.urls import reverse
+
+    from alerts.models import AlertEvent
+
+    spec = {"kind": "FunnelsQuery", "steps": [{"event": "view"}, {"event": "buy"}]}
+    funnel = Insight.objects.create(project=project, name="Checkout", kind="FunnelsQuery", spec=spec)
+    rule = AlertRule.objects.create(project=project, name="Checkout", insight=funnel, interval="day")
+    row = {"property": "$browser", "value": "Firefox", "current": 0.0, "baseline": 0.425, "entered": 20,
+           "baseline_entered": 80, "delta": -0.12, "share": 0.89, "score": 0.6, "unit": "rate"}  # fmt: skip
+    AlertEvent.objects.create(
+        rule=rule, period_start=T, value=0.3, expected=0.46, anomalous=True, state_from="ok",
+        state_to="firing", root_cause=[row],
+    )  # fmt: skip
+    client.force_login(alice)
+    html = client.get(
+        reverse("alerts:alert", kwargs={"project_id": project.pk, "alert_id": rule.pk})
+    ).content.decode()
+    assert "42.5% → 0.0%" in html and "89%" in html
+    assert filtered_insight_url(rule, row).replace("&", "&amp;") in html
