@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.core.validators import URLValidator
 
+from . import webhooks
 from .models import AlertRule, Detector, Interval, Metric
 
 DIRECTIONS = [("both", "Up or down"), ("up", "Up only"), ("down", "Down only")]
@@ -100,6 +101,10 @@ class AlertForm(forms.Form):
         url = self.cleaned_data.get("webhook") or ""
         if url:
             URLValidator(schemes=["http", "https"])(url)
+            try:
+                webhooks.resolve(url)
+            except webhooks.UnsafeWebhook as exc:
+                raise forms.ValidationError(f"This URL is refused: {exc}.") from None
         return url
 
     def clean(self):

@@ -133,6 +133,8 @@ class Notification(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         SUPPRESSED = "suppressed", "Suppressed (snoozed or muted)"
+        # A webhook URL that resolves to a non-public address (alerts.webhooks); never retried.
+        REFUSED = "refused", "Refused (not a public address)"
 
     firing = models.ForeignKey(AlertEvent, on_delete=models.CASCADE, related_name="notifications")
     # "email:<address>", "webhook:<url>" or "inapp:<user id>"

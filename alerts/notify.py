@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import urllib.request
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -26,10 +25,10 @@ from analytics_app.models import Membership
 from governance.presenter import Presenter
 from governance.roles import Permission
 
+from . import webhooks
 from .models import AlertEvent, AlertRule, Notification, State
 
 log = logging.getLogger(__name__)
-WEBHOOK_TIMEOUT = 10
 
 
 def base_url() -> str:
@@ -50,8 +49,18 @@ def shown_causes(event: AlertEvent, presenter: Presenter) -> list[dict]:
     out = []
     for row in event.root_cause or []:
         shown = presenter.label(row["property"], row["value"])
-        out.append({**row, "value": shown, "masked": shown != row["value"]})
+        out.append(
+            {**row, "value": shown, "masked": shown != row["value"],
+             "shown_baseline": _cause_number(row, "baseline"), "shown_current": _cause_number(row, "current")}
+        )  # fmt: skip
     return out
+
+
+def _cause_number(row: dict, key: str) -> str:
+    """A root-cause number as shown: a funnel's conversion as a percentage, else a count."""
+    if row.get("unit") == "rate":
+        return f"{row[key] * 100:.1f}%"
+    return _number(row[key])
 
 
 def _number(value) -> str:
@@ -85,7 +94,7 @@ def message(event: AlertEvent) -> tuple[str, str]:
             lines.append("Likely cause:")
             for c in causes:
                 lines.append(
-                    f"- {c['property']} = {c['value']}: {_number(c['baseline'])} -> {_number(c['current'])}"
+                    f"- {c['property']} = {c['value']}: {c['shown_baseline']} -> {c['shown_current']}"
                     f" ({c['share'] * 100:.0f}% of the change)"
                 )
     else:
@@ -144,11 +153,7 @@ def send(channel: dict, event: AlertEvent, subject: str, text: str) -> None:
         send_mail(subject, text, None, [channel["to"]])
     elif kind == "webhook":
         body = json.dumps(webhook_body(event, subject, text, bool(channel.get("slack")))).encode()
-        request = urllib.request.Request(
-            channel["url"], data=body, headers={"Content-Type": "application/json"}, method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:  # noqa: S310 - admin-set URL
-            response.read()
+        webhooks.post(channel["url"], body)  # public addresses only, unless allowed (alerts.webhooks)
     # in-app: the row is the notification (the bell reads it).
 
 
@@ -180,6 +185,10 @@ def notify(event: AlertEvent) -> list[Notification]:
             continue
         try:
             send(channel, event, subject, text)
+        except webhooks.UnsafeWebhook as exc:
+            # Refused, not failed: not retried (the same URL would be refused again).
+            log.warning("Alert %s: %s refused: %s", rule.pk, key, exc)
+            n.status, n.error = Notification.Status.REFUSED, f"Refused: {exc}"[:2000]
         except Exception as exc:  # noqa: BLE001 - any transport error is recorded on the row
             log.warning("Alert %s: %s failed: %s", rule.pk, key, exc)
             n.status, n.error = Notification.Status.FAILED, str(exc)[:2000]

@@ -195,6 +195,8 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 # Absolute links in alert notifications (e-mail, webhooks): https://sextant.example.com
 SEXTANT_BASE_URL = os.environ.get("SEXTANT_BASE_URL", "")
+# Alert webhooks may target private / loopback addresses (on-prem installs; alerts/webhooks.py).
+SEXTANT_ALERT_WEBHOOK_ALLOW_PRIVATE = env_bool("SEXTANT_ALERT_WEBHOOK_ALLOW_PRIVATE", False)
 
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out username+IP before the password is even checked.

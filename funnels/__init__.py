@@ -20,3 +20,19 @@ def conversion_by_day(project, spec):
     from .queries.runners import FunnelTrendsRunner  # noqa: PLC0415
 
     return FunnelTrendsRunner(project, spec).run()
+
+
+def run(project, spec):
+    """FunnelQueryRunner(project, spec).run(): the steps, per breakdown value when there is one."""
+    from .queries.runners import FunnelQueryRunner  # noqa: PLC0415
+
+    return FunnelQueryRunner(project, spec).run()
+
+
+def with_breakdown(spec, prop: str, top: int):
+    """`spec` broken down by the event property `prop` (its `top` most common values)."""
+    import dataclasses  # noqa: PLC0415
+
+    from .spec import FunnelBreakdown  # noqa: PLC0415
+
+    return dataclasses.replace(spec, breakdown=FunnelBreakdown(prop, "event", 0, top))

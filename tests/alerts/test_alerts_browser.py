@@ -79,3 +79,40 @@ def test_the_alert_page_and_the_alert_me_backtest(live_server, page, client, ali
     page.wait_for_selector(".backtest [data-alert-figure] .plot .main-svg")
     assert "would have fired" in page.locator(".backtest").inner_text()
     assert not page.page_errors
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_alert_page_of_a_funnel_rule_shows_conversion_causes_with_links(
+    live_server, page, client, alice, project, events
+):
+    from tests.alerts.test_rootcause import _write_funnel
+
+    judged = NOW.replace(hour=10) - dt.timedelta(days=1)
+    _write_funnel(events, judged)
+    spec = {
+        "kind": "FunnelsQuery",
+        "steps": [{"event": "view"}, {"event": "cart"}, {"event": "buy"}],
+        "window": {"value": 1, "unit": "hour"},
+    }
+    funnel = Insight.objects.create(project=project, name="Checkout", kind="FunnelsQuery", spec=spec)
+    rule = AlertRule.objects.create(
+        project=project, name="Checkout conversion", insight=funnel, interval="day", channels=[]
+    )
+    [event] = evaluate(rule, judged.replace(hour=0) + dt.timedelta(days=1, hours=2))
+    assert event.state_to == "firing" and event.root_cause[0]["value"] == "Firefox"
+
+    _login(page, client, alice, live_server)
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{live_server.url}/project/{project.pk}/alerts/{rule.pk}/")
+        page.wait_for_selector("[data-alert-figure] .plot .main-svg")
+        causes = page.locator("section.card table").first
+        assert "Firefox" in causes.inner_text() and "% → 0.0%" in causes.inner_text()
+        page.screenshot(path=f"{SHOTS}/alert-funnel-{width}.png", full_page=True)
+    link = page.locator("section.card table a", has_text="Firefox")
+    assert f"/project/{project.pk}/" in link.get_attribute("href")
+    link.click()
+    page.wait_for_load_state()
+    assert "Firefox" in page.content()  # the funnel builder, filtered to the value
+    assert not page.page_errors

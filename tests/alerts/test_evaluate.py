@@ -165,7 +165,8 @@ class Receiver(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def receiver():
+def receiver(settings):
+    settings.SEXTANT_ALERT_WEBHOOK_ALLOW_PRIVATE = True  # the receiver listens on loopback
     Receiver.received = []
     server = HTTPServer(("127.0.0.1", 0), Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -195,7 +196,10 @@ def test_webhooks_reach_a_local_receiver_once_json_and_slack_bodies(
     assert set(slack) == {"text"} and "Signups per hour is firing" in slack["text"]
 
 
-def test_a_failed_send_is_retried_once_and_a_claimed_channel_is_not_sent_again(project, insight, alice):
+def test_a_failed_send_is_retried_once_and_a_claimed_channel_is_not_sent_again(
+    project, insight, alice, settings
+):
+    settings.SEXTANT_ALERT_WEBHOOK_ALLOW_PRIVATE = True  # a closed loopback port: a failed send
     rule = make_rule(
         project, insight, alice, channels=[{"type": "webhook", "url": "http://127.0.0.1:9/nothing"}]
     )
