@@ -29,4 +29,5 @@ urlpatterns = [
     path("", include("retention.urls")),
     path("", include("paths.urls")),
     path("", include("replay.urls")),
+    path("", include("insights.urls")),
 ]
