@@ -143,9 +143,7 @@ def paths_sessions(request):
         context["names"] = people.people_details(
             project, sorted({a.person_id for a in drill.actors if a.person_id}), request.presenter
         )
-        context["actions"] = people.actions(
-            request, "paths", f"Paths {what}", drill.total
-        )
+        context["actions"] = people.actions(request, "paths", f"Paths {what}", drill.total)
 
     return views_common.render_drill(request, f"{TEMPLATE}#sessions", context, fill)
 
