@@ -17,6 +17,7 @@ from governance import audit
 from governance.roles import Permission
 from insights import views_common
 from insights.blocks import OPERATORS
+from insights.people import display_name
 
 from . import forms
 from .definitions import clean_definition, cohort_json
@@ -146,6 +147,7 @@ def cohort(request, cohort_id):
             **r,
             "distinct_id": presenter.distinct_id(r["distinct_id"]),
             "email": presenter.value("email", _email(r["properties"])),
+            "name": display_name(_props(r["properties"]), r["distinct_id"], presenter),
         }
         for r in rows
     ]
@@ -162,6 +164,14 @@ def cohort(request, cohort_id):
     }
     template = f"{COHORT_TEMPLATE}#members" if views_common.is_partial(request) else COHORT_TEMPLATE
     return render(request, template, context)
+
+
+def _props(properties: str | None) -> dict:
+    try:
+        value = json.loads(properties or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _email(properties: str | None) -> str:

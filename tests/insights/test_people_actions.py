@@ -373,3 +373,30 @@ def test_saved_insight_page_offers_the_export(alice_client, project, world):
     response = alice_client.get(link)
     assert response.status_code == 200
     assert _csv(response)[1][3] == str(N)
+
+
+def test_result_export_masks_pii_as_shown_to_the_role(client, make_user, project, world):
+    """A breakdown by the person's e-mail: the PM (no view-PII) gets the masked labels the
+    page shows them, never an address; the admin gets the addresses."""
+    from governance.presenter import Presenter  # noqa: PLC0415
+    from trends.queries import TrendsQueryRunner  # noqa: PLC0415
+    from trends.spec import TrendsSpec  # noqa: PLC0415
+
+    spec = {**TRENDS, "breakdown": {"property": "email", "type": "person", "limit": 5}}
+    pm = make_user("pm@example.com")
+    project.memberships.create(user=pm, role=Role.PM)
+    client.force_login(pm)
+    url = reverse("insights:result_export", kwargs={"project_id": project.pk, "kind": "trends", "fmt": "csv"})
+    response = client.get(url, {"q": json.dumps(spec)})
+    assert response.status_code == 200
+    rows = _csv(response)
+    assert "@example.com" not in json.dumps(rows)
+    shown = TrendsQueryRunner(project, TrendsSpec.from_json(spec, project)).run()
+    payload = shown.to_json(Presenter.for_request(project, {"view_insights"}))
+    assert [r[0] for r in rows[1:]] == [r["label"] for r in payload["results"]]
+    assert [[float(v) for v in r[1:]] for r in rows[1:]] == [
+        [*r["data"], r["total"]] for r in payload["results"]
+    ]
+    assert len(rows) > 2  # several (masked) breakdown values
+    client.force_login(project.memberships.get(role=Role.ADMIN).user)
+    assert "@example.com" in b"".join(client.get(url, {"q": json.dumps(spec)}).streaming_content).decode()
