@@ -21,7 +21,7 @@ from analytics_app import clickhouse as ch
 from analytics_app.errors import BadRequest
 
 MAX_PEOPLE = 200_000  # cohorts.definitions.MAX_STATIC: a static cohort holds at most this many
-CHUNK = 2_000
+CHUNK = 10_000
 KINDS = ("funnels", "retention", "trends", "paths")
 # The drill-down's own parameters, passed on by its action links (nothing else is kept).
 DRILL_PARAMS = {
@@ -183,7 +183,10 @@ PEOPLE_SQL = """
     FROM (
         SELECT distinct_id, argMax(person_id, version) AS person_id, argMax(is_deleted, version) AS deleted
         FROM person_distinct_ids
-        WHERE project_id = {project_id:UInt32}
+        WHERE project_id = {project_id:UInt32} AND distinct_id IN (
+            SELECT distinct_id FROM person_distinct_ids
+            WHERE project_id = {project_id:UInt32} AND person_id IN {ids:Array(UUID)}
+        )
         GROUP BY distinct_id
         HAVING deleted = 0 AND person_id IN {ids:Array(UUID)}
     ) AS m
