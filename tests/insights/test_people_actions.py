@@ -400,3 +400,74 @@ def test_result_export_masks_pii_as_shown_to_the_role(client, make_user, project
     assert len(rows) > 2  # several (masked) breakdown values
     client.force_login(project.memberships.get(role=Role.ADMIN).user)
     assert "@example.com" in b"".join(client.get(url, {"q": json.dumps(spec)}).streaming_content).decode()
+
+
+def _num(text: str) -> float:
+    return float(text.replace(",", "").replace("%", "").strip() or "nan")
+
+
+def test_exported_tables_equal_the_rendered_result_tables(alice_client, project, world):
+    """For each kind, the exported CSV holds the numbers the builder page renders."""
+
+    def page(kind_url, spec):
+        response = alice_client.get(
+            reverse(kind_url, kwargs={"project_id": project.pk}), {"q": json.dumps(spec)}
+        )
+        assert response.status_code == 200
+        return parse(response)
+
+    def export(kind, spec):
+        url = reverse("insights:result_export", kwargs={"project_id": project.pk, "kind": kind, "fmt": "csv"})
+        return _csv(alice_client.get(url, {"q": json.dumps(spec)}))
+
+    # funnels: step label, converted and dropped as in table.funnel-steps; the export links are there
+    doc = page("funnels:funnel", FUNNEL)
+    assert doc.select('[data-export-result="csv"]') and doc.select('[data-export-result="json"]')
+    shown = [
+        [td.text.strip() for td in tr.find_all("td")] for tr in doc.select("table.funnel-steps tbody tr")
+    ]
+    rows = export("funnels", FUNNEL)[1:]
+    assert [(f"{r[1]}. {r[2]}", int(r[3]), f"{float(r[4]):.1%}") for r in rows] == [
+        (s[0], int(_num(s[1])), s[2]) for s in shown
+    ]
+    assert [int(r[6]) for r in rows[1:]] == [int(_num(s[4])) for s in shown[1:]]
+    # trends (table display): label, each interval's value and the total
+    spec = {**TRENDS, "display": "table"}
+    doc = page("trends:trends", spec)
+    shown = [
+        [td.text.strip() for td in tr.find_all("td")] for tr in doc.select("table.trends-table tbody tr")
+    ]
+    rows = export("trends", spec)[1:]
+    assert [[r[0], *(_num(v) for v in r[1:])] for r in rows] == [
+        [s[0], *(_num(v) for v in s[1:])] for s in shown
+    ]
+    # retention: each cell's count (its title says "<value> of <size> persons")
+    doc = page("retention:retention", RETENTION)
+    shown = {}
+    for tr in doc.select("table.retention-matrix tbody tr"):
+        if "mean" in (tr.attrs.get("class") or ""):
+            continue
+        cohort = tr.find_all("td")[0].text.strip()
+        shown[cohort] = [
+            int(td.attrs["title"].split(": ")[1].split(" of ")[0]) for td in tr.select("td[title]")
+        ]
+    assert sum(1 for v in shown.values() if v) >= 2
+    rows = export("retention", RETENTION)[1:]
+    exported = {r[1]: [int(v) for v in r[3:] if v != ""] for r in rows}
+    assert {c: v for c, v in exported.items() if v} == {
+        next(k for k in exported if k in c): v for c, v in shown.items() if v
+    }
+    # paths: the edges table (step, from, to, sessions)
+    doc = page("paths:paths", PATHS)
+    table = next(t for t in doc.select("table.table") if "From" in t.text and "Avg. time" in t.text)
+    shown = {
+        (int(tds[0].text), tds[1].text.strip(), tds[2].text.strip()): int(_num(tds[3].text))
+        for tds in (tr.find_all("td") for tr in table.select("tbody tr"))
+    }
+    assert len(shown) == 2
+    rows = export("paths", PATHS)[1:]
+    assert {
+        (int(r[1].split("_", 1)[0]), r[1].split("_", 1)[1], r[2].split("_", 1)[1]): int(r[3])
+        for r in rows
+        if r[0] == "edge"
+    } == shown
