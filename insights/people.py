@@ -51,11 +51,25 @@ def drill_query(kind: str, query) -> str:
     return urlencode([(k, query.get(k)) for k in DRILL_PARAMS[kind] if query.get(k) not in (None,)])
 
 
+# kind -> fn(request, query, limit) -> (rows, title, columns); each insight app registers
+# its own from its AppConfig.ready (e.g. funnels/exports.py), so this shared layer
+# imports none of them.
+SOURCES: dict = {}
+# kind -> fn(project, spec body, presenter) -> insights.export.Table
+TABLES: dict = {}
+
+
+def register(kind: str, *, people, table) -> None:
+    """An insight app's people list (behind its drill-down) and result table."""
+    SOURCES[kind] = people
+    TABLES[kind] = table
+
+
 def people_list(request, kind: str, query=None, *, limit: int = MAX_PEOPLE) -> PeopleList:
     """The whole list behind the drill-down that `query` (default: request.GET) describes."""
-    if kind not in KINDS:
-        raise BadRequest("Invalid people list.", {"kind": f"must be one of {', '.join(KINDS)}"})
-    rows, title, columns = _BUILDERS[kind](request, request.GET if query is None else query, limit + 1)
+    if kind not in SOURCES:
+        raise BadRequest("Invalid people list.", {"kind": f"must be one of {', '.join(sorted(SOURCES))}"})
+    rows, title, columns = SOURCES[kind](request, request.GET if query is None else query, limit + 1)
     seen: set[str] = set()
     unique = []
     for pid, cols in rows:
@@ -65,116 +79,6 @@ def people_list(request, kind: str, query=None, *, limit: int = MAX_PEOPLE) -> P
     return PeopleList(
         kind, title, columns, unique[:limit], truncated=len(unique) > limit or len(rows) > limit
     )
-
-
-def _funnels(request, query, limit):
-    from funnels.queries import FunnelActorsQueryRunner  # noqa: PLC0415
-    from funnels.queries.results import from_micros  # noqa: PLC0415
-    from funnels.views import _actors_spec  # noqa: PLC0415
-
-    spec = _actors_spec(query, request.project)
-    sql, params = FunnelActorsQueryRunner(request.project, spec).all_persons_sql(limit)
-    tz = request.project.tz
-    rows = [
-        (pid, {"reached_step": int(step) + 1, "reached_at": from_micros(at).astimezone(tz).isoformat()})
-        for pid, step, at in ch.query(sql, params).rows
-    ]
-    what = "converted at" if spec.status == "converted" else "dropped before"
-    event = spec.funnel.steps[spec.step].event
-    title = f"Funnel {what} step {spec.step + 1} ({event})"
-    return rows, title, ["reached_step", "reached_at"]
-
-
-def _retention(request, query, limit):
-    from retention import charts  # noqa: PLC0415
-    from retention.queries import RetentionActorsRunner, RetentionQueryRunner  # noqa: PLC0415
-    from retention.spec import RetentionSpec  # noqa: PLC0415
-    from retention.views import _int  # noqa: PLC0415
-
-    from . import views_common  # noqa: PLC0415
-
-    project = request.project
-    spec = views_common.spec_from_q(
-        query, RetentionSpec, project, message="Invalid cell.", what="the matrix's"
-    )
-    errors: dict = {}
-    cohort = _int(query, "cohort", errors)
-    offset = _int(query, "offset", errors)
-    breakdown_index = _int(query, "breakdown_index", errors, default=-1)
-    if errors:
-        raise BadRequest("Invalid cell.", errors)
-    value = None
-    if spec.breakdown is not None:
-        values = RetentionQueryRunner(project, spec).run().breakdown_values()
-        if not 0 <= breakdown_index < len(values):
-            raise BadRequest("Invalid cell.", {"breakdown_index": "no such breakdown value"})
-        value = values[breakdown_index]
-    cell = RetentionActorsRunner(project, spec, cohort, offset, value, limit=limit).run()
-    rows = [
-        (p.person_id, {"last_seen": p.last_seen.astimezone(project.tz).isoformat()}) for p in cell.persons
-    ]
-    title = (
-        f"Retention cohort {cell.cohort_date:%Y-%m-%d} {charts.PERIOD_LABEL[spec.period.value]} {cell.offset}"
-    )
-    return rows, title, ["last_seen"]
-
-
-def _trends(request, query, limit):
-    from trends.queries import TrendsPersonsQueryRunner  # noqa: PLC0415
-    from trends.views import _drill_params  # noqa: PLC0415
-
-    project = request.project
-    spec, series_index, point, breakdown_index, period = _drill_params(query, project)
-    drill = TrendsPersonsQueryRunner(
-        project, spec, series_index, point, breakdown_index, period, limit=limit
-    ).run()
-    rows = [
-        (
-            p.person_id,
-            {
-                "events": p.events,
-                "sessions": p.sessions,
-                "value": "" if p.value is None else p.value,
-                "last_seen": p.last_seen.astimezone(project.tz).isoformat(),
-            },
-        )
-        for p in drill.persons
-    ]
-    title = f"Trends {drill.series_label} {drill.start.astimezone(project.tz):%Y-%m-%d %H:%M}"
-    return rows, title, ["events", "sessions", "value", "last_seen"]
-
-
-def _paths(request, query, limit):
-    from paths.queries import PathsActorsRunner  # noqa: PLC0415
-    from paths.spec import PathsSpec  # noqa: PLC0415
-    from paths.views import _pretty, _resolve_nodes  # noqa: PLC0415
-
-    from . import views_common  # noqa: PLC0415
-
-    project = request.project
-    spec = views_common.spec_from_q(query, PathsSpec, project)
-    node = query.get("node", "")
-    target = query.get("target") or None
-    ended = query.get("ended") in ("1", "true", "on")
-    raw_node, raw_target = _resolve_nodes(request, spec, node, target)
-    drill = PathsActorsRunner(project, spec, raw_node, raw_target, ended=ended, limit=limit).run()
-    # one row per person: their sessions through the node and the latest time there
-    per: dict[str, dict] = {}
-    order: list[str] = []
-    for a in drill.actors:
-        if a.person_id not in per:
-            order.append(a.person_id)
-            per[a.person_id] = {"sessions": 0, "last_at": a.timestamp.astimezone(project.tz).isoformat()}
-        per[a.person_id]["sessions"] += 1
-    what = (
-        f"{_pretty(node)} → {_pretty(target)}"
-        if target
-        else (f"{_pretty(node)} (ended here)" if ended else _pretty(node))
-    )
-    return [(pid, per[pid]) for pid in order], f"Paths {what}", ["sessions", "last_at"]
-
-
-_BUILDERS = {"funnels": _funnels, "retention": _retention, "trends": _trends, "paths": _paths}
 
 
 # ---------------------------------------------------------------- display names
@@ -260,7 +164,7 @@ def actions(request, kind: str, title: str, count: int) -> dict:
         "title": title[:200],
         "count": count,
         "params": [(k, request.GET.get(k)) for k in DRILL_PARAMS[kind] if request.GET.get(k) is not None],
-        "cohort_url": reverse("insights:people_cohort", kwargs={"project_id": project.pk, "kind": kind})
+        "cohort_url": reverse("cohorts:from_people", kwargs={"project_id": project.pk, "kind": kind})
         if Permission.EDIT_INSIGHTS in perms
         else "",
         "export_url": reverse("insights:people_export", kwargs={"project_id": project.pk, "kind": kind})

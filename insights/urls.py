@@ -5,9 +5,6 @@ from . import views_people
 app_name = "insights"
 urlpatterns = [
     path(
-        "project/<int:project_id>/people/<str:kind>/cohort/", views_people.people_cohort, name="people_cohort"
-    ),
-    path(
         "project/<int:project_id>/people/<str:kind>/export.csv",
         views_people.people_export,
         name="people_export",

@@ -1,15 +1,14 @@
-"""Acting on a drill-down's people (save as a static cohort, export as CSV) and exporting
-an insight's result table (CSV / JSON). The people come from insights.people, the tables
-from insights.export; every view is gated by the project's permissions."""
+"""Exporting a drill-down's people as CSV and an insight's result table as CSV / JSON
+(saving the people as a cohort is cohorts.views.from_people). The people come from
+insights.people, the tables from insights.export; every view is gated by the project's
+permissions."""
 
 from __future__ import annotations
 
 import csv
 
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
-from django.shortcuts import redirect
-from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from analytics_app import clickhouse as ch
 from analytics_app.access import forbidden, project_page
@@ -43,47 +42,6 @@ def _list_or_error(request, kind, query):
         return None, _bad(exc)
     except (ch.QueryTimeout, ch.QueryTooLarge) as exc:
         return None, _bad(BadRequest(views_common.TOO_LARGE, {"query": exc.message}), 422)
-
-
-@require_POST
-@project_page(Permission.EDIT_INSIGHTS)
-def people_cohort(request, kind: str):
-    """Save a drill-down's people (all of them) as a static cohort; answers with the cohort page."""
-    from cohorts.models import Cohort  # noqa: PLC0415
-    from cohorts.queries import compute_cohort  # noqa: PLC0415
-
-    denied = _need_insights(request)
-    if denied:
-        return denied
-    project = request.project
-    found, error = _list_or_error(request, kind, request.POST)
-    if error:
-        return error
-    name = (request.POST.get("name") or "").strip() or found.title
-    if len(name) > 200:
-        return _bad(BadRequest("Invalid cohort.", {"name": "must be at most 200 characters"}))
-    cohort = Cohort.objects.create(
-        project=project,
-        name=name,
-        description=f"Saved from {found.title}"
-        + (f" (first {people.MAX_PEOPLE})" if found.truncated else ""),
-        kind=Cohort.Kind.STATIC,
-        definition={"person_ids": sorted(found.person_ids)},
-    )
-    compute_cohort(cohort)
-    audit.record(
-        request,
-        "cohort.from_insight",
-        project=project,
-        target=name,
-        after={"cohort_id": cohort.pk, "source": found.title, "persons": len(found.rows)},
-    )
-    url = reverse("cohorts:cohort", kwargs={"project_id": project.pk, "cohort_id": cohort.pk})
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
-        return response
-    return redirect(url)
 
 
 @require_GET

@@ -151,7 +151,7 @@ MATRIX: dict[str, object] = {
     "cohorts:cohort": Project(P.VIEW_INSIGHTS, ("cohort_id",)),
     "cohorts:cohort_export": Project(P.EXPORT_DATA, ("cohort_id",)),
     # act on a drill-down's people / export a result table (no drill-down or spec given: 400)
-    "insights:people_cohort": PostOnly(("kind",)),
+    "cohorts:from_people": PostOnly(("kind",)),
     "insights:people_export": Project(P.EXPORT_DATA, ("kind",), ok=400),
     "insights:result_export": Project(P.EXPORT_DATA, ("kind", "fmt"), ok=400),
     "cohorts:api_cohorts": Project(P.VIEW_INSIGHTS, api=True),

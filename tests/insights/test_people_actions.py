@@ -240,7 +240,7 @@ def test_roles_without_export_or_edit_cannot_act(client, make_user, project, wor
     kind, params, _ = world.cases()[0]
     base = {"project_id": project.pk, "kind": kind}
     assert client.get(reverse("insights:people_export", kwargs=base), params).status_code == 403
-    assert client.post(reverse("insights:people_cohort", kwargs=base), params).status_code == 403
+    assert client.post(reverse("cohorts:from_people", kwargs=base), params).status_code == 403
     assert not Cohort.objects.filter(project=project).exists()
     for fmt in ("csv", "json"):
         url = reverse("insights:result_export", kwargs={**base, "fmt": fmt})
@@ -260,7 +260,7 @@ def test_bad_drill_down_is_a_400(alice_client, project):
     base = {"project_id": project.pk}
     assert (
         alice_client.post(
-            reverse("insights:people_cohort", kwargs={**base, "kind": "funnels"}), {"q": "{"}
+            reverse("cohorts:from_people", kwargs={**base, "kind": "funnels"}), {"q": "{"}
         ).status_code
         == 400
     )
