@@ -63,3 +63,37 @@ def test_save_a_funnel_steps_people_as_a_cohort(live_server, page, client, alice
     size, rows = cohort_members(project, cohort, limit=1000)
     assert {r["person_id"] for r in rows} == {str(events.person_for(p)) for p in paid} and size == 10
     assert not page.page_errors
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_watch_a_steps_recordings_and_export_the_result(live_server, page, client, alice, project, events):
+    for i in range(4):
+        events.add("signup", f"w{i}", NOW - dt.timedelta(hours=3))
+    events.add("pay", "w0", NOW - dt.timedelta(hours=2))
+    events.flush()
+    client.force_login(alice)
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/project/{project.pk}/funnels/?q={quote(json.dumps(SPEC))}")
+    page.wait_for_selector("table.funnel-steps tbody tr:nth-child(2)")
+    with page.expect_download() as download:
+        page.locator('[data-export-result="csv"]').click()
+    text = pathlib.Path(download.value.path()).read_text()
+    assert text.splitlines()[1].split(",")[:4] == ["", "1", "signup", "4"]
+    page.locator("table.funnel-steps tbody tr").nth(1).locator("a[data-drill=dropped]").click()
+    page.wait_for_selector("#drilldown [data-watch-recordings]")
+    page.locator("#drilldown [data-watch-recordings]").click()
+    page.wait_for_selector(".people-filter")
+    assert "Funnel dropped before step 2 (pay)" in page.locator(".people-filter").inner_text()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "people-recordings-1280.png"), full_page=True)
+    assert not page.page_errors
