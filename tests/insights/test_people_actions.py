@@ -158,6 +158,15 @@ def test_save_as_cohort_holds_exactly_the_drill_downs_people(alice_client, proje
         )
         assert drill.status_code == 200, (kind, drill.content[:500])
         doc = parse(drill)
+        # each row names the person (e-mail, else name, else distinct_id) and gives the distinct_id
+        did_of = {v: k for k, v in world.pid.items()}
+        links = doc.select("a.person-name")
+        assert 0 < len(links) <= 100
+        for a in links:
+            pid = a.attrs["href"].rstrip("/").rsplit("/", 1)[1]
+            props = world.props[pid]
+            assert a.text.strip() == (props.get("email") or props.get("name") or did_of[pid]), kind
+        assert {td.text.strip() for td in doc.select("td.distinct-id")} <= set(world.dids)
         form = doc.one("form.people-cohort")
         posted = {
             i.attrs["name"]: i.attrs.get("value", "") for i in form.select("input") if i.attrs.get("name")
