@@ -30,4 +30,5 @@ urlpatterns = [
     path("", include("paths.urls")),
     path("", include("alerts.urls")),
     path("", include("replay.urls")),
+    path("", include("insights.urls")),
 ]

@@ -16,7 +16,9 @@ criteria (a time frame is {"days": D} = the last D days before the refresh, or
     {"type": "cohort", "cohort_id": id, "negate": false}                     # member (or not) of another cohort
 
 A static cohort's definition is {"distinct_ids": [...]} and/or {"emails": [...]}
-(matched against the person property `email`), resolved to persons at every refresh.
+(matched against the person property `email`), resolved to persons at every refresh,
+and/or {"person_ids": [...]}: exactly these persons (a drill-down's people saved as a
+cohort, insights.views_people).
 
 Membership is computed in ClickHouse (cohorts.queries): INSERT INTO cohort_people
 SELECT ... as version N+1, then Cohort.version flips to N+1 in Django. Queries bind
@@ -28,6 +30,7 @@ include persons who never did X.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from analytics_app.errors import BadRequest
 from insights.blocks.filters import MAX_KEY_LENGTH, parse_filter, parse_filters
@@ -115,7 +118,9 @@ def clean_definition(raw, kind: str, project, cohort_id: int | None = None) -> d
         raise BadRequest("Invalid cohort definition.", {"definition": "must be a JSON object"})
     if kind == "static":
         out = {}
-        for key in ("distinct_ids", "emails"):
+        for key in ("distinct_ids", "emails", "person_ids"):
+            if key == "person_ids" and key not in raw:
+                continue
             values = raw.get(key, [])
             if (
                 not isinstance(values, list)
@@ -125,6 +130,12 @@ def clean_definition(raw, kind: str, project, cohort_id: int | None = None) -> d
                 errors[f"definition.{key}"] = f"must be a list of at most {MAX_STATIC} strings"
             else:
                 out[key] = sorted({v.strip() for v in values if v.strip()})
+        for value in out.get("person_ids", []):
+            try:
+                uuid.UUID(value)
+            except ValueError:
+                errors["definition.person_ids"] = "must be a list of person ids (UUIDs)"
+                break
         if errors:
             raise BadRequest("Invalid cohort definition.", errors)
         return out
@@ -228,6 +239,11 @@ def cohort_json(cohort) -> dict:
         else {
             "distinct_ids": len(cohort.definition.get("distinct_ids", [])),
             "emails": len(cohort.definition.get("emails", [])),
+            **(
+                {"person_ids": len(cohort.definition["person_ids"])}
+                if "person_ids" in cohort.definition
+                else {}
+            ),
         },
         "status": cohort.status,
         "error": cohort.error or None,

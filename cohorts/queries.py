@@ -107,8 +107,11 @@ def members_select(b: SQLBuilder, project, definition: dict, now: dt.datetime) -
 def static_select(b: SQLBuilder, definition: dict) -> str:
     ids = b.bind(definition.get("distinct_ids", []), "Array(String)")
     emails = b.bind(definition.get("emails", []), "Array(String)")
+    persons = b.bind(definition.get("person_ids", []), "Array(UUID)")
     return f"""
         SELECT DISTINCT person_id FROM (
+            SELECT arrayJoin({persons}) AS person_id
+            UNION ALL
             SELECT person_id FROM ({PERSON_MAP_SQL}) WHERE has({ids}, distinct_id)
             UNION ALL
             SELECT id AS person_id FROM ({PERSON_PROPS_SQL}) WHERE has({emails}, JSONExtractString(properties, 'email'))

@@ -11,6 +11,7 @@ urlpatterns = [
         views.cohort_export,
         name="cohort_export",
     ),
+    path("project/<int:project_id>/people/<str:kind>/cohort/", views.from_people, name="from_people"),
     path("api/projects/<int:project_id>/cohorts/", views.api_cohorts, name="api_cohorts"),
     path("api/projects/<int:project_id>/cohorts/<int:cohort_id>/", views.api_cohort, name="api_cohort"),
     path(

@@ -6,22 +6,26 @@ from __future__ import annotations
 import csv
 import json
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from analytics_app import clickhouse as ch
 from analytics_app.access import parse_json_body, project_api, project_page
 from analytics_app.errors import BadRequest
 from governance import audit
 from governance.roles import Permission
-from insights import views_common
+from insights import people, views_common
 from insights.blocks import OPERATORS
+from insights.people import display_name
 
 from . import forms
 from .definitions import clean_definition, cohort_json
 from .models import Cohort
-from .queries import cohort_members
+from .queries import cohort_members, compute_cohort
 from .tasks import refresh_cohort
 
 COHORTS_TEMPLATE = "cohorts/cohorts.html"
@@ -146,6 +150,7 @@ def cohort(request, cohort_id):
             **r,
             "distinct_id": presenter.distinct_id(r["distinct_id"]),
             "email": presenter.value("email", _email(r["properties"])),
+            "name": display_name(_props(r["properties"]), r["distinct_id"], presenter),
         }
         for r in rows
     ]
@@ -162,6 +167,14 @@ def cohort(request, cohort_id):
     }
     template = f"{COHORT_TEMPLATE}#members" if views_common.is_partial(request) else COHORT_TEMPLATE
     return render(request, template, context)
+
+
+def _props(properties: str | None) -> dict:
+    try:
+        value = json.loads(properties or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _email(properties: str | None) -> str:
@@ -208,6 +221,51 @@ def cohort_export(request, cohort_id):
     response = StreamingHttpResponse(rows(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="cohort-{obj.pk}.csv"'
     return response
+
+
+def _plain_error(exc: BadRequest, status: int) -> HttpResponse:
+    lines = [exc.message, *(f"{k}: {v}" for k, v in exc.errors.items())]
+    return HttpResponse("\n".join(lines), status=status, content_type="text/plain; charset=utf-8")
+
+
+@require_POST
+@project_page(Permission.EDIT_INSIGHTS)
+def from_people(request, kind: str):
+    """Save a drill-down's people (all of them) as a static cohort; answers with the cohort page."""
+    if Permission.VIEW_INSIGHTS not in request.perms:
+        raise PermissionDenied("Your role cannot view insights.")
+    project = request.project
+    try:
+        found = people.people_list(request, kind, request.POST)
+        name = (request.POST.get("name") or "").strip() or found.title
+        if len(name) > 200:
+            raise BadRequest("Invalid cohort.", {"name": "must be at most 200 characters"})
+    except BadRequest as exc:
+        return _plain_error(exc, 400)
+    except (ch.QueryTimeout, ch.QueryTooLarge) as exc:
+        return _plain_error(BadRequest(views_common.TOO_LARGE, {"query": exc.message}), 422)
+    cohort = Cohort.objects.create(
+        project=project,
+        name=name,
+        description=f"Saved from {found.title}"
+        + (f" (first {people.MAX_PEOPLE})" if found.truncated else ""),
+        kind=Cohort.Kind.STATIC,
+        definition={"person_ids": sorted(found.person_ids)},
+    )
+    compute_cohort(cohort)
+    audit.record(
+        request,
+        "cohort.from_insight",
+        project=project,
+        target=name,
+        after={"cohort_id": cohort.pk, "source": found.title, "persons": len(found.rows)},
+    )
+    url = reverse("cohorts:cohort", kwargs={"project_id": project.pk, "cohort_id": cohort.pk})
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
 
 
 # ---------------------------------------------------------------- cohorts JSON API

@@ -10,3 +10,7 @@ class FunnelsConfig(AppConfig):
         from insights.registry import declare  # noqa: PLC0415
 
         declare(KIND)
+
+        from funnels import exports  # noqa: PLC0415
+
+        exports.register()

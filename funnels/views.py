@@ -14,7 +14,7 @@ from analytics_app.errors import BadRequest
 from governance.masking import MASK_CHAR
 from governance.presenter import TOKEN_PREFIX
 from governance.roles import Permission
-from insights import views_common
+from insights import people, views_common
 from insights.blocks import OPERATORS
 from insights.blocks.breakdown import OTHER_VALUE
 from insights.registry import decode_q
@@ -159,6 +159,16 @@ def actors(request):
                     for a in result.actors
                 ],
                 "can_view_recordings": Permission.VIEW_RECORDINGS in request.perms,
+                "names": people.people_details(
+                    project, sorted({a.person_id for a in result.actors}), request.presenter
+                ),
+                "actions": people.actions(
+                    request,
+                    "funnels",
+                    f"Funnel {'converted at' if spec.status == 'converted' else 'dropped before'} "
+                    f"step {spec.step + 1} ({spec.funnel.steps[spec.step].event})",
+                    result.total,
+                ),
             }
         )
         if spec.breakdown_value is not None:

@@ -33,6 +33,8 @@ ACTIONS: dict[str, str] = {
     "insight.delete": "Insight deleted",
     "dashboard.delete": "Dashboard deleted",
     "cohort.delete": "Cohort deleted",
+    "cohort.from_insight": "Cohort saved from an insight's people",
+    "export.json": "JSON exported",
     "path_rule.delete": "Path cleaning rule deleted",
     "audit.purge": "Old audit entries purged",
     "plan.event_create": "Plan: event defined",

@@ -10,3 +10,7 @@ class PathsConfig(AppConfig):
         from paths.insight import KIND  # noqa: PLC0415
 
         declare(KIND)
+
+        from paths import exports  # noqa: PLC0415
+
+        exports.register()

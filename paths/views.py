@@ -15,7 +15,7 @@ from analytics_app.access import project_page
 from analytics_app.errors import BadRequest
 from governance import audit
 from governance.roles import Permission
-from insights import views_common
+from insights import people, views_common
 from insights.blocks import OPERATORS
 from insights.registry import decode_q
 
@@ -140,6 +140,10 @@ def paths_sessions(request):
             else (f"{_pretty(node)} (ended here)" if ended else _pretty(node))
         )
         context["drill"] = dataclasses.replace(drill, what=what)
+        context["names"] = people.people_details(
+            project, sorted({a.person_id for a in drill.actors if a.person_id}), request.presenter
+        )
+        context["actions"] = people.actions(request, "paths", f"Paths {what}", drill.total)
 
     return views_common.render_drill(request, f"{TEMPLATE}#sessions", context, fill)
 

@@ -112,6 +112,11 @@ class RecordingsSpec:
     event: str = ""
     event_properties: tuple[PropertyFilter, ...] = ()
     cohort: int | None = None
+    # The people of an insight's drill-down: `people` is its kind, `people_q` its query
+    # string; the view resolves them to `person_ids` (insights.people).
+    people: str = ""
+    people_q: str = ""
+    person_ids: tuple[str, ...] = ()
     order: str = "-start_time"
     limit: int = DEFAULT_LIMIT
     offset: int = 0
@@ -156,6 +161,9 @@ class RecordingsSpec:
         cohort = None
         if params.get("cohort"):
             cohort = _int(params.get("cohort"), "cohort", 0, 1, 2**63 - 1, errors) or None
+        people = params.get("people") or ""
+        if people and people not in ("funnels", "retention", "trends", "paths"):
+            errors["people"] = "must be funnels, retention, trends or paths"
         order = params.get("order") or "-start_time"
         if order not in ORDER_CHOICES:
             errors["order"] = f"must be one of {', '.join(ORDER_CHOICES)}"
@@ -173,6 +181,8 @@ class RecordingsSpec:
             event=event,
             event_properties=event_properties,
             cohort=cohort,
+            people=people,
+            people_q=_text(params.get("people_q"), "people_q", errors, 20000) if people else "",
             order=order if order in ORDER_CHOICES else "-start_time",
             limit=_int(params.get("limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT, errors),
             offset=_int(params.get("offset"), "offset", 0, 0, MAX_OFFSET, errors),
@@ -213,6 +223,9 @@ class RecordingsSpec:
             out["event_properties"] = json.dumps([f.to_json() for f in spec.event_properties])
         if spec.cohort:
             out["cohort"] = str(spec.cohort)
+        if spec.people:
+            out["people"] = spec.people
+            out["people_q"] = spec.people_q
         if spec.order != "-start_time":
             out["order"] = spec.order
         if spec.limit != DEFAULT_LIMIT:

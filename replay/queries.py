@@ -328,6 +328,11 @@ class RecordingsQueryRunner:
         if spec.email:
             emails = PERSONS_WITH_EMAIL_SQL.format(email=b.bind(spec.email, "String"))
             where.append(self._person_condition(f"person_id IN ({emails})"))
+        if spec.people:
+            # a drill-down's people (insights.people), resolved by the view
+            where.append(
+                self._person_condition(f"has({b.bind(list(spec.person_ids), 'Array(UUID)')}, person_id)")
+            )
         if spec.cohort:
             members = cohort_condition(b, spec.cohort, "person_id", False)
             where.append(self._person_condition(members))

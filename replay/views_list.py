@@ -7,9 +7,14 @@ htmx, the #results partial of the same template.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urlencode
 
-from django.http import JsonResponse
+from django.core.exceptions import PermissionDenied
+from django.http import (
+    JsonResponse,  # noqa: I001
+    QueryDict,
+)
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -20,6 +25,7 @@ from analytics_app.errors import BadRequest
 from cohorts.membership import project_cohorts
 from governance.roles import Permission
 from insights.blocks import OPERATORS
+from insights.people import people_list
 
 from .forms import DATE_PRESETS, ORDER_CHOICES, RecordingsSpec
 from .queries import RecordingsQueryRunner, mask_url
@@ -52,6 +58,7 @@ def recordings(request):
     status = 200
     try:
         spec = RecordingsSpec.from_query(request.GET)
+        spec, context["people_title"] = _with_people(request, spec)
         page = RecordingsQueryRunner(project, spec).run()
     except BadRequest as exc:
         status, context["message"], context["errors"] = 400, exc.message, exc.errors
@@ -106,6 +113,20 @@ def recordings(request):
     return render(request, template, context, status=status)
 
 
+MAX_PEOPLE = 10_000  # persons of a drill-down whose recordings the list filters on
+
+
+def _with_people(request, spec: RecordingsSpec) -> tuple[RecordingsSpec, str]:
+    """The spec with the persons of `?people=<kind>&people_q=<drill-down query>` (an
+    insight's people list, re-run for this project and viewer), and the list's title."""
+    if not spec.people:
+        return spec, ""
+    if Permission.VIEW_INSIGHTS not in request.perms:
+        raise PermissionDenied("Filtering recordings by an insight's people needs the insights permission.")
+    found = people_list(request, spec.people, QueryDict(spec.people_q), limit=MAX_PEOPLE)
+    return replace(spec, person_ids=tuple(found.person_ids)), found.title
+
+
 # column header -> the order it sorts by first (a second click reverses it)
 SORTABLE = {"start": "-start_time", "duration": "-duration", "active": "-active", "errors": "-errors"}
 
@@ -138,6 +159,7 @@ def _duration(ms: int) -> str:
 def api_recordings(request):
     project = request.project
     spec = RecordingsSpec.from_query(request.GET)
+    spec, _ = _with_people(request, spec)
     page = RecordingsQueryRunner(project, spec).run()
     results = []
     for row in page.rows:

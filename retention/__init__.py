@@ -14,6 +14,8 @@ from __future__ import annotations
 def register() -> None:
     from insights.registry import declare  # noqa: PLC0415
 
+    from . import exports  # noqa: PLC0415
     from .insight import KIND  # noqa: PLC0415
 
     declare(KIND)
+    exports.register()

@@ -13,7 +13,7 @@ from analytics_app.access import project_page
 from analytics_app.errors import BadRequest
 from cohorts.membership import project_cohorts
 from governance.roles import Permission
-from insights import views_common
+from insights import people, views_common
 from insights.blocks import OPERATORS
 
 from . import charts, forms
@@ -137,11 +137,19 @@ def retention_persons(request):
                 raise BadRequest("Invalid cell.", {"breakdown_index": "no such breakdown value"})
             value = values[breakdown_index]
             label = matrix.label(value, request.presenter)
-        context["cell"] = request.presenter.present(
-            RetentionActorsRunner(project, spec, cohort, offset, value).run()
-        )
+        cell = RetentionActorsRunner(project, spec, cohort, offset, value).run()
+        context["cell"] = request.presenter.present(cell)
         context["cell_breakdown"] = label
         context["period_label"] = charts.PERIOD_LABEL[spec.period.value]
+        context["names"] = people.people_details(
+            project, sorted({p.person_id for p in cell.persons}), request.presenter
+        )
+        context["actions"] = people.actions(
+            request,
+            "retention",
+            f"Retention cohort {cell.cohort_date:%Y-%m-%d} {context['period_label']} {cell.offset}",
+            cell.total_persons,
+        )
 
     return views_common.render_drill(request, f"{TEMPLATE}#persons", context, fill)
 

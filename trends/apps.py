@@ -10,3 +10,7 @@ class TrendsConfig(AppConfig):
         from trends.insight import KIND  # noqa: PLC0415
 
         declare(KIND)
+
+        from trends import exports  # noqa: PLC0415
+
+        exports.register()

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 from analytics_app.access import project_page
 from analytics_app.errors import BadRequest
 from governance.roles import Permission
-from insights import views_common
+from insights import people, views_common
 from insights.blocks import INTERVALS, OPERATORS
 from trends import charts, forms
 from trends.formula import letter
@@ -138,6 +138,15 @@ def trends_persons(request):
         spec, series_index, point, breakdown_index, period = _drill_params(request.GET, project)
         drill = TrendsPersonsQueryRunner(project, spec, series_index, point, breakdown_index, period).run()
         context["drill"] = request.presenter.present(drill)
+        context["names"] = people.people_details(
+            project, sorted({p.person_id for p in drill.persons}), request.presenter
+        )
+        context["actions"] = people.actions(
+            request,
+            "trends",
+            f"Trends {drill.series_label} {drill.start.astimezone(project.tz):%Y-%m-%d %H:%M}",
+            drill.total_persons,
+        )
         if drill.breakdown_value is not None:
             from insights.blocks.breakdown import label  # noqa: PLC0415
 

@@ -229,7 +229,8 @@ class FunnelActorsQueryRunner:
                 return r.value
         raise BadRequest("Invalid drill-down.", {"breakdown_value": "not a breakdown value of this funnel"})
 
-    def run(self) -> FunnelActorsResult:
+    def _where(self):
+        """(the funnel's SQL, the conditions picking this step's converted / dropped actors)."""
         funnel = self.spec.funnel
         start, end = _resolve(self.project, funnel)
         q = funnel_sql(self.project, funnel, start, end)
@@ -247,6 +248,25 @@ class FunnelActorsQueryRunner:
                 where.append(f"breakdown_value NOT IN {b.bind(top, 'Array(String)')}")
             else:
                 where.append(f"breakdown_value = {b.bind(self._raw_breakdown_value(), 'String')}")
+        return q, where, start, end
+
+    def all_persons_sql(self, limit: int) -> tuple[str, dict]:
+        """Every actor's person of this step (not a page): person_id, reached step (0-based),
+        reached at (micros), in the drill-down's order, at most `limit` rows."""
+        q, where, _, _ = self._where()
+        sql = f"""
+        SELECT toString(person_id) AS person_id, level - 1 AS reached_step, reached_at
+        FROM ({q.actors_sql(sessions=False)})
+        WHERE {" AND ".join(where)}
+        ORDER BY reached_at DESC, person_id, actor_key
+        LIMIT {q.b.bind(limit, "UInt32")}
+        """
+        return sql, q.b.params
+
+    def run(self) -> FunnelActorsResult:
+        funnel = self.spec.funnel
+        q, where, start, end = self._where()
+        b = q.b
         # Two passes: the page of actors without sessions (collecting and sorting every
         # actor's session ids doubled the cost), then the sessions of that page's
         # persons only (the per-actor result depends on the actor's own events alone).

@@ -502,3 +502,25 @@ def test_email_distinct_ids_are_masked_without_view_pii(client, project, make_us
     row = api(client, project).json()["results"][0]
     assert "zoe" not in json.dumps(row) and row["person_name"].startswith("•")
     assert "zoe@example.com" not in client.get(f"/project/{project.id}/replay/").content.decode()
+
+
+def test_people_filter_keeps_the_recordings_of_a_drill_downs_people(alice_client, client, bob, project, data):
+    """`?people=<kind>&people_q=<drill-down query>`: the recordings of exactly the persons of
+    that list (an insight's "Watch recordings" link), re-resolved for this project."""
+    from urllib.parse import urlencode  # noqa: PLC0415
+
+    funnel = json.dumps(
+        {"kind": "FunnelsQuery", "date_from": "-7d", "steps": [{"event": "purchase"}, {"event": "$pageview"}]}
+    )
+    buyers = urlencode({"q": funnel, "step": "0", "status": "converted"})
+    then_viewed = urlencode({"q": funnel, "step": "1", "status": "converted"})
+    assert ids(api(alice_client, project, people="funnels", people_q=buyers)) == expected(
+        data, keep=lambda s: s["distinct_id"] in ("ann", "anon-ann", "ben", "cid")
+    )
+    assert ids(api(alice_client, project, people="funnels", people_q=then_viewed)) == expected(
+        data, keep=lambda s: s["distinct_id"] == "cid"
+    )
+    page = alice_client.get(f"/project/{project.id}/replay/", {"people": "funnels", "people_q": then_viewed})
+    assert page.status_code == 200 and "People of" in page.content.decode()
+    assert api(alice_client, project, people="nope", people_q=buyers).status_code == 400
+    assert api(alice_client, project, people="funnels", people_q="q={").status_code == 400

@@ -1,0 +1,69 @@
+"""What the insights layer needs of funnels to act on its numbers (insights.people):
+the people behind a drill-down, all of them, and the result table for the CSV / JSON export.
+Registered from the app's AppConfig.ready."""
+
+from __future__ import annotations
+
+from analytics_app import clickhouse as ch
+from insights import people
+from insights.export import Table
+
+
+def people_rows(request, query, limit):
+    from funnels.queries import FunnelActorsQueryRunner  # noqa: PLC0415
+    from funnels.queries.results import from_micros  # noqa: PLC0415
+    from funnels.views import _actors_spec  # noqa: PLC0415
+
+    spec = _actors_spec(query, request.project)
+    sql, params = FunnelActorsQueryRunner(request.project, spec).all_persons_sql(limit)
+    tz = request.project.tz
+    rows = [
+        (pid, {"reached_step": int(step) + 1, "reached_at": from_micros(at).astimezone(tz).isoformat()})
+        for pid, step, at in ch.query(sql, params).rows
+    ]
+    what = "converted at" if spec.status == "converted" else "dropped before"
+    event = spec.funnel.steps[spec.step].event
+    title = f"Funnel {what} step {spec.step + 1} ({event})"
+    return rows, title, ["reached_step", "reached_at"]
+
+
+def result_table(project, body, presenter) -> Table:
+    from funnels.queries import FunnelQueryRunner  # noqa: PLC0415
+    from funnels.spec import FunnelSpec  # noqa: PLC0415
+
+    payload = FunnelQueryRunner(project, FunnelSpec.from_json(body, project)).run().to_json(presenter)
+    columns = [
+        "breakdown_value",
+        "step",
+        "event",
+        "count",
+        "conversion_rate",
+        "conversion_rate_from_previous",
+        "dropped",
+        "average_conversion_time_seconds",
+        "median_conversion_time_seconds",
+    ]
+    rows = [
+        [
+            "" if r.get("breakdown_value") is None else r["breakdown_value"],
+            s["order"] + 1,
+            s["event"],
+            s["count"],
+            s["conversion_rate"],
+            s["conversion_rate_from_previous"],
+            s["dropped"],
+            _blank(s["average_conversion_time_seconds"]),
+            _blank(s["median_conversion_time_seconds"]),
+        ]
+        for r in payload["results"]
+        for s in r["steps"]
+    ]
+    return Table(columns, rows)
+
+
+def _blank(value):
+    return "" if value is None else value
+
+
+def register() -> None:
+    people.register("funnels", people=people_rows, table=result_table)
