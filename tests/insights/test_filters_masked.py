@@ -11,17 +11,22 @@ superset never shows a digit mask_string hides, and is mask_string itself when n
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import random
 import re
+import uuid
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics_app import clickhouse as ch
 from governance import masking
-from insights.blocks import SQLBuilder
+from insights.blocks import EventSource, SQLBuilder, parse_filters
 from insights.blocks import filters as fb
 from tests.conftest import examples
+from tests.insights import reference as ref
 
 # ------------------------------------------------------------------ the reference
 
@@ -220,3 +225,147 @@ def test_examples_of_the_masked_text(clickhouse_schema):
         "•••••••••••• ••••••••••••",
     ]
     assert [masking.mask_string(v) for v in values] == mask_in_sql(values)
+
+
+# ------------------------------------------------------------------ every operator
+
+
+@pytest.fixture(scope="module")
+def dataset(ch_project):
+    """240 events and 60 persons whose properties hold generated texts (and arrays of them)."""
+    rng = random.Random(20261203)
+    project = ch_project()
+    base = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+    rows, persons = [], {}
+    for i in range(240):
+        distinct_id = f"d{i % 60}"
+        person = uuid.uuid5(uuid.NAMESPACE_URL, f"{project.id}/{distinct_id}")
+        persons.setdefault(person, {"bio": random_text(rng), "list": [random_text(rng)]})
+        props = {"note": random_text(rng), "tags": [random_text(rng), "Jane Doe"]}
+        if rng.random() < 0.1:
+            del props["note"]
+        if rng.random() < 0.1:
+            props["note"] = int(luhn_complete("4" + digits(rng, 14)))  # a card number stored as a number
+        rows.append({"uuid": uuid.uuid4(), "distinct_id": distinct_id, "person_id": person, "props": props})
+    ch.insert(
+        "events",
+        {
+            "uuid": [str(r["uuid"]) for r in rows],
+            "project_id": [project.id] * len(rows),
+            "event": ["e"] * len(rows),
+            "distinct_id": [r["distinct_id"] for r in rows],
+            "person_id": [str(r["person_id"]) for r in rows],
+            "timestamp": [base + dt.timedelta(minutes=i) for i in range(len(rows))],
+            "properties": [json.dumps(r["props"]) for r in rows],
+        },
+    )
+    ch.insert(
+        "person_distinct_ids",
+        {
+            "project_id": [project.id] * 60,
+            "distinct_id": [f"d{i}" for i in range(60)],
+            "person_id": [str(uuid.uuid5(uuid.NAMESPACE_URL, f"{project.id}/d{i}")) for i in range(60)],
+            "version": [1] * 60,
+        },
+    )
+    ch.insert(
+        "persons",
+        {
+            "project_id": [project.id] * len(persons),
+            "id": [str(p) for p in persons],
+            "created_at": [base] * len(persons),
+            "properties": [json.dumps(p) for p in persons.values()],
+            "version": [1] * len(persons),
+        },
+    )
+    return project, rows, persons
+
+
+def run(project, filters: list[dict]) -> set[uuid.UUID]:
+    b = SQLBuilder(project.id)
+    src = EventSource(project, b, None, None, filters=parse_filters(filters))
+    return set(ch.query(f"SELECT uuid FROM ({src.sql()})", b.params).column("uuid"))
+
+
+def masked_matches(props: dict, f: dict) -> bool:
+    """The reference for a masked viewer: mask the property's text, then apply the operator."""
+    return ref.matches({"k": reference_mask(ref.prop_text(props, f["key"]))}, {**f, "key": "k"})
+
+
+FRAGMENTS = [
+    "4111",
+    "7946",
+    "0958",
+    "89",
+    "5",
+    "20",
+    "@",
+    "jane",
+    "token",
+    "DE",
+    "WEST",
+    "?q",
+    "#",
+    "•",
+    "••••",
+    "é",
+]
+PATTERNS = [
+    "[0-9]{4}",
+    "^[0-9]",
+    "•{12}",
+    "[0-9]{3}-[0-9]{4}",
+    "^$",
+    "(?i)iban",
+    "[0-9]{4} [0-9]{4}",
+    "^4",
+    "Jane",
+    "=[^•&]",
+]
+
+
+@pytest.fixture(scope="module")
+def exact_values(dataset):
+    """Values a viewer may type or pick: raw texts, and the texts as the viewer sees them."""
+    _, rows, persons = dataset
+    raw = [ref.prop_text(r["props"], "note") for r in rows[:40]] + [
+        p["bio"] for p in list(persons.values())[:10]
+    ]
+    return raw + [reference_mask(t) for t in raw]
+
+
+@settings(
+    max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    key=st.sampled_from([("note", "event"), ("tags", "event"), ("bio", "person"), ("list", "person")]),
+    op=st.sampled_from(["exact", "is_not", "icontains", "not_icontains", "regex", "not_regex"]),
+    pick=st.integers(min_value=0, max_value=10_000),
+)
+@pytest.mark.django_db
+def test_masked_filters_match_the_reference(dataset, exact_values, key, op, pick):
+    project, rows, persons = dataset
+    key, ftype = key
+    if op in ("exact", "is_not"):
+        value = exact_values[pick % len(exact_values)]
+    elif op in ("icontains", "not_icontains"):
+        value = FRAGMENTS[pick % len(FRAGMENTS)]
+    else:
+        value = PATTERNS[pick % len(PATTERNS)]
+    f = {"key": key, "operator": op, "value": value, "type": ftype}
+    props_of = (lambda r: r["props"]) if ftype == "event" else (lambda r: persons[r["person_id"]])
+    expected = {r["uuid"] for r in rows if masked_matches(props_of(r), f)}
+    assert run(project, [{**f, "masked": True}]) == expected, f
+    if key in ("note", "bio"):  # unmasked: the raw text
+        assert run(project, [f]) == {r["uuid"] for r in rows if ref.matches(props_of(r), f)}, f
+
+
+@pytest.mark.django_db
+def test_a_masked_filter_cannot_read_inside_an_array(dataset):
+    project, rows, _ = dataset
+    f = {"key": "tags", "operator": "icontains", "value": "Jane Doe", "type": "event"}
+    assert run(project, [f]) == {r["uuid"] for r in rows}  # unmasked: the array's text
+    assert run(project, [{**f, "masked": True}]) == set()
+    assert run(project, [{**f, "operator": "exact", "value": "", "masked": True}]) == {
+        r["uuid"] for r in rows
+    }
