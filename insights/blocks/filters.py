@@ -17,8 +17,12 @@ the property, as PostHog does.
 PII (docs/access.md, "Search and filters"): for a user who sees PII masked, a filter
 on a PII key (or `$set` / `$set_once`) or with an e-mail address in its value is
 refused (403), and every other filter is evaluated on the text as that user sees it
-(`masked=True`: URL query values, fragments and e-mail addresses replaced by a mask,
-`masked_text_sql`), so a filter can never confirm a value the user cannot read.
+(`masked=True`, `masked_text_sql`: the SQL twin of governance.masking.mask_string — URL
+query values and fragments, e-mail addresses, IBANs with their mod-97 check, card numbers
+with their Luhn check, phone numbers — with the same masks, so a value the user saw matches
+with `exact`), so a filter can never confirm a value the user cannot read. Phone numbers are
+masked as a superset there (RE2 has no lookbehind: `PHONE_RUN_RE`), and an event property
+holding an array compares as "" (as objects, and person properties' arrays, do).
 """
 
 from __future__ import annotations
