@@ -313,7 +313,8 @@ class RecordingsQueryRunner:
         if spec.min_active is not None:
             where.append(f"active_ms >= {b.bind(round(spec.min_active * 1000), 'UInt64')}")
         if spec.url:
-            url = filter_blocks.masked_text_sql(b, "u") if spec.masked else "u"
+            numbers = filter_blocks.needs_number_masks("icontains", [spec.url])
+            url = filter_blocks.masked_text_sql(b, "u", numbers=numbers) if spec.masked else "u"
             where.append(
                 f"arrayExists(u -> positionCaseInsensitiveUTF8({url}, {b.bind(spec.url, 'String')}) > 0, urls)"
             )
