@@ -484,14 +484,15 @@ def needs_number_masks(operator: str, values) -> bool:
     A regex can spell digits without writing one (`\\d`, `[0-9]`, `.`): always. A substring
     needs them when it holds a digit (it could confirm part of a hidden number). Equality
     needs them only for a value the viewer picked masked (it holds the mask character): a
-    value that itself contains a card or phone number is refused before the query
-    (`Presenter.guard_value`), so a text equal to it has none for the stages to mask. A
-    substring without a digit cannot match inside a card or phone number's digits."""
+    value that itself contains a card or phone number (refused for such viewers before the
+    query by `Presenter.guard_value`, and checked here again) gets them too; any other value
+    cannot equal a text the stages would change. A substring without a digit cannot match
+    inside a card or phone number's digits."""
     if operator in ("regex", "not_regex"):
         return True
     texts = [str(v) for v in values]
-    if any(_MASK in t for t in texts):
-        return True
+    if any(_MASK in t or masking.mask_string(t) != t for t in texts):
+        return True  # a masked pick, or a value holding a number the detectors hide
     return operator in ("icontains", "not_icontains") and any(ch.isdigit() for t in texts for ch in t)
 
 
