@@ -206,14 +206,20 @@ def pii_spans(text: str) -> list[tuple[int, int, str]]:
         return []
     wanted = {"email": email, "iban": iban, "card": numeric, "phone": numeric}
     spans: list[tuple[int, int, str]] = []
+    scan = text  # each detector reads the text with what the earlier ones found masked, as the
+    # filters' SQL twin does stage by stage (insights/blocks/filters.py), so both agree
     for kind, pattern, check in DETECTORS:
         if not wanted[kind]:
             continue
-        for m in pattern.finditer(text):
+        found = []
+        for m in pattern.finditer(scan):
             start, end = m.span()
             if any(s < end and start < e for s, e, _ in spans) or not check(m):
                 continue
-            spans.append((start, end, kind))
+            found.append((start, end, kind))
+        if found:
+            spans.extend(found)
+            scan = mask_spans(scan, found, lambda part: MASK_CHAR * len(part))
     return sorted(spans)
 
 
