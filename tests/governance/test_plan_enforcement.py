@@ -32,15 +32,28 @@ from governance.plan import validate_value
 from governance.roles import Role
 from ingestion import processing, stream
 from tests.conftest import examples
+from tests.ingestion.conftest import count_events as _count_events
 from tests.ingestion.conftest import (
-    count_events,
     event,
     fresh_ingestion_state,  # noqa: F401 - the ingestion tests' per-test state, autouse here too
     ingested,
-    person_of,
     send,
     warnings,
 )
+from tests.ingestion.conftest import person_of as _person_of
+
+
+# With REDIS_URL set (CI's second pass) a release goes through the ingestion stream: what it
+# holds is stored (the consumer's drain) before anything is counted.
+def count_events(*args, **kwargs):
+    ingested()
+    return _count_events(*args, **kwargs)
+
+
+def person_of(*args, **kwargs):
+    ingested()
+    return _person_of(*args, **kwargs)
+
 
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
@@ -329,6 +342,7 @@ def hold(client, project, n, name="late_event", distinct_id=lambda i: f"user-{i 
 
 
 def stored_exactly_once(project, uuids):
+    ingested()
     rows = ch.query(
         "SELECT toString(uuid), count() FROM events WHERE project_id = {project_id:UInt32} GROUP BY uuid",
         {"project_id": project.pk},
