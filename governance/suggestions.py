@@ -20,6 +20,7 @@ import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 
+from insights.blocks.filters import OPERATORS
 from insights.blocks.values import TopValues, clean_text, top_values
 
 from .discovery import DiscoveredProperty, observe, suggested_type
@@ -53,24 +54,27 @@ __all__ = [
     "top_values",
 ]
 
-# The operators of insights/blocks/filters.py that fit each type (the widget offers these).
+# The operators of insights/blocks/filters.py that fit each type (the widget offers these),
+# derived from its OPERATORS so the order and spelling stay the query layer's.
+_EQUALITY = {"exact", "is_not"}
+_TEXT = {"icontains", "not_icontains", "regex", "not_regex"}
+_NUMERIC = {"gt", "gte", "lt", "lte"}
+_PRESENCE = {"is_set", "is_not_set"}
+
+
+def _ops(*groups: set) -> list[str]:
+    wanted = set().union(*groups)
+    return [op for op in OPERATORS if op in wanted]
+
+
 OPERATORS_BY_TYPE = {
-    "string": ["exact", "is_not", "icontains", "not_icontains", "regex", "not_regex", "is_set", "is_not_set"],
-    "number": ["exact", "is_not", "gt", "gte", "lt", "lte", "is_set", "is_not_set"],
-    "boolean": ["exact", "is_not", "is_set", "is_not_set"],
+    "string": _ops(_EQUALITY, _TEXT, _PRESENCE),
+    "number": _ops(_EQUALITY, _NUMERIC, _PRESENCE),
+    "boolean": _ops(_EQUALITY, _PRESENCE),
     # No date comparison in the query layer: a date is its ISO text (contains "2026-12", regex).
-    "datetime": [
-        "exact",
-        "is_not",
-        "icontains",
-        "not_icontains",
-        "regex",
-        "not_regex",
-        "is_set",
-        "is_not_set",
-    ],
-    "object": ["icontains", "not_icontains", "regex", "not_regex", "is_set", "is_not_set"],
-    "array": ["icontains", "not_icontains", "regex", "not_regex", "is_set", "is_not_set"],
+    "datetime": _ops(_EQUALITY, _TEXT, _PRESENCE),
+    "object": _ops(_TEXT, _PRESENCE),
+    "array": _ops(_TEXT, _PRESENCE),
 }
 
 
