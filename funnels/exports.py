@@ -65,5 +65,70 @@ def _blank(value):
     return "" if value is None else value
 
 
+def correlation_people_rows(request, query, limit):
+    """The persons behind one count of a correlation analysis (funnels/correlation.py)."""
+    from funnels.queries.correlation import FunnelCorrelationRunner  # noqa: PLC0415
+    from funnels.views import correlation_people_spec, correlation_title  # noqa: PLC0415
+
+    spec = correlation_people_spec(query, request.project)
+    ids = FunnelCorrelationRunner(request.project, spec.correlation).people(
+        spec.status, spec.candidate, limit
+    )
+    status = spec.status
+    return [(pid, {"status": status}) for pid in ids], correlation_title(spec, request.presenter), ["status"]
+
+
+def correlation_table(project, body, presenter) -> Table:
+    """A correlation analysis (`q` = its FunnelCorrelationQuery JSON) as a table."""
+    from funnels.correlation import FunnelCorrelationSpec  # noqa: PLC0415
+    from funnels.queries.correlation import FunnelCorrelationRunner  # noqa: PLC0415
+
+    payload = (
+        FunnelCorrelationRunner(project, FunnelCorrelationSpec.from_json(body, project))
+        .run()
+        .to_json(presenter)
+    )
+    columns = [
+        "correlation",
+        "candidate",
+        "converted_with",
+        "dropped_with",
+        "odds_ratio",
+        "p_value",
+        "significant",
+    ]
+    rows = [
+        [
+            r["correlation"],
+            r["candidate"],
+            r["success_count"],
+            r["failure_count"],
+            r["odds_ratio"],
+            r["p_value"],
+            r["significant"],
+        ]
+        for r in payload["positive"] + payload["negative"]
+    ]
+    return Table(columns, rows)
+
+
+CORRELATION_PARAMS = (
+    "q",
+    "correlation_type",
+    "target_step",
+    "property",
+    "property_type",
+    "include_internal",
+    "status",
+    "candidate",
+)
+
+
 def register() -> None:
     people.register("funnels", people=people_rows, table=result_table)
+    people.register(
+        "funnel_correlation",
+        people=correlation_people_rows,
+        table=correlation_table,
+        params=CORRELATION_PARAMS,
+    )

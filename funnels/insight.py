@@ -9,6 +9,7 @@ from governance.roles import Permission
 from insights.blocks.schema import property_filters_schema
 from insights.registry import InsightKind
 
+from .correlation import MAX_TOP, FunnelCorrelationSpec
 from .queries import FunnelActorsQueryRunner, FunnelQueryRunner
 from .spec import (
     ATTRIBUTIONS,
@@ -163,6 +164,66 @@ ACTORS_RESPONSE_SCHEMA = {
         "total": {"type": "integer"},
     },
 }
+CORRELATION_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "kind": {"const": "FunnelCorrelationQuery"},
+        **FUNNEL_PROPERTIES,
+        "correlation_type": {
+            "enum": ["events", "properties"],
+            "default": "events",
+            "description": "events: which events in a person's window go with conversion; "
+            "properties: which values of `property`",
+        },
+        "target_step": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "0-based step a converted person reached (default: the last)",
+        },
+        "property": {"type": "string", "description": "with correlation_type=properties"},
+        "property_type": {"enum": ["person", "event"], "default": "person"},
+        "include_internal": {
+            "type": "boolean",
+            "default": False,
+            "description": "events: also $-events such as $pageview ($snapshot, $identify... never)",
+        },
+        "top": {"type": "integer", "minimum": 1, "maximum": MAX_TOP, "default": 10},
+    },
+    "required": ["kind", "steps"],
+}
+CORRELATION_ROW_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "candidate": {"type": "string", "description": "event name or property value (masked by role)"},
+        "candidate_key": {"type": "string", "description": "the value, or the token of a masked one"},
+        "success_count": {"type": "integer", "description": "converted persons with it"},
+        "failure_count": {"type": "integer", "description": "dropped persons with it"},
+        "odds_ratio": {"type": "number", "description": "+1-smoothed odds ratio"},
+        "p_value": {"type": "number", "description": "two-sided Fisher exact (chi-squared if huge)"},
+        "significant": {"type": "boolean", "description": "p_value < 0.05"},
+        "correlation": {"enum": ["positive", "negative"]},
+    },
+}
+CORRELATION_RESPONSE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "correlation_type": {"type": "string"},
+        "property": {"type": ["string", "null"]},
+        "property_type": {"type": ["string", "null"]},
+        "target_step": {"type": "integer"},
+        "success_total": {"type": "integer"},
+        "failure_total": {"type": "integer"},
+        "candidates": {"type": "integer"},
+        "positive": {"type": "array", "items": CORRELATION_ROW_SCHEMA},
+        "negative": {"type": "array", "items": CORRELATION_ROW_SCHEMA},
+    },
+}
+
+
+def _run_correlation(project, spec, presenter):
+    from .queries.correlation import FunnelCorrelationRunner  # noqa: PLC0415
+
+    return FunnelCorrelationRunner(project, spec).run().to_json(presenter)
 
 
 KIND = InsightKind(
@@ -189,6 +250,16 @@ KIND = InsightKind(
             response_schema=ACTORS_RESPONSE_SCHEMA,
             permission=Permission.VIEW_INSIGHTS,
             summary="The persons who converted at, or dropped before, one funnel step.",
+        ),
+        QueryKind(
+            kind="FunnelCorrelationQuery",
+            parse=FunnelCorrelationSpec.from_json,
+            run=_run_correlation,
+            schema=CORRELATION_SCHEMA,
+            response_schema=CORRELATION_RESPONSE_SCHEMA,
+            permission=Permission.VIEW_INSIGHTS,
+            summary="Correlation analysis: the events, or property values, that make a funnel's "
+            "conversion more or less likely (odds ratio, Fisher exact p-value).",
         ),
     ),
 )

@@ -10,4 +10,10 @@ urlpatterns = [
     path(
         "project/<int:project_id>/funnels/conversion-trend/", views.conversion_trend, name="conversion_trend"
     ),
+    path("project/<int:project_id>/funnels/correlation/", views.correlation, name="correlation"),
+    path(
+        "project/<int:project_id>/funnels/correlation/actors/",
+        views.correlation_actors,
+        name="correlation_actors",
+    ),
 ]

@@ -45,7 +45,7 @@ def result_context(project, spec: FunnelSpec, result, presenter, *, builder: boo
     if builder:
         context["secondary_urls"] = {
             name: views_common.spec_url(f"funnels:{name}", project, spec_json)
-            for name in ("time_to_convert", "conversion_trend")
+            for name in ("time_to_convert", "conversion_trend", "correlation")
         }
     return context
 
@@ -219,3 +219,186 @@ def render_tile(request, project, spec: FunnelSpec, result) -> str:
     return views_common.render_tile(
         request, project, TEMPLATE, lambda p: result_context(project, spec, result, p)
     )
+
+
+# ------------------------------------------------------------------ correlation
+CORRELATION_TEMPLATE = "funnels/_correlation.html"
+
+
+def correlation_spec(query, project, *, people: bool = False):
+    """The correlation analysis (or, with `people`, the persons behind one of its counts)
+    that a link carries: the funnel as `?q=<spec JSON>` plus the analysis' own parameters."""
+    from .correlation import CorrelationPeopleSpec, FunnelCorrelationSpec  # noqa: PLC0415
+
+    funnel_body = decode_q(query.get("q", ""))
+    body = {k: v for k, v in funnel_body.items() if k != "kind"}
+    body["kind"] = "FunnelCorrelationActorsQuery" if people else "FunnelCorrelationQuery"
+    body["correlation_type"] = query.get("correlation_type", "events") or "events"
+    errors = {}
+    if query.get("target_step") not in (None, ""):
+        try:
+            body["target_step"] = int(query.get("target_step"))
+        except ValueError:
+            errors["target_step"] = "must be a step index"
+    if body["correlation_type"] == "properties":
+        body["property"] = query.get("property", "")
+        body["property_type"] = query.get("property_type", "person") or "person"
+    if query.get("include_internal") in ("1", "on", "true"):
+        body["include_internal"] = True
+    if people:
+        body["status"] = query.get("status", "converted")
+        body["candidate"] = query.get("candidate", "")
+    if errors:
+        raise BadRequest("Invalid correlation analysis.", errors)
+    if people:
+        return CorrelationPeopleSpec.from_json(body, project)
+    return FunnelCorrelationSpec.from_json(body, project)
+
+
+def _correlation_params(spec) -> list[tuple[str, str]]:
+    """The analysis' own query parameters (the funnel's `q` aside), for its links."""
+    params = [("correlation_type", spec.correlation_type), ("target_step", str(spec.target))]
+    if spec.correlation_type == "properties":
+        params += [("property", spec.property_key), ("property_type", spec.property_type)]
+    if spec.include_internal:
+        params.append(("include_internal", "1"))
+    return params
+
+
+@require_GET
+@project_page(Permission.VIEW_INSIGHTS)
+def correlation(request):
+    """Correlation analysis of the funnel in `?q=` (an htmx partial the result loads once
+    it is scrolled to): the events, or a property's values, most tied to conversion."""
+    from urllib.parse import urlencode  # noqa: PLC0415
+
+    from .correlation import SIGNIFICANCE  # noqa: PLC0415
+    from .queries.correlation import FunnelCorrelationRunner  # noqa: PLC0415
+
+    project = request.project
+    q = request.GET.get("q", "")
+    context = {
+        "project": project,
+        "q": q,
+        "state": {k: request.GET.get(k, "") for k in ("correlation_type", "property", "property_type")},
+        "correlation_url": reverse("funnels:correlation", kwargs={"project_id": project.pk}),
+        "significance": SIGNIFICANCE,
+    }
+    context["state"]["correlation_type"] = context["state"]["correlation_type"] or "events"
+
+    def fill():
+        try:
+            funnel_spec = FunnelSpec.from_json(decode_q(q), project)
+            context["step_choices"] = [(k, s.event) for k, s in enumerate(funnel_spec.steps)][1:]
+        except BadRequest:
+            pass
+        spec = correlation_spec(request.GET, project)
+        result = FunnelCorrelationRunner(project, spec).run()
+        presenter = request.presenter
+        people_url = reverse("funnels:correlation_actors", kwargs={"project_id": project.pk})
+        base = [("q", q), *_correlation_params(spec)]
+
+        def rows(found):
+            out = []
+            for c in found:
+                key = result.key(c.candidate, presenter)
+
+                def link(status, key=key):
+                    return people_url + "?" + urlencode([*base, ("status", status), ("candidate", key)])
+
+                out.append(
+                    {
+                        "c": c,
+                        "label": result.label(c.candidate, presenter),
+                        "ratio": _ratio_text(c.odds_ratio),
+                        "p_value": _p_text(c.p_value),
+                        "converted_url": link("converted"),
+                        "dropped_url": link("dropped"),
+                    }
+                )
+            return out
+
+        context.update(
+            {
+                "spec": spec,
+                "result": result,
+                "target_event": spec.funnel.steps[spec.target].event,
+                "positive_rows": rows(result.positive),
+                "negative_rows": rows(result.negative),
+            }
+        )
+        context["state"]["target_step"] = spec.target
+
+    return views_common.render_drill(request, CORRELATION_TEMPLATE, context, fill)
+
+
+def _ratio_text(ratio: float) -> str:
+    if ratio >= 1:
+        return f"{ratio:.1f}x more likely to convert"
+    return f"{1 / ratio:.1f}x less likely to convert"
+
+
+def _p_text(p: float) -> str:
+    return "< 0.0001" if p < 0.0001 else f"{p:.4f}"
+
+
+@require_GET
+@project_page(Permission.VIEW_INSIGHTS)
+def correlation_actors(request):
+    """The persons behind one correlation count: who converted (or dropped) and had the
+    event / value in their window (an htmx partial, with the people actions)."""
+    from .queries.correlation import FunnelCorrelationRunner  # noqa: PLC0415
+
+    project = request.project
+    context = {"project": project}
+
+    def fill():
+        spec = correlation_people_spec(request.GET, project)
+        corr = spec.correlation
+        runner = FunnelCorrelationRunner(project, corr)
+        ids = runner.people(spec.status, spec.candidate, people.MAX_PEOPLE + 1)
+        title = correlation_title(spec, request.presenter)
+        shown = ids[:PAGE]
+        names = people.people_details(project, shown, request.presenter)
+        context.update(
+            {
+                "title": title,
+                "total": len(ids),
+                "truncated": len(ids) > people.MAX_PEOPLE,
+                "persons": [
+                    {
+                        "id": pid,
+                        "name": names.get(pid, ("", ""))[0],
+                        "distinct_id": names.get(pid, ("", ""))[1],
+                    }
+                    for pid in shown
+                ],
+                "actions": people.actions(
+                    request, "funnel_correlation", title, min(len(ids), people.MAX_PEOPLE)
+                ),
+            }
+        )
+
+    return views_common.render_drill(request, f"{CORRELATION_TEMPLATE}#people", context, fill)
+
+
+PAGE = 100
+
+
+def correlation_people_spec(query, project):
+    return correlation_spec(query, project, people=True)
+
+
+def correlation_title(spec, presenter) -> str:
+    corr = spec.correlation
+    if corr.correlation_type == "events":
+        what = f"did {spec.candidate}"
+    else:
+        shown = spec.candidate
+        if shown.startswith(TOKEN_PREFIX):
+            shown = f"{MASK_CHAR * 8} ‹{shown.removeprefix(TOKEN_PREFIX)}›"
+        else:
+            shown = presenter.label(corr.property_key, shown)
+        what = f"had {corr.property_key} = {shown}"
+    status = "converted" if spec.status == "converted" else "dropped"
+    return f"Funnel {status} (step {corr.target + 1}, {corr.funnel.steps[corr.target].event}) and {what}"

@@ -59,10 +59,14 @@ SOURCES: dict = {}
 TABLES: dict = {}
 
 
-def register(kind: str, *, people, table) -> None:
-    """An insight app's people list (behind its drill-down) and result table."""
+def register(kind: str, *, people, table=None, params: tuple[str, ...] | None = None) -> None:
+    """An insight app's people list (behind its drill-down) and result table; `params`:
+    the drill-down's own query parameters when the kind is not in DRILL_PARAMS."""
     SOURCES[kind] = people
-    TABLES[kind] = table
+    if table is not None:
+        TABLES[kind] = table
+    if params is not None:
+        DRILL_PARAMS[kind] = params
 
 
 def people_list(request, kind: str, query=None, *, limit: int = MAX_PEOPLE) -> PeopleList:

@@ -158,6 +158,8 @@ MATRIX: dict[str, object] = {
     "funnels:actors": Project(P.VIEW_INSIGHTS, ok=400),
     "funnels:time_to_convert": Project(P.VIEW_INSIGHTS, ok=400),
     "funnels:conversion_trend": Project(P.VIEW_INSIGHTS, ok=400),
+    "funnels:correlation": Project(P.VIEW_INSIGHTS, ok=400),
+    "funnels:correlation_actors": Project(P.VIEW_INSIGHTS, ok=400),
     "cohorts:cohorts": Project(P.VIEW_INSIGHTS),
     "cohorts:cohort": Project(P.VIEW_INSIGHTS, ("cohort_id",)),
     "cohorts:cohort_export": Project(P.EXPORT_DATA, ("cohort_id",)),
