@@ -290,8 +290,17 @@ def correlation(request):
         try:
             funnel_spec = FunnelSpec.from_json(decode_q(q), project)
             context["step_choices"] = [(k, s.event) for k, s in enumerate(funnel_spec.steps)][1:]
+            raw = request.GET.get("target_step", "")
+            context["state"]["target_step"] = int(raw) if raw.isdigit() else len(funnel_spec.steps) - 1
         except BadRequest:
             pass
+        if (
+            context["state"]["correlation_type"] == "properties"
+            and not request.GET.get("property", "").strip()
+        ):
+            context["pick_property"] = True  # the Properties tab, opened: nothing to run yet
+            context["state"]["property_type"] = context["state"]["property_type"] or "person"
+            return
         spec = correlation_spec(request.GET, project)
         result = FunnelCorrelationRunner(project, spec).run()
         presenter = request.presenter
@@ -334,8 +343,8 @@ def correlation(request):
 
 def _ratio_text(ratio: float) -> str:
     if ratio >= 1:
-        return f"{ratio:.1f}x more likely to convert"
-    return f"{1 / ratio:.1f}x less likely to convert"
+        return f"{ratio:.1f}× more likely"
+    return f"{1 / ratio:.1f}× less likely"
 
 
 def _p_text(p: float) -> str:

@@ -96,7 +96,7 @@ def test_event_correlation_section(alice_client, project, data):
     assert doc.is_fragment
     rows = _rows(doc, "positive")
     # FAQ: 2 of 3 payers, 1 of 3 droppers -> ((2+1)/(1+1)) / ((1+1)/(2+1)) = 2.25
-    assert rows[0][:4] == ["viewed_pricing_faq", "2", "1", "2.2x more likely to convert"]
+    assert rows[0][:4] == ["viewed_pricing_faq", "2", "1", "2.2× more likely"]
     assert "3 converted · 3 dropped" in doc.one("[data-correlation-summary]").text
 
 
@@ -154,10 +154,14 @@ def test_stranger_gets_404_and_bad_params_400(client, charlie, alice_client, pro
         == 400
     )
     bad = alice_client.get(
-        corr_url(project, correlation_type="properties", property=""), headers={"HX-Request": "true"}
+        corr_url(project, correlation_type="properties", property="plan", property_type="group"),
+        headers={"HX-Request": "true"},
     )
     assert bad.status_code == 400
     assert parse(bad).has("[role=alert]")
+    # the Properties tab before a property is picked: a hint, nothing run
+    tab = alice_client.get(corr_url(project, correlation_type="properties"), headers={"HX-Request": "true"})
+    assert tab.status_code == 200 and parse(tab).has("[data-correlation-hint]")
     client.force_login(charlie)
     assert client.get(corr_url(project)).status_code == 404
     people = reverse("funnels:correlation_actors", kwargs={"project_id": project.pk})
