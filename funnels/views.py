@@ -332,6 +332,7 @@ def correlation(request):
                 "spec": spec,
                 "result": result,
                 "target_event": spec.funnel.steps[spec.target].event,
+                "corr_json": json.dumps(spec.to_json(), separators=(",", ":")),
                 "positive_rows": rows(result.positive),
                 "negative_rows": rows(result.negative),
             }

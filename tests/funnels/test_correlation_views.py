@@ -98,6 +98,11 @@ def test_event_correlation_section(alice_client, project, data):
     # FAQ: 2 of 3 payers, 1 of 3 droppers -> ((2+1)/(1+1)) / ((1+1)/(2+1)) = 2.25
     assert rows[0][:4] == ["viewed_pricing_faq", "2", "1", "2.2× more likely"]
     assert "3 converted · 3 dropped" in doc.one("[data-correlation-summary]").text
+    # the analysis as CSV, from the section's export link
+    csv_link = doc.one("[data-export-result=csv]").attrs["href"]
+    lines = alice_client.get(csv_link).getvalue().decode().splitlines()
+    assert lines[0].startswith("correlation,candidate,converted_with,dropped_with,odds_ratio")
+    assert lines[1].startswith("positive,viewed_pricing_faq,2,1,2.25")
 
 
 def test_people_links_list_the_right_persons(alice_client, project, data):
