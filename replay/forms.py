@@ -162,8 +162,11 @@ class RecordingsSpec:
         if params.get("cohort"):
             cohort = _int(params.get("cohort"), "cohort", 0, 1, 2**63 - 1, errors) or None
         people = params.get("people") or ""
-        if people and people not in ("funnels", "retention", "trends", "paths"):
-            errors["people"] = "must be funnels, retention, trends or paths"
+        if people:
+            from insights.people import SOURCES  # noqa: PLC0415  (the registered people lists)
+
+            if people not in SOURCES:
+                errors["people"] = f"must be one of {', '.join(sorted(SOURCES))}"
         order = params.get("order") or "-start_time"
         if order not in ORDER_CHOICES:
             errors["order"] = f"must be one of {', '.join(ORDER_CHOICES)}"

@@ -113,6 +113,20 @@ def test_people_links_list_the_right_persons(alice_client, project, data):
         "u0@example.com",
         "u1@example.com",
     ]
+    # saved as a static cohort of those two persons
+    converted = parse(alice_client.get(link, headers={"HX-Request": "true"}))
+    form = converted.one("form.people-cohort")
+    fields = {i.attrs["name"]: i.attrs.get("value", "") for i in form.select("input[type=hidden]")}
+    fields["name"] = "FAQ converters"
+    saved = alice_client.post(form.attrs["action"], fields)
+    assert saved.status_code in (200, 302)
+    from cohorts.models import Cohort  # noqa: PLC0415
+
+    cohort = Cohort.objects.get(project=project, name="FAQ converters")
+    assert sorted(cohort.definition["person_ids"]) == sorted(str(data.person_for(f"u{i}")) for i in (0, 1))
+    # their recordings: the list filtered by the same people
+    recordings = converted.one("[data-watch-recordings]").attrs["href"]
+    assert alice_client.get(recordings).status_code == 200
     assert people.has("[data-people-actions] [data-save-cohort]")
     dropped = doc.one("table[data-correlation-table=positive] a[data-drill=dropped]").attrs["href"]
     people = parse(alice_client.get(dropped, headers={"HX-Request": "true"}))
