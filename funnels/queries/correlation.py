@@ -46,7 +46,9 @@ class FunnelCorrelationRunner:
 
     def _window_events(self, q, start, end, *, candidate_sql: str, every_event: bool) -> str:
         """Per person who entered: success and `groupUniqArray` of `candidate_sql` over the
-        events in their window (no step events unless `every_event`)."""
+        events in their window (no step events unless `every_event`). The persons are the
+        right side of the join (the hash table, small) and a RIGHT JOIN keeps those with no
+        event read (their row's event columns are defaults: time 0, outside any window)."""
         b = q.b
         excluded = set(NOISE_EVENTS)
         if not every_event:
@@ -70,14 +72,13 @@ class FunnelCorrelationRunner:
                 AND toInt64(toUnixTimestamp64Micro(ev.timestamp)) <= a.until
                 AND ev.candidate != '') AS candidates
         FROM ({src.sql()}) AS ev
-        INNER JOIN ({self.persons_sql(q)}) AS a ON a.person_id = ev.person_id
+        RIGHT JOIN ({self.persons_sql(q)}) AS a ON a.person_id = ev.person_id
         GROUP BY a.person_id
         """
 
     def per_person_sql(self):
         """(SQL, the funnel's per-actor query builder): one row per person who entered with
-        `success` and `candidates` (the events, or property values, in their window).
-        Events and event properties: only persons with some candidate in their window."""
+        `success` and `candidates` (the events, or property values, in their window)."""
         q, start, end = self._funnel()
         spec = self.spec
         if spec.correlation_type == "properties" and spec.property_type == "person":
@@ -90,27 +91,23 @@ class FunnelCorrelationRunner:
             """
             return sql, q
         if spec.correlation_type == "properties":
-            text, _ = event_text_sql(q.b, spec.property_key, "e.properties")
+            text, _ = event_text_sql(q.b, spec.property_key)  # materialized column when there is one
             return self._window_events(q, start, end, candidate_sql=text, every_event=True), q
         return self._window_events(q, start, end, candidate_sql="e.event", every_event=False), q
 
     def sql(self) -> tuple[str, dict]:
         """candidate (NULL: the totals row), converted persons, dropped persons; the
-        totals row first, then the most frequent candidates."""
+        totals row first, then the most frequent candidates. Every person who entered has
+        a row in `per_person` (a NULL candidate added to each counts the totals), so the
+        funnel's per-actor query runs once."""
         per_person, q = self.per_person_sql()
-        # Persons whose window holds no candidate are not in `per_person` (events joined
-        # to the persons): the totals come from the persons query itself.
-        body = f"""
-            SELECT CAST(arrayJoin(candidates), 'Nullable(String)') AS candidate,
-                countIf(success) AS s, countIf(NOT success) AS f
-            FROM ({per_person})
-            GROUP BY candidate
-            UNION ALL
-            SELECT CAST(NULL, 'Nullable(String)') AS candidate, countIf(success), countIf(NOT success)
-            FROM ({self.persons_sql(q)})
-        """
         sql = f"""
-        SELECT candidate, s, f FROM ({body})
+        SELECT candidate, countIf(success) AS s, countIf(NOT success) AS f
+        FROM (
+            SELECT success, arrayJoin(arrayPushFront(CAST(candidates, 'Array(Nullable(String))'), NULL)) AS candidate
+            FROM ({per_person})
+        )
+        GROUP BY candidate
         ORDER BY candidate IS NOT NULL, s + f DESC, candidate
         LIMIT {q.b.bind(MAX_CANDIDATES + 1, "UInt32")}
         """
