@@ -5,12 +5,13 @@ counted attempt of every person who entered), then with plain loops: each person
 window [entry, conversion time of the target step] (converted) or [entry, entry +
 window] (dropped), both ends inclusive, the set of candidates in it, and the counts
 per candidate. Generated data has merged identities, ties on a 15-second grid,
-repeated events and steps exactly a window apart. The statistics are checked against
+repeated events, steps exactly a window apart, $-events and internal noise. The statistics are checked against
 hand-computed values, and a planted cause must come out first.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import math
@@ -122,8 +123,21 @@ def correlation_bodies(draw):
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(dataset=datasets(12), body=correlation_bodies())
-def test_correlation_counts_match_reference(ch_project, dataset, body):
+@given(
+    dataset=datasets(12),
+    body=correlation_bodies(),
+    other=st.sampled_from(["other", "$pageview", "$identify"]),
+    include_internal=st.booleans(),
+)
+def test_correlation_counts_match_reference(ch_project, dataset, body, other, include_internal):
+    # "other" events become a $-event (kept only with include_internal) or noise (never).
+    dataset = copy.deepcopy(dataset)
+    for person in dataset:
+        for e in person["events"]:
+            if e["event"] == "other":
+                e["event"] = other
+    if include_internal:
+        body = {**body, "include_internal": True}
     project, events, persons = generate(ch_project(), dataset)
     corr = FunnelCorrelationSpec.from_json(body, project)
     start, end = corr.funnel.date_range.resolve(project.tz)
