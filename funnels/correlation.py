@@ -162,9 +162,13 @@ def _guard_candidate(corr: FunnelCorrelationSpec, value: str) -> None:
     """A viewer without view-PII may ask for the persons of a value they can read (or the
     token of a masked one); a raw PII value would confirm a guess."""
     viewer = presenter_mod.current()
-    if viewer is None or viewer.can_view_pii or corr.correlation_type != "properties":
+    if viewer is None or viewer.can_view_pii or value.startswith(presenter_mod.TOKEN_PREFIX):
         return
-    if value.startswith(presenter_mod.TOKEN_PREFIX):
+    if corr.correlation_type == "events":
+        if viewer.text(value) != value:  # an event name masking changes (an e-mail in it)
+            raise presenter_mod.PermissionDenied(
+                "Listing the persons of an event name your role sees masked needs the view-PII permission."
+            )
         return
     if viewer.is_pii_key(corr.property_key) or viewer.value(corr.property_key, value) != value:
         raise presenter_mod.PermissionDenied(
@@ -255,15 +259,20 @@ class CorrelationResult:
     candidates: int = 0  # candidates examined
 
     def label(self, value: str, presenter) -> str:
+        """The candidate as this viewer may see it (masked, with a keyed tag, when masking
+        changes it: a PII property's value, an e-mail or a URL's query in any text)."""
         if self.spec.correlation_type == "events":
-            return value
+            shown = presenter.text(value)
+            return (
+                value
+                if shown == value
+                else f"{shown} ‹{presenter_mod.label_tag(presenter.project_id, value)}›"
+            )
         return presenter.label(self.spec.property_key, value)
 
     def key(self, value: str, presenter) -> str:
         """What a people link carries: the value, or the token of its masked label."""
-        if self.spec.correlation_type == "events" or self.label(value, presenter) == value:
-            return value
-        return presenter.token(value)
+        return value if self.label(value, presenter) == value else presenter.token(value)
 
     def to_json(self, presenter) -> dict:
         def row(c: Correlation) -> dict:

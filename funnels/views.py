@@ -401,14 +401,13 @@ def correlation_people_spec(query, project):
 
 def correlation_title(spec, presenter) -> str:
     corr = spec.correlation
-    if corr.correlation_type == "events":
-        what = f"did {spec.candidate}"
+    shown = spec.candidate
+    if shown.startswith(TOKEN_PREFIX):  # a masked label's token: its tag, never the value
+        shown = f"{MASK_CHAR * 8} ‹{shown.removeprefix(TOKEN_PREFIX)}›"
+    elif corr.correlation_type == "events":
+        shown = presenter.text(shown)
     else:
-        shown = spec.candidate
-        if shown.startswith(TOKEN_PREFIX):
-            shown = f"{MASK_CHAR * 8} ‹{shown.removeprefix(TOKEN_PREFIX)}›"
-        else:
-            shown = presenter.label(corr.property_key, shown)
-        what = f"had {corr.property_key} = {shown}"
+        shown = presenter.label(corr.property_key, shown)
+    what = f"did {shown}" if corr.correlation_type == "events" else f"had {corr.property_key} = {shown}"
     status = "converted" if spec.status == "converted" else "dropped"
     return f"Funnel {status} (step {corr.target + 1}, {corr.funnel.steps[corr.target].event}) and {what}"

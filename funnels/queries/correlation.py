@@ -144,7 +144,7 @@ class FunnelCorrelationRunner:
     def raw_value(self, candidate: str) -> str:
         """The raw value behind a people link's candidate (a masked label's token is
         resolved among this analysis' candidates by its keyed tag)."""
-        if not candidate.startswith(presenter_mod.TOKEN_PREFIX) or self.spec.correlation_type == "events":
+        if not candidate.startswith(presenter_mod.TOKEN_PREFIX):
             return candidate
         tag = candidate.removeprefix(presenter_mod.TOKEN_PREFIX)
         sql, params = self.sql()

@@ -165,6 +165,22 @@ def test_property_correlation_and_pii_masked_for_a_pm(alice_client, pm_client, p
     query = {k: v[0] for k, v in parse_qs(urlparse(link).query).items()}
     raw = urlparse(link).path + "?" + urlencode({**query, "candidate": "u0@example.com"})
     assert pm_client.get(raw, headers={"HX-Request": "true"}).status_code == 403
+    forged = urlparse(link).path + "?" + urlencode({**query, "candidate": "masked:00000000"})
+    assert pm_client.get(forged, headers={"HX-Request": "true"}).status_code == 400
+
+
+def test_an_event_name_holding_an_email_is_masked_for_a_pm(pm_client, project, data):
+    t = NOW - dt.timedelta(hours=5)
+    data.add("clicked bob@example.com", "u0", t + dt.timedelta(minutes=1)).flush()
+    response = pm_client.get(corr_url(project), headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "bob@example.com" not in response.content.decode()
+    doc = parse(response)
+    row = next(tr for tr in doc.select("tr[data-candidate]") if "clicked" in tr.attrs["data-candidate"])
+    link = row.select("a[data-drill=converted]")[0].attrs["href"]
+    assert parse_qs(urlparse(link).query)["candidate"][0].startswith("masked:")
+    people = parse(pm_client.get(link, headers={"HX-Request": "true"}))
+    assert len(people.select("table.correlation-people tbody tr")) == 1
 
 
 def test_stranger_gets_404_and_bad_params_400(client, charlie, alice_client, project, data):
