@@ -1,5 +1,6 @@
 """Act on any number: the whole people list behind one drill-down (a funnel step's
-converted / dropped actors, a retention cell, a trends point, a paths node or edge).
+converted / dropped actors, a funnel correlation count, a retention cell, a trends
+point, a paths node or edge).
 
 `people_list(request, kind)` parses the same query the drill-down partial reads (so a
 drill-down's links carry its own query string) and answers a `PeopleList`: a title for a
@@ -22,7 +23,7 @@ from analytics_app.errors import BadRequest
 
 MAX_PEOPLE = 200_000  # cohorts.definitions.MAX_STATIC: a static cohort holds at most this many
 CHUNK = 10_000
-KINDS = ("funnels", "retention", "trends", "paths")
+KINDS = ("funnels", "funnel_correlation", "retention", "trends", "paths")
 # The drill-down's own parameters, passed on by its action links (nothing else is kept).
 DRILL_PARAMS = {
     "funnels": ("q", "step", "status", "breakdown_value"),
