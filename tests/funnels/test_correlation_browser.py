@@ -67,6 +67,9 @@ def test_correlation_section_loads_and_lists_converted_persons(
     )
     page.goto(f"{live_server.url}/project/{project.pk}/funnels/?q={quote(json.dumps(SPEC))}")
     page.wait_for_selector("table.funnel-steps tbody tr")
+    # Not loaded with the first numbers: only once scrolled to.
+    assert page.locator("#correlation").inner_text() == "Loading…"
+    page.wait_for_selector("#conversion-trend .funnel-chart .plot .main-svg")
     page.locator("#correlation").scroll_into_view_if_needed()
     page.wait_for_selector("table[data-correlation-table=positive] tbody tr", timeout=60_000)
     top = page.locator("table[data-correlation-table=positive] tbody tr").first

@@ -82,7 +82,7 @@ def test_the_funnel_page_loads_the_section_after_the_result(alice_client, projec
     )
     doc = parse(alice_client.get(page))
     loader = doc.one("#correlation[data-correlation-loader]")
-    assert loader.attrs["hx-trigger"] == "revealed"  # not run with the first numbers
+    assert loader.attrs["hx-trigger"] == "intersect once"  # not run with the first numbers
     assert loader.attrs["hx-get"].startswith(
         reverse("funnels:correlation", kwargs={"project_id": project.pk})
     )
