@@ -216,3 +216,33 @@ def test_correlation_query_api(client, project, data, api_key):
     assert (result["success_total"], result["failure_total"]) == (3, 3)
     assert result["positive"][0]["candidate"] == "viewed_pricing_faq"
     assert result["positive"][0]["odds_ratio"] == pytest.approx(2.25)
+
+
+def test_correlation_query_api_refuses_bad_input_and_is_in_the_schema(
+    client, alice_client, project, data, api_key
+):
+    response = client.post(
+        f"/api/projects/{project.pk}/query/",
+        data=json.dumps(
+            {**SPEC, "kind": "FunnelCorrelationQuery", "target_step": 0, "aggregate_by": "session"}
+        ),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {api_key}"},
+    )
+    assert response.status_code == 400
+    assert "target_step" in response.content.decode() and "aggregate_by" in response.content.decode()
+    schema = alice_client.get("/api/schema/")
+    assert schema.status_code == 200
+    assert "FunnelCorrelationQuery" in schema.content.decode()
+
+
+def test_a_funnel_counting_sessions_says_correlation_needs_persons(alice_client, project, data):
+    spec = {**SPEC, "aggregate_by": "session"}
+    page = (
+        reverse("funnels:funnel", kwargs={"project_id": project.pk})
+        + "?"
+        + urlencode({"q": json.dumps(spec)})
+    )
+    doc = parse(alice_client.get(page))
+    assert not doc.has("#correlation")
+    assert "available for funnels counting persons" in doc.one(".correlation-section").text
