@@ -367,11 +367,12 @@ def _iban_ok_sql(b: SQLBuilder, m: str) -> str:
     return _let(f"upper(replaceAll({m}, ' ', ''))", body)
 
 
-def _words_sql(b: SQLBuilder, run: str, tail_ok: str, start: str, count, low: int, high: int, ok) -> str:
+def _words_sql(b: SQLBuilder, run: str, tail_ok: str, start: str, count, low, high, ok) -> str:
     """Python's finditer over a run of space-separated words, for a detector whose match ends
     at a word's end (its lookahead): from each word that can start a match, the longest run of
     words whose `count` is in [low, high] (the last word only if `tail_ok`); that match is
-    hidden when `ok` of it, and the search goes on after it (else after the starting word)."""
+    hidden when `ok` of it, and the search goes on after it (else after the starting word).
+    `low` and `high` are numbers, or SQL of the starting word (an IBAN's country's length)."""
 
     acc, k, w, sv, j = (f"{n}{next(_names)}" for n in ("a", "k", "w", "s", "j"))
 
@@ -380,9 +381,12 @@ def _words_sql(b: SQLBuilder, run: str, tail_ok: str, start: str, count, low: in
 
         def with_cum(c):
             n = f"length({words})"
+            first = f"{words}[{k}]"
+            lo = low(first) if callable(low) else low
+            hi = high(first) if callable(high) else high
             last = (
                 f"if(match({words}[{k}], {b.bind(start, 'String')}), arrayLastIndex(({sv}, {j}) -> {j} >= {k} "
-                f"AND {sv} >= {c}[{k}] - {count(f'{words}[{k}]')} + {low} AND {sv} <= {c}[{k}] - {count(f'{words}[{k}]')} + {high} "
+                f"AND {sv} >= {c}[{k}] - {count(first)} + {lo} AND {sv} <= {c}[{k}] - {count(first)} + {hi} "
                 f"AND ({j} < {n} OR {tail_ok}), {c}, arrayEnumerate({c})), 0)"
             )
 
@@ -419,10 +423,27 @@ def _card_sql(b: SQLBuilder, text: str) -> str:
     return _tokens_sql(b, text, _CARD_TOKEN, render)
 
 
+def _iban_length_sql(b: SQLBuilder, word: str) -> str:
+    """The IBAN length of the country a word starts with (0 for none): masking._IBAN_RE takes
+    exactly that many letters and digits."""
+    return (
+        f"toUInt64(arrayElement({b.bind(list(masking.IBAN_LENGTHS[k] for k in _IBAN_CODES), 'Array(UInt8)')}, "
+        f"indexOf({b.bind(_IBAN_CODES, 'Array(String)')}, upper(substring({word}, 1, 2)))))"
+    )
+
+
 def _iban_sql(b: SQLBuilder, text: str) -> str:
     def render(g):
+        length = lambda w: _iban_length_sql(b, w)  # noqa: E731
         masked = _words_sql(
-            b, f"{g}[3]", "1", _IBAN_START, lambda w: f"length({w})", 15, 34, lambda m: _iban_ok_sql(b, m)
+            b,
+            f"{g}[3]",
+            "1",
+            _IBAN_START,
+            lambda w: f"length({w})",
+            length,
+            length,
+            lambda m: _iban_ok_sql(b, m),
         )
         return f"concat({g}[2], {masked})"
 
