@@ -228,3 +228,70 @@ def test_paths_and_retention_take_a_cohort_filter_row(alice_client, project, wor
     response = alice_client.get(page("retention:retention", project, query))
     assert response.status_code == 200
     assert 'value="Pair"' in response.content.decode()
+
+
+# ---------------------------------------------------------------- the cohort builder and page
+def test_builder_rows_show_only_the_fields_of_their_type(alice_client, project):
+    url = reverse("cohorts:cohorts", kwargs={"project_id": project.pk})
+    doc = parse(alice_client.get(url))
+    intro = doc.one(".page-head").text
+    assert '{"type"' not in intro and "in cohort" in intro  # no raw JSON in the intro
+    row = doc.select("[data-criterion-row]")[0]
+    assert all("hidden" in box.attrs for box in row.select("[data-criterion-fields]"))  # no type yet
+    options = {
+        o.attrs["value"]: o.attrs.get("data-fields") for o in row.select("[data-criterion-type] option")
+    }
+    assert options["performed_event"] == "event count" and options["person_property"] == "property"
+    assert "open" not in doc.one("details.cohort-json").attrs  # the JSON is behind a disclosure
+    bad = alice_client.post(
+        url,
+        {
+            "name": "x",
+            "kind": "behavioral",
+            "g0_c0_type": "person_property",
+            "g0_c0_key": "",
+            "g0_c0_prop_operator": "exact",
+        },
+    )
+    assert bad.status_code == 400
+    row = parse(bad).select("[data-criterion-row]")[0]
+    shown = [
+        box.attrs["data-criterion-fields"]
+        for box in row.select("[data-criterion-fields]")
+        if "hidden" not in box.attrs
+    ]
+    assert shown == ["property"]
+
+
+def test_cohort_page_polls_while_computing_and_stops_when_ready(
+    alice_client, project, events, django_capture_on_commit_callbacks
+):
+    from cohorts.tasks import refresh_cohort
+
+    events.add("buy", "u1", NOW - dt.timedelta(hours=1)).flush()
+    url = reverse("cohorts:cohorts", kwargs={"project_id": project.pk})
+    fields = {
+        "name": "Buyers",
+        "kind": "behavioral",
+        "g0_c0_type": "performed_event",
+        "g0_c0_event": "buy",
+        "g0_c0_operator": "gte",
+        "g0_c0_count": "1",
+        "g0_c0_days": "7",
+    }
+    with django_capture_on_commit_callbacks(execute=False):
+        response = alice_client.post(url, fields)
+    assert response.status_code == 302
+    cohort = Cohort.objects.get(project=project, name="Buyers")
+    page_url = response["Location"]
+    doc = parse(alice_client.get(page_url))
+    live = doc.one("#live")
+    assert live.attrs["hx-trigger"] == "every 2s" and "calculating" in live.text
+    assert "did buy at least 1 time in the last 7 days" in doc.one(".cohort-criteria").text
+    refresh_cohort(cohort.pk)
+    partial = parse(alice_client.get(page_url, headers={"HX-Request": "true"}))
+    assert partial.is_fragment
+    live = partial.one("#live")
+    assert "hx-trigger" not in live.attrs  # ready: the polling stops
+    assert live.one("[data-cohort-count]").text.strip() == "1"
+    assert live.one("[data-cohort-status]").attrs["data-cohort-status"] == "ready"
