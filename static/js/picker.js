@@ -208,7 +208,10 @@
     var op = part(scope, "op"), value = part(scope, "value");
     if (op && value) { value.hidden = isCohort(scope) || op.value === "is_set" || op.value === "is_not_set"; }
     var box = scope.querySelector("[data-cohort-breakdown]");
-    if (box) { box.hidden = !isCohort(scope); }
+    if (box) {
+      box.hidden = !isCohort(scope);
+      scope.querySelectorAll("[data-not-cohort]").forEach(function (f) { f.hidden = isCohort(scope); });
+    }
   }
 
   // A cohort picked: a filter row becomes "in cohort" (the id in the hidden value box); a
