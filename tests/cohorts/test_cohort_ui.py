@@ -295,3 +295,22 @@ def test_cohort_page_polls_while_computing_and_stops_when_ready(
     assert "hx-trigger" not in live.attrs  # ready: the polling stops
     assert live.one("[data-cohort-count]").text.strip() == "1"
     assert live.one("[data-cohort-status]").attrs["data-cohort-status"] == "ready"
+
+
+def test_events_explorer_takes_a_cohort_filter_row(alice_client, project, world):
+    vips = world["vips"]
+    params = {
+        "event": "$pageview",
+        "prop_type": ["cohort", "event"],
+        "prop_key": ["VIP customers", ""],
+        "prop_op": ["in", "exact"],
+        "prop_value": [str(vips.pk), ""],
+    }
+    response = alice_client.get(page("explorer:events", project, params))
+    assert response.status_code == 200
+    doc = parse(response)
+    assert len(response.context["rows"]) == 1 and response.context["rows"][0]["row"].distinct_id == "a"
+    rows = doc.select("#filters tr[data-picker-scope]")
+    assert rows[0].one("input[name=prop_key]").attrs["value"] == "VIP customers"
+    assert rows[0].one("select[name=prop_type] option[selected]").attrs["value"] == "cohort"
+    assert "hidden" in rows[0].one("input[name=prop_value]").attrs
