@@ -314,3 +314,42 @@ def test_events_explorer_takes_a_cohort_filter_row(alice_client, project, world)
     assert rows[0].one("input[name=prop_key]").attrs["value"] == "VIP customers"
     assert rows[0].one("select[name=prop_type] option[selected]").attrs["value"] == "cohort"
     assert "hidden" in rows[0].one("input[name=prop_value]").attrs
+
+
+def test_drill_downs_of_a_cohort_breakdown_name_the_cohort(alice_client, project, world):
+    pair = world["pair"]
+    trends = json.dumps(
+        {
+            "series": [{"event": "$pageview", "math": "total"}],
+            "date_from": "-7d",
+            "interval": "day",
+            "breakdown": {"type": "cohort", "cohorts": [pair.pk]},
+        }
+    )
+    result = alice_client.get(page("trends:trends", project, {"q": trends}))
+    point = result.context["payload"]["results"][0]["dates"][-1]
+    drill = alice_client.get(
+        page(
+            "trends:trends_persons", project, {"q": trends, "series": 0, "date": point, "breakdown_index": 0}
+        ),
+        headers={"HX-Request": "true"},
+    )
+    assert drill.status_code == 200 and drill.context["drill_breakdown"] == "Pair"
+    assert {p.distinct_id for p in drill.context["drill"].persons} <= {"a", "b"}
+    funnel = json.dumps(
+        {
+            "steps": [{"event": "signup"}, {"event": "pay"}],
+            "date_from": "-7d",
+            "breakdown": {"type": "cohort", "cohorts": [pair.pk, "all"]},
+        }
+    )
+    actors = alice_client.get(
+        page(
+            "funnels:actors",
+            project,
+            {"q": funnel, "step": 0, "status": "converted", "breakdown_value": "all"},
+        ),
+        headers={"HX-Request": "true"},
+    )
+    assert actors.status_code == 200 and actors.context["drill_breakdown"] == "All users"
+    assert actors.context["drill"].total == 3
