@@ -238,7 +238,7 @@
     input.title = "Cohort: persons in “" + item.dataset.key + "”";
     input.dataset.filterType = "cohort";
     var value = part(scope, "value");
-    if (value) { value.value = item.dataset.cohortId; }
+    if (value) { value.value = item.dataset.cohortId; value.dataset.cohortId = item.dataset.cohortId; }
     applyType(scope, "", "", "");
     var op = part(scope, "op");
     if (op && op.value !== "in" && op.value !== "not_in") { op.value = "in"; }
@@ -383,7 +383,10 @@
     var t = ev.target;
     if (t.matches && t.matches("[data-picker-op]")) { toggleValue(scopeOf(t)); }
     if (t.matches && t.matches("[data-picker-type]")) {
-      applyType(scopeOf(t), "", "", "");  // the operators (and the value box) of the new type
+      var scope = scopeOf(t), value = part(scope, "value");
+      // A cohort's id is no property value: leaving "cohort" empties the value box.
+      if (value && t.value !== "cohort" && value.dataset.cohortId && value.value === value.dataset.cohortId) { value.value = ""; }
+      applyType(scope, "", "", "");  // the operators (and the value box) of the new type
     }
   });
 
@@ -395,7 +398,12 @@
       var key = input.value.trim();
       var scope = scopeOf(input);
       toggleValue(scope);
-      if (isCohort(scope)) { applyType(scope, "", "", ""); return; }
+      if (isCohort(scope)) {
+        var held = part(scope, "value");
+        if (held) { held.dataset.cohortId = held.value; }
+        applyType(scope, "", "", "");
+        return;
+      }
       if (!key || !part(scope, "op")) { return; }
       var url = query(input.dataset.namesUrl, { q: key, event: eventOf(input) });
       fetch(url, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; }).then(function (body) {
