@@ -38,7 +38,9 @@ def shop(project, events):
 def no_overflow(page) -> None:
     """No horizontal overflow of the page, once charts drawn at the old width have resized."""
     try:
-        page.wait_for_function("() => document.documentElement.scrollWidth <= window.innerWidth", timeout=5_000)
+        page.wait_for_function(
+            "() => document.documentElement.scrollWidth <= window.innerWidth", timeout=5_000
+        )
     except Exception:  # noqa: BLE001 - the assertion below says by how much
         pass
     overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
