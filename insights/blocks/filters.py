@@ -124,11 +124,14 @@ def _parse_filter(raw, where: str) -> PropertyFilter:
     if ftype not in FILTER_TYPES:
         raise BadRequest("Invalid property filter.", {where: f"type must be one of {FILTER_TYPES}"})
     if ftype == "cohort":
+        if isinstance(value, str) and value.strip().isdigit():  # a builder form's field
+            value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
             raise BadRequest("Invalid property filter.", {where: "a cohort filter's value is the cohort id"})
         if operator not in COHORT_OPERATORS:
             raise BadRequest("Invalid property filter.", {where: "cohort filters take operator in or not_in"})
-        return PropertyFilter(key=str(key or "id"), operator=operator, value=value, type=ftype)
+        # The key means nothing to a cohort filter (a builder row submits the cohort's name there).
+        return PropertyFilter(key="id", operator=operator, value=value, type=ftype)
     if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
         raise BadRequest(
             "Invalid property filter.",
