@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from analytics_app import clickhouse as ch
 from analytics_app.errors import BadRequest
-from analytics_app.queries import EventNamesQueryRunner, EventNamesSpec
+from analytics_app.queries import event_names_by_volume
 from governance.models import EventDefinition
 from governance.presenter import Presenter
 
@@ -49,9 +49,9 @@ def event_names(project, partial: bool, *, limit: int = 300) -> list[str]:
         .values_list("name", "description")
     )
     names = []
-    for row in EventNamesQueryRunner(project, EventNamesSpec(days=90, limit=limit)).run():
-        name = EventName(row.event)
-        name.label = described.get(row.event, "")
+    for event in event_names_by_volume(project, days=90, limit=limit):
+        name = EventName(event)
+        name.label = described.get(event, "")
         names.append(name)
     return names
 
