@@ -7,7 +7,6 @@ import datetime as dt
 import json
 
 from django import forms
-
 from django.utils import timezone
 
 from analytics_app.errors import BadRequest
@@ -15,7 +14,7 @@ from insights.blocks.dates import parse_point
 from insights.blocks.filters import parse_filters
 from insights.registry import KINDS
 
-from .cache import DateOverride, filters_text, parse_spec, spec_dict
+from .cache import DateOverride, parse_spec, spec_dict
 from .models import Dashboard, DashboardTile, Insight
 
 DATE_PRESETS = [
@@ -206,9 +205,14 @@ FILTER_FIELDS = ("filter_type", "filter_key", "filter_operator", "filter_value")
 
 def filter_rows(data) -> list[dict]:
     """The filter rows of a form (insights/_filter_row.html's fields), blank rows dropped."""
-    columns = [data.getlist(name) for name in FILTER_FIELDS]
+    types, keys, operators, values = (data.getlist(name) for name in FILTER_FIELDS)
+
+    def at(column: list[str], i: int, default: str) -> str:
+        return column[i] if i < len(column) else default
+
     rows = []
-    for ftype, key, operator, value in zip(*columns, strict=False):
+    for i, key in enumerate(keys):
+        ftype, operator, value = at(types, i, "event"), at(operators, i, "exact"), at(values, i, "")
         if not key.strip():
             continue
         raw = {"key": key.strip(), "operator": operator, "type": ftype or "event"}
@@ -231,10 +235,6 @@ def parse_dashboard_filters(data) -> tuple[list[dict], str]:
     except BadRequest as exc:
         return [], _errors_text(exc)
     return [f.to_json() for f in parsed], ""
-
-
-def override_with_filters(dates: DateOverride, filters: list[dict]) -> DateOverride:
-    return DateOverride(dates.date_from, dates.date_to, filters_text(filters))
 
 
 class ShareLinkForm(forms.Form):

@@ -26,7 +26,7 @@ from governance.roles import Permission
 
 from .cache import DateOverride, filters_text
 from .models import ShareLink
-from .views import render_result, tile_scripts, tile_styles
+from .views import filter_states, render_result, tile_scripts, tile_styles
 
 # What the synthetic viewer of a share link holds: it may read insights, nothing else (no
 # view_pii, so every output is masked; no recordings, no export).
@@ -61,7 +61,9 @@ def _limited(request) -> bool:
 
 def _page(request, token: str, *, embed: bool):
     if _limited(request):
-        return HttpResponse("Too many requests; try again in a minute.", status=429, content_type="text/plain")
+        return HttpResponse(
+            "Too many requests; try again in a minute.", status=429, content_type="text/plain"
+        )
     link = ShareLink.resolve(token)
     if link is None:
         raise Http404("No such link")
@@ -76,14 +78,24 @@ def _page(request, token: str, *, embed: bool):
             override = DateOverride(dashboard.date_from, dashboard.date_to, filters_text(dashboard.filters))
             tiles = dashboard.tiles.select_related("insight", "insight__project")
             items = [
-                {"tile": t, "insight": t.insight, **render_result(request, t.insight, override, refresh=False, project=project)}
+                {
+                    "tile": t,
+                    "insight": t.insight,
+                    **render_result(request, t.insight, override, refresh=False, project=project),
+                }
                 for t in tiles
             ]
             title, description = dashboard.name, dashboard.description
         else:
             insight = link.insight
             override = DateOverride()
-            items = [{"tile": None, "insight": insight, **render_result(request, insight, override, refresh=False, project=project)}]
+            items = [
+                {
+                    "tile": None,
+                    "insight": insight,
+                    **render_result(request, insight, override, refresh=False, project=project),
+                }
+            ]
             title, description = insight.name, insight.description
         context = {
             "title": title,
@@ -92,6 +104,7 @@ def _page(request, token: str, *, embed: bool):
             "items": items,
             "is_dashboard": bool(link.dashboard_id),
             "override": override,
+            "filters": filter_states(override, viewer),
             "embed": embed,
             "tile_scripts": tile_scripts(),
             "tile_styles": tile_styles(),

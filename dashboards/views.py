@@ -22,9 +22,8 @@ from analytics_app.access import project_page
 from analytics_app.errors import BadRequest
 from governance import audit
 from governance.roles import Permission
-from insights.registry import KINDS
-
 from insights.blocks.filters import OPERATORS
+from insights.registry import KINDS
 
 from .cache import DateOverride, compute_insight, filters_text, peek_insight
 from .defaults import ensure_default_dashboard
@@ -39,7 +38,6 @@ from .forms import (
     SaveInsightForm,
     ShareLinkForm,
     TileForm,
-    override_with_filters,
     parse_dashboard_filters,
 )
 from .models import Dashboard, DashboardTile, Insight, ShareLink
@@ -143,17 +141,23 @@ def override_query(override: DateOverride) -> list[tuple[str, str]]:
     return query
 
 
-def filter_states(override: DateOverride) -> list[dict]:
-    """The filter rows' state for insights/_filter_row.html."""
-    return [
-        {
-            "type": f.get("type", "event"),
-            "key": f.get("key", ""),
-            "operator": f.get("operator", "exact"),
-            "value": "" if f.get("value") is None else f.get("value"),
-        }
-        for f in override.filters
-    ]
+def filter_states(override: DateOverride, viewer=None) -> list[dict]:
+    """The filter rows' state for insights/_filter_row.html; values pass through the
+    viewer's Presenter (an editor with view-PII may have saved a filter on an e-mail)."""
+    rows = []
+    for f in override.filters:
+        value = "" if f.get("value") is None else f.get("value")
+        if viewer is not None and value != "":
+            value = viewer.value(f.get("key", ""), value)
+        rows.append(
+            {
+                "type": f.get("type", "event"),
+                "key": f.get("key", ""),
+                "operator": f.get("operator", "exact"),
+                "value": value,
+            }
+        )
+    return rows
 
 
 def _status(*forms) -> int:
@@ -343,9 +347,16 @@ def dashboard(request, dashboard_id):
                 after = {"date_from": obj.date_from, "date_to": obj.date_to, "filters": obj.filters}
                 if after != before:
                     audit.record(
-                        request, "dashboard.filters", project=project, target=obj.name, before=before, after=after
+                        request,
+                        "dashboard.filters",
+                        project=project,
+                        target=obj.name,
+                        before=before,
+                        after=after,
                     )
-                messages.success(request, "Date range and filters saved for everyone who opens this dashboard.")
+                messages.success(
+                    request, "Date range and filters saved for everyone who opens this dashboard."
+                )
                 return redirect("dashboards:dashboard", project_id=project.pk, dashboard_id=obj.pk)
             override, date_form = stored, dates
         elif action == "rename":
@@ -383,8 +394,7 @@ def _render_dashboard(request, obj, override: DateOverride, date_form, form=None
         override=override,
         stored=stored,
         overridden=override != stored,
-        filter_rows=filter_states(override),
-        stored_filter_rows=filter_states(stored),
+        filter_rows=filter_states(override, request.presenter),
         operators=OPERATORS,
         filter_fields=FILTER_FIELDS,
         presets=presets,
@@ -495,9 +505,14 @@ def _share_panel(request, target, form) -> dict:
     url_name = f"dashboards:{field}_share"
     return {
         "url": reverse(url_name, kwargs={"project_id": request.project.pk, f"{field}_id": target.pk}),
-        "links": [(link, request.build_absolute_uri(reverse("dashboards:shared", args=[link.token])),
-                   request.build_absolute_uri(reverse("dashboards:embed", args=[link.token])))
-                  for link in links],
+        "links": [
+            (
+                link,
+                request.build_absolute_uri(reverse("dashboards:shared", args=[link.token])),
+                request.build_absolute_uri(reverse("dashboards:embed", args=[link.token])),
+            )
+            for link in links
+        ],
         "form": form,
         "what": field,
     }
@@ -546,7 +561,9 @@ def _share(request, target, page_url: str):
             return HttpResponseBadRequest("Unknown action.")
         if not request.htmx and status == 200:
             return redirect(page_url)
-    context = _base_context(request, share=_share_panel(request, target, form), target=target, page_url=page_url)
+    context = _base_context(
+        request, share=_share_panel(request, target, form), target=target, page_url=page_url
+    )
     template = "dashboards/share.html#panel" if request.htmx else "dashboards/share.html"
     return render(request, template, context, status=status)
 

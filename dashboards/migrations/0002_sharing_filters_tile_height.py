@@ -8,46 +8,105 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics_app', '0009_project_replay_text_masking'),
-        ('dashboards', '0001_initial'),
+        ("analytics_app", "0009_project_replay_text_masking"),
+        ("dashboards", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='dashboard',
-            name='filters',
+            model_name="dashboard",
+            name="filters",
             field=models.JSONField(blank=True, db_default=[], default=list),
         ),
         migrations.AddField(
-            model_name='dashboardtile',
-            name='height',
-            field=models.CharField(choices=[('s', 'Small'), ('m', 'Medium'), ('l', 'Large')], db_default='m', default='m', max_length=1),
+            model_name="dashboardtile",
+            name="height",
+            field=models.CharField(
+                choices=[("s", "Small"), ("m", "Medium"), ("l", "Large")],
+                db_default="m",
+                default="m",
+                max_length=1,
+            ),
         ),
         migrations.AlterField(
-            model_name='dashboardtile',
-            name='width',
-            field=models.PositiveSmallIntegerField(choices=[(1, '1/3 width'), (4, '1/2 width'), (2, '2/3 width'), (3, 'Full width')], default=1, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(4)]),
+            model_name="dashboardtile",
+            name="width",
+            field=models.PositiveSmallIntegerField(
+                choices=[(1, "1/3 width"), (4, "1/2 width"), (2, "2/3 width"), (3, "Full width")],
+                default=1,
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(4),
+                ],
+            ),
         ),
         migrations.CreateModel(
-            name='ShareLink',
+            name="ShareLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(max_length=64)),
-                ('token_digest', models.CharField(max_length=64, unique=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('dashboard', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='share_links', to='dashboards.dashboard')),
-                ('insight', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='share_links', to='dashboards.insight')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='share_links', to='analytics_app.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("token", models.CharField(max_length=64)),
+                ("token_digest", models.CharField(max_length=64, unique=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "dashboard",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="share_links",
+                        to="dashboards.dashboard",
+                    ),
+                ),
+                (
+                    "insight",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="share_links",
+                        to="dashboards.insight",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="share_links",
+                        to="analytics_app.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('dashboard__isnull', True), ('insight__isnull', False)), models.Q(('dashboard__isnull', False), ('insight__isnull', True)), _connector='OR'), name='share_link_one_target')],
+                "ordering": ["-created_at", "-id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("dashboard__isnull", True), ("insight__isnull", False)),
+                            models.Q(("dashboard__isnull", False), ("insight__isnull", True)),
+                            _connector="OR",
+                        ),
+                        name="share_link_one_target",
+                    )
+                ],
             },
         ),
     ]

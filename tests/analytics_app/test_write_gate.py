@@ -122,7 +122,9 @@ def snapshot(project) -> list:
         list(Insight.objects.filter(project=project).values_list("pk", "name")),
         list(Dashboard.objects.filter(project=project).values_list("pk", "name", "date_from", "filters")),
         list(
-            DashboardTile.objects.filter(dashboard__project=project).values_list("pk", "order", "width", "height")
+            DashboardTile.objects.filter(dashboard__project=project).values_list(
+                "pk", "order", "width", "height"
+            )
         ),
         list(ShareLink.objects.filter(project=project).values_list("pk", "revoked_at")),
         list(Cohort.objects.filter(project=project).values_list("pk", "name", "status")),

@@ -164,7 +164,12 @@ def test_stored_date_range_applies_to_tiles_and_the_query_param_wins(alice_clien
     dashboard.refresh_from_db()
     assert (dashboard.date_from, dashboard.date_to) == ("-90d", "")
     page = alice_client.get(url("dashboard", project, dashboard_id=dashboard.pk))
-    assert parse(page).one(f"#tile-{tile.pk} .tile-body").attrs["hx-get"].endswith("?date_from=-90d&date_to=&fs=1")
+    assert (
+        parse(page)
+        .one(f"#tile-{tile.pk} .tile-body")
+        .attrs["hx-get"]
+        .endswith("?date_from=-90d&date_to=&fs=1")
+    )
     path, _ = tile_url(project, tile)
     alice_client.get(path)
     assert fake_kind.calls[-1].date_from == "-90d"

@@ -37,7 +37,12 @@ def trends(**extra) -> dict:
 def seeded(project, events):
     now = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
     for i, email in enumerate(EMAILS):
-        events.add("signed_up", f"u{i}", now - dt.timedelta(minutes=i), {"email": email, "plan": "pro" if i % 2 else "free"})
+        events.add(
+            "signed_up",
+            f"u{i}",
+            now - dt.timedelta(minutes=i),
+            {"email": email, "plan": "pro" if i % 2 else "free"},
+        )
     events.flush()
     return events
 
@@ -45,7 +50,9 @@ def seeded(project, events):
 @pytest.fixture
 def by_email(project, alice, seeded):
     spec = trends(breakdown={"property": "email", "type": "event", "limit": 10})
-    return Insight.objects.create(project=project, name="Signups by e-mail", kind="TrendsQuery", spec=spec, created_by=alice)
+    return Insight.objects.create(
+        project=project, name="Signups by e-mail", kind="TrendsQuery", spec=spec, created_by=alice
+    )
 
 
 def table(doc) -> list[tuple[str, int]]:
@@ -76,7 +83,11 @@ def test_shared_insight_opens_without_a_session_with_pii_masked(project, alice, 
         assert email not in html
     rows = table(doc)
     assert len(rows) == 3 and all("•" in label for label, _ in rows)
-    assert sorted(total for _, total in rows) == [1, 1, 2]  # ann twice, ben, cat: the same numbers, only the labels masked
+    assert sorted(total for _, total in rows) == [
+        1,
+        1,
+        2,
+    ]  # ann twice, ben, cat: the same numbers, only the labels masked
     # no navigation, no builder, no link into the project
     assert not doc.has("nav") and not doc.has("form")
     assert f"/project/{project.pk}/" not in html
@@ -165,7 +176,12 @@ def test_a_token_opens_nothing_else(project, alice, by_email):
     link = ShareLink.issue(by_email, alice)
     c = anonymous()
     api = reverse("api_query", kwargs={"project_id": project.pk})
-    assert c.post(api, "{}", content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {link.token}").status_code == 401
+    assert (
+        c.post(
+            api, "{}", content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {link.token}"
+        ).status_code
+        == 401
+    )
     people = reverse("explorer:persons", kwargs={"project_id": project.pk})
     assert c.get(people, {"token": link.token}).status_code == 302  # to the login page
     insight_page = reverse("dashboards:insight", kwargs={"project_id": project.pk, "insight_id": by_email.pk})
@@ -174,7 +190,9 @@ def test_a_token_opens_nothing_else(project, alice, by_email):
     assert c.get(shared_url(link) + "people/").status_code == 404
 
 
-def test_another_projects_token_never_shows_this_projects_data(project, other_project, alice, charlie, by_email):
+def test_another_projects_token_never_shows_this_projects_data(
+    project, other_project, alice, charlie, by_email
+):
     theirs = Insight.objects.create(
         project=other_project, name="Globex signups", kind="TrendsQuery", spec=trends(), created_by=charlie
     )
@@ -188,14 +206,18 @@ def test_another_projects_token_never_shows_this_projects_data(project, other_pr
 
 def test_share_panel_creates_lists_and_revokes_links_with_audit(alice_client, project, by_email):
     panel = reverse("dashboards:insight_share", kwargs={"project_id": project.pk, "insight_id": by_email.pk})
-    response = alice_client.post(panel, {"action": "create", "expires_at": ""}, headers={"HX-Request": "true"})
+    response = alice_client.post(
+        panel, {"action": "create", "expires_at": ""}, headers={"HX-Request": "true"}
+    )
     assert response.status_code == 200
     link = ShareLink.objects.get(insight=by_email)
     doc = parse(response)
     assert link.token in doc.one(f"#share-url-{link.pk}").text
     assert f"/embed/{link.token}/" in doc.one(f"#share-embed-{link.pk}").text
     assert "&lt;iframe" in response.content.decode()
-    page = alice_client.get(reverse("dashboards:insight", kwargs={"project_id": project.pk, "insight_id": by_email.pk}))
+    page = alice_client.get(
+        reverse("dashboards:insight", kwargs={"project_id": project.pk, "insight_id": by_email.pk})
+    )
     assert parse(page).has(f"#share-url-{link.pk}")
     assert alice_client.post(panel, {"action": "revoke", "link": link.pk}).status_code == 302
     link.refresh_from_db()
@@ -222,7 +244,9 @@ def test_bad_share_input_is_400_not_500(alice_client, project, by_email, other_p
 
 def test_readers_cannot_see_or_make_share_links(client, bob, project, by_email):
     client.force_login(bob)  # exec: views insights, may not edit them
-    page = client.get(reverse("dashboards:insight", kwargs={"project_id": project.pk, "insight_id": by_email.pk}))
+    page = client.get(
+        reverse("dashboards:insight", kwargs={"project_id": project.pk, "insight_id": by_email.pk})
+    )
     assert page.status_code == 200 and not parse(page).has("#share-panel")
     panel = reverse("dashboards:insight_share", kwargs={"project_id": project.pk, "insight_id": by_email.pk})
     assert client.get(panel).status_code == 403
