@@ -211,7 +211,7 @@ def test_cache_key_includes_the_effective_filters(project, board):
 def test_refresh_recomputes_and_updates_the_computed_time(alice_client, project, board, monkeypatch):
     dashboard, tile = board
     page = url("dashboard", project, dashboard_id=dashboard.pk)
-    assert "Not computed yet" in parse(alice_client.get(page)).one(".dash-computed").text
+    assert "Computing the tiles now" in parse(alice_client.get(page)).one(".dash-computed").text
     tile_total(alice_client, project, tile)
     # age the cached entry by 10 minutes
     from dashboards import cache as insight_cache  # noqa: PLC0415

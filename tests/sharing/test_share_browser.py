@@ -32,10 +32,14 @@ def number(**extra) -> dict:
 @pytest.fixture
 def board(project, alice, events):
     for i, plan in enumerate(PLANS):
-        events.add("signup", f"p{i}", NOW - dt.timedelta(hours=i), {"plan": plan, "email": f"user{i}@example.com"})
+        events.add(
+            "signup", f"p{i}", NOW - dt.timedelta(hours=i), {"plan": plan, "email": f"user{i}@example.com"}
+        )
     events.flush()
     dashboard = Dashboard.objects.create(project=project, name="Growth", created_by=alice)
-    total = Insight.objects.create(project=project, name="Signups", kind="TrendsQuery", spec=number(), created_by=alice)
+    total = Insight.objects.create(
+        project=project, name="Signups", kind="TrendsQuery", spec=number(), created_by=alice
+    )
     by_email = Insight.objects.create(
         project=project,
         name="Signups by e-mail",
