@@ -267,3 +267,27 @@ def test_the_token_is_random_and_looked_up_by_digest(alice, by_email):
     assert a.token != b.token and len(a.token) >= 40
     assert ShareLink.resolve(a.token) == a and ShareLink.resolve(b.token) == b
     assert ShareLink.resolve("") is None and ShareLink.resolve("y" * 500) is None
+
+
+def test_shared_pages_leak_nothing_through_headers(alice, by_email):
+    link = ShareLink.issue(by_email, alice)
+    for name in ("shared", "embed"):
+        response = anonymous().get(shared_url(link, name))
+        assert response["Referrer-Policy"] == "no-referrer"
+        assert "noindex" in response["X-Robots-Tag"]
+        assert "no-store" in response["Cache-Control"]
+        assert not response.cookies
+
+
+def test_a_stored_pii_filter_shows_masked_on_the_shared_dashboard(project, alice, seeded):
+    dashboard = Dashboard.objects.create(
+        project=project,
+        name="Ann's board",
+        filters=[{"key": "email", "operator": "exact", "value": "ann@example.com", "type": "event"}],
+    )
+    insight = Insight.objects.create(project=project, name="All signups", kind="TrendsQuery", spec=trends())
+    DashboardTile.objects.create(dashboard=dashboard, insight=insight, order=0)
+    response = anonymous().get(shared_url(ShareLink.issue(dashboard, alice)))
+    html = response.content.decode()
+    assert response.status_code == 200 and "ann@example.com" not in html
+    assert [total for _, total in table(parse(response))] == [2]  # the filter still applies
