@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_deny, xframe_options_exempt
 from django.views.decorators.http import require_GET
 
+from governance.audit import client_ip
 from governance.presenter import Presenter, viewing
 from governance.roles import Permission
 
@@ -49,7 +50,9 @@ def _limited(request) -> bool:
     limit = rate_limit()
     if limit <= 0:
         return False
-    client = hashlib.sha256(request.META.get("REMOTE_ADDR", "").encode()).hexdigest()[:16]
+    # The caller's address as the audit log sees it (REMOTE_ADDR, or behind
+    # SEXTANT_PROXY_COUNT trusted proxies the address they saw); kept only as a hash.
+    client = hashlib.sha256((client_ip(request) or "").encode()).hexdigest()[:16]
     key = f"{RATE_PREFIX}{client}:{int(timezone.now().timestamp() // 60)}"
     cache.add(key, 0, 120)
     try:
