@@ -17,6 +17,7 @@ from insights.registry import KINDS
 from tests.html import parse
 
 from .conftest import url
+from .scenario import SPECS, seed
 
 pytestmark = pytest.mark.django_db
 
@@ -251,3 +252,30 @@ def test_tile_width_and_height_persist(alice_client, project, board):
     assert alice_client.post(edit, {"action": "height"}).status_code == 400
     tile.refresh_from_db()
     assert tile.height == "l"
+
+
+def numbers(result) -> dict:
+    """A result without the moments it was computed at (a range ending "now")."""
+    import dataclasses  # noqa: PLC0415
+
+    out = dataclasses.asdict(result)
+    return {k: v for k, v in out.items() if not isinstance(v, dt.datetime)}
+
+
+@pytest.mark.parametrize("kind_name", sorted(SPECS))
+def test_every_kind_takes_the_dashboard_filters(project, alice, events, kind_name):
+    """The dashboard's filters reach every kind's query (its top-level `properties`): the
+    tile's result equals the kind's runner on the effective spec, and differs from the
+    unfiltered one where the filter removes someone (u3's session)."""
+    seed(events)
+    insight = Insight.objects.create(project=project, name=kind_name, kind=kind_name, spec=SPECS[kind_name])
+    flt = [{"key": "$session_id", "operator": "is_not", "value": "s-u3", "type": "event"}]
+    override = DateOverride("", "", filters_text(flt))
+    kind = KINDS[kind_name]
+    effective = {**SPECS[kind_name], "properties": flt}
+    filtered = numbers(compute_insight(insight, override).result)
+    assert filtered == numbers(kind.run(project, kind.parse(effective, project)))
+    unfiltered = numbers(compute_insight(insight, DateOverride()).result)
+    assert unfiltered == numbers(kind.run(project, kind.parse(SPECS[kind_name], project)))
+    if kind_name in ("RetentionQuery", "PathsQuery"):  # u3 only ever views pages
+        assert filtered != unfiltered
