@@ -518,6 +518,14 @@ def _share_panel(request, target, form) -> dict:
     }
 
 
+def _share_what(target) -> str:
+    return "dashboard" if isinstance(target, Dashboard) else "insight"
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment else None
+
+
 def _share(request, target, page_url: str):
     """GET: the share panel as a page. POST (editors): `action=create` (optional
     `expires_at`) or `action=revoke` (`link`); each audited. htmx gets the panel back."""
@@ -533,8 +541,8 @@ def _share(request, target, page_url: str):
                     request,
                     "share_link.create",
                     project=request.project,
-                    target=f"{link.target.__class__.__name__.lower()} {target.name}",
-                    after={"link": link.pk, "expires_at": str(link.expires_at or "")},
+                    target=f"{_share_what(target)} {target.name}",
+                    after={"expires_at": _iso(link.expires_at)},
                 )
                 form = ShareLinkForm()
             else:
@@ -554,8 +562,8 @@ def _share(request, target, page_url: str):
                     request,
                     "share_link.revoke",
                     project=request.project,
-                    target=f"{link.target.__class__.__name__.lower()} {target.name}",
-                    before={"link": link.pk},
+                    target=f"{_share_what(target)} {target.name}",
+                    before={"created_at": _iso(link.created_at), "expires_at": _iso(link.expires_at)},
                 )
         else:
             return HttpResponseBadRequest("Unknown action.")

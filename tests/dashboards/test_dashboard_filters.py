@@ -84,12 +84,6 @@ def tile_total(client, project, tile, **params) -> int:
     return total_of(response.content.decode())
 
 
-def direct(project, raw: dict) -> int:
-    kind = KINDS["TrendsQuery"]
-    result = kind.run(project, kind.parse(raw, project))
-    return int(sum(sum(s.data) if hasattr(s, "data") else 0 for s in getattr(result, "series", [])) or 0)
-
-
 def test_stored_filters_and_range_override_every_tile(alice_client, project, board):
     dashboard, tile = board
     assert tile_total(alice_client, project, tile) == reference(7, **{"$browser": "Chrome"}) == 2
