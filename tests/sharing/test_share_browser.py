@@ -121,6 +121,8 @@ def test_dashboard_filter_through_the_picker_and_a_share_link_without_a_session(
         anon = stranger.new_page()
         errors = []
         anon.on("pageerror", lambda e: errors.append(e))
+        # a CSP refusal (an inline script or style the policy blocks) is a console error
+        anon.on("console", lambda m: "Content Security Policy" in m.text and errors.append(m.text))
         anon.goto(link_url)
         anon.locator(".tile .plot .main-svg .barlayer").first.wait_for()
         assert anon.locator(".tile .big-numbers .stat-value").first.inner_text().strip() == "3"
