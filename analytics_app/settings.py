@@ -55,6 +55,11 @@ SEXTANT_PUBLIC_URL = os.environ.get("SEXTANT_PUBLIC_URL", "")
 SEXTANT_PROXY_COUNT = int(os.environ.get("SEXTANT_PROXY_COUNT", "0"))
 # Audit entries older than this many days are purged daily (0: kept forever). docs/audit.md.
 AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "365"))
+# Share links (docs/dashboards.md, "Sharing"): who may frame /embed/<token>/ pages (CSP
+# frame-ancestors sources, space-separated; every other page keeps 'self'), and how many
+# requests a minute one client address may make to the public share pages (0: no limit).
+SEXTANT_EMBED_FRAME_ANCESTORS = os.environ.get("SEXTANT_EMBED_FRAME_ANCESTORS", "*").split()
+SEXTANT_SHARE_RATE_LIMIT = int(os.environ.get("SEXTANT_SHARE_RATE_LIMIT", "120"))
 
 INSTALLED_APPS = [
     "django.contrib.admin",

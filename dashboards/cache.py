@@ -42,16 +42,43 @@ def ttl() -> int:
 
 @dataclass(frozen=True)
 class DateOverride:
-    """A dashboard-wide date range; empty strings mean 'keep the insight's own'."""
+    """What a dashboard lays over its tiles: a date range that replaces each tile's (empty
+    strings mean 'keep the insight's own') and property filters ANDed to each tile's own
+    (`properties`, canonical JSON text of a list of insights.blocks.filters dicts; "" = none)."""
 
     date_from: str = ""
     date_to: str = ""
+    properties: str = ""
 
     def __bool__(self) -> bool:
+        return bool(self.date_from or self.date_to or self.properties)
+
+    @property
+    def has_dates(self) -> bool:
         return bool(self.date_from or self.date_to)
+
+    @property
+    def filters(self) -> list[dict]:
+        return json.loads(self.properties) if self.properties else []
 
     def as_params(self) -> dict[str, str]:
         return {"date_from": self.date_from, "date_to": self.date_to}
+
+
+def filters_text(filters: list[dict] | None) -> str:
+    """The canonical text of a dashboard's filter list ("" for none)."""
+    return json.dumps(filters, sort_keys=True, separators=(",", ":")) if filters else ""
+
+
+def with_filters(raw_spec: dict, override: DateOverride) -> dict:
+    """The stored spec with the dashboard's property filters ANDed to its own: every kind's
+    spec JSON has a top-level `properties` list that applies to the whole query."""
+    if not override.properties:
+        return raw_spec
+    own = raw_spec.get("properties") or []
+    if not isinstance(own, list):
+        return raw_spec  # the kind's parser reports it
+    return {**raw_spec, "properties": [*own, *override.filters]}
 
 
 NO_OVERRIDE = DateOverride()
@@ -95,7 +122,7 @@ def parse_spec(kind: InsightKind, raw: dict, project):
 
 
 def apply_override(kind: InsightKind, spec, override: DateOverride):
-    if not override:
+    if not override.has_dates:
         return spec
     return kind.with_date_range(spec, override.date_from or None, override.date_to or None)
 
@@ -111,6 +138,7 @@ def cache_key(project, kind_name: str, spec_json: str, override: DateOverride) -
             spec_json,
             override.date_from,
             override.date_to,
+            override.properties,
         ],
         separators=(",", ":"),
     )
@@ -145,8 +173,10 @@ def compute(
     unless `refresh` (or absent). Raises BadRequest for a spec that no longer parses
     and the ClickHouse layer's errors for a failed query."""
     kind = kind_for(kind_name)
-    with presenter.stored():  # checked against its author's permissions when it was saved
-        spec = apply_override(kind, parse_spec(kind, raw_spec, project), override)
+    # The insight's filters were checked against its author's permissions when it was saved,
+    # the dashboard's when they were saved or typed (dashboards.forms.DashboardFiltersForm).
+    with presenter.stored():
+        spec = apply_override(kind, parse_spec(kind, with_filters(raw_spec, override), project), override)
     text = spec_text(spec_dict(kind, spec))
     key = cache_key(project, kind_name, text, override)
     if not refresh:
@@ -171,3 +201,21 @@ def compute_insight(
         Insight.objects.filter(pk=insight.pk).update(last_refresh_at=computed.computed_at)
         insight.last_refresh_at = computed.computed_at
     return computed
+
+
+def peek_insight(insight: Insight, override: DateOverride = NO_OVERRIDE) -> dt.datetime | None:
+    """When the cached result of `insight` under `override` was computed, or None when there
+    is none (nothing runs; a spec that no longer parses is None too)."""
+    kind = KINDS.get(insight.kind)
+    if kind is None:
+        return None
+    try:
+        with presenter.stored():
+            spec = apply_override(
+                kind, parse_spec(kind, with_filters(insight.spec, override), insight.project), override
+            )
+        text = spec_text(spec_dict(kind, spec))
+    except BadRequest:
+        return None
+    hit = cache.get(cache_key(insight.project, insight.kind, text, override))
+    return hit["computed_at"] if hit else None

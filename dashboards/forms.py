@@ -7,9 +7,11 @@ import datetime as dt
 import json
 
 from django import forms
+from django.utils import timezone
 
 from analytics_app.errors import BadRequest
 from insights.blocks.dates import parse_point
+from insights.blocks.filters import parse_filters
 from insights.registry import KINDS
 
 from .cache import DateOverride, parse_spec, spec_dict
@@ -173,17 +175,81 @@ class DashboardForm(forms.ModelForm):
 
 
 class TileForm(forms.Form):
-    """One change to a tile: move it, resize it, remove it."""
+    """One change to a tile: move it, resize it (width or height), remove it."""
 
     action = forms.ChoiceField(
-        choices=[("up", "Move up"), ("down", "Move down"), ("width", "Resize"), ("remove", "Remove")]
+        choices=[
+            ("up", "Move up"),
+            ("down", "Move down"),
+            ("width", "Resize"),
+            ("height", "Change height"),
+            ("remove", "Remove"),
+        ]
     )
     width = forms.TypedChoiceField(
         required=False, choices=DashboardTile.Width.choices, coerce=int, empty_value=None
     )
+    height = forms.ChoiceField(required=False, choices=DashboardTile.Height.choices)
 
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("action") == "width" and not cleaned.get("width"):
-            self.add_error("width", "Choose a width of 1 to 3 columns.")
+            self.add_error("width", "Choose a width: 1/3, 1/2, 2/3 or full.")
+        if cleaned.get("action") == "height" and not cleaned.get("height"):
+            self.add_error("height", "Choose a height: small, medium or large.")
         return cleaned
+
+
+FILTER_FIELDS = ("filter_type", "filter_key", "filter_operator", "filter_value")
+
+
+def filter_rows(data) -> list[dict]:
+    """The filter rows of a form (insights/_filter_row.html's fields), blank rows dropped."""
+    types, keys, operators, values = (data.getlist(name) for name in FILTER_FIELDS)
+
+    def at(column: list[str], i: int, default: str) -> str:
+        return column[i] if i < len(column) else default
+
+    rows = []
+    for i, key in enumerate(keys):
+        ftype, operator, value = at(types, i, "event"), at(operators, i, "exact"), at(values, i, "")
+        if not key.strip():
+            continue
+        raw = {"key": key.strip(), "operator": operator, "type": ftype or "event"}
+        if operator not in ("is_set", "is_not_set"):
+            raw["value"] = value
+        rows.append(raw)
+    return rows
+
+
+def parse_dashboard_filters(data) -> tuple[list[dict], str]:
+    """A dashboard's property filters from the filter rows: (canonical JSON dicts, error).
+    Parsed with the current request's presenter, so a role that sees PII masked cannot
+    filter on it (insights.blocks.filters.parse_filter), and what it saves stays a filter
+    on the masked text."""
+    rows = filter_rows(data)
+    if len(rows) > 10:
+        return [], "At most 10 dashboard filters."
+    try:
+        parsed = parse_filters(rows, "filters")
+    except BadRequest as exc:
+        return [], _errors_text(exc)
+    return [f.to_json() for f in parsed], ""
+
+
+class ShareLinkForm(forms.Form):
+    """A new share link: an optional expiry (a date and time in the project's zone)."""
+
+    expires_at = forms.DateTimeField(
+        required=False,
+        label="Expires",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+        help_text="Optional; empty = until revoked.",
+    )
+
+    def clean_expires_at(self):
+        value = self.cleaned_data["expires_at"]
+        if value is not None and value <= timezone.now():
+            raise forms.ValidationError("The expiry must be in the future.")
+        return value

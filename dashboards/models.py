@@ -8,7 +8,10 @@ tile's own range.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -92,6 +95,9 @@ class Dashboard(models.Model):
     # date-block syntax: -7d, -30d, -90d, mStart, all, YYYY-MM-DD.
     date_from = models.CharField(max_length=32, blank=True, default="")
     date_to = models.CharField(max_length=32, blank=True, default="")
+    # Property filters ANDed to every tile's own (insights.blocks.filters JSON, validated with
+    # the saving editor's permissions), [] = none.
+    filters = models.JSONField(default=list, db_default=[], blank=True)
 
     class Meta:
         ordering = ["-is_default", "name", "id"]
@@ -109,19 +115,115 @@ class Dashboard(models.Model):
 
 class DashboardTile(models.Model):
     class Width(models.IntegerChoices):
-        ONE = 1, "1 column"
-        TWO = 2, "2 columns"
+        # Stored values kept from the 3-column grid (1, 2, 3); a half was added as 4. The
+        # grid has 6 tracks: 1 -> 2 tracks, 4 -> 3, 2 -> 4, 3 -> all (docs/dashboards.md).
+        ONE = 1, "1/3 width"
+        HALF = 4, "1/2 width"
+        TWO = 2, "2/3 width"
         THREE = 3, "Full width"
+
+    class Height(models.TextChoices):
+        SMALL = "s", "Small"
+        MEDIUM = "m", "Medium"
+        LARGE = "l", "Large"
 
     dashboard = models.ForeignKey(Dashboard, on_delete=models.CASCADE, related_name="tiles")
     insight = models.ForeignKey(Insight, on_delete=models.CASCADE, related_name="tiles")
     order = models.PositiveIntegerField(default=0)
     width = models.PositiveSmallIntegerField(
-        choices=Width.choices, default=Width.ONE, validators=[MinValueValidator(1), MaxValueValidator(3)]
+        choices=Width.choices, default=Width.ONE, validators=[MinValueValidator(1), MaxValueValidator(4)]
     )
+    height = models.CharField(max_length=1, choices=Height.choices, default=Height.MEDIUM, db_default="m")
 
     class Meta:
         ordering = ["order", "id"]
 
     def __str__(self) -> str:
         return f"{self.insight} on {self.dashboard}"
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ShareLink(models.Model):
+    """A read-only public link to one saved insight or one dashboard of a project.
+
+    Whoever holds the token sees that object's results, PII masked as for a role without
+    view-PII, and nothing else. The token is looked up by its SHA-256 digest (indexed) and
+    then compared in constant time; it is also kept so editors can copy the link again.
+    Revoked or expired links answer 404 exactly as unknown ones do (docs/dashboards.md)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="share_links")
+    insight = models.ForeignKey(
+        Insight, null=True, blank=True, on_delete=models.CASCADE, related_name="share_links"
+    )
+    dashboard = models.ForeignKey(
+        Dashboard, null=True, blank=True, on_delete=models.CASCADE, related_name="share_links"
+    )
+    token = models.CharField(max_length=64)
+    token_digest = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(insight__isnull=False, dashboard__isnull=True)
+                | models.Q(insight__isnull=True, dashboard__isnull=False),
+                name="share_link_one_target",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"share link to {self.target}"
+
+    @classmethod
+    def issue(cls, target, user, expires_at=None) -> ShareLink:
+        token = secrets.token_urlsafe(32)
+        kind = "dashboard" if isinstance(target, Dashboard) else "insight"
+        return cls.objects.create(
+            project_id=target.project_id,
+            token=token,
+            token_digest=token_digest(token),
+            expires_at=expires_at,
+            created_by=user,
+            **{kind: target},
+        )
+
+    @classmethod
+    def resolve(cls, token: str) -> ShareLink | None:
+        """The live link this token opens, or None (unknown, revoked and expired alike)."""
+        if not token or len(token) > 64:
+            return None
+        link = (
+            cls.objects.select_related("project", "insight", "dashboard")
+            .filter(token_digest=token_digest(token))
+            .first()
+        )
+        if link is None or not hmac.compare_digest(link.token.encode(), token.encode()):
+            return None
+        return link if link.is_live else None
+
+    @property
+    def target(self):
+        return self.dashboard if self.dashboard_id else self.insight
+
+    @property
+    def is_live(self) -> bool:
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or self.expires_at > timezone.now()
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return "expired"
+        return "active"

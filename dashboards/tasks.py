@@ -9,7 +9,7 @@ from celery import shared_task
 from analytics_app import clickhouse as ch
 from analytics_app.errors import BadRequest
 
-from .cache import DateOverride, compute_insight
+from .cache import DateOverride, compute_insight, filters_text
 from .models import Dashboard
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ def refresh_dashboard(dashboard_id: int) -> dict:
     dashboard = Dashboard.objects.select_related("project").filter(pk=dashboard_id).first()
     if dashboard is None:
         return {"dashboard_id": dashboard_id, "refreshed": 0, "failed": 0, "missing": True}
-    override = DateOverride(dashboard.date_from, dashboard.date_to)
+    override = DateOverride(dashboard.date_from, dashboard.date_to, filters_text(dashboard.filters))
     refreshed = failed = 0
     seen: set[int] = set()
     for tile in dashboard.tiles.select_related("insight__project"):

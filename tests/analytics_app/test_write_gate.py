@@ -16,7 +16,7 @@ from alerts.models import AlertRule
 from analytics_app.access import lacking
 from analytics_app.models import Membership, Project
 from cohorts.models import Cohort
-from dashboards.models import Dashboard, DashboardTile, Insight
+from dashboards.models import Dashboard, DashboardTile, Insight, ShareLink
 from governance.roles import Permission, Role
 from paths.models import PathCleaningRule
 from trends.models import Annotation
@@ -46,6 +46,15 @@ WRITES = [
     Write("dashboards:dashboard", ("dashboard_id",), {"action": "dates", "date_from": "-7d"}, readable=True),
     Write("dashboards:dashboard_delete", ("dashboard_id",)),
     Write("dashboards:tile_update", ("dashboard_id", "tile_id"), {"action": "remove"}),
+    Write("dashboards:tile_update", ("dashboard_id", "tile_id"), {"action": "height", "height": "l"}),
+    Write(
+        "dashboards:dashboard",
+        ("dashboard_id",),
+        {"action": "dates", "filter_key": "plan", "filter_operator": "exact", "filter_value": "pro"},
+        readable=True,
+    ),
+    Write("dashboards:insight_share", ("insight_id",), {"action": "create"}),
+    Write("dashboards:dashboard_share", ("dashboard_id",), {"action": "create"}),
     Write("paths:cleaning_rules", (), {"regex": "a+", "alias": "b"}, readable=True),
     Write("paths:cleaning_rule_delete", ("rule_id",)),
     Write("cohorts:cohorts", (), {"name": "Mine", "kind": "static"}, readable=True),
@@ -111,8 +120,13 @@ def snapshot(project) -> list:
     """What any of the writes would change."""
     return [
         list(Insight.objects.filter(project=project).values_list("pk", "name")),
-        list(Dashboard.objects.filter(project=project).values_list("pk", "name", "date_from")),
-        list(DashboardTile.objects.filter(dashboard__project=project).values_list("pk", "order", "width")),
+        list(Dashboard.objects.filter(project=project).values_list("pk", "name", "date_from", "filters")),
+        list(
+            DashboardTile.objects.filter(dashboard__project=project).values_list(
+                "pk", "order", "width", "height"
+            )
+        ),
+        list(ShareLink.objects.filter(project=project).values_list("pk", "revoked_at")),
         list(Cohort.objects.filter(project=project).values_list("pk", "name", "status")),
         list(PathCleaningRule.objects.filter(project=project).values_list("pk", "regex")),
         list(AlertRule.objects.filter(project=project).values_list("pk", "name", "muted")),

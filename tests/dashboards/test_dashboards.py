@@ -103,7 +103,7 @@ def test_dashboard_page_lazy_loads_each_tile(alice_client, project, tile, fake_k
     assert not doc.has(".fake-tile")  # nothing computed yet
     assert fake_kind.calls == []
     partial = alice_client.get(url("dashboard", project, dashboard_id=tile.dashboard_id), headers=HX)
-    assert partial.status_code == 200 and only_child(partial).attrs["id"] == "dashboard-grid"
+    assert partial.status_code == 200 and only_child(partial).attrs["id"] == "dashboard-body"
 
 
 def test_tile_endpoint_renders_just_the_tile_body(alice_client, project, tile, events):
@@ -164,7 +164,12 @@ def test_stored_date_range_applies_to_tiles_and_the_query_param_wins(alice_clien
     dashboard.refresh_from_db()
     assert (dashboard.date_from, dashboard.date_to) == ("-90d", "")
     page = alice_client.get(url("dashboard", project, dashboard_id=dashboard.pk))
-    assert parse(page).one(f"#tile-{tile.pk} .tile-body").attrs["hx-get"].endswith("?date_from=-90d&date_to=")
+    assert (
+        parse(page)
+        .one(f"#tile-{tile.pk} .tile-body")
+        .attrs["hx-get"]
+        .endswith("?date_from=-90d&date_to=&fs=1")
+    )
     path, _ = tile_url(project, tile)
     alice_client.get(path)
     assert fake_kind.calls[-1].date_from == "-90d"
@@ -174,7 +179,7 @@ def test_stored_date_range_applies_to_tiles_and_the_query_param_wins(alice_clien
         parse(shared)
         .one(f"#tile-{tile.pk} .tile-body")
         .attrs["hx-get"]
-        .endswith("?date_from=mStart&date_to=")
+        .endswith("?date_from=mStart&date_to=&fs=1")
     )
     alice_client.get(path, {"date_from": ""})  # explicitly the insight's own range
     assert fake_kind.calls[-1].date_from is None
@@ -224,7 +229,7 @@ def test_reorder_resize_and_remove_tiles(alice_client, project, dashboard, make_
         )
 
     response = edit(c, action="up")
-    assert response.status_code == 200 and only_child(response).attrs["id"] == "dashboard-grid"
+    assert response.status_code == 200 and only_child(response).attrs["id"] == "dashboard-body"
     assert [t.insight.name for t in dashboard.tiles.all()] == ["a", "c", "b"]
     edit(a, action="up")  # already first: no change
     edit(a, action="down")
@@ -319,5 +324,6 @@ def test_dashboard_page_query_count_does_not_grow_with_tiles(
         DashboardTile.objects.create(dashboard=dashboard, insight=make_insight(f"i{i}"), order=i)
     # 13: the gate's Presenter reads the tracking plan's PII-classified property names once;
     # 14: the top bar's alert bell counts the unread notifications (one query)
-    with django_assert_max_num_queries(14):
+    # 15: the Share panel lists the dashboard's share links (one query)
+    with django_assert_max_num_queries(15):
         assert alice_client.get(url("dashboard", project, dashboard_id=dashboard.pk)).status_code == 200

@@ -120,6 +120,27 @@ ACTIONS = [
         before={"name": "Board", "tiles": ["Signups"]},
     ),
     Action(
+        "dashboard.filters",
+        "dashboards:dashboard",
+        {"dashboard_id": "dashboard"},
+        {"action": "dates", "date_from": "-30d", "filter_key": "plan", "filter_value": "pro"},
+        target="Board",
+        before={"date_from": "", "date_to": "", "filters": []},
+        after={
+            "date_from": "-30d",
+            "date_to": "",
+            "filters": [{"key": "plan", "operator": "exact", "value": "pro", "type": "event"}],
+        },
+    ),
+    Action(
+        "share_link.create",
+        "dashboards:dashboard_share",
+        {"dashboard_id": "dashboard"},
+        {"action": "create", "expires_at": ""},
+        target="dashboard Board",
+        after={"expires_at": None},
+    ),
+    Action(
         "cohort.delete",
         "cohorts:cohort",
         {"cohort_id": "cohort"},

@@ -154,6 +154,12 @@ MATRIX: dict[str, object] = {
     "dashboards:dashboard_delete": PostOnly(("dashboard_id",)),
     "dashboards:dashboard_tile": Project(P.VIEW_INSIGHTS, ("dashboard_id", "tile_id")),
     "dashboards:tile_update": PostOnly(("dashboard_id", "tile_id")),
+    "dashboards:insight_share": Project(P.EDIT_INSIGHTS, ("insight_id",)),
+    "dashboards:dashboard_share": Project(P.EDIT_INSIGHTS, ("dashboard_id",)),
+    # Public: the token is the credential; an unknown one is 404 for everyone (a live one:
+    # tests/sharing/test_share_links.py).
+    "dashboards:shared": Public(404, ("token",)),
+    "dashboards:embed": Public(404, ("token",)),
     "funnels:funnel": Project(P.VIEW_INSIGHTS),
     "funnels:actors": Project(P.VIEW_INSIGHTS, ok=400),
     "funnels:time_to_convert": Project(P.VIEW_INSIGHTS, ok=400),
