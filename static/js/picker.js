@@ -246,6 +246,7 @@
   }
 
   function pickName(input, item) {
+    clearTimeout(timer);  // a name query still waiting for the typing to pause must not replace the value list
     if (item.dataset.cohortId) { pickCohort(input, item); return; }
     var scope = scopeOf(input);
     var wasCohort = isCohort(scope);
