@@ -8,8 +8,6 @@ carries customdata for the click -> sessions drill-down: a node
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
-
 from insights.chart_style import PALETTE, figure_json  # noqa: F401 - figure_json: the views take it from here
 
 
@@ -29,7 +27,8 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
-def sankey_figure(payload: dict) -> go.Figure:
+def sankey_figure(payload: dict) -> dict:
+    """The Sankey as a plotly figure dict (insights.chart_style.figure_json serializes it)."""
     edges = payload["results"]
     drop = {d["node"]: d for d in payload.get("dropoff", [])}
     nodes: list[str] = []
@@ -49,40 +48,39 @@ def sankey_figure(payload: dict) -> go.Figure:
         else:
             text = ""
         node_custom.append(["node", n, text])
-    fig = go.Figure(
-        go.Sankey(
-            # "fixed": with draggable nodes ("snap") plotly swallows the click on a node,
-            # and a node click is how a PM opens the sessions behind it.
-            arrangement="fixed",
-            node={
-                "label": [f"{split_node(n)[0]}. {split_node(n)[1]}" for n in nodes],
-                **node_positions(nodes, edges),
-                "color": [color_of[split_node(n)[1]] for n in nodes],
-                "pad": 14,
-                "thickness": 14,
-                "customdata": node_custom,
-                "hovertemplate": "%{label}<br>%{customdata[2]}<extra></extra>",
-            },
-            link={
-                "source": [index[e["source"]] for e in edges],
-                "target": [index[e["target"]] for e in edges],
-                "value": [e["value"] for e in edges],
-                "customdata": [
-                    ["edge", e["source"], e["target"], format_seconds(e["average_conversion_time_seconds"])]
-                    for e in edges
-                ],
-                "hovertemplate": "%{source.label} → %{target.label}<br><b>%{value:,}</b> sessions<br>avg %{customdata[3]}<extra></extra>",
-                # each link in its source node's colour, translucent: flows stay traceable
-                "color": [_translucent(color_of[split_node(e["source"])[1]]) for e in edges],
-            },
-        )
-    )
-    fig.update_layout(
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        height=max(360, 28 * len(nodes) // 2 + 200),
-        font={"size": 12},
-    )
-    return fig
+    sankey = {
+        "type": "sankey",
+        # "fixed": with draggable nodes ("snap") plotly swallows the click on a node,
+        # and a node click is how a PM opens the sessions behind it.
+        "arrangement": "fixed",
+        "node": {
+            "label": [f"{split_node(n)[0]}. {split_node(n)[1]}" for n in nodes],
+            **node_positions(nodes, edges),
+            "color": [color_of[split_node(n)[1]] for n in nodes],
+            "pad": 14,
+            "thickness": 14,
+            "customdata": node_custom,
+            "hovertemplate": "%{label}<br>%{customdata[2]}<extra></extra>",
+        },
+        "link": {
+            "source": [index[e["source"]] for e in edges],
+            "target": [index[e["target"]] for e in edges],
+            "value": [e["value"] for e in edges],
+            "customdata": [
+                ["edge", e["source"], e["target"], format_seconds(e["average_conversion_time_seconds"])]
+                for e in edges
+            ],
+            "hovertemplate": "%{source.label} → %{target.label}<br><b>%{value:,}</b> sessions<br>avg %{customdata[3]}<extra></extra>",
+            # each link in its source node's colour, translucent: flows stay traceable
+            "color": [_translucent(color_of[split_node(e["source"])[1]]) for e in edges],
+        },
+    }
+    layout = {
+        "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+        "height": max(360, 28 * len(nodes) // 2 + 200),
+        "font": {"size": 12},
+    }
+    return {"data": [sankey], "layout": layout}
 
 
 EDGE = 0.001  # plotly ignores a node position of exactly 0, so columns run from EDGE to 1 - EDGE

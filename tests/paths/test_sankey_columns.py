@@ -3,14 +3,20 @@
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 from hypothesis import given
 from hypothesis import strategies as st
 
 from paths.charts import sankey_figure
 
 
+def figure(payload: dict):
+    """The chart as plotly reads it: building a go.Figure validates every attribute."""
+    return go.Figure(sankey_figure(payload))
+
+
 def columns(payload: dict) -> dict[str, float]:
-    node = sankey_figure(payload).data[0].node
+    node = figure(payload).data[0].node
     return dict(zip(node.label, node.x, strict=True))
 
 
@@ -45,7 +51,7 @@ def test_a_step_2_node_without_further_steps_stays_in_column_2():
 def test_every_node_sits_in_its_steps_column_and_inside_the_plot(raw):
     edges = {(f"{k}_/{a}", f"{k + 1}_/{b}"): v for k, a, b, v in raw}
     payload = {"results": [edge(s, t, v) for (s, t), v in edges.items()]}
-    fig = sankey_figure(payload)
+    fig = figure(payload)
     node = fig.data[0].node
     steps = [int(label.split(".", 1)[0]) for label in node.label]
     first, last = min(steps), max(steps)
