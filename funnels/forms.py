@@ -217,8 +217,10 @@ def body_from_query(query) -> dict:
         where = f"exclusions[{i}]"
         first = _int(row["from"] or "1", f"{where}.from_step", errors, 1)
         last = _int(row["to"] or str(max(len(steps), 2)), f"{where}.to_step", errors, 2)
-        if f"{where}.from_step" not in errors and f"{where}.to_step" not in errors and not (
-            1 <= first < last <= max(len(steps), 2)
+        if (
+            f"{where}.from_step" not in errors
+            and f"{where}.to_step" not in errors
+            and not (1 <= first < last <= max(len(steps), 2))
         ):
             errors[f"{where}.from_step"] = (
                 f"exclude between step X and step Y with 1 ≤ X < Y ≤ {max(len(steps), 2)} "

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from urllib.parse import urlencode
 
 import pytest
