@@ -91,6 +91,13 @@ def retention(request):
     }
 
     def fill():
+        views_common.check_events(
+            project,
+            {
+                "target_event.event": spec.target_event.event,
+                "returning_event.event": spec.returning_event.event,
+            },
+        )
         result = RetentionQueryRunner(project, spec).run()
         context.update(result_context(project, spec, result, request.presenter, show))
         context["share_url"] = views_common.share_url(
