@@ -109,6 +109,11 @@ def trends(request):
         "operators": OPERATORS,
         "presets": forms.DATE_PRESETS,
         "series_numbers": [str(i + 1) for i in range(len(state["series"]))],
+        # the filter scope's choices: "A · $pageview" (the letter a formula uses, the event)
+        "series_scopes": [
+            (str(i + 1), f"{letter(i)} · {s['event']}" if s.get("event") else letter(i))
+            for i, s in enumerate(state["series"])
+        ],
     }
 
     def fill():
