@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
+from urllib.parse import urlsplit
 
 from .format import compress_event
 
@@ -116,6 +117,7 @@ def session_events(
     cards: int | None = None,
     actions_per_page: int | None = None,
     visits: list[tuple[int, str]] | None = None,
+    end_ms: int | None = None,
 ) -> list[dict]:
     """One session's plain rrweb events in time order (deterministic for a seed).
 
@@ -124,7 +126,8 @@ def session_events(
     `visits` [(ms, url)] pins each page view to a time (the demo's analytics page views):
     its navigation (meta + full snapshot, or a `$url_changed` event) happens at exactly
     that millisecond and the page's interactions fill the time until the next visit, so
-    the replay runs as long as the session and agrees with its events."""
+    the replay runs as long as the session and agrees with its events; the last page's
+    until `end_ms`."""
     rng = random.Random(seed)
     urls = list(urls or [])
     if visits:
@@ -141,12 +144,12 @@ def session_events(
         events.append({"type": kind, "data": data, "timestamp": t})
 
     for page_index, href in enumerate(urls):
-        path = href.split(HOST, 1)[-1] or "/"
+        path = urlsplit(href).path or "/"
         snapshot, nodes = page_snapshot(path, rng, cards)
         until = None
         if visits:
             t = visits[page_index][0]
-            until = visits[page_index + 1][0] if page_index + 1 < len(visits) else None
+            until = visits[page_index + 1][0] if page_index + 1 < len(visits) else end_ms
         pinned = 0 if visits else None
         if page_index and rng.random() < 0.3:
             emit(
@@ -357,7 +360,7 @@ def demo_recordings(project, count: int = 300, days: int = 14) -> int:
         if visits:
             # in real time: each page view is a navigation at its own time (max_events
             # bounds a long session's size; its later pages still navigate on time)
-            events = session_events(seed, visits[0][0], visits=visits, max_events=1_500)
+            events = session_events(seed, visits[0][0], visits=visits, end_ms=end_ms, max_events=1_500)
         else:
             events = session_events(seed, int(start.timestamp() * 1000) - 300)
         if events[-1]["timestamp"] < end_ms:  # the recording covers the session's analytics events
