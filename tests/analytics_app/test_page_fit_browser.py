@@ -94,3 +94,50 @@ def test_every_page_fits_1280_and_390(app_live_server, page, client, alice, proj
     assert failed == {}
     assert overflow == {}
     assert not page.page_errors
+
+
+def test_properties_table_sorts_by_a_header_and_shows_the_json(
+    app_live_server, page, client, alice, project, events
+):
+    import datetime as dt  # noqa: PLC0415
+    import uuid  # noqa: PLC0415
+
+    event_uuid = uuid.uuid4()
+    props = {"b_count": 10, "a_name": "zeta", "c_count": 9, "d_flag": True}
+    events.add("purchase", "u1", dt.datetime.now(dt.UTC) - dt.timedelta(hours=1), props, uuid=event_uuid)
+    events.flush()
+    login(page, client, alice, app_live_server.url)
+    page.goto(f"{app_live_server.url}/project/{project.pk}/events/{event_uuid}/")
+    box = page.locator("#event-properties")
+
+    def keys():
+        return [k.strip() for k in box.locator("tbody td.prop-key").all_inner_texts()]
+
+    assert keys() == ["a_name", "b_count", "c_count", "d_flag"]
+    box.get_by_role("button", name="Key").click()  # sorted by key already: reversed
+    assert keys() == ["d_flag", "c_count", "b_count", "a_name"]
+    box.get_by_role("button", name="Type").click()
+    assert [t.strip() for t in box.locator("tbody td.prop-type").all_inner_texts()] == [
+        "boolean",
+        "number",
+        "number",
+        "string",
+    ]
+    box.get_by_role("button", name="Value").click()  # numbers first, numerically
+    assert keys()[:2] == ["c_count", "b_count"]
+    assert not box.locator("details.props-json pre").is_visible()
+    box.locator("details.props-json summary").click()
+    assert '"a_name": "zeta"' in box.locator("details.props-json pre").inner_text()
+    assert not page.page_errors
+
+
+def test_a_running_query_shows_computing_over_the_result(app_live_server, page, client, alice, project):
+    login(page, client, alice, app_live_server.url)
+    for path in ("insights/trends/", "funnels/", "retention/", "paths/"):
+        page.goto(f"{app_live_server.url}/project/{project.pk}/{path}")
+        page.wait_for_selector("#result")
+        label = page.evaluate(
+            """() => { const r = document.getElementById('result'); r.classList.add('htmx-request');
+                 const s = getComputedStyle(r, '::after'); return [s.content, s.display]; }"""
+        )
+        assert label[0] == '"Computing…"' and label[1] != "none", path
