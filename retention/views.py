@@ -47,6 +47,8 @@ def result_context(
     return {
         "spec": spec,
         "payload": payload,
+        # a valid event nobody did in the range: an empty state, not a matrix of zeros
+        "no_data": not any(r["cohort_size"] for r in payload["results"]),
         "groups": groups,
         "show": show,
         "summary": charts.summary(

@@ -118,3 +118,14 @@ def test_a_funnel_nobody_entered_is_an_empty_state_not_zeros(alice_client, proje
     spec = {"kind": "FunnelsQuery", "date_from": "-7d", "steps": [{"event": "upgrade"}, {"event": "signup"}]}
     doc = parse(alice_client.get(page(project, "funnels", q=json.dumps(spec)), headers=HTMX))
     assert doc.has("#result .empty-state") and not doc.has("table.funnel-steps")
+
+
+def test_retention_of_an_event_with_nothing_in_the_range_is_an_empty_state(alice_client, project, events):
+    events.add("upgrade", "u1", NOW - dt.timedelta(days=40))
+    events.flush()
+    spec = SPECS["retention"][1]("upgrade")
+    doc = parse(alice_client.get(page(project, "retention", q=json.dumps(spec)), headers=HTMX))
+    assert doc.texts("#result .empty-state") == [
+        "No events matched “upgrade” in this range: no cohort to follow."
+    ]
+    assert not doc.has("#result table.retention-matrix")
