@@ -105,3 +105,16 @@ def property_rows(properties) -> list[dict]:
 def pretty_json(value) -> str:
     """Indented, key-sorted JSON text (the properties table's "JSON" view)."""
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+@register.filter
+def clock(value) -> str:
+    """A duration (timedelta or seconds) as a player's clock: 8 s -> "0:08", 3,725 s -> "1:02:05"."""
+    if isinstance(value, dt.timedelta):
+        value = value.total_seconds()
+    if not isinstance(value, int | float):
+        return "" if value is None else str(value)
+    total = int(round(value))
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
