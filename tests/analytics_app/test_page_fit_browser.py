@@ -141,3 +141,28 @@ def test_a_running_query_shows_computing_over_the_result(app_live_server, page, 
                  const s = getComputedStyle(r, '::after'); return [s.content, s.display]; }"""
         )
         assert label[0] == '"Computing…"' and label[1] != "none", path
+
+
+def test_an_unknown_event_replaces_the_chart_with_the_form_error(
+    app_live_server, page, client, alice, project, events
+):
+    import datetime as dt  # noqa: PLC0415
+
+    now = dt.datetime.now(dt.UTC)
+    for i in range(3):
+        events.add("signup", f"u{i}", now - dt.timedelta(hours=3))
+        events.add("purchase", f"u{i}", now - dt.timedelta(hours=2))
+    events.flush()
+    login(page, client, alice, app_live_server.url)
+    page.goto(
+        f"{app_live_server.url}/project/{project.pk}/funnels/?step_event=signup&step_event=purchase&date_from=-7d"
+    )
+    page.wait_for_selector("#result [data-funnel-figure]")
+    second = page.locator("#step-rows input[name=step_event]").nth(1)
+    second.fill("purchse")
+    second.press("Tab")  # a change: htmx re-runs the funnel
+    page.wait_for_selector("#result [role=alert]")
+    alert = page.locator("#result [role=alert]").inner_text()
+    assert "purchse" in alert and "did you mean “purchase”" in alert
+    assert page.locator("#result [data-funnel-figure]").count() == 0  # the old chart is gone
+    assert not page.page_errors
