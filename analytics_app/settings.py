@@ -189,6 +189,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "purge-audit-log": {"task": "governance.purge_audit_log", "schedule": 86400.0},
     # Event retention is counted in days too: daily keeps events within a day of it.
     "purge-expired-events": {"task": "governance.purge_expired_events", "schedule": 86400.0},
+    # Quarantine releases/discards a killed worker or a lost message left: sent again.
+    "resume-stalled-actions": {"task": "governance.resume_stalled_actions", "schedule": 300.0},
     # Alert rules: five minutes after every hour (hourly rules judge the hour just ended,
     # daily rules the day just ended in their project's zone; docs/alerts.md).
     "evaluate-alerts": {"task": "alerts.evaluate_due_rules", "schedule": crontab(minute=5)},

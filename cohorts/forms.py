@@ -8,8 +8,10 @@ import json
 from django import forms
 
 from analytics_app.errors import BadRequest
+from insights.templatetags.pickers import operator_label
 
 from .definitions import clean_definition, parse_csv
+from .membership import cohort_names
 from .models import Cohort
 
 
@@ -97,6 +99,16 @@ CRITERION_LABELS = {
     "person_property": "has person property",
     "cohort": "is in cohort",
 }
+# The builder's field sets each criterion type uses (the page shows only these, see
+# static/js/cohorts.js): "event" (event and time frame), "count" (how often), "property"
+# (key, operator, value), "cohort" (cohort and "not").
+CRITERION_FIELDS = {
+    "performed_event": ("event", "count"),
+    "not_performed_event": ("event",),
+    "first_performed_event": ("event",),
+    "person_property": ("property",),
+    "cohort": ("cohort",),
+}
 
 
 def _number(text: str):
@@ -136,3 +148,46 @@ def definition_from_builder(post) -> dict:
         if criteria:
             groups.append({"match": post.get(f"g{g}_match") or "all", "criteria": criteria})
     return {"match": post.get("match") or "all", "groups": groups}
+
+
+_HOW_OFTEN = {"gte": "at least", "eq": "exactly", "lte": "at most"}
+
+
+def _frame(c: dict) -> str:
+    if c.get("date_from") or c.get("date_to"):
+        return f"between {c.get('date_from', '…')} and {c.get('date_to', '…')}"
+    days = c.get("days", 30)
+    return f"in the last {days} day{'' if days == 1 else 's'}"
+
+
+def _criterion_text(c: dict, names: dict[str, str]) -> str:
+    kind = c.get("type")
+    where = " (with event filters)" if c.get("properties") else ""
+    if kind == "performed_event":
+        count = c.get("count", 1)
+        times = f"{_HOW_OFTEN.get(c.get('operator', 'gte'), c.get('operator'))} {count} time{'' if count == 1 else 's'}"
+        return f"did {c.get('event')}{where} {times} {_frame(c)}"
+    if kind == "not_performed_event":
+        return f"did not do {c.get('event')}{where} {_frame(c)}"
+    if kind == "first_performed_event":
+        return f"first did {c.get('event')}{where} {_frame(c)}"
+    if kind == "person_property":
+        value = "" if c.get("operator") in ("is_set", "is_not_set") else f" {c.get('value')}"
+        return f"person property {c.get('key')} {operator_label(c.get('operator', 'exact'))}{value}"
+    if kind == "cohort":
+        name = names.get(str(c.get("cohort_id")), f"cohort {c.get('cohort_id')}")
+        return f"{'not ' if c.get('negate') else ''}in cohort {name}"
+    return str(kind)
+
+
+def describe(definition: dict, project) -> list[str]:
+    """A behavioral definition in words, one line per group ("did buy at least 2 times in
+    the last 7 days and person property plan = equals pro"), for the cohort page."""
+    groups = (definition or {}).get("groups", [])
+    ids = [c.get("cohort_id") for g in groups for c in g.get("criteria", []) if c.get("type") == "cohort"]
+    names = cohort_names(project.pk, [i for i in ids if isinstance(i, int)])
+    lines = []
+    for g in groups:
+        joiner = " or " if g.get("match") == "any" else " and "
+        lines.append(joiner.join(_criterion_text(c, names) for c in g.get("criteria", [])))
+    return lines

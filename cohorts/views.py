@@ -76,9 +76,14 @@ def cohorts(request):
         "form": form,
         "can_edit": Permission.EDIT_INSIGHTS in request.perms,
         "example": json.dumps(forms.CohortForm.EXAMPLE, indent=2),
+        "kind": (request.POST.get("kind") if request.method == "POST" else "") or Cohort.Kind.BEHAVIORAL,
+        "json_open": bool(request.method == "POST" and (request.POST.get("definition") or "").strip()),
         "builder": _builder_state(request.POST if request.method == "POST" else {}),
         "match": (request.POST.get("match") if request.method == "POST" else "") or "all",
-        "criterion_labels": forms.CRITERION_LABELS,
+        "criterion_options": [
+            (key, text, " ".join(forms.CRITERION_FIELDS[key])) for key, text in forms.CRITERION_LABELS.items()
+        ],
+        "event_names": views_common.event_names(project, False),
         "operators": OPERATORS,
         "project_cohorts": Cohort.objects.filter(project=project).only("pk", "name"),
     }
@@ -102,21 +107,16 @@ BUILDER_FIELDS = [
 
 
 def _builder_state(post) -> list[dict]:
-    """The builder's rows with what was submitted (to show it again with the errors)."""
-    return [
-        {
-            "index": g,
-            "match": post.get(f"g{g}_match") or "all",
-            "rows": [
-                {
-                    "prefix": f"g{g}_c{r}",
-                    **{name: post.get(f"g{g}_c{r}_{name}", "") for name in BUILDER_FIELDS},
-                }
-                for r in range(forms.BUILDER_ROWS)
-            ],
-        }
-        for g in range(forms.BUILDER_GROUPS)
-    ]
+    """The builder's rows with what was submitted (to show it again with the errors); each
+    row's `shows` names the field sets its criterion type uses (the others are hidden)."""
+    groups = []
+    for g in range(forms.BUILDER_GROUPS):
+        rows = []
+        for r in range(forms.BUILDER_ROWS):
+            row = {name: post.get(f"g{g}_c{r}_{name}", "") for name in BUILDER_FIELDS}
+            rows.append({"prefix": f"g{g}_c{r}", **row, "shows": forms.CRITERION_FIELDS.get(row["type"], ())})
+        groups.append({"index": g, "match": post.get(f"g{g}_match") or "all", "rows": rows})
+    return groups
 
 
 def _cohort_or_404(project, cohort_id) -> Cohort:
@@ -164,8 +164,11 @@ def cohort(request, cohort_id):
         "can_edit": Permission.EDIT_INSIGHTS in request.perms,
         "can_export": Permission.EXPORT_DATA in request.perms,
         "definition_json": json.dumps(obj.definition, indent=2) if obj.kind == Cohort.Kind.BEHAVIORAL else "",
+        "criteria": forms.describe(obj.definition, project) if obj.kind == Cohort.Kind.BEHAVIORAL else [],
+        "definition_match": (obj.definition or {}).get("match", "all"),
     }
-    template = f"{COHORT_TEMPLATE}#members" if views_common.is_partial(request) else COHORT_TEMPLATE
+    # htmx: the live box (status, count, members): its polling while computing, and paging.
+    template = f"{COHORT_TEMPLATE}#live" if views_common.is_partial(request) else COHORT_TEMPLATE
     return render(request, template, context)
 
 

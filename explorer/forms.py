@@ -124,8 +124,10 @@ def _columns(raw) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _filters_from_rows(keys: list[str], ops: list[str], values: list[str]) -> list[dict]:
-    """The key/operator/value rows of the explorer form as filter dicts (blank rows skipped)."""
+def _filters_from_rows(keys: list[str], ops: list[str], values: list[str], types=()) -> list[dict]:
+    """The key/operator/value(/type) rows of the explorer form as filter dicts (blank rows
+    skipped). A row of type "cohort" (picked in the picker's Cohorts group) carries the
+    cohort's name as its key and the cohort id as its value."""
     rows = []
     for i, key in enumerate(keys):
         key = key.strip()
@@ -133,12 +135,13 @@ def _filters_from_rows(keys: list[str], ops: list[str], values: list[str]) -> li
             continue
         op = ops[i] if i < len(ops) and ops[i] else "exact"
         value = values[i] if i < len(values) else ""
+        ftype = "cohort" if i < len(types) and types[i] == "cohort" else "event"
         rows.append(
             {
                 "key": key,
                 "operator": op,
                 "value": None if op in ("is_set", "is_not_set") else value,
-                "type": "event",
+                "type": ftype,
             }
         )
     return rows
@@ -205,7 +208,10 @@ class EventsSpec:
                     "Invalid property filters.", {"properties": "must be a JSON list of filters"}
                 )
         raw_filters = raw_filters + _filters_from_rows(
-            params.getlist("prop_key"), params.getlist("prop_op"), params.getlist("prop_value")
+            params.getlist("prop_key"),
+            params.getlist("prop_op"),
+            params.getlist("prop_value"),
+            params.getlist("prop_type"),
         )
         person = _short_text(params.get("person"), "person")
         person_id, distinct_id = None, ""

@@ -89,6 +89,7 @@ def state_from_spec(spec: FunnelSpec) -> dict:
         "breakdown_type": bd.type if bd else "event",
         "breakdown_attribution": str(bd.attribution) if bd else "0",
         "breakdown_limit": str(bd.limit) if bd else "10",
+        "breakdown_cohorts": [str(c) for c in bd.cohorts] if bd else [],
         "aggregate_by": agg.kind,
         "aggregate_property": agg.property or "",
     }
@@ -167,6 +168,7 @@ def state_from_query(query) -> dict:
         "breakdown_type": query.get("breakdown_type", "event"),
         "breakdown_attribution": query.get("breakdown_attribution", "0").strip() or "0",
         "breakdown_limit": query.get("breakdown_limit", "10").strip() or "10",
+        "breakdown_cohorts": [c.strip() for c in query.getlist("breakdown_cohort") if c.strip()],
         "aggregate_by": query.get("aggregate_by", "person"),
         "aggregate_property": query.get("aggregate_property", "").strip(),
     }
@@ -256,7 +258,13 @@ def body_from_query(query) -> dict:
     if exclusions:
         body["exclusions"] = exclusions
     breakdown = query.get("breakdown", "").strip()
-    if breakdown:
+    if query.get("breakdown_type") == "cohort":  # breakdown_cohort: repeated cohort ids (or "all")
+        cohorts = [c.strip() for c in query.getlist("breakdown_cohort") if c.strip()]
+        if cohorts:
+            body["breakdown"] = {"type": "cohort", "cohorts": cohorts}
+        else:
+            errors["breakdown.cohorts"] = "pick one or more cohorts to break down by"
+    elif breakdown:
         attribution = query.get("breakdown_attribution", "0").strip() or "0"
         body["breakdown"] = {
             "property": breakdown,

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from governance import presenter
 from insights.blocks import DateRange, PropertyFilter, parse_filters
 from insights.blocks.body import BodyErrors
-from insights.blocks.breakdown import MAX_LIMIT, OTHER_VALUE
+from insights.blocks.breakdown import MAX_LIMIT, OTHER_VALUE, parse_cohort_ids
 from insights.blocks.filters import MAX_KEY_LENGTH
 
 ORDERS = {
@@ -103,8 +103,11 @@ class FunnelBreakdown:
     type: str = "event"
     attribution: int | str = 0
     limit: int = 10
+    cohorts: tuple = ()  # type "cohort": cohort ids (and "all"); a person counts in each of theirs
 
     def to_json(self) -> dict:
+        if self.type == "cohort":
+            return {"type": "cohort", "cohorts": list(self.cohorts)}
         out: dict = {"property": self.property, "type": self.type, "limit": self.limit}
         if self.type == "event":
             out["attribution"] = self.attribution
@@ -221,6 +224,8 @@ def _guard_breakdown_value(funnel, value) -> None:
     confirm a guess (docs/access.md, "Search and filters")."""
     viewer = presenter.current()
     if viewer is None or viewer.can_view_pii or value in (None, "", OTHER_VALUE) or funnel.breakdown is None:
+        return
+    if funnel.breakdown.type == "cohort":  # a cohort id, not a property value
         return
     if value.startswith(presenter.TOKEN_PREFIX):  # the key of a masked label: resolved by the server
         return
@@ -357,6 +362,12 @@ def _parse_exclusions(raw, n, errors, attempt) -> tuple[Exclusion, ...]:
 def _parse_breakdown(raw, n, errors) -> FunnelBreakdown | None:
     if raw in (None, "", {}):
         return None
+    if isinstance(raw, dict) and raw.get("type") == "cohort":
+        if set(raw) - {"type", "cohorts", "value"}:
+            errors["breakdown"] = "a cohort breakdown is {type: cohort, cohorts: [ids]}"
+            return None
+        ids = parse_cohort_ids(raw.get("cohorts", raw.get("value")), errors)
+        return FunnelBreakdown("", "cohort", 0, len(ids), ids) if ids else None
     if not isinstance(raw, dict) or set(raw) - {"property", "type", "attribution", "limit"}:
         errors["breakdown"] = "must be an object {property, type, attribution, limit}"
         return None
@@ -367,7 +378,7 @@ def _parse_breakdown(raw, n, errors) -> FunnelBreakdown | None:
         errors["breakdown.property"] = "must be a property name"
         ok = False
     if btype not in ("event", "person"):
-        errors["breakdown.type"] = "must be event or person"
+        errors["breakdown.type"] = "must be event, person or cohort"
         ok = False
     if not _is_int(limit) or not 1 <= limit <= MAX_LIMIT:
         errors["breakdown.limit"] = f"must be an integer from 1 to {MAX_LIMIT}"

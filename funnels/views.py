@@ -192,6 +192,10 @@ def actors(request):
                     )
                 )
             )
+            if spec.funnel.breakdown.type == "cohort":  # a cohort id (or "all"): its name
+                from insights.blocks.breakdown import cohort_labels  # noqa: PLC0415
+
+                shown = cohort_labels(project.pk, spec.funnel.breakdown.cohorts).get(value, value)
             context["drill_breakdown"] = shown
 
     return views_common.render_drill(request, f"{TEMPLATE}#actors", context, fill)

@@ -482,6 +482,9 @@ class QuarantineAction(models.Model):
     total = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The run's last sign of life (its start, each batch): a run silent for longer than
+    # governance.tasks.STALLED is taken over by the next delivery (a worker killed mid-run).
+    heartbeat = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-requested_at", "-id"]

@@ -31,6 +31,13 @@ def property_names(request):
                 }
                 for group, names in groups.items()
             ]
+            + [
+                {
+                    "group": "cohort",
+                    "label": suggestions.GROUP_LABELS["cohort"],
+                    "properties": suggestions.cohort_names(request.project, request.GET.get("q", "")),
+                }
+            ]
         }
     )
 
@@ -62,7 +69,7 @@ def _query(name: str, description: str, **schema) -> dict:
 OPENAPI_PATHS = {
     "/api/projects/{project_id}/properties/": {
         "get": {
-            "summary": "Property names for the pickers, grouped event / person / session, with type and description",
+            "summary": "Property names for the pickers, grouped event / person / session, with type and description; then the project's cohorts (group cohort: name, cohort_id, person count)",
             "parameters": [
                 _PROJECT,
                 _query("q", "part of the name or of the plan's description", maxLength=200),

@@ -10,6 +10,9 @@ Two questions, both bound to one project and answered for one viewer (a Presente
 - `top_values` (insights/blocks/values.py): the most frequent values of one property,
   for what the viewer may see.
 
+`cohort_names`: the project's cohorts matching the same text, for the "Cohorts" group of a
+filter row's picker (a cohort filter: in / not in the cohort) and a cohort breakdown.
+
 "session" holds the event properties the SDKs set per session or visit (`SESSION_KEYS`):
 they are filtered as event properties (`filter_type` says which filter type a name takes).
 """
@@ -20,6 +23,7 @@ import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 
+from cohorts.membership import project_cohorts
 from insights.blocks.filters import OPERATORS
 from insights.blocks.values import TopValues, clean_text, top_values
 
@@ -28,7 +32,12 @@ from .models import PropertyDefinition
 from .presenter import NESTED_PROPERTY_KEYS, Presenter
 
 GROUPS = ("event", "person", "session")
-GROUP_LABELS = {"event": "Event properties", "person": "Person properties", "session": "Session properties"}
+GROUP_LABELS = {
+    "event": "Event properties",
+    "person": "Person properties",
+    "session": "Session properties",
+    "cohort": "Cohorts",
+}
 SESSION_KEYS = frozenset(
     {
         "$session_id",
@@ -50,6 +59,7 @@ __all__ = [
     "OPERATORS_BY_TYPE",
     "PropertyName",
     "TopValues",
+    "cohort_names",
     "property_names",
     "top_values",
 ]
@@ -193,3 +203,32 @@ def property_names(
         return (not p.key.lower().startswith(query), not p.planned, -p.volume_30d, p.key)
 
     return {g: sorted(filter(matches, names), key=rank)[:limit] for g, names in found.items()}
+
+
+def cohort_names(project, query: str = "", limit: int = NAME_LIMIT) -> list[dict]:
+    """The project's cohorts whose name contains `query`, as picker items: the name as the
+    key, type "cohort", the id, and the person count of its last computation (None while it
+    was never computed). Names and counts only, never members (no PII)."""
+    query = clean_text(query, "q")
+    cohorts = project_cohorts(project)
+    if query:
+        cohorts = cohorts.filter(name__icontains=query)
+    return [
+        {
+            "key": c.name,
+            "group": "cohort",
+            "filter_type": "cohort",
+            "type": "cohort",
+            "type_source": "",
+            "description": c.description[:200],
+            "volume_30d": 0,
+            "planned": False,
+            "pii": False,
+            "masked": False,
+            "operators": ["in", "not_in"],
+            "cohort_id": c.pk,
+            "count": c.count,
+            "status": c.status,
+        }
+        for c in cohorts.only("id", "name", "description", "count", "status")[:limit]
+    ]

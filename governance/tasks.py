@@ -1,5 +1,6 @@
 """Governance's Celery tasks: the audit log's retention (entries older than
-AUDIT_RETENTION_DAYS are purged daily), person deletion requests, event retention."""
+AUDIT_RETENTION_DAYS are purged daily), person deletion requests, event retention, quarantine
+releases and discards (and sending again those a dead worker left)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from . import audit
@@ -100,6 +102,35 @@ def purge_expired_events() -> int:
     return total
 
 
+# A quarantine run that has shown no sign of life for this long is presumed dead (a killed
+# worker, a lost message): `resume_stalled_actions` sends it again and the next delivery takes
+# it over. A batch (1,000 events) takes seconds, so this is far from a slow run.
+STALLED = dt.timedelta(minutes=10)
+
+
+@shared_task(name="governance.resume_stalled_actions")
+def resume_stalled_actions() -> int:
+    """Send again the quarantine releases and discards nobody is running: requested more than
+    STALLED ago and still waiting (the message was lost, or no worker took it), or running with
+    no progress for STALLED. Runs every few minutes (beat); a duplicate delivery is harmless (the
+    claim in `quarantine_action`). Returns how many were sent."""
+    from .models import QuarantineAction  # noqa: PLC0415
+
+    status = QuarantineAction.Status
+    stale = timezone.now() - STALLED
+    pks = list(
+        QuarantineAction.objects.filter(
+            Q(status=status.PENDING, requested_at__lt=stale)
+            | Q(status=status.RUNNING, heartbeat__lt=stale)
+            | Q(status=status.RUNNING, heartbeat__isnull=True)
+        ).values_list("pk", flat=True)
+    )
+    for pk in pks:
+        log.warning("quarantine action %s stalled: sending it again", pk)
+        quarantine_action.delay(pk)
+    return len(pks)
+
+
 @shared_task(name="governance.quarantine_action")
 def quarantine_action(action_id: int) -> str:
     """Run a QuarantineAction (release or discard one quarantine group, governance/quarantine.py),
@@ -109,21 +140,33 @@ def quarantine_action(action_id: int) -> str:
     from . import quarantine  # noqa: PLC0415 - ClickHouse and ingestion, only when run
     from .models import QuarantineAction  # noqa: PLC0415
 
+    status = QuarantineAction.Status
+    now = timezone.now()
+    # Claim the run: waiting, failed before, or running but silent past STALLED (its worker was
+    # killed). A live run elsewhere keeps it: this delivery leaves without touching anything.
+    claimed = (
+        QuarantineAction.objects.filter(pk=action_id)
+        .exclude(status=status.DONE)
+        .filter(
+            Q(status__in=(status.PENDING, status.FAILED))
+            | Q(heartbeat__isnull=True)
+            | Q(heartbeat__lt=now - STALLED)
+        )
+        .update(status=status.RUNNING, error="", heartbeat=now)
+    )
     action = QuarantineAction.objects.select_related("project", "requested_by").get(pk=action_id)
-    if action.status == QuarantineAction.Status.DONE:
+    if not claimed:
         return action.status
     project = action.project
     label = f"quarantine.{action.kind}"
     remaining = quarantine.group_pending(project.pk, action.reason, action.event, action.requested_at)
     done = action.done
-    QuarantineAction.objects.filter(pk=action.pk).update(
-        status=QuarantineAction.Status.RUNNING, error="", total=done + remaining
-    )
+    QuarantineAction.objects.filter(pk=action.pk).update(total=done + remaining)
 
     def progress(count: int) -> None:
         nonlocal done
         done += count
-        QuarantineAction.objects.filter(pk=action.pk).update(done=done)
+        QuarantineAction.objects.filter(pk=action.pk).update(done=done, heartbeat=timezone.now())
 
     target = f"{action.event} ({action.reason})"
     try:

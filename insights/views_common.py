@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from analytics_app import clickhouse as ch
 from analytics_app.errors import BadRequest
-from analytics_app.queries import EventNamesQueryRunner, EventNamesSpec, seen_event_names
+from analytics_app.queries import event_names_by_volume, seen_event_names
 from governance.models import EventDefinition
 from governance.presenter import Presenter
 
@@ -50,9 +50,9 @@ def event_names(project, partial: bool, *, limit: int = 300) -> list[str]:
         .values_list("name", "description")
     )
     names = []
-    for row in EventNamesQueryRunner(project, EventNamesSpec(days=90, limit=limit)).run():
-        name = EventName(row.event)
-        name.label = described.get(row.event, "")
+    for event in event_names_by_volume(project, days=90, limit=limit):
+        name = EventName(event)
+        name.label = described.get(event, "")
         names.append(name)
     return names
 
@@ -73,9 +73,7 @@ def check_events(project, events: dict[str, str]) -> None:
     unknown = {path: name for path, name in wanted.items() if name not in known}
     if not unknown:
         return
-    candidates = [
-        row.event for row in EventNamesQueryRunner(project, EventNamesSpec(days=3650, limit=1000)).run()
-    ]
+    candidates = event_names_by_volume(project, days=3650, limit=1000)
     candidates += list(EventDefinition.objects.filter(project=project).values_list("name", flat=True))
     errors = {}
     for path, name in unknown.items():

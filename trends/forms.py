@@ -7,7 +7,8 @@ Both become the one JSON body that `TrendsSpec.from_json` validates:
     series_event / series_math / series_math_property / series_name   (repeated, aligned)
     filter_scope ("all" or a series number) / filter_key / filter_operator / filter_value / filter_type
     date_from (a preset, or "custom" with custom_from / custom_to), interval, display, compare,
-    breakdown, breakdown_type, breakdown_limit,
+    breakdown, breakdown_type (event | person | cohort), breakdown_limit, breakdown_cohort (repeated:
+    cohort ids or "all", with breakdown_type=cohort),
     formula (over the series letters A, B, ...), show_series, window (moving average), number
 """
 
@@ -49,6 +50,7 @@ def state_from_spec(spec: TrendsSpec) -> dict:
         "breakdown": spec.breakdown.property if spec.breakdown else "",
         "breakdown_type": spec.breakdown.type if spec.breakdown else "event",
         "breakdown_limit": str(spec.breakdown.limit) if spec.breakdown else "10",
+        "breakdown_cohorts": [str(c) for c in spec.breakdown.cohorts] if spec.breakdown else [],
         "formula": spec.formula or "",
         "show_series": spec.show_series,
         "window": str(spec.window),
@@ -98,6 +100,7 @@ def state_from_query(query) -> dict:
         "breakdown": query.get("breakdown", "").strip(),
         "breakdown_type": query.get("breakdown_type", "event"),
         "breakdown_limit": query.get("breakdown_limit", "10").strip() or "10",
+        "breakdown_cohorts": [c.strip() for c in query.getlist("breakdown_cohort") if c.strip()],
         "formula": query.get("formula", "").strip(),
         "show_series": query.get("show_series", "") in ("on", "true", "1"),
         "window": query.get("window", "").strip() or str(DEFAULT_WINDOW),
@@ -149,7 +152,12 @@ def body_from_state(state: dict) -> dict:
             errors["window"] = "must be a whole number"
     if state.get("number", "total") != "total":
         body["number"] = state["number"]
-    if state["breakdown"]:
+    if state["breakdown_type"] == "cohort":
+        if state.get("breakdown_cohorts"):
+            body["breakdown"] = {"type": "cohort", "cohorts": list(state["breakdown_cohorts"])}
+        else:
+            errors["breakdown.cohorts"] = "pick one or more cohorts to break down by"
+    elif state["breakdown"]:
         try:
             limit = int(state["breakdown_limit"])
         except ValueError:
@@ -195,6 +203,7 @@ def default_state(event: str) -> dict:
         "breakdown": "",
         "breakdown_type": "event",
         "breakdown_limit": "10",
+        "breakdown_cohorts": [],
         "formula": "",
         "show_series": False,
         "window": str(DEFAULT_WINDOW),

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from analytics_app import clickhouse as ch
 from analytics_app.errors import BadRequest
 from insights.blocks import EventSource, Interval, SQLBuilder
-from insights.blocks.breakdown import OTHER_VALUE, Breakdown
+from insights.blocks.breakdown import OTHER_VALUE, Breakdown, cohort_labels
 from insights.blocks.breakdown import label as breakdown_label
 from insights.blocks.dates import bucket_sql, floor_to_interval, interval_starts, local_midnight
 from insights.blocks.filters import event_text_sql
@@ -64,9 +64,12 @@ class TrendsSeriesResult:
     total: float | int
     compare_label: str | None = None
     breakdown_index: int | None = None  # position in the top values; -1 for "Other" (drill-down key)
+    breakdown_name: str | None = None  # a cohort breakdown's label (the cohort's name)
 
     @property
     def breakdown_label(self) -> str | None:
+        if self.breakdown_name is not None:
+            return self.breakdown_name
         return None if self.breakdown_value is None else breakdown_label(self.breakdown_value)
 
 
@@ -114,6 +117,7 @@ class TrendsResult:
                     total=total,
                     compare_label=compare_label,
                     breakdown_index=first.breakdown_index,
+                    breakdown_name=first.breakdown_name,
                 )
             )
         return out
@@ -123,6 +127,8 @@ class TrendsResult:
         if s.breakdown_value is None:
             return s.series_label, None
         shown = s.breakdown_label
+        if s.breakdown_name is not None:  # a cohort's name: not a property value
+            return f"{s.series_label} · {shown}", shown
         if presenter is not None and s.breakdown_value != OTHER_VALUE and s.breakdown_value:
             shown = presenter.label(self.spec.breakdown.property, shown)
         return f"{s.series_label} · {shown}", shown
@@ -209,6 +215,9 @@ class TrendsQueryRunner:
         self.spec = spec
         self.tz = project.tz
         self.now = now
+        breakdown = spec.breakdown
+        self.cohort_breakdown = breakdown is not None and breakdown.type == "cohort"
+        self.labels = cohort_labels(project.id, breakdown.cohorts) if self.cohort_breakdown else {}
 
     # ------------------------------------------------------------ periods
     def periods(self) -> list[Period]:
@@ -282,14 +291,17 @@ class TrendsQueryRunner:
             where=conditions,
         )
 
-    @staticmethod
-    def breakdown_expr(b: SQLBuilder, top: list[str] | None) -> str:
+    def breakdown_expr(self, b: SQLBuilder, top: list[str] | None) -> str:
         if top is None:
             return "''"
+        if self.cohort_breakdown:  # one row per listed cohort the person is in
+            return "arrayJoin(breakdown_value)"
         return f"if(breakdown_value IN {b.bind(list(top), 'Array(String)')}, breakdown_value, {b.bind(OTHER_VALUE, 'String')})"
 
     def top_values(self, series: Series, period: Period) -> list[str]:
         breakdown: Breakdown = self.spec.breakdown
+        if self.cohort_breakdown:  # every listed cohort is a group, in the order given
+            return [str(c) for c in breakdown.cohorts]
         b = SQLBuilder(self.project.id)
         src = self.source(b, series, period.start, period.end)
         sql = f"""
@@ -310,6 +322,8 @@ class TrendsQueryRunner:
             per_bucket, totals = self._aggregate(series, period, top)
         keys = [int(s.timestamp()) for s in period.starts]
         values = list(totals) if top is None else [v for v in [*top, OTHER_VALUE] if v in totals]
+        if self.cohort_breakdown:
+            values = list(top)  # an empty cohort shows as zeros
         if top is None and not values:
             values = [""]
         zero = 0 if series.math in INTEGER_MATHS else 0.0
@@ -327,6 +341,7 @@ class TrendsQueryRunner:
                     total=self._number(totals.get(bv, zero), series.math),
                     compare_label=period.label,
                     breakdown_index=None if top is None else (top.index(bv) if bv in top else -1),
+                    breakdown_name=self.labels.get(bv) if self.cohort_breakdown else None,
                 )
             )
         return out
@@ -486,7 +501,14 @@ class TrendsPersonsQueryRunner:
         if self.spec.breakdown is not None:
             top = self.trends.top_values(series, periods[0])
             index = -1 if self.breakdown_index is None else self.breakdown_index
-            if index == -1:
+            if self.trends.cohort_breakdown and 0 <= index < len(top):
+                value = top[index]
+                conditions.append(f"has(breakdown_value, {b.bind(value, 'String')})")
+            elif self.trends.cohort_breakdown:
+                raise BadRequest(
+                    "Invalid drill-down.", {"breakdown_index": "no such cohort in the breakdown"}
+                )
+            elif index == -1:
                 value = OTHER_VALUE
                 conditions.append(f"breakdown_value NOT IN {b.bind(top, 'Array(String)')}")
             elif 0 <= index < len(top):

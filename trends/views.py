@@ -159,9 +159,15 @@ def trends_persons(request):
         if drill.breakdown_value is not None:
             from insights.blocks.breakdown import label  # noqa: PLC0415
 
-            context["drill_breakdown"] = request.presenter.label(
-                spec.breakdown.property, label(drill.breakdown_value)
-            )
+            if spec.breakdown.type == "cohort":  # the cohort's name
+                from insights.blocks.breakdown import cohort_labels  # noqa: PLC0415
+
+                names = cohort_labels(project.id, spec.breakdown.cohorts)
+                context["drill_breakdown"] = names.get(drill.breakdown_value, drill.breakdown_value)
+            else:
+                context["drill_breakdown"] = request.presenter.label(
+                    spec.breakdown.property, label(drill.breakdown_value)
+                )
 
     return views_common.render_drill(request, f"{TEMPLATE}#persons", context, fill)
 

@@ -321,7 +321,7 @@ class FunnelSQL:
 
     def _breakdown_sql(self) -> str:
         bd = self.spec.breakdown
-        if bd is None:
+        if bd is None or bd.type == "cohort":  # cohorts: runners.with_cohorts
             return "''"
         if bd.type == "person":
             return "person_breakdown"

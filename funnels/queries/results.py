@@ -44,9 +44,12 @@ class BreakdownResult:
     value: str | None  # raw value ("" = none, OTHER_VALUE = Other); None without a breakdown
     steps: list[StepResult]
     rank: int = 0
+    name: str | None = None  # a cohort breakdown's label (the cohort's name)
 
     @property
     def label(self) -> str | None:
+        if self.name is not None:
+            return self.name
         return None if self.value is None else breakdown_label(self.value)
 
 
@@ -61,7 +64,7 @@ class FunnelResult:
     def shown_value(self, r: BreakdownResult, presenter) -> str | None:
         if r.value is None:
             return None
-        if presenter is not None and r.value not in ("", OTHER_VALUE):
+        if presenter is not None and r.value not in ("", OTHER_VALUE) and r.name is None:
             return presenter.label(self.spec.breakdown.property, r.label)
         return r.label
 
@@ -74,7 +77,7 @@ class FunnelResult:
             }
             if r.value is not None:
                 # A value the user sees masked gets a token as its drill-down key, not the raw value.
-                masked = presenter is not None and item["breakdown_value"] != r.label
+                masked = presenter is not None and item["breakdown_value"] != r.label and r.name is None
                 item["breakdown_key"] = (
                     presenter.token(r.label) if masked and r.value not in ("", OTHER_VALUE) else r.value
                 )

@@ -11,7 +11,7 @@ import json
 from analytics_app import clickhouse as ch
 from analytics_app.errors import BadRequest
 from governance import presenter
-from insights.blocks.breakdown import OTHER_VALUE
+from insights.blocks.breakdown import ALL_USERS, OTHER_VALUE, cohort_labels, cohort_values_sql
 from insights.blocks.dates import interval_starts
 
 from ..spec import FunnelActorsSpec, FunnelSpec
@@ -44,6 +44,17 @@ def funnel_sql(
 ) -> FunnelSQL:
     """The per-actor query (arrays engine) of the spec's order."""
     return SQL_BY_ORDER[spec.order](project, spec, start, end, person_ids=person_ids)
+
+
+def with_cohorts(q: FunnelSQL, actors: str, cohorts) -> str:
+    """A cohort breakdown: each actor row once per listed cohort its person is in, the
+    cohort's id (as text) as breakdown_value (a person in two cohorts counts in both)."""
+    values = cohort_values_sql(q.b, cohorts, "person_id")
+    return f"SELECT * EXCEPT (breakdown_value), arrayJoin({values}) AS breakdown_value FROM ({actors})"
+
+
+def _is_cohort(spec: FunnelSpec) -> bool:
+    return spec.breakdown is not None and spec.breakdown.type == "cohort"
 
 
 def _resolve(project, spec: FunnelSpec) -> tuple[dt.datetime, dt.datetime]:
@@ -85,6 +96,8 @@ class FunnelQueryRunner:
         else:
             q = funnel_sql(self.project, self.spec, start, end)
         actors = q.actors_sql(sessions=False)
+        if _is_cohort(self.spec):
+            actors = with_cohorts(q, actors, self.spec.breakdown.cohorts)
         n = q.n
         times = self.spec.conversion_times and self.engine == "arrays"
         # Per step k: actors reached, and for k >= 1 the sum / count / median states of
@@ -186,7 +199,23 @@ class FunnelQueryRunner:
         if self.spec.breakdown is not None:
             # "Other" last, whatever its size.
             results.sort(key=lambda r: (r.value == OTHER_VALUE, r.rank))
+        if _is_cohort(self.spec):
+            results = self._cohort_rows(results)
         return FunnelResult(self.spec, start, end, results, self.engine)
+
+    def _cohort_rows(self, results: list[BreakdownResult]) -> list[BreakdownResult]:
+        """One row per listed cohort, in the order picked (an empty one as zeros), labelled
+        with the cohort's name."""
+        n = len(self.spec.steps)
+        cohorts = self.spec.breakdown.cohorts
+        names = cohort_labels(self.project.id, cohorts)
+        found = {r.value: r for r in results}
+        out = []
+        for rank, cid in enumerate(cohorts, start=1):
+            r = found.get(str(cid))
+            steps = r.steps if r else build_steps(self.spec, [0] * n, [None] * n, [None] * n)
+            out.append(BreakdownResult(str(cid), steps, rank, name=names[str(cid)]))
+        return out
 
 
 # ------------------------------------------------------------------ actors
@@ -238,7 +267,13 @@ class FunnelActorsQueryRunner:
         step = b.bind(self.spec.step, "UInt32")
         cond = f"level - 1 >= {step}" if self.spec.status == "converted" else f"level = {step}"
         where = ["level > 0", cond]
-        if self.spec.breakdown_value is not None and funnel.breakdown is not None:
+        if self.spec.breakdown_value is not None and _is_cohort(funnel):
+            value = self.spec.breakdown_value
+            if value not in [str(c) for c in funnel.breakdown.cohorts]:
+                raise BadRequest("Invalid drill-down.", {"breakdown_value": "not a cohort of this breakdown"})
+            if value != ALL_USERS:
+                where.append(cohort_values_sql(b, [int(value)], "person_id") + " != []")
+        elif self.spec.breakdown_value is not None and funnel.breakdown is not None:
             if self.spec.breakdown_value == OTHER_VALUE:
                 top = [
                     r.value

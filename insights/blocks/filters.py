@@ -124,11 +124,14 @@ def _parse_filter(raw, where: str) -> PropertyFilter:
     if ftype not in FILTER_TYPES:
         raise BadRequest("Invalid property filter.", {where: f"type must be one of {FILTER_TYPES}"})
     if ftype == "cohort":
+        if isinstance(value, str) and value.strip().isdigit():  # a builder form's field
+            value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
             raise BadRequest("Invalid property filter.", {where: "a cohort filter's value is the cohort id"})
         if operator not in COHORT_OPERATORS:
             raise BadRequest("Invalid property filter.", {where: "cohort filters take operator in or not_in"})
-        return PropertyFilter(key=str(key or "id"), operator=operator, value=value, type=ftype)
+        # The key means nothing to a cohort filter (a builder row submits the cohort's name there).
+        return PropertyFilter(key="id", operator=operator, value=value, type=ftype)
     if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
         raise BadRequest(
             "Invalid property filter.",
@@ -367,11 +370,12 @@ def _iban_ok_sql(b: SQLBuilder, m: str) -> str:
     return _let(f"upper(replaceAll({m}, ' ', ''))", body)
 
 
-def _words_sql(b: SQLBuilder, run: str, tail_ok: str, start: str, count, low: int, high: int, ok) -> str:
+def _words_sql(b: SQLBuilder, run: str, tail_ok: str, start: str, count, low, high, ok) -> str:
     """Python's finditer over a run of space-separated words, for a detector whose match ends
     at a word's end (its lookahead): from each word that can start a match, the longest run of
     words whose `count` is in [low, high] (the last word only if `tail_ok`); that match is
-    hidden when `ok` of it, and the search goes on after it (else after the starting word)."""
+    hidden when `ok` of it, and the search goes on after it (else after the starting word).
+    `low` and `high` are numbers, or SQL of the starting word (an IBAN's country's length)."""
 
     acc, k, w, sv, j = (f"{n}{next(_names)}" for n in ("a", "k", "w", "s", "j"))
 
@@ -380,9 +384,12 @@ def _words_sql(b: SQLBuilder, run: str, tail_ok: str, start: str, count, low: in
 
         def with_cum(c):
             n = f"length({words})"
+            first = f"{words}[{k}]"
+            lo = low(first) if callable(low) else low
+            hi = high(first) if callable(high) else high
             last = (
                 f"if(match({words}[{k}], {b.bind(start, 'String')}), arrayLastIndex(({sv}, {j}) -> {j} >= {k} "
-                f"AND {sv} >= {c}[{k}] - {count(f'{words}[{k}]')} + {low} AND {sv} <= {c}[{k}] - {count(f'{words}[{k}]')} + {high} "
+                f"AND {sv} >= {c}[{k}] - {count(first)} + {lo} AND {sv} <= {c}[{k}] - {count(first)} + {hi} "
                 f"AND ({j} < {n} OR {tail_ok}), {c}, arrayEnumerate({c})), 0)"
             )
 
@@ -419,10 +426,27 @@ def _card_sql(b: SQLBuilder, text: str) -> str:
     return _tokens_sql(b, text, _CARD_TOKEN, render)
 
 
+def _iban_length_sql(b: SQLBuilder, word: str) -> str:
+    """The IBAN length of the country a word starts with (0 for none): masking._IBAN_RE takes
+    exactly that many letters and digits."""
+    return (
+        f"toUInt64(arrayElement({b.bind(list(masking.IBAN_LENGTHS[k] for k in _IBAN_CODES), 'Array(UInt8)')}, "
+        f"indexOf({b.bind(_IBAN_CODES, 'Array(String)')}, upper(substring({word}, 1, 2)))))"
+    )
+
+
 def _iban_sql(b: SQLBuilder, text: str) -> str:
     def render(g):
+        length = lambda w: _iban_length_sql(b, w)  # noqa: E731
         masked = _words_sql(
-            b, f"{g}[3]", "1", _IBAN_START, lambda w: f"length({w})", 15, 34, lambda m: _iban_ok_sql(b, m)
+            b,
+            f"{g}[3]",
+            "1",
+            _IBAN_START,
+            lambda w: f"length({w})",
+            length,
+            length,
+            lambda m: _iban_ok_sql(b, m),
         )
         return f"concat({g}[2], {masked})"
 

@@ -20,7 +20,14 @@
    operators to those the query layer runs for that type, and moves to the value input,
    which lists the property's top values with counts. Arrow keys, Enter and Escape work in
    both lists. Picking a value sends a "change" from the value input, so a builder form
-   re-runs its query; a name's own "change" is held back while its value is still empty. */
+   re-runs its query; a name's own "change" is held back while its value is still empty.
+
+   Cohorts: where the type select has a "cohort" option, the list ends with the project's
+   cohorts (name, person count). In a filter row, picking one makes the row a cohort filter:
+   type "cohort", the name in the name box, operators "in cohort" / "not in cohort", the
+   cohort id in the (hidden) value box. In a breakdown's box with a [data-cohort-breakdown]
+   list of checkboxes (templates/insights/_cohort_breakdown.html), picking a cohort sets the
+   type to "cohort" and ticks that cohort's box; pick again to add more. */
 (function () {
   "use strict";
   if (window.SextantPicker) { return; }
@@ -104,11 +111,16 @@
   }
 
   // ------------------------------------------------------------------ names
+  function hasOption(select, value) {
+    return !!select && Array.prototype.some.call(select.options, function (o) { return o.value === value; });
+  }
+
   function wanted(input, p) {
     var groups = input.dataset.pickerGroups, types = input.dataset.pickerTypes;
     if (groups && groups.split(",").indexOf(p.group) < 0) { return false; }
     if (types && types.split(",").indexOf(p.type) < 0) { return false; }
     var select = part(scopeOf(input), "type");
+    if (p.group === "cohort" && !groups && !hasOption(select, "cohort")) { return false; }  // only where a cohort fits
     if (select && !groups) {  // a type select without that type (explorer: events only)
       var values = Array.prototype.map.call(select.options, function (o) { return o.value; });
       if (values.indexOf(p.filter_type) < 0) { return false; }
@@ -138,11 +150,16 @@
             item.dataset.type = p.type;
             item.dataset.operators = p.operators.join(",");
             item.dataset.masked = p.masked ? "1" : "";
+            if (p.cohort_id) { item.dataset.cohortId = String(p.cohort_id); }
             var head = el("div", "picker-head");
             head.appendChild(el("span", "picker-key", p.key));
             if (p.type) { head.appendChild(el("span", "picker-type", p.type)); }
             if (p.masked) { head.appendChild(el("span", "picker-pii", "PII")); }
-            head.appendChild(el("span", "picker-count", p.volume_30d ? p.volume_30d.toLocaleString() + " in 30d" : (p.planned ? "planned" : "")));
+            var count = p.volume_30d ? p.volume_30d.toLocaleString() + " in 30d" : (p.planned ? "planned" : "");
+            if (p.group === "cohort") {
+              count = p.count === null || p.count === undefined ? "calculating" : p.count.toLocaleString() + (p.count === 1 ? " person" : " persons");
+            }
+            head.appendChild(el("span", "picker-count", count));
             item.appendChild(head);
             if (p.description) { item.appendChild(el("div", "picker-desc", p.description)); }
             box.appendChild(item);
@@ -161,8 +178,10 @@
       var allowed = operators ? operators.split(",") : null;
       var typeSelect = part(scope, "type");
       var cohort = typeSelect && typeSelect.value === "cohort";
+      var cohortOps = ["in", "not_in"];
       Array.prototype.forEach.call(op.options, function (o) {
-        var fits = cohort ? true : !allowed || allowed.indexOf(o.value) >= 0;
+        var isCohortOp = cohortOps.indexOf(o.value) >= 0;
+        var fits = cohort ? isCohortOp : !isCohortOp && (!allowed || allowed.indexOf(o.value) >= 0);
         o.hidden = !fits;
         o.disabled = !fits;
       });
@@ -176,17 +195,60 @@
       value.inputMode = type === "number" ? "decimal" : "text";
       value.placeholder = type === "boolean" ? "true or false" : type === "number" ? "number" : type === "datetime" ? "e.g. 2026-12 (ISO text)" : "value";
       value.dataset.masked = masked ? "1" : "";
-      toggleValue(scope);
     }
+    toggleValue(scope);
+  }
+
+  function isCohort(scope) {
+    var select = part(scope, "type");
+    return !!select && select.value === "cohort";
   }
 
   function toggleValue(scope) {
     var op = part(scope, "op"), value = part(scope, "value");
-    if (op && value) { value.hidden = op.value === "is_set" || op.value === "is_not_set"; }
+    if (op && value) { value.hidden = isCohort(scope) || op.value === "is_set" || op.value === "is_not_set"; }
+    var box = scope.querySelector("[data-cohort-breakdown]");
+    if (box) {
+      box.hidden = !isCohort(scope);
+      scope.querySelectorAll("[data-not-cohort]").forEach(function (f) { f.hidden = isCohort(scope); });
+    }
+  }
+
+  // A cohort picked: a filter row becomes "in cohort" (the id in the hidden value box); a
+  // breakdown's box ticks the cohort (the name box is cleared to pick another).
+  function pickCohort(input, item) {
+    var scope = scopeOf(input);
+    var select = part(scope, "type");
+    if (select) { select.value = "cohort"; }
+    var box = scope.querySelector("[data-cohort-breakdown]");
+    close();
+    if (box) {
+      input.value = "";
+      box.hidden = false;
+      var check = box.querySelector('input[type=checkbox][value="' + item.dataset.cohortId + '"]');
+      if (check && !check.checked) {
+        check.checked = true;
+        check.dispatchEvent(new Event("change", { bubbles: true }));
+      } else if (select) {
+        select.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+      return;
+    }
+    input.value = item.dataset.key;
+    input.title = "Cohort: persons in “" + item.dataset.key + "”";
+    input.dataset.filterType = "cohort";
+    var value = part(scope, "value");
+    if (value) { value.value = item.dataset.cohortId; value.dataset.cohortId = item.dataset.cohortId; }
+    applyType(scope, "", "", "");
+    var op = part(scope, "op");
+    if (op && op.value !== "in" && op.value !== "not_in") { op.value = "in"; }
+    input.dispatchEvent(new Event("change", { bubbles: true }));
   }
 
   function pickName(input, item) {
+    if (item.dataset.cohortId) { pickCohort(input, item); return; }
     var scope = scopeOf(input);
+    var wasCohort = isCohort(scope);
     input.value = item.dataset.key;
     input.title = item.querySelector(".picker-desc") ? item.querySelector(".picker-desc").textContent : "";
     input.dataset.filterType = item.dataset.filterType;
@@ -197,6 +259,7 @@
     applyType(scope, item.dataset.type, item.dataset.operators, item.dataset.masked);
     close();
     var value = part(scope, "value");
+    if (value && wasCohort && !isCohort(scope)) { value.value = ""; }  // not a cohort id any more
     if (value && !value.hidden) {
       value.focus();
     } else {
@@ -319,7 +382,12 @@
   document.addEventListener("change", function (ev) {
     var t = ev.target;
     if (t.matches && t.matches("[data-picker-op]")) { toggleValue(scopeOf(t)); }
-    if (t.matches && t.matches("[data-picker-type]") && t.value === "cohort") { applyType(scopeOf(t), "", "", ""); }
+    if (t.matches && t.matches("[data-picker-type]")) {
+      var scope = scopeOf(t), value = part(scope, "value");
+      // A cohort's id is no property value: leaving "cohort" empties the value box.
+      if (value && t.value !== "cohort" && value.dataset.cohortId && value.value === value.dataset.cohortId) { value.value = ""; }
+      applyType(scope, "", "", "");  // the operators (and the value box) of the new type
+    }
   });
 
   window.addEventListener("resize", function () { if (menu && owner) { place(owner); } });
@@ -330,6 +398,12 @@
       var key = input.value.trim();
       var scope = scopeOf(input);
       toggleValue(scope);
+      if (isCohort(scope)) {
+        var held = part(scope, "value");
+        if (held) { held.dataset.cohortId = held.value; }
+        applyType(scope, "", "", "");
+        return;
+      }
       if (!key || !part(scope, "op")) { return; }
       var url = query(input.dataset.namesUrl, { q: key, event: eventOf(input) });
       fetch(url, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; }).then(function (body) {

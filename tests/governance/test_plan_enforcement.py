@@ -15,6 +15,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -428,6 +429,37 @@ def test_a_release_run_twice_at_once_stores_each_event_once(client, project, ali
     )
     assert quarantine.run(project.pk, "release", first.reason, first.event, first.requested_at, first.pk) == 0
     stored_exactly_once(project, uuids)
+
+
+def test_a_release_whose_worker_was_killed_is_sent_again_and_finished(
+    client, project, alice, monkeypatch, settings
+):
+    """kill -9 of the worker mid-run leaves the action "running" with no progress; the beat
+    task sends it again once it is silent past STALLED and the next delivery takes it over. A
+    message that never reached a worker (still "waiting") is sent again the same way."""
+    assert any(
+        v["task"] == "governance.resume_stalled_actions" for v in settings.CELERY_BEAT_SCHEDULE.values()
+    )
+    uuids = hold(client, project, 12)
+    long_ago = timezone.now() - tasks.STALLED - dt.timedelta(minutes=1)
+    killed = new_action(project, alice)
+    QuarantineAction.objects.filter(pk=killed.pk).update(status="running", heartbeat=long_ago)
+    lost = new_action(project, alice, kind="discard", event_name="other_event")
+    QuarantineAction.objects.filter(pk=lost.pk).update(requested_at=long_ago)
+    live = new_action(project, alice, event_name="third_event")
+    QuarantineAction.objects.filter(pk=live.pk).update(status="running", heartbeat=timezone.now())
+    fresh_wait = new_action(project, alice, event_name="fourth_event")  # just queued: left alone
+    sent = []
+    monkeypatch.setattr(tasks.quarantine_action, "delay", lambda pk: sent.append(pk))
+    assert tasks.resume_stalled_actions() == 2
+    assert sorted(sent) == sorted([killed.pk, lost.pk])
+    assert tasks.quarantine_action(live.pk) == "running"  # a live run elsewhere keeps it
+    assert fresh_wait.pk not in sent
+    assert tasks.quarantine_action(killed.pk) == "done"
+    stored_exactly_once(project, uuids)
+    killed.refresh_from_db()
+    assert (killed.status, killed.done, killed.total) == ("done", 12, 12)
+    assert tasks.resume_stalled_actions() == 1  # only the lost one is left (not run here)
 
 
 def test_release_covers_what_was_held_before_it_was_requested(client, project, alice):

@@ -97,7 +97,7 @@ def shop(project, events):
 
 def test_names_are_grouped_with_the_plans_type_and_description_first(alice_client, shop):
     groups = get_names(alice_client, shop)
-    assert set(groups) == {"event", "person", "session"}
+    assert set(groups) == {"event", "person", "session", "cohort"}  # then the project's cohorts
     event, person, session = groups["event"], groups["person"], groups["session"]
     assert (event["price"]["type"], event["price"]["type_source"], event["price"]["description"]) == (
         "number",
@@ -142,8 +142,9 @@ def test_names_cost_one_clickhouse_query_and_few_database_queries(
 ):
     url, _ = names_url(shop)
     alice_client.get(url)  # the session and permission caches warm
-    # the gate: session, user, two-factor check, project, two permission reads, PII keys; then the plan
-    with ch.counting() as log, django_assert_max_num_queries(8):
+    # the gate: session, user, two-factor check, project, two permission reads, PII keys; then the
+    # plan and the project's cohorts
+    with ch.counting() as log, django_assert_max_num_queries(9):
         response = alice_client.get(url, {"q": "p"})
     assert response.status_code == 200
     assert (

@@ -209,6 +209,8 @@ def test_examples_of_the_masked_text(clickhouse_schema):
         "?q=secret&x",
         "2024-01-15 10:30, v10.0.19045, 192.168.1.1, 1700000000000",
         "4111111111111111 5555555555554444",
+        "IBAN DE89 3704 0044 0532 0130 00 thanks",
+        "de89 3704 0044 0532 0130 00 7946 EUR",
     ]
     assert mask_in_sql(values) == [
         "card •••••••••••• ok",
@@ -223,6 +225,8 @@ def test_examples_of_the_masked_text(clickhouse_schema):
         "?q=••••••&•",
         "2024-01-15 10:30, v10.0.19045, 192.168.1.1, 1700000000000",
         "•••••••••••• ••••••••••••",
+        "IBAN •••••••••••• thanks",
+        "•••••••••••• 7946 EUR",
     ]
     assert [masking.mask_string(v) for v in values] == mask_in_sql(values)
 

@@ -208,6 +208,9 @@ def test_explorer_and_cohorts_offer_only_the_properties_their_filters_take(
     )
     # the cohort builder's person-property field lists person properties only
     page.goto(f"{app_live_server.url}/project/{signups.pk}/cohorts/")
+    page.locator("select[name=g0_c0_type]").select_option(
+        "person_property"
+    )  # shows the row's property fields
     page.locator("input[name=g0_c0_key]").click()
     page.locator(".picker-menu .picker-item", has_text="company_size").wait_for()
     assert page.locator(".picker-menu .picker-group").all_inner_texts() == ["PERSON PROPERTIES"]

@@ -27,7 +27,7 @@ PAGES = {
         {"filter_key": "", "target_filter_key": "", "returning_filter_key": "", "breakdown": "person"},
     ),
     "paths:paths": ("?filter_key=plan&filter_value=x", {"filter_key": ""}),
-    "explorer:events": ("", {"prop_key": "event,session"}),
+    "explorer:events": ("", {"prop_key": "event,session,cohort"}),
     "replay:list": ("", {"prop_key": "event,session"}),
     "cohorts:cohorts": ("", {"g0_c0_key": "person"}),
 }
