@@ -180,9 +180,8 @@ def event_detail(request, event_uuid):
         "project": project,
         "event": presenter.present(event),
         "time": event.timestamp.astimezone(project.tz),
-        "properties_json": json.dumps(
-            presenter.properties(event.properties), indent=2, sort_keys=True, ensure_ascii=False, default=str
-        ),
+        # masked for the viewer; shown as a table with the JSON on request
+        "properties": presenter.properties(event.properties),
         "recording_url": recording_url,
         "recordings_available": recordings.available(),
     }
@@ -289,13 +288,7 @@ def person_detail(request, person_id):
     context.update(
         {
             "name": person.display_name(presenter),
-            "properties_json": json.dumps(
-                presenter.properties(person.properties),
-                indent=2,
-                sort_keys=True,
-                ensure_ascii=False,
-                default=str,
-            ),
+            "properties": presenter.properties(person.properties),
             "first_seen": person.first_seen.astimezone(tz) if person.first_seen else None,
             "last_seen": person.last_seen.astimezone(tz) if person.last_seen else None,
             "recordings": [

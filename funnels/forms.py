@@ -7,7 +7,7 @@ one JSON body that `FunnelSpec.from_json` validates, once per request
 
     step_event / step_key / step_operator / step_value / step_type / step_more   (one per step, aligned;
         step_more is a JSON list of further filters of that step, kept from a ?q= spec)
-    excl_event / excl_from / excl_to / excl_key / excl_operator / excl_value / excl_type / excl_more
+    excl_event / excl_from / excl_to (1-based: 1 = the first step) / excl_key / excl_operator / excl_value / excl_type / excl_more
     filter_key / filter_operator / filter_value / filter_type                    (global filters)
     order, window_value, window_unit, date_from (a preset, or "custom" + custom_from / custom_to),
     breakdown, breakdown_type, breakdown_attribution, breakdown_limit, aggregate_by, aggregate_property
@@ -69,7 +69,8 @@ def state_from_spec(spec: FunnelSpec) -> dict:
     for x in spec.exclusions:
         first, more = _split_filters(x.properties)
         exclusions.append(
-            {"event": x.event, "from": str(x.from_step), "to": str(x.to_step), **first, "more": more}
+            # 1-based in the form, 0-based in the spec (docs/funnels.md, "Step numbers")
+            {"event": x.event, "from": str(x.from_step + 1), "to": str(x.to_step + 1), **first, "more": more}
         )
     custom = spec.date_range.date_from not in DATE_PRESETS or bool(spec.date_range.date_to)
     bd = spec.breakdown
@@ -214,11 +215,20 @@ def body_from_query(query) -> dict:
     for i, row in enumerate(_exclusion_rows(query)):
         if not row["event"]:
             continue  # a blank row
-        item = {
-            "event": row["event"],
-            "from_step": _int(row["from"] or "0", f"exclusions[{i}].from_step", errors, 0),
-            "to_step": _int(row["to"] or str(max(len(steps) - 1, 1)), f"exclusions[{i}].to_step", errors, 1),
-        }
+        # The form numbers steps from 1 (as the badges do); the spec from 0.
+        where = f"exclusions[{i}]"
+        first = _int(row["from"] or "1", f"{where}.from_step", errors, 1)
+        last = _int(row["to"] or str(max(len(steps), 2)), f"{where}.to_step", errors, 2)
+        if (
+            f"{where}.from_step" not in errors
+            and f"{where}.to_step" not in errors
+            and not (1 <= first < last <= max(len(steps), 2))
+        ):
+            errors[f"{where}.from_step"] = (
+                f"exclude between step X and step Y with 1 ≤ X < Y ≤ {max(len(steps), 2)} "
+                f"(steps are numbered from 1); got {first} and {last}"
+            )
+        item = {"event": row["event"], "from_step": first - 1, "to_step": last - 1}
         filters = _row_filters(row, f"exclusions[{i}]", errors)
         if filters:
             item["properties"] = filters

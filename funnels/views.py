@@ -70,6 +70,11 @@ def funnel(request):
     }
 
     def fill():
+        views_common.check_events(
+            project,
+            {f"steps[{i}].event": s.event for i, s in enumerate(spec.steps)}
+            | {f"exclusions[{i}].event": x.event for i, x in enumerate(spec.exclusions)},
+        )
         result = FunnelQueryRunner(project, spec).run()
         context.update(result_context(project, spec, result, request.presenter, builder=True))
         context["share_url"] = views_common.share_url(

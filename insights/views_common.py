@@ -8,6 +8,7 @@ templates side of the same sharing is templates/insights/_*.html.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Callable
 from urllib.parse import quote
@@ -19,7 +20,7 @@ from django.utils import timezone
 
 from analytics_app import clickhouse as ch
 from analytics_app.errors import BadRequest
-from analytics_app.queries import event_names_by_volume
+from analytics_app.queries import event_names_by_volume, seen_event_names
 from governance.models import EventDefinition
 from governance.presenter import Presenter
 
@@ -54,6 +55,34 @@ def event_names(project, partial: bool, *, limit: int = 300) -> list[str]:
         name.label = described.get(event, "")
         names.append(name)
     return names
+
+
+def check_events(project, events: dict[str, str]) -> None:
+    """BadRequest (a form error per field) for each event name neither seen in the project
+    nor in its tracking plan, with the closest known names as suggestions. `events` maps a
+    field path (``steps[1].event``) to the name. Names starting with "$" are the SDKs'
+    own ($pageview, $screen, ...) and always accepted: a new project has none yet."""
+    wanted = {path: name for path, name in events.items() if name and not name.startswith("$")}
+    if not wanted:
+        return
+    names = set(wanted.values())
+    known = seen_event_names(project, names)
+    known |= set(
+        EventDefinition.objects.filter(project=project, name__in=names).values_list("name", flat=True)
+    )
+    unknown = {path: name for path, name in wanted.items() if name not in known}
+    if not unknown:
+        return
+    candidates = event_names_by_volume(project, days=3650, limit=1000)
+    candidates += list(EventDefinition.objects.filter(project=project).values_list("name", flat=True))
+    errors = {}
+    for path, name in unknown.items():
+        close = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(f'“{c}”' for c in close)}?" if close else "."
+        errors[path] = (
+            f"no event “{name}” has been seen in this project, nor is it in the tracking plan{hint}"
+        )
+    raise BadRequest("Unknown event.", errors)
 
 
 def spec_url(view_name: str, project, spec_json: str) -> str:

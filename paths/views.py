@@ -30,6 +30,7 @@ from .queries import (
     TopPathsQueryRunner,
     project_rules,
 )
+from .spec import CUSTOM as CUSTOM_EVENTS
 from .spec import EVENT_TYPES, MAX_STEPS, MIN_STEPS, CleaningRule, PathsSpec, parse_cleaning_rules
 
 TEMPLATE = "paths/paths.html"
@@ -80,6 +81,14 @@ def paths(request):
     }
 
     def fill():
+        views_common.check_events(
+            project,
+            {
+                f"include_event_types[{i}]": name
+                for i, name in enumerate(spec.include_event_types)
+                if name != CUSTOM_EVENTS
+            },
+        )
         result = PathsQueryRunner(project, spec).run()
         context.update(result_context(project, spec, result, request.presenter))
         context["top_paths_url"] = views_common.spec_url("paths:top_paths", project, context["spec_json"])

@@ -425,7 +425,7 @@ DELETE_SUMMARIES_SQL = """
 
 DEMO_SESSIONS_SQL = """
     SELECT session_id, argMax(distinct_id, timestamp), any(window_id), min(timestamp), max(timestamp),
-        arrayDistinct(arrayMap(x -> x.2, arraySort(groupArray((timestamp, mat_current_url)))))
+        arraySort(groupArray((timestamp, mat_current_url, event)))
     FROM events
     WHERE project_id = {project_id:UInt32} AND session_id != ''
         AND timestamp >= now() - toIntervalDay({days:UInt32})

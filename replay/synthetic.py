@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
+from urllib.parse import urlsplit
 
 from .format import compress_event
 
@@ -115,13 +116,23 @@ def session_events(
     max_events: int = 400,
     cards: int | None = None,
     actions_per_page: int | None = None,
+    visits: list[tuple[int, str]] | None = None,
+    end_ms: int | None = None,
 ) -> list[dict]:
     """One session's plain rrweb events in time order (deterministic for a seed).
 
     `cards` sets the product cards per page (the size of each full snapshot),
-    `actions_per_page` the interactions per page view (the length of the session)."""
+    `actions_per_page` the interactions per page view (the length of the session).
+    `visits` [(ms, url)] pins each page view to a time (the demo's analytics page views):
+    its navigation (meta + full snapshot, or a `$url_changed` event) happens at exactly
+    that millisecond and the page's interactions fill the time until the next visit, so
+    the replay runs as long as the session and agrees with its events; the last page's
+    until `end_ms`."""
     rng = random.Random(seed)
     urls = list(urls or [])
+    if visits:
+        urls = [href for _, href in visits]
+        start_ms = visits[0][0]
     if not urls:
         urls = [HOST + rng.choice(PAGES) for _ in range(pages or rng.randint(1, 4))]
     t = start_ms
@@ -133,17 +144,32 @@ def session_events(
         events.append({"type": kind, "data": data, "timestamp": t})
 
     for page_index, href in enumerate(urls):
-        path = href.split(HOST, 1)[-1] or "/"
+        path = urlsplit(href).path or "/"
         snapshot, nodes = page_snapshot(path, rng, cards)
+        until = None
+        if visits:
+            t = visits[page_index][0]
+            until = visits[page_index + 1][0] if page_index + 1 < len(visits) else end_ms
+        pinned = 0 if visits else None
         if page_index and rng.random() < 0.3:
-            emit(5, {"tag": "$url_changed", "payload": {"href": href}}, rng.randint(50, 400))
+            emit(
+                5,
+                {"tag": "$url_changed", "payload": {"href": href}},
+                pinned if visits else rng.randint(50, 400),
+            )
         else:
-            emit(4, {"href": href, "width": 1280, "height": 800}, rng.randint(50, 400) if page_index else 0)
+            advance = rng.randint(50, 400) if page_index else 0
+            emit(4, {"href": href, "width": 1280, "height": 800}, 0 if visits else advance)
             emit(2, snapshot, rng.randint(0, 20))
         next_id = nodes["next_id"]
-        for _ in range(actions_per_page or rng.randint(4, 14)):
-            if len(events) >= max_events:
+        budget = actions_per_page or rng.randint(4, 14)
+        if until is not None:  # a pinned page: act until shortly before the next visit
+            budget = 10_000
+        for _ in range(budget):
+            if len(events) >= max_events or (until is not None and t >= until - 2_000):
                 break
+            if until is not None:  # a real session reads between actions (and stays small)
+                t += rng.randint(1_000, 8_000)
             action = rng.random()
             if action < 0.3:  # mouse path
                 positions = [
@@ -226,6 +252,9 @@ def session_events(
                 )
             else:  # idle: the reader is reading
                 t += rng.randint(5000, 20000)
+        if until is not None:  # the page's last action may not run into the next visit
+            while events and events[-1]["timestamp"] >= until:
+                events.pop()
     return events
 
 
@@ -324,11 +353,16 @@ def demo_recordings(project, count: int = 300, days: int = 14) -> int:
 
     rows = ch.query(DEMO_SESSIONS_SQL, {"project_id": project.id, "days": days, "limit": count}).rows
     sessions = []
-    for session_id, distinct_id, window_id, start, end, urls in rows:
-        start_ms = int(start.timestamp() * 1000) - 300
+    for session_id, distinct_id, window_id, start, end, timeline in rows:
         seed = int(uuid.uuid5(uuid.NAMESPACE_URL, session_id).int % 2**32)
-        events = session_events(seed, start_ms, [u for u in urls if u][:6] or None)
         end_ms = int(end.timestamp() * 1000) + 1000
+        visits = _visits(int(start.timestamp() * 1000), timeline)
+        if visits:
+            # in real time: each page view is a navigation at its own time (max_events
+            # bounds a long session's size; its later pages still navigate on time)
+            events = session_events(seed, visits[0][0], visits=visits, end_ms=end_ms, max_events=1_500)
+        else:
+            events = session_events(seed, int(start.timestamp() * 1000) - 300)
         if events[-1]["timestamp"] < end_ms:  # the recording covers the session's analytics events
             events.append(
                 {
@@ -340,3 +374,18 @@ def demo_recordings(project, count: int = 300, days: int = 14) -> int:
         sessions.append((session_id, window_id or "demo-window", distinct_id, events))
     write_sessions(project, sessions)
     return len(sessions)
+
+
+def _visits(start_ms: int, timeline) -> list[tuple[int, str]]:
+    """[(ms, url)] of a session's page views from its events' sorted (time, url, event):
+    each $pageview (a reload too), or, in a session without any, each change of URL. The
+    first visit starts with the session's first event, so the recording covers it all."""
+    rows = [(int(ts.timestamp() * 1000), url, event) for ts, url, event in timeline if url]
+    visits = [(ms, url) for ms, url, event in rows if event == "$pageview"]
+    if not visits:
+        for ms, url, _ in rows:
+            if not visits or visits[-1][1] != url:
+                visits.append((ms, url))
+    if visits and start_ms < visits[0][0]:  # events before the first page view: its page, loaded
+        visits.insert(0, (start_ms, visits[0][1]))
+    return visits

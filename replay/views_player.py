@@ -197,7 +197,13 @@ def _panels(timeline: snapshots.Timeline, events, presenter) -> dict:
     console = [{**moment(c.ts), "level": c.level, "text": c.text, "trace": c.trace} for c in timeline.console]
     return {
         "events": [
-            {**moment(e.ts), "uuid": e.uuid, "event": e.event, "detail": _event_detail(e, presenter)}
+            {
+                **moment(e.ts),
+                "uuid": e.uuid,
+                "event": e.event,
+                "detail": _event_detail(e, presenter),
+                "properties": presenter.properties(e.properties),
+            }
             for e in events
         ],
         "console": console,
@@ -257,7 +263,7 @@ def _person(project, summary, presenter) -> dict | None:
     if not presenter.can_view_pii and "@" in distinct_id:  # an identified user's email as their id
         distinct_id = mask_text(distinct_id)
     if not person_id or person_id == uuid.UUID(int=0):
-        return {"id": None, "name": distinct_id, "distinct_id": distinct_id}
+        return {"id": None, "name": distinct_id, "distinct_id": distinct_id, "properties": {}}
     from explorer.queries import PersonQueryRunner  # noqa: PLC0415
 
     row = PersonQueryRunner(project, person_id).run()
@@ -265,7 +271,8 @@ def _person(project, summary, presenter) -> dict | None:
         row.properties.get(k) not in (None, "") for k in ("name", "email", "$email", "username")
     )
     name = row.display_name(presenter) if named else distinct_id
-    return {"id": person_id, "name": name, "distinct_id": distinct_id}
+    properties = presenter.properties(row.properties) if row is not None else {}
+    return {"id": person_id, "name": name, "distinct_id": distinct_id, "properties": properties}
 
 
 def _other_recordings(project, summary, session_id: str) -> list[dict]:

@@ -47,6 +47,8 @@ def result_context(
     return {
         "spec": spec,
         "payload": payload,
+        # a valid event nobody did in the range: an empty state, not a matrix of zeros
+        "no_data": not any(r["cohort_size"] for r in payload["results"]),
         "groups": groups,
         "show": show,
         "summary": charts.summary(
@@ -91,6 +93,13 @@ def retention(request):
     }
 
     def fill():
+        views_common.check_events(
+            project,
+            {
+                "target_event.event": spec.target_event.event,
+                "returning_event.event": spec.returning_event.event,
+            },
+        )
         result = RetentionQueryRunner(project, spec).run()
         context.update(result_context(project, spec, result, request.presenter, show))
         context["share_url"] = views_common.share_url(

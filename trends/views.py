@@ -56,6 +56,9 @@ def result_context(project, spec: TrendsSpec, result, presenter, *, drill: bool 
         ],
         "spec_json": spec_json,
         "range_text": views_common.range_text(project, result.start, result.end),
+        # A valid event with nothing in the range: an empty state, not a flat zero line.
+        "no_data": not any(v for r in payload["results"] for v in r["data"] if v),
+        "series_events": ", ".join(dict.fromkeys(f"“{s.event}”" for s in spec.series)),
     }
     if drill:
         context["drill_url"] = reverse("trends:trends_persons", kwargs={"project_id": project.pk})
@@ -106,9 +109,15 @@ def trends(request):
         "operators": OPERATORS,
         "presets": forms.DATE_PRESETS,
         "series_numbers": [str(i + 1) for i in range(len(state["series"]))],
+        # the filter scope's choices: "A · $pageview" (the letter a formula uses, the event)
+        "series_scopes": [
+            (str(i + 1), f"{letter(i)} · {s['event']}" if s.get("event") else letter(i))
+            for i, s in enumerate(state["series"])
+        ],
     }
 
     def fill():
+        views_common.check_events(project, {f"series[{i}].event": s.event for i, s in enumerate(spec.series)})
         result = TrendsQueryRunner(project, spec).run()
         context.update(result_context(project, spec, result, request.presenter))
         context["share_url"] = views_common.share_url(request, "trends:trends", project, context["spec_json"])

@@ -9,7 +9,9 @@
      query (a "change" on the form), an added row is empty and does not.
    - after any of these, `[data-row-number]` badges show their row's position, and a
      `select[data-row-options="<kind>"]` lists its first option, then one option per row
-     ("<data-row-option-label> 1", …), keeping its choice while that row exists.
+     ("A · $pageview" when the rows have `[data-row-letter]` badges and a
+     `[data-row-option-text]` input, else "<data-row-option-label> 1", …), keeping its choice
+     while that row exists.
    - `select[data-reveals="<selector>"][data-reveals-when="<value>"]` shows the form's
      elements matching the selector only while the select has that value. */
 (function () {
@@ -36,9 +38,18 @@
       var count = box ? rowsOf(box).length : 0;
       var current = select.value;
       while (select.options.length > 1) { select.remove(1); }
-      for (var i = 1; i <= count; i++) { select.add(new Option(select.dataset.rowOptionLabel + " " + i, String(i))); }
+      var rows = box ? rowsOf(box) : [];
+      for (var i = 1; i <= count; i++) { select.add(new Option(optionText(select, rows[i - 1], i), String(i))); }
       select.value = Number(current) <= count ? current : select.options[0].value;
     });
+  }
+
+  // "A · $pageview": the row's letter badge and its [data-row-option-text] input, else "Series 2".
+  function optionText(select, row, i) {
+    var badge = row && row.querySelector("[data-row-letter]");
+    var name = row && row.querySelector("[data-row-option-text]");
+    var head = badge ? ("ABCDEFGHIJ".charAt(i - 1) || String(i)) : select.dataset.rowOptionLabel + " " + i;
+    return name && name.value.trim() ? head + " · " + name.value.trim() : head;
   }
 
   function changed(form) {
@@ -86,6 +97,10 @@
 
   document.addEventListener("change", function (ev) {
     if (ev.target.matches && ev.target.matches("select[data-reveals]")) { reveal(ev.target); }
+    if (ev.target.matches && ev.target.matches("[data-row-option-text]")) {
+      var form = ev.target.closest("form[data-builder]");
+      if (form) { renumber(form); }
+    }
   });
 
   window.SextantBuilder = { renumber: renumber };

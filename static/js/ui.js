@@ -8,7 +8,9 @@
    input[data-select-on-focus]        selects its text when clicked or focused
    input[data-output="element-id"]    writes its value into that <output> as it moves
    [hx-get|hx-post][data-reveal="id"] un-hides element #id when its htmx request starts
-   [data-tabs] [data-tab=x] / [data-panel=x]   tabs: a click shows the panel of the same name */
+   [data-tabs] [data-tab=x] / [data-panel=x]   tabs: a click shows the panel of the same name
+   table[data-sortable] th button[data-sort]   sorts the rows by that column (again: reversed);
+                                      a cell's data-sort-value, when a number, sorts numerically */
 (function () {
   "use strict";
   if (window.SextantUI) { return; }
@@ -42,6 +44,8 @@
     }
     var select = ev.target.closest && ev.target.closest("input[data-select-on-focus]");
     if (select) { select.select(); return; }
+    var head = ev.target.closest && ev.target.closest("table[data-sortable] th button[data-sort]");
+    if (head) { sortBy(head); return; }
     var tab = ev.target.closest && ev.target.closest("[data-tabs] [data-tab]");
     if (tab) {
       var box = tab.closest("[data-tabs]");
@@ -49,6 +53,32 @@
       box.querySelectorAll("[data-panel]").forEach(function (p) { p.hidden = p.dataset.panel !== tab.dataset.tab; });
     }
   });
+
+  function sortBy(button) {
+    var th = button.closest("th");
+    var table = th.closest("table");
+    var column = Array.prototype.indexOf.call(th.parentNode.children, th);
+    var ascending = th.getAttribute("aria-sort") !== "ascending";
+    table.querySelectorAll("thead th").forEach(function (h) { h.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    function key(row) {
+      var cell = row.cells[column];
+      var raw = cell ? cell.dataset.sortValue : undefined;
+      var n = raw !== undefined && raw !== "" ? Number(raw) : NaN;
+      return isNaN(n) ? { text: (cell ? cell.textContent : "").trim().toLowerCase() } : { num: n };
+    }
+    rows.sort(function (a, b) {
+      var x = key(a), y = key(b), order;
+      if (x.num !== undefined && y.num !== undefined) { order = x.num - y.num; }
+      else if (x.num !== undefined) { order = -1; }
+      else if (y.num !== undefined) { order = 1; }
+      else { order = x.text < y.text ? -1 : x.text > y.text ? 1 : 0; }
+      return ascending ? order : -order;
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+  }
 
   document.addEventListener("htmx:beforeRequest", function (ev) {
     var el = ev.detail && ev.detail.elt;

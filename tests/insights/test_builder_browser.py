@@ -63,16 +63,17 @@ def test_trends_series_and_filter_rows(builder):
 
     page.get_by_role("button", name="+ Add filter").click()
     assert page.locator("#filter-rows .filter-row").count() == 1
-    assert scope_options(page) == ["All series", "Series 1", "Series 2"]
+    # the scope names each series by its letter and event
+    assert scope_options(page) == ["All series", "A · signup", "B · pay"]
     page.locator("select[name=filter_scope]").select_option("2")
     page.locator("#filter-rows input[name=filter_key]").fill("plan")
 
-    # Removing series 1 renumbers the badges, drops "Series 2" from the scope (its choice
+    # Removing series A renumbers the badges, drops "B" from the scope (its choice
     # falls back to all series) and re-runs the query: the URL is the new state.
     series.first.locator("[data-remove-row]").click()
     assert series.count() == 1
     assert texts(page.locator("#series-rows .series-badge")) == ["A"]
-    assert scope_options(page) == ["All series", "Series 1"]
+    assert scope_options(page) == ["All series", "A · pay"]
     assert page.locator("select[name=filter_scope]").input_value() == "all"
     page.wait_for_function(
         "() => location.href.includes('series_event=pay') && !location.href.includes('signup')"
@@ -161,7 +162,10 @@ def test_paths_rules_and_filters_and_a_form_error(builder):
     assert not page.page_errors
 
 
-def test_retention_shows_a_form_error(builder):
+def test_retention_shows_a_form_error(builder, project):
+    from governance.models import EventDefinition  # noqa: PLC0415
+
+    EventDefinition.objects.create(project=project, name="open")  # planned: a known event
     page = builder("retention/?period=day&date_from=-6d&target_event=open&total_intervals=7")
     page.locator("input[name=custom_from]").fill("not a date")
     page.locator("select[name=date_from]").select_option("custom")

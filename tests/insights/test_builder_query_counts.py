@@ -26,11 +26,13 @@ TRENDS = {"series_event": "$pageview", "date_from": "-7d", "interval": "day"}
 # - event names: the builder's autocomplete (full pages only; the htmx partial has no form)
 # - identity check: a count/checksum of person_distinct_ids that says whether the cached
 #   person overrides still hold (the person-resolving runners)
+# - known events: the builder's check that each non-$ event name was seen or is planned
+#   (one lookup in the discovery table; an unknown name is a form error, not a zero chart)
 PAGES = [
-    ("funnels", "funnels", FUNNEL, False, 3),  # event names, identity check, steps
-    ("funnels htmx", "funnels", FUNNEL, True, 2),  # identity check, steps
-    ("retention", "retention", RETENTION, False, 3),  # event names, identity check, matrix
-    ("retention htmx", "retention", RETENTION, True, 2),  # identity check, matrix
+    ("funnels", "funnels", FUNNEL, False, 4),  # event names, known events, identity check, steps
+    ("funnels htmx", "funnels", FUNNEL, True, 3),  # known events, identity check, steps
+    ("retention", "retention", RETENTION, False, 4),  # event names, known events, identity check, matrix
+    ("retention htmx", "retention", RETENTION, True, 3),  # known events, identity check, matrix
     ("paths", "paths", PATHS, False, 3),  # identity check, Sankey, the start/end point picker
     ("paths htmx", "paths", PATHS, True, 2),  # identity check, Sankey
     ("trends", "insights/trends", TRENDS, False, 2),  # event names, the series

@@ -19,7 +19,7 @@ PAGES = {
         {"filter_key": "", "breakdown": "", "series_math_property": "event,session"},
     ),
     "funnels:funnel": (
-        "?step_event=a&step_event=b&filter_key=plan&filter_value=pro",
+        "?step_event=%24pageview&step_event=%24pageleave&filter_key=plan&filter_value=pro",
         {"filter_key": "", "breakdown": "", "step_key": ""},
     ),
     "retention:retention": (
