@@ -237,6 +237,7 @@ def test_correlation_query_api_refuses_bad_input_and_is_in_the_schema(
 
 
 def test_a_funnel_counting_sessions_says_correlation_needs_persons(alice_client, project, data):
+    data.add("signup", "u9", NOW - dt.timedelta(hours=1), session_id="s9").flush()  # a session entered
     spec = {**SPEC, "aggregate_by": "session"}
     page = (
         reverse("funnels:funnel", kwargs={"project_id": project.pk})
