@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
+RESULTS = Path(os.environ.get("BENCH_RESULTS") or ROOT / "bench" / "results")  # BENCH_RESULTS: tests
 PROJECT_ID = 1
 META_FILE = "bench.json"  # parameters of the generated data, read back by --reuse
 GENERATOR = 2  # bump when generate_events() writes different data: older --reuse dirs are refused
@@ -172,6 +172,20 @@ def load_or_generate(args: argparse.Namespace, name: str, end: dt.datetime) -> D
     count = event_count()
     print(f"  {count:,} events in {gen_s:.1f} s", flush=True)
     return Data(var, end, gen_s, count)
+
+
+def generate_into(
+    var: str, events: int, persons: int, days: int, seed: int, end: dt.datetime
+) -> dict[str, Any]:
+    """Generate a reusable data directory at `var` (as load_or_generate does) and return its
+    bench.json parameters. bench/run.py calls it in a child process: one process per chdb
+    directory."""
+    setup_django(var)
+    seconds = generate_events(PROJECT_ID, events, persons, days, seed, end=end)
+    meta = {"generator": GENERATOR, "events": events, "persons": persons, "days": days, "seed": seed,
+            "end": end.isoformat(), "generate_s": round(seconds, 1), "stored_events": event_count()}  # fmt: skip
+    Path(var, META_FILE).write_text(json.dumps(meta) + "\n")
+    return meta
 
 
 def data_payload(args: argparse.Namespace, data: Data, export_s: float) -> dict[str, Any]:
@@ -397,8 +411,9 @@ class Timing(NamedTuple):
 
 
 def timed(fn: Callable[[], Any], runs: int = 3, *, warmup: bool = True) -> Timing:
-    """Run `fn` once untimed (with `warmup`), then `runs` times: median and every run, in seconds."""
-    if warmup:
+    """Run `fn` once untimed (with `warmup`, or always when BENCH_WARMUP=1, which bench/run.py
+    sets), then `runs` times: median and every run, in seconds."""
+    if warmup or os.environ.get("BENCH_WARMUP") == "1":
         fn()
     times, value = [], None
     for _ in range(max(1, runs)):
@@ -477,5 +492,5 @@ def write_results(name: str, payload: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    print(f"\nwrote {path.relative_to(ROOT)}")
+    print(f"\nwrote {os.path.relpath(path, ROOT)}")
     return path
