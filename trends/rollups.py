@@ -49,8 +49,11 @@ def usable(spec, series, boundaries) -> bool:
         return False
     if spec.properties or series.properties:
         return False
-    breakdown = spec.breakdown
-    if breakdown is not None and (breakdown.type != "event" or breakdown.property not in BREAKDOWN_COLUMNS):
+    breakdown = spec.breakdown  # any other kind of breakdown (a cohort's, say) reads the events
+    if breakdown is not None and (
+        getattr(breakdown, "type", None) != "event"
+        or getattr(breakdown, "property", None) not in BREAKDOWN_COLUMNS
+    ):
         return False
     return aligned(*boundaries)
 

@@ -16,10 +16,6 @@ Filled at insert by trends_rollup_mv; the events already stored are backfilled h
 `events`, the backfill assumes no insert runs during the migration.
 """
 
-INSERTABLE = ["trends_rollup"]
-
-BUCKET_SECONDS = 900
-
 
 def select_sql(events_table: str) -> str:
     return f"""
