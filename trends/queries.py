@@ -15,6 +15,10 @@ SQL per series and period (all values bound, identifiers from allow-lists):
 
 Zero-filling, labels and the previous period's dates happen in Python from
 `interval_starts`, so every series has one value per interval start.
+
+A series reads the pre-aggregated `trends_rollup` instead of `events` when its answer is
+the same (trends/rollups.py: total and unique-person maths, no filters, no breakdown or
+$browser, 15-minute-aligned boundaries); `read_from` picks the source.
 """
 
 from __future__ import annotations
