@@ -200,7 +200,8 @@ def kind_argv(kind: str, var: str, meta: dict, args) -> tuple[list[str], str]:
     raise ValueError(kind)
 
 
-def run_kinds(kinds: list[str], var: str, meta: dict, args) -> tuple[list[dict], list[dict]]:
+def run_kinds(kinds: list[str], var: str, meta: dict, args, progress=None) -> tuple[list[dict], list[dict]]:
+    """Run each kind's script; `progress(steps, queries)` after each (partial results survive)."""
     steps, queries = [], []
     for kind in kinds:
         argv, name = kind_argv(kind, var, meta, args)
@@ -211,6 +212,8 @@ def run_kinds(kinds: list[str], var: str, meta: dict, args) -> tuple[list[dict],
         steps.append(step)
         if step["ok"]:
             queries.extend(query_rows(kind, read_json(name)))
+        if progress:
+            progress(steps, queries)
     return steps, queries
 
 
@@ -325,7 +328,13 @@ def render() -> str:
                 for q in run["queries"]
             ],  # fmt: skip
         )
-        lines += ["", f"Load average after the run: {run['load_after']}.", ""]
+        done = (
+            ""
+            if run.get("complete", True)
+            else " The run was stopped before its last steps: they are missing."
+        )
+        load = ", ".join(f"{x:.1f}" for x in run["load_after"])
+        lines += ["", f"Load average (1, 5, 15 min) after the run: {load}.{done}", ""]
     if growth:
         sizes = growth["sizes"]
         counts = ", ".join(f"{s['events']:,}" for s in sizes)
@@ -411,6 +420,9 @@ def main() -> None:
         "--keep", action="store_true", help="keep generated directories (default: --growth deletes)"
     )
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/performance.md")
+    parser.add_argument(
+        "--render", action="store_true", help="only render docs/performance.md from the results"
+    )
     parser.add_argument("--generate-into", help=argparse.SUPPRESS)
     parser.add_argument("--end", help=argparse.SUPPRESS)
     parser.add_argument("--warm", help=argparse.SUPPRESS)
@@ -427,6 +439,9 @@ def main() -> None:
         ch.command("SELECT count() FROM events WHERE NOT ignore(*) FORMAT Null", global_=True)
         return
 
+    if args.render:
+        DOC.write_text(render() + "\n")
+        return
     # The window ends at today's UTC midnight: recent enough for the explorer's relative range.
     end = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     if args.growth:
@@ -448,11 +463,15 @@ def main() -> None:
         var, meta, gen = data_dir(args, events, persons, end)
         steps = [gen] if gen else []
         steps.append(warm(var))
-        kind_steps, queries = run_kinds(args.kinds, var, meta, args)
         data = {**meta, "dir": var, "generate_step": gen}
-        common.write_results("run", {"machine": machine(), "args": vars(args), "data": data,
-                                     "steps": steps + kind_steps, "queries": queries,
-                                     "load_after": os.getloadavg()})  # fmt: skip
+
+        def save(kind_steps, queries, complete=False):
+            common.write_results("run", {"machine": machine(), "args": vars(args), "data": data,
+                                         "steps": steps + kind_steps, "queries": queries,
+                                         "load_after": os.getloadavg(), "complete": complete})  # fmt: skip
+
+        kind_steps, queries = run_kinds(args.kinds, var, meta, args, save)
+        save(kind_steps, queries, complete=True)
         print(f"(data dir {var}: pass it to --reuse, delete it when done)")
     if not args.no_doc:
         DOC.write_text(render() + "\n")
