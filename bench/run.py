@@ -451,10 +451,10 @@ def main() -> None:
             var, meta, gen = data_dir(
                 argparse.Namespace(**{**vars(args), "reuse": None}), events, persons, end
             )
-            warm(var)
+            warmed = warm(var)
             steps, queries = run_kinds([k for k in args.kinds if k in QUERY_KINDS], var, meta, args)
             sizes.append({"events": meta["stored_events"], "persons": persons, "dir": var,
-                          "steps": [gen, *steps], "queries": queries})  # fmt: skip
+                          "steps": [gen, warmed, *steps], "queries": queries})  # fmt: skip
             if not args.keep:
                 subprocess.run(["rm", "-rf", var], check=False)  # noqa: S603, S607
         common.write_results("growth", {"machine": machine(), "args": vars(args), "sizes": sizes})
