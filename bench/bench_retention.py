@@ -4,8 +4,9 @@
 
 Generates events with bench/common.py's generator (every person has a first-seen day
 and sessions decaying from it, exponential with a mean of 14 days; a persons row with a
-`plan` property per person) in a throwaway chdb directory, ending 2026-06-01 (a Monday,
-so 12 weekly periods end exactly on the data's last day). Times (median of --repeat,
+`plan` property per person) in a throwaway chdb directory, ending 2026-06-01 (a Monday).
+Any directory can be reused: the weekly range is widened to whole Monday weeks on both
+ends, in Sextant and in the DuckDB reference alike. Times (median of --repeat,
 after one warm-up) the 30-day daily matrix and the 12-week weekly matrix, first_time and
 recurring, and one weekly matrix broken down by the person property `plan`, through
 RetentionQueryRunner. The same rows are exported to Parquet (person resolved, person plan
@@ -25,13 +26,23 @@ END = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 def duck_sql(
     parquet: str, period: str, start: dt.date, end: dt.date, total: int, first_time: bool, breakdown: bool
 ) -> str:
-    """The same matrix in DuckDB: cohort index, offset, (person plan), persons."""
+    """The same matrix in DuckDB: cohort index, offset, (person plan), persons.
+
+    `start` / `end` (exclusive) are widened to whole periods first, as Sextant does
+    (docs/retention.md: a weekly range from a Wednesday starts with that week's Monday and
+    runs to the end of the week holding its last day), so any data window works, not only
+    one ending on a Monday."""
     unit = {"day": "day", "week": "week"}[period]
+    if period == "week":
+        start = start - dt.timedelta(days=start.weekday())
+        last = end - dt.timedelta(days=1)
+        end = last - dt.timedelta(days=last.weekday()) + dt.timedelta(weeks=1)
     bv = "person_plan" if breakdown else "''"
     start_ts = f"TIMESTAMPTZ '{start.isoformat()} 00:00:00+00'"
     end_ts = f"TIMESTAMPTZ '{end.isoformat()} 00:00:00+00'"
-    idx = f"date_diff('{unit}', DATE '{start.isoformat()}', CAST(date_trunc('{unit}', ts) AS DATE))"
-    n = (end - start).days // (1 if period == "day" else 7)
+    step = 1 if period == "day" else 7
+    idx = f"date_diff('day', DATE '{start.isoformat()}', CAST(date_trunc('{unit}', ts) AS DATE)) // {step}"
+    n = (end - start).days // step
     if first_time:
         cohorts = f"""SELECT person_id, any_value(bv) AS bv, {idx.replace("ts", "min(ts)")} AS c
                       FROM (SELECT person_id, ts, {bv} AS bv FROM read_parquet('{parquet}') WHERE event = '$pageview' AND ts < {end_ts})

@@ -7,8 +7,10 @@ throwaway chdb directory, then times (median of --repeat, after one warm-up) thr
 daily trends over --days through TrendsQueryRunner: $pageview count broken down by
 $browser (top 10 + Other), unique persons (DAU), total count. The same rows are
 exported to Parquet (properties flattened, person already resolved) and the same
-aggregations run in DuckDB in this process; totals are compared. Prints a table,
-writes bench/results/trends.json.
+aggregations run in DuckDB in this process; totals are compared. Each query also runs
+on the raw events path (SEXTANT_TRENDS_ROLLUPS off: no trends_rollup), timed the same
+way, and its answer must be identical to the rollup's. Prints a table, writes
+bench/results/trends.json.
 """
 
 from __future__ import annotations
@@ -38,14 +40,26 @@ def main() -> None:
         "DAU (unique persons)": {**base, "series": [{"event": "$pageview", "math": "dau"}]},
         "total count": {**base, "series": [{"event": "$pageview"}]},
     }
+    from django.test import override_settings
+
     project = common.BenchProject()
     sextant = {}
+
+    def answer(result):
+        return [(s.breakdown_value, s.data, s.total) for s in result.series]
+
     for name, body in cases.items():
         spec = TrendsSpec.from_json(body)
         t = common.timed(lambda spec=spec: TrendsQueryRunner(project, spec).run(), args.repeat)
+        with override_settings(SEXTANT_TRENDS_ROLLUPS=False):
+            raw = common.timed(lambda spec=spec: TrendsQueryRunner(project, spec).run(), args.repeat)
         result = t.value
         total = sum(s.total for s in result.series if s.breakdown_value is not None) or result.series[0].total
-        sextant[name] = {"seconds": t.median, "series": len(result.series), "total": total}
+        sextant[name] = {"seconds": t.median, "series": len(result.series), "total": total,
+                         "raw_seconds": raw.median, "identical": answer(result) == answer(raw.value)}  # fmt: skip
+        print(
+            f"  {name}: rollup {common.ms(t.median)}, raw {common.ms(raw.median)}, identical {sextant[name]['identical']}"
+        )
 
     parquet = f"{data.dir}/events.parquet"
     export_s = common.export_parquet(parquet)
@@ -80,6 +94,7 @@ def main() -> None:
                 d["seconds"],
                 ("totals match", f"{match} ({s['total']:,})"),
             )
+            | {"raw events path": common.ms(s["raw_seconds"]), "rollup = raw": str(s["identical"])}
         )
         rows.append(
             {
@@ -87,6 +102,8 @@ def main() -> None:
                 "sextant_s": round(s["seconds"], 4),
                 "duckdb_s": round(d["seconds"], 4),
                 "ratio": round(ratio, 3),
+                "raw_s": round(s["raw_seconds"], 4),
+                "rollup_identical": s["identical"],
                 "sextant_total": s["total"],
                 "duckdb_total": d["total"],
                 "under_500ms": s["seconds"] < 0.5,

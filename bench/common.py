@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
+RESULTS = Path(os.environ.get("BENCH_RESULTS") or ROOT / "bench" / "results")  # BENCH_RESULTS: tests
 PROJECT_ID = 1
 META_FILE = "bench.json"  # parameters of the generated data, read back by --reuse
-GENERATOR = 1  # bump when generate_events() writes different data: older --reuse dirs are refused
+GENERATOR = 2  # bump when generate_events() writes different data: older --reuse dirs are refused
 
 # Generator vocabulary. Event mix after each session's landing $pageview, per 1000 events:
 EVENT_MIX = [
@@ -55,6 +55,7 @@ PAGES = ["/", "/pricing", "/docs", "/docs/install", "/blog/", "/product/", "/pro
 HOST = "https://shop.example.com"
 AVG_EVENTS_PER_SESSION = 6.5  # 1 + uniform 0..11
 CHUNK_SESSIONS = 150_000  # ~1M events per INSERT
+MERGED_PERCENT = 10  # persons with an anonymous device whose distinct_id a merge re-pointed to them
 # Path cleaning rules matching the generated URLs (/product/<id>, /blog/<slug>).
 PATH_RULES = [
     {"regex": r"/product/\d+", "alias": "/product/:id"},
@@ -173,6 +174,20 @@ def load_or_generate(args: argparse.Namespace, name: str, end: dt.datetime) -> D
     return Data(var, end, gen_s, count)
 
 
+def generate_into(
+    var: str, events: int, persons: int, days: int, seed: int, end: dt.datetime
+) -> dict[str, Any]:
+    """Generate a reusable data directory at `var` (as load_or_generate does) and return its
+    bench.json parameters. bench/run.py calls it in a child process: one process per chdb
+    directory."""
+    setup_django(var)
+    seconds = generate_events(PROJECT_ID, events, persons, days, seed, end=end)
+    meta = {"generator": GENERATOR, "events": events, "persons": persons, "days": days, "seed": seed,
+            "end": end.isoformat(), "generate_s": round(seconds, 1), "stored_events": event_count()}  # fmt: skip
+    Path(var, META_FILE).write_text(json.dumps(meta) + "\n")
+    return meta
+
+
 def data_payload(args: argparse.Namespace, data: Data, export_s: float) -> dict[str, Any]:
     """The fields every query benchmark's JSON starts with."""
     return {"when": dt.datetime.now(dt.UTC).isoformat(), "events": data.events, "persons": args.persons, "days": args.days,
@@ -204,6 +219,16 @@ def person_uuid_sql(p: str, seed: int) -> str:
     return f"reinterpretAsUUID(toFixedString(MD5(concat('p', toString({p}), '-{seed}')), 16))"
 
 
+def anon_uuid_sql(p: str, seed: int) -> str:
+    """The person an anonymous distinct_id (`a<p>`) had before the merge re-pointed it."""
+    return f"reinterpretAsUUID(toFixedString(MD5(concat('a', toString({p}), '-{seed}')), 16))"
+
+
+def merged_sql(p: str, seed: int) -> str:
+    """True for the MERGED_PERCENT of persons that also browsed anonymously before identifying."""
+    return f"(cityHash64({p}, {seed}, 15) % 100 < {MERGED_PERCENT})"
+
+
 def generate_events(
     project_id: int, events: int, persons: int, days: int, seed: int = 1, *, end: dt.datetime
 ) -> float:
@@ -218,7 +243,13 @@ def generate_events(
     $current_url (query string on a quarter of them; /product/<id>, /blog/post-<n>[/]) and
     $pathname on $pageview / $autocapture; revenue on purchase; utm_source on some landings;
     $session_id (also the session_id column) on 90% of sessions, the rest rely on the
-    30-minute split. Persons carry plan and email."""
+    30-minute split. Persons carry plan and email.
+
+    Merged identities (MERGED_PERCENT of persons): half of such a person's sessions come
+    from an anonymous device, distinct_id `a<n>`, whose events carry the anonymous person
+    they had at ingestion; person_distinct_ids holds both rows of that distinct_id (the
+    anonymous person at version 1, the identified one at version 2), as an $identify merge
+    leaves them, so queries resolve those events through the person overrides."""
     from analytics_app import clickhouse as ch  # noqa: PLC0415
 
     start = end - dt.timedelta(days=days)
@@ -238,7 +269,8 @@ def generate_events(
         ch.command(
             f"""
             INSERT INTO events (uuid, project_id, event, distinct_id, person_id, timestamp, properties, session_id)
-            SELECT generateUUIDv4(s * 16 + i), {project_id}, ev, concat('u', toString(p)), {person},
+            SELECT generateUUIDv4(s * 16 + i), {project_id}, ev, if(anon, concat('a', toString(p)), concat('u', toString(p))),
+                if(anon, {anon_uuid_sql("p", seed)}, {person}),
                 fromUnixTimestamp64Micro(toInt64(t0_us + (i * 40 + cityHash64(s, i, {seed}, 3) % 40) * 1000000
                                                  + cityHash64(s, i, {seed}, 4) % 1000000), 'UTC'),
                 concat('{{"$browser":"', browser, '","$os":"', os, '","$device_type":"', device, '","plan":"', plan, '"',
@@ -251,13 +283,14 @@ def generate_events(
                     '}}')::JSON,
                 sid
             FROM (
-                SELECT s, p, n, t0_us, sid, utm, browser, os, device, plan, i, cityHash64(s, i, {seed}, 2) % 1000 AS r, {ev_expr} AS ev,
+                SELECT s, p, anon, n, t0_us, sid, utm, browser, os, device, plan, i, cityHash64(s, i, {seed}, 2) % 1000 AS r, {ev_expr} AS ev,
                     if(i = 0, {_pick(LANDINGS, f"s, {seed}, 7")}, {_pick(PAGES, f"s, i, {seed}, 7")}) AS base,
                     multiIf(base = '/product/', concat(base, toString(cityHash64(s, i, {seed}, 9) % 5000)),
                             base = '/blog/', concat(base, 'post-', toString(cityHash64(s, i, {seed}, 9) % 300), if(i % 2 = 0, '/', '')),
                             base) AS page
                 FROM (
-                    SELECT s, p, 1 + cityHash64(s, {seed}, 2) % 12 AS n,
+                    SELECT s, p, {merged_sql("p", seed)} AND cityHash64(s, {seed}, 16) % 2 = 0 AS anon,
+                        1 + cityHash64(s, {seed}, 2) % 12 AS n,
                         {start_us} + ((cityHash64(p, {seed}, 7) % {days}
                                        + toUInt32(-log((cityHash64(s, {seed}, 6) % 1000000 + 1) / 1000001.0) * 14)) % {days}) * 86400000000
                             + (cityHash64(s, {seed}, 5) % {86_400 - 3_600}) * 1000000 AS t0_us,
@@ -279,6 +312,12 @@ def generate_events(
         f"""
         INSERT INTO person_distinct_ids (project_id, distinct_id, person_id, version)
         SELECT {project_id}, concat('u', toString(number)), {person_uuid_sql("number", seed)}, 1 FROM numbers({persons})
+        UNION ALL
+        SELECT {project_id}, concat('a', toString(number)), {anon_uuid_sql("number", seed)}, 1
+        FROM numbers({persons}) WHERE {merged_sql("number", seed)}
+        UNION ALL
+        SELECT {project_id}, concat('a', toString(number)), {person_uuid_sql("number", seed)}, 2
+        FROM numbers({persons}) WHERE {merged_sql("number", seed)}
         """,
         global_=True,
     )
@@ -372,8 +411,9 @@ class Timing(NamedTuple):
 
 
 def timed(fn: Callable[[], Any], runs: int = 3, *, warmup: bool = True) -> Timing:
-    """Run `fn` once untimed (with `warmup`), then `runs` times: median and every run, in seconds."""
-    if warmup:
+    """Run `fn` once untimed (with `warmup`, or always when BENCH_WARMUP=1, which bench/run.py
+    sets), then `runs` times: median and every run, in seconds."""
+    if warmup or os.environ.get("BENCH_WARMUP") == "1":
         fn()
     times, value = [], None
     for _ in range(max(1, runs)):
@@ -452,5 +492,5 @@ def write_results(name: str, payload: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    print(f"\nwrote {path.relative_to(ROOT)}")
+    print(f"\nwrote {os.path.relpath(path, ROOT)}")
     return path

@@ -188,9 +188,14 @@ def _paths_module():
     return importlib.import_module("analytics_app.clickhouse.migrations.0005_session_paths")
 
 
+def _rollup_module():
+    return importlib.import_module("analytics_app.clickhouse.migrations.0009_trends_rollups")
+
+
 def _delete_events(project, target: Target, scope: dict) -> None:
     params = _params(project.id, dids=list(target.distinct_ids), person_ids=list(target.person_ids))
     _delete(q.DELETE_EVENTS_SQL, params)
+    _delete(q.DELETE_ROLLUP_SQL, params)
 
 
 def _rebuild_paths(project, target: Target, scope: dict) -> None:
@@ -291,6 +296,9 @@ def purge_expired_events(project, now: dt.datetime | None = None) -> int:
     expired = ch.query(q.EXPIRED_EVENTS_SQL, params).scalar() or 0
     if expired:
         _delete(q.DELETE_EXPIRED_EVENTS_SQL, params)
+        _delete(q.DELETE_EXPIRED_ROLLUP_SQL, params)
+        refill = _rollup_module().select_sql(f"({q.ROLLUP_REFILL_SOURCE})")
+        ch.command(f"INSERT INTO trends_rollup {refill}", params)
         _delete(q.DELETE_EXPIRED_SESSION_PATHS_SQL, params)
         _delete(q.DELETE_EXPIRED_PATH_KEYS_SQL, params)
     return expired

@@ -83,6 +83,9 @@ _SYNC = "SETTINGS lightweight_deletes_sync = 2, mutations_sync = 2"
 
 DELETE_EVENTS_SQL = f"DELETE FROM events WHERE {_EVENTS_OF_PERSON} {_SYNC}"
 
+# trends_rollup rows carry the distinct_id and person_id of their events: the same condition.
+DELETE_ROLLUP_SQL = f"DELETE FROM trends_rollup WHERE {_EVENTS_OF_PERSON} {_SYNC}"
+
 DELETE_PERSONS_SQL = f"""
     DELETE FROM persons WHERE project_id = {{project_id:UInt32}} AND id IN {{person_ids:Array(UUID)}} {_SYNC}
 """
@@ -168,6 +171,20 @@ EXPIRED_EVENTS_SQL = """
 DELETE_EXPIRED_EVENTS_SQL = f"""
     DELETE FROM events
     WHERE project_id = {{project_id:UInt32}} AND timestamp < {{cutoff:DateTime64(6, 'UTC')}} {_SYNC}
+"""
+
+# trends_rollup (15-minute buckets): every bucket up to the one holding the cutoff goes, then
+# that bucket is refilled from the events that remain (ROLLUP_REFILL_SOURCE through the
+# migration's select), so the rollup keeps exactly the remaining events.
+DELETE_EXPIRED_ROLLUP_SQL = f"""
+    DELETE FROM trends_rollup
+    WHERE project_id = {{project_id:UInt32}} AND bucket <= toStartOfFifteenMinutes({{cutoff:DateTime64(6, 'UTC')}}) {_SYNC}
+"""
+ROLLUP_REFILL_SOURCE = """
+    SELECT project_id, event, timestamp, mat_browser, distinct_id, person_id FROM events
+    WHERE project_id = {project_id:UInt32}
+      AND timestamp >= toStartOfFifteenMinutes({cutoff:DateTime64(6, 'UTC')})
+      AND timestamp < toStartOfFifteenMinutes({cutoff:DateTime64(6, 'UTC')}) + INTERVAL 15 MINUTE
 """
 
 DELETE_EXPIRED_SESSION_PATHS_SQL = f"""

@@ -15,6 +15,10 @@ SQL per series and period (all values bound, identifiers from allow-lists):
 
 Zero-filling, labels and the previous period's dates happen in Python from
 `interval_starts`, so every series has one value per interval start.
+
+A series reads the pre-aggregated `trends_rollup` instead of `events` when its answer is
+the same (trends/rollups.py: total and unique-person maths, no filters, no breakdown or
+$browser, 15-minute-aligned boundaries); `read_from` picks the source.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from insights.blocks.breakdown import label as breakdown_label
 from insights.blocks.dates import bucket_sql, floor_to_interval, interval_starts, local_midnight
 from insights.blocks.filters import event_text_sql
 
+from . import rollups
 from .formula import evaluate, letter
 from .spec import ACTIVE_MATHS, MATHS, PERSON_MATHS, PROPERTY_MATHS, Series, TrendsSpec
 
@@ -291,6 +296,16 @@ class TrendsQueryRunner:
             where=conditions,
         )
 
+    def read_from(self, b: SQLBuilder, series: Series, start, end, boundaries) -> tuple[str, str]:
+        """(FROM subquery, aggregate) of a series: trends_rollup when the query allows it
+        (trends/rollups.py; `boundaries` are the instants the query cuts time at), else the events."""
+        if rollups.usable(self.spec, series, [start, end, *boundaries]):
+            person = series.math != "total"
+            return rollups.source_sql(b, self.spec, series, start, end, person=person), rollups.aggregate(
+                series.math
+            )
+        return self.source(b, series, start, end).sql(), AGGREGATES[series.math]
+
     def breakdown_expr(self, b: SQLBuilder, top: list[str] | None) -> str:
         if top is None:
             return "''"
@@ -303,10 +318,10 @@ class TrendsQueryRunner:
         if self.cohort_breakdown:  # every listed cohort is a group, in the order given
             return [str(c) for c in breakdown.cohorts]
         b = SQLBuilder(self.project.id)
-        src = self.source(b, series, period.start, period.end)
+        src, agg = self.read_from(b, series, period.start, period.end, period.starts)
         sql = f"""
-            SELECT breakdown_value AS bv, {AGGREGATES[series.math]} AS value
-            FROM ({src.sql()})
+            SELECT breakdown_value AS bv, {agg} AS value
+            FROM ({src})
             GROUP BY bv
             ORDER BY value DESC, bv
             LIMIT {b.bind(breakdown.limit, "UInt32")}
@@ -356,11 +371,11 @@ class TrendsQueryRunner:
         b = SQLBuilder(self.project.id)
         tz = b.bind(self.project.time_zone, "String")
         bv = self.breakdown_expr(b, top)
-        src = self.source(b, series, period.start, period.end)
+        src, agg = self.read_from(b, series, period.start, period.end, period.starts)
         sql = f"""
             SELECT toUnixTimestamp({bucket_sql(self.spec.interval, "timestamp", tz)}) AS bucket,
-                {bv} AS bv, {AGGREGATES[series.math]} AS value
-            FROM ({src.sql()})
+                {bv} AS bv, {agg} AS value
+            FROM ({src})
             GROUP BY GROUPING SETS ((bucket, bv), (bv))
         """
         per_bucket: dict[str, dict[int, object]] = {}
@@ -398,12 +413,12 @@ class TrendsQueryRunner:
         read_from = (
             local_midnight(points[0] - dt.timedelta(days=days - 1), self.tz) if points else period.start
         )
-        src = self.source(b, series, read_from, period.end)
+        src, _ = self.read_from(b, series, read_from, period.end, period.starts)
         sql = f"""
             SELECT idx, bv, uniqExact(person_id) AS value
             FROM (
                 SELECT person_id, bv, indexOf({b.bind(points, "Array(Date)")}, addDays(day, k)) AS idx
-                FROM (SELECT DISTINCT person_id, {bv} AS bv, toDate(timestamp, {tz}) AS day FROM ({src.sql()}))
+                FROM (SELECT DISTINCT person_id, {bv} AS bv, toDate(timestamp, {tz}) AS day FROM ({src}))
                 ARRAY JOIN range({b.bind(days, "UInt8")}) AS k
             )
             WHERE idx > 0
@@ -414,8 +429,8 @@ class TrendsQueryRunner:
             per_bucket.setdefault(value_bv, {})[keys[idx - 1]] = value
         tb = SQLBuilder(self.project.id)
         tbv = self.breakdown_expr(tb, top)
-        tsrc = self.source(tb, series, period.start, period.end)
-        totals_sql = f"SELECT {tbv} AS bv, uniqExact(person_id) FROM ({tsrc.sql()}) GROUP BY bv"
+        tsrc, _ = self.read_from(tb, series, period.start, period.end, period.starts)
+        totals_sql = f"SELECT {tbv} AS bv, uniqExact(person_id) FROM ({tsrc}) GROUP BY bv"
         totals = dict(ch.query(totals_sql, tb.params).rows)
         for value_bv in per_bucket:
             totals.setdefault(value_bv, 0)
