@@ -117,6 +117,7 @@ def trends_figure(points: list[dict]) -> go.Figure:
             x=[p["day"] for p in points],
             y=[p["rate"] * 100 for p in points],
             mode="lines+markers",
+            name="Conversion rate",
             line={"color": PALETTE[2], "width": 2},
             customdata=[[p["entered"], p["converted"]] for p in points],
             hovertemplate="%{x|%a %Y-%m-%d}<br><b>%{y:.1f}%</b> (%{customdata[1]:,} of %{customdata[0]:,})<extra></extra>",
@@ -125,6 +126,7 @@ def trends_figure(points: list[dict]) -> go.Figure:
     return _layout(
         fig,
         260,
+        showlegend=False,  # one series (the annotations' markers explain themselves on hover)
         xaxis={"showgrid": False, "tickformat": "%b %d"},
         yaxis={"gridcolor": "#eef0f3", "rangemode": "tozero", "ticksuffix": "%"},
     )
