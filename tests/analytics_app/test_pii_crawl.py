@@ -6,8 +6,12 @@ objects and arrays, in free text, in URL query strings of `$current_url` / `$ref
 and in a recording's URL), classifies a custom event property and a person property as pii /
 sensitive in the tracking plan with distinctive values, saves an insight of every kind on a dashboard, then crawls
 every page, htmx partial, drill-down and API reachable to each role, following the links
-the pages offer, plus the pickers' suggestion endpoints and the search boxes, and scans every response body for the seeded values: zero hits for pm,
+the pages offer, plus the pickers' suggestion endpoints, the search boxes and the funnel's
+correlation analysis (events, and the values of PII-bearing properties, with the persons
+behind each count), and scans every response body for the seeded values: zero hits for pm,
 exec and support; the same crawl as admin finds every seed (so the scan can find them).
+Share links of the dashboard and of each insight, opened without a session (page and
+embed), show no seed either.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from analytics_app.models import Membership
 from cohorts.definitions import clean_definition, parse_csv
 from cohorts.models import Cohort
 from cohorts.queries import compute_cohort
-from dashboards.models import Dashboard, DashboardTile, Insight
+from dashboards.models import Dashboard, DashboardTile, Insight, ShareLink
 from governance.models import EventDefinition, PropertyDefinition
 from governance.roles import Role
 from tests.ingestion.conftest import fresh_ingestion_state, person_of, send  # noqa: F401 - autouse fixture
@@ -290,6 +294,21 @@ def start_urls(project, specs, pages) -> list[str]:
     for spec in specs.values():
         base = builders.get(spec["kind"])
         urls.append(f"{base}?{urlencode({'q': q(spec)})}")
+    # The funnel's correlation analysis: events, and the values of PII-bearing properties
+    # (its rows link to the persons behind each count, which the crawl follows).
+    correlation = reverse("funnels:correlation", kwargs={"project_id": p})
+    funnel = q(specs["FunnelsQuery"])
+    urls.append(f"{correlation}?{urlencode({'q': funnel, 'correlation_type': 'events'})}")
+    for key, kind in (
+        ("email", "person"),
+        ("nickname", "person"),
+        ("$initial_current_url", "person"),
+        ("$current_url", "event"),
+        ("loyalty_code", "event"),
+        ("name", "event"),
+    ):
+        params = {"q": funnel, "correlation_type": "properties", "property": key, "property_type": kind}
+        urls.append(f"{correlation}?{urlencode(params)}")
     return urls
 
 
@@ -394,6 +413,8 @@ def test_admin_crawl_finds_every_seed(client, project, seeded):
     assert any("/ingestion/warnings/" in u for u in found)
     assert any("/insights/trends/persons/" in u for u in crawled)
     assert any("/funnels/actors/" in u for u in crawled)
+    assert any("/funnels/correlation/" in u and "property=email" in u for u in crawled)
+    assert any("/funnels/correlation/actors/" in u for u in crawled)  # a count's persons
     assert any("/retention/persons/" in u for u in crawled)
     assert any("/dashboards/" in u for u in crawled)
     assert any(re.search(r"/cohorts/\d+/", u) for u in crawled)
@@ -403,6 +424,30 @@ def test_admin_crawl_finds_every_seed(client, project, seeded):
     # the pickers' value suggestions show admins the classified values (so the scan can find them)
     suggested = set().union(*(hits for u, hits in found.items() if "/properties/values/" in u))
     assert {"plan-classified event property", "plan-classified person property"} <= suggested
+
+
+def test_share_links_never_show_a_seed(client, project, seeded):
+    """A share link (no session) of the PII dashboard and of each saved insight on it, as a
+    page and as an embed: masked as for a role without view-PII."""
+    from django.test import Client  # noqa: PLC0415
+
+    alice = seeded["users"]["admin"]
+    board = Dashboard.objects.get(project=project, name="PII board")
+    targets = [board, *Insight.objects.filter(project=project)]
+    anonymous = Client()
+    leaks, shown = {}, 0
+    for target in targets:
+        link = ShareLink.issue(target, alice)
+        for name in ("dashboards:shared", "dashboards:embed"):
+            response = anonymous.get(reverse(name, args=[link.token]))
+            assert response.status_code == 200, (target, name)
+            body = response.content.decode()
+            shown += body.count("plotly") > 0
+            hits = scan(body)
+            if hits:
+                leaks[f"{name} {target}"] = sorted(hits)
+    assert shown, "the shared pages drew no chart"
+    assert leaks == {}, leaks
 
 
 @pytest.mark.parametrize("role", ["pm", "exec", "support"])
