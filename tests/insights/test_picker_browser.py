@@ -1,4 +1,4 @@
-"""The property picker (static/js/picker.js) in headless Chromium: in the trends and funnels
+"""The property picker (static/js/picker.js) in headless Chromium: in the trends, funnels and retention
 builders, type part of a property's name, see it with its type and the tracking plan's
 description, pick it, pick one of its top values, and see the result change. The operators
 narrow to the picked property's type. ``SEXTANT_SCREENSHOT_DIR=/tmp/shots`` keeps
@@ -214,4 +214,49 @@ def test_explorer_and_cohorts_offer_only_the_properties_their_filters_take(
     page.locator("input[name=g0_c0_key]").click()
     page.locator(".picker-menu .picker-item", has_text="company_size").wait_for()
     assert page.locator(".picker-menu .picker-group").all_inner_texts() == ["PERSON PROPERTIES"]
+    assert not page.page_errors
+
+
+def test_retention_filter_and_breakdown_picked_from_the_lists(app_live_server, page, client, alice, signups):
+    """Retention: a filter on both events picked by name and value, then a person-property
+    breakdown picked by name; the matrix follows each."""
+    login(page, client, alice, app_live_server.url)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(
+        f"{app_live_server.url}/project/{signups.pk}/retention/?target_event=signup&period=day&date_from=-7d"
+    )
+
+    def cohort_sizes() -> list[str]:
+        return page.locator("table.retention-matrix tbody tr:not(.mean) td:nth-child(2)").all_inner_texts()
+
+    page.wait_for_selector("table.retention-matrix")
+    assert sum(int(t) for t in cohort_sizes() if t.strip()) == 4
+    key = page.locator("input[name=filter_key]").last
+    key.fill("pla")
+    item = page.locator(".picker-menu .picker-item", has_text="plan")
+    item.wait_for()
+    assert "Billing plan chosen at signup" in item.inner_text()
+    item.click()
+    value = page.locator(".picker-menu .picker-value", has_text="pro")
+    value.wait_for()
+    value.click()
+    page.get_by_role("button", name="Update").click()
+    page.wait_for_function("() => location.search.includes('filter_value=pro')")
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('table.retention-matrix tbody tr:not(.mean) td:nth-child(2)'))"
+        ".reduce((n, td) => n + (parseInt(td.textContent) || 0), 0) === 3"
+    )
+    # breakdown by a person property, found by typing part of its name
+    page.locator("select[name=breakdown_type]").select_option("person")
+    page.locator("input[name=breakdown]").fill("tie")
+    page.locator(".picker-menu .picker-item", has_text="tier").click()
+    page.get_by_role("button", name="Update").click()
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('#result h3')).map(h => h.textContent.trim())"
+        ".filter(t => t === 'gold' || t === 'silver').length === 2"
+    )
+    shoot(page, "picker-retention-1280")
+    page.set_viewport_size({"width": 390, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 391
+    shoot(page, "picker-retention-390")
     assert not page.page_errors
