@@ -59,6 +59,7 @@ def test_query_api_kinds_derive_from_the_declarations():
         "TrendsQuery": "TrendsQuery",
         "FunnelsQuery": "FunnelsQuery",
         "FunnelsActorsQuery": "FunnelsQuery",
+        "FunnelCorrelationQuery": "FunnelsQuery",
         "RetentionQuery": "RetentionQuery",
         "PathsQuery": "PathsQuery",
     }
@@ -130,7 +131,7 @@ def _filter_objects(node, found):
 
 def test_every_query_kind_uses_the_one_property_filter_schema():
     sites = {name: _filter_objects(q.schema, []) for name, q in REGISTRY.items()}
-    for name in set(DECLARED) | {"FunnelsActorsQuery", "EventsQuery"}:
+    for name in set(DECLARED) | {"FunnelsActorsQuery", "FunnelCorrelationQuery", "EventsQuery"}:
         assert sites[name], f"{name} has no property filters in its schema"
     assert all(obj is PROPERTY_FILTER_SCHEMA for objs in sites.values() for obj in objs)
     # trends: the body and each series; funnels: the body, each step and each exclusion
@@ -138,6 +139,7 @@ def test_every_query_kind_uses_the_one_property_filter_schema():
         "TrendsQuery": 2,
         "FunnelsQuery": 3,
         "FunnelsActorsQuery": 3,
+        "FunnelCorrelationQuery": 3,
         "RetentionQuery": 3,
         "PathsQuery": 1,
         "EventsQuery": 1,
@@ -150,8 +152,8 @@ def test_openapi_lists_the_property_filter_once(client):
     assert components["PropertyFilter"] == json.loads(json.dumps(PROPERTY_FILTER_SCHEMA))
     assert _filter_objects(schema, []) == [components["PropertyFilter"]]
     text = json.dumps(schema)
-    assert text.count('{"$ref": "#/components/schemas/PropertyFilter"}') == 13
-    for name in set(DECLARED) | {"FunnelsActorsQuery"}:
+    assert text.count('{"$ref": "#/components/schemas/PropertyFilter"}') == 16
+    for name in set(DECLARED) | {"FunnelsActorsQuery", "FunnelCorrelationQuery"}:
         listed = dict(components[name]["properties"]["properties"])
         listed.pop("description", None)
         assert listed == {
