@@ -25,7 +25,7 @@ import datetime as dt
 from django.conf import settings
 
 from insights.blocks import SQLBuilder
-from insights.blocks.source import PERSON_OVERRIDES_SQL, ZERO_UUID, has_overrides
+from insights.blocks.source import DT64, current_person
 
 BUCKET_SECONDS = 900  # toStartOfFifteenMinutes in the migration
 MATHS = {"total": "sum(events)", "dau": "uniqExact(person_id)"}
@@ -65,16 +65,9 @@ def aggregate(math: str) -> str:
 def source_sql(b: SQLBuilder, spec, series, start: dt.datetime, end: dt.datetime, *, person: bool) -> str:
     """The rollup rows of `series` in [start, end) with the columns trends reads from
     EventSource: timestamp (the bucket), person_id (current person), breakdown_value, events."""
-    from insights.blocks.source import DT64  # noqa: PLC0415
-
     breakdown = spec.breakdown
     bv = f", r.{BREAKDOWN_COLUMNS[breakdown.property]} AS breakdown_value" if breakdown is not None else ""
-    person_id, join = "r.person_id", ""
-    if person and b.has_overrides is None:
-        b.has_overrides = has_overrides(b.params["project_id"])
-    if person and b.has_overrides:
-        person_id = f"if(pdi.person_id = {ZERO_UUID}, r.person_id, pdi.person_id)"
-        join = f"\n        LEFT JOIN ({PERSON_OVERRIDES_SQL}) AS pdi ON pdi.distinct_id = r.distinct_id"
+    person_id, join = current_person(b, "r", person)
     return f"""
         SELECT r.bucket AS timestamp, {person_id} AS person_id, r.events AS events{bv}
         FROM trends_rollup AS r{join}

@@ -99,12 +99,7 @@ class EventSource:
             conditions.append(filters_sql(b, event_filters))
         conditions.extend(self.where)
 
-        person_id, join = "e.person_id", ""
-        if need_person and b.has_overrides is None:
-            b.has_overrides = has_overrides(b.params["project_id"])  # once per builder (one run)
-        if need_person and b.has_overrides:
-            person_id = f"if(pdi.person_id = {ZERO_UUID}, e.person_id, pdi.person_id)"
-            join = f"\n        LEFT JOIN ({PERSON_OVERRIDES_SQL}) AS pdi ON pdi.distinct_id = e.distinct_id"
+        person_id, join = current_person(b, "e", need_person)
         extra = "".join(f",\n            {expr} AS {alias}" for alias, expr in self.event_columns.items())
         inner = f"""
         SELECT e.uuid AS uuid, e.event AS event, e.distinct_id AS distinct_id, e.timestamp AS timestamp,
@@ -127,6 +122,20 @@ class EventSource:
         FROM ({inner}) AS ev{person_join}
         WHERE {outer_where}
         """
+
+
+def current_person(b: SQLBuilder, alias: str, need_person: bool = True) -> tuple[str, str]:
+    """(person_id expression, JOIN) of the rows of `alias` (which has person_id and
+    distinct_id): the person each row's distinct_id points at now, joining the overrides
+    only when the project has any (checked once per builder, i.e. once per run)."""
+    if need_person and b.has_overrides is None:
+        b.has_overrides = has_overrides(b.params["project_id"])
+    if not (need_person and b.has_overrides):
+        return f"{alias}.person_id", ""
+    return (
+        f"if(pdi.person_id = {ZERO_UUID}, {alias}.person_id, pdi.person_id)",
+        f"\n        LEFT JOIN ({PERSON_OVERRIDES_SQL}) AS pdi ON pdi.distinct_id = {alias}.distinct_id",
+    )
 
 
 # Whether a project has overrides at all, cached per process and keyed by a fingerprint
