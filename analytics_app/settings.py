@@ -202,6 +202,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Alert rules: five minutes after every hour (hourly rules judge the hour just ended,
     # daily rules the day just ended in their project's zone; docs/alerts.md).
     "evaluate-alerts": {"task": "alerts.evaluate_due_rules", "schedule": crontab(minute=5)},
+    # Merged identities' stored events get their current person, so queries resolve only
+    # the merges of the last hour or so (ingestion/squash.py, docs/clickhouse.md).
+    "squash-person-overrides": {"task": "ingestion.squash_person_overrides", "schedule": crontab(minute=35)},
 }
 # Absolute links in alert notifications (e-mail, webhooks): https://sextant.example.com
 SEXTANT_BASE_URL = os.environ.get("SEXTANT_BASE_URL", "")

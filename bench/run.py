@@ -7,7 +7,9 @@ ingestion and replay loads, write docs/performance.md.
     .venv/bin/python bench/run.py --growth --sizes 3m 10m    # cost ratio per query between sizes
 
 Each step runs in its own child process (chdb opens a directory in one process only, and
-a child's resource usage is its own): data generation (bench/common.generate_into), one
+a child's resource usage is its own): data generation (bench/common.generate_into), the
+squash of the merged identities' person overrides (as the hourly job leaves a live server:
+the 10% merged persons stay merged, their old events carry the current person), one
 warm-up pass over the events (page cache), then each per-kind script of bench/ on the
 same directory with `--reuse` (their DuckDB comparisons included) and BENCH_WARMUP=1, so
 every timed query had one untimed run first. Per step: wall time, CPU time (user + system
@@ -100,6 +102,13 @@ def generate(var: str, events: int, persons: int, days: int, seed: int, end: dt.
 
 def warm(var: str) -> dict:
     return run_child("warm-up", [str(BENCH / "run.py"), "--warm", var])
+
+
+def squash(var: str) -> dict:
+    """Squash the merged identities' overrides of a new directory, as the hourly Celery job
+    (ingestion/squash.py) has done on a live server: the queries then resolve no override,
+    and the data still holds the merged persons."""
+    return run_child("squash merged identities", [str(BENCH / "run.py"), "--squash", var])
 
 
 def read_json(name: str) -> dict:
@@ -426,11 +435,18 @@ def main() -> None:
     parser.add_argument("--generate-into", help=argparse.SUPPRESS)
     parser.add_argument("--end", help=argparse.SUPPRESS)
     parser.add_argument("--warm", help=argparse.SUPPRESS)
+    parser.add_argument("--squash", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.generate_into:  # child: generate one directory
         common.generate_into(args.generate_into, args.events, args.persons, args.days, args.seed,
                              dt.datetime.fromisoformat(args.end))  # fmt: skip
+        return
+    if args.squash:  # child: the hourly squash of person overrides, with no minimum age
+        common.setup_django(args.squash)
+        from ingestion.squash import squash_project  # noqa: PLC0415
+
+        print(squash_project(common.PROJECT_ID, min_age=dt.timedelta(0)), flush=True)
         return
     if args.warm:  # child: read every column of the events once (page cache)
         common.setup_django(args.warm)
@@ -451,17 +467,18 @@ def main() -> None:
             var, meta, gen = data_dir(
                 argparse.Namespace(**{**vars(args), "reuse": None}), events, persons, end
             )
+            squashed = squash(var)
             warmed = warm(var)
             steps, queries = run_kinds([k for k in args.kinds if k in QUERY_KINDS], var, meta, args)
             sizes.append({"events": meta["stored_events"], "persons": persons, "dir": var,
-                          "steps": [gen, warmed, *steps], "queries": queries})  # fmt: skip
+                          "steps": [gen, squashed, warmed, *steps], "queries": queries})  # fmt: skip
             if not args.keep:
                 subprocess.run(["rm", "-rf", var], check=False)  # noqa: S603, S607
         common.write_results("growth", {"machine": machine(), "args": vars(args), "sizes": sizes})
     else:
         events, persons = sizes_of(args)
         var, meta, gen = data_dir(args, events, persons, end)
-        steps = [gen] if gen else []
+        steps = [gen, squash(var)] if gen else []
         steps.append(warm(var))
         data = {**meta, "dir": var, "generate_step": gen}
 

@@ -67,7 +67,7 @@ def source_sql(b: SQLBuilder, spec, series, start: dt.datetime, end: dt.datetime
     EventSource: timestamp (the bucket), person_id (current person), breakdown_value, events."""
     breakdown = spec.breakdown
     bv = f", r.{BREAKDOWN_COLUMNS[breakdown.property]} AS breakdown_value" if breakdown is not None else ""
-    person_id, join = current_person(b, "r", person)
+    person_id, join = current_person(b, "r", person, rewritten=False)  # rows never squashed
     return f"""
         SELECT r.bucket AS timestamp, {person_id} AS person_id, r.events AS events{bv}
         FROM trends_rollup AS r{join}

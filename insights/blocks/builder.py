@@ -12,9 +12,9 @@ class SQLBuilder:
     def __init__(self, project_id: int):
         self.params: dict = {"project_id": project_id}
         self._n = 0
-        # Whether the project has person overrides, decided by the first EventSource
-        # built with this builder (insights.blocks.source.has_overrides).
-        self.has_overrides: bool | None = None
+        # The project's person overrides, looked up by the first EventSource built with
+        # this builder (insights.blocks.source.current_person), by `rewritten`.
+        self.overrides: dict = {}
 
     def bind(self, value, ch_type: str) -> str:
         self._n += 1

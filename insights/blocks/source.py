@@ -32,7 +32,7 @@ DT64 = "DateTime64(6, 'UTC')"
 MAT_COLUMNS = "".join(f", e.{c} AS {c}" for c in MATERIALIZED_EVENT_COLUMNS.values())
 ZERO_UUID = "toUUID('00000000-0000-0000-0000-000000000000')"
 
-# Latest person for every distinct_id of the project (merges never rewrite events).
+# Latest person for every distinct_id of the project.
 PERSON_MAP_SQL = """
     SELECT distinct_id, argMax(person_id, version) AS person_id
     FROM person_distinct_ids
@@ -44,18 +44,61 @@ PERSON_MAP_SQL = """
 # Only distinct_ids whose mapping changed person (a merge re-pointed them): events
 # of every other distinct_id already carry their current person. Ingestion writes a
 # mapping row for each new distinct_id with the person its events get, so "more than
-# one person ever" is exactly "some events carry a stale person". This keeps the join
-# small (merged visitors, not every visitor) — see docs/clickhouse.md.
-PERSON_OVERRIDES_SQL = """
-    SELECT distinct_id, argMax(mapped_person_id, version) AS person_id
+# one person ever" is exactly "some events carry a stale person" -- until the squash
+# (ingestion/squash.py) rewrites those events' person and writes a `squashed` copy of
+# the latest row (same version, same person): a squashed distinct_id's events carry
+# its current person again and leave the overrides, until a later merge re-points it.
+# This keeps the overrides small (the merges since the last squash) -- see
+# docs/clickhouse.md, "Person overrides".
+_OVERRIDES_SQL = """
+    SELECT distinct_id, argMax(mapped_person_id, (version, squashed)) AS person_id
     FROM (
-        SELECT distinct_id, person_id AS mapped_person_id, version
+        SELECT distinct_id, person_id AS mapped_person_id, version, squashed
         FROM person_distinct_ids
-        WHERE project_id = {project_id:UInt32}
+        WHERE project_id = {{project_id:UInt32}}
     )
     GROUP BY distinct_id
-    HAVING uniqExact(mapped_person_id) > 1
+    HAVING uniqExact(mapped_person_id) > 1{unsquashed}
 """
+PERSON_OVERRIDES_SQL = _OVERRIDES_SQL.format(unsquashed=" AND argMax(squashed, (version, squashed)) = 0")
+# Every distinct_id ever re-pointed, squashed or not: for tables whose rows the squash
+# does not rewrite (trends_rollup keeps person_id in its sorting key).
+ALL_PERSON_OVERRIDES_SQL = _OVERRIDES_SQL.format(unsquashed="")
+
+# The same overrides as a map of persons: each person a stale row may carry (one the
+# distinct_id pointed at before) -> the distinct_id's current person. Used instead of
+# the distinct_id join when it is exact (Overrides below): it looks up the person_id
+# column every query reads anyway instead of reading and hashing every distinct_id.
+STALE_PERSONS_SQL = """
+    SELECT old_person, any(current) AS person_id, uniqExact(current) AS currents
+    FROM (
+        SELECT arrayJoin(arrayFilter(x -> x != current, groupUniqArray(person_id))) AS old_person,
+            argMax(person_id, (version, squashed)) AS current
+        FROM person_distinct_ids
+        WHERE project_id = {project_id:UInt32}
+        GROUP BY distinct_id
+        HAVING uniqExact(person_id) > 1 AND argMax(squashed, (version, squashed)) = 0
+    )
+    GROUP BY old_person
+    ORDER BY old_person
+    LIMIT {limit:UInt32}
+"""
+# How many of these persons are still some distinct_id's current person (then a row
+# carrying one may be current, and only the distinct_id join is exact).
+STILL_CURRENT_SQL = """
+    SELECT count() FROM (
+        SELECT argMax(person_id, version) AS current
+        FROM person_distinct_ids
+        WHERE project_id = {project_id:UInt32} AND distinct_id IN (
+            SELECT distinct_id FROM person_distinct_ids
+            WHERE project_id = {project_id:UInt32} AND person_id IN {persons:Array(UUID)})
+        GROUP BY distinct_id
+    )
+    WHERE current IN {persons:Array(UUID)}
+"""
+# Up to this many stale persons are looked up inline (bound arrays); more (a project
+# whose merges were never squashed) join the overrides by distinct_id.
+INLINE_PERSONS = 2000
 
 PERSON_PROPS_SQL = """
     SELECT id, argMax(properties, version) AS properties
@@ -124,47 +167,101 @@ class EventSource:
         """
 
 
-def current_person(b: SQLBuilder, alias: str, need_person: bool = True) -> tuple[str, str]:
+def current_person(
+    b: SQLBuilder, alias: str, need_person: bool = True, *, rewritten: bool = True
+) -> tuple[str, str]:
     """(person_id expression, JOIN) of the rows of `alias` (which has person_id and
-    distinct_id): the person each row's distinct_id points at now, joining the overrides
-    only when the project has any (checked once per builder, i.e. once per run)."""
-    if need_person and b.has_overrides is None:
-        b.has_overrides = has_overrides(b.params["project_id"])
-    if not (need_person and b.has_overrides):
+    distinct_id): the person each row's distinct_id points at now.
+
+    `rewritten`: the squash rewrites these rows' person_id (`events`), so only the
+    merges since the last squash need resolving; False for a table it does not rewrite
+    (every merge ever). Decided once per builder (once per run) from `overrides()`:
+    none -> the column as stored; a few stale persons, each now one person -> an inline
+    lookup of person_id; otherwise -> the overrides joined by distinct_id."""
+    if not need_person:
         return f"{alias}.person_id", ""
+    found = b.overrides.get(rewritten)
+    if found is None:
+        found = b.overrides[rewritten] = overrides(b.params["project_id"], rewritten=rewritten)
+    column = f"{alias}.person_id"
+    if found.kind == "none":
+        return column, ""
+    if found.kind == "persons":
+        olds = b.bind(list(found.old_persons), "Array(UUID)")
+        news = b.bind(list(found.new_persons), "Array(UUID)")
+        return f"if(has({olds}, {column}), {news}[indexOf({olds}, {column})], {column})", ""
+    sql = PERSON_OVERRIDES_SQL if rewritten else ALL_PERSON_OVERRIDES_SQL
     return (
-        f"if(pdi.person_id = {ZERO_UUID}, {alias}.person_id, pdi.person_id)",
-        f"\n        LEFT JOIN ({PERSON_OVERRIDES_SQL}) AS pdi ON pdi.distinct_id = {alias}.distinct_id",
+        f"if(pdi.person_id = {ZERO_UUID}, {column}, pdi.person_id)",
+        f"\n        LEFT JOIN ({sql}) AS pdi ON pdi.distinct_id = {alias}.distinct_id",
     )
 
 
-# Whether a project has overrides at all, cached per process and keyed by a fingerprint
-# of its mapping rows (count and sum of row hashes): any insert, delete or mutation of
-# the project's person_distinct_ids changes the fingerprint, so a cached answer is never
-# stale, and the fingerprint (a scan without GROUP BY) costs a fraction of computing the
-# overrides (12 vs 45 ms CPU at 200k distinct_ids).
+@dataclass(frozen=True)
+class Overrides:
+    """How a project's stale person_ids resolve: kind "none" (no stale rows), "persons"
+    (old_persons[i] -> new_persons[i], exact for every row) or "join" (by distinct_id)."""
+
+    kind: str
+    old_persons: tuple = ()
+    new_persons: tuple = ()
+
+
+NO_OVERRIDES = Overrides("none")
+JOIN_OVERRIDES = Overrides("join")
+
+# Cached per process and keyed by a fingerprint of the project's mapping rows (count and
+# sum of row hashes): any insert, delete or mutation of the project's person_distinct_ids
+# changes the fingerprint, so a cached answer is never stale, and the fingerprint (a
+# scan without GROUP BY) costs a fraction of computing the overrides (12 vs 45 ms CPU at
+# 200k distinct_ids).
 PDI_FINGERPRINT_SQL = """
-    SELECT count(), sum(cityHash64(distinct_id, person_id, version))
+    SELECT count(), sum(cityHash64(distinct_id, person_id, version, squashed))
     FROM person_distinct_ids
     WHERE project_id = {project_id:UInt32}
 """
 _CACHE_PROJECTS = 1024
-_has_overrides: dict[int, tuple[tuple, bool]] = {}
+_overrides: dict[tuple[int, bool], tuple[tuple, Overrides]] = {}
 _cache_lock = threading.Lock()
 
 
-def has_overrides(project_id: int) -> bool:
-    """True when some distinct_id of the project was re-pointed (PERSON_OVERRIDES_SQL is
-    not empty): only then must a query join the overrides."""
+def overrides(project_id: int, *, rewritten: bool = True) -> Overrides:
+    """The project's person overrides (see current_person) as of now."""
     params = {"project_id": project_id}
     fingerprint = tuple(ch.query(PDI_FINGERPRINT_SQL, params).rows[0])
+    key = (project_id, rewritten)
     with _cache_lock:
-        hit = _has_overrides.get(project_id)
+        hit = _overrides.get(key)
     if hit is not None and hit[0] == fingerprint:
         return hit[1]
-    found = bool(ch.query(f"SELECT 1 FROM ({PERSON_OVERRIDES_SQL}) LIMIT 1", params).rows)
+    found = _compute_overrides(params) if rewritten else _any_override(params, ALL_PERSON_OVERRIDES_SQL)
     with _cache_lock:
-        if project_id not in _has_overrides and len(_has_overrides) >= _CACHE_PROJECTS:
-            _has_overrides.pop(next(iter(_has_overrides)))
-        _has_overrides[project_id] = (fingerprint, found)
+        if key not in _overrides and len(_overrides) >= _CACHE_PROJECTS:
+            _overrides.pop(next(iter(_overrides)))
+        _overrides[key] = (fingerprint, found)
     return found
+
+
+def _any_override(params: dict, sql: str) -> Overrides:
+    return JOIN_OVERRIDES if ch.query(f"SELECT 1 FROM ({sql}) LIMIT 1", params).rows else NO_OVERRIDES
+
+
+def _compute_overrides(params: dict) -> Overrides:
+    rows = ch.query(STALE_PERSONS_SQL, {**params, "limit": INLINE_PERSONS + 1}).rows
+    if not rows:
+        return NO_OVERRIDES
+    # Inline only when exact: few, each stale person now one person, and none of them
+    # still some distinct_id's current person (a merge re-points every distinct_id of the
+    # person merged away, so this holds unless mappings were edited by hand).
+    if len(rows) > INLINE_PERSONS or any(r[2] != 1 for r in rows):
+        return JOIN_OVERRIDES
+    olds = [r[0] for r in rows]
+    if ch.query(STILL_CURRENT_SQL, {**params, "persons": olds}).scalar():
+        return JOIN_OVERRIDES
+    return Overrides("persons", tuple(olds), tuple(r[1] for r in rows))
+
+
+def has_overrides(project_id: int) -> bool:
+    """True when some stored person_id of the project's events is stale (a merge since
+    the last squash re-pointed its distinct_id): only then must a query resolve it."""
+    return overrides(project_id).kind != "none"
