@@ -186,3 +186,12 @@ def test_management_command_and_task(project, events, monkeypatch):
     monkeypatch.setattr(squash, "SQUASH_MIN_AGE", NOW)
     assert squash_person_overrides() >= 1
     assert stale_rows(project) == 0
+
+
+def test_on_a_cluster_the_rewrite_goes_to_the_local_tables_of_every_shard(settings):
+    from ingestion.squash import _rewrite_sql
+
+    settings.CLICKHOUSE_CLUSTER = "main"
+    assert _rewrite_sql().startswith("ALTER TABLE events_local ON CLUSTER `main` UPDATE person_id = ")
+    settings.CLICKHOUSE_CLUSTER = ""
+    assert _rewrite_sql().startswith("ALTER TABLE events UPDATE person_id = ")
