@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from analytics_app import clickhouse as ch
 from insights.blocks import EventSource, SQLBuilder
 from insights.blocks.filters import event_text_sql, filters_sql, person_text_sql
 
@@ -29,6 +30,15 @@ from ..spec import FunnelSpec
 from .results import to_micros
 
 INF = "toInt64(9223372036854775807)"
+# An event-property breakdown with at most CODES distinct values among the events read
+# is packed into the lowest CODE_BITS bits of the sort key (the value's 1-based index in
+# the bound list of values) instead of a second, string array sorted by the same keys:
+# the arrays carry no strings, and the breakdown costs ~one more column read.
+CODE_BITS = 7
+CODES = (1 << CODE_BITS) - 1
+# The packed key is (t µs << 5 | first step) << 64 | 64 low bits, shifted left by
+# CODE_BITS: it fits 128 bits while t < 2^(128 - 64 - 5 - CODE_BITS) µs (until 2112).
+MAX_CODED_MICROS = 1 << (128 - 64 - 5 - CODE_BITS)
 
 
 class FunnelSQL:
@@ -47,6 +57,9 @@ class FunnelSQL:
         self.w = self.b.bind(spec.window.micros, "Int64")
         self.lo = self.b.bind(to_micros(start), "Int64")
         self.hi = self.b.bind(to_micros(end), "Int64")
+        self._codes: str | None = None  # the bound breakdown values when packed (see CODES)
+        self._codes_decided = False
+        self._n_codes = 0
 
     # 1. events ---------------------------------------------------------
     def _match_sql(self, event: str, filters, name: str, ev_cols: dict, person_cols: dict) -> str:
@@ -121,7 +134,13 @@ class FunnelSQL:
         if excls:
             cols.append(f"{excl_mask} AS excl_mask")
         if with_order_fields:
-            cols.append(f"{self.sort_key_sql(first_step)} AS sort_key")
+            key = self.sort_key_sql(first_step)
+            codes = self.breakdown_codes() if "breakdown_property" in ev_cols else None
+            if codes is not None:
+                indexes = self.b.bind(list(range(1, self._n_codes + 1)), "Array(UInt8)")
+                code = f"transform(breakdown_property, {codes}, {indexes}, toUInt8(0))"
+                key = f"bitShiftLeft({key}, {CODE_BITS}) + toUInt128({code})"
+            cols.append(f"{key} AS sort_key")
         if sessions:
             cols.append("session_id")
         if "breakdown_property" in ev_cols:
@@ -133,6 +152,22 @@ class FunnelSQL:
         FROM ({src.sql()})
         WHERE {" AND ".join(where) or "1"}
         """
+
+    def breakdown_codes(self) -> str | None:
+        """The bound array of the event breakdown's values when they are few enough to pack
+        into the sort key (CODES), else None; decided once, by one query over the events read."""
+        if not self._codes_decided:
+            self._codes_decided = True
+            end_micros = to_micros(self.end) + self.spec.window.micros
+            if end_micros < MAX_CODED_MICROS:
+                events = self.events_sql(with_order_fields=False)
+                values = ch.query(
+                    f"SELECT groupUniqArray({CODES + 1})(event_breakdown) FROM ({events})", self.b.params
+                ).scalar()
+                if len(values) <= CODES:
+                    self._codes = self.b.bind(sorted(values), "Array(String)")
+                    self._n_codes = len(values)
+        return self._codes
 
     def sort_key_sql(self, first_step: str) -> str:
         """One sortable UInt128 per event: (t µs << 5 | first step) in the high 64 bits,
@@ -185,6 +220,7 @@ class FunnelSQL:
         subqueries: ClickHouse expands aliases in place, so a chain of aliases over 20
         steps would grow the query tree exponentially."""
         bd_event = self.spec.breakdown is not None and self.spec.breakdown.type == "event"
+        events = self.events_sql(sessions=sessions)  # first: it decides whether the breakdown is packed
         layers = [self._unpack_layer(sessions=sessions, bd_event=bd_event)]
         layers += self._exclusion_layers()
         layers += self.attempt_layers()
@@ -200,10 +236,10 @@ class FunnelSQL:
                 [
                     "arraySort((v, k) -> k, groupArray(event_breakdown), groupArray(sort_key)) AS event_breakdowns"
                 ]
-                if bd_event
+                if bd_event and self._codes is None
                 else []
             ),
-            self.events_sql(sessions=sessions),
+            events,
         )
         for layer in layers:
             sql = f"SELECT *, {', '.join(layer)}\nFROM ({sql})"
@@ -221,9 +257,11 @@ class FunnelSQL:
 
     def _unpack_layer(self, *, sessions: bool, bd_event: bool) -> list[str]:
         n, nx = self.n, self.nx
+        # With a packed breakdown every field sits CODE_BITS higher, the code lowest.
+        c = CODE_BITS if bd_event and self._codes is not None else 0
         unpack = [
-            "arrayMap(k -> toInt64(bitShiftRight(k, 69)), sort_keys) AS times",
-            f"arrayMap(k -> toUInt32(bitAnd(k, {(1 << n) - 1})), sort_keys) AS step_masks",
+            f"arrayMap(k -> toInt64(bitShiftRight(k, {69 + c})), sort_keys) AS times",
+            f"arrayMap(k -> toUInt32(bitAnd(bitShiftRight(k, {c}), {(1 << n) - 1})), sort_keys) AS step_masks",
             "length(sort_keys) AS n_events",
             "arrayEnumerate(sort_keys) AS positions",
         ]
@@ -231,9 +269,11 @@ class FunnelSQL:
             unpack.append("CAST([], 'Array(String)') AS event_sessions")
         if not bd_event:
             unpack.append("CAST([], 'Array(String)') AS event_breakdowns")
+        elif c:
+            unpack.append(f"arrayMap(k -> toUInt8(bitAnd(k, {CODES})), sort_keys) AS event_codes")
         if nx:
             unpack.append(
-                f"arrayMap(k -> toUInt32(bitAnd(bitShiftRight(k, {n}), {(1 << nx) - 1})), sort_keys) AS excl_masks"
+                f"arrayMap(k -> toUInt32(bitAnd(bitShiftRight(k, {n + c}), {(1 << nx) - 1})), sort_keys) AS excl_masks"
             )
         return unpack
 
@@ -327,7 +367,7 @@ class FunnelSQL:
             return "person_breakdown"
         touched = (
             "arraySlice(["
-            + ", ".join(f"event_breakdowns[counted_pos[{k + 1}]]" for k in range(self.n))
+            + ", ".join(self._breakdown_at(f"counted_pos[{k + 1}]") for k in range(self.n))
             + "], 1, level)"
         )
         if bd.attribution == "first_touch":
@@ -335,4 +375,10 @@ class FunnelSQL:
         if bd.attribution == "last_touch":
             return f"arrayLast(v -> v != '', {touched})"
         k = int(bd.attribution)
-        return f"if(level > {k}, event_breakdowns[step_pos{k}[counted]], '')"
+        return f"if(level > {k}, {self._breakdown_at(f'step_pos{k}[counted]')}, '')"
+
+    def _breakdown_at(self, position: str) -> str:
+        """The breakdown value of the event at `position` of the actor's stream."""
+        if self._codes is not None:
+            return f"{self._codes}[event_codes[{position}]]"
+        return f"event_breakdowns[{position}]"
