@@ -3,13 +3,13 @@
 - `setup_django(reuse_dir)`: Django + ClickHouse migrations on a throwaway chdb directory;
 - `add_data_args` / `load_or_generate`: the --events/--persons/--days/--seed/--repeat/--reuse
   options and the data directory they describe (generated once, reopened with --reuse);
-- `generate_events(...)`: one realistic in-engine generator (INSERT ... SELECT FROM numbers()),
-  sessions of 1-12 events, for every bench;
+- `generate_events(...)`: one realistic generator for every bench, sessions of 1-12 events:
+  the engine computes the rows (SELECT ... FROM numbers()), they go in as Native blocks;
 - `export_parquet(...)` / `duckdb_connect(...)`: the same rows, person resolved, for DuckDB;
 - `timed(fn, runs)`, `print_table(rows)`, `write_results(name, payload)`.
 
-Every statement below is bench-only: each interpolated value is an int from argparse
-or a constant of this file, never request data.
+Every statement below is bench-only: each interpolated value is an int from argparse,
+a constant of this file or a temporary path it made, never request data.
 """
 
 from __future__ import annotations
