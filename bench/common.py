@@ -288,7 +288,7 @@ def _strings(values) -> tuple[str, memoryview]:
     return "String", native.binary_data(native.strings(values))
 
 
-def _json_column(rows: int, paths: dict[str, tuple[Any, list[tuple[str, Any]]]]) -> list:
+def _json_column(paths: dict[str, tuple[Any, list[tuple[str, Any]]]]) -> list:
     """A JSON column's data in Native's flattened serialization, from path -> (a UInt8 per
     row: the index of the row's type in the path's types, len(types) = no value, then
     [(type, the encoded values of the rows of that type)], types sorted by name). Paths
@@ -359,7 +359,7 @@ def _native_events(project_id: int, table, first: int, last: int):
             [memoryview(person.buffers()[1])[person.offset * 16 : (person.offset + rows) * 16]],
         ),
         "timestamp": ("DateTime64(6, 'UTC')", [num("ts_us").astype("<i8").tobytes()]),
-        "properties": ("JSON(max_dynamic_paths = 512)", _json_column(rows, paths)),
+        "properties": ("JSON(max_dynamic_paths = 512)", _json_column(paths)),
         "session_id": ("String", [_strings(col("sid"))[1]]),
     }
     return native.block(rows, [(name, kind, buffers) for name, (kind, buffers) in data.items()])
