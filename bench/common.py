@@ -338,15 +338,15 @@ def _native_events(project_id: int, table, first: int, last: int):
     cents = num("revenue_cents")
     whole = (cents >= 0) & (cents % 100 == 0)
     fraction = (cents >= 0) & ~whole
-    types = []
-    if fraction.any():
-        types.append(("Float64", (cents[fraction] / 100).astype("<f8").tobytes()))
-    if whole.any():
-        types.append(("Int64", (cents[whole] // 100).astype("<i8").tobytes()))
-    which = np.full(rows, len(types), np.uint8)
-    which[fraction] = 0
-    which[whole] = len(types) - 1
-    paths["revenue"] = (which, types)
+    present = [(kind, mask) for kind, mask in (("Float64", fraction), ("Int64", whole)) if mask.any()]
+    which = np.full(rows, len(present), np.uint8)
+    for index, (_, mask) in enumerate(present):
+        which[mask] = index
+    values = {
+        "Float64": lambda: (cents[fraction] / 100).astype("<f8"),
+        "Int64": lambda: (cents[whole] // 100).astype("<i8"),
+    }
+    paths["revenue"] = (which, [(kind, values[kind]().tobytes()) for kind, _ in present])
     person = col("person_raw")
     uuid = np.stack([num("uuid_hi"), num("uuid_lo")], axis=1).astype("<u8")
     data = {
