@@ -3,13 +3,13 @@
 - `setup_django(reuse_dir)`: Django + ClickHouse migrations on a throwaway chdb directory;
 - `add_data_args` / `load_or_generate`: the --events/--persons/--days/--seed/--repeat/--reuse
   options and the data directory they describe (generated once, reopened with --reuse);
-- `generate_events(...)`: one realistic in-engine generator (INSERT ... SELECT FROM numbers()),
-  sessions of 1-12 events, for every bench;
+- `generate_events(...)`: one realistic generator for every bench, sessions of 1-12 events:
+  the engine computes the rows (SELECT ... FROM numbers()), they go in as Native blocks;
 - `export_parquet(...)` / `duckdb_connect(...)`: the same rows, person resolved, for DuckDB;
 - `timed(fn, runs)`, `print_table(rows)`, `write_results(name, payload)`.
 
-Every statement below is bench-only: each interpolated value is an int from argparse
-or a constant of this file, never request data.
+Every statement below is bench-only: each interpolated value is an int from argparse,
+a constant of this file or a temporary path it made, never request data.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import json
 import math
 import os
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -33,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(os.environ.get("BENCH_RESULTS") or ROOT / "bench" / "results")  # BENCH_RESULTS: tests
 PROJECT_ID = 1
 META_FILE = "bench.json"  # parameters of the generated data, read back by --reuse
-GENERATOR = 2  # bump when generate_events() writes different data: older --reuse dirs are refused
+GENERATOR = 3  # bump when generate_events() writes different data: older --reuse dirs are refused
 
 # Generator vocabulary. Event mix after each session's landing $pageview, per 1000 events:
 EVENT_MIX = [
@@ -54,7 +55,9 @@ PAGES = ["/", "/pricing", "/docs", "/docs/install", "/blog/", "/product/", "/pro
          "/cart", "/checkout", "/about", "/signup"]  # fmt: skip
 HOST = "https://shop.example.com"
 AVG_EVENTS_PER_SESSION = 6.5  # 1 + uniform 0..11
-CHUNK_SESSIONS = 150_000  # ~1M events per INSERT
+CHUNK_SESSIONS = 400_000  # at most ~2.6M events per chunk: few parts to merge (10M: 4 chunks)
+GENERATE_THREADS = 2  # chunks generated and inserted at once
+_FLATTENED = 3  # serialization version of Native's flattened JSON / Dynamic
 MERGED_PERCENT = 10  # persons with an anonymous device whose distinct_id a merge re-pointed to them
 # Path cleaning rules matching the generated URLs (/product/<id>, /blog/<slug>).
 PATH_RULES = [
@@ -229,6 +232,170 @@ def merged_sql(p: str, seed: int) -> str:
     return f"(cityHash64({p}, {seed}, 15) % 100 < {MERGED_PERCENT})"
 
 
+def _events_sql(path: str, offset: int, size: int, persons: int, days: int, seed: int, start_us: int) -> str:
+    """Write the events of sessions [offset, offset + size) to the Arrow file `path`, one
+    row per event in the events table's sorting-key order (day, event, cityHash64(distinct_id),
+    uuid; ClickHouse compares a UUID's second half first), with the properties as plain
+    columns: empty (or revenue_cents -1) where the event has none."""
+    ev_expr = (
+        f"multiIf(i = 0, '$pageview', i = n - 1 AND cityHash64(s, {seed}, 8) % 6 = 0, 'purchase', "
+        + ", ".join(f"r < {limit}, '{name}'" for limit, name in EVENT_MIX)
+        + ", 'purchase')"
+    )
+    return f"""
+        INSERT INTO FUNCTION file('{path}', Arrow)
+        SELECT ev AS event, distinct_id, MD5(concat(if(anon, 'a', 'p'), toString(p), '-{seed}')) AS person_raw,
+            toInt64(t0_us + (i * 40 + cityHash64(s, i, {seed}, 3) % 40) * 1000000 + cityHash64(s, i, {seed}, 4) % 1000000) AS ts_us,
+            bitOr(bitAnd(cityHash64(s, i, {seed}, 17), 0xFFFFFFFFFFFF0FFF), 0x4000) AS uuid_hi,
+            bitOr(bitAnd(cityHash64(s, i, {seed}, 18), 0x3FFFFFFFFFFFFFFF), 0x8000000000000000) AS uuid_lo,
+            browser, os, device, plan, sid,
+            if(ev IN ('$pageview', '$autocapture'), page, '') AS pathname,
+            if(pathname = '', '', concat('{HOST}', page, if(cityHash64(s, i, {seed}, 5) % 4 = 0, '?utm_source=news', ''))) AS current_url,
+            if(ev = 'purchase', toInt32(cityHash64(s, i, {seed}, 6) % 20000), -1) AS revenue_cents,
+            if(i = 0, utm, '') AS utm_source
+        FROM (
+            SELECT s, p, anon, n, t0_us, sid, utm, browser, os, device, plan, i, cityHash64(s, i, {seed}, 2) % 1000 AS r, {ev_expr} AS ev,
+                if(anon, concat('a', toString(p)), concat('u', toString(p))) AS distinct_id,
+                if(i = 0, {_pick(LANDINGS, f"s, {seed}, 7")}, {_pick(PAGES, f"s, i, {seed}, 7")}) AS base,
+                multiIf(base = '/product/', concat(base, toString(cityHash64(s, i, {seed}, 9) % 5000)),
+                        base = '/blog/', concat(base, 'post-', toString(cityHash64(s, i, {seed}, 9) % 300), if(i % 2 = 0, '/', '')),
+                        base) AS page
+            FROM (
+                SELECT s, p, {merged_sql("p", seed)} AND cityHash64(s, {seed}, 16) % 2 = 0 AS anon,
+                    1 + cityHash64(s, {seed}, 2) % 12 AS n,
+                    {start_us} + ((cityHash64(p, {seed}, 7) % {days}
+                                   + toUInt32(-log((cityHash64(s, {seed}, 6) % 1000000 + 1) / 1000001.0) * 14)) % {days}) * 86400000000
+                        + (cityHash64(s, {seed}, 5) % {86_400 - 3_600}) * 1000000 AS t0_us,
+                    if(cityHash64(s, {seed}, 9) % 10 = 0, '',
+                       toString(reinterpretAsUUID(toFixedString(MD5(concat('s', toString(s), '-{seed}')), 16)))) AS sid,
+                    {_pick(UTM_SOURCES, f"s, {seed}, 10")} AS utm,
+                    {_pick(BROWSERS, f"p, {seed}, 11")} AS browser, {_pick(OSES, f"p, {seed}, 12")} AS os,
+                    multiIf(os IN ('iOS', 'Android'), if(cityHash64(p, {seed}, 13) % 5 = 0, 'Tablet', 'Mobile'), 'Desktop') AS device,
+                    {_array(PLANS)}[1 + cityHash64(p, {seed}, 14) % {len(PLANS)}] AS plan
+                FROM (SELECT number AS s, cityHash64(number, {seed}, 1) % {persons} AS p FROM numbers({offset}, {size}))
+            )
+            ARRAY JOIN range(n) AS i
+        )
+        ORDER BY intDiv(ts_us, 86400000000), event, cityHash64(distinct_id), uuid_lo, uuid_hi
+        SETTINGS output_format_arrow_compression_method = 'none', max_block_size = {max(size, 65_536)}
+        """
+
+
+def _strings(values) -> tuple[str, memoryview]:
+    """("String", the Native data of a String column) of an Arrow string array."""
+    from analytics_app.clickhouse import native  # noqa: PLC0415
+
+    return "String", native.binary_data(native.strings(values))
+
+
+def _json_column(paths: dict[str, tuple[Any, list[tuple[str, Any]]]]) -> list:
+    """A JSON column's data in Native's flattened serialization, from path -> (a UInt8 per
+    row: the index of the row's type in the path's types, len(types) = no value, then
+    [(type, the encoded values of the rows of that type)], types sorted by name). Paths
+    without a value in any row are left out, as the engine leaves them out."""
+    from analytics_app.clickhouse import native  # noqa: PLC0415
+
+    paths = {k: v for k, v in sorted(paths.items()) if v[1]}
+    out = [struct.pack("<Q", _FLATTENED), native.varint(len(paths)), *(native.string(k) for k in paths)]
+    for _, types in paths.values():
+        out += [
+            struct.pack("<Q", _FLATTENED),
+            native.varint(len(types)),
+            *(native.string(t) for t, _ in types),
+        ]
+    for which, types in paths.values():
+        out += [which.tobytes(), *(data for _, data in types)]
+    return out
+
+
+def _present(has, kind: str, data) -> tuple[Any, list]:
+    """A single-type path: type 0 where `has`, none elsewhere."""
+    import numpy as np  # noqa: PLC0415
+
+    return np.where(has, 0, 1).astype(np.uint8), [(kind, data)] if has.any() else []
+
+
+def _native_events(project_id: int, table, first: int, last: int):
+    """The Native block of rows [first, last) of a chunk's Arrow table (one month, in order)."""
+    import numpy as np  # noqa: PLC0415
+    import pyarrow.compute as pc  # noqa: PLC0415
+
+    from analytics_app.clickhouse import native  # noqa: PLC0415
+
+    t = table.slice(first, last - first)
+    rows = t.num_rows
+    col = lambda name: t.column(name).combine_chunks()  # noqa: E731
+    num = lambda name: col(name).to_numpy()  # noqa: E731
+    paths: dict[str, tuple[Any, list]] = {}
+    for key, name in (("$browser", "browser"), ("$os", "os"), ("$device_type", "device"), ("plan", "plan")):
+        paths[key] = (np.zeros(rows, np.uint8), [_strings(col(name))])
+    for key, name in (("$current_url", "current_url"), ("$pathname", "pathname"),
+                      ("$session_id", "sid"), ("utm_source", "utm_source")):  # fmt: skip
+        values = col(name)
+        has = pc.not_equal(values, "").to_numpy(zero_copy_only=False)
+        paths[key] = _present(has, *_strings(values.filter(has)))
+    # revenue as the JSON text "<cents / 100>" parses: Int64 when whole, else Float64
+    cents = num("revenue_cents")
+    whole = (cents >= 0) & (cents % 100 == 0)
+    fraction = (cents >= 0) & ~whole
+    present = [(kind, mask) for kind, mask in (("Float64", fraction), ("Int64", whole)) if mask.any()]
+    which = np.full(rows, len(present), np.uint8)
+    for index, (_, mask) in enumerate(present):
+        which[mask] = index
+    values = {
+        "Float64": lambda: (cents[fraction] / 100).astype("<f8"),
+        "Int64": lambda: (cents[whole] // 100).astype("<i8"),
+    }
+    paths["revenue"] = (which, [(kind, values[kind]().tobytes()) for kind, _ in present])
+    person = col("person_raw")
+    uuid = np.stack([num("uuid_hi"), num("uuid_lo")], axis=1).astype("<u8")
+    data = {
+        "uuid": ("UUID", [uuid.tobytes()]),
+        "project_id": ("UInt32", [np.full(rows, project_id, "<u4").tobytes()]),
+        "event": ("String", [_strings(col("event"))[1]]),
+        "distinct_id": ("String", [_strings(col("distinct_id"))[1]]),
+        "person_id": (
+            "UUID",
+            [memoryview(person.buffers()[1])[person.offset * 16 : (person.offset + rows) * 16]],
+        ),
+        "timestamp": ("DateTime64(6, 'UTC')", [num("ts_us").astype("<i8").tobytes()]),
+        "properties": ("JSON(max_dynamic_paths = 512)", _json_column(paths)),
+        "session_id": ("String", [_strings(col("sid"))[1]]),
+    }
+    return native.block(rows, [(name, kind, buffers) for name, (kind, buffers) in data.items()])
+
+
+def _insert_chunk(project_id: int, scratch: str, offset: int, size: int, args: tuple) -> int:
+    """One chunk of sessions: the engine writes its rows to an Arrow file, sorted; they go
+    back in as one Native block per month (the partition key), which the engine stores
+    without parsing JSON text or sorting. Returns the events written."""
+    import numpy as np  # noqa: PLC0415
+    import pyarrow as pa  # noqa: PLC0415
+
+    from analytics_app import clickhouse as ch  # noqa: PLC0415
+
+    path = os.path.join(scratch, f"chunk-{offset}.arrow")
+    try:
+        ch.command(_events_sql(path, offset, size, *args), global_=True)
+        with pa.memory_map(path) as source:
+            table = pa.ipc.open_file(source).read_all()
+    finally:
+        if os.path.exists(path):
+            os.remove(path)
+    days = table.column("ts_us").to_numpy() // 86_400_000_000
+    months = days.astype("datetime64[D]").astype("datetime64[M]")
+    bounds = [0, *(np.flatnonzero(months[1:] != months[:-1]) + 1).tolist(), len(months)]
+
+    def blocks():
+        for first, last in zip(bounds[:-1], bounds[1:], strict=True):
+            yield _native_events(project_id, table, first, last)
+
+    def text_columns():
+        raise RuntimeError("the bench generator writes Native blocks: the embedded engine only")
+
+    return ch.insert_bulk("events", text_columns, blocks)
+
+
 def generate_events(
     project_id: int, events: int, persons: int, days: int, seed: int = 1, *, end: dt.datetime
 ) -> float:
@@ -243,71 +410,42 @@ def generate_events(
     $current_url (query string on a quarter of them; /product/<id>, /blog/post-<n>[/]) and
     $pathname on $pageview / $autocapture; revenue on purchase; utm_source on some landings;
     $session_id (also the session_id column) on 90% of sessions, the rest rely on the
-    30-minute split. Persons carry plan and email.
+    30-minute split. Persons carry plan and email. Event uuids are UUIDv4-shaped hashes of
+    (session, event, seed): same arguments, same rows.
 
     Merged identities (MERGED_PERCENT of persons): half of such a person's sessions come
     from an anonymous device, distinct_id `a<n>`, whose events carry the anonymous person
     they had at ingestion; person_distinct_ids holds both rows of that distinct_id (the
     anonymous person at version 1, the identified one at version 2), as an $identify merge
-    leaves them, so queries resolve those events through the person overrides."""
+    leaves them, so queries resolve those events through the person overrides.
+
+    The engine computes every value (`_events_sql`); the rows come back as Arrow and go in
+    as Native blocks (`_native_events`), CHUNK_SESSIONS sessions at a time on
+    GENERATE_THREADS threads (one connection each)."""
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
     from analytics_app import clickhouse as ch  # noqa: PLC0415
 
     start = end - dt.timedelta(days=days)
     start_us = int(start.timestamp()) * 1_000_000
     n_sessions = max(1, round(events / AVG_EVENTS_PER_SESSION))
-    person = person_uuid_sql("p", seed)
-    ev_expr = (
-        "multiIf(i = 0, '$pageview', i = n - 1 AND cityHash64(s, {seed}, 8) % 6 = 0, 'purchase', "
-        + ", ".join(f"r < {limit}, '{name}'" for limit, name in EVENT_MIX)
-        + ", 'purchase')"
-    )
-    ev_expr = ev_expr.format(seed=seed)
-    os_expr = _pick(OSES, f"p, {seed}, 12")
     t0 = time.perf_counter()
-    for offset in range(0, n_sessions, CHUNK_SESSIONS):
-        size = min(CHUNK_SESSIONS, n_sessions - offset)
-        ch.command(
-            f"""
-            INSERT INTO events (uuid, project_id, event, distinct_id, person_id, timestamp, properties, session_id)
-            SELECT generateUUIDv4(s * 16 + i), {project_id}, ev, if(anon, concat('a', toString(p)), concat('u', toString(p))),
-                if(anon, {anon_uuid_sql("p", seed)}, {person}),
-                fromUnixTimestamp64Micro(toInt64(t0_us + (i * 40 + cityHash64(s, i, {seed}, 3) % 40) * 1000000
-                                                 + cityHash64(s, i, {seed}, 4) % 1000000), 'UTC'),
-                concat('{{"$browser":"', browser, '","$os":"', os, '","$device_type":"', device, '","plan":"', plan, '"',
-                    if(ev IN ('$pageview', '$autocapture'),
-                       concat(',"$current_url":"{HOST}', page, if(cityHash64(s, i, {seed}, 5) % 4 = 0, '?utm_source=news', ''),
-                              '","$pathname":"', page, '"'), ''),
-                    if(ev = 'purchase', concat(',"revenue":', toString(cityHash64(s, i, {seed}, 6) % 20000 / 100)), ''),
-                    if(i = 0 AND utm != '', concat(',"utm_source":"', utm, '"'), ''),
-                    if(sid != '', concat(',"$session_id":"', sid, '"'), ''),
-                    '}}')::JSON,
-                sid
-            FROM (
-                SELECT s, p, anon, n, t0_us, sid, utm, browser, os, device, plan, i, cityHash64(s, i, {seed}, 2) % 1000 AS r, {ev_expr} AS ev,
-                    if(i = 0, {_pick(LANDINGS, f"s, {seed}, 7")}, {_pick(PAGES, f"s, i, {seed}, 7")}) AS base,
-                    multiIf(base = '/product/', concat(base, toString(cityHash64(s, i, {seed}, 9) % 5000)),
-                            base = '/blog/', concat(base, 'post-', toString(cityHash64(s, i, {seed}, 9) % 300), if(i % 2 = 0, '/', '')),
-                            base) AS page
-                FROM (
-                    SELECT s, p, {merged_sql("p", seed)} AND cityHash64(s, {seed}, 16) % 2 = 0 AS anon,
-                        1 + cityHash64(s, {seed}, 2) % 12 AS n,
-                        {start_us} + ((cityHash64(p, {seed}, 7) % {days}
-                                       + toUInt32(-log((cityHash64(s, {seed}, 6) % 1000000 + 1) / 1000001.0) * 14)) % {days}) * 86400000000
-                            + (cityHash64(s, {seed}, 5) % {86_400 - 3_600}) * 1000000 AS t0_us,
-                        if(cityHash64(s, {seed}, 9) % 10 = 0, '',
-                           toString(reinterpretAsUUID(toFixedString(MD5(concat('s', toString(s), '-{seed}')), 16)))) AS sid,
-                        {_pick(UTM_SOURCES, f"s, {seed}, 10")} AS utm,
-                        {_pick(BROWSERS, f"p, {seed}, 11")} AS browser, {os_expr} AS os,
-                        multiIf(os IN ('iOS', 'Android'), if(cityHash64(p, {seed}, 13) % 5 = 0, 'Tablet', 'Mobile'), 'Desktop') AS device,
-                        {_array(PLANS)}[1 + cityHash64(p, {seed}, 14) % {len(PLANS)}] AS plan
-                    FROM (SELECT number AS s, cityHash64(number, {seed}, 1) % {persons} AS p FROM numbers({offset}, {size}))
-                )
-                ARRAY JOIN range(n) AS i
-            )
-            """,
-            global_=True,
-        )
-        print(f"  generated {offset + size:,} / {n_sessions:,} sessions", flush=True)
+    shm = "/dev/shm"  # noqa: S108 - a private directory made by mkdtemp
+    with (
+        tempfile.TemporaryDirectory(
+            prefix="sextant-gen-", dir=shm if os.path.isdir(shm) else None
+        ) as scratch,
+        ThreadPoolExecutor(GENERATE_THREADS, thread_name_prefix="bench-generate") as pool,
+    ):
+        count = -(-n_sessions // CHUNK_SESSIONS)
+        count = min(n_sessions, -(-count // GENERATE_THREADS) * GENERATE_THREADS)  # a round per thread
+        bounds = [n_sessions * k // count for k in range(count + 1)]
+        chunks = [(first, last - first) for first, last in zip(bounds[:-1], bounds[1:], strict=True)]
+        futures = [pool.submit(_insert_chunk, project_id, scratch, offset, size, (persons, days, seed, start_us))
+                   for offset, size in chunks]  # fmt: skip
+        for (offset, size), future in zip(chunks, futures, strict=True):
+            future.result()
+            print(f"  generated {offset + size:,} / {n_sessions:,} sessions", flush=True)
     ch.command(
         f"""
         INSERT INTO person_distinct_ids (project_id, distinct_id, person_id, version)
