@@ -82,6 +82,14 @@ class DDL:
     def alter(self, table: str, action: str) -> list[str]:
         return [f"ALTER TABLE {self.local_name(table)}{self.on_cluster} {action}"]
 
+    def alter_both(self, table: str, action: str) -> list[str]:
+        """ALTER the local table, and on a cluster also the Distributed table above it
+        (a column the Distributed table must show too)."""
+        statements = self.alter(table, action)
+        if self.cluster:
+            statements.append(f"ALTER TABLE {table}{self.on_cluster} {action}")
+        return statements
+
 
 @dataclass
 class Migration:

@@ -43,18 +43,10 @@ SNAPSHOT_FACT_COLUMNS = [
 ]
 
 
-def _alter_both(ddl, table: str, action: str) -> list[str]:
-    """ALTER the local table, and on a cluster also the Distributed table above it."""
-    statements = ddl.alter(table, action)
-    if ddl.cluster:
-        statements.append(f"ALTER TABLE {table}{ddl.on_cluster} {action}")
-    return statements
-
-
 def operations(ddl):
     statements = []
     for column in SNAPSHOT_FACT_COLUMNS:
-        statements += _alter_both(ddl, "session_replay_snapshots", f"ADD COLUMN IF NOT EXISTS {column}")
+        statements += ddl.alter_both("session_replay_snapshots", f"ADD COLUMN IF NOT EXISTS {column}")
     statements += ddl.alter("session_replay_snapshots", "MODIFY TTL expires_at")
     statements += ddl.create_table(
         "session_replay_summaries",

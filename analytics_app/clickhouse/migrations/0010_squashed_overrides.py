@@ -9,13 +9,5 @@ person_distinct_ids.squashed
 """
 
 
-def _alter_both(ddl, table: str, action: str) -> list[str]:
-    """ALTER the local table, and on a cluster also the Distributed table above it."""
-    statements = ddl.alter(table, action)
-    if ddl.cluster:
-        statements.append(f"ALTER TABLE {table}{ddl.on_cluster} {action}")
-    return statements
-
-
 def operations(ddl):
-    return _alter_both(ddl, "person_distinct_ids", "ADD COLUMN IF NOT EXISTS squashed UInt8 DEFAULT 0")
+    return ddl.alter_both("person_distinct_ids", "ADD COLUMN IF NOT EXISTS squashed UInt8 DEFAULT 0")
