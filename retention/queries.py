@@ -4,18 +4,21 @@ One pass over the events (EventSource: person resolved through person_distinct_i
 global filters applied), grouped per person:
 
     SELECT person_id,
-           groupUniqArrayIf(pidx, is_target)    -- recurring: every cohort period
-           argMinIf(pidx, timestamp, is_target) -- first_time: the period of the first
-                                                 -- target event ever (-1 if before the range)
-           groupUniqArrayIf(pidx, is_return)    -- periods with a returning event
+           groupBitOrResample(0, n, 64)(bit, if(is_target, pidx, -1))  -- target periods
+           groupBitOrResample(0, n, 64)(bit, if(is_return, pidx, -1))  -- return periods
+           minIf(timestamp, is_target)     -- first_time: the first target event ever
 
-`pidx` is the index of the event's period among the cohort periods (bucketed by
-insights.blocks.dates.bucket_sql in the project's zone, matched by instant against
-interval_starts; -1 outside them). Then `ARRAY JOIN` the person's cohort periods
-and the offsets `[0] + (return - cohort for returns after the cohort)`, and count
-persons per (cohort, offset, breakdown value). Offset 0 is the cohort size.
-Measured in bench/bench_retention.py; the approach is the dateDiff / groupUniqArray
-one of the engine probe (docs/retention.md).
+`pidx` is the index of the event's period among the n cohort periods: the difference of
+toRelativeDayNum / toRelativeWeekNum / toRelativeMonthNum of the event and of the first
+period, in the project's zone (local calendar dates, so DST days are whole days). A
+person's set of periods is kept as bits, one UInt64 per block of 64 periods (cheaper
+than groupUniqArray's hash set per person), and read back as Array(Int64) with
+bitPositionsToArray. A first_time cohort is the lowest target period when the first
+target event ever is in the range. Then `ARRAY JOIN` the person's cohort periods and the
+offsets `[0] + (return - cohort for returns after the cohort)`, and count persons per
+(cohort, offset, breakdown value). Offset 0 is the cohort size. Breakdown values (a person
+property, cohorts) are computed once per counted person after the grouping. Measured in
+bench/bench_retention.py (docs/retention.md).
 """
 
 from __future__ import annotations
@@ -29,12 +32,28 @@ from cohorts.membership import cohort_condition, cohort_names
 from insights.blocks import EventSource, Interval, SQLBuilder
 from insights.blocks import filters as filter_blocks
 from insights.blocks.breakdown import NONE_LABEL, OTHER_LABEL, OTHER_VALUE
-from insights.blocks.dates import bucket_sql, interval_starts, local_date, local_midnight
-from insights.blocks.source import DT64
+from insights.blocks.dates import interval_starts, local_date, local_midnight
+from insights.blocks.source import DT64, PERSON_PROPS_SQL
 
 from .spec import CohortBreakdown, Entity, Period, RetentionSpec, RetentionType
 
 ACTORS_LIMIT = 100
+# period -> ClickHouse function numbering the periods of a local date (allow-list): day,
+# Monday-based week and month numbers, so a difference of two is a count of periods.
+_RELATIVE_PERIOD_SQL = {
+    Period.DAY: "toRelativeDayNum",
+    Period.WEEK: "toRelativeWeekNum",
+    Period.MONTH: "toRelativeMonthNum",
+}
+
+
+def _bit_positions(blocks: str) -> str:
+    """Array(Int64) of the periods set in `blocks` (Array(UInt64), block j holding periods
+    64j..64j+63 as bits), ascending."""
+    return (
+        f"arrayFlatten(arrayMap((bits, j) -> arrayMap(p -> toInt64(p) + 64 * (j - 1), "
+        f"bitPositionsToArray(bits)), {blocks}, arrayEnumerate({blocks})))"
+    )
 
 
 def next_period_start(start: dt.datetime, period: Period, tz) -> dt.datetime:
@@ -145,68 +164,106 @@ class RetentionQueryRunner:
     def per_person_sql(
         self, b: SQLBuilder, starts: list[dt.datetime], end: dt.datetime, extra_aggregates: str = ""
     ) -> str:
-        """One row per person: cohorts (Array of period indexes), returns, bvs (breakdown values)."""
+        """One row per person with a cohort: cohorts and returns (Array(Int64) of period
+        indexes), bvs (breakdown values), plus `extra_aggregates` (per person, over the rows
+        of the events subquery: person_id, timestamp, distinct_id, session_id, pidx,
+        is_target, is_return)."""
         spec = self.spec
-        p0 = starts[0]
+        p0 = b.bind(starts[0], DT64)
         tz = b.bind(self.project.time_zone, "String")
         first_time = spec.retention_type == RetentionType.FIRST_TIME
         target_inner, target_outer = self._entity_flags(b, spec.target_event)
         return_inner, return_outer = self._entity_flags(b, spec.returning_event)
         entity_filters = spec.target_event.properties + spec.returning_event.properties
-        event_columns, person_columns = {}, {}
-        breakdown = spec.breakdown
-        if breakdown is not None and not isinstance(breakdown, CohortBreakdown):
-            event_columns, person_columns = breakdown.column(b)
-        event_columns = {**event_columns, "is_target_e": target_inner, "is_return_e": return_inner}
         where = []
         if first_time:
             # Target events from all time (the first one ever decides the cohort); others from the range.
-            where.append(
-                f"(e.event = {b.bind(spec.target_event.event, 'String')} OR e.timestamp >= {b.bind(p0, DT64)})"
-            )
+            where.append(f"(e.event = {b.bind(spec.target_event.event, 'String')} OR e.timestamp >= {p0})")
         src = EventSource(
             self.project,
             b,
-            None if first_time else p0,
+            None if first_time else starts[0],
             end,
             events=sorted({spec.target_event.event, spec.returning_event.event}),
             filters=tuple(spec.properties),
-            event_columns=event_columns,
-            person_columns=person_columns,
+            event_columns={"is_target_e": target_inner, "is_return_e": return_inner},
             need_person=True,
             need_person_properties=filter_blocks.needs_person_properties(entity_filters),
             where=where,
         )
-        starts_param = b.bind([int(s.timestamp()) for s in starts], "Array(Int64)")
-        bucket = bucket_sql(Interval(spec.period.value), "timestamp", tz)
-        bv = "breakdown_value" if "breakdown_value" in {**event_columns, **person_columns} else "''"
+        # The period index: whole periods between the first cohort period and the event's,
+        # counted on local calendar dates in the project's zone (DST-exact, as bucket_sql).
+        relative = _RELATIVE_PERIOD_SQL[spec.period]
+        pidx = f"toInt64({relative}(timestamp, {tz})) - toInt64({relative}({p0}, {tz}))"
         if first_time:
-            cohorts = "if(first_pidx >= 0 AND countIf(is_target) > 0, [first_pidx], [])"
-            cohort_agg = "argMinIf(pidx, timestamp, is_target) AS first_pidx"
+            pidx = f"if(timestamp < {p0}, -1, {pidx})"  # target events before the range
+        n = b.bind(len(starts), "UInt64")
+
+        def periods(condition: str) -> str:
+            # The set of periods of the rows matching `condition`, as bits: one UInt64 per
+            # block of 64 periods (-Resample drops the indexes outside 0..n-1).
+            return (
+                f"groupBitOrResample(0, {n}, 64)(bitShiftLeft(toUInt64(1), bitAnd(pidx, 63)), "
+                f"if({condition}, pidx, -1))"
+            )
+
+        same_entity = spec.target_event == spec.returning_event
+        aggregates = [f"{periods('is_target')} AS target_bits"]
+        aggregates.append(
+            "target_bits AS return_bits" if same_entity else f"{periods('is_return')} AS return_bits"
+        )
+        if first_time:
+            aggregates.append("minIf(timestamp, is_target) AS first_target")
+            # When the first target event ever is in the range, its period is the lowest
+            # of the person's target periods (the range ends at `end`, so none is later).
+            cohorts = f"if(first_target >= {p0} AND notEmpty(target_periods), [target_periods[1]], [])"
         else:
-            cohorts = "groupUniqArrayIf(pidx, is_target AND pidx >= 0)"
-            cohort_agg = "0 AS first_pidx"
+            cohorts = "target_periods"
+        return f"""
+            SELECT persons.*, {self._breakdown_values_sql(b)} AS bvs
+            FROM (
+                SELECT *, {_bit_positions("target_bits")} AS target_periods, {cohorts} AS cohorts,
+                    {_bit_positions("return_bits")} AS returns
+                FROM (
+                    SELECT person_id, {", ".join(aggregates)}{extra_aggregates}
+                    FROM (
+                        SELECT person_id, timestamp, distinct_id, session_id, {pidx} AS pidx,
+                            (is_target_e AND {target_outer}) AS is_target,
+                            (is_return_e AND {return_outer}) AS is_return
+                        FROM ({src.sql()})
+                    )
+                    GROUP BY person_id
+                )
+                WHERE notEmpty(cohorts)
+            ) AS persons{self._breakdown_join_sql(b)}
+        """
+
+    def _breakdown_values_sql(self, b: SQLBuilder) -> str:
+        """Array(String) of the person's breakdown values (one person property value, or
+        the ids of the cohorts the person is in), computed per person, not per event."""
+        breakdown = self.spec.breakdown
+        if breakdown is None:
+            return "['']"
         if isinstance(breakdown, CohortBreakdown):
             labels = [
                 f"if({cohort_condition(b, cid, 'person_id', False)}, {b.bind(str(cid), 'String')}, '')"
                 for cid in breakdown.cohorts
             ]
-            bvs = f"arrayFilter(x -> x != '', [{', '.join(labels)}])"
-        else:
-            bvs = "[any(bv0)]"
+            return f"arrayFilter(x -> x != '', [{', '.join(labels)}])"
+        return "[pp.breakdown_value]"
+
+    def _breakdown_join_sql(self, b: SQLBuilder) -> str:
+        """The person property of a property breakdown, joined once per counted person
+        (a person without a persons row gets '', as EventSource's person join gives)."""
+        breakdown = self.spec.breakdown
+        if breakdown is None or isinstance(breakdown, CohortBreakdown):
+            return ""
+        _, person_columns = breakdown.column(b)
         return f"""
-            SELECT person_id, {bvs} AS bvs, {cohort_agg}, {cohorts} AS cohorts,
-                groupUniqArrayIf(pidx, is_return AND pidx >= 0) AS returns{extra_aggregates}
-            FROM (
-                SELECT person_id, {bv} AS bv0, timestamp, distinct_id, session_id,
-                    toInt64(indexOf({starts_param}, toInt64(toUnixTimestamp({bucket})))) - 1 AS pidx,
-                    (is_target_e AND {target_outer}) AS is_target,
-                    (is_return_e AND {return_outer}) AS is_return
-                FROM ({src.sql()})
-            )
-            GROUP BY person_id
-            HAVING notEmpty(cohorts)
-        """
+            LEFT JOIN (
+                SELECT id, {person_columns["breakdown_value"]} AS breakdown_value
+                FROM (SELECT id, properties AS person_properties FROM ({PERSON_PROPS_SQL}))
+            ) AS pp ON pp.id = persons.person_id"""
 
     def run(self) -> RetentionResult:
         starts, end = self.periods()

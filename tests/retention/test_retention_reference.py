@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -130,4 +131,65 @@ def test_retention_matches_the_reference(
         returning=returning_entity,
         global_filters=global_filters,
     )
+    assert got == expected
+
+
+@pytest.mark.parametrize("retention_type", ["recurring", "first_time"])
+@pytest.mark.parametrize("returning", ["open", "buy"])
+def test_more_than_64_periods_match_the_reference(ch_project, retention_type, returning):
+    """The runner keeps each person's periods as bits, 64 periods to a block: 272 daily
+    cohorts (five blocks, both DST changes of 2026 in Berlin inside) with events on each
+    side of the block edges (63/64, 127/128, ...), before the range and on its last day
+    (00:01 and 23:30 local), against the reference."""
+    project = ch_project("Europe/Berlin")
+    date_from, date_to = dt.date(2026, 3, 1), dt.date(2026, 11, 27)  # 272 days: 5 blocks
+    start = dt.datetime.combine(date_from, dt.time(), tzinfo=project.tz)
+    builder = EventBuilder(project.id)
+    prepared = []
+    days = {
+        "d0": [0, 63, 64, 127, 128, 191, 192, 271],
+        "d1": [62, 63, 65, 120, 126, 127, 128, 129, 130],
+        "d2": [-3, 5, 64, 66, 200, 255, 256, 257],
+        "d3": [100, 101, 102, 150, 151, 160],
+        "d4": [270, 271, 272],
+    }
+    for did, offsets in days.items():
+        for i, day in enumerate(offsets):
+            for event in ("open", "buy") if i % 2 else ("open",):
+                local = dt.datetime.combine(date_from + dt.timedelta(days=day), dt.time(23, 30), project.tz)
+                ts = local.astimezone(dt.UTC) if i % 3 else start + dt.timedelta(days=day, minutes=1)
+                builder.add(event, did, ts)
+                prepared.append({"event": event, "did": did, "ts": ts, "props": {}})
+    builder.merge("d4", "d3")
+    for r in prepared:
+        builder.person_for(r["did"])
+    builder.flush()
+
+    target, returning_entity = {"event": "open"}, {"event": returning}
+    body = {
+        "kind": "RetentionQuery",
+        "period": "day",
+        "date_from": date_from.isoformat(),
+        "date_to": date_to.isoformat(),
+        "total_intervals": 60,
+        "retention_type": retention_type,
+        "target_event": target,
+        "returning_event": returning_entity,
+    }
+    result = RetentionQueryRunner(project, RetentionSpec.from_json(body, project)).run()
+    got = [(r.cohort_start.astimezone(project.tz).date(), r.values) for r in result.rows]
+    expected = ref.retention(
+        prepared,
+        dict(builder.persons),
+        tz=project.tz,
+        date_from=date_from,
+        date_to=date_to,
+        period="day",
+        total_intervals=60,
+        retention_type=retention_type,
+        target=target,
+        returning=returning_entity,
+    )
+    assert len(got) == 272
+    assert sum(sum(values) for _, values in got) > 0
     assert got == expected
