@@ -33,6 +33,7 @@ import time
 from django.conf import settings
 
 from analytics_app import clickhouse as ch
+from analytics_app.clickhouse.migrate import DDL
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,9 @@ LATEST_SQL = """
 _PERSON_OF_ROW = (
     "{persons:Array(UUID)}[transform(distinct_id, {dids:Array(String)}, {idx:Array(UInt32)}, toUInt32(0))]"
 )
-REWRITE_EVENTS_SQL = (
-    "ALTER TABLE events{cluster} UPDATE person_id = "
+# The ALTER's action; `_rewrite_sql` puts it on `events` (its local tables on a cluster).
+REWRITE_EVENTS_ACTION = (
+    "UPDATE person_id = "
     + _PERSON_OF_ROW
     + """
     WHERE project_id = {project_id:UInt32} AND distinct_id IN {dids:Array(String)}
@@ -89,8 +91,8 @@ class SquashResult:
 
 
 def _rewrite_sql() -> str:
-    cluster = getattr(settings, "CLICKHOUSE_CLUSTER", "")
-    return REWRITE_EVENTS_SQL.replace("{cluster}", f"_local ON CLUSTER `{cluster}`" if cluster else "")
+    [statement] = DDL(getattr(settings, "CLICKHOUSE_CLUSTER", "")).alter("events", REWRITE_EVENTS_ACTION)
+    return statement
 
 
 def squash_project(
