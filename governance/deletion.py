@@ -196,6 +196,7 @@ def _delete_events(project, target: Target, scope: dict) -> None:
     params = _params(project.id, dids=list(target.distinct_ids), person_ids=list(target.person_ids))
     _delete(q.DELETE_EVENTS_SQL, params)
     _delete(q.DELETE_ROLLUP_SQL, params)
+    _delete(q.DELETE_SESSIONLESS_PATHS_SQL, params)
 
 
 def _rebuild_paths(project, target: Target, scope: dict) -> None:
@@ -287,7 +288,7 @@ def erase(project, target: Target, progress: Callable[[int, int], None] = lambda
 
 def purge_expired_events(project, now: dt.datetime | None = None) -> int:
     """Delete the project's events older than its event_retention_days (none when unset), with
-    their session_paths and path_node_keys rows. Returns how many events went."""
+    their session_paths, sessionless_paths and path_node_keys rows. Returns how many events went."""
     days = project.event_retention_days
     if not days:
         return 0
@@ -300,5 +301,6 @@ def purge_expired_events(project, now: dt.datetime | None = None) -> int:
         refill = _rollup_module().select_sql(f"({q.ROLLUP_REFILL_SOURCE})")
         ch.command(f"INSERT INTO trends_rollup {refill}", params)
         _delete(q.DELETE_EXPIRED_SESSION_PATHS_SQL, params)
+        _delete(q.DELETE_EXPIRED_SESSIONLESS_PATHS_SQL, params)
         _delete(q.DELETE_EXPIRED_PATH_KEYS_SQL, params)
     return expired

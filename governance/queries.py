@@ -86,6 +86,10 @@ DELETE_EVENTS_SQL = f"DELETE FROM events WHERE {_EVENTS_OF_PERSON} {_SYNC}"
 # trends_rollup rows carry the distinct_id and person_id of their events: the same condition.
 DELETE_ROLLUP_SQL = f"DELETE FROM trends_rollup WHERE {_EVENTS_OF_PERSON} {_SYNC}"
 
+# sessionless_paths rows are the session-less events themselves, with their distinct_id and
+# the person_id they were stored with: the same condition.
+DELETE_SESSIONLESS_PATHS_SQL = f"DELETE FROM sessionless_paths WHERE {_EVENTS_OF_PERSON} {_SYNC}"
+
 DELETE_PERSONS_SQL = f"""
     DELETE FROM persons WHERE project_id = {{project_id:UInt32}} AND id IN {{person_ids:Array(UUID)}} {_SYNC}
 """
@@ -190,6 +194,11 @@ ROLLUP_REFILL_SOURCE = """
 DELETE_EXPIRED_SESSION_PATHS_SQL = f"""
     DELETE FROM session_paths
     WHERE project_id = {{project_id:UInt32}} AND max_timestamp < {{cutoff:DateTime64(6, 'UTC')}} {_SYNC}
+"""
+
+DELETE_EXPIRED_SESSIONLESS_PATHS_SQL = f"""
+    DELETE FROM sessionless_paths
+    WHERE project_id = {{project_id:UInt32}} AND timestamp < {{cutoff:DateTime64(6, 'UTC')}} {_SYNC}
 """
 
 DELETE_EXPIRED_PATH_KEYS_SQL = f"""

@@ -12,8 +12,9 @@ same in Python. One query per runner:
        $session_id come pre-grouped from session_paths (migration 0005) when the query
        has no filters and needs no person; otherwise from the events (EventSource: date
        range, filters, person only where needed, node id by transform over the
-       dictionary's constant arrays). Events without $session_id are always read from
-       the events, grouped per person and split at gaps > 30 minutes
+       dictionary's constant arrays). Events without $session_id come from
+       sessionless_paths (migration 0011) under the same condition, otherwise from the
+       events; either way grouped per (resolved) person and split at gaps > 30 minutes
     -> drop excluded / empty nodes, collapse consecutive repeats
     -> cut at the start point / end point, cap at step_limit, number the steps
     -> ARRAY JOIN the steps into (step, source id, target id or 0) rows, GROUP BY,
@@ -34,7 +35,7 @@ from analytics_app import clickhouse as ch
 from analytics_app.errors import BadRequest
 from insights.blocks import EventSource, SQLBuilder
 from insights.blocks import filters as filter_blocks
-from insights.blocks.source import DT64
+from insights.blocks.source import DT64, current_person
 
 from .masking import NodeMasker, node_kinds
 from .spec import CUSTOM, PAGEVIEW, SCREEN, CleaningRule, PathsSpec, wildcard_regex
@@ -210,8 +211,9 @@ class _SessionPaths:
     spec: PathsSpec
     rules: tuple[CleaningRule, ...] | None = None
     now: dt.datetime | None = None
-    # Read the sessions with a $session_id from the pre-grouped `session_paths` table
-    # where the query allows it (None: whenever eligible; False: always the events).
+    # Read the sessions with a $session_id from the pre-grouped `session_paths` table and
+    # the session-less events from `sessionless_paths` where the query allows it (None:
+    # whenever eligible; False: always the events).
     session_table: bool | None = None
     builder: SQLBuilder = field(init=False)
 
@@ -362,8 +364,9 @@ class _SessionPaths:
         return f"SELECT session_id, person_id AS pid, toUnixTimestamp64Micro(timestamp) AS t, toUInt128(uuid) AS u, nid FROM ({src.sql()}) WHERE nid != 0"
 
     def uses_session_table(self, *, person: bool = False) -> bool:
-        """Whether the sessions with a $session_id come from `session_paths`: it holds
-        no person and no properties, so only without filters and without persons."""
+        """Whether the sessions with a $session_id come from `session_paths` (and the
+        session-less events from `sessionless_paths`): they hold no properties and
+        session_paths no person, so only without filters and without persons."""
         if self.session_table is False or person or self.spec.properties:
             return False
         return True
@@ -415,6 +418,23 @@ class _SessionPaths:
                     {having}
                 )"""
 
+    def table_sessionless_sql(self) -> str:
+        """The events without a $session_id from `sessionless_paths` (migration 0011), in
+        the columns of events_sql(with_session=False): the range, the person resolved
+        through every override (the squash does not rewrite this table), node ids by
+        key through the dictionary (0: not included / empty raw node: dropped)."""
+        b = self.builder
+        conds = ["s.project_id = {project_id:UInt32}", f"s.timestamp < {b.bind(self.end, DT64)}"]
+        if self.start is not None:
+            conds.append(f"s.timestamp >= {b.bind(self.start, DT64)}")
+        person_id, join = current_person(b, "s", rewritten=False)
+        return f"""SELECT '' AS session_id, pid, t, u, nid FROM (
+                SELECT {person_id} AS pid, toUnixTimestamp64Micro(s.timestamp) AS t, toUInt128(s.uuid) AS u,
+                    transform(s.key, paths_dict.11, paths_dict.12, toUInt32(0)) AS nid
+                FROM sessionless_paths AS s{join}
+                WHERE {" AND ".join(conds)}
+            ) WHERE nid != 0"""
+
     def sql(self, *, person: bool = False) -> str:
         """Per-session paths (without the WITH clause: the runner puts with_sql() first).
 
@@ -443,7 +463,9 @@ class _SessionPaths:
         collapse = _collapse
         if self.uses_session_table(person=person):
             with_session = self.table_sessions_sql(having)
+            sessionless = self.table_sessionless_sql()
         else:
+            sessionless = self.events_sql(with_session=False, need_person=True)
             with_session = f"""
                 SELECT session_id AS sid, {person_col}{collapse("arraySort(groupArray((t, u, nid)))")} AS seq
                 FROM ({self.events_sql(with_session=True, need_person=person)})
@@ -462,7 +484,7 @@ class _SessionPaths:
                     SELECT pid AS person_id, arraySort(groupArray((t, u, nid))) AS evs,
                         arrayMap(p -> {collapse("p")},
                                  arraySplit((x, g) -> g > {SESSION_GAP_US}, evs, arrayDifference(arrayMap(x -> x.1, evs)))) AS seq_parts
-                    FROM ({self.events_sql(with_session=False, need_person=True)})
+                    FROM ({sessionless})
                     GROUP BY pid
                     {having}
                 )

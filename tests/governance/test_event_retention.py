@@ -23,6 +23,7 @@ def fill(project) -> None:
     for days, user in [(400, "old-1"), (40, "old-2"), (29, "recent-1"), (1, "recent-2")]:
         when = NOW - dt.timedelta(days=days)
         b.add("$pageview", user, when, {"$current_url": f"https://a.test/{user}"}, session_id=f"s-{user}")
+        b.add("$pageview", user, when, {"$current_url": f"https://a.test/{user}/no-session"})
     b.flush()
 
 
@@ -48,12 +49,14 @@ def test_old_events_go_and_recent_ones_stay(make_project, alice):
         fill(project)
     assert tasks.purge_expired_events() >= 2
     users = ch.query(
-        "SELECT distinct_id FROM events WHERE project_id = {project_id:UInt32} ORDER BY distinct_id",
+        "SELECT DISTINCT distinct_id FROM events WHERE project_id = {project_id:UInt32} ORDER BY distinct_id",
         {"project_id": kept.id},
     )
     assert [r[0] for r in users.rows] == ["recent-1", "recent-2"]
     assert sessions(kept) == {"s-recent-1", "s-recent-2"}
-    assert count("events", forever) == 4
+    assert count("sessionless_paths", kept) == 2  # the session-less events of the recent two
+    assert count("events", forever) == 8
+    assert count("sessionless_paths", forever) == 4
     assert len(sessions(forever)) == 4
     assert tasks.purge_expired_events() == 0  # nothing left to do: safe to run twice
 

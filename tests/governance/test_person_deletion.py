@@ -256,6 +256,7 @@ def test_nothing_of_the_person_remains_in_any_table(
         "session_replay_snapshots",
         "session_replay_summaries",
         "session_paths",
+        "sessionless_paths",
         "path_node_keys",
         "cohort_people",
         "ingestion_warnings",
@@ -289,6 +290,7 @@ def test_nothing_of_the_person_remains_in_any_table(
         "session_replay_snapshots",
         "session_replay_summaries",
         "session_paths",
+        "sessionless_paths",
         "ingestion_warnings",
     } <= set(left)
     cohort = Cohort.objects.get(project=project, name="VIPs")

@@ -21,9 +21,11 @@ from analytics_app import clickhouse as ch
 from ingestion.squash import squash_project
 from ingestion.views import project_for_token
 from insights.blocks import source
+from paths.queries import PathsQueryRunner
+from paths.spec import PathsSpec
 from tests.conftest import EventBuilder, examples
 
-from .test_merge_batching import chunks, deliver, expected, interleave, observed, scenarios, story
+from .test_merge_batching import DATE_RANGE, chunks, deliver, expected, interleave, observed, scenarios, story
 
 NOW = dt.timedelta(0)
 
@@ -43,9 +45,21 @@ def stale_rows(project) -> int:
     ).scalar()
 
 
+def paths_both_ways(project) -> dict:
+    """Paths over the session-less events (the stories send no $session_id) from
+    sessionless_paths, whose person_id the squash does not rewrite, and from the events."""
+    spec = PathsSpec.from_json(
+        {"kind": "PathsQuery", **DATE_RANGE, "include_event_types": ["$pageview", "custom_event"]}
+    )
+    table = PathsQueryRunner(project, spec).run().to_json()
+    assert table == PathsQueryRunner(project, spec, session_table=False).run().to_json()
+    return table
+
+
 def observed_both_ways(project, monkeypatch) -> dict:
     """observed() through the overrides as they resolve now, and again forced through the
-    distinct_id join; both must agree."""
+    distinct_id join; both must agree (and paths read both ways)."""
+    paths_both_ways(project)
     first = observed(project)
     with monkeypatch.context() as m:
         m.setattr(source, "INLINE_PERSONS", 0)
