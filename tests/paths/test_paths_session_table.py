@@ -231,3 +231,39 @@ def test_sessionless_table_gives_the_exact_edges(project, events):
     }
     assert new["sessions"] == 3
     assert new == old
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("between", ["insert", "insert and merge", "check inside the query"])
+def test_a_session_split_after_the_multi_row_check_is_still_grouped(
+    project, events, no_merges, monkeypatch, between
+):
+    """The check that finds the sessions with several rows runs before the paths query;
+    rows written (or parts merged) in between must not split a session in two."""
+    import paths.queries as pq
+
+    fill(events)
+    s5_rows = "SELECT count() FROM session_paths WHERE project_id = {project_id:UInt32} AND session_id = 's5'"
+    assert ch.query(s5_rows, {"project_id": project.pk}).scalar() == 1  # one row at the check
+    real_query = pq.ch.query
+
+    def query(sql, params=None, **kw):
+        found = real_query(sql, params, **kw)
+        if "GROUPING SETS" in sql:
+            events.add("$pageview", "u5", at(6), {"$current_url": URL + "/pricing"}, session_id="s5")
+            events.flush()
+            if between == "insert and merge":
+                ch.command("SYSTEM START MERGES session_paths", global_=True)
+                ch.command("OPTIMIZE TABLE session_paths", global_=True)
+        return found
+
+    monkeypatch.setattr(pq.ch, "query", query)
+    if between == "check inside the query":
+        monkeypatch.setattr(pq, "MULTI_ROW_CAP", 0)
+    s = spec(start_point="/")
+    new = PathsQueryRunner(project, s).run().to_json()
+    monkeypatch.setattr(pq.ch, "query", real_query)
+    assert ch.query(s5_rows, {"project_id": project.pk}).scalar() == (1 if between == "insert and merge" else 2)
+    assert new == PathsQueryRunner(project, s, session_table=False).run().to_json()
+    got = {(e["source"], e["target"]): e["value"] for e in new["results"]}
+    assert got[("2_/b", "3_/pricing")] == 1  # s5: / -> /b -> /pricing, one session
