@@ -263,7 +263,9 @@ def test_a_session_split_after_the_multi_row_check_is_still_grouped(
     s = spec(start_point="/")
     new = PathsQueryRunner(project, s).run().to_json()
     monkeypatch.setattr(pq.ch, "query", real_query)
-    assert ch.query(s5_rows, {"project_id": project.pk}).scalar() == (1 if between == "insert and merge" else 2)
+    assert ch.query(s5_rows, {"project_id": project.pk}).scalar() == (
+        1 if between == "insert and merge" else 2
+    )
     assert new == PathsQueryRunner(project, s, session_table=False).run().to_json()
     got = {(e["source"], e["target"]): e["value"] for e in new["results"]}
     assert got[("2_/b", "3_/pricing")] == 1  # s5: / -> /b -> /pricing, one session
