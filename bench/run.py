@@ -50,7 +50,7 @@ LOGS = common.RESULTS / "run-logs"
 # Funnel variants run besides the plain one (bench_funnels.py --only); the rest take minutes at 10M.
 FUNNEL_VARIANTS = ["breakdown $browser", "exclusion", "strict", "unordered", "actors"]
 QUERY_KINDS = ["trends", "retention", "paths", "funnels", "explorer"]
-LOAD_KINDS = ["persons", "ingestion", "replay_snapshots", "replay_list"]
+LOAD_KINDS = ["persons", "ingestion", "replay_snapshots", "replay_list", "pages"]
 
 
 # --- child processes -------------------------------------------------------------------------
@@ -192,6 +192,8 @@ def kind_argv(kind: str, var: str, meta: dict, args) -> tuple[list[str], str]:
         return [str(BENCH / f"bench_{kind}.py"), *reuse], kind
     if kind == "persons":
         return [str(BENCH / "bench_persons.py"), "--runs", "3"], "persons"
+    if kind == "pages":  # the demo data of ./scripts/run.sh, in a directory of its own
+        return [str(BENCH / "bench_pages.py"), "--persons", "2000" if small else "20000"], "pages"
     if kind == "ingestion":
         requests = "200" if small else "1000"
         return [str(BENCH / "bench_ingestion.py"), "--mode", "embedded", "--requests", requests,
