@@ -92,7 +92,7 @@ def main() -> None:
         ("paths (htmx)", f"{base}/paths/", {"date_from": "-30d"}, True),
         ("events explorer", f"{base}/events/", {}, False),
         ("persons", f"{base}/persons/", {}, False),
-        ("recordings", f"{base}/recordings/", {}, False),
+        ("recordings", f"{base}/replay/", {}, False),
     ]
     results = []
     todo = [(name, path + ("?" + urlencode(params, doseq=True) if params else ""), htmx)
