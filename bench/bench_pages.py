@@ -32,8 +32,10 @@ from urllib.parse import urlencode
 import common
 
 HTMX = {"HX-Request": "true"}
-# <div id="time-to-convert" ... hx-get="<url>" hx-trigger="load"...>
-SECONDARY = re.compile(r'<div id="([a-z-]+)"[^>]*? hx-get="([^"]+)" hx-trigger="(?:load|intersect once)"')
+# <div id="time-to-convert" ... hx-get="<url>" hx-trigger="load"...> (and the paths picker's <datalist>)
+SECONDARY = re.compile(
+    r'<(?:div|datalist) id="([a-z-]+)"[^>]*? hx-get="([^"]+)" hx-trigger="(?:load|intersect once)"'
+)
 
 
 def cpu() -> float:

@@ -93,12 +93,8 @@ def paths(request):
         context.update(result_context(project, spec, result, request.presenter))
         context["top_paths_url"] = views_common.spec_url("paths:top_paths", project, context["spec_json"])
         context["share_url"] = views_common.share_url(request, "paths:paths", project, context["spec_json"])
-        if not partial:
-            nodes = PathNodesQueryRunner(project, spec).run()
-            masker = result.masker(request.presenter)
-            masker.add_kinds(dict(nodes))
-            # The picker offers what this user can read: a masked node cannot be typed back.
-            context["nodes"] = [n for n, _ in nodes if not masker.changes(n)]
+        if not partial:  # the start/end picker's nodes load after the page (path_nodes)
+            context["nodes_url"] = views_common.spec_url("paths:path_nodes", project, context["spec_json"])
 
     return views_common.render_builder(request, TEMPLATE, context, error, fill if spec is not None else None)
 
@@ -127,6 +123,28 @@ def top_paths(request):
         ]
 
     return views_common.render_drill(request, f"{TEMPLATE}#top_paths", context, fill)
+
+
+@require_GET
+@project_page(Permission.VIEW_INSIGHTS)
+def path_nodes(request):
+    """The start/end picker's options for `?q=<spec JSON>`: the most frequent nodes of the
+    range, loaded by the page after it is shown (an htmx partial: one scan of the range's
+    events that the first answer need not wait for). Only what this user can read: a
+    masked node cannot be typed back, so it is left out."""
+    project = request.project
+    context = {"project": project}
+
+    def fill():
+        spec = views_common.spec_from_q(
+            request.GET, PathsSpec, project, message="Invalid paths query.", what="a paths"
+        )
+        nodes = PathNodesQueryRunner(project, spec).run()
+        masker = NodeMasker(request.presenter, project.pk, spec.include_event_types)
+        masker.add_kinds(dict(nodes))
+        context["nodes"] = [n for n, _ in nodes if not masker.changes(n)]
+
+    return views_common.render_drill(request, f"{TEMPLATE}#nodes", context, fill)
 
 
 @require_GET

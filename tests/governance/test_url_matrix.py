@@ -180,6 +180,7 @@ MATRIX: dict[str, object] = {
     "retention:retention_persons": Project(P.VIEW_INSIGHTS, ok=400),
     "paths:paths": Project(P.VIEW_INSIGHTS),
     "paths:top_paths": Project(P.VIEW_INSIGHTS, ok=400),
+    "paths:path_nodes": Project(P.VIEW_INSIGHTS, ok=400),
     "paths:paths_sessions": Project(P.VIEW_INSIGHTS, ok=400),
     "paths:cleaning_rules": Project(P.VIEW_INSIGHTS),
     "paths:cleaning_rule_delete": PostOnly(("rule_id",)),

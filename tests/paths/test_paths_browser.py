@@ -61,7 +61,8 @@ def test_pick_a_start_point_click_a_node_and_open_the_recording(
     login(page, client, alice, base)
 
     page.goto(f"{base}/project/{project.pk}/paths/")
-    # The picker offers the frequent nodes; type one and update.
+    # The picker offers the frequent nodes (loaded after the page); type one and update.
+    page.wait_for_selector('#path-nodes option[value="/"]', state="attached")
     assert page.locator('#path-nodes option[value="/"]').count() == 1
     page.locator("input[name=point]").fill("/")
     page.get_by_role("button", name="Update").click()

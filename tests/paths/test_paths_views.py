@@ -56,15 +56,31 @@ def test_full_page_renders_builder_sankey_and_tables(alice_client, project, some
         sankey(doc.one("section#result"))["node"]["label"]
     )
     assert doc.one("input[name=point]").attrs["list"] == "path-nodes"
-    assert "/" in [o.attrs["value"] for o in doc.select("datalist#path-nodes option")]
     assert not doc.find("h3", text="Top complete paths")  # loaded after the Sankey
-    (top_url,) = lazy_urls(html)
+    assert not doc.select("datalist#path-nodes option")  # the picker too
+    nodes_url, top_url = sorted(lazy_urls(html))  # /paths/nodes/, /paths/top/
+    assert doc.one("datalist#path-nodes").attrs["hx-get"] == nodes_url
+    nodes = alice_client.get(nodes_url, headers={"HX-Request": "true"})
+    assert nodes.status_code == 200
+    assert "/" in [o.attrs["value"] for o in parse(nodes).select("option")]
     top = alice_client.get(top_url, headers={"HX-Request": "true"})
     assert top.status_code == 200
     top_doc = parse(top)
     assert top_doc.is_fragment and top_doc.texts("h3") == ["Top complete paths"]
     paths = [tr.find("td").text for tr in top_doc.select("table.top-paths tbody tr")]
     assert "/ → /product/:id → /buy" in paths  # the query's own cleaning rule applies
+
+
+def test_picker_nodes_bad_spec_is_400_and_needs_the_gate(alice_client, client, charlie, project):
+    assert alice_client.get(url(project, "nodes/", q="nope")).status_code == 400
+    assert (
+        alice_client.get(
+            url(project, "nodes/", q=json.dumps({"kind": "PathsQuery", "step_limit": 1}))
+        ).status_code
+        == 400
+    )
+    client.force_login(charlie)
+    assert client.get(url(project, "nodes/", q=json.dumps({"kind": "PathsQuery"}))).status_code == 404
 
 
 def test_top_paths_bad_spec_is_400_and_needs_the_gate(alice_client, client, charlie, project):
