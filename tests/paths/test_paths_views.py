@@ -71,28 +71,13 @@ def test_full_page_renders_builder_sankey_and_tables(alice_client, project, some
     assert "/ → /product/:id → /buy" in paths  # the query's own cleaning rule applies
 
 
-def test_picker_nodes_bad_spec_is_400_and_needs_the_gate(alice_client, client, charlie, project):
-    assert alice_client.get(url(project, "nodes/", q="nope")).status_code == 400
-    assert (
-        alice_client.get(
-            url(project, "nodes/", q=json.dumps({"kind": "PathsQuery", "step_limit": 1}))
-        ).status_code
-        == 400
-    )
+@pytest.mark.parametrize("part", ["top/", "nodes/"])  # the top paths, the picker's nodes
+def test_a_lazy_part_with_a_bad_spec_is_400_and_needs_the_gate(alice_client, client, charlie, project, part):
+    assert alice_client.get(url(project, part, q="nope")).status_code == 400
+    too_short = json.dumps({"kind": "PathsQuery", "step_limit": 1})
+    assert alice_client.get(url(project, part, q=too_short)).status_code == 400
     client.force_login(charlie)
-    assert client.get(url(project, "nodes/", q=json.dumps({"kind": "PathsQuery"}))).status_code == 404
-
-
-def test_top_paths_bad_spec_is_400_and_needs_the_gate(alice_client, client, charlie, project):
-    assert alice_client.get(url(project, "top/", q="nope")).status_code == 400
-    assert (
-        alice_client.get(
-            url(project, "top/", q=json.dumps({"kind": "PathsQuery", "step_limit": 1}))
-        ).status_code
-        == 400
-    )
-    client.force_login(charlie)
-    assert client.get(url(project, "top/", q=json.dumps({"kind": "PathsQuery"}))).status_code == 404
+    assert client.get(url(project, part, q=json.dumps({"kind": "PathsQuery"}))).status_code == 404
 
 
 def test_htmx_request_renders_only_the_result_partial(alice_client, project, some_paths):
