@@ -172,10 +172,12 @@ EXPIRED_EVENTS_SQL = """
     WHERE project_id = {project_id:UInt32} AND timestamp < {cutoff:DateTime64(6, 'UTC')}
 """
 
-DELETE_EXPIRED_EVENTS_SQL = f"""
-    DELETE FROM events
-    WHERE project_id = {{project_id:UInt32}} AND timestamp < {{cutoff:DateTime64(6, 'UTC')}} {_SYNC}
+# The rows of a table of events (one row per event, with its timestamp) older than the cutoff.
+_DELETE_EXPIRED_ROWS = f"""
+    DELETE FROM {{table}}
+    WHERE project_id = {{{{project_id:UInt32}}}} AND timestamp < {{{{cutoff:DateTime64(6, 'UTC')}}}} {_SYNC}
 """
+DELETE_EXPIRED_EVENTS_SQL = _DELETE_EXPIRED_ROWS.format(table="events")
 
 # trends_rollup (15-minute buckets): every bucket up to the one holding the cutoff goes, then
 # that bucket is refilled from the events that remain (ROLLUP_REFILL_SOURCE through the
@@ -196,10 +198,7 @@ DELETE_EXPIRED_SESSION_PATHS_SQL = f"""
     WHERE project_id = {{project_id:UInt32}} AND max_timestamp < {{cutoff:DateTime64(6, 'UTC')}} {_SYNC}
 """
 
-DELETE_EXPIRED_SESSIONLESS_PATHS_SQL = f"""
-    DELETE FROM sessionless_paths
-    WHERE project_id = {{project_id:UInt32}} AND timestamp < {{cutoff:DateTime64(6, 'UTC')}} {_SYNC}
-"""
+DELETE_EXPIRED_SESSIONLESS_PATHS_SQL = _DELETE_EXPIRED_ROWS.format(table="sessionless_paths")
 
 DELETE_EXPIRED_PATH_KEYS_SQL = f"""
     DELETE FROM path_node_keys

@@ -79,6 +79,17 @@ class DDL:
             f"CREATE MATERIALIZED VIEW IF NOT EXISTS {name}{self.on_cluster} TO {self.local_name(to_table)}\nAS {select.strip()}"
         ]
 
+    def fill_from_events(self, table: str, view: str, select_sql) -> list[str]:
+        """A table derived from `events`, row for row: emptied (so a migration cut off
+        half-way re-runs exactly), then the view `view` that fills it at every insert
+        (`select_sql(source)` over the local events table), then the events already stored
+        (through the public name). Assumes no insert runs during the migration."""
+        return [
+            f"TRUNCATE TABLE IF EXISTS {self.local_name(table)}{self.on_cluster}",
+            *self.create_materialized_view(view, table, select_sql(self.local_name("events"))),
+            f"INSERT INTO {table} {select_sql('events')}",
+        ]
+
     def alter(self, table: str, action: str) -> list[str]:
         return [f"ALTER TABLE {self.local_name(table)}{self.on_cluster} {action}"]
 

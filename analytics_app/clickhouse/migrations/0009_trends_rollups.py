@@ -45,9 +45,5 @@ def operations(ddl):
             order_by="(project_id, event, bucket, browser, distinct_id, person_id)",
             sharding_key="cityHash64(distinct_id)",
         ),
-        f"TRUNCATE TABLE IF EXISTS {ddl.local_name('trends_rollup')}{ddl.on_cluster}",
-        *ddl.create_materialized_view(
-            "trends_rollup_mv", "trends_rollup", select_sql(ddl.local_name("events"))
-        ),
-        f"INSERT INTO trends_rollup {select_sql('events')}",
+        *ddl.fill_from_events("trends_rollup", "trends_rollup_mv", select_sql),
     ]

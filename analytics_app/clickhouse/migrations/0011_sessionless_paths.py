@@ -50,9 +50,5 @@ def operations(ddl):
             order_by="(project_id, toDate(timestamp), distinct_id, timestamp)",
             sharding_key="cityHash64(distinct_id)",
         ),
-        f"TRUNCATE TABLE IF EXISTS {ddl.local_name('sessionless_paths')}{ddl.on_cluster}",
-        *ddl.create_materialized_view(
-            "sessionless_paths_mv", "sessionless_paths", select_sql(ddl.local_name("events"))
-        ),
-        f"INSERT INTO sessionless_paths {select_sql('events')}",
+        *ddl.fill_from_events("sessionless_paths", "sessionless_paths_mv", select_sql),
     ]
