@@ -189,7 +189,7 @@ def _paths_module():
 
 
 def _rollup_module():
-    return importlib.import_module("analytics_app.clickhouse.migrations.0009_trends_rollups")
+    return importlib.import_module("analytics_app.clickhouse.migrations.0012_squashable_person_tables")
 
 
 def _delete_events(project, target: Target, scope: dict) -> None:

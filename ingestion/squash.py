@@ -8,9 +8,11 @@ every merge ever made, and every query pays for resolving them, so this job, run
 hourly by Celery beat (`ingestion.squash_person_overrides`) and by
 `manage.py squash_person_overrides`, takes the overrides older than SQUASH_MIN_AGE and
 
-1. rewrites `events.person_id` of those distinct_ids to their current person (one
-   mutation per batch; ClickHouse rewrites only that column of the parts holding such
-   rows and leaves the other parts as they are);
+1. rewrites the person_id of those distinct_ids' rows to their current person in
+   `events` and in the tables derived from it that store one (`trends_rollup`,
+   `sessionless_paths`, REWRITTEN_TABLES; one mutation per table and batch: ClickHouse
+   rewrites only that column of the parts holding such rows and leaves the other parts
+   as they are);
 2. writes a `squashed` copy of each distinct_id's latest mapping row (same version,
    same person), which takes it out of the overrides.
 
@@ -19,8 +21,9 @@ override resolves to, and the next run does it again. A merge that re-points a
 distinct_id while it is being squashed writes a higher version without `squashed`, so
 that distinct_id stays an override (resolved to the newer person) until the next run.
 SQUASH_MIN_AGE keeps the job away from merges so recent that an event resolved before
-them could still be on its way to the table. trends_rollup is not rewritten (person_id is
-in its sorting key): its reads resolve every override ever made (docs/clickhouse.md).
+them could still be on its way to the table. Every table whose rows carry a person_id is
+rewritten (ClickHouse migration 0012 took it out of trends_rollup's sorting key), so every
+read resolves only the overrides since the last squash (docs/clickhouse.md).
 """
 
 from __future__ import annotations
@@ -69,8 +72,10 @@ LATEST_SQL = """
 _PERSON_OF_ROW = (
     "{persons:Array(UUID)}[transform(distinct_id, {dids:Array(String)}, {idx:Array(UInt32)}, toUInt32(0))]"
 )
-# The ALTER's action; `_rewrite_sql` puts it on `events` (its local tables on a cluster).
-REWRITE_EVENTS_ACTION = (
+# The tables whose rows carry the person_id of their distinct_id's events: all rewritten.
+REWRITTEN_TABLES = ("events", "trends_rollup", "sessionless_paths")
+# The ALTER's action; `_rewrite_sql` puts it on each table (its local tables on a cluster).
+REWRITE_ACTION = (
     "UPDATE person_id = "
     + _PERSON_OF_ROW
     + """
@@ -90,8 +95,8 @@ class SquashResult:
     seconds: float = 0.0
 
 
-def _rewrite_sql() -> str:
-    [statement] = DDL(getattr(settings, "CLICKHOUSE_CLUSTER", "")).alter("events", REWRITE_EVENTS_ACTION)
+def _rewrite_sql(table: str) -> str:
+    [statement] = DDL(getattr(settings, "CLICKHOUSE_CLUSTER", "")).alter(table, REWRITE_ACTION)
     return statement
 
 
@@ -111,10 +116,9 @@ def squash_project(
             break
         dids = [r[0] for r in due]
         persons = [r[1] for r in due]
-        ch.command(
-            _rewrite_sql(),
-            {**params, "dids": dids, "persons": persons, "idx": list(range(1, len(dids) + 1))},
-        )
+        rewrite = {**params, "dids": dids, "persons": persons, "idx": list(range(1, len(dids) + 1))}
+        for table in REWRITTEN_TABLES:
+            ch.command(_rewrite_sql(table), rewrite)
         latest = {r[0]: (r[1], r[2]) for r in ch.query(LATEST_SQL, {**params, "dids": dids}).rows}
         marks = [r for r in due if latest.get(r[0]) == (r[1], r[2])]
         if marks:

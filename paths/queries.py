@@ -460,7 +460,7 @@ class _SessionPaths:
         conds = ["s.project_id = {project_id:UInt32}", f"s.timestamp < {b.bind(self.end, DT64)}"]
         if self.start is not None:
             conds.append(f"s.timestamp >= {b.bind(self.start, DT64)}")
-        person_id, join = current_person(b, "s", rewritten=False)
+        person_id, join = current_person(b, "s")
         return f"""SELECT '' AS session_id, pid, t, u, nid FROM (
                 SELECT {person_id} AS pid, toUnixTimestamp64Micro(s.timestamp) AS t, toUInt128(s.uuid) AS u,
                     transform(s.key, paths_dict.11, paths_dict.12, toUInt32(0)) AS nid

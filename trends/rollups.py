@@ -1,6 +1,6 @@
 """When a trends series may read `trends_rollup` instead of `events`, and the source it reads.
 
-The rollup (ClickHouse migration 0009_trends_rollups, docs/clickhouse.md "Rollups") holds,
+The rollup (ClickHouse migrations 0009 and 0012, docs/clickhouse.md "Rollups") holds,
 per 15-minute UTC bucket, event, $browser, distinct_id and person_id, the number of
 events. A series reads it only when its answer is the same as the raw path's:
 
@@ -67,7 +67,7 @@ def source_sql(b: SQLBuilder, spec, series, start: dt.datetime, end: dt.datetime
     EventSource: timestamp (the bucket), person_id (current person), breakdown_value, events."""
     breakdown = spec.breakdown
     bv = f", r.{BREAKDOWN_COLUMNS[breakdown.property]} AS breakdown_value" if breakdown is not None else ""
-    person_id, join = current_person(b, "r", person, rewritten=False)  # rows never squashed
+    person_id, join = current_person(b, "r", person)
     return f"""
         SELECT r.bucket AS timestamp, {person_id} AS person_id, r.events AS events{bv}
         FROM trends_rollup AS r{join}

@@ -90,6 +90,14 @@ class DDL:
             f"INSERT INTO {table} {select_sql('events')}",
         ]
 
+    def drop_view(self, name: str) -> list[str]:
+        return [f"DROP VIEW IF EXISTS {name}{self.on_cluster}"]
+
+    def drop_table(self, name: str) -> list[str]:
+        """A table (on a cluster: the Distributed table, then the local tables below it)."""
+        distributed = [f"DROP TABLE IF EXISTS {name}{self.on_cluster}"] if self.cluster else []
+        return distributed + [f"DROP TABLE IF EXISTS {self.local_name(name)}{self.on_cluster}"]
+
     def alter(self, table: str, action: str) -> list[str]:
         return [f"ALTER TABLE {self.local_name(table)}{self.on_cluster} {action}"]
 

@@ -13,8 +13,8 @@ class SQLBuilder:
         self.params: dict = {"project_id": project_id}
         self._n = 0
         # The project's person overrides, looked up by the first EventSource built with
-        # this builder (insights.blocks.source.current_person), by `rewritten`.
-        self.overrides: dict = {}
+        # this builder (insights.blocks.source.current_person).
+        self.overrides = None
 
     def bind(self, value, ch_type: str) -> str:
         self._n += 1

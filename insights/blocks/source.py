@@ -61,9 +61,6 @@ _OVERRIDES_SQL = """
     HAVING uniqExact(mapped_person_id) > 1{unsquashed}
 """
 PERSON_OVERRIDES_SQL = _OVERRIDES_SQL.format(unsquashed=" AND argMax(squashed, (version, squashed)) = 0")
-# Every distinct_id ever re-pointed, squashed or not: for tables whose rows the squash
-# does not rewrite (trends_rollup keeps person_id in its sorting key).
-ALL_PERSON_OVERRIDES_SQL = _OVERRIDES_SQL.format(unsquashed="")
 
 # The same overrides as a map of persons: each person a stale row may carry (one the
 # distinct_id pointed at before) -> the distinct_id's current person. Used instead of
@@ -167,22 +164,20 @@ class EventSource:
         """
 
 
-def current_person(
-    b: SQLBuilder, alias: str, need_person: bool = True, *, rewritten: bool = True
-) -> tuple[str, str]:
+def current_person(b: SQLBuilder, alias: str, need_person: bool = True) -> tuple[str, str]:
     """(person_id expression, JOIN) of the rows of `alias` (which has person_id and
     distinct_id): the person each row's distinct_id points at now.
 
-    `rewritten`: the squash rewrites these rows' person_id (`events`), so only the
-    merges since the last squash need resolving; False for a table it does not rewrite
-    (every merge ever). Decided once per builder (once per run) from `overrides()`:
-    none -> the column as stored; a few stale persons, each now one person -> an inline
-    lookup of person_id; otherwise -> the overrides joined by distinct_id."""
+    The squash rewrites the person_id of every table that stores one (ingestion/squash.py),
+    so only the merges since the last squash need resolving. Decided once per builder
+    (once per run) from `overrides()`: none -> the column as stored; a few stale persons,
+    each now one person -> an inline lookup of person_id; otherwise -> the overrides
+    joined by distinct_id."""
     if not need_person:
         return f"{alias}.person_id", ""
-    found = b.overrides.get(rewritten)
+    found = b.overrides
     if found is None:
-        found = b.overrides[rewritten] = overrides(b.params["project_id"], rewritten=rewritten)
+        found = b.overrides = overrides(b.params["project_id"])
     column = f"{alias}.person_id"
     if found.kind == "none":
         return column, ""
@@ -190,10 +185,9 @@ def current_person(
         olds = b.bind(list(found.old_persons), "Array(UUID)")
         news = b.bind(list(found.new_persons), "Array(UUID)")
         return f"if(has({olds}, {column}), {news}[indexOf({olds}, {column})], {column})", ""
-    sql = PERSON_OVERRIDES_SQL if rewritten else ALL_PERSON_OVERRIDES_SQL
     return (
         f"if(pdi.person_id = {ZERO_UUID}, {column}, pdi.person_id)",
-        f"\n        LEFT JOIN ({sql}) AS pdi ON pdi.distinct_id = {alias}.distinct_id",
+        f"\n        LEFT JOIN ({PERSON_OVERRIDES_SQL}) AS pdi ON pdi.distinct_id = {alias}.distinct_id",
     )
 
 
@@ -221,29 +215,24 @@ PDI_FINGERPRINT_SQL = """
     WHERE project_id = {project_id:UInt32}
 """
 _CACHE_PROJECTS = 1024
-_overrides: dict[tuple[int, bool], tuple[tuple, Overrides]] = {}
+_overrides: dict[int, tuple[tuple, Overrides]] = {}
 _cache_lock = threading.Lock()
 
 
-def overrides(project_id: int, *, rewritten: bool = True) -> Overrides:
+def overrides(project_id: int) -> Overrides:
     """The project's person overrides (see current_person) as of now."""
     params = {"project_id": project_id}
     fingerprint = tuple(ch.query(PDI_FINGERPRINT_SQL, params).rows[0])
-    key = (project_id, rewritten)
     with _cache_lock:
-        hit = _overrides.get(key)
+        hit = _overrides.get(project_id)
     if hit is not None and hit[0] == fingerprint:
         return hit[1]
-    found = _compute_overrides(params) if rewritten else _any_override(params, ALL_PERSON_OVERRIDES_SQL)
+    found = _compute_overrides(params)
     with _cache_lock:
-        if key not in _overrides and len(_overrides) >= _CACHE_PROJECTS:
+        if project_id not in _overrides and len(_overrides) >= _CACHE_PROJECTS:
             _overrides.pop(next(iter(_overrides)))
-        _overrides[key] = (fingerprint, found)
+        _overrides[project_id] = (fingerprint, found)
     return found
-
-
-def _any_override(params: dict, sql: str) -> Overrides:
-    return JOIN_OVERRIDES if ch.query(f"SELECT 1 FROM ({sql}) LIMIT 1", params).rows else NO_OVERRIDES
 
 
 def _compute_overrides(params: dict) -> Overrides:

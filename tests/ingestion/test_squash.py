@@ -18,7 +18,7 @@ import uuid
 from hypothesis import HealthCheck, example, given, settings
 
 from analytics_app import clickhouse as ch
-from ingestion.squash import squash_project
+from ingestion.squash import REWRITTEN_TABLES, squash_project
 from ingestion.views import project_for_token
 from insights.blocks import source
 from paths.queries import PathsQueryRunner
@@ -31,23 +31,27 @@ NOW = dt.timedelta(0)
 
 
 def stale_rows(project) -> int:
-    """Stored events whose person_id is not their distinct_id's current person."""
-    return ch.query(
-        """
-        SELECT count() FROM events AS e
-        INNER JOIN (
-            SELECT distinct_id, argMax(person_id, version) AS person_id FROM person_distinct_ids
-            WHERE project_id = {project_id:UInt32} GROUP BY distinct_id
-        ) AS m ON m.distinct_id = e.distinct_id
-        WHERE e.project_id = {project_id:UInt32} AND e.person_id != m.person_id
-        """,
-        {"project_id": project.id},
-    ).scalar()
+    """Stored rows (events, and the tables derived from them that keep a person_id) whose
+    person_id is not their distinct_id's current person."""
+    return sum(
+        ch.query(
+            f"""
+            SELECT count() FROM {table} AS e
+            INNER JOIN (
+                SELECT distinct_id, argMax(person_id, version) AS person_id FROM person_distinct_ids
+                WHERE project_id = {{project_id:UInt32}} GROUP BY distinct_id
+            ) AS m ON m.distinct_id = e.distinct_id
+            WHERE e.project_id = {{project_id:UInt32}} AND e.person_id != m.person_id
+            """,
+            {"project_id": project.id},
+        ).scalar()
+        for table in REWRITTEN_TABLES
+    )
 
 
 def paths_both_ways(project) -> dict:
     """Paths over the session-less events (the stories send no $session_id) from
-    sessionless_paths, whose person_id the squash does not rewrite, and from the events."""
+    sessionless_paths (whose person_id the squash rewrites too) and from the events."""
     spec = PathsSpec.from_json(
         {"kind": "PathsQuery", **DATE_RANGE, "include_event_types": ["$pageview", "custom_event"]}
     )
@@ -133,7 +137,7 @@ def test_recent_merges_wait_and_a_merge_during_the_squash_stays_an_override(proj
     events.merge("anon", into="user")
     events.flush()
     assert squash_project(project.id).distinct_ids == 0  # younger than SQUASH_MIN_AGE
-    assert stale_rows(project) == 1
+    assert stale_rows(project) == 3  # the event, its trends_rollup and sessionless_paths rows
 
     # "anon" is re-pointed again between the squash's read and its mark: the events get the
     # person read first, and "anon" stays an override that resolves to the newer person.
@@ -196,7 +200,7 @@ def test_management_command_and_task(project, events, monkeypatch):
     events.flush()
     events.merge("z", into="y")
     events.flush()
-    assert stale_rows(project) == 1
+    assert stale_rows(project) == 3  # the event, its trends_rollup and sessionless_paths rows
     monkeypatch.setattr(squash, "SQUASH_MIN_AGE", NOW)
     assert squash_person_overrides() >= 1
     assert stale_rows(project) == 0
@@ -206,6 +210,52 @@ def test_on_a_cluster_the_rewrite_goes_to_the_local_tables_of_every_shard(settin
     from ingestion.squash import _rewrite_sql
 
     settings.CLICKHOUSE_CLUSTER = "main"
-    assert _rewrite_sql().startswith("ALTER TABLE events_local ON CLUSTER `main` UPDATE person_id = ")
+    assert _rewrite_sql("events").startswith("ALTER TABLE events_local ON CLUSTER `main` UPDATE person_id = ")
     settings.CLICKHOUSE_CLUSTER = ""
-    assert _rewrite_sql().startswith("ALTER TABLE events UPDATE person_id = ")
+    assert _rewrite_sql("events").startswith("ALTER TABLE events UPDATE person_id = ")
+
+
+def test_migration_0012_gives_the_rows_squashed_before_it_their_current_person(project, events, monkeypatch):
+    """A database from before migration 0012: trends_rollup keyed by person_id (0009) and
+    squashes that rewrote the events only. 0012 rebuilds the rollup and refills
+    sessionless_paths from the (rewritten) events: no stale row is left, and DAU through
+    the rollup and paths through sessionless_paths give the raw answers again."""
+    import importlib
+
+    from analytics_app.clickhouse.migrate import DDL
+    from ingestion import squash
+    from tests.trends.test_rollups import run_both
+
+    def apply(name: str) -> None:
+        module = importlib.import_module(f"analytics_app.clickhouse.migrations.{name}")
+        for statement in module.operations(DDL()):
+            ch.command(statement, global_=True)
+
+    def paths(session_table: bool):
+        spec = PathsSpec.from_json({"kind": "PathsQuery", "date_from": "2026-05-04", "date_to": "2026-05-05"})
+        return PathsQueryRunner(project, spec, session_table=session_table).run().to_json()
+
+    ch.command("DROP VIEW IF EXISTS trends_rollup_mv", global_=True)
+    ch.command("DROP TABLE IF EXISTS trends_rollup", global_=True)
+    apply("0009_trends_rollups")  # the layout before 0012
+    t = dt.datetime(2026, 5, 4, 9, tzinfo=dt.UTC)
+    for i, (name, d) in enumerate([("/", "anon"), ("/pricing", "anon"), ("/signup", "user"), ("/", "other")]):
+        events.add("$pageview", d, t + dt.timedelta(minutes=i), {"$current_url": f"https://a.example{name}"})
+    events.flush()
+    events.merge("anon", into="user")
+    events.flush()
+    monkeypatch.setattr(squash, "REWRITTEN_TABLES", ("events",))  # the squash before 0012
+    assert squash_project(project.id, min_age=NOW).distinct_ids == 1
+    monkeypatch.undo()
+    body = {"series": [{"event": "$pageview", "math": "dau"}], "date_from": "2026-05-04",
+            "date_to": "2026-05-04", "interval": "hour"}  # fmt: skip
+    fast, raw, used = run_both(project, body)
+    assert used and fast != raw  # anon's rollup rows still carry its old person: 3 persons
+    assert paths(True) != paths(False)
+    assert stale_rows(project) == 3  # anon's 2 sessionless_paths rows and its trends_rollup row
+
+    apply("0012_squashable_person_tables")
+    assert stale_rows(project) == 0
+    fast, raw_after, _ = run_both(project, body)
+    assert fast == raw_after == raw
+    assert paths(True) == paths(False)

@@ -213,7 +213,7 @@ def test_sessionless_table_matches_events_query_across_merges_and_the_squash(pro
     assert sessionless_rows(project) == 2 + 9  # u4's two and fill_sessionless's nine
     new, old = both(project, spec(**body))
     assert new == old
-    squash_project(project.id, min_age=dt.timedelta(0))  # events rewritten, sessionless_paths not
+    squash_project(project.id, min_age=dt.timedelta(0))  # events and sessionless_paths rewritten
     assert both(project, spec(**body)) == (new, old)
 
 

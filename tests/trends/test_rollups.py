@@ -184,7 +184,7 @@ def test_migration_backfills_existing_events(ch_project):
 
     ch.command("DROP VIEW IF EXISTS trends_rollup_mv", global_=True)
     ch.command("DROP TABLE IF EXISTS trends_rollup", global_=True)
-    migration = importlib.import_module("analytics_app.clickhouse.migrations.0009_trends_rollups")
+    migration = importlib.import_module("analytics_app.clickhouse.migrations.0012_squashable_person_tables")
     for statement in migration.operations(DDL()):
         ch.command(statement, global_=True)
     again, raw_again, _ = run_both(project, body)

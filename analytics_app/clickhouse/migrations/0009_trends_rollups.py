@@ -11,7 +11,8 @@ trends_rollup
   SummingMergeTree: late events add rows that merge into the bucket's count; queries
   always sum, so unmerged parts are read right.
 
-Filled at insert by trends_rollup_mv; the events already stored are backfilled here
+Migration 0012 rebuilds it with person_id out of the sorting key (so that the squash can
+rewrite it). Filled at insert by trends_rollup_mv; the events already stored are backfilled here
 (TRUNCATE first, so a migration cut off half-way re-runs exactly). Like every MV on
 `events`, the backfill assumes no insert runs during the migration.
 """

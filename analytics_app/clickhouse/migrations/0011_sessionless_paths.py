@@ -8,9 +8,8 @@ sessionless_paths
   columns of every event of the range (they are spread over every granule): 0.5 s of CPU
   per query at 10M events with 10% of them session-less, against ~0.05 s here.
 
-  The person is resolved at query time through every override ever written
-  (insights.blocks.source.current_person with rewritten=False): the squash rewrites the
-  person_id of `events` only, as for trends_rollup. A person's deletion and event
+  The person is resolved at query time through the overrides (since 0012 the squash
+  rewrites this table's person_id as it does the events'). A person's deletion and event
   retention delete these rows with the events' own conditions (governance/queries.py).
   A plain MergeTree: one row per stored event, as in `events`.
 
