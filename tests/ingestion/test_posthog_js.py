@@ -209,6 +209,12 @@ def test_posthog_js_events_identify_and_recording(page, app_live_server, project
     ).scalar()
     assert leaked == 0
 
+    # The recording chunks are stored before their response reaches the browser: wait for
+    # it (page.wait_for_timeout lets Playwright deliver the response events; sleep does not).
+    for _ in range(WAIT_SECONDS * 4):
+        if any("/s/" in r[2] for r in sextant_responses):
+            break
+        page.wait_for_timeout(250)
     sextant_responses += [
         tuple(c) for c in page.evaluate("() => window.__sextantCalls") if c[2].startswith(live_url)
     ]
