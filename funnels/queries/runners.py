@@ -29,7 +29,7 @@ from .results import (
 )
 from .strict import StrictFunnelSQL
 from .unordered import UnorderedFunnelSQL
-from .windowfunnel import WindowFunnelSQL, windowfunnel_eligible
+from .windowfunnel import WindowFunnelSQL, fits, windowfunnel_eligible
 
 ENGINES = ("auto", "arrays", "windowfunnel")
 SQL_BY_ORDER: dict[str, type[FunnelSQL]] = {
@@ -91,6 +91,8 @@ class FunnelQueryRunner:
 
     def sql(self) -> tuple[str, dict, dt.datetime, dt.datetime]:
         start, end = _resolve(self.project, self.spec)
+        if self.engine == "windowfunnel" and not fits(self.spec, start, end):
+            self.engine = "arrays"  # a range of millennia: the packed keys would not hold it
         if self.engine == "windowfunnel":
             q: FunnelSQL = WindowFunnelSQL(self.project, self.spec, start, end)
         else:
