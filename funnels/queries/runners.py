@@ -15,7 +15,7 @@ from insights.blocks.breakdown import ALL_USERS, OTHER_VALUE, cohort_labels, coh
 from insights.blocks.dates import interval_starts
 
 from ..spec import FunnelActorsSpec, FunnelSpec
-from .base import FunnelSQL
+from .base import FunnelSQL, forget_codes
 from .ordered import OrderedFunnelSQL
 from .results import (
     BreakdownResult,
@@ -97,7 +97,9 @@ class FunnelQueryRunner:
             q: FunnelSQL = WindowFunnelSQL(self.project, self.spec, start, end)
         else:
             q = funnel_sql(self.project, self.spec, start, end)
+            q.guess_codes = True  # checked below (unknown_code) and in run()
         actors = q.actors_sql(sessions=False)
+        self._guessed = q.codes_guessed
         if _is_cohort(self.spec):
             actors = with_cohorts(q, actors, self.spec.breakdown.cohorts)
         n = q.n
@@ -121,6 +123,8 @@ class FunnelQueryRunner:
                     f"0 AS median_low{k}",
                     f"0 AS median_high{k}",
                 ]
+        if self._guessed:
+            per_value.append("max(unknown_code) AS unknown_code")
         merged = [f"sum(reached{k}) AS reached{k}" for k in range(n)]
         for k in range(1, n):
             if times:
@@ -132,6 +136,8 @@ class FunnelQueryRunner:
                 ]
             else:
                 merged += ["0", "0", "0", "0"]
+        if self._guessed:
+            merged.append("max(unknown_code)")
         if self.spec.breakdown is None:  # one group: no ranking, no merge of states
             single = [f"countIf(level > {k})" for k in range(n)]
             for k in range(1, n):
@@ -174,6 +180,11 @@ class FunnelQueryRunner:
     def run(self) -> FunnelResult:
         sql, params, start, end = self.sql()
         rows = ch.query(sql, params).rows
+        if self._guessed:  # packed with the values seen before: was every value among them?
+            if any(row[-1] for row in rows):
+                forget_codes(self.project.id, self.spec.breakdown.property)
+                return self.run()  # exactly this time: the codes query runs
+            rows = [row[:-1] for row in rows]
         n = len(self.spec.steps)
         results = []
         for row in rows:

@@ -211,6 +211,38 @@ def test_breakdown_by_event_property_with_attribution(project, events):
     assert by("last_touch") == {"pro": [2, 2], "free": [1, 0]}
 
 
+def test_breakdown_values_seen_before_are_checked_not_trusted(project, events, monkeypatch):
+    """FunnelQueryRunner packs an event breakdown with the values the last exact lookup
+    found instead of looking them up again; an event whose value is not among them makes it
+    forget them and run exactly; a superset of the values packs right as it is."""
+    from analytics_app import clickhouse as ch
+    from funnels.queries import base
+
+    lookups = []
+    real = ch.query
+
+    def query(sql, *args, **kwargs):
+        lookups.extend(["values"] if "GROUP BY v LIMIT" in sql else [])
+        return real(sql, *args, **kwargs)
+
+    monkeypatch.setattr(ch, "query", query)
+
+    def by():
+        body = spec(project, ["signup", "pay"], breakdown={"property": "plan"})
+        return {r.value: [s.count for s in r.steps] for r in FunnelQueryRunner(project, body).run().results}
+
+    base.forget_codes(project.id, "plan")
+    events.add("signup", "a", at(0), {"plan": "free"}).add("pay", "a", at(1), {"plan": "free"}).flush()
+    assert by() == {"free": [1, 1]} and lookups == ["values"]  # looked up, remembered
+    assert by() == {"free": [1, 1]} and lookups == ["values"]  # packed with ("free",)
+    events.add("signup", "b", at(0), {"plan": "pro"}).add("signup", "c", at(0)).flush()
+    assert by() == {"free": [1, 1], "pro": [1, 0], "": [1, 0]}  # "pro" and "" were unknown
+    assert lookups == ["values", "values"]
+    base._SEEN_CODES[(project.id, "plan")] = ("", "enterprise", "free", "pro")
+    assert by() == {"free": [1, 1], "pro": [1, 0], "": [1, 0]}
+    assert lookups == ["values", "values"]
+
+
 def test_session_aggregation_ignores_events_without_a_session(project, events):
     events.add("signup", "a", at(0), session_id="s1").add("pay", "a", at(1), session_id="s1")
     events.add("signup", "a", at(2), session_id="s2").add("pay", "a", at(3), session_id="s3")
