@@ -17,6 +17,16 @@ rewrite it). Filled at insert by trends_rollup_mv; the events already stored are
 `events`, the backfill assumes no insert runs during the migration.
 """
 
+COLUMNS = """
+    project_id UInt32,
+    event LowCardinality(String),
+    bucket DateTime('UTC'),
+    browser LowCardinality(String),
+    distinct_id String,
+    person_id UUID,
+    events UInt64
+"""
+
 
 def select_sql(events_table: str) -> str:
     return f"""
@@ -31,15 +41,7 @@ def operations(ddl):
     return [
         *ddl.create_table(
             "trends_rollup",
-            """
-    project_id UInt32,
-    event LowCardinality(String),
-    bucket DateTime('UTC'),
-    browser LowCardinality(String),
-    distinct_id String,
-    person_id UUID,
-    events UInt64
-""",
+            COLUMNS,
             engine="SummingMergeTree",
             engine_args="events",
             partition_by="toYYYYMM(bucket)",

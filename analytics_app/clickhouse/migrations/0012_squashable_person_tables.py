@@ -23,6 +23,7 @@ no insert runs during the migration.
 
 import importlib
 
+_rollup = importlib.import_module("analytics_app.clickhouse.migrations.0009_trends_rollups")
 _sessionless = importlib.import_module("analytics_app.clickhouse.migrations.0011_sessionless_paths")
 
 
@@ -41,15 +42,7 @@ def operations(ddl):
         *ddl.drop_table("trends_rollup"),
         *ddl.create_table(
             "trends_rollup",
-            """
-    project_id UInt32,
-    event LowCardinality(String),
-    bucket DateTime('UTC'),
-    browser LowCardinality(String),
-    distinct_id String,
-    person_id UUID,
-    events UInt64
-""",
+            _rollup.COLUMNS,  # the same columns; person_id leaves the sorting key
             engine="SummingMergeTree",
             engine_args="events",
             partition_by="toYYYYMM(bucket)",
