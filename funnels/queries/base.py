@@ -21,6 +21,7 @@ Column names of the per-actor layers, for the order modules:
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 from analytics_app import clickhouse as ch
 from insights.blocks import EventSource, SQLBuilder
@@ -45,10 +46,19 @@ MAX_CODED_MICROS = 1 << (128 - 64 - 5 - CODE_BITS)
 # then forgets them and runs exactly. Any superset packs right: values are only names.
 _SEEN_CODES: dict[tuple[int, str], tuple[str, ...]] = {}
 _SEEN_CODES_MAX = 1024
+_seen_lock = threading.Lock()
 
 
 def forget_codes(project_id: int, prop: str) -> None:
-    _SEEN_CODES.pop((project_id, prop), None)
+    with _seen_lock:
+        _SEEN_CODES.pop((project_id, prop), None)
+
+
+def _remember_codes(key: tuple[int, str], values) -> None:
+    with _seen_lock:
+        if key not in _SEEN_CODES and len(_SEEN_CODES) >= _SEEN_CODES_MAX:
+            _SEEN_CODES.pop(next(iter(_SEEN_CODES)))
+        _SEEN_CODES[key] = tuple(values)
 
 
 class FunnelSQL:
@@ -186,9 +196,7 @@ class FunnelSQL:
                         self.b.params,
                     ).scalar()
                     if values and len(values) <= CODES:
-                        if key not in _SEEN_CODES and len(_SEEN_CODES) >= _SEEN_CODES_MAX:
-                            _SEEN_CODES.pop(next(iter(_SEEN_CODES)))
-                        _SEEN_CODES[key] = tuple(values)
+                        _remember_codes(key, values)
                 if len(values) <= CODES:
                     self._codes = self.b.bind(sorted(values), "Array(String)")
                     self._n_codes = len(values)
