@@ -106,13 +106,13 @@ def streams(events, persons, spec, start: dt.datetime, end: dt.datetime):
             str(uid),
         )
         out.setdefault(key, (e["person_id"], []))[1].append(ev)
-    # Stream order (docs/funnels.md): time, the first step matched, the uuid's lowest
-    # 64 - steps - exclusions bits, then the exclusion and step masks as integers.
+    # Stream order (docs/funnels.md): time, the first step matched, the exclusion and
+    # step masks as integers, then the uuid's lowest 64 - steps - exclusions bits.
     nx = len(spec.exclusions)
     tie = (1 << (64 - n - nx)) - 1
 
     def order(x):
-        return (x.ts, x.first, x.uid & tie, sum(1 << i for i in x.excl), sum(1 << k for k in x.steps))
+        return (x.ts, x.first, sum(1 << i for i in x.excl), sum(1 << k for k in x.steps), x.uid & tie)
 
     for _, evs in out.values():
         evs.sort(key=order)

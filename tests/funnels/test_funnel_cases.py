@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -110,6 +111,46 @@ def test_equal_timestamps_convert_but_one_event_cannot_be_two_steps(project, eve
     assert counts(project, ["signup", "pay"]) == [1, 1]
     assert counts(project, ["view", "view"]) == [2, 1]
     assert counts(project, ["view", "view"], order="strict") == [2, 1]
+
+
+def test_equal_timestamps_order_by_the_steps_matched_before_the_uuid(project, events, monkeypatch):
+    """Two events at one time, both first matching step 1: the one matching fewer steps
+    (the smaller step mask) comes first whatever the uuids say, so `b` then `b {x: 1}`
+    converts to step 3. Every engine path agrees: the compact UInt64 order (no per-event
+    values), the UInt128 one with the uuid (an event breakdown, packed or as strings; the
+    actors' sessions) and the reference."""
+    from funnels.queries import base
+    from tests.funnels import reference
+
+    low_uuid, high_uuid = "00000000-0000-4000-8000-000000000001", "ffffffff-ffff-4fff-bfff-fffffffffffe"
+    events.add("a", "p", at(0), session_id="s1")
+    events.add("b", "p", at(1), {"x": 1}, session_id="s1", uuid=low_uuid)  # steps 1 and 2
+    events.add("b", "p", at(1), {"x": 0}, session_id="s2", uuid=high_uuid)  # step 1 only
+    rows = [
+        {"uuid": e["uuid"], "event": e["event"], "person_id": e["person_id"], "ts": e["timestamp"],
+         "props": json.loads(e["properties"]), "session_id": e["session_id"]}
+        for e in events.rows
+    ]  # fmt: skip
+    events.flush()
+    steps = ["a", "b", {"event": "b", "properties": [{"key": "x", "value": "1"}]}]
+    for order in ("ordered", "strict", "unordered"):
+        assert counts(project, steps, order=order) == [1, 1, 1], order
+
+    def by_x(**extra):
+        body = spec(project, steps, breakdown={"property": "x", "attribution": 1}, **extra)
+        return {r.value: [s.count for s in r.steps] for r in FunnelQueryRunner(project, body).run().results}
+
+    assert by_x() == {"0": [1, 1, 1]}  # step 2 is the x = 0 event
+    monkeypatch.setattr(base, "CODES", 0)  # the string-array path
+    assert by_x() == {"0": [1, 1, 1]}
+    assert by_x(order="strict") == {"0": [1, 1, 1]}
+    body = {**spec(project, steps).to_json(), "kind": "FunnelsActorsQuery", "step": 2}
+    (actor,) = FunnelActorsQueryRunner(project, FunnelActorsSpec.from_json(body, project)).run().actors
+    assert actor.session_ids == ["s1", "s2"] and actor.session_id_at_last_step == "s1"
+
+    start, end = dt.datetime(2026, 3, 1, tzinfo=dt.UTC), dt.datetime(2026, 3, 31, tzinfo=dt.UTC)
+    expected = reference.funnel(rows, {}, spec(project, steps), start, end)
+    assert [s["count"] for s in expected[0]["steps"]] == [1, 1, 1]
 
 
 def test_exclusion_voids_a_person_entirely(project, events):
