@@ -22,6 +22,7 @@ from analytics_app import clickhouse as ch
 from analytics_app.clickhouse import migrate
 from analytics_app.models import Membership, PersonalAPIKey, Project
 from governance.roles import Role
+from tests.clock import rebased
 
 pytest_plugins = ["tests.browser"]
 
@@ -79,6 +80,21 @@ def spooled_requests_stored():
 
     writer.flush()
     yield
+
+
+@pytest.fixture(scope="module", autouse=True)
+def module_clock(request):
+    """A module's `at_test_time` clock (tests/clock.py) read when its first test starts, before
+    its other module-scoped fixtures, so data it seeds and the ranges the app resolves agree even
+    when the run crossed midnight since the module was imported."""
+    fresh = rebased(request.module)
+    if not fresh:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in fresh.items():
+            patch.setattr(request.module, name, value)
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -13,8 +13,9 @@ from django.conf import settings
 from alerts.evaluate import evaluate
 from alerts.models import AlertRule
 from dashboards.models import Insight
+from tests.clock import at_test_time
 
-NOW = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+NOW = at_test_time(lambda now: now.replace(minute=0, second=0, microsecond=0))
 SHOTS = os.environ.get("SEXTANT_SCREENSHOTS", "/tmp")
 
 

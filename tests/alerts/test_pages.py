@@ -12,10 +12,11 @@ from alerts.models import AlertEvent, AlertRule, Notification
 from alerts.notify import message
 from dashboards.models import Insight
 from governance.models import AuditEntry
+from tests.clock import at_test_time
 
 pytestmark = pytest.mark.django_db
 
-NOW = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+NOW = at_test_time(lambda now: now.replace(minute=0, second=0, microsecond=0))
 
 
 @pytest.fixture

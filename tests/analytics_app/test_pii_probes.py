@@ -16,6 +16,7 @@ import pytest
 
 from analytics_app.models import Membership
 from governance.roles import ROLE_PERMISSIONS, Role
+from tests.clock import at_test_time
 from tests.conftest import EventBuilder
 from tests.ingestion.conftest import fresh_ingestion_state  # noqa: F401 - autouse fixture
 from tests.replay.test_list import session_events
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.django_db
 JANE = "jane.probe@example.org"
 WRONG = "joan.probe@example.org"
 URL = "https://shop.example/checkout?token=secret42&step=2"
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+NOW = at_test_time(lambda now: now.replace(microsecond=0))
 ROLE_PERMS_PM = ROLE_PERMISSIONS[Role.PM]
 
 

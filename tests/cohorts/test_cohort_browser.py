@@ -13,13 +13,14 @@ import pytest
 from cohorts.definitions import parse_csv
 from cohorts.models import Cohort
 from cohorts.tasks import refresh_cohort
+from tests.clock import at_test_time
 from tests.cohorts.test_cohorts import make_cohort
 from tests.dashboards.test_every_kind_browser import shoot
 from tests.paths.test_paths_browser import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
+NOW = at_test_time(lambda now: now.replace(microsecond=0) - dt.timedelta(hours=1))
 
 
 @pytest.fixture

@@ -15,12 +15,13 @@ from django.urls import reverse
 
 from cohorts.definitions import parse_csv
 from cohorts.models import Cohort
+from tests.clock import at_test_time
 from tests.cohorts.test_cohorts import make_cohort
 from tests.html import parse
 
 pytestmark = pytest.mark.django_db
 
-NOW = dt.datetime.now(dt.UTC)
+NOW = at_test_time(lambda now: now)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from dashboards.cache import DateOverride, compute_insight, filters_text
 from dashboards.models import Dashboard, DashboardTile, Insight
 from governance.models import AuditEntry
 from insights.registry import KINDS
+from tests.clock import at_test_time
 from tests.html import parse
 
 from .conftest import url
@@ -21,7 +22,7 @@ from .scenario import SPECS, seed
 
 pytestmark = pytest.mark.django_db
 
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+NOW = at_test_time(lambda now: now.replace(microsecond=0))
 ROWS = [  # (distinct_id, days ago, plan, browser)
     ("u1", 1, "pro", "Chrome"),
     ("u2", 2, "free", "Chrome"),

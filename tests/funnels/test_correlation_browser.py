@@ -15,8 +15,9 @@ import pytest
 from django.conf import settings
 
 from analytics_app import clickhouse as ch
+from tests.clock import at_test_time
 
-NOW = dt.datetime.now(dt.UTC)
+NOW = at_test_time(lambda now: now)
 SPEC = {"kind": "FunnelsQuery", "date_from": "-7d", "steps": [{"event": "signup"}, {"event": "pay"}]}
 
 

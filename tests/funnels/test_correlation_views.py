@@ -13,11 +13,12 @@ from django.urls import reverse
 from analytics_app import clickhouse as ch
 from analytics_app.query_api import REGISTRY
 from governance.roles import Role
+from tests.clock import at_test_time
 from tests.html import parse
 
 pytestmark = pytest.mark.django_db
 
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+NOW = at_test_time(lambda now: now.replace(microsecond=0))
 SPEC = {"kind": "FunnelsQuery", "date_from": "-7d", "steps": [{"event": "signup"}, {"event": "pay"}]}
 
 

@@ -8,7 +8,9 @@ import datetime as dt
 import pytest
 from django.conf import settings
 
-NOW = dt.datetime.now(dt.UTC)
+from tests.clock import at_test_time
+
+NOW = at_test_time(lambda now: now)
 
 
 @pytest.mark.browser

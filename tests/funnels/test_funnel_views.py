@@ -13,12 +13,13 @@ from django.urls import reverse
 from analytics_app import clickhouse as ch
 from analytics_app.query_api import REGISTRY
 from insights.registry import KINDS
+from tests.clock import at_test_time
 from tests.html import parse
 from tests.lazy import lazy_urls
 
 pytestmark = pytest.mark.django_db
 
-NOW = dt.datetime.now(dt.UTC)
+NOW = at_test_time(lambda now: now)
 SPEC = {"kind": "FunnelsQuery", "date_from": "-7d", "steps": [{"event": "signup"}, {"event": "pay"}]}
 
 

@@ -14,11 +14,12 @@ from dashboards.models import Insight
 from funnels import forms
 from funnels.spec import FunnelSpec
 from governance.models import EventDefinition
+from tests.clock import at_test_time
 from tests.html import parse
 
 pytestmark = pytest.mark.django_db
 
-NOW = dt.datetime.now(dt.UTC)
+NOW = at_test_time(lambda now: now)
 THREE = {"step_event": ["view", "signup", "pay"], "order": "ordered", "date_from": "-7d"}
 SAVED = {
     "kind": "FunnelsQuery",

@@ -13,7 +13,6 @@ import uuid
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,13 +27,14 @@ from governance.discovery import (
     window_start,
 )
 from governance.models import AuditEntry, EventDefinition, PlanSettings, PropertyDefinition
+from tests.clock import at_test_time
 from tests.conftest import EventBuilder, _project_ids
 
 from .pages import forms, text, texts
 
 pytestmark = pytest.mark.django_db
 
-NOW = timezone.now().astimezone(dt.UTC)
+NOW = at_test_time(lambda now: now)
 DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 

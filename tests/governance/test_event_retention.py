@@ -11,11 +11,12 @@ from django.urls import reverse
 from analytics_app import clickhouse as ch
 from governance import tasks
 from governance.roles import Role
+from tests.clock import at_test_time
 from tests.conftest import EventBuilder
 
 pytestmark = pytest.mark.django_db
 
-NOW = dt.datetime.now(dt.UTC)
+NOW = at_test_time(lambda now: now)
 
 
 def fill(project) -> None:

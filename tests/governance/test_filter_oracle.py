@@ -13,8 +13,9 @@ from django.urls import reverse
 
 from analytics_app.models import Membership
 from governance.roles import Role
+from tests.clock import at_test_time
 
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=5)
+NOW = at_test_time(lambda now: now.replace(microsecond=0) - dt.timedelta(minutes=5))
 CARD = "4539 1488 0343 6467"  # Luhn-valid
 IBAN = "GB82 WEST 1234 5698 7654 32"  # mod-97-valid
 PHONE = "+44 20 7946 0958"

@@ -19,11 +19,12 @@ from analytics_app import clickhouse as ch
 from analytics_app.models import Membership
 from governance.models import EventDefinition, PropertyDefinition
 from governance.roles import Role
+from tests.clock import at_test_time
 from tests.explorer.conftest import insert_person
 
 pytestmark = pytest.mark.django_db
 
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=5)
+NOW = at_test_time(lambda now: now.replace(microsecond=0) - dt.timedelta(minutes=5))
 
 
 def names_url(project, **params):

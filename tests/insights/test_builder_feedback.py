@@ -10,11 +10,12 @@ from urllib.parse import urlencode
 import pytest
 
 from governance.models import EventDefinition
+from tests.clock import at_test_time
 from tests.html import parse
 
 pytestmark = pytest.mark.django_db
 
-NOW = dt.datetime.now(dt.UTC)
+NOW = at_test_time(lambda now: now)
 HTMX = {"HX-Request": "true"}
 SPECS = {
     "trends": (

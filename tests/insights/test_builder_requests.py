@@ -24,10 +24,11 @@ from paths.spec import PathsSpec
 from retention import forms as retention_forms
 from retention.queries import RetentionQueryRunner
 from retention.spec import RetentionSpec
+from tests.clock import at_test_time
 from tests.lazy import lazy_urls
 
 pytestmark = pytest.mark.django_db
-NOW = dt.datetime.now(dt.UTC)
+NOW = at_test_time(lambda now: now)
 HTMX = {"HX-Request": "true"}
 
 

@@ -22,13 +22,14 @@ from cohorts.models import Cohort
 from cohorts.queries import cohort_members
 from governance.models import AuditEntry
 from governance.roles import Role
+from tests.clock import at_test_time
 from tests.conftest import examples
 from tests.html import parse
 
 pytestmark = pytest.mark.django_db
 
-NOW = dt.datetime.now(dt.UTC)
-TODAY = NOW.replace(hour=0, minute=0, second=0, microsecond=0)
+NOW = at_test_time(lambda now: now)
+TODAY = at_test_time(lambda now: now.replace(hour=0, minute=0, second=0, microsecond=0))
 N = 160  # more than a drill-down page (100)
 URL = "https://example.com"
 

@@ -14,8 +14,9 @@ from django.conf import settings
 
 from cohorts.models import Cohort
 from cohorts.queries import cohort_members
+from tests.clock import at_test_time
 
-NOW = dt.datetime.now(dt.UTC)
+NOW = at_test_time(lambda now: now)
 SHOTS = pathlib.Path(settings.BASE_DIR) / "var" / "shots"
 SPEC = {"kind": "FunnelsQuery", "date_from": "-7d", "steps": [{"event": "signup"}, {"event": "pay"}]}
 

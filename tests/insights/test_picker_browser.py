@@ -11,13 +11,14 @@ import datetime as dt
 import pytest
 
 from governance.models import EventDefinition, PropertyDefinition
+from tests.clock import at_test_time
 from tests.dashboards.test_every_kind_browser import shoot
 from tests.explorer.conftest import insert_person
 from tests.paths.test_paths_browser import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
+NOW = at_test_time(lambda now: now.replace(microsecond=0) - dt.timedelta(hours=1))
 
 
 @pytest.fixture

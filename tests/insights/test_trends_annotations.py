@@ -13,12 +13,13 @@ from django.urls import reverse
 from analytics_app.models import Membership
 from governance.models import AuditEntry
 from governance.roles import Role
+from tests.clock import at_test_time
 from tests.html import parse
 from trends.models import Annotation
 
 pytestmark = pytest.mark.django_db
 
-NOW = dt.datetime.now(dt.UTC)
+NOW = at_test_time(lambda now: now)
 
 
 def trends_url(project, **params):

@@ -10,13 +10,14 @@ import datetime as dt
 
 import pytest
 
+from tests.clock import at_test_time
 from tests.dashboards.test_every_kind_browser import shoot
 from tests.paths.test_paths_browser import login
 from trends.models import Annotation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+NOW = at_test_time(lambda now: now.replace(microsecond=0))
 
 
 @pytest.fixture

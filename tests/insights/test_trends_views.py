@@ -12,11 +12,12 @@ from django.urls import reverse
 
 from analytics_app.query_api import REGISTRY
 from insights.registry import KINDS
+from tests.clock import at_test_time
 from tests.html import parse
 
 pytestmark = pytest.mark.django_db
 
-NOW = dt.datetime.now(dt.UTC)
+NOW = at_test_time(lambda now: now)
 
 
 def url(project, **params):

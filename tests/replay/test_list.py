@@ -20,12 +20,13 @@ from analytics_app import clickhouse as ch
 from analytics_app.models import Membership, Project
 from cohorts.models import Cohort
 from governance.roles import Role
+from tests.clock import at_test_time
 from tests.conftest import EventBuilder, examples
 
 from . import reference
 from .test_summary import send
 
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+NOW = at_test_time(lambda now: now.replace(microsecond=0))
 
 
 def session_events(

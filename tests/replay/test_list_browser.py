@@ -9,10 +9,12 @@ import uuid
 import pytest
 from django.conf import settings
 
+from tests.clock import at_test_time
+
 from .test_list import session_events
 from .test_summary import send
 
-NOW = dt.datetime.now(dt.UTC)
+NOW = at_test_time(lambda now: now)
 
 
 @pytest.mark.browser

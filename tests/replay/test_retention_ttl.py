@@ -10,11 +10,12 @@ from analytics_app import clickhouse as ch
 from governance.roles import Role
 from replay import summary
 from replay.deletion import delete_person_recordings
+from tests.clock import at_test_time
 from tests.conftest import EventBuilder
 
 from .test_summary import send
 
-NOW = dt.datetime.now(dt.UTC)
+NOW = at_test_time(lambda now: now)
 
 
 def events_at(when: dt.datetime, n: int = 3) -> list[dict]:

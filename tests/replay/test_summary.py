@@ -23,11 +23,12 @@ from replay import synthetic
 from replay.format import compress_event, decompress_event
 from replay.ingest import process_snapshots
 from replay.queries import session_snapshots
+from tests.clock import at_test_time
 from tests.conftest import examples
 
 from . import reference
 
-BASE_MS = int((dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).timestamp() * 1000)
+BASE_MS = at_test_time(lambda now: int((now - dt.timedelta(days=1)).timestamp() * 1000))
 SUMMARY_FIELDS = (
     "active_ms", "click_count", "keypress_count", "mouse_activity_count", "console_log_count", "console_warn_count",
     "console_error_count", "rage_click_count", "dead_click_count", "first_url", "urls", "event_count",

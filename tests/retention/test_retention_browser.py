@@ -8,7 +8,9 @@ import datetime as dt
 import pytest
 from django.conf import settings
 
-TODAY = dt.datetime.now(dt.UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+from tests.clock import at_test_time
+
+TODAY = at_test_time(lambda now: now.replace(hour=12, minute=0, second=0, microsecond=0))
 
 
 @pytest.mark.browser

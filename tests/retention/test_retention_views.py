@@ -12,11 +12,12 @@ from django.urls import reverse
 
 from analytics_app.query_api import REGISTRY
 from insights.registry import KINDS
+from tests.clock import at_test_time
 from tests.html import parse
 
 pytestmark = pytest.mark.django_db
 
-TODAY = dt.datetime.now(dt.UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+TODAY = at_test_time(lambda now: now.replace(hour=12, minute=0, second=0, microsecond=0))
 
 
 def url(project, name="retention:retention", **params):

@@ -10,12 +10,13 @@ import datetime as dt
 import pytest
 
 from dashboards.models import Dashboard, DashboardTile, Insight, ShareLink
+from tests.clock import at_test_time
 from tests.dashboards.test_every_kind_browser import shoot
 from tests.paths.test_paths_browser import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-NOW = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+NOW = at_test_time(lambda now: now - dt.timedelta(hours=1))
 PLANS = ["pro", "free", "pro", "pro", "free"]
 
 
