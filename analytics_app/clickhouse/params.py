@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 NULL = "\\N"
+# The characters `_escape_tsv` rewrites: ClickHouse undoes that for a String, not for an Identifier.
+ESCAPED = frozenset("\\\t\n\r\0")
 
 
 def _escape_tsv(text: str) -> str:

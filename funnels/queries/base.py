@@ -32,14 +32,12 @@ from .results import to_micros
 
 INF = "toInt64(9223372036854775807)"
 # An event-property breakdown with at most CODES distinct values among the events read
-# is packed into the lowest CODE_BITS bits of the sort key (the value's 1-based index in
-# the bound list of values) instead of a second, string array sorted by the same keys:
-# the arrays carry no strings, and the breakdown costs ~one more column read.
+# is packed into CODE_BITS bits of the sort key, below the step mask (the value's 1-based
+# index in the sorted, bound list of values: the code orders as the value does) instead of
+# a second, string array sorted by the same order: the arrays carry no strings, and the
+# breakdown costs ~one more column read.
 CODE_BITS = 7
 CODES = (1 << CODE_BITS) - 1
-# The packed key is (t µs << 5 | first step) << 64 | 64 low bits, shifted left by
-# CODE_BITS: it fits 128 bits while t < 2^(128 - 64 - 5 - CODE_BITS) µs (until 2112).
-MAX_CODED_MICROS = 1 << (128 - 64 - 5 - CODE_BITS)
 # The breakdown values the exact query (breakdown_codes) last found per (project, event
 # property). A runner that checks its answer (FunnelQueryRunner) packs with these instead
 # of asking again; a value outside them shows as code 0 (`unknown_code`), and the runner
@@ -158,15 +156,13 @@ class FunnelSQL:
         ]
         if excls:
             cols.append(f"{excl_mask} AS excl_mask")
-        if with_order_fields and compact:
-            cols.append(f"{self.compact_key_sql(first_step)} AS sort_key")
-        elif with_order_fields:
-            key = self.sort_key_sql(first_step)
+        if with_order_fields:
+            code = None
             codes = self.breakdown_codes() if "breakdown_property" in ev_cols else None
             if codes is not None:
                 indexes = self.b.bind(list(range(1, self._n_codes + 1)), "Array(UInt8)")
                 code = f"transform(breakdown_property, {codes}, {indexes}, toUInt8(0))"
-                key = f"bitShiftLeft({key}, {CODE_BITS}) + toUInt128({code})"
+            key = self.compact_key_sql(first_step, code) if compact else self.sort_key_sql(first_step, code)
             cols.append(f"{key} AS sort_key")
         if sessions:
             cols.append("session_id")
@@ -186,62 +182,78 @@ class FunnelSQL:
         (or, with `guess_codes`, from the values that query last found: _SEEN_CODES)."""
         if not self._codes_decided:
             self._codes_decided = True
-            end_micros = to_micros(self.end) + self.spec.window.micros
-            if end_micros < MAX_CODED_MICROS:
-                key = (self.project.id, self.spec.breakdown.property)
-                values = list(_SEEN_CODES.get(key, ())) if self.guess_codes else []
-                guessed = bool(values)
-                if not guessed:
-                    events = self.events_sql(with_order_fields=False)
-                    # GROUP BY + LIMIT rather than groupUniqArray(n): 0.14 vs 0.22 s CPU at 10M
-                    # events ($browser; a LowCardinality column groups by its dictionary positions)
-                    values = ch.query(
-                        f"SELECT groupArray(v) FROM (SELECT event_breakdown AS v FROM ({events}) GROUP BY v LIMIT {CODES + 1})",
-                        self.b.params,
-                    ).scalar()
-                    if values and len(values) <= CODES:
-                        _remember_codes(key, values)
-                if len(values) <= CODES:
-                    self._codes = self.b.bind(sorted(values), "Array(String)")
-                    self._n_codes = len(values)
-                    self.codes_guessed = guessed
+            key = (self.project.id, self.spec.breakdown.property)
+            values = list(_SEEN_CODES.get(key, ())) if self.guess_codes else []
+            guessed = bool(values)
+            if not guessed:
+                events = self.events_sql(with_order_fields=False)
+                # GROUP BY + LIMIT rather than groupUniqArray(n): 0.14 vs 0.22 s CPU at 10M
+                # events ($browser; a LowCardinality column groups by its dictionary positions)
+                values = ch.query(
+                    f"SELECT groupArray(v) FROM (SELECT event_breakdown AS v FROM ({events}) GROUP BY v LIMIT {CODES + 1})",
+                    self.b.params,
+                ).scalar()
+                if values and len(values) <= CODES:
+                    _remember_codes(key, values)
+            if len(values) <= CODES:
+                # sorted as ClickHouse compares strings (bytes; UTF-8 keeps code point order)
+                self._codes = self.b.bind(sorted(values), "Array(String)")
+                self._n_codes = len(values)
+                self.codes_guessed = guessed
         return self._codes
 
-    def sort_key_sql(self, first_step: str) -> str:
+    @property
+    def code_bits(self) -> int:
+        """Bits of the stream order given to the event breakdown's value (0 without one)."""
+        bd = self.spec.breakdown
+        return CODE_BITS if bd is not None and bd.type == "event" else 0
+
+    @property
+    def tie_bits(self) -> int:
+        """Bits of the uuid in the UInt128 key: what the low 64 bits leave after the
+        exclusion and step masks and the breakdown code."""
+        return 64 - self.n - self.nx - self.code_bits
+
+    def sort_key_sql(self, first_step: str, code: str | None = None) -> str:
         """One sortable UInt128 per event: (t µs << 5 | first step) in the high 64 bits,
-        then the exclusion mask, the step mask and the uuid's lowest TB bits (TB = 64 -
-        steps - exclusions) in the low 64. Sorting these is the stream order
+        then the exclusion mask, the step mask, the breakdown code (`code`: 0 on the string
+        path, whose arrays sort by the value there, `sorted_by_stream`) and the uuid's
+        lowest `tie_bits` bits in the low 64. Sorting these is the stream order
         (docs/funnels.md) and several times cheaper than sorting tuples."""
-        n, nx = self.n, self.nx
-        tie_bits = 64 - n - nx
+        n, cb, tb = self.n, self.code_bits, self.tie_bits
         parts = [
             f"bitShiftLeft(toUInt128(bitShiftLeft(toUInt64(t), 5) + {first_step}), 64)",
-            f"toUInt128(bitAnd(toUInt64(toUInt128(uuid)), {(1 << tie_bits) - 1}))",
-            f"bitShiftLeft(toUInt128(step_mask), {tie_bits})",
+            f"toUInt128(bitAnd(toUInt64(toUInt128(uuid)), {(1 << tb) - 1}))",
+            f"bitShiftLeft(toUInt128(step_mask), {tb + cb})",
         ]
-        if nx:
-            parts.append(f"bitShiftLeft(toUInt128(excl_mask), {tie_bits + n})")
+        if code is not None:
+            parts.append(f"bitShiftLeft(toUInt128({code}), {tb})")
+        if self.nx:
+            parts.append(f"bitShiftLeft(toUInt128(excl_mask), {tb + cb + n})")
         return " + ".join(parts)
 
     def compact_fits(self) -> bool:
         """Whether the compact key holds every event read: t - start (µs, events up to end +
-        window) above 5 bits of first step and the exclusion and step masks."""
+        window) above 5 bits of first step, the exclusion and step masks and the code."""
         span = to_micros(self.end) + self.spec.window.micros - to_micros(self.start)
-        return span >= 0 and span.bit_length() + 5 + self.nx + self.n <= 64
+        return span >= 0 and span.bit_length() + 5 + self.nx + self.n + self.code_bits <= 64
 
-    def compact_key_sql(self, first_step: str) -> str:
+    def compact_key_sql(self, first_step: str, code: str | None = None) -> str:
         """The stream order without the uuid, in one UInt64: ((t - start) << 5 | first step)
-        << (exclusions + steps) | exclusion mask << steps | step mask. Events equal in it
-        are interchangeable wherever no per-event value (a session id, an event breakdown)
-        is taken from a position (actors_sql decides); collecting and sorting 8 bytes per
-        event instead of 16 cut the arrays engine's CPU by about a fifth at 10M events."""
-        n, nx = self.n, self.nx
+        << (exclusions + steps + code bits) | exclusion mask << (steps + code bits) | step
+        mask << code bits | breakdown code. Events equal in it are interchangeable wherever
+        no per-event value but the packed breakdown (a session id, a breakdown's string) is
+        taken from a position (actors_sql decides); collecting and sorting 8 bytes per event
+        instead of 16 cut the arrays engine's CPU by about a fifth at 10M events."""
+        n, nx, cb = self.n, self.nx, self.code_bits
         parts = [
-            f"bitShiftLeft(bitShiftLeft(toUInt64(t - {self.lo}), 5) + {first_step}, {nx + n})",
-            "toUInt64(step_mask)",
+            f"bitShiftLeft(bitShiftLeft(toUInt64(t - {self.lo}), 5) + {first_step}, {nx + n + cb})",
+            f"bitShiftLeft(toUInt64(step_mask), {cb})",
         ]
+        if code is not None:
+            parts.append(f"toUInt64({code})")
         if nx:
-            parts.append(f"bitShiftLeft(toUInt64(excl_mask), {n})")
+            parts.append(f"bitShiftLeft(toUInt64(excl_mask), {n + cb})")
         return " + ".join(parts)
 
     # 2. per actor ------------------------------------------------------
@@ -279,26 +291,21 @@ class FunnelSQL:
         subqueries: ClickHouse expands aliases in place, so a chain of aliases over 20
         steps would grow the query tree exponentially."""
         bd_event = self.spec.breakdown is not None and self.spec.breakdown.type == "event"
-        # Without per-event strings or codes, events equal but for the uuid are interchangeable.
-        compact = not sessions and not bd_event and self.compact_fits()
-        # first: it decides whether the breakdown is packed
+        packed = bd_event and self.breakdown_codes() is not None
+        # Without per-event strings (a session id, a breakdown's value too many to pack),
+        # events equal but for the uuid are interchangeable.
+        compact = not sessions and (packed or not bd_event) and self.compact_fits()
         events = self.events_sql(sessions=sessions, compact=compact)
         layers = [self._unpack_layer(sessions=sessions, bd_event=bd_event, compact=compact)]
         layers += self._exclusion_layers()
         layers += self.attempt_layers()
         layers += self._result_layers(sessions=sessions)
         sql = self.per_actor_sql(
-            ["arraySort(groupArray(sort_key)) AS sort_keys"]
+            [f"{self.sorted_by_stream('sort_key')} AS sort_keys"]
+            + ([f"{self.sorted_by_stream('session_id')} AS event_sessions"] if sessions else [])
             + (
-                ["arraySort((v, k) -> k, groupArray(session_id), groupArray(sort_key)) AS event_sessions"]
-                if sessions
-                else []
-            )
-            + (
-                [
-                    "arraySort((v, k) -> k, groupArray(event_breakdown), groupArray(sort_key)) AS event_breakdowns"
-                ]
-                if bd_event and self._codes is None
+                [f"{self.sorted_by_stream('event_breakdown')} AS event_breakdowns"]
+                if bd_event and not packed
                 else []
             ),
             events,
@@ -306,6 +313,19 @@ class FunnelSQL:
         for layer in layers:
             sql = f"SELECT *, {', '.join(layer)}\nFROM ({sql})"
         return sql
+
+    def sorted_by_stream(self, column: str) -> str:
+        """The actor's values of `column` in stream order (an aggregate). The sort key is the
+        order, but on the string path of an event breakdown (too many values to pack) the
+        key's code bits are 0 and the order takes the value from the event_breakdown column:
+        (key above the uuid, value, key)."""
+        bd = self.spec.breakdown
+        if bd is None or bd.type != "event" or self._codes is not None:
+            if column == "sort_key":
+                return "arraySort(groupArray(sort_key))"
+            return f"arraySort((v, k) -> k, groupArray({column}), groupArray(sort_key))"
+        order = f"(bitShiftRight(k, {self.tie_bits}), b, k)"
+        return f"arraySort((v, k, b) -> {order}, groupArray({column}), groupArray(sort_key), groupArray(event_breakdown))"
 
     def attempt_layers(self) -> list[list[str]]:
         """The order's attempt walk: defines attempt_start, step_pos{k}, step_time{k},
@@ -319,15 +339,15 @@ class FunnelSQL:
 
     def _unpack_layer(self, *, sessions: bool, bd_event: bool, compact: bool = False) -> list[str]:
         n, nx = self.n, self.nx
+        cb = self.code_bits
         if compact:
-            t = f"toInt64(bitShiftRight(k, {5 + nx + n})) + {self.lo}"
-            mask_at, excl_at = 0, n
+            t = f"toInt64(bitShiftRight(k, {5 + nx + n + cb})) + {self.lo}"
+            code_at = 0
         else:
-            # With a packed breakdown every field sits CODE_BITS higher, the code lowest.
-            c = CODE_BITS if bd_event and self._codes is not None else 0
-            t = f"toInt64(bitShiftRight(k, {69 + c}))"
-            mask_at = c + 64 - n - nx
-            excl_at = mask_at + n
+            t = "toInt64(bitShiftRight(k, 69))"
+            code_at = self.tie_bits
+        mask_at = code_at + cb
+        excl_at = mask_at + n
         unpack = [
             f"arrayMap(k -> {t}, sort_keys) AS times",
             f"arrayMap(k -> toUInt32(bitAnd(bitShiftRight(k, {mask_at}), {(1 << n) - 1})), sort_keys) AS step_masks",
@@ -339,7 +359,9 @@ class FunnelSQL:
         if not bd_event:
             unpack.append("CAST([], 'Array(String)') AS event_breakdowns")
         elif self._codes is not None:
-            unpack.append(f"arrayMap(k -> toUInt8(bitAnd(k, {CODES})), sort_keys) AS event_codes")
+            unpack.append(
+                f"arrayMap(k -> toUInt8(bitAnd(bitShiftRight(k, {code_at}), {CODES})), sort_keys) AS event_codes"
+            )
         if nx:
             unpack.append(
                 f"arrayMap(k -> toUInt32(bitAnd(bitShiftRight(k, {excl_at}), {(1 << nx) - 1})), sort_keys) AS excl_masks"

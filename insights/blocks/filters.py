@@ -33,6 +33,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from analytics_app.clickhouse import params
 from analytics_app.errors import BadRequest
 from cohorts.membership import cohort_condition
 from governance import masking, presenter
@@ -187,10 +188,23 @@ MATERIALIZED_EVENT_COLUMNS = {
 }
 
 
+def event_value_sql(b: SQLBuilder, key: str, props_sql: str = "properties") -> str:
+    """An event property's value (Dynamic, NULL when missing): the JSON column's sub-column,
+    named by the key bound as an `Identifier` parameter. ClickHouse substitutes the parameter
+    when it parses the query, as one identifier part whatever its characters, so only that
+    sub-column is read: `getSubcolumn(properties, <bound String>)` gives the same values but
+    reads the whole JSON column, 3.4 s CPU against 0.58 s to read one key over 7.5M events
+    (docs/clickhouse.md). ClickHouse does not unescape an Identifier's text as it does a
+    String's (analytics_app/clickhouse/params.py), so a key holding a character that binding
+    escapes, and the empty key (no identifier), are read with getSubcolumn."""
+    if not key or any(c in params.ESCAPED for c in key):
+        return f"getSubcolumn({props_sql}, {b.bind(key, 'String')})"
+    return f"{props_sql}.{b.bind(key, 'Identifier')}"
+
+
 def event_text_sql(b: SQLBuilder, key: str, props_sql: str = "properties") -> tuple[str, str]:
     """(text expression, is-set expression) of an event property (native JSON column)."""
-    path = b.bind(key, "String")
-    raw = f"getSubcolumn({props_sql}, {path})"
+    raw = event_value_sql(b, key, props_sql)
     if props_sql == "properties" and key in MATERIALIZED_EVENT_COLUMNS:
         return MATERIALIZED_EVENT_COLUMNS[key], f"({raw} IS NOT NULL)"
     return f"toString({raw})", f"({raw} IS NOT NULL)"
@@ -528,7 +542,7 @@ def filter_sql(b: SQLBuilder, f: PropertyFilter, *, person_id_sql: str = "person
     if f.masked:
         if f.type == "event" and f.key not in MATERIALIZED_EVENT_COLUMNS:
             # An array's text ("['Jane Doe']") would let a filter read inside it: "" as an object's.
-            raw = f"getSubcolumn(properties, {b.bind(f.key, 'String')})"
+            raw = event_value_sql(b, f.key)
             text = f"if(startsWith(dynamicType({raw}), 'Array'), '', {text})"
         text = masked_text_sql(b, text, numbers=needs_number_masks(f.operator, f.values))
     op = f.operator

@@ -107,12 +107,16 @@ def streams(events, persons, spec, start: dt.datetime, end: dt.datetime):
         )
         out.setdefault(key, (e["person_id"], []))[1].append(ev)
     # Stream order (docs/funnels.md): time, the first step matched, the exclusion and
-    # step masks as integers, then the uuid's lowest 64 - steps - exclusions bits.
+    # step masks as integers, an event breakdown's value, then the uuid's lowest
+    # 64 - steps - exclusions (- 7 with an event breakdown) bits.
     nx = len(spec.exclusions)
-    tie = (1 << (64 - n - nx)) - 1
+    bd = spec.breakdown
+    by_value = bd is not None and bd.type == "event"
+    tie = (1 << (64 - n - nx - (7 if by_value else 0))) - 1
 
     def order(x):
-        return (x.ts, x.first, sum(1 << i for i in x.excl), sum(1 << k for k in x.steps), x.uid & tie)
+        value = prop_text(x.props, bd.property).encode() if by_value else b""
+        return (x.ts, x.first, sum(1 << i for i in x.excl), sum(1 << k for k in x.steps), value, x.uid & tie)
 
     for _, evs in out.values():
         evs.sort(key=order)

@@ -153,6 +153,60 @@ def test_equal_timestamps_order_by_the_steps_matched_before_the_uuid(project, ev
     assert [s["count"] for s in expected[0]["steps"]] == [1, 1, 1]
 
 
+def test_equal_timestamps_order_an_event_breakdown_by_its_value_before_the_uuid(project, events, monkeypatch):
+    """Two `a` events at one time matching the same steps, with different breakdown values:
+    the stream orders them by the value before the uuid, so the counted attempt starts at
+    the `alpha` one whatever the uuids say. Every path agrees: packed codes in the compact
+    UInt64 key (counts) and in the UInt128 one (the actors' sessions), the string path (too
+    many values to pack) and the reference."""
+    from funnels.queries import base
+    from tests.funnels import reference
+
+    low_uuid, high_uuid = "00000000-0000-4000-8000-000000000001", "ffffffff-ffff-4fff-bfff-fffffffffffe"
+    events.add("a", "p", at(0), {"plan": "zeta"}, session_id="s1", uuid=low_uuid)
+    events.add("a", "p", at(0), {"plan": "alpha"}, session_id="s2", uuid=high_uuid)
+    events.add("b", "p", at(1), session_id="s2")
+    rows = [
+        {"uuid": e["uuid"], "event": e["event"], "person_id": e["person_id"], "ts": e["timestamp"],
+         "props": json.loads(e["properties"]), "session_id": e["session_id"]}
+        for e in events.rows
+    ]  # fmt: skip
+    events.flush()
+    steps = ["a", "b"]
+
+    def by_plan(**extra):
+        body = spec(project, steps, breakdown={"property": "plan", "attribution": "first_touch"}, **extra)
+        return {r.value: [s.count for s in r.steps] for r in FunnelQueryRunner(project, body).run().results}
+
+    def actor_sessions(value):
+        body = {
+            **spec(project, steps, breakdown={"property": "plan", "attribution": "first_touch"}).to_json(),
+            "kind": "FunnelsActorsQuery",
+            "step": 1,
+            "breakdown_value": value,
+        }
+        actors = FunnelActorsQueryRunner(project, FunnelActorsSpec.from_json(body, project)).run().actors
+        return [a.session_ids for a in actors]
+
+    # strict: `alpha` is followed by `zeta`, not by `b`, so only the attempt at `zeta` converts
+    expected = {"ordered": "alpha", "strict": "zeta", "unordered": "alpha"}
+    for order, value in expected.items():
+        assert by_plan(order=order) == {value: [1, 1]}, order
+    assert actor_sessions("alpha") == [["s2"]] and actor_sessions("zeta") == []
+    monkeypatch.setattr(base, "CODES", 0)  # the string-array path
+    for order, value in expected.items():
+        assert by_plan(order=order) == {value: [1, 1]}, order
+    assert actor_sessions("alpha") == [["s2"]]
+
+    start, end = dt.datetime(2026, 3, 1, tzinfo=dt.UTC), dt.datetime(2026, 3, 31, tzinfo=dt.UTC)
+    for order, value in expected.items():
+        body = spec(project, steps, breakdown={"property": "plan", "attribution": "first_touch"}, order=order)
+        reference_rows = reference.funnel(rows, {}, body, start, end)
+        assert [(r["breakdown_value"], [s["count"] for s in r["steps"]]) for r in reference_rows] == [
+            (value, [1, 1])
+        ], order
+
+
 def test_exclusion_voids_a_person_entirely(project, events):
     events.add("signup", "cancelled", at(0)).add("cancel", "cancelled", at(1)).add("pay", "cancelled", at(2))
     events.add("signup", "kept", at(0)).add("pay", "kept", at(2)).add("cancel", "kept", at(3))

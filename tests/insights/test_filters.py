@@ -179,3 +179,49 @@ def test_bad_filters_are_rejected_with_a_reason(bad):
     with pytest.raises(BadRequest) as err:
         parse_filters(bad)
     assert err.value.errors
+
+
+# Keys a client may send: the sub-column read binds them as an Identifier parameter
+# (filters.event_value_sql), keys with a character binding escapes fall back to getSubcolumn.
+ODD_KEYS = [
+    "a b", "we`ird", "`", "q'uote", 'dq"x', "ü", "^n", "n:String", "1abc", "select", "$browser",
+    "plan FROM events; DROP TABLE events --", "{p1:String}", "x\\y", "tab\tx", "line\nbreak", "nul\0x",
+]  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_odd_property_keys_read_exactly_what_the_client_sent(ch_project):
+    from insights.blocks.filters import event_text_sql
+
+    project = ch_project()
+    rng = random.Random(20261206)
+    base = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+    rows = []
+    for i in range(40):
+        props = {k: rng.choice(["pro", "free", 7, True, None]) for k in ODD_KEYS if rng.random() < 0.6}
+        rows.append({"uuid": uuid.uuid4(), "props": props, "ts": base + dt.timedelta(minutes=i)})
+    ch.insert(
+        "events",
+        {
+            "uuid": [str(r["uuid"]) for r in rows],
+            "project_id": [project.id] * len(rows),
+            "event": ["e"] * len(rows),
+            "distinct_id": ["d"] * len(rows),
+            "person_id": [str(uuid.uuid5(uuid.NAMESPACE_URL, f"{project.id}/d"))] * len(rows),
+            "timestamp": [r["ts"] for r in rows],
+            "properties": [json.dumps(r["props"]) for r in rows],
+        },
+    )
+    for key in ODD_KEYS:
+        for f in ({"key": key, "operator": "is_set"}, {"key": key, "operator": "exact", "value": "pro"}):
+            expected = {r["uuid"] for r in rows if ref.matches(r["props"], f)}
+            assert run(project, [f]) == expected, f
+            assert expected, f  # the data set holds every key
+        b = SQLBuilder(project.id)
+        text, _ = event_text_sql(b, key)
+        src = EventSource(project, b, None, None, event_columns={"v": text})
+        got = dict(ch.query(f"SELECT uuid, v FROM ({src.sql()})", b.params).rows)
+        assert got == {r["uuid"]: ref.prop_text(r["props"], key) for r in rows}, key
+    assert ch.query(
+        "SELECT count() FROM events WHERE project_id = {project_id:UInt32}", {"project_id": project.id}
+    ).scalar() == len(rows)
