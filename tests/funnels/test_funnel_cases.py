@@ -113,6 +113,15 @@ def test_equal_timestamps_convert_but_one_event_cannot_be_two_steps(project, eve
     assert counts(project, ["view", "view"], order="strict") == [2, 1]
 
 
+def reference_rows(events) -> list[dict]:
+    """The events added so far, as tests/funnels/reference.py reads them."""
+    return [
+        {"uuid": e["uuid"], "event": e["event"], "person_id": e["person_id"], "ts": e["timestamp"],
+         "props": json.loads(e["properties"]), "session_id": e["session_id"]}
+        for e in events.rows
+    ]  # fmt: skip
+
+
 def test_equal_timestamps_order_by_the_steps_matched_before_the_uuid(project, events, monkeypatch):
     """Two events at one time, both first matching step 1: the one matching fewer steps
     (the smaller step mask) comes first whatever the uuids say, so `b` then `b {x: 1}`
@@ -126,11 +135,7 @@ def test_equal_timestamps_order_by_the_steps_matched_before_the_uuid(project, ev
     events.add("a", "p", at(0), session_id="s1")
     events.add("b", "p", at(1), {"x": 1}, session_id="s1", uuid=low_uuid)  # steps 1 and 2
     events.add("b", "p", at(1), {"x": 0}, session_id="s2", uuid=high_uuid)  # step 1 only
-    rows = [
-        {"uuid": e["uuid"], "event": e["event"], "person_id": e["person_id"], "ts": e["timestamp"],
-         "props": json.loads(e["properties"]), "session_id": e["session_id"]}
-        for e in events.rows
-    ]  # fmt: skip
+    rows = reference_rows(events)
     events.flush()
     steps = ["a", "b", {"event": "b", "properties": [{"key": "x", "value": "1"}]}]
     for order in ("ordered", "strict", "unordered"):
@@ -166,11 +171,7 @@ def test_equal_timestamps_order_an_event_breakdown_by_its_value_before_the_uuid(
     events.add("a", "p", at(0), {"plan": "zeta"}, session_id="s1", uuid=low_uuid)
     events.add("a", "p", at(0), {"plan": "alpha"}, session_id="s2", uuid=high_uuid)
     events.add("b", "p", at(1), session_id="s2")
-    rows = [
-        {"uuid": e["uuid"], "event": e["event"], "person_id": e["person_id"], "ts": e["timestamp"],
-         "props": json.loads(e["properties"]), "session_id": e["session_id"]}
-        for e in events.rows
-    ]  # fmt: skip
+    rows = reference_rows(events)
     events.flush()
     steps = ["a", "b"]
 
@@ -201,8 +202,8 @@ def test_equal_timestamps_order_an_event_breakdown_by_its_value_before_the_uuid(
     start, end = dt.datetime(2026, 3, 1, tzinfo=dt.UTC), dt.datetime(2026, 3, 31, tzinfo=dt.UTC)
     for order, value in expected.items():
         body = spec(project, steps, breakdown={"property": "plan", "attribution": "first_touch"}, order=order)
-        reference_rows = reference.funnel(rows, {}, body, start, end)
-        assert [(r["breakdown_value"], [s["count"] for s in r["steps"]]) for r in reference_rows] == [
+        result = reference.funnel(rows, {}, body, start, end)
+        assert [(r["breakdown_value"], [s["count"] for s in r["steps"]]) for r in result] == [
             (value, [1, 1])
         ], order
 
