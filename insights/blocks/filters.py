@@ -204,7 +204,11 @@ def event_value_sql(b: SQLBuilder, key: str, props_sql: str = "properties") -> s
 
 def event_text_sql(b: SQLBuilder, key: str, props_sql: str = "properties") -> tuple[str, str]:
     """(text expression, is-set expression) of an event property (native JSON column)."""
-    raw = event_value_sql(b, key, props_sql)
+    return _event_text(event_value_sql(b, key, props_sql), key, props_sql)
+
+
+def _event_text(raw: str, key: str, props_sql: str = "properties") -> tuple[str, str]:
+    """event_text_sql's expressions over `raw`, the property's event_value_sql."""
     if props_sql == "properties" and key in MATERIALIZED_EVENT_COLUMNS:
         return MATERIALIZED_EVENT_COLUMNS[key], f"({raw} IS NOT NULL)"
     return f"toString({raw})", f"({raw} IS NOT NULL)"
@@ -538,11 +542,11 @@ def filter_sql(b: SQLBuilder, f: PropertyFilter, *, person_id_sql: str = "person
     if f.type == "cohort":
         negate = f.operator in ("not_in", "is_not")
         return cohort_condition(b, f.value, person_id_sql, negate)
-    text, is_set = event_text_sql(b, f.key) if f.type == "event" else person_text_sql(b, f.key)
+    raw = event_value_sql(b, f.key) if f.type == "event" else ""
+    text, is_set = _event_text(raw, f.key) if f.type == "event" else person_text_sql(b, f.key)
     if f.masked:
         if f.type == "event" and f.key not in MATERIALIZED_EVENT_COLUMNS:
             # An array's text ("['Jane Doe']") would let a filter read inside it: "" as an object's.
-            raw = event_value_sql(b, f.key)
             text = f"if(startsWith(dynamicType({raw}), 'Array'), '', {text})"
         text = masked_text_sql(b, text, numbers=needs_number_masks(f.operator, f.values))
     op = f.operator
