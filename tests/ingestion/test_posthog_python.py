@@ -11,6 +11,22 @@ from .conftest import ingested, person_of, persons_count
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def close_sdk_connections():
+    """posthog-python sends through module-level requests Sessions that keep their connection
+    to the live server open after the client shuts down. That keeps a live-server request
+    thread, and the database connection it holds, alive until the interpreter exits: the
+    PostgreSQL test database then cannot be dropped ("being accessed by other users") and the
+    thread dies mid-read at exit ("Exception in thread ... (process_request_thread)")."""
+    yield
+    from posthog import request  # noqa: PLC0415
+
+    for name in ("_session", "_flags_session"):
+        session = getattr(request, name, None)
+        if session is not None:
+            session.close()
+
+
 @pytest.mark.parametrize("gzip", [False, True])
 def test_capture_set_and_alias_arrive_with_the_right_person(live_server, make_project, gzip):
     from posthog import Posthog
