@@ -33,6 +33,7 @@ def test_duplicates_inside_one_batch_count_once(client, project):
 
 
 def test_concurrent_redeliveries_in_one_group_commit_count_once(project, client):
+    from django.db import connections
     from django.test import Client
 
     from ingestion.views import project_for_token
@@ -42,7 +43,10 @@ def test_concurrent_redeliveries_in_one_group_commit_count_once(project, client)
     statuses = []
 
     def post():
-        statuses.append(send(Client(), "/batch/", batch).status_code)
+        try:
+            statuses.append(send(Client(), "/batch/", batch).status_code)
+        finally:
+            connections.close_all()  # a request keeps its connection (CONN_MAX_AGE); the thread ends here
 
     threads = [threading.Thread(target=post) for _ in range(6)]
     for t in threads:

@@ -15,6 +15,7 @@ import re
 import threading
 import uuid
 
+from django.db import connections
 from django.test import Client
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -539,6 +540,8 @@ def concurrent(project, stories: list[list[dict]], rng: random.Random) -> None:
                     failures.append(response.content)
         except Exception as exc:  # noqa: BLE001 - reported by the assertion below
             failures.append(repr(exc))
+        finally:
+            connections.close_all()  # a request keeps its connection (CONN_MAX_AGE); the thread ends here
 
     threads = [threading.Thread(target=run, args=(p,)) for p in plans]
     for t in threads:
