@@ -281,10 +281,14 @@ class Client:
 # `events` is a ReplacingMergeTree on uuid: a background merge would hide a duplicate
 # insert. This plain table, filled by a materialized view from every INSERT into
 # events (scratch store only), keeps every row ever inserted, so duplicates stay countable.
+# Like every table below events it deduplicates blocks by the insert's token
+# (migration 0013): the writer repeats an interrupted insert, and only the tables that
+# missed the block take it.
 SETUP_SCRIPT = """
 from analytics_app import clickhouse as ch
 ch.command("CREATE TABLE IF NOT EXISTS fault_suite_rows (project_id UInt32, uuid UUID, event String) "
-           "ENGINE = MergeTree ORDER BY (project_id, uuid)", global_=True)
+           "ENGINE = MergeTree ORDER BY (project_id, uuid) SETTINGS non_replicated_deduplication_window = 1000",
+           global_=True)
 ch.command("CREATE MATERIALIZED VIEW IF NOT EXISTS fault_suite_rows_mv TO fault_suite_rows "
            "AS SELECT project_id, uuid, toString(event) AS event FROM events", global_=True)
 """

@@ -64,7 +64,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from analytics_app import clickhouse as ch
 
-from . import persons, queries
+from . import inserts, persons, queries
 from .processing import Job, truncated_payload
 from .spool import Spool, SpoolFull
 
@@ -270,12 +270,27 @@ def _fresh_snapshots(project_id: int, jobs: list[Job]) -> list[dict]:
     return [r for r in rows if r["uuid"] not in stored]
 
 
-def _insert_split(table: str, rows: list[tuple[int, dict]], names, convert, rejected: list) -> None:
-    """Insert; when ClickHouse refuses the data, bisect to the rows it cannot take."""
+def _insert_split(
+    table: str, rows: list[tuple[int, dict]], names, convert, rejected: list, insert_id: str | None = None
+) -> None:
+    """Insert; when ClickHouse refuses the data, bisect to the rows it cannot take.
+
+    A table with views below it (ch.REPEATABLE_TABLES) is written by tracked inserts
+    (ingestion/inserts.py): `insert_id` was logged as begun by the caller; each half of
+    a bisection is a new insert, logged here.
+    """
     if not rows:
         return
     try:
-        ch.insert(table, _columns([r for _, r in rows], names, [p for p, _ in rows], convert))
+        columns = _columns([r for _, r in rows], names, [p for p, _ in rows], convert)
+        if table in ch.REPEATABLE_TABLES:
+            if insert_id is None:
+                (planned, _), *more = inserts.plan(table, rows, _ts)  # one month: a half of one
+                assert not more, "a bisected insert spans one month"
+                inserts.tracker.begin([planned])
+                insert_id = planned.insert_id
+            columns["insert_id"] = [insert_id] * len(rows)
+        ch.insert(table, columns, insert_id=insert_id)
     except RETRYABLE:
         raise  # the server's fault, not the rows': the whole batch is retried later
     except ch.ClickHouseError as exc:
@@ -300,7 +315,29 @@ def write_jobs(jobs: list[Job]) -> None:
     with another writer's (one writer thread, or one consumer, per deployment).
     """
     with _write_lock:
-        _write_jobs(jobs)
+        inserts.tracker.settle()  # complete any insert a crash or a failed write cut off, first
+        try:
+            _write_jobs(jobs)
+        except BaseException:
+            inserts.tracker.failed()
+            raise
+        inserts.tracker.finished()
+
+
+# The tables written by tracked inserts: their columns and conversions.
+TRACKED = {
+    "events": (EVENT_COLUMNS, {"timestamp": _ts}),
+    "session_replay_snapshots": (SNAPSHOT_COLUMNS, {"timestamp": _ts, "expires_at": _ts}),
+}
+
+
+def _insert_tracked(batch: dict[str, list[tuple[int, dict]]], rejected: list) -> None:
+    """One insert per table and month partition, all logged as begun (one log insert) before any runs."""
+    planned = [(table, *p) for table, rows in batch.items() for p in inserts.plan(table, rows, _ts)]
+    inserts.tracker.begin([insert for _, insert, _ in planned])
+    for table, insert, group in planned:
+        names, convert = TRACKED[table]
+        _insert_split(table, group, names, convert, rejected, insert.insert_id)
 
 
 def _write_jobs(jobs: list[Job]) -> None:
@@ -341,15 +378,8 @@ def _write_jobs(jobs: list[Job]) -> None:
         ch.insert("person_distinct_ids", rows.person_ids)
         ch.insert("persons", rows.persons)
         clock = stats.add("insert_persons", clock)
-        _insert_split("events", rows.events, EVENT_COLUMNS, {"timestamp": _ts}, rejected)
+        _insert_tracked({"events": rows.events, "session_replay_snapshots": rows.snapshots}, rejected)
         clock = stats.add("insert_events", clock)
-        _insert_split(
-            "session_replay_snapshots",
-            rows.snapshots,
-            SNAPSHOT_COLUMNS,
-            {"timestamp": _ts, "expires_at": _ts},
-            rejected,
-        )
         _insert_split(
             "quarantined_events",
             rows.quarantined,

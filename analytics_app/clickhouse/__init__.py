@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -93,6 +94,8 @@ _OVERFLOW_MODES = {"throw", "break"}
 _SCOPE = re.compile(r"\{project_id\s*:")
 # Tables the insert path may name (identifiers cannot be bound).
 INSERTABLE_TABLES: set[str] = set()
+# Tables whose inserts the writer tracks and can repeat (each has insert_id, project_id, timestamp).
+REPEATABLE_TABLES = ("events", "session_replay_snapshots")
 
 
 @dataclass(frozen=True)
@@ -271,19 +274,74 @@ def _rows(columns: dict) -> int:
     return lengths.pop() if lengths else 0
 
 
-def insert(table: str, columns: dict[str, list]) -> int:
+def insert(table: str, columns: dict[str, list], *, insert_id: str | None = None) -> int:
     """Insert a batch given as a dict of equal-length columns (lists, numpy or pyarrow
     arrays, on either backend). Returns rows written.
 
     `table` must be registered in INSERTABLE_TABLES by a migration module (it is an
     identifier and cannot be bound). Every row must carry a project_id.
+
+    `insert_id` (a UUID) makes the insert repeatable (`repeat_insert`): it is the
+    insert's deduplication token, for the table and for every materialized view
+    below it (docs/ingestion.md, "Interrupted inserts").
     """
     _check_insert(table, columns)
     if not _rows(columns):
         return 0
     faults.check()
     _record(f"INSERT INTO {table}")
-    return backend().insert(table, columns)
+    return backend().insert(table, columns, _dedup_settings(insert_id) if insert_id else None)
+
+
+# One block per insert, so the token names the same block when the insert is repeated
+# (a block of several parts or several blocks would get per-block tokens that a repeat
+# need not reproduce); the writer keeps each insert within one month partition.
+_ONE_BLOCK = {
+    "max_insert_block_size": 1_000_000_000,
+    "min_insert_block_size_rows": 1_000_000_000,
+    "min_insert_block_size_bytes": 1 << 40,
+}
+
+
+def _dedup_settings(insert_id: str) -> str:
+    token = str(uuid.UUID(insert_id))  # validated: the only value formatted into the clause
+    merged = {
+        "insert_deduplication_token": f"'{token}'",
+        "insert_deduplicate": 1,
+        "deduplicate_blocks_in_dependent_materialized_views": 1,
+        **_ONE_BLOCK,
+    }
+    return ", ".join(f"{k} = {v}" for k, v in merged.items())
+
+
+def repeat_insert(table: str, insert_id: str, project_ids: list[int], since, until) -> None:
+    """Run an interrupted insert again from the rows `table` already holds, with its token.
+
+    An INSERT is not atomic across a table and its materialized views: the table's part
+    is committed first and each view's after it, so a crash or an error in between
+    leaves some views without the rows. Repeating the insert with the same
+    deduplication token makes ClickHouse skip every table that already holds the block
+    and write it where it is missing. When the table never got the rows, nothing is
+    read and nothing is written. `table` holds `insert_id`, `project_id` and `timestamp`;
+    the rows are found through the sorting key (projects, time range) and the id.
+    """
+    if table not in REPEATABLE_TABLES:
+        raise ValueError(f"table {table!r} is not repeatable")
+    params = {
+        "ids": list(project_ids),
+        "since": since,
+        "until": until,
+        "insert_id": str(uuid.UUID(insert_id)),
+    }
+    sql = (
+        f"INSERT INTO {table} SETTINGS {_dedup_settings(insert_id)} "  # noqa: S608 - allow-listed table
+        f"SELECT * FROM {table} WHERE project_id IN {{ids:Array(UInt32)}} "
+        "AND timestamp >= {since:DateTime64(6, 'UTC')} AND timestamp <= {until:DateTime64(6, 'UTC')} "
+        "AND insert_id = {insert_id:UUID}"
+    )
+    faults.check()
+    _record(f"INSERT INTO {table} (repeat)")
+    backend().execute(sql, params, {}, want_result=False)
 
 
 def insert_bulk(

@@ -289,7 +289,7 @@ class ChdbBackend:
         except Exception as exc:
             raise self._fail(exc) from None
 
-    def insert(self, table: str, columns: dict[str, list]) -> int:
+    def insert(self, table: str, columns: dict[str, list], settings: str | None = None) -> int:
         import pyarrow as pa  # noqa: PLC0415
 
         arrays = {}
@@ -299,7 +299,8 @@ class ChdbBackend:
         cols = ", ".join(f"`{c}`" for c in columns)
         conn = self.connection()
         try:
-            conn.query(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM Python(tbl)")  # noqa: S608 - identifiers are allow-listed by the caller
+            clause = f" SETTINGS {settings}" if settings else ""
+            conn.query(f"INSERT INTO {table} ({cols}){clause} SELECT {cols} FROM Python(tbl)")  # noqa: S608 - identifiers are allow-listed by the caller; settings built by the layer
         except Exception as exc:
             raise self._fail(exc) from None
         return tbl.num_rows
@@ -456,7 +457,7 @@ class DriverBackend:
         if rows:
             yield names, rows
 
-    def insert(self, table: str, columns: dict[str, list]) -> int:
+    def insert(self, table: str, columns: dict[str, list], settings: str | None = None) -> int:
         client = self.connection()
         structure = self._describe.get(table)
         if structure is None:
@@ -466,7 +467,8 @@ class DriverBackend:
         # JSON columns travel as String and are parsed by the server through input().
         decl = ", ".join(f"`{c}` {'String' if types[c].startswith('JSON') else types[c]}" for c in columns)
         cols = ", ".join(f"`{c}`" for c in columns)
-        sql = f"INSERT INTO {table} ({cols}) SELECT {cols} FROM input('{decl}') VALUES"  # noqa: S608 - allow-listed
+        clause = f" SETTINGS {settings}" if settings else ""
+        sql = f"INSERT INTO {table} ({cols}){clause} SELECT {cols} FROM input('{decl}') VALUES"  # noqa: S608 - allow-listed
         # Columns may be lists, numpy arrays or pyarrow arrays (as for chdb).
         data = [
             v.to_pylist() if hasattr(v, "to_pylist") else (v.tolist() if hasattr(v, "tolist") else list(v))

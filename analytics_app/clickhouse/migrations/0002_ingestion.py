@@ -2,7 +2,8 @@
 
 event_uuids
   (project_id, uuid) of every stored event, filled by a materialized view on
-  events, so it is written by the same INSERT as the event itself. Ingestion looks
+  events, so it is written by the same INSERT as the event itself (not atomically:
+  migration 0013 makes an interrupted insert repeatable). Ingestion looks
   the uuids of a batch up here before inserting (docs/ingestion.md has the
   measurement), so a redelivered event never counts twice in a query without FINAL.
   index_granularity 256: a uuid is random, so every looked-up uuid reads its own
