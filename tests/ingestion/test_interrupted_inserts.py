@@ -239,3 +239,63 @@ def test_a_repeat_refused_for_a_reason_other_than_the_servers_state_does_not_blo
         "SELECT count() FROM events WHERE project_id = {project_id:UInt32} AND event LIKE 'g-%'", project.id
     )
     assert n == 3
+
+
+def test_recording_rows_cut_off_below_their_table_are_completed_and_stored_once(project):
+    """The same for session_replay_snapshots and its view session_replay_chunk_uuids, the
+    dedup lookup of recording chunks: a chunk cut off after the table took it is stored once."""
+    statements = [
+        "CREATE TABLE interrupt_switch (code Int32) ENGINE = MergeTree ORDER BY code",
+        "CREATE TABLE interrupt_chunks (project_id UInt32, uuid UUID) ENGINE = MergeTree ORDER BY project_id "
+        f"SETTINGS non_replicated_deduplication_window = {migration.WINDOW}",
+        "CREATE MATERIALIZED VIEW interrupt_chunks_mv TO interrupt_chunks AS SELECT project_id, uuid "
+        "FROM session_replay_snapshots WHERE throwIf((SELECT count() FROM interrupt_switch) > 0, "
+        "'the test view refuses', toInt32(252)) = 0 SETTINGS allow_custom_error_code_in_throwif = 1",
+    ]
+    for sql in statements:
+        ch.command(sql, global_=True)
+    inserts.tracker.reset()
+    inserts.tracker.settle()
+    try:
+        start = dt.datetime(2026, 11, 6, 10, tzinfo=dt.UTC)
+        chunks = [str(uuid.uuid4()) for _ in range(3)]
+        rows = [
+            {
+                "session_id": "rec-1",
+                "window_id": "w",
+                "distinct_id": "viewer-1",
+                "timestamp": (start + dt.timedelta(seconds=i)).isoformat(),
+                "event_type": 3,
+                "data": json.dumps({"type": 3, "data": {"source": 1, "i": i}}),
+                "uuid": chunks[i % 3],
+            }
+            for i in range(9)
+        ]
+        _switch(True)
+        with pytest.raises(ch.ServerBusy):
+            write_jobs([Job(project.id, snapshots=rows)])
+        (held,) = _one(
+            "SELECT count() FROM session_replay_snapshots WHERE project_id = {project_id:UInt32}", project.id
+        )
+        assert held == 9
+        _switch(False)
+        inserts.tracker.reset()  # as after a restart
+        write_jobs([Job(project.id, snapshots=rows)])
+        assert _one(
+            "SELECT count(), uniqExact(uuid) FROM session_replay_snapshots WHERE project_id = {project_id:UInt32}",
+            project.id,
+        ) == (9, 3)
+        assert _one(
+            "SELECT count(), uniqExact(uuid) FROM interrupt_chunks WHERE project_id = {project_id:UInt32}",
+            project.id,
+        ) == (9, 3)
+        (known,) = _one(
+            "SELECT uniqExact(uuid) FROM session_replay_chunk_uuids WHERE project_id = {project_id:UInt32}",
+            project.id,
+        )
+        assert known == 3
+    finally:
+        for sql in ("DROP VIEW IF EXISTS interrupt_chunks_mv", "DROP TABLE IF EXISTS interrupt_chunks",
+                    "DROP TABLE IF EXISTS interrupt_switch"):  # fmt: skip
+            ch.command(sql, global_=True)
+        inserts.tracker.reset()
