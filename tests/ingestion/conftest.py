@@ -111,6 +111,20 @@ def event(name: str = "$pageview", distinct_id: str = "user-1", **props) -> dict
     }
 
 
+def stored_row(e: dict, *, properties: str = "{}", session_id: str = "") -> dict:
+    """An SDK-style event as a processed job carries it to the writer (`write_jobs`)."""
+    return {
+        "uuid": e["uuid"],
+        "event": e["event"],
+        "distinct_id": e["distinct_id"],
+        "person_id": "00000000-0000-0000-0000-000000000000",
+        "timestamp": e["timestamp"],
+        "properties": properties,
+        "session_id": session_id,
+        "window_id": "",
+    }
+
+
 def count_events(project_id: int, event_name: str | None = None) -> int:
     sql = "SELECT count() FROM events WHERE project_id = {project_id:UInt32}"
     params = {"project_id": project_id}

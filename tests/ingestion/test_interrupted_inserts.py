@@ -13,6 +13,7 @@ the copy once, in event_uuids, and counted once by the rollups.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
 import json
@@ -26,24 +27,9 @@ from ingestion import inserts
 from ingestion.processing import Job
 from ingestion.writer import write_jobs
 
-from .conftest import event
+from .conftest import event, stored_row
 
 migration = importlib.import_module("analytics_app.clickhouse.migrations.0013_repeatable_inserts")
-
-
-def _row(e: dict, session: str = "") -> dict:
-    return {
-        "uuid": e["uuid"],
-        "event": e["event"],
-        "distinct_id": e["distinct_id"],
-        "person_id": "00000000-0000-0000-0000-000000000000",
-        "timestamp": e["timestamp"],
-        "properties": json.dumps(
-            {"$current_url": f"https://shop.example/{e['event']}", "$browser": "Firefox"}
-        ),
-        "session_id": session,
-        "window_id": "",
-    }
 
 
 def _rows(n: int, tag: str, start: dt.datetime) -> list[dict]:
@@ -51,21 +37,22 @@ def _rows(n: int, tag: str, start: dt.datetime) -> list[dict]:
     for i in range(n):
         e = event(f"{tag}-{i % 3}", distinct_id=f"{tag}-user-{i % 4}")
         e["timestamp"] = (start + dt.timedelta(seconds=i)).isoformat()
-        rows.append(_row(e, session=f"{tag}-s{i % 2}" if i % 3 else ""))
+        url = {"$current_url": f"https://shop.example/{e['event']}", "$browser": "Firefox"}
+        rows.append(stored_row(e, properties=json.dumps(url), session_id=f"{tag}-s{i % 2}" if i % 3 else ""))
     return rows
 
 
-@pytest.fixture
-def interrupting_view():
-    """interrupt_copy gets every row inserted into events; interrupt_mv fails while interrupt_switch has a row."""
+@contextlib.contextmanager
+def _view_below(source: str):
+    """interrupt_copy gets every row inserted into `source`; its view interrupt_mv fails
+    while interrupt_switch has a row (with that row's error code)."""
     statements = [
         "CREATE TABLE interrupt_switch (code Int32) ENGINE = MergeTree ORDER BY code",
-        "CREATE TABLE interrupt_copy (project_id UInt32, uuid UUID) ENGINE = MergeTree ORDER BY (project_id, uuid) "
+        "CREATE TABLE interrupt_copy (project_id UInt32, uuid UUID) ENGINE = MergeTree ORDER BY project_id "
         f"SETTINGS non_replicated_deduplication_window = {migration.WINDOW}",
-        "CREATE MATERIALIZED VIEW interrupt_mv TO interrupt_copy AS SELECT project_id, "
-        "uuid FROM events WHERE throwIf((SELECT count() FROM interrupt_switch) > 0, "
-        "'the test view refuses', (SELECT toInt32(max(code)) FROM interrupt_switch)) = 0 "
-        "SETTINGS allow_custom_error_code_in_throwif = 1",
+        f"CREATE MATERIALIZED VIEW interrupt_mv TO interrupt_copy AS SELECT project_id, uuid FROM {source} "
+        "WHERE throwIf((SELECT count() FROM interrupt_switch) > 0, 'the test view refuses', "
+        "(SELECT toInt32(max(code)) FROM interrupt_switch)) = 0 SETTINGS allow_custom_error_code_in_throwif = 1",
     ]
     for sql in statements:
         ch.command(sql, global_=True)
@@ -78,6 +65,12 @@ def interrupting_view():
                     "DROP TABLE IF EXISTS interrupt_switch"):  # fmt: skip
             ch.command(sql, global_=True)
         inserts.tracker.reset()
+
+
+@pytest.fixture
+def interrupting_view():
+    with _view_below("events"):
+        yield
 
 
 def _switch(on: bool, code: int = 252) -> None:
@@ -244,19 +237,7 @@ def test_a_repeat_refused_for_a_reason_other_than_the_servers_state_does_not_blo
 def test_recording_rows_cut_off_below_their_table_are_completed_and_stored_once(project):
     """The same for session_replay_snapshots and its view session_replay_chunk_uuids, the
     dedup lookup of recording chunks: a chunk cut off after the table took it is stored once."""
-    statements = [
-        "CREATE TABLE interrupt_switch (code Int32) ENGINE = MergeTree ORDER BY code",
-        "CREATE TABLE interrupt_chunks (project_id UInt32, uuid UUID) ENGINE = MergeTree ORDER BY project_id "
-        f"SETTINGS non_replicated_deduplication_window = {migration.WINDOW}",
-        "CREATE MATERIALIZED VIEW interrupt_chunks_mv TO interrupt_chunks AS SELECT project_id, uuid "
-        "FROM session_replay_snapshots WHERE throwIf((SELECT count() FROM interrupt_switch) > 0, "
-        "'the test view refuses', toInt32(252)) = 0 SETTINGS allow_custom_error_code_in_throwif = 1",
-    ]
-    for sql in statements:
-        ch.command(sql, global_=True)
-    inserts.tracker.reset()
-    inserts.tracker.settle()
-    try:
+    with _view_below("session_replay_snapshots"):
         start = dt.datetime(2026, 11, 6, 10, tzinfo=dt.UTC)
         chunks = [str(uuid.uuid4()) for _ in range(3)]
         rows = [
@@ -286,7 +267,7 @@ def test_recording_rows_cut_off_below_their_table_are_completed_and_stored_once(
             project.id,
         ) == (9, 3)
         assert _one(
-            "SELECT count(), uniqExact(uuid) FROM interrupt_chunks WHERE project_id = {project_id:UInt32}",
+            "SELECT count(), uniqExact(uuid) FROM interrupt_copy WHERE project_id = {project_id:UInt32}",
             project.id,
         ) == (9, 3)
         (known,) = _one(
@@ -294,8 +275,3 @@ def test_recording_rows_cut_off_below_their_table_are_completed_and_stored_once(
             project.id,
         )
         assert known == 3
-    finally:
-        for sql in ("DROP VIEW IF EXISTS interrupt_chunks_mv", "DROP TABLE IF EXISTS interrupt_chunks",
-                    "DROP TABLE IF EXISTS interrupt_switch"):  # fmt: skip
-            ch.command(sql, global_=True)
-        inserts.tracker.reset()

@@ -28,7 +28,7 @@ from ingestion import writer as writer_module
 from ingestion.processing import Job
 from ingestion.writer import write_jobs
 
-from .conftest import count_events, event, ingested, warnings
+from .conftest import count_events, event, ingested, stored_row, warnings
 
 
 def envelope(project, events):
@@ -58,25 +58,12 @@ def too_many_parts():
 
 def seed(project) -> None:
     """Make sure `events` has a part, so parts_to_throw_insert = 1 refuses the next insert."""
-    write_jobs([Job(project.id, events=[_row(event("seed"))])])
-
-
-def _row(e: dict) -> dict:
-    return {
-        "uuid": e["uuid"],
-        "event": e["event"],
-        "distinct_id": e["distinct_id"],
-        "person_id": "00000000-0000-0000-0000-000000000000",
-        "timestamp": e["timestamp"],
-        "properties": "{}",
-        "session_id": "",
-        "window_id": "",
-    }
+    write_jobs([Job(project.id, events=[stored_row(event("seed"))])])
 
 
 def test_too_many_parts_is_a_transient_error_not_a_bad_row(project):
     seed(project)
-    rows = [_row(event(f"e{i}")) for i in range(5)]
+    rows = [stored_row(event(f"e{i}")) for i in range(5)]
     with too_many_parts(), pytest.raises(ch.ServerBusy) as refused:
         write_jobs([Job(project.id, events=rows)])
     assert refused.value.code == 252
@@ -92,7 +79,7 @@ def test_too_many_parts_is_a_transient_error_not_a_bad_row(project):
 )
 def test_injected_faults_raise_the_layers_real_classes(project, code, cls):
     with faults.refusing(code), pytest.raises(cls) as refused:
-        write_jobs([Job(project.id, events=[_row(event("x"))])])
+        write_jobs([Job(project.id, events=[stored_row(event("x"))])])
     assert refused.value.code == code
     assert isinstance(refused.value, ch.Transient)
     assert count_events(project.id) == 0
