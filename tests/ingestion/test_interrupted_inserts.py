@@ -275,3 +275,27 @@ def test_recording_rows_cut_off_below_their_table_are_completed_and_stored_once(
             project.id,
         )
         assert known == 3
+
+
+def test_a_finished_batch_is_logged_done_with_the_next_and_not_repeated_after_a_restart(project):
+    inserts.tracker.reset()
+    inserts.tracker.settle()
+    first = _rows(3, "h", dt.datetime(2026, 11, 7, 8, tzinfo=dt.UTC))
+    second = _rows(3, "i", dt.datetime(2026, 11, 7, 9, tzinfo=dt.UTC))
+    write_jobs([Job(project.id, events=first)])
+    write_jobs([Job(project.id, events=second)])
+    ids = dict(
+        ch.query(
+            "SELECT substring(toString(event), 1, 1) AS tag, any(toString(insert_id)) FROM events "
+            "WHERE project_id = {project_id:UInt32} GROUP BY tag",
+            {"project_id": project.id},
+        ).rows
+    )
+    pending = {i.insert_id for i in inserts._unfinished()}
+    assert ids["h"] not in pending  # logged done by the second batch's log insert
+    assert ids["i"] in pending  # its done row waits for the next batch: a restart repeats it (a no-op)
+    inserts.tracker.reset()
+    write_jobs([Job(project.id, events=_rows(2, "j", dt.datetime(2026, 11, 7, 10, tzinfo=dt.UTC)))])
+    assert inserts.tracker.repeated >= 1
+    (n,) = _one("SELECT count() FROM events WHERE project_id = {project_id:UInt32}", project.id)
+    assert n == 8
