@@ -27,6 +27,8 @@ so the live server thread sees committed data.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -91,8 +93,54 @@ def browser():
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-def _no_static_handler(app):
-    return app
+class _InFlight:
+    """Requests the live server has begun and not finished, up to the response's close()
+    (where Django's request_finished closes the database connection)."""
+
+    def __init__(self):
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def add(self, n: int) -> None:
+        with self.lock:
+            self.count += n
+
+    def wait_idle(self, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.count and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+
+in_flight = _InFlight()
+
+
+class _Counted:
+    def __init__(self, body):
+        self.body = body
+
+    def __iter__(self):
+        return iter(self.body)
+
+    def close(self):
+        try:
+            if hasattr(self.body, "close"):
+                self.body.close()
+        finally:
+            in_flight.add(-1)
+
+
+def _counting_handler(app):
+    """No static files (the app serves them), and every request counted until it is closed."""
+
+    def counted(environ, start_response):
+        in_flight.add(1)
+        try:
+            return _Counted(app(environ, start_response))
+        except BaseException:
+            in_flight.add(-1)
+            raise
+
+    return counted
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +148,7 @@ def app_live_server(live_server):
     from pytest_django.live_server_helper import LiveServer  # noqa: PLC0415
 
     server = LiveServer(live_server.thread.host, start=False)
-    server.thread.static_handler = _no_static_handler
+    server.thread.static_handler = _counting_handler
     server.start()
     try:
         yield server
@@ -127,6 +175,9 @@ def page(browser, request):
         yield page
     finally:
         page.context.close()
+        # A poll or lazy view the page fired last may still be on the server: let it finish
+        # before the test's database is flushed (it crashed the teardown under load).
+        in_flight.wait_idle()
 
 
 def format_page_log(page) -> str:
