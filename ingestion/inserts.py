@@ -82,9 +82,11 @@ class Tracker:
         self.failures = 0  # repeats ClickHouse refused for a reason other than its state
 
     def begin(self, inserts: list[Insert]) -> None:
-        """Log the inserts as begun (and the previous batch's as done) in one insert."""
+        """Log the inserts as begun (and the previous batch's as done) in one insert. With no
+        insert to begin nothing is written: done rows only spare a restart its no-op repeats,
+        so they wait for the next begin rather than cost a round trip of their own."""
         self.begun.extend(inserts)
-        if not inserts and not self.done:
+        if not inserts:
             return
         rows = [(i, 0) for i in inserts]
         rows += [(Insert("", d, (0,), EPOCH, EPOCH), 1) for d in self.done]  # (0,): an empty list has no type
