@@ -11,7 +11,7 @@ So every insert into those tables is tracked (docs/ingestion.md, "Interrupted in
 1. it gets an id (a UUID), written into each row's `insert_id` and used as the
    insert's deduplication token, for the table and every view below it;
 2. before it runs, a `begin` row goes to insert_log (one insert per batch, together
-   with the `done` rows of the previous batch's inserts);
+   with the `done` rows of the batches finished since the last log insert);
 3. after a failed write, and once per process before its first write, every insert
    begun and not done is repeated from the rows the table holds
    (`ch.repeat_insert`): ClickHouse skips each table that has the block and writes it
@@ -82,7 +82,7 @@ class Tracker:
         self.failures = 0  # repeats ClickHouse refused for a reason other than its state
 
     def begin(self, inserts: list[Insert]) -> None:
-        """Log the inserts as begun (and the previous batch's as done) in one insert. With no
+        """Log the inserts as begun (and those finished since the last log insert as done) in one insert. With no
         insert to begin nothing is written: done rows only spare a restart its no-op repeats,
         so they wait for the next begin rather than cost a round trip of their own."""
         self.begun.extend(inserts)
