@@ -259,6 +259,11 @@ def test_unordered_with_the_same_event_as_two_steps_needs_distinct_events(projec
     assert [s.median_conversion_time_seconds for s in result] == [None, 60.0, 90.0]
     assert counts(project, ["view", "view"], order="unordered") == [5, 4]
     assert counts(project, ["view", "view", "view"], order="unordered") == [5, 4, 0]
+    # A filter with a list of values (not hashable): the two identical steps are one class.
+    # c's free views match only "view"; d's two pro views take both paid steps.
+    paid = {"event": "view", "properties": [{"key": "plan", "value": ["pro", "team"]}]}
+    assert counts(project, [paid, paid, "view"], order="unordered") == [5, 3, 0]
+    assert counts(project, ["view", paid], order="unordered") == [5, 3]
     dropped = FunnelActorsQueryRunner(
         project,
         FunnelActorsSpec.from_json(

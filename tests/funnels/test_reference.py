@@ -33,9 +33,9 @@ FILTERS = [
 
 
 @st.composite
-def specs(draw, order=None, windowfunnel=False, repeated=False):
+def specs(draw, order=None, windowfunnel=False, repeated=False, max_steps=4):
     order = order or draw(st.sampled_from(["ordered", "strict", "unordered"]))
-    n = draw(st.integers(2, 4))
+    n = draw(st.integers(2, max_steps))
     if windowfunnel or (order == "unordered" and not repeated and draw(st.booleans())):
         names = draw(st.permutations(NAMES))[:n]  # pairwise different step events
     else:
@@ -232,6 +232,24 @@ def test_unordered_funnels_with_the_same_event_as_two_steps_match_the_reference(
         check_actors(project, events, persons, body, spec, start, end, expected, pick, step, dropped)
         reached_the_end += converted(expected)
     target(reached_the_end, label="actors reaching the last step")  # steer toward conversions
+
+
+@settings(SETTINGS, max_examples=int(os.environ.get("FUNNEL_EXAMPLES", 0)) or examples(15))
+@given(
+    cases=st.lists(
+        specs(order="unordered", repeated=True, max_steps=6), min_size=SPECS_PER_DATA, max_size=SPECS_PER_DATA
+    ),
+    dataset=datasets(),
+)
+def test_both_forms_of_the_unordered_matching_match_the_reference(ch_project, cases, dataset):
+    """Steps sharing an event name: the closed form (unordered.hall_basis_layers) and the
+    arrayFold it replaces where its arrays stay few (HALL_MAX_FILLS) each give the
+    reference's counts, up to 6 steps of one event name with different filters."""
+    project, events, persons = generate(ch_project(), dataset)
+    for body in cases:
+        for limit in (0, 10**6):  # 0: the arrayFold for every group; 10**6: the closed form
+            with mock.patch("funnels.queries.unordered.HALL_MAX_FILLS", limit):
+                compare(project, events, persons, body)
 
 
 @SETTINGS
