@@ -34,6 +34,7 @@ def sign_out(page) -> None:
 
 def fits(page, name: str) -> None:
     """The page is no wider than the window, at both widths; screenshots kept on request."""
+    page.wait_for_load_state()  # a click's navigation has finished: the document is there
     for width in (1280, 390):
         page.set_viewport_size({"width": width, "height": 800})
         shoot(page, f"accounts-{name}-{width}")
@@ -49,6 +50,7 @@ def test_change_password_sign_out_and_sign_in_with_the_new_one(app_live_server, 
     page.wait_for_url("**/account/")
     fits(page, "account")
     page.click("a:has-text('Change password')")
+    page.wait_for_url("**/account/password/")
     fits(page, "password-change")
     page.fill("input[name=old_password]", PASSWORD)
     page.fill("input[name=new_password1]", NEW_PASSWORD)
