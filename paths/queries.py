@@ -3,11 +3,13 @@ paths), PathsActorsRunner (sessions behind a node or an edge), PathNodesQueryRun
 (top nodes for the start/end picker) and PathCleaningPreviewRunner.
 
 Semantics are in docs/paths.md ("SQL shape"); tests/paths/reference.py implements the
-same in Python. One query per runner:
+same in Python. Two statements per runner:
 
-    node dictionary (WITH ... AS paths_dict): the distinct raw keys of the range (page-view
-        URL, screen name, event name; table path_node_keys) -> URL path -> cleaning
-        rules -> groupings -> exclusion, once per key; valid nodes numbered 1..K
+    node dictionary (PathsDict; with the multi-row check of session_paths where that
+        table is read): the distinct raw keys of the range (page-view URL, screen name,
+        event name; table path_node_keys) -> URL path -> cleaning rules -> groupings ->
+        exclusion, once per key; valid nodes numbered 1..K
+    then the runner's query, the dictionary's arrays bound as parameters:
     -> one row per session: sorted array of (t_us, uuid, node id). Sessions with a
        $session_id come pre-grouped from session_paths (migration 0005) when the query
        has no filters and needs no person; otherwise from the events (EventSource: date
@@ -28,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.conf import settings
 
@@ -207,17 +210,62 @@ MULTI_ROW_CAP = 100_000
 EXCLUDED_ID = 4294967295
 
 
+@dataclass(frozen=True)
+class PathsDict:
+    """The node dictionary of one query (_SessionPaths.dictionary_sql): node ids 1..K
+    index `names`; the key -> id arrays feed `transform` in the runner's query."""
+
+    names: list[str]  # the valid nodes, sorted
+    bits: list[int]  # per node, where it came from: 1 page view, 2 screen, 4 event (masking)
+    url_keys: list[str]  # page-view URL -> id
+    url_ids: list[int]
+    screen_keys: list[str]  # screen name -> id
+    screen_ids: list[int]
+    event_keys: list[str]  # event name -> id
+    event_ids: list[int]
+    point: int  # the start / end point's id (0: none, or not in the range)
+    point_events: list[str]  # the event names that map to the point
+    hashes: list[int]  # cityHash64(kind, key), the keys of session_paths / sessionless_paths -> id
+    hash_ids: list[int]
+    point_hashes: list[int]  # the hashed keys that map to the point
+
+    TYPES = {
+        "names": "Array(String)",
+        "bits": "Array(UInt8)",
+        "url_keys": "Array(String)",
+        "url_ids": "Array(UInt32)",
+        "screen_keys": "Array(String)",
+        "screen_ids": "Array(UInt32)",
+        "event_keys": "Array(String)",
+        "event_ids": "Array(UInt32)",
+        "point": "UInt32",
+        "point_events": "Array(String)",
+        "hashes": "Array(UInt64)",
+        "hash_ids": "Array(UInt32)",
+        "point_hashes": "Array(UInt64)",
+    }
+
+
 @dataclass
 class _SessionPaths:
     """SQL for one row per session: sid, (person_id), path (array of (t_us, uuid, node id)),
     offset, nids (node ids of the path). Shared by every paths runner.
 
-    The nodes come from a dictionary computed once per query over the *distinct* raw
+    The nodes come from a dictionary computed once per runner over the *distinct* raw
     keys (URL of a page view, screen name, event name) in the range: the cleaning
     rules and groupings run per distinct key, not per event, and the per-session
-    arrays hold UInt32 node ids instead of strings (`WITH (...) AS paths_dict`):
-    names (sorted valid nodes, id = position), bits (1 page view, 2 screen, 4 event:
-    where each node came from, for PII masking) and the (kind, key, id) triples.
+    arrays hold UInt32 node ids instead of strings (PathsDict): names (sorted valid
+    nodes, id = position), bits (1 page view, 2 screen, 4 event: where each node came
+    from, for PII masking) and the key -> id arrays.
+
+    The dictionary is its own statement, run before the runner's query (prefetch(),
+    together with the multi-row check of session_paths), and reaches that query as
+    bound arrays. It used to be a scalar subquery of the query itself (`WITH (SELECT
+    ...) AS paths_dict`), but ClickHouse's analyser copies and re-analyses a scalar
+    subquery at every reference (seven in the edges query): on the 200k-event demo the
+    edges query took 130-168 ms with it, 114 ms without (docs/paths.md, "SQL shape").
+    Either way the dictionary is read before the sessions' parts are: an event with a
+    key first seen in between is not in the dictionary (id 0, left out), as before.
     """
 
     project: object
@@ -229,6 +277,9 @@ class _SessionPaths:
     # whenever eligible; False: always the events).
     session_table: bool | None = None
     builder: SQLBuilder = field(init=False)
+    _dict: PathsDict | None = field(init=False, default=None)
+    _multi_row: tuple[list[int], list[str]] | None = field(init=False, default=None)
+    _bound: dict[str, str] = field(init=False, default_factory=dict)
 
     def __post_init__(self):
         if self.rules is None:
@@ -265,8 +316,8 @@ class _SessionPaths:
         conds.append(f"e.month <= {b.bind(self.end.astimezone(dt.UTC).date().replace(day=1), 'Date')}")
         return f"SELECT DISTINCT e.kind AS kind, e.value AS value FROM path_node_keys AS e WHERE {' AND '.join(conds)}"
 
-    def with_sql(self) -> str:
-        """`WITH` clause defining paths_dict (and the point's id when there is one)."""
+    def dictionary_sql(self) -> str:
+        """The node dictionary as one row (see _SessionPaths and PathsDict)."""
         b = self.builder
         # Node names are shown masked by the Presenter (paths/masking.py, the number detectors
         # included); grouping needs only the URL / e-mail masks, not the costly number stages.
@@ -298,23 +349,17 @@ class _SessionPaths:
                 )
             )
             GROUP BY node, ignored"""
-        point = self.spec.end_point or self.spec.start_point
-        point_value = b.bind(point or "", "String")
-        # Everything the main scan needs is an element of one constant tuple, so that
-        # transform() sees constant arrays (and builds its lookup table once):
-        #   1 names, 2 bits, 3/4 page-view URL -> id, 5/6 screen name -> id,
-        #   7/8 event name -> id, 9 the point's id (0: none), 10 the event names that
-        #   map to the point, 11/12 node key (session_paths: cityHash64(kind, value)) -> id,
-        #   13 the node keys that map to the point.
-        return f"""WITH
-        (SELECT tuple(names, arrayMap(x -> x.2, v),
+        point_value = b.bind(self.spec.end_point or self.spec.start_point or "", "String")
+        # The fields of PathsDict, in order.
+        return f"""
+         SELECT names, arrayMap(x -> x.2, v),
                 arrayMap(k -> k.2, arrayFilter(k -> k.1 = 1, keyed)), arrayMap(k -> k.3, arrayFilter(k -> k.1 = 1, keyed)),
                 arrayMap(k -> k.2, arrayFilter(k -> k.1 = 2, keyed)), arrayMap(k -> k.3, arrayFilter(k -> k.1 = 2, keyed)),
                 arrayMap(k -> k.2, arrayFilter(k -> k.1 = 4, keyed)), arrayMap(k -> k.3, arrayFilter(k -> k.1 = 4, keyed)),
                 toUInt32(indexOf(names, {point_value})),
                 arrayMap(k -> k.2, arrayFilter(k -> k.1 = 4 AND k.3 = indexOf(names, {point_value}), keyed)),
                 arrayMap(k -> cityHash64(k.1, k.2), keyed), arrayMap(k -> k.3, keyed),
-                arrayMap(k -> cityHash64(k.1, k.2), arrayFilter(k -> k.3 = indexOf(names, {point_value}), keyed)))
+                arrayMap(k -> cityHash64(k.1, k.2), arrayFilter(k -> k.3 = indexOf(names, {point_value}), keyed))
          FROM (
             SELECT arrayMap(x -> x.1, v) AS names, v,
                 arrayConcat(
@@ -325,16 +370,54 @@ class _SessionPaths:
                     groupArrayIf((node, bits, keys), NOT valid AND NOT ignored) AS inv
                 FROM ({rows})
             )
-         )) AS paths_dict,
-        paths_dict.9 AS paths_point
-        """
+         )"""
+
+    def prefetch(self, *, table: bool = False) -> None:
+        """Run the one query that comes before the runner's: the node dictionary and, when
+        the sessions come from `session_paths` (`table`), the multi-row check
+        (_single_or_grouped_sql) in the same statement."""
+        check = table and self._multi_row is None and not settings.CLICKHOUSE_CLUSTER
+        found = MULTI_ROW_SQL.format(where=self.table_where, cap=MULTI_ROW_CAP + 1) if check else ""
+        if self._dict is None:
+            sql = f"SELECT * FROM ({self.dictionary_sql()}) AS d" + (
+                f" CROSS JOIN ({found}) AS m" if check else ""
+            )
+            row = run_query(sql, self.builder.params).rows[0]
+            self._dict = PathsDict(*row[:13])
+            row = row[13:]
+        elif check:
+            row = run_query(found, self.builder.params).rows[0]
+        if check:
+            self._multi_row = (row[0], row[1])
+
+    def name_sql(self, nid: str) -> str:
+        return f"arrayElement({self.value('names')}, {nid})"
+
+    def bits_sql(self, nid: str) -> str:
+        return f"arrayElement({self.value('bits')}, {nid})"
+
+    def node_id(self, name: str) -> int:
+        """The id of a node (0: not in the range)."""
+        names = self.dict.names
+        return names.index(name) + 1 if name in names else 0
+
+    @property
+    def dict(self) -> PathsDict:
+        self.prefetch()
+        return self._dict
+
+    def value(self, name: str) -> str:
+        """A bound parameter holding one field of the dictionary (bound once per query)."""
+        if name not in self._bound:
+            self._bound[name] = self.builder.bind(getattr(self.dict, name), PathsDict.TYPES[name])
+        return self._bound[name]
 
     def nid_sql(self) -> str:
         """The node id of one event (0: ignored entirely)."""
 
         def lookup(kind: int, key: str) -> str:
-            keys, ids = {1: (3, 4), 2: (5, 6), 4: (7, 8)}[kind]
-            return f"transform({key}, paths_dict.{keys}, paths_dict.{ids}, toUInt32(0))"
+            name = {1: "url", 2: "screen", 4: "event"}[kind]
+            return f"transform({key}, {self.value(name + '_keys')}, {self.value(name + '_ids')}, toUInt32(0))"
 
         kinds = self._kinds()
         arms = []
@@ -365,13 +448,13 @@ class _SessionPaths:
         """Events with their node id: those with a $session_id (`with_session`) or those
         without (grouped per resolved person, so these always resolve the person)."""
         where = ["e.session_id != ''" if with_session else "e.session_id = ''"]
-        point = self.spec.end_point or self.spec.start_point
-        if point and with_session:
+        point = self.dict.point
+        if point and with_session and self.dict.bits[point - 1] == 4:
             # A point that only ever comes from event names (e.g. `purchase`): skip the
             # sessions without such an event before grouping (the event is in the sort key).
             where.append(
-                f"(paths_dict.2[paths_point] != 4 OR e.session_id IN (SELECT session_id FROM events AS e WHERE "
-                f"{' AND '.join(self._range_conditions())} AND has(paths_dict.10, toString(e.event))))"
+                f"e.session_id IN (SELECT session_id FROM events AS e WHERE "
+                f"{' AND '.join(self._range_conditions())} AND has({self.value('point_events')}, toString(e.event)))"
             )
         src = self.source(need_person=need_person or not with_session, where=where)
         return f"SELECT session_id, person_id AS pid, toUnixTimestamp64Micro(timestamp) AS t, toUInt128(uuid) AS u, nid FROM ({src.sql()}) WHERE nid != 0"
@@ -393,31 +476,40 @@ class _SessionPaths:
         One row per session after merges; a session with several rows (not merged yet)
         is grouped (on a cluster every session is, as its rows can be on several shards)."""
         b = self.builder
-        conds = ["s.project_id = {project_id:UInt32}", f"s.min_timestamp < {b.bind(self.end, DT64)}"]
+        where = self.table_where
         in_range = f"x.1 < {b.bind(_micros(self.end), 'Int64')}"
         if self.start is not None:
-            conds.append(f"s.max_timestamp >= {b.bind(self.start, DT64)}")
             in_range += f" AND x.1 >= {b.bind(_micros(self.start), 'Int64')}"
         if settings.CLICKHOUSE_CLUSTER:
             # a session's rows can be on several shards: FINAL merges per shard only
-            rows = f"SELECT session_id, groupArrayArray(s.events) AS events FROM session_paths AS s WHERE {' AND '.join(conds)} GROUP BY session_id"
+            rows = f"SELECT session_id, groupArrayArray(s.events) AS events FROM session_paths AS s WHERE {where} GROUP BY session_id"
         else:
-            rows = self._single_or_grouped_sql(" AND ".join(conds))
+            rows = self._single_or_grouped_sql(where)
         if having:
             # Sessions without any key of the point (anywhere, in range or not) cannot
             # have it: dropped before the per-session array work (the exact test follows).
-            rows = f"SELECT * FROM ({rows}) WHERE hasAny(arrayMap(x -> x.3, events), paths_dict.13)"
-        having = "WHERE has(arrayMap(x -> x.3, evs), paths_point)" if having else ""
+            rows = f"SELECT * FROM ({rows}) WHERE hasAny(arrayMap(x -> x.3, events), {self.value('point_hashes')})"
+        having = f"WHERE has(arrayMap(x -> x.3, seq), {self.value('point')})" if having else ""
         return f"""
                 SELECT sid, seq FROM (
-                    SELECT session_id AS sid,
-                        arraySort(arrayFilter(x -> x.3 != 0,
-                            arrayMap(x -> (x.1, x.2, transform(x.3, paths_dict.11, paths_dict.12, toUInt32(0))),
-                                     arrayFilter(x -> {in_range}, events)))) AS evs,
-                        {_collapse("evs")} AS seq
-                    FROM ({rows})
-                    {having}
-                )"""
+                    SELECT sid, {_collapse("evs")} AS seq FROM (
+                        SELECT session_id AS sid,
+                            arraySort(arrayFilter(x -> x.3 != 0,
+                                arrayMap(x -> (x.1, x.2, transform(x.3, {self.value("hashes")}, {self.value("hash_ids")}, toUInt32(0))),
+                                         arrayFilter(x -> {in_range}, events)))) AS evs
+                        FROM ({rows})
+                    )
+                )
+                {having}"""
+
+    @cached_property
+    def table_where(self) -> str:
+        """The rows of `session_paths` that overlap the range."""
+        b = self.builder
+        conds = ["s.project_id = {project_id:UInt32}", f"s.min_timestamp < {b.bind(self.end, DT64)}"]
+        if self.start is not None:
+            conds.append(f"s.max_timestamp >= {b.bind(self.start, DT64)}")
+        return " AND ".join(conds)
 
     def _single_or_grouped_sql(self, where: str) -> str:
         """The rows of `session_paths` in the range, one per session: almost every session
@@ -437,8 +529,8 @@ class _SessionPaths:
         CPU for this stage, the check itself 0.17-0.19 (it ran twice inside the query)."""
         b = self.builder
         h = "cityHash64(session_id)"
-        found = ch.query(MULTI_ROW_SQL.format(where=where, cap=MULTI_ROW_CAP + 1), b.params).rows[0]
-        hashes, parts = found[0], found[1]
+        self.prefetch(table=True)
+        hashes, parts = self._multi_row
         if len(hashes) > MULTI_ROW_CAP:
             several = f"SELECT {h} AS h FROM session_paths AS s WHERE {where} GROUP BY h HAVING count() > 1"
             grouped = f"{h} IN ({several})"
@@ -463,33 +555,36 @@ class _SessionPaths:
         person_id, join = current_person(b, "s")
         return f"""SELECT '' AS session_id, pid, t, u, nid FROM (
                 SELECT {person_id} AS pid, toUnixTimestamp64Micro(s.timestamp) AS t, toUInt128(s.uuid) AS u,
-                    transform(s.key, paths_dict.11, paths_dict.12, toUInt32(0)) AS nid
+                    transform(s.key, {self.value("hashes")}, {self.value("hash_ids")}, toUInt32(0)) AS nid
                 FROM sessionless_paths AS s{join}
                 WHERE {" AND ".join(conds)}
             ) WHERE nid != 0"""
 
     def sql(self, *, person: bool = False) -> str:
-        """Per-session paths (without the WITH clause: the runner puts with_sql() first).
+        """Per-session paths.
 
         Sessions with a $session_id and the session-less events of each person are
         grouped separately (a String key, a UUID key) and joined with UNION ALL; only the
         second are split at 30-minute gaps. Excluded nodes are dropped after the split,
         then repeats collapse (on node ids)."""
         b, spec = self.builder, self.spec
+        self.prefetch(table=self.uses_session_table(person=person))  # one statement for both
         limit = b.bind(spec.step_limit, "UInt16")
         if spec.end_point:
-            idx = "indexOf(arrayMap(x -> x.3, seq), paths_point)"
+            idx = f"indexOf(arrayMap(x -> x.3, seq), {self.value('point')})"
             cut = f"arraySlice(seq, greatest(1, idx - {limit} + 1), least(idx, {limit}))"
             offset = f"toInt64({limit}) - toInt64(length(path))"
         elif spec.start_point:
-            idx = "indexOf(arrayMap(x -> x.3, seq), paths_point)"
+            idx = f"indexOf(arrayMap(x -> x.3, seq), {self.value('point')})"
             cut = f"arraySlice(seq, idx, {limit})"
             offset = "toInt64(0)"
         else:
             idx = "toUInt64(length(seq) > 0)"
             cut = f"arraySlice(seq, 1, {limit})"
             offset = "toInt64(0)"
-        having = "HAVING countIf(nid = paths_point) > 0" if (spec.end_point or spec.start_point) else ""
+        having = (
+            f"HAVING countIf(nid = {self.value('point')}) > 0" if (spec.end_point or spec.start_point) else ""
+        )
         person_col = "argMin(pid, (t, u)) AS person_id, " if person else ""
         person_out = "person_id, " if person else ""
 
@@ -539,10 +634,6 @@ def _micros(value: dt.datetime) -> int:
     return (value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
 
 
-def name_sql(nid: str) -> str:
-    return f"arrayElement(paths_dict.1, {nid})"
-
-
 class PathsQueryRunner:
     """Step-prefixed edges with session counts and average times, plus drop-off."""
 
@@ -560,10 +651,9 @@ class PathsQueryRunner:
         self.paths = _SessionPaths(project, spec, rules, now, session_table)
 
     def build(self) -> tuple[str, dict]:
-        b, spec = self.paths.builder, self.spec
-        sessions_sql = self.paths.sql()
+        b, spec, paths = self.paths.builder, self.spec, self.paths
+        sessions_sql = paths.sql()
         sql = f"""
-        {self.paths.with_sql()}
         SELECT source, target, value, avg_seconds, node_sessions, node_no_next, step, shown, kinds
         FROM (
             SELECT *,
@@ -575,9 +665,9 @@ class PathsQueryRunner:
                     sum(value) OVER (PARTITION BY source) AS node_sessions,
                     sumIf(value, target = '') OVER (PARTITION BY source) AS node_no_next
                 FROM (
-                    SELECT concat(toString(step), '_', {name_sql("src")}) AS source,
-                        if(dst = 0, '', concat(toString(step + 1), '_', {name_sql("dst")})) AS target,
-                        value, avg_seconds, step, arrayElement(paths_dict.2, src) AS kinds
+                    SELECT concat(toString(step), '_', {paths.name_sql("src")}) AS source,
+                        if(dst = 0, '', concat(toString(step + 1), '_', {paths.name_sql("dst")})) AS target,
+                        value, avg_seconds, step, {paths.bits_sql("src")} AS kinds
                     FROM (
                         SELECT step, src, dst, count() AS value, avg(seconds) AS avg_seconds
                         FROM (
@@ -600,7 +690,7 @@ class PathsQueryRunner:
         return sql, b.params
 
     def run(self) -> PathsResult:
-        sql, params = self.build()
+        sql, params = self.build()  # the dictionary statement runs first (_SessionPaths.prefetch)
         rows = run_query(sql, params).dicts()
         edges = [
             PathEdge(r["source"], r["target"], int(r["value"]), round(float(r["avg_seconds"]), 3))
@@ -670,8 +760,7 @@ class TopPathsQueryRunner:
     def build(self) -> tuple[str, dict]:
         b = self.paths.builder
         sql = f"""
-        {self.paths.with_sql()}
-        SELECT arrayMap(n -> {name_sql("n")}, nids) AS nodes, arrayMap(n -> arrayElement(paths_dict.2, n), nids) AS kinds,
+        SELECT arrayMap(n -> {self.paths.name_sql("n")}, nids) AS nodes, arrayMap(n -> {self.paths.bits_sql("n")}, nids) AS kinds,
             sessions, avg_seconds
         FROM (
             SELECT nids, count() AS sessions, avg((path[length(path)].1 - path[1].1) / 1e6) AS avg_seconds
@@ -684,7 +773,6 @@ class TopPathsQueryRunner:
         return sql, b.params
 
     def run(self) -> list[TopPath]:
-        sql, params = self.build()
         return [
             TopPath(
                 list(r["nodes"]),
@@ -692,7 +780,7 @@ class TopPathsQueryRunner:
                 round(float(r["avg_seconds"]), 3),
                 tuple(int(k) for k in r["kinds"]),
             )
-            for r in run_query(sql, params).dicts()
+            for r in run_query(*self.build()).dicts()
         ]
 
 
@@ -743,17 +831,16 @@ class PathsActorsRunner:
     def build(self) -> tuple[str, dict]:
         b = self.paths.builder
         step, name = self.node.split("_", 1)
-        cond = f"toInt64(i) + offset = {b.bind(int(step), 'Int64')} AND nids[i] = indexOf(paths_dict.1, {b.bind(name, 'String')})"
+        cond = f"toInt64(i) + offset = {b.bind(int(step), 'Int64')} AND nids[i] = {b.bind(self.paths.node_id(name), 'UInt32')}"
         if self.target is not None:
             t_step, t_name = self.target.split("_", 1)
             cond += (
                 f" AND i < length(nids) AND toInt64(i) + offset + 1 = {b.bind(int(t_step), 'Int64')}"
-                f" AND nids[i + 1] = indexOf(paths_dict.1, {b.bind(t_name, 'String')})"
+                f" AND nids[i + 1] = {b.bind(self.paths.node_id(t_name), 'UInt32')}"
             )
         elif self.ended:
             cond += f" AND i = length(nids) AND toInt64(i) + offset < {b.bind(self.spec.step_limit, 'Int64')}"
         sql = f"""
-        {self.paths.with_sql()}
         SELECT sid, toString(person_id) AS person_id, fromUnixTimestamp64Micro(path[i].1) AS ts,
             fromUnixTimestamp64Micro(path[1].1) AS session_start, count() OVER () AS total
         FROM ({self.paths.sql(person=True)})
@@ -765,7 +852,7 @@ class PathsActorsRunner:
         return sql, b.params
 
     def run(self) -> PathActors:
-        sql, params = self.build()
+        sql, params = self.build()  # the dictionary statement runs first (_SessionPaths.prefetch)
         rows = run_query(sql, params).dicts()
         what = (
             f"{self.node} → {self.target}"
@@ -794,8 +881,7 @@ class PathNodesQueryRunner:
         b = self.paths.builder
         src = self.paths.source(need_person=False, where=[])
         sql = f"""
-        {self.paths.with_sql()}
-        SELECT {name_sql("nid")} AS node, arrayElement(paths_dict.2, nid) AS kinds, n
+        SELECT {self.paths.name_sql("nid")} AS node, {self.paths.bits_sql("nid")} AS kinds, n
         FROM (
             SELECT nid, count() AS n FROM ({src.sql()})
             WHERE nid != 0 AND nid != {EXCLUDED_ID}
