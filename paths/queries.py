@@ -759,12 +759,13 @@ class TopPathsQueryRunner:
 
     def build(self) -> tuple[str, dict]:
         b = self.paths.builder
+        sessions = self.paths.sql()  # first: its one statement reads the dictionary too
         sql = f"""
         SELECT arrayMap(n -> {self.paths.name_sql("n")}, nids) AS nodes, arrayMap(n -> {self.paths.bits_sql("n")}, nids) AS kinds,
             sessions, avg_seconds
         FROM (
             SELECT nids, count() AS sessions, avg((path[length(path)].1 - path[1].1) / 1e6) AS avg_seconds
-            FROM ({self.paths.sql()})
+            FROM ({sessions})
             GROUP BY nids
         )
         ORDER BY sessions DESC, nodes

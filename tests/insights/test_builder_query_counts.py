@@ -10,6 +10,8 @@ cannot do without; change the number and say why in the commit), a fall is a win
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from analytics_app import clickhouse as ch
@@ -20,6 +22,7 @@ pytestmark = pytest.mark.django_db
 FUNNEL = {"step_event": ["$pageview", "signup", "pay"], "order": "ordered", "date_from": "-7d"}
 RETENTION = {"target_event": "signup", "period": "day", "date_from": "-7d"}
 PATHS = {"date_from": "-7d"}
+PATHS_Q = {"q": json.dumps({"kind": "PathsQuery", "date_from": "-7d"})}  # the page's secondary views
 TRENDS = {"series_event": "$pageview", "date_from": "-7d", "interval": "day"}
 
 # (page, app path, query, htmx?, statements per request). Measured 2026-12-03; what they are:
@@ -36,8 +39,12 @@ PAGES = [
     # paths: + the multi-row check of session_paths (2026-12-04: a separate scan, so that the
     # Sankey's query reads the one-row sessions without grouping; -0.3 s CPU at 10M events)
     # (the start/end point picker's nodes load after the page since 2026-12-04: paths/nodes/)
-    ("paths", "paths", PATHS, False, 3),  # identity check, multi-row check, Sankey
-    ("paths htmx", "paths", PATHS, True, 3),  # identity check, multi-row check, Sankey
+    # (2026-12-06: the node dictionary, until then a scalar subquery of the Sankey's query,
+    # rides in the multi-row check's statement: docs/paths.md, "SQL shape")
+    ("paths", "paths", PATHS, False, 3),  # identity check, node dictionary + multi-row check, Sankey
+    ("paths htmx", "paths", PATHS, True, 3),  # identity check, node dictionary + multi-row check, Sankey
+    ("paths: top paths", "paths/top", PATHS_Q, True, 3),  # identity check, dictionary + check, paths
+    ("paths: point picker", "paths/nodes", PATHS_Q, True, 2),  # identity check, dictionary, nodes
     ("trends", "insights/trends", TRENDS, False, 2),  # event names, the series
     ("trends htmx", "insights/trends", TRENDS, True, 1),  # the series
     ("persons list", "persons", {}, False, 1),  # one page of persons
