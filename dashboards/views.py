@@ -228,6 +228,7 @@ def insight(request, insight_id):
         form=form or InsightForm(instance=obj),
         add_form=AddToDashboardForm(project=project),
         on_dashboards=Dashboard.objects.filter(tiles__insight=obj).distinct(),
+        definition_shown=not request.presenter.reveals(obj.spec),
         **share_context(request, obj),
         refresh_url=reverse("dashboards:insight", kwargs={"project_id": project.pk, "insight_id": obj.pk})
         + "?refresh=1",

@@ -24,8 +24,21 @@ def _escape(text: str) -> str:
     )
 
 
-def step_label(order: int, event: str) -> str:
-    return f"{order + 1}. {event}"
+def _plain(text: str) -> str:
+    """Text shown as it is where plotly reads its pseudo-HTML (axis labels, %{y})."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+AXIS_LABEL_CHARS = 24
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= AXIS_LABEL_CHARS else label[: AXIS_LABEL_CHARS - 1] + "…"
+
+
+def step_label(order: int, label: str) -> str:
+    """`label`: the step's event, with its filters when it has any (results.step_labels)."""
+    return f"{order + 1}. {label}"
 
 
 def _layout(fig: go.Figure, height: int, **extra) -> go.Figure:
@@ -47,7 +60,11 @@ def steps_figure(payload: dict) -> go.Figure:
     fig = go.Figure()
     if not results:
         return _layout(fig, 200)
-    labels = [step_label(s["order"], s["event"]) for s in results[0]["steps"]]
+    full = [step_label(s["order"], s.get("label", s["event"])) for s in results[0]["steps"]]
+    # The axis gets short labels (a tile or a phone leaves the bars no room for a step's
+    # filters); the hover and the table below the chart show them whole.
+    labels = [_plain(_short(label)) for label in full]
+    hover = [_plain(label) for label in full]
     grouped = len(results) > 1 or results[0].get("breakdown_value") is not None
     for i, r in enumerate(results):
         counts = [s["count"] for s in r["steps"]]
@@ -62,9 +79,11 @@ def steps_figure(payload: dict) -> go.Figure:
                 marker={"color": PALETTE[i % len(PALETTE)]},
                 text=[f"{c:,} · {rate:.1%}" for c, rate in zip(counts, rates, strict=True)],
                 textposition="auto",
-                customdata=[[s["order"], i] for s in r["steps"]],
+                customdata=[[s["order"], i, hover[k]] for k, s in enumerate(r["steps"])],
                 hovertemplate=(
-                    "%{y}<br>" + (_escape(name) + ": " if grouped else "") + "<b>%{x:,}</b><extra></extra>"
+                    "%{customdata[2]}<br>"
+                    + (_escape(name) + ": " if grouped else "")
+                    + "<b>%{x:,}</b><extra></extra>"
                 ),
             )
         )
@@ -77,8 +96,8 @@ def steps_figure(payload: dict) -> go.Figure:
                     orientation="h",
                     name="Dropped off",
                     marker={"color": "#dee2e6"},
-                    customdata=[[s["order"], i] for s in r["steps"]],
-                    hovertemplate="%{y}<br>dropped off: <b>%{x:,}</b><extra></extra>",
+                    customdata=[[s["order"], i, hover[k]] for k, s in enumerate(r["steps"])],
+                    hovertemplate="%{customdata[2]}<br>dropped off: <b>%{x:,}</b><extra></extra>",
                 )
             )
     return _layout(
@@ -157,7 +176,7 @@ def step_rows(payload: dict) -> list[dict]:
                     "breakdown_value": r.get("breakdown_value"),
                     "breakdown_key": r.get("breakdown_key"),
                     "order": s["order"],
-                    "label": step_label(s["order"], s["event"]),
+                    "label": step_label(s["order"], s.get("label", s["event"])),
                     "count": f"{s['count']:,}",
                     "count_raw": s["count"],
                     "rate": f"{s['conversion_rate']:.1%}",

@@ -42,6 +42,7 @@ def result_table(project, body, presenter) -> Table:
         "dropped",
         "average_conversion_time_seconds",
         "median_conversion_time_seconds",
+        "label",  # last, so the columns before keep their places
     ]
     rows = [
         [
@@ -54,6 +55,7 @@ def result_table(project, body, presenter) -> Table:
             s["dropped"],
             _blank(s["average_conversion_time_seconds"]),
             _blank(s["median_conversion_time_seconds"]),
+            s["label"],
         ]
         for r in payload["results"]
         for s in r["steps"]

@@ -139,6 +139,24 @@ class Presenter:
             return mask_all(value)
         return self._walk(value)
 
+    def reveals(self, spec) -> bool:
+        """Whether a query definition (a saved insight's spec) holds a value this user sees
+        masked: the value of a filter on a PII key, or PII a detector finds in any string
+        (an e-mail address typed into a filter on another key). Such a user gets the
+        insight's result, with its labels masked, but not its builder or export links,
+        which carry the definition in their URL (and which they could not run: filtering
+        on a PII key needs view-PII)."""
+        if self.can_view_pii:
+            return False
+        if isinstance(spec, Mapping):
+            key = spec.get("key")
+            if isinstance(key, str) and self.is_pii_key(key) and spec.get("value") not in (None, "", []):
+                return True
+            return any(self.reveals(v) for v in spec.values())
+        if isinstance(spec, list | tuple):
+            return any(self.reveals(v) for v in spec)
+        return has_pii(spec)
+
     def properties(self, props: Mapping | None) -> dict:
         """A property dict with PII masked for this user, at every depth."""
         if not props:

@@ -70,10 +70,11 @@ class FunnelResult:
 
     def to_json(self, presenter) -> dict:
         out = []
+        labels = step_labels(self.spec, presenter)
         for r in self.results:
             item = {
                 "breakdown_value": self.shown_value(r, presenter),
-                "steps": [s.to_json() for s in r.steps],
+                "steps": [{**s.to_json(), "label": labels[s.order]} for s in r.steps],
             }
             if r.value is not None:
                 # A value the user sees masked gets a token as its drill-down key, not the raw value.
@@ -88,6 +89,63 @@ class FunnelResult:
             "date_from": self.start.isoformat(),
             "date_to": self.end.isoformat(),
         }
+
+
+# ------------------------------------------------------------------ step labels
+# A step's label: its event and, when it has any, its filters ("$pageview · $browser =
+# Chrome"), so that two steps of the same event can be told apart in the chart and the
+# table. Values pass through the viewer's Presenter like any property value.
+LABEL_OPERATORS = {
+    "exact": "=",
+    "is_not": "≠",
+    "icontains": "contains",
+    "not_icontains": "does not contain",
+    "regex": "matches",
+    "not_regex": "does not match",
+    "gt": ">",
+    "gte": "≥",
+    "lt": "<",
+    "lte": "≤",
+    "is_set": "is set",
+    "is_not_set": "is not set",
+    "in": "in cohort",
+    "not_in": "not in cohort",
+}
+LABEL_FILTERS = 2  # more are summed up as "+N more"
+LABEL_VALUE_CHARS = 40
+
+
+def step_labels(spec: FunnelSpec, presenter) -> list[str]:
+    """Each step's label for this viewer (presenter None: raw, for internal use)."""
+    ids = {str(f.value) for s in spec.steps for f in s.properties if f.type == "cohort"}
+    cohorts = {}
+    if ids and presenter is not None:
+        from cohorts.membership import cohort_names  # noqa: PLC0415 - a Django app
+
+        cohorts = cohort_names(presenter.project_id, [int(i) for i in ids if i.isdigit()])
+    return [_step_label(step, presenter, cohorts) for step in spec.steps]
+
+
+def _step_label(step, presenter, cohorts: dict[str, str]) -> str:
+    if not step.properties:
+        return step.event
+    parts = [_filter_text(f, presenter, cohorts) for f in step.properties[:LABEL_FILTERS]]
+    if len(step.properties) > LABEL_FILTERS:
+        parts.append(f"+{len(step.properties) - LABEL_FILTERS} more")
+    return " · ".join([step.event, *parts])
+
+
+def _filter_text(f, presenter, cohorts: dict[str, str]) -> str:
+    op = LABEL_OPERATORS.get(f.operator, f.operator)
+    if f.type == "cohort":
+        return f"{op} {cohorts.get(str(f.value), f'#{f.value}')}"
+    if f.operator in ("is_set", "is_not_set"):
+        return f"{f.key} {op}"
+    shown = [presenter.value(f.key, v) if presenter is not None else v for v in f.values]
+    text = ", ".join("null" if v is None else str(v) for v in shown)
+    if len(text) > LABEL_VALUE_CHARS:
+        text = text[: LABEL_VALUE_CHARS - 1] + "…"
+    return f"{f.key} {op} {text}"
 
 
 def _rate(num: int, den: int) -> float:

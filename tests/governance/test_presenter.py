@@ -92,3 +92,22 @@ def test_present_masks_result_objects_field_by_field():
     shown = MASKED.present(row)
     assert shown.distinct_ids == [MASK_CHAR * 9, "anon-1"] and shown.properties["email"].startswith(MASK_CHAR)
     assert OPEN.present(row) is row
+
+
+def test_a_definition_reveals_what_a_role_without_view_pii_sees_masked():
+    masked = Presenter(can_view_pii=False, pii=frozenset({"email"}))
+    step = {
+        "event": "login",
+        "properties": [{"key": "email", "operator": "exact", "value": "ann@example.com"}],
+    }
+    assert masked.reveals({"kind": "FunnelsQuery", "steps": [{"event": "signup"}, step]})
+    assert masked.reveals(
+        {"properties": [{"key": "$set.email", "value": ["a", "b"]}]}
+    )  # a path through a PII key
+    assert masked.reveals(
+        {"properties": [{"key": "referrer", "value": "ann@example.com"}]}
+    )  # found by a detector
+    assert not masked.reveals({"properties": [{"key": "email", "operator": "is_set", "value": None}]})
+    assert not masked.reveals({"properties": [{"key": "$browser", "value": "Chrome"}], "date_from": "-7d"})
+    assert not masked.reveals({"breakdown": {"property": "email"}})  # a key is not a value
+    assert not Presenter(can_view_pii=True, pii=frozenset({"email"})).reveals({"key": "email", "value": "x"})

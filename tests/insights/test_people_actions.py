@@ -338,6 +338,7 @@ def test_result_tables_export_as_csv_and_json_equal_to_the_result(alice_client, 
     # funnels: the step counts of the reference
     rows = get("funnels", "csv", FUNNEL)
     assert rows[0][:4] == ["breakdown_value", "step", "event", "count"]
+    assert rows[0][-1] == "label" and [r[-1] for r in rows[1:]] == ["signup", "pay"]  # no filters: the event
     assert [(r[1], r[2], r[3], r[6]) for r in rows[1:]] == [
         ("1", "signup", str(N), "0"),
         ("2", "pay", str(len(world.paid)), str(N - len(world.paid))),
