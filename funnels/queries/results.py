@@ -127,12 +127,13 @@ def step_labels(spec: FunnelSpec, presenter) -> list[str]:
 
 
 def _step_label(step, presenter, cohorts: dict[str, str]) -> str:
+    event = presenter.text(step.event) if presenter is not None else step.event
     if not step.properties:
-        return step.event
+        return event
     parts = [_filter_text(f, presenter, cohorts) for f in step.properties[:LABEL_FILTERS]]
     if len(step.properties) > LABEL_FILTERS:
         parts.append(f"+{len(step.properties) - LABEL_FILTERS} more")
-    return " · ".join([step.event, *parts])
+    return " · ".join([event, *parts])
 
 
 def _filter_text(f, presenter, cohorts: dict[str, str]) -> str:
