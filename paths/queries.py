@@ -398,18 +398,18 @@ class _SessionPaths:
 
     def node_id(self, name: str) -> int:
         """The id of a node (0: not in the range)."""
-        names = self.dict.names
+        names = self.dictionary.names
         return names.index(name) + 1 if name in names else 0
 
     @property
-    def dict(self) -> PathsDict:
+    def dictionary(self) -> PathsDict:
         self.prefetch()
         return self._dict
 
     def value(self, name: str) -> str:
         """A bound parameter holding one field of the dictionary (bound once per query)."""
         if name not in self._bound:
-            self._bound[name] = self.builder.bind(getattr(self.dict, name), PathsDict.TYPES[name])
+            self._bound[name] = self.builder.bind(getattr(self.dictionary, name), PathsDict.TYPES[name])
         return self._bound[name]
 
     def nid_sql(self) -> str:
@@ -448,8 +448,8 @@ class _SessionPaths:
         """Events with their node id: those with a $session_id (`with_session`) or those
         without (grouped per resolved person, so these always resolve the person)."""
         where = ["e.session_id != ''" if with_session else "e.session_id = ''"]
-        point = self.dict.point
-        if point and with_session and self.dict.bits[point - 1] == 4:
+        point = self.dictionary.point
+        if point and with_session and self.dictionary.bits[point - 1] == 4:
             # A point that only ever comes from event names (e.g. `purchase`): skip the
             # sessions without such an event before grouping (the event is in the sort key).
             where.append(

@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from cohorts.membership import cohort_names
 from insights.blocks.breakdown import OTHER_VALUE
 from insights.blocks.breakdown import label as breakdown_label
+from insights.templatetags.pickers import operator_label
 
 from ..spec import FunnelActorsSpec, FunnelSpec
 
@@ -95,22 +97,6 @@ class FunnelResult:
 # A step's label: its event and, when it has any, its filters ("$pageview · $browser =
 # Chrome"), so that two steps of the same event can be told apart in the chart and the
 # table. Values pass through the viewer's Presenter like any property value.
-LABEL_OPERATORS = {
-    "exact": "=",
-    "is_not": "≠",
-    "icontains": "contains",
-    "not_icontains": "does not contain",
-    "regex": "matches",
-    "not_regex": "does not match",
-    "gt": ">",
-    "gte": "≥",
-    "lt": "<",
-    "lte": "≤",
-    "is_set": "is set",
-    "is_not_set": "is not set",
-    "in": "in cohort",
-    "not_in": "not in cohort",
-}
 LABEL_FILTERS = 2  # more are summed up as "+N more"
 LABEL_VALUE_CHARS = 40
 
@@ -120,8 +106,6 @@ def step_labels(spec: FunnelSpec, presenter) -> list[str]:
     ids = {str(f.value) for s in spec.steps for f in s.properties if f.type == "cohort"}
     cohorts = {}
     if ids and presenter is not None:
-        from cohorts.membership import cohort_names  # noqa: PLC0415 - a Django app
-
         cohorts = cohort_names(presenter.project_id, [int(i) for i in ids if i.isdigit()])
     return [_step_label(step, presenter, cohorts) for step in spec.steps]
 
@@ -136,8 +120,14 @@ def _step_label(step, presenter, cohorts: dict[str, str]) -> str:
     return " · ".join([event, *parts])
 
 
+def _operator(op: str) -> str:
+    """The builder's wording of an operator, its symbol alone where it has one ("= equals": "=")."""
+    shown = operator_label(op)
+    return shown.split(" ", 1)[0] if shown[:1] in "=≠<>≤≥" else shown
+
+
 def _filter_text(f, presenter, cohorts: dict[str, str]) -> str:
-    op = LABEL_OPERATORS.get(f.operator, f.operator)
+    op = _operator(f.operator)
     if f.type == "cohort":
         return f"{op} {cohorts.get(str(f.value), f'#{f.value}')}"
     if f.operator in ("is_set", "is_not_set"):

@@ -257,7 +257,9 @@ def test_a_session_split_after_the_multi_row_check_is_still_grouped(
             events.flush()
             if between == "insert and merge":
                 ch.command("SYSTEM START MERGES session_paths", global_=True)
-                ch.command("OPTIMIZE TABLE session_paths", global_=True)
+                ch.command(
+                    "OPTIMIZE TABLE session_paths FINAL", global_=True
+                )  # every part, running merges awaited
         return found
 
     monkeypatch.setattr(pq.ch, "query", query)
