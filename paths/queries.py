@@ -10,7 +10,8 @@ same in Python. Two statements per runner:
         event name; table path_node_keys) -> URL path -> cleaning rules -> groupings ->
         exclusion, once per key; valid nodes numbered 1..K
     then the runner's query, the dictionary's arrays bound as parameters:
-    -> one row per session: sorted array of (t_us, uuid, node id). Sessions with a
+    -> one row per session: array of (t_us, uuid, node id) sorted, then kept as
+       (t_us, node id) (the uuid only breaks ties). Sessions with a
        $session_id come pre-grouped from session_paths (migration 0005) when the query
        has no filters and needs no person; otherwise from the events (EventSource: date
        range, filters, person only where needed, node id by transform over the
@@ -40,6 +41,7 @@ from insights.blocks import EventSource, SQLBuilder
 from insights.blocks import filters as filter_blocks
 from insights.blocks.source import DT64, current_person
 
+from . import multirow
 from .masking import NodeMasker, node_kinds
 from .spec import CUSTOM, PAGEVIEW, SCREEN, CleaningRule, PathsSpec, wildcard_regex
 
@@ -191,19 +193,6 @@ def node_name(node: str) -> str:
 
 
 # ------------------------------------------------------------------ runners
-# The sessions of session_paths with several rows in the range (hashes, at most the cap)
-# and the parts that scan read, in one scan (one snapshot): see _single_or_grouped_sql.
-MULTI_ROW_SQL = """
-    SELECT groupArrayIf({cap})(h, part = '' AND n > 1), groupArrayIf(part, part != '')
-    FROM (
-        SELECT cityHash64(session_id) AS h, _part AS part, count() AS n
-        FROM session_paths AS s
-        WHERE {where}
-        GROUP BY GROUPING SETS ((h), (part))
-    )
-"""
-MULTI_ROW_CAP = 100_000
-
 # Node ids: 1..K index the sorted names of the valid nodes; 0 = the event is ignored
 # entirely (raw node empty); EXCLUDED = dropped after the 30-minute split (excluded, or
 # empty after cleaning).
@@ -248,7 +237,7 @@ class PathsDict:
 
 @dataclass
 class _SessionPaths:
-    """SQL for one row per session: sid, (person_id), path (array of (t_us, uuid, node id)),
+    """SQL for one row per session: sid, (person_id), path (array of (t_us, node id)),
     offset, nids (node ids of the path). Shared by every paths runner.
 
     The nodes come from a dictionary computed once per runner over the *distinct* raw
@@ -373,22 +362,40 @@ class _SessionPaths:
          )"""
 
     def prefetch(self, *, table: bool = False) -> None:
-        """Run the one query that comes before the runner's: the node dictionary and, when
-        the sessions come from `session_paths` (`table`), the multi-row check
-        (_single_or_grouped_sql) in the same statement."""
+        """Run the one statement that comes before the runner's query: the node dictionary
+        and, when the sessions come from `session_paths` (`table`), what the multi-row
+        check needs (paths/multirow.py): the table's parts when this process has checked
+        the project before, else the check itself. A check that cannot be reused runs
+        again, in a second statement."""
         check = table and self._multi_row is None and not settings.CLICKHOUSE_CLUSTER
-        found = MULTI_ROW_SQL.format(where=self.table_where, cap=MULTI_ROW_CAP + 1) if check else ""
+        known = multirow.cached(self.project.pk) if check else None
+        parts = [f"({multirow.PARTS_SQL}) AS p"] if check else []
+        if check and known is None:
+            parts.insert(0, f"({self._multi_row_sql()}) AS m")
         if self._dict is None:
-            sql = f"SELECT * FROM ({self.dictionary_sql()}) AS d" + (
-                f" CROSS JOIN ({found}) AS m" if check else ""
-            )
-            row = run_query(sql, self.builder.params).rows[0]
+            sql = " CROSS JOIN ".join([f"({self.dictionary_sql()}) AS d", *parts])
+            row = run_query(f"SELECT * FROM {sql}", self.builder.params).rows[0]
             self._dict = PathsDict(*row[:13])
             row = row[13:]
-        elif check:
-            row = run_query(found, self.builder.params).rows[0]
-        if check:
-            self._multi_row = (row[0], row[1])
+        elif known is None and check:
+            row = run_query(f"SELECT * FROM {' CROSS JOIN '.join(parts)}", self.builder.params).rows[0]
+        elif check:  # the table's parts alone: nothing of any project's rows
+            row = ch.query(f"SELECT * FROM {parts[0]}", global_=True).rows[0]
+        if not check:
+            return
+        if known is None or not known.reusable(row[-1]):
+            if known is not None:  # stale: check again
+                sql = f"SELECT * FROM ({self._multi_row_sql()}) AS m CROSS JOIN ({multirow.PARTS_SQL}) AS p"
+                row = run_query(sql, self.builder.params).rows[0]
+            known = multirow.MultiRow.found(*row)
+            multirow.remember(self.project.pk, known)
+        self._multi_row = (known.hashes, known.parts)
+
+    def _multi_row_sql(self) -> str:
+        # over the whole project, not the range, so that any range can reuse it
+        return multirow.MULTI_ROW_SQL.format(
+            where="s.project_id = {project_id:UInt32}", cap=multirow.MULTI_ROW_CAP + 1
+        )
 
     def name_sql(self, nid: str) -> str:
         return f"arrayElement({self.value('names')}, {nid})"
@@ -489,18 +496,17 @@ class _SessionPaths:
             # Sessions without any key of the point (anywhere, in range or not) cannot
             # have it: dropped before the per-session array work (the exact test follows).
             rows = f"SELECT * FROM ({rows}) WHERE hasAny(arrayMap(x -> x.3, events), {self.value('point_hashes')})"
-        having = f"WHERE has(arrayMap(x -> x.3, seq), {self.value('point')})" if having else ""
+        # (the exact test is the caller's `idx > 0`: sessions without the point in range)
+        evs = _narrow(
+            f"""arraySort(arrayFilter(x -> x.3 != 0,
+                arrayMap(x -> (x.1, x.2, transform(x.3, {self.value("hashes")}, {self.value("hash_ids")}, toUInt32(0))),
+                         arrayFilter(x -> {in_range}, events))))"""
+        )
         return f"""
-                SELECT sid, seq FROM (
-                    SELECT sid, {_collapse("evs")} AS seq FROM (
-                        SELECT session_id AS sid,
-                            arraySort(arrayFilter(x -> x.3 != 0,
-                                arrayMap(x -> (x.1, x.2, transform(x.3, {self.value("hashes")}, {self.value("hash_ids")}, toUInt32(0))),
-                                         arrayFilter(x -> {in_range}, events)))) AS evs
-                        FROM ({rows})
-                    )
-                )
-                {having}"""
+                SELECT sid, {_collapse("evs")} AS seq FROM (
+                    SELECT session_id AS sid, {evs} AS evs
+                    FROM ({rows})
+                )"""
 
     @cached_property
     def table_where(self) -> str:
@@ -518,7 +524,8 @@ class _SessionPaths:
         events in 1.4M sessions).
 
         Which sessions have several rows is asked first, in one scan that also lists the
-        parts it read (MULTI_ROW_SQL). The main query then groups those sessions and every
+        parts it read (paths/multirow.py: once per project and process, then reused while
+        it is current). The main query then groups those sessions and every
         session with a row in a part that scan did not read (inserted or merged since):
         a session has several rows now only if it had them in the parts read then, or has
         a row in a newer part, so no session is ever split. Sessions are found by a hash
@@ -526,12 +533,13 @@ class _SessionPaths:
         one-row session through the grouping, which groups by the id itself). More than
         MULTI_ROW_CAP such sessions (merges far behind): the check runs inside the query.
         Measured at 10M events (no multi-row session in the range): 1.29-1.50 -> 0.78-0.87 s
-        CPU for this stage, the check itself 0.17-0.19 (it ran twice inside the query)."""
+        CPU for this stage, the check itself 0.17-0.19 (it ran twice inside the query); the
+        check then ran before every query (~120 ms), now only when its answer is stale."""
         b = self.builder
         h = "cityHash64(session_id)"
         self.prefetch(table=True)
         hashes, parts = self._multi_row
-        if len(hashes) > MULTI_ROW_CAP:
+        if len(hashes) > multirow.MULTI_ROW_CAP:
             several = f"SELECT {h} AS h FROM session_paths AS s WHERE {where} GROUP BY h HAVING count() > 1"
             grouped = f"{h} IN ({several})"
         else:
@@ -571,11 +579,11 @@ class _SessionPaths:
         self.prefetch(table=self.uses_session_table(person=person))  # one statement for both
         limit = b.bind(spec.step_limit, "UInt16")
         if spec.end_point:
-            idx = f"indexOf(arrayMap(x -> x.3, seq), {self.value('point')})"
+            idx = f"indexOf(arrayMap(x -> x.2, seq), {self.value('point')})"
             cut = f"arraySlice(seq, greatest(1, idx - {limit} + 1), least(idx, {limit}))"
             offset = f"toInt64({limit}) - toInt64(length(path))"
         elif spec.start_point:
-            idx = f"indexOf(arrayMap(x -> x.3, seq), {self.value('point')})"
+            idx = f"indexOf(arrayMap(x -> x.2, seq), {self.value('point')})"
             cut = f"arraySlice(seq, idx, {limit})"
             offset = "toInt64(0)"
         else:
@@ -595,13 +603,13 @@ class _SessionPaths:
         else:
             sessionless = self.events_sql(with_session=False, need_person=True)
             with_session = f"""
-                SELECT session_id AS sid, {person_col}{collapse("arraySort(groupArray((t, u, nid)))")} AS seq
+                SELECT session_id AS sid, {person_col}{collapse(_narrow("arraySort(groupArray((t, u, nid)))"))} AS seq
                 FROM ({self.events_sql(with_session=True, need_person=person)})
                 GROUP BY session_id
                 {having}"""
 
         return f"""
-        SELECT sid, {person_out}path, offset, arrayMap(x -> x.3, path) AS nids
+        SELECT sid, {person_out}path, offset, arrayMap(x -> x.2, path) AS nids
         FROM (
             SELECT sid, {person_out}seq, {idx} AS idx, {cut} AS path, {offset} AS offset
             FROM (
@@ -609,7 +617,7 @@ class _SessionPaths:
                 UNION ALL
                 SELECT '' AS sid, {person_out}seq
                 FROM (
-                    SELECT pid AS person_id, arraySort(groupArray((t, u, nid))) AS evs,
+                    SELECT pid AS person_id, {_narrow("arraySort(groupArray((t, u, nid)))")} AS evs,
                         arrayMap(p -> {collapse("p")},
                                  arraySplit((x, g) -> g > {SESSION_GAP_US}, evs, arrayDifference(arrayMap(x -> x.1, evs)))) AS seq_parts
                     FROM ({sessionless})
@@ -623,11 +631,19 @@ class _SessionPaths:
         """
 
 
+def _narrow(arr: str) -> str:
+    """(t_us, node id) of each (t_us, uuid, node id) of a sorted array: the uuid only
+    breaks ties in the sort, and without it the passes after the sort copy 12 bytes per
+    event instead of 28 (the sessions stage at 10M events: 457 -> 419 ms)."""
+    return f"arrayMap(x -> (x.1, x.3), {arr})"
+
+
 def _collapse(arr: str) -> str:
     """Drop excluded nodes, then compare each node with the previous one (shifted by
-    pushFront then popBack, which keeps empty arrays empty; no lambda capture)."""
-    kept = f"arrayFilter(x -> x.3 != {EXCLUDED_ID}, {arr})"
-    return f"arrayFilter((x, prev) -> x.3 != prev, {kept}, arrayPopBack(arrayPushFront(arrayMap(x -> x.3, {kept}), toUInt32(0))))"
+    pushFront then popBack, which keeps empty arrays empty; no lambda capture). On
+    (t_us, node id) pairs (_narrow)."""
+    kept = f"arrayFilter(x -> x.2 != {EXCLUDED_ID}, {arr})"
+    return f"arrayFilter((x, prev) -> x.2 != prev, {kept}, arrayPopBack(arrayPushFront(arrayMap(x -> x.2, {kept}), toUInt32(0))))"
 
 
 def _micros(value: dt.datetime) -> int:

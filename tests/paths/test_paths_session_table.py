@@ -264,7 +264,7 @@ def test_a_session_split_after_the_multi_row_check_is_still_grouped(
 
     monkeypatch.setattr(pq.ch, "query", query)
     if between == "check inside the query":
-        monkeypatch.setattr(pq, "MULTI_ROW_CAP", 0)
+        monkeypatch.setattr(pq.multirow, "MULTI_ROW_CAP", 0)
     s = spec(start_point="/")
     new = PathsQueryRunner(project, s).run().to_json()
     monkeypatch.setattr(pq.ch, "query", real_query)
