@@ -381,7 +381,24 @@ def render() -> str:
             ],  # fmt: skip
         )
         lines += [""]
+    elif DOC.exists():
+        lines += carried_growth(DOC.read_text())
     return "\n".join(lines)
+
+
+CARRIED = "*Carried over from an earlier `bench/run.py --growth` run: this run measured no growth.*"
+
+
+def carried_growth(doc: str) -> list[str]:
+    """The Growth section of an earlier docs/performance.md (a growth run takes most of an
+    hour; a run without one keeps the last one's), marked as carried over; [] if none."""
+    start = doc.find("\n## Growth\n")
+    if start < 0:
+        return []
+    section = doc[start + 1 :].rstrip("\n").split("\n")
+    if CARRIED not in section:
+        section[1:1] = ["", CARRIED]
+    return [*section, ""]
 
 
 # --- modes -------------------------------------------------------------------------------------
