@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
+from array import array
 from dataclasses import dataclass
 
 # The sessions of session_paths with several rows (hashes, at most the cap) and the parts
@@ -45,12 +46,12 @@ PARTS_SQL = """
 MULTI_ROW_CAP = 100_000
 MULTI_ROW_REUSE_ROWS = 50_000
 MULTI_ROW_TTL = 600.0  # seconds
-_CACHE_PROJECTS = 256
+_CACHE_PROJECTS = 64  # at most 0.8 MB each (MULTI_ROW_CAP hashes of 8 bytes)
 
 
 @dataclass(frozen=True)
 class MultiRow:
-    hashes: tuple[int, ...]  # cityHash64 of the sessions with several rows in `parts`
+    hashes: array  # cityHash64 (array of 'Q') of the sessions with several rows in `parts`
     parts: tuple[str, ...]  # the parts the check read that `identity` knows
     identity: dict[str, tuple[int, int]]  # name -> (rows, modification time) of the active parts then
     at: float  # time.monotonic() of the check
@@ -60,7 +61,7 @@ class MultiRow:
         """From the check's row: a part the listing missed (created or merged while the
         statement ran) is left out of `parts`, so its sessions are grouped (always right)."""
         identity = {name: (int(rows), int(mtime)) for name, rows, mtime in listed}
-        return cls(tuple(hashes), tuple(p for p in parts if p in identity), identity, time.monotonic())
+        return cls(array("Q", hashes), tuple(p for p in parts if p in identity), identity, time.monotonic())
 
     def reusable(self, listed, now: float | None = None) -> bool:
         """Whether this answer may serve a query of the parts `listed` (PARTS_SQL)."""
