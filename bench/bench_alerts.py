@@ -20,18 +20,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import resource
 import time
 
 import common
 
 END = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 EVENTS = ["$pageview", "$autocapture", "settings_changed", "signed_up", "purchase"]
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def make_rules(n: int):
@@ -93,7 +87,7 @@ def main() -> None:
         AlertEvent.objects.all().delete()
         AlertRule.objects.update(state="ok", last_period_start=None, last_fired_at=None)
         fresh = list(AlertRule.objects.select_related("project", "insight").order_by("pk"))
-        wall0, cpu0 = time.perf_counter(), cpu_seconds()
+        wall0, cpu0 = time.perf_counter(), common.cpu_seconds()
         per_rule = []
         fired = 0
         for rule in fresh:
@@ -101,7 +95,7 @@ def main() -> None:
             events = evaluate(rule, now)
             per_rule.append(time.perf_counter() - t0)
             fired += sum(1 for e in events if e.is_firing)
-        wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
+        wall, cpu = time.perf_counter() - wall0, common.cpu_seconds() - cpu0
         per_rule.sort()
         row = {
             "round": r + 1,

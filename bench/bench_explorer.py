@@ -64,6 +64,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             sextant[f"{label} | {mode}"] = {
                 "first_s": first.median,
                 "deep_s": deep.median,
+                "first_cpu_s": first.cpu,
+                "deep_cpu_s": deep.cpu,
                 "walk_s": walk_s,
                 "first_uuids": [str(r.uuid) for r in first.value.rows],
                 "deep_uuids": [str(r.uuid) for r in deep.value.rows],
@@ -120,6 +122,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                     "filter": label,
                     "mode": mode,
                     "sextant_s": round(s[f"{which}_s"], 4),
+                    "sextant_cpu_s": round(s[f"{which}_cpu_s"], 4),
                     "duckdb_s": round(d[f"{which}_s"], 4),
                     "ratio": round(ratio, 3),
                     "same_rows": same,

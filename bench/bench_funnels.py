@@ -107,27 +107,37 @@ def main() -> None:
             continue
         spec = FunnelSpec.from_json(body, project)
         runner = FunnelQueryRunner(project, spec, engine=engine)
-        median, runs, result = common.timed(lambda r=runner: r.run(), args.repeat, warmup=False)
+        t = common.timed(lambda r=runner: r.run(), args.repeat, warmup=False)
+        median, runs, result = t.median, t.runs, t.value
         counts = [s.count for s in result.results[0].steps] if spec.breakdown is None else None
         if name.startswith("ordered, counts only (auto"):
             reference_counts = counts
         rows.append(
-            {"variant": name, "engine": result.engine, "median_s": median, "runs_s": runs, "counts": counts}
+            {
+                "variant": name,
+                "engine": result.engine,
+                "median_s": median,
+                "runs_s": runs,
+                "cpu_s": t.cpu,
+                "counts": counts,
+            }  # fmt: skip
         )
         print(f"  {name:45s} {median:7.3f} s  {result.engine:12s} {counts}", flush=True)
     if "actors: dropped at step 3, first 100" in variants:
         actors_spec = FunnelActorsSpec.from_json(
             {**base, "kind": "FunnelsActorsQuery", "step": 2, "status": "dropped", "limit": 100}, project
         )
-        median, runs, actors = common.timed(
+        t = common.timed(
             lambda: FunnelActorsQueryRunner(project, actors_spec).run(), args.repeat, warmup=False
         )
+        median, runs, actors = t.median, t.runs, t.value
         rows.append(
             {
                 "variant": "actors: dropped at step 3, first 100",
                 "engine": "arrays",
                 "median_s": median,
                 "runs_s": runs,
+                "cpu_s": t.cpu,
                 "counts": [actors.total],
             }
         )
@@ -143,7 +153,7 @@ def main() -> None:
             parquet, where="e.event IN (" + ", ".join(f"'{s}'" for s in STEPS) + ")"
         )
     con, sql = duckdb_funnel(parquet, start, end, 14)
-    duck_median, duck_runs, duck_counts = common.timed(
+    duck_median, duck_runs, duck_counts, _ = common.timed(
         lambda: list(con.execute(sql).fetchone()), args.repeat, warmup=False
     )
     agree = duck_counts == reference_counts

@@ -24,25 +24,17 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import resource
 
 import common
 
 END = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process (both engines run in-process): less sensitive to other
-    jobs on a shared machine than wall time."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
 def timed_cpu(fn, repeat: int):
-    """common.timed plus the mean CPU seconds per run (warm-up included)."""
-    before = cpu_seconds()
+    """common.timed and its median CPU seconds per run (both engines run in-process: less
+    sensitive to other jobs on a shared machine than wall time)."""
     t = common.timed(fn, repeat)
-    return t, (cpu_seconds() - before) / (repeat + 1)
+    return t, t.cpu
 
 
 def duck_sql(

@@ -97,6 +97,7 @@ def main() -> None:
         t = common.timed(lambda spec=spec: RetentionQueryRunner(project, spec).run(), args.repeat)
         sextant[name] = {
             "seconds": t.median,
+            "cpu": t.cpu,
             "cells": sum(sum(r.values) for r in t.value.rows),
             "rows": len(t.value.rows),
         }
@@ -127,6 +128,7 @@ def main() -> None:
             {
                 "query": name,
                 "sextant_s": round(s["seconds"], 4),
+                "sextant_cpu_s": round(s["cpu"], 4),
                 "duckdb_s": round(d["seconds"], 4),
                 "ratio": round(ratio, 3),
                 "sextant_cells": s["cells"],

@@ -55,8 +55,8 @@ def main() -> None:
             raw = common.timed(lambda spec=spec: TrendsQueryRunner(project, spec).run(), args.repeat)
         result = t.value
         total = sum(s.total for s in result.series if s.breakdown_value is not None) or result.series[0].total
-        sextant[name] = {"seconds": t.median, "series": len(result.series), "total": total,
-                         "raw_seconds": raw.median, "identical": answer(result) == answer(raw.value)}  # fmt: skip
+        sextant[name] = {"seconds": t.median, "cpu": t.cpu, "series": len(result.series), "total": total,
+                         "raw_seconds": raw.median, "raw_cpu": raw.cpu, "identical": answer(result) == answer(raw.value)}  # fmt: skip
         print(
             f"  {name}: rollup {common.ms(t.median)}, raw {common.ms(raw.median)}, identical {sextant[name]['identical']}"
         )
@@ -100,9 +100,11 @@ def main() -> None:
             {
                 "query": name,
                 "sextant_s": round(s["seconds"], 4),
+                "sextant_cpu_s": round(s["cpu"], 4),
                 "duckdb_s": round(d["seconds"], 4),
                 "ratio": round(ratio, 3),
                 "raw_s": round(s["raw_seconds"], 4),
+                "raw_cpu_s": round(s["raw_cpu"], 4),
                 "rollup_identical": s["identical"],
                 "sextant_total": s["total"],
                 "duckdb_total": d["total"],

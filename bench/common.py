@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import math
 import os
+import resource
 import statistics
 import struct
 import subprocess
@@ -546,6 +547,7 @@ class Timing(NamedTuple):
     median: float
     runs: list[float]
     value: Any  # the last run's return value
+    cpu: float = 0.0  # median CPU seconds (user + system, every thread of the process) per run
 
 
 def timed(fn: Callable[[], Any], runs: int = 3, *, warmup: bool = True) -> Timing:
@@ -553,12 +555,20 @@ def timed(fn: Callable[[], Any], runs: int = 3, *, warmup: bool = True) -> Timin
     sets), then `runs` times: median and every run, in seconds."""
     if warmup or os.environ.get("BENCH_WARMUP") == "1":
         fn()
-    times, value = [], None
+    times, cpus, value = [], [], None
     for _ in range(max(1, runs)):
-        t0 = time.perf_counter()
+        c0, t0 = cpu_seconds(), time.perf_counter()
         value = fn()
         times.append(time.perf_counter() - t0)
-    return Timing(statistics.median(times), times, value)
+        cpus.append(cpu_seconds() - c0)
+    return Timing(statistics.median(times), times, value, statistics.median(cpus))
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process, every thread (chdb's and DuckDB's included): less
+    sensitive than wall time to other jobs on a shared machine."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def ms(seconds: float) -> str:

@@ -120,12 +120,13 @@ def read_json(name: str) -> dict:
 
 
 def query_rows(kind: str, payload: dict) -> list[dict]:
-    """The per-query medians of one script's JSON, as rows: kind, query, sextant_s, duckdb_s, agree."""
+    """The per-query medians of one script's JSON, as rows: kind, query, sextant_s, cpu_s (None where
+    the script measures none), duckdb_s, agree."""
     rows = []
     if kind == "funnels":
         duck = payload.get("duckdb", {})
         for i, v in enumerate(payload.get("variants", [])):
-            rows.append({"kind": kind, "query": v["variant"], "sextant_s": v["median_s"],
+            rows.append({"kind": kind, "query": v["variant"], "sextant_s": v["median_s"], "cpu_s": v.get("cpu_s"),
                          "duckdb_s": duck.get("median_s") if i == 0 else None,
                          "agree": duck.get("agree") if i == 0 else None})  # fmt: skip
         return rows
@@ -171,11 +172,12 @@ def query_rows(kind: str, payload: dict) -> list[dict]:
             agree = r["sextant_cells"] == r["duckdb_cells"]
         if agree is None and "sextant_total" in r:
             agree = r["sextant_total"] == r["duckdb_total"]
-        rows.append({"kind": kind, "query": label, "sextant_s": r.get("sextant_s"),
+        rows.append({"kind": kind, "query": label, "sextant_s": r.get("sextant_s"), "cpu_s": r.get("sextant_cpu_s"),
                      "duckdb_s": r.get("duckdb_s"), "agree": agree})  # fmt: skip
         if "raw_s" in r:  # trends: the same query on the raw events path; agree = identical to the rollup's
             rows.append({"kind": kind, "query": f"{label} (raw events, SEXTANT_TRENDS_ROLLUPS=0)",
-                         "sextant_s": r["raw_s"], "duckdb_s": r.get("duckdb_s"), "agree": r["rollup_identical"]})  # fmt: skip
+                         "sextant_s": r["raw_s"], "cpu_s": r.get("raw_cpu_s"), "duckdb_s": r.get("duckdb_s"),
+                         "agree": r["rollup_identical"]})  # fmt: skip
     return rows
 
 
@@ -324,14 +326,17 @@ def render() -> str:
             ],  # fmt: skip
         )
         lines += ["", "## Queries", "", "Medians of the timed runs after one warm-up (`--repeat` "
-                  f"{run['args']['repeat']}); ratio = Sextant / DuckDB on the same rows in Parquet.", ""]  # fmt: skip
+                  f"{run['args']['repeat']}); CPU = the process's CPU time (user + system, every thread) "
+                  "per Sextant run, less sensitive than wall time to other jobs on the machine; "
+                  "ratio = Sextant / DuckDB on the same rows in Parquet.", ""]  # fmt: skip
         lines += table(
-            ["kind", "query", "Sextant", "DuckDB", "ratio", "answers agree"],
+            ["kind", "query", "Sextant", "CPU", "DuckDB", "ratio", "answers agree"],
             [
                 [
                     q["kind"],
                     q["query"],
                     fmt_s(q["sextant_s"]),
+                    fmt_s(q.get("cpu_s")),
                     fmt_s(q["duckdb_s"]),
                     fmt_ratio(q["sextant_s"], q["duckdb_s"]),
                     "-" if q["agree"] is None else ("yes" if q["agree"] else "NO"),

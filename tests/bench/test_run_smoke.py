@@ -25,6 +25,7 @@ def test_run_tiny(tmp_path):
     # every Sextant answer equals DuckDB's on the same rows (merged identities included)
     assert all(q["agree"] for q in run["queries"]), run["queries"]
     assert all(step["peak_rss_mb"] > 0 and step["cpu_s"] > 0 for step in run["steps"])
+    assert all(q["cpu_s"] is not None and q["cpu_s"] >= 0 for q in run["queries"]), run["queries"]
     data_dir = run["data"]["dir"]
     sys.path.insert(0, str(ROOT / "bench"))
     try:
@@ -38,3 +39,4 @@ def test_run_tiny(tmp_path):
         sys.path.remove(str(ROOT / "bench"))
         subprocess.run(["rm", "-rf", data_dir], check=False)  # noqa: S603, S607
     assert "## Queries" in text and "DAU (unique persons)" in text
+    assert "| kind | query | Sextant | CPU | DuckDB | ratio | answers agree |" in text
