@@ -172,7 +172,7 @@ def query_rows(kind: str, payload: dict) -> list[dict]:
             agree = r["sextant_cells"] == r["duckdb_cells"]
         if agree is None and "sextant_total" in r:
             agree = r["sextant_total"] == r["duckdb_total"]
-        rows.append({"kind": kind, "query": label, "sextant_s": r.get("sextant_s"), "cpu_s": r.get("sextant_cpu_s"),
+        rows.append({"kind": kind, "query": label, "sextant_s": r.get("sextant_s"), "cpu_s": r.get("sextant_cpu_s", r.get("cpu_s")),
                      "duckdb_s": r.get("duckdb_s"), "agree": agree})  # fmt: skip
         if "raw_s" in r:  # trends: the same query on the raw events path; agree = identical to the rollup's
             rows.append({"kind": kind, "query": f"{label} (raw events, SEXTANT_TRENDS_ROLLUPS=0)",
