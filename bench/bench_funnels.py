@@ -120,7 +120,7 @@ def main() -> None:
                 "runs_s": runs,
                 "cpu_s": t.cpu,
                 "counts": counts,
-            }  # fmt: skip
+            }
         )
         print(f"  {name:45s} {median:7.3f} s  {result.engine:12s} {counts}", flush=True)
     if "actors: dropped at step 3, first 100" in variants:
