@@ -25,7 +25,8 @@ def _escape(text: str) -> str:
 
 
 def _plain(text: str) -> str:
-    """Text shown as it is where plotly reads its pseudo-HTML (axis labels, %{y})."""
+    """Text shown as it is where plotly reads its pseudo-HTML: axis labels and the values
+    a hovertemplate substitutes (%{customdata[2]}). _escape is for the template itself."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

@@ -17,24 +17,14 @@ from .test_paths_session_table import no_merges as no_merges  # a fixture
 CHECK = "GROUPING SETS"  # only the check's statement groups so
 
 
-class Statements:
-    """The statements of the paths code, by text."""
+def paths_statements(log) -> list[str]:
+    """The statements of the paths code in a `ch.counting()` log (not the person
+    overrides' lookups)."""
+    return [sql for sql in log.statements if "path" in sql or "system.parts" in sql]
 
-    def __init__(self, monkeypatch):
-        import paths.queries as pq
 
-        self.sent: list[str] = []
-        real = pq.ch.query
-
-        def query(sql, params=None, **kw):
-            if "path" in sql or "system.parts" in sql:  # not the person overrides' lookups
-                self.sent.append(sql)
-            return real(sql, params, **kw)
-
-        monkeypatch.setattr(pq.ch, "query", query)
-
-    def checks(self) -> int:
-        return sum(CHECK in s for s in self.sent)
+def checks(sent: list[str]) -> int:
+    return sum(CHECK in sql for sql in sent)
 
 
 def run(project, s) -> dict:
@@ -59,28 +49,28 @@ def continue_s5(events) -> None:
 
 
 @pytest.mark.django_db
-def test_the_check_runs_once_and_rows_written_after_it_are_still_grouped(
-    project, events, no_merges, monkeypatch
-):
+def test_the_check_runs_once_and_rows_written_after_it_are_still_grouped(project, events, no_merges):
     fill(events)
     s = spec(start_point="/")
-    sent = Statements(monkeypatch)
-    first = run(project, s)
-    assert sent.checks() == 1 and len(sent.sent) == 2  # dictionary + check, then the query
+    with ch.counting() as log:
+        first = run(project, s)
+    sent = paths_statements(log)
+    assert checks(sent) == 1 and len(sent) == 2  # dictionary + check, then the query
     assert first == exact(project, s)
 
     continue_s5(events)  # s5 has two rows now, one in a part the check never read
     assert s5_rows(project) == 2
-    sent.sent.clear()
-    second = run(project, s)
-    assert sent.checks() == 0 and len(sent.sent) == 2  # dictionary + parts, then the query
+    with ch.counting() as log:
+        second = run(project, s)
+    sent = paths_statements(log)
+    assert checks(sent) == 0 and len(sent) == 2  # dictionary + parts, then the query
     assert second == exact(project, s)
     got = {(e["source"], e["target"]): e["value"] for e in second["results"]}
     assert got[("2_/b", "3_/pricing")] == 1  # s5 in one piece: / -> /b -> /pricing
 
 
 @pytest.mark.django_db
-def test_a_merge_after_the_check_keeps_the_answer_right(project, events, no_merges, monkeypatch):
+def test_a_merge_after_the_check_keeps_the_answer_right(project, events, no_merges):
     fill(events)
     s = spec(start_point="/")
     run(project, s)
@@ -88,11 +78,11 @@ def test_a_merge_after_the_check_keeps_the_answer_right(project, events, no_merg
     ch.command("SYSTEM START MERGES session_paths", global_=True)
     ch.command("OPTIMIZE TABLE session_paths FINAL", global_=True)  # every part replaced
     assert s5_rows(project) == 1
-    sent = Statements(monkeypatch)
-    got = run(project, s)
+    with ch.counting() as log:
+        got = run(project, s)
     assert got == exact(project, s)
     # the merged part is one the check never read: its sessions are grouped by the query
-    assert sent.checks() == 0
+    assert checks(paths_statements(log)) == 0
 
 
 @pytest.mark.django_db
@@ -114,10 +104,11 @@ def test_a_stale_answer_is_checked_again(project, events, no_merges, monkeypatch
     else:
         monkeypatch.setattr(multirow, "MULTI_ROW_REUSE_ROWS", 0)
     continue_s5(events)
-    sent = Statements(monkeypatch)
-    got = run(project, s)
-    assert sent.checks() == 1
-    assert len(sent.sent) == 3  # dictionary + parts, the check again, then the query
+    with ch.counting() as log:
+        got = run(project, s)
+    sent = paths_statements(log)
+    assert checks(sent) == 1
+    assert len(sent) == 3  # dictionary + parts, the check again, then the query
     assert got == exact(project, s)
     assert multirow.cached(project.pk).at > known.at
 
