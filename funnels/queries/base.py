@@ -15,7 +15,9 @@ Column names of the per-actor layers, for the order modules:
 - per attempt (what `attempt_layers()` must define): `attempt_start` (time of its
   first step), `step_pos{k}` / `step_time{k}` (position / time of its step-k event,
   valid for k < reach), `reach` (steps completed within the window) and
-  `excl_after_from{x}` (`excl_after{x}` at the attempt's from_step event).
+  `excl_after_from{x}` (`excl_after{x}` at the attempt's from_step event). These may
+  also be per event (ordered.chain_fill_layers), with reach 0 where no attempt starts:
+  everything after them only reads attempts with a reach above 0.
 """
 
 from __future__ import annotations
