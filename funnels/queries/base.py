@@ -334,6 +334,18 @@ class FunnelSQL:
         reach and excl_after_from{x} (see the module doc)."""
         raise NotImplementedError
 
+    def attempt_columns(self, attempts: list[str]) -> list[str]:
+        """Columns computed once per actor for the attempts at these indexes, before
+        `step_at` reads them (none by default)."""
+        return []
+
+    def step_at(self, what: str, k: int, attempt: str) -> str:
+        """The step-k event's time (`what` = "time") or position ("pos") of the attempt at
+        index `attempt` (an expression of the result layers: `counted`, `first_reaching{k}`).
+        The order's per-attempt arrays by default; an order may instead compute it for the
+        one attempt (unordered.py)."""
+        return f"step_{what}{k}[{attempt}]"
+
     @property
     def in_range(self) -> str:
         """Inside a lambda over (.., t): may an event at t start an attempt?"""
@@ -421,23 +433,26 @@ class FunnelSQL:
             ["arrayFirstIndex(r -> r = level, valid_reach) AS counted"]
             + [f"arrayFirstIndex(r -> r > {k}, valid_reach) AS first_reaching{k}" for k in range(1, n)]
         )
+        picked = self.attempt_columns(["counted"] + [f"first_reaching{k}" for k in range(1, n)])
+        if picked:
+            layers.append(picked)
         last = [
             "["
-            + ", ".join(f"if(level > {k}, step_pos{k}[counted], 0)" for k in range(n))
+            + ", ".join(f"if(level > {k}, {self.step_at('pos', k, 'counted')}, 0)" for k in range(n))
             + "] AS counted_pos"
         ]
         last += [
-            f"if(first_reaching{k} = 0, toInt64(-1), step_time{k}[first_reaching{k}] - step_time{k - 1}[first_reaching{k}]) AS conv_time{k}"
+            f"if(first_reaching{k} = 0, toInt64(-1), {self.step_at('time', k, f'first_reaching{k}')} - {self.step_at('time', k - 1, f'first_reaching{k}')}) AS conv_time{k}"
             for k in range(1, n)
         ]
         last.append(
-            f"if(first_reaching{n - 1} = 0, toInt64(-1), step_time{n - 1}[first_reaching{n - 1}] - step_time0[first_reaching{n - 1}]) AS total_time"
+            f"if(first_reaching{n - 1} = 0, toInt64(-1), {self.step_at('time', n - 1, f'first_reaching{n - 1}')} - {self.step_at('time', 0, f'first_reaching{n - 1}')}) AS total_time"
         )
         layers.append(last)
         # Only what the outer query references is computed (ClickHouse prunes the
         # rest): reached_at from the per-attempt times, positions (counted_pos) only for
         # the sessions and touch attributions.
-        reached = "[" + ", ".join(f"step_time{k}[counted]" for k in range(n)) + "][level]"
+        reached = "[" + ", ".join(self.step_at("time", k, "counted") for k in range(n)) + "][level]"
         final = [
             f"if(level = 0, toInt64(0), {reached}) AS reached_at",
             f"{self._breakdown_sql()} AS breakdown_value",
@@ -470,7 +485,7 @@ class FunnelSQL:
         if bd.attribution == "last_touch":
             return f"arrayLast(v -> v != '', {touched})"
         k = int(bd.attribution)
-        return f"if(level > {k}, {self._breakdown_at(f'step_pos{k}[counted]')}, '')"
+        return f"if(level > {k}, {self._breakdown_at(self.step_at('pos', k, 'counted'))}, '')"
 
     def _breakdown_at(self, position: str) -> str:
         """The breakdown value of the event at `position` of the actor's stream."""

@@ -39,7 +39,7 @@ class FunnelCorrelationRunner:
         k = self.spec.target  # a validated step index: structure, not a value
         return f"""
         SELECT person_id, level > {k} AS success, attempt_start[counted] AS entry_at,
-            if(level > {k}, step_time{k}[counted], attempt_start[counted] + {q.w}) AS until
+            if(level > {k}, {q.step_at("time", k, "counted")}, attempt_start[counted] + {q.w}) AS until
         FROM ({q.actors_sql(sessions=False)})
         WHERE level > 0
         """

@@ -15,11 +15,41 @@ from .base import FunnelSQL
 # one event name; at 10M events that group took 4.8 s and 823 MB peak (the fold 21.5 s,
 # 757 MB), two definitions (4 arrays) 1.9 s and 755 MB (the fold 15.2 s, 768 MB).
 HALL_MAX_FILLS = 32
+# A step's next match outside the attempt's window (sorts after every kept one).
+NO_KEY = "toUInt64(18446744073709551615)"
+
+
+def sorting_network(n: int) -> list[list[tuple[int, int]]]:
+    """Batcher's odd-even merge sort for n wires, in stages of disjoint comparators
+    (i, j), i < j: after each, wire i holds the smaller value. Built for the next power
+    of two; a comparator reaching a wire >= n is dropped (those wires would hold +inf,
+    which no comparator moves)."""
+    size = 1
+    while size < n:
+        size *= 2
+    stages: list[list[tuple[int, int]]] = []
+    p = 1
+    while p < size:
+        k = p
+        while k >= 1:
+            stage = []
+            for j in range(k % p, size - k, 2 * k):
+                for i in range(min(k, size - j - k)):
+                    a, b = i + j, i + j + k
+                    if a // (2 * p) == b // (2 * p) and b < n:
+                        stage.append((a, b))
+            if stage:
+                stages.append(stage)
+            k //= 2
+        p *= 2
+    return stages
 
 
 class UnorderedFunnelSQL(FunnelSQL):
-    """Per attempt, a sorted `chains` array of (position, time, exclusion times...)
-    entries, one per kept event; its k-th entry is "step k" of the attempt."""
+    """ "Step k" of an attempt is its k-th kept event: with a different event name per
+    step, from the steps' next matches sorted by a sorting network (per event) or for
+    the counted attempt alone (`step_at`); with steps sharing an event name, from a
+    sorted `chains` array of (position, time, exclusion times...) entries per attempt."""
 
     @property
     def repeated_steps(self) -> bool:
@@ -33,23 +63,93 @@ class UnorderedFunnelSQL(FunnelSQL):
 
     # distinct event names: the next match of every step -------------------------
     def _next_match_layers(self) -> list[list[str]]:
-        n = self.n
+        """Per event p (every array per event, reach 0 where no attempt starts): each
+        step's next match at or after p, kept when within the window of p, as one UInt64
+        `key{k}` = (time - date_from) << 5 | k (+max when not kept). With a different event
+        name per step each event matches one step, so the stream order of two kept events
+        is their time, then their first step: the order of the keys. A sorting network
+        (`sorting_network`) of least / greatest over the n keys gives the attempt's kept
+        events in order (`sorted{depth}_{i}`, the last of each wire): the r-th kept event's
+        time and, through the step number in its low bits, its position and exclusion
+        times; only the exclusions' void check needs that for every attempt, and the
+        counted attempt's steps are sorted for it alone
+        (`step_at`). No per-attempt arrays are built or sorted (docs/funnels.md,
+        "Unordered without per-attempt sorts"). The key holds any range up to 2^59 µs
+        (18,000 years)."""
+        n, w = self.n, self.w
         layers = [
-            [f"arrayMap((x, t) -> x != 0 AND {self.in_range}, step_masks, times) AS starts"],
-            [sql for k in range(n) for sql in self._next_match_sql(k)],
-            ["arrayFilter((t, s) -> s, times, starts) AS attempt_start"]
-            + [sql for k in range(n) for sql in self._at_attempts_sql(k)],
-        ]
-        args = ", ".join(self._attempt_args(k) for k in range(n))
-        params = ", ".join(self._attempt_params(k) for k in range(n))
-        entries = ", ".join(self._entry_sql(k) for k in range(n))
-        layers.append(
             [
-                f"arrayMap((t0, {params}) -> arraySort(arrayFilter(e -> e.1 != 0, [{entries}])), attempt_start, {args}) AS chains"
-            ]
-        )
-        layers.append(self._chain_columns())
+                f"arrayMap((x, t) -> x != 0 AND {self.in_range}, step_masks, times) AS starts",
+                # every event's key (its step: the one bit of its mask; 31 for none)
+                f"arrayMap((x, t) -> bitShiftLeft(toUInt64(t - {self.lo}), 5) + if(x = 0, 31, bitCount(x - 1)), step_masks, times) AS event_keys",
+            ],
+            # next_excl only feeds excl_after_from (computed when read)
+            [sql for k in range(n) for sql in self._next_match_sql(k, times=False, positions=False)]
+            + [
+                f"arrayReverseFill(v -> v != {NO_KEY}, arrayMap((x, e) -> if(bitTest(x, {k}), e, {NO_KEY}), step_masks, event_keys)) AS next_key{k}"
+                for k in range(n)
+            ],
+            [
+                f"arrayMap((s, t0, v) -> if(s AND v != {NO_KEY} AND toInt64(bitShiftRight(v, 5)) + {self.lo} - t0 <= {w}, v, {NO_KEY}), starts, times, next_key{k}) AS key{k}"
+                for k in range(n)
+            ],
+        ]
+        wires = [f"key{k}" for k in range(n)]
+        for depth, stage in enumerate(sorting_network(n)):
+            layer = []
+            for i, j in stage:
+                lo_, hi_ = f"sorted{depth}_{i}", f"sorted{depth}_{j}"
+                layer.append(f"arrayMap((a, b) -> least(a, b), {wires[i]}, {wires[j]}) AS {lo_}")
+                layer.append(f"arrayMap((a, b) -> greatest(a, b), {wires[i]}, {wires[j]}) AS {hi_}")
+                wires[i], wires[j] = lo_, hi_
+            layers.append(layer)
+        keys = ", ".join(f"key{k}" for k in range(n))
+        kparams = ", ".join(f"k{k}_" for k in range(n))
+        last = [
+            "times AS attempt_start",
+            f"arrayMap(({kparams}) -> toUInt32("
+            + " + ".join(f"(k{k}_ != {NO_KEY})" for k in range(n))
+            + f"), {keys}) AS reach",
+        ]
+        # Read only by the exclusions' void check (ClickHouse skips the network otherwise).
+        last += [
+            f"arrayMap(k -> toInt64(bitShiftRight(k, 5)) + {self.lo}, {wires[r]}) AS step_time{r}"
+            for r in range(n)
+        ]
+        last += [
+            f"{self._by_step(wires[e.from_step], f'next_excl{{k}}_{x}')} AS excl_after_from{x}"
+            for x, e in enumerate(self.spec.exclusions)
+        ]
+        layers.append(last)
         return layers
+
+    def attempt_columns(self, attempts: list[str]) -> list[str]:
+        """Distinct event names: the n keys of each attempt the result reads, sorted once
+        per actor (`chain_at_{attempt}`), instead of per-attempt arrays of every step."""
+        if self.repeated_steps:
+            return []
+        keys = ", ".join(f"key{j}[{{a}}]" for j in range(self.n))
+        return [f"arraySort([{keys.format(a=a)}]) AS chain_at_{a}" for a in attempts]
+
+    def step_at(self, what: str, k: int, attempt: str) -> str:
+        """Distinct event names: from the attempt's sorted keys. A kept event's position
+        is the first event with its key (`indexOf`): events with one key are adjacent in
+        the stream, so a kept event of another step than the attempt's first has no event
+        of its key before the attempt's; one of the same step is the attempt's own."""
+        if self.repeated_steps:
+            return super().step_at(what, k, attempt)
+        key = f"chain_at_{attempt}[{k + 1}]"
+        if what == "time":
+            return f"(toInt64(bitShiftRight({key}, 5)) + {self.lo})"
+        return f"if({key} = event_keys[{attempt}], {attempt}, indexOf(event_keys, {key}))"
+
+    def _by_step(self, slot: str, column: str) -> str:
+        """Per event, `column` (a per-step name pattern with {k}) of the step whose key is in
+        `slot` (its low 5 bits)."""
+        cols = ", ".join(column.format(k=k) for k in range(self.n))
+        params = ", ".join(f"v{k}_" for k in range(self.n))
+        pick = ", ".join(f"i_ = {k}, v{k}_" for k in range(self.n - 1))
+        return f"arrayMap((i_, {params}) -> multiIf({pick}, v{self.n - 1}_), arrayMap(k -> bitAnd(k, 31), {slot}), {cols})"
 
     # shared event names: a bipartite matching per group of steps -----------------
     def _matching_layers(self) -> list[list[str]]:
@@ -109,13 +209,19 @@ class UnorderedFunnelSQL(FunnelSQL):
         return layers
 
     # pieces ------------------------------------------------------------------------
-    def _next_match_sql(self, k: int) -> list[str]:
+    def _next_match_sql(self, k: int, *, times: bool = True, positions: bool = True) -> list[str]:
         """Per position: the position (next_pos), time (next_time) and exclusion times
         (next_excl) of the first event at or after it that matches step k."""
-        return [
-            f"arrayReverseFill(v -> v > 0, arrayMap((x, i) -> if(bitTest(x, {k}), i, 0), step_masks, positions)) AS next_pos{k}",
-            f"arrayReverseFill(v -> v != -1, arrayMap((x, t) -> if(bitTest(x, {k}), t, toInt64(-1)), step_masks, times)) AS next_time{k}",
-        ] + [
+        out = []
+        if positions:
+            out.append(
+                f"arrayReverseFill(v -> v > 0, arrayMap((x, i) -> if(bitTest(x, {k}), i, 0), step_masks, positions)) AS next_pos{k}"
+            )
+        if times:
+            out.append(
+                f"arrayReverseFill(v -> v != -1, arrayMap((x, t) -> if(bitTest(x, {k}), t, toInt64(-1)), step_masks, times)) AS next_time{k}"
+            )
+        return out + [
             f"arrayReverseFill(v -> v != -1, arrayMap((x, v) -> if(bitTest(x, {k}), v, toInt64(-1)), step_masks, excl_after{x})) AS next_excl{k}_{x}"
             for x in range(self.nx)
         ]

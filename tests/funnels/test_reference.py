@@ -33,10 +33,12 @@ FILTERS = [
 
 
 @st.composite
-def specs(draw, order=None, windowfunnel=False, repeated=False, max_steps=4):
+def specs(
+    draw, order=None, windowfunnel=False, repeated=False, max_steps=4, distinct=False, exclusions=False
+):
     order = order or draw(st.sampled_from(["ordered", "strict", "unordered"]))
-    n = draw(st.integers(2, max_steps))
-    if windowfunnel or (order == "unordered" and not repeated and draw(st.booleans())):
+    n = draw(st.integers(3 if distinct else 2, max_steps))
+    if windowfunnel or distinct or (order == "unordered" and not repeated and draw(st.booleans())):
         names = draw(st.permutations(NAMES))[:n]  # pairwise different step events
     else:
         names = [draw(st.sampled_from(NAMES[:3])) for _ in range(n)]
@@ -60,7 +62,7 @@ def specs(draw, order=None, windowfunnel=False, repeated=False, max_steps=4):
                 [{"value": 1, "unit": "minute"}, {"value": 5, "unit": "minute"}, {"value": 1, "unit": "hour"}]
             )
         )
-    if not windowfunnel and draw(st.integers(0, 2)) == 0:
+    if not windowfunnel and (exclusions or draw(st.integers(0, 2)) == 0):
         exclusions = []
         for _ in range(draw(st.integers(1, 2))):
             a = draw(st.integers(0, n - 2))
@@ -271,6 +273,30 @@ def test_both_forms_of_the_ordered_walk_match_the_reference(ch_project, cases, d
             with mock.patch("funnels.queries.ordered.CHAIN_FILL_MAX_STEPS", limit):
                 spec, start, end, expected = compare(project, events, persons, body)
                 check_actors(project, events, persons, body, spec, start, end, expected, pick, step, dropped)
+
+
+@SETTINGS
+@given(
+    cases=st.lists(
+        st.tuples(
+            specs(order="unordered", distinct=True, exclusions=True),
+            st.integers(0, 4),
+            st.booleans(),
+            st.integers(0, 7),
+        ),
+        min_size=SPECS_PER_DATA,
+        max_size=SPECS_PER_DATA,
+    ),
+    dataset=datasets(),
+)
+def test_unordered_funnels_with_exclusions_match_the_reference(ch_project, cases, dataset):
+    """A different event name per step, with exclusions: the attempt's kept events sorted
+    per attempt by the sorting network (unordered.sorting_network) decide the void check,
+    the counted attempt's own sort (step_at) its times, actors and breakdown values."""
+    project, events, persons = generate(ch_project(), dataset)
+    for body, step, dropped, pick in cases:
+        spec, start, end, expected = compare(project, events, persons, body)
+        check_actors(project, events, persons, body, spec, start, end, expected, pick, step, dropped)
 
 
 @SETTINGS
