@@ -16,8 +16,11 @@ Column names of the per-actor layers, for the order modules:
   first step), `step_pos{k}` / `step_time{k}` (position / time of its step-k event,
   valid for k < reach), `reach` (steps completed within the window) and
   `excl_after_from{x}` (`excl_after{x}` at the attempt's from_step event). These may
-  also be per event (ordered.chain_fill_layers), with reach 0 where no attempt starts:
-  everything after them only reads attempts with a reach above 0.
+  also be per event (ordered.chain_fill_layers, unordered._next_match_layers), with
+  reach 0 where no attempt starts: everything after them only reads attempts with a
+  reach above 0. The result reads one attempt's step events through `step_at`; an order
+  that overrides it (unordered.py, distinct event names) need not define the arrays it
+  replaces.
 """
 
 from __future__ import annotations
