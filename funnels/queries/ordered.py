@@ -32,7 +32,7 @@ class OrderedFunnelSQL(FunnelSQL):
         `chain{k+1}_{j}` (`pos{k}_{j}`: positions, only computed when the counted attempt's
         events are read). So `step_time{j}` = `chain1_{j}`, and every per-attempt array is
         per event, with reach 0 where no attempt starts."""
-        n, w = self.n, self.w
+        n = self.n
         layers = [
             [
                 f"arrayMap((x, t) -> bitTest(x, 0) AND {self.in_range}, step_masks, times) AS starts",
@@ -67,11 +67,8 @@ class OrderedFunnelSQL(FunnelSQL):
             for x, a in excl_from.items()
         ]
         args = ", ".join(["starts", "times"] + [f"chain1_{k}" for k in range(1, n)])
-        params = ", ".join(["s", "t0"] + [f"T{k}_" for k in range(1, n)])
         last.append(
-            f"arrayMap(({params}) -> if(s, toUInt32(1 + "
-            + " + ".join(f"(T{k}_ - t0 <= {w})" for k in range(1, n))
-            + f"), toUInt32(0)), {args}) AS reach"
+            f"arrayMap((s, {self._chain_params()}) -> if(s, {self._reach()}, toUInt32(0)), {args}) AS reach"
         )
         layers.append(last)
         return layers
@@ -83,7 +80,7 @@ class OrderedFunnelSQL(FunnelSQL):
         and q. Attempts never overtake each other, so the attempts on one event are a
         contiguous run of attempt numbers, and the per-attempt position / time of step k is
         the events' positions / times repeated by those counts."""
-        n, w = self.n, self.w
+        n = self.n
         layers = [
             [
                 f"arrayMap((x, t) -> toUInt64(bitTest(x, 0) AND {self.in_range}), step_masks, times) AS attempts_on0"
@@ -141,12 +138,14 @@ class OrderedFunnelSQL(FunnelSQL):
         # when the counted attempt's events are used (breakdown values, actors). This is
         # the chain without the window; the window keeps a prefix of it.
         targs = ", ".join(["attempt_start"] + [f"step_time{k}" for k in range(1, n)])
-        tparams = ", ".join(["t0"] + [f"T{k}_" for k in range(1, n)])
-        layers.append(
-            [
-                f"arrayMap(({tparams}) -> toUInt32(1 + "
-                + " + ".join(f"(T{k}_ - t0 <= {w})" for k in range(1, n))
-                + f"), {targs}) AS reach"
-            ]
-        )
+        layers.append([f"arrayMap(({self._chain_params()}) -> {self._reach()}, {targs}) AS reach"])
         return layers
+
+    def _chain_params(self) -> str:
+        """The lambda parameters of an attempt's start and later step times."""
+        return ", ".join(["t0"] + [f"T{k}_" for k in range(1, self.n)])
+
+    def _reach(self) -> str:
+        """Steps reached within the window, over _chain_params (times only grow along a
+        chain, so the window keeps a prefix; +inf where the chain stops)."""
+        return "toUInt32(1 + " + " + ".join(f"(T{k}_ - t0 <= {self.w})" for k in range(1, self.n)) + ")"

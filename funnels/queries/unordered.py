@@ -72,10 +72,9 @@ class UnorderedFunnelSQL(FunnelSQL):
         events in order (`sorted{depth}_{i}`, the last of each wire): the r-th kept event's
         time and, through the step number in its low bits, its position and exclusion
         times; only the exclusions' void check needs that for every attempt, and the
-        counted attempt's steps are sorted for it alone
-        (`step_at`). No per-attempt arrays are built or sorted (docs/funnels.md,
-        "Unordered without per-attempt sorts"). The key holds any range up to 2^59 µs
-        (18,000 years)."""
+        counted attempt's steps are sorted for it alone (`step_at`). No per-attempt
+        arrays are built or sorted (docs/funnels.md, "Unordered without per-attempt
+        sorts"). The key holds any range up to 2^59 µs (18,000 years)."""
         n, w = self.n, self.w
         layers = [
             [
@@ -90,7 +89,7 @@ class UnorderedFunnelSQL(FunnelSQL):
                 for k in range(n)
             ],
             [
-                f"arrayMap((s, t0, v) -> if(s AND v != {NO_KEY} AND toInt64(bitShiftRight(v, 5)) + {self.lo} - t0 <= {w}, v, {NO_KEY}), starts, times, next_key{k}) AS key{k}"
+                f"arrayMap((s, t0, v) -> if(s AND v != {NO_KEY} AND {self._key_time('v')} - t0 <= {w}, v, {NO_KEY}), starts, times, next_key{k}) AS key{k}"
                 for k in range(n)
             ],
         ]
@@ -112,10 +111,7 @@ class UnorderedFunnelSQL(FunnelSQL):
             + f"), {keys}) AS reach",
         ]
         # Read only by the exclusions' void check (ClickHouse skips the network otherwise).
-        last += [
-            f"arrayMap(k -> toInt64(bitShiftRight(k, 5)) + {self.lo}, {wires[r]}) AS step_time{r}"
-            for r in range(n)
-        ]
+        last += [f"arrayMap(k -> {self._key_time('k')}, {wires[r]}) AS step_time{r}" for r in range(n)]
         last += [
             f"{self._by_step(wires[e.from_step], f'next_excl{{k}}_{x}')} AS excl_after_from{x}"
             for x, e in enumerate(self.spec.exclusions)
@@ -140,8 +136,12 @@ class UnorderedFunnelSQL(FunnelSQL):
             return super().step_at(what, k, attempt)
         key = f"chain_at_{attempt}[{k + 1}]"
         if what == "time":
-            return f"(toInt64(bitShiftRight({key}, 5)) + {self.lo})"
+            return self._key_time(key)
         return f"if({key} = event_keys[{attempt}], {attempt}, indexOf(event_keys, {key}))"
+
+    def _key_time(self, key: str) -> str:
+        """The time (µs) of a key (time - date_from) << 5 | step."""
+        return f"(toInt64(bitShiftRight({key}, 5)) + {self.lo})"
 
     def _by_step(self, slot: str, column: str) -> str:
         """Per event, `column` (a per-step name pattern with {k}) of the step whose key is in
