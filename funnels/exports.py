@@ -11,6 +11,7 @@ from insights.export import Table
 
 def people_rows(request, query, limit):
     from funnels.queries import FunnelActorsQueryRunner  # noqa: PLC0415
+    from funnels.queries.base import QUERY_SETTINGS  # noqa: PLC0415
     from funnels.queries.results import from_micros  # noqa: PLC0415
     from funnels.views import _actors_spec  # noqa: PLC0415
 
@@ -19,7 +20,7 @@ def people_rows(request, query, limit):
     tz = request.project.tz
     rows = [
         (pid, {"reached_step": int(step) + 1, "reached_at": from_micros(at).astimezone(tz).isoformat()})
-        for pid, step, at in ch.query(sql, params).rows
+        for pid, step, at in ch.query(sql, params, settings=QUERY_SETTINGS).rows
     ]
     what = "converted at" if spec.status == "converted" else "dropped before"
     event = spec.funnel.steps[spec.step].event

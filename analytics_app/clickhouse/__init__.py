@@ -89,8 +89,16 @@ ALLOWED_SETTINGS: dict[str, type] = {
     "allow_experimental_analyzer": int,
     "max_block_size": int,
     "optimize_aggregation_in_order": int,
+    "short_circuit_function_evaluation": str,
 }
 _OVERFLOW_MODES = {"throw", "break"}
+# The values a string setting may take.
+_STRING_VALUES = {
+    "result_overflow_mode": _OVERFLOW_MODES,
+    "read_overflow_mode": _OVERFLOW_MODES,
+    "timeout_overflow_mode": _OVERFLOW_MODES,
+    "short_circuit_function_evaluation": {"enable", "force_enable", "disable"},
+}
 _SCOPE = re.compile(r"\{project_id\s*:")
 # Tables the insert path may name (identifiers cannot be bound).
 INSERTABLE_TABLES: set[str] = set()
@@ -196,8 +204,8 @@ def _check_settings(settings: dict | None) -> dict:
         if not isinstance(value, expected) or isinstance(value, bool):
             raise ValueError(f"ClickHouse setting {key!r} needs a {expected}")
         if isinstance(value, str):
-            if value not in _OVERFLOW_MODES:
-                raise ValueError(f"ClickHouse setting {key!r} must be one of {sorted(_OVERFLOW_MODES)}")
+            if value not in _STRING_VALUES[key]:
+                raise ValueError(f"ClickHouse setting {key!r} must be one of {sorted(_STRING_VALUES[key])}")
             value = f"'{value}'"
         clean[key] = value
     return clean

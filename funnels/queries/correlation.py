@@ -20,6 +20,7 @@ from insights.blocks.filters import event_text_sql, person_text_sql
 from insights.blocks.source import PERSON_PROPS_SQL
 
 from ..correlation import MAX_CANDIDATES, NOISE_EVENTS, CorrelationResult, FunnelCorrelationSpec, rank
+from .base import QUERY_SETTINGS
 from .runners import _resolve, funnel_sql
 
 
@@ -117,7 +118,7 @@ class FunnelCorrelationRunner:
         sql, params = self.sql()
         counts: dict[str, tuple[int, int]] = {}
         s_total = f_total = 0
-        for cand, s, f in ch.query(sql, params).rows:
+        for cand, s, f in ch.query(sql, params, settings=QUERY_SETTINGS).rows:
             if cand is None:
                 s_total, f_total = int(s), int(f)
             else:
@@ -148,11 +149,11 @@ class FunnelCorrelationRunner:
             return candidate
         tag = candidate.removeprefix(presenter_mod.TOKEN_PREFIX)
         sql, params = self.sql()
-        for cand, _, _ in ch.query(sql, params).rows:
+        for cand, _, _ in ch.query(sql, params, settings=QUERY_SETTINGS).rows:
             if cand is not None and presenter_mod.label_tag(self.project.pk, cand) == tag:
                 return cand
         raise BadRequest("Invalid people list.", {"candidate": "not a value of this correlation"})
 
     def people(self, status: str, candidate: str, limit: int) -> list[str]:
         sql, params = self.people_sql(status, self.raw_value(candidate), limit)
-        return [r[0] for r in ch.query(sql, params).rows]
+        return [r[0] for r in ch.query(sql, params, settings=QUERY_SETTINGS).rows]

@@ -15,7 +15,7 @@ from insights.blocks.breakdown import ALL_USERS, OTHER_VALUE, cohort_labels, coh
 from insights.blocks.dates import interval_starts
 
 from ..spec import FunnelActorsSpec, FunnelSpec
-from .base import FunnelSQL, forget_codes
+from .base import QUERY_SETTINGS, FunnelSQL, forget_codes
 from .ordered import OrderedFunnelSQL
 from .results import (
     BreakdownResult,
@@ -179,7 +179,7 @@ class FunnelQueryRunner:
 
     def run(self) -> FunnelResult:
         sql, params, start, end = self.sql()
-        rows = ch.query(sql, params).rows
+        rows = ch.query(sql, params, settings=QUERY_SETTINGS).rows
         if self._guessed:  # packed with the values seen before: was every value among them?
             if any(row[-1] for row in rows):
                 forget_codes(self.project.id, self.spec.breakdown.property)
@@ -325,14 +325,16 @@ class FunnelActorsQueryRunner:
         ORDER BY reached_at DESC, person_id, actor_key
         LIMIT {b.bind(self.spec.limit, "UInt32")} OFFSET {b.bind(self.spec.offset, "UInt32")}
         """
-        page = ch.query(sql, b.params).rows
+        page = ch.query(sql, b.params, settings=QUERY_SETTINGS).rows
         total = page[0][4] if page else self._count(q, where)
         sessions = {}
         if page:
             q2 = funnel_sql(self.project, funnel, start, end, person_ids=sorted({r[0] for r in page}))
+            q2.b.overrides = q.b.overrides  # as the page was found (and one query fewer)
             found = ch.query(
                 f"SELECT toString(person_id), actor_key, sessions, last_session FROM ({q2.actors_sql()}) WHERE level > 0",
                 q2.b.params,
+                settings=QUERY_SETTINGS,
             ).rows
             sessions = {(pid, key): (list(sids), last) for pid, key, sids, last in found}
         rows = [
@@ -368,7 +370,7 @@ class FunnelActorsQueryRunner:
         if self.spec.offset == 0:
             return 0
         sql = f"SELECT count() FROM ({q.actors_sql(sessions=False)}) WHERE {' AND '.join(where)}"
-        return ch.query(sql, q.b.params).scalar() or 0
+        return ch.query(sql, q.b.params, settings=QUERY_SETTINGS).scalar() or 0
 
 
 # ------------------------------------------------------------------ time to convert
@@ -397,7 +399,7 @@ class FunnelTimeToConvertRunner:
             GROUP BY bin
         )
         """
-        pairs, total, s, low, high = ch.query(sql, q.b.params).rows[0]
+        pairs, total, s, low, high = ch.query(sql, q.b.params, settings=QUERY_SETTINGS).rows[0]
         bins = []
         for bin_, count in sorted(pairs):
             lo = 0.0 if bin_ < 0 else float(2**bin_)
@@ -436,7 +438,10 @@ class FunnelTrendsRunner:
         GROUP BY day
         ORDER BY day
         """
-        found = {day: (entered, converted) for day, entered, converted in ch.query(sql, q.b.params).rows}
+        found = {
+            day: (entered, converted)
+            for day, entered, converted in ch.query(sql, q.b.params, settings=QUERY_SETTINGS).rows
+        }
         tz_info = self.project.tz
         out = []
         for moment in interval_starts(start, end, "day", tz_info):

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 
-from .base import FunnelSQL
+from .base import INF, FunnelSQL
 
-# Groups of steps sharing an event name whose closed-form basis (hall_basis_layers)
-# would need more per-event arrays than this use the arrayFold instead: each array holds
+# Groups of steps sharing an event name whose closed form (_hall_layers) would need
+# more per-event arrays than this use the arrayFold instead: each array holds
 # one entry per event of every actor in the block. 32 = four different definitions of
 # one event name; at 10M events that group took 4.8 s and 823 MB peak (the fold 21.5 s,
 # 757 MB), two definitions (4 arrays) 1.9 s and 755 MB (the fold 15.2 s, 768 MB).
@@ -47,19 +47,39 @@ def sorting_network(n: int) -> list[list[tuple[int, int]]]:
 
 class UnorderedFunnelSQL(FunnelSQL):
     """ "Step k" of an attempt is its k-th kept event: with a different event name per
-    step, from the steps' next matches sorted by a sorting network (per event) or for
-    the counted attempt alone (`step_at`); with steps sharing an event name, from a
-    sorted `chains` array of (position, time, exclusion times...) entries per attempt."""
+    step, from the steps' next matches (as keys); with steps sharing an event name, from
+    each group's kept events by Hall's theorem (as times) and the other steps' next
+    matches. Either way per event, sorted by a sorting network for the exclusions' void
+    check and for the counted attempt alone where the result reads it (`step_at`). A
+    group of more than HALL_MAX_FILLS arrays keeps the arrayFold, with a sorted
+    `chains` array of (position, time, exclusion times...) entries per attempt."""
 
     @property
     def repeated_steps(self) -> bool:
         """Do two steps share an event name (so one event may match both)?"""
         return len({s.event for s in self.spec.steps}) < self.n
 
+    @property
+    def closed_form(self) -> bool:
+        """Steps sharing an event name, every group within HALL_MAX_FILLS arrays: the
+        per-event Hall form (_hall_layers) instead of the arrayFold's per-attempt chains."""
+        return self.repeated_steps and all(
+            self.hall_fills(self._step_classes(ks)) <= HALL_MAX_FILLS for ks in self._shared_groups()
+        )
+
+    def _shared_groups(self) -> list[list[int]]:
+        """The steps of each event name that several steps share."""
+        groups: dict[str, list[int]] = {}
+        for k, step_def in enumerate(self.spec.steps):
+            groups.setdefault(step_def.event, []).append(k)
+        return [ks for ks in groups.values() if len(ks) > 1]
+
     def attempt_layers(self) -> list[list[str]]:
-        if self.repeated_steps:
-            return self._matching_layers()
-        return self._next_match_layers()
+        if not self.repeated_steps:
+            return self._next_match_layers()
+        if self.closed_form:
+            return self._hall_layers()
+        return self._matching_layers()
 
     # distinct event names: the next match of every step -------------------------
     def _next_match_layers(self) -> list[list[str]]:
@@ -119,19 +139,26 @@ class UnorderedFunnelSQL(FunnelSQL):
         layers.append(last)
         return layers
 
-    def attempt_columns(self, attempts: list[str]) -> list[str]:
+    def attempt_columns(self, attempts: list[str]) -> list[list[str]]:
         """Distinct event names: the n keys of each attempt the result reads, sorted once
-        per actor (`chain_at_{attempt}`), instead of per-attempt arrays of every step."""
+        per actor (`chain_at_{attempt}`), instead of per-attempt arrays of every step.
+        Shared event names, closed form: see _hall_attempt_columns."""
+        if self.closed_form:
+            return self._hall_attempt_columns(attempts)
         if self.repeated_steps:
             return []
         keys = ", ".join(f"key{j}[{{a}}]" for j in range(self.n))
-        return [f"arraySort([{keys.format(a=a)}]) AS chain_at_{a}" for a in attempts]
+        return [[f"arraySort([{keys.format(a=a)}]) AS chain_at_{a}" for a in attempts]]
 
     def step_at(self, what: str, k: int, attempt: str) -> str:
         """Distinct event names: from the attempt's sorted keys. A kept event's position
         is the first event with its key (`indexOf`): events with one key are adjacent in
         the stream, so a kept event of another step than the attempt's first has no event
         of its key before the attempt's; one of the same step is the attempt's own."""
+        if self.closed_form:
+            if what == "time":
+                return f"chain_time_at_{attempt}[{k + 1}]"
+            return f"chain_at_{attempt}[{k + 1}].2"
         if self.repeated_steps:
             return super().step_at(what, k, attempt)
         key = f"chain_at_{attempt}[{k + 1}]"
@@ -151,6 +178,190 @@ class UnorderedFunnelSQL(FunnelSQL):
         pick = ", ".join(f"i_ = {k}, v{k}_" for k in range(self.n - 1))
         return f"arrayMap((i_, {params}) -> multiIf({pick}, v{self.n - 1}_), arrayMap(k -> bitAnd(k, 31), {slot}), {cols})"
 
+    # shared event names, closed form: per-event times of the kept events ----------
+    def _candidates(self) -> list[tuple[str, list[str], str]]:
+        """Per event p, the n candidates of an attempt starting at p, in step order of
+        their groups: (the column of its time, +inf if none; its exclusion values' columns;
+        the SQL of its position for the attempt at index `{a}`, computed only when read).
+        A group of steps sharing an event name gives its g kept events (`hall{gi}_t{k}`;
+        the k-th is the latest over T of the d-th T-event, so its position is the greatest
+        of theirs), a step with a name of its own its next match."""
+        out = []
+        for gi, ks in enumerate(self._shared_groups()):
+            classes = self._step_classes(ks)
+            g, unions = len(ks), self._unions(classes)
+            for k in range(1, g + 1):
+                ts = [t for t in unions if k - g + t.bit_count() >= 1]
+                nth = [
+                    self._nth_match(f"group_masks{gi}", f"bitAnd(m, {t}) != 0", k - g + t.bit_count())
+                    for t in ts
+                ]
+                out.append(
+                    (
+                        f"hall{gi}_t{k}",
+                        [f"hall{gi}_x{x}_{k}" for x in range(self.nx)],
+                        f"greatest({', '.join(nth)})" if len(nth) > 1 else nth[0],
+                    )
+                )
+        for k in self._single_steps():
+            out.append(
+                (
+                    f"next_time{k}",
+                    [f"next_excl{k}_{x}" for x in range(self.nx)],
+                    self._nth_match("step_masks", f"bitTest(m, {k})", 1),
+                )
+            )
+        return out
+
+    @staticmethod
+    def _nth_match(masks: str, matches: str, d: int) -> str:
+        """The position of the d-th event at or after the attempt at index `{a}` whose
+        mask (in `masks`) `matches` (a condition on m): where the running count of
+        matches first exceeds the count before the attempt by d."""
+        count = f"arrayMap(m -> toUInt32({matches}), {masks})"
+        before = f"arrayCount(m -> {matches}, arraySlice({masks}, 1, {{a}} - 1))"
+        return f"indexOf(arrayCumSum({count}), {before} + {d})"
+
+    def _single_steps(self) -> list[int]:
+        names = [s.event for s in self.spec.steps]
+        return [k for k, name in enumerate(names) if names.count(name) == 1]
+
+    def _hall_layers(self) -> list[list[str]]:
+        """Steps sharing an event name, as per-event arrays (reach 0 where no attempt
+        starts), linear in the actor's events.
+
+        B(p), the events of a group of g steps an attempt starting at p keeps, is the
+        greedy walk over the events from p on: an event is kept when the walk's matching
+        grows. So the k-th kept event is the first q at which the events p..q can be
+        matched to k distinct steps. By Hall's theorem (the deficiency form, König) the
+        largest matching of events p..q to the group's g steps is the least, over step
+        sets T, of g - |T| + (events of p..q matching some step of T). So it reaches k
+        exactly when every T has at least k - g + |T| events matching T among p..q: the
+        k-th kept event is the latest, over T, of the (k - g + |T|)-th event at or after
+        p that matches T (for no T, the matching never reaches k). T need only range
+        over unions of classes of identical steps (adding a step identical to one in T
+        changes no event count). The same kept events as the arrayFold of
+        unordered_matching_sql (tested), which stays for groups whose classes would need
+        more than HALL_MAX_FILLS arrays.
+
+        `hall{gi}_t{T}_{d}`[p]: the time of the d-th event at or after p matching T, +inf
+        if none: d = 1 by one reverse fill; d + 1 at an event matching T is the d-th from
+        the next position on, filled the same way; with exclusions, the exclusion values
+        of those events alongside (`hall{gi}_x{x}_{T}_{d}`). The group's k-th kept event
+        (`hall{gi}_t{k}`) is the latest of them; each other step gives its next match.
+        An attempt's candidates are kept within its window (`cand{c}`; a next match's
+        none is -1, _next_match_sql) and its reach is how many are. Stream order is time order, so the
+        latest of a group's T-events by time is the latest by position, and everything
+        the void check reads of an event (its time, `excl_after`) is a function of its
+        time: the void check takes "step r" from a sorting network over the candidates'
+        times, and only the counted attempt's positions are looked up
+        (_hall_attempt_columns). No per-attempt arrays (docs/funnels.md, "Unordered
+        without per-attempt sorts")."""
+        n, nx, w = self.n, self.nx, self.w
+        first = [f"arrayMap((x, t) -> x != 0 AND {self.in_range}, step_masks, times) AS starts"]
+        fills: list[list[str]] = []
+        kept: list[str] = []
+        for gi, ks in enumerate(self._shared_groups()):
+            bits = " + ".join(f"bitShiftLeft(toUInt32(bitTest(x, {k})), {j})" for j, k in enumerate(ks))
+            first.append(f"arrayMap(x -> {bits}, step_masks) AS group_masks{gi}")
+            masks = f"group_masks{gi}"
+            classes = self._step_classes(ks)
+            g, unions = len(ks), self._unions(classes)
+            for d in range(1, g + 1):
+                if len(fills) < d:
+                    fills.append([])
+                for t in unions:
+                    if t.bit_count() < d:
+                        continue
+                    shifted = (
+                        "times" if d == 1 else f"arrayPushBack(arrayPopFront(hall{gi}_t{t}_{d - 1}), {INF})"
+                    )
+                    fills[d - 1].append(
+                        f"arrayReverseFill(v -> v != {INF}, arrayMap((m, v) -> if(bitAnd(m, {t}) != 0, v, {INF}), {masks}, {shifted})) AS hall{gi}_t{t}_{d}"
+                    )
+                    for x in range(nx):
+                        shifted = (
+                            f"excl_after{x}"
+                            if d == 1
+                            else f"arrayPushBack(arrayPopFront(hall{gi}_x{x}_{t}_{d - 1}), {INF})"
+                        )
+                        fills[d - 1].append(
+                            f"arrayReverseFill((v, m) -> bitAnd(m, {t}) != 0, arrayMap((m, v) -> if(bitAnd(m, {t}) != 0, v, {INF}), {masks}, {shifted}), {masks}) AS hall{gi}_x{x}_{t}_{d}"
+                        )
+            for k in range(1, g + 1):
+                ts = [(t, k - g + t.bit_count()) for t in unions if k - g + t.bit_count() >= 1]
+                times = [f"hall{gi}_t{t}_{d}" for t, d in ts]
+                if len(ts) == 1:
+                    kept.append(f"{times[0]} AS hall{gi}_t{k}")
+                    kept += [f"hall{gi}_x{x}_{ts[0][0]}_{ts[0][1]} AS hall{gi}_x{x}_{k}" for x in range(nx)]
+                    continue
+                params = ", ".join(f"c{i}_" for i in range(len(ts)))
+                kept.append(
+                    f"arrayMap(({params}) -> greatest({params}), {', '.join(times)}) AS hall{gi}_t{k}"
+                )
+                for x in range(nx):
+                    # the value of a T whose time is the latest (equal times: equal values)
+                    xs = [f"hall{gi}_x{x}_{t}_{d}" for t, d in ts]
+                    xparams = ", ".join(f"v{i}_" for i in range(len(ts)))
+                    pick = ", ".join(f"c{i}_ = m_, v{i}_" for i in range(len(ts) - 1))
+                    kept.append(
+                        f"arrayMap((m_, {params}, {xparams}) -> multiIf({pick}, v{len(ts) - 1}_), hall{gi}_t{k}, {', '.join(times)}, {', '.join(xs)}) AS hall{gi}_x{x}_{k}"
+                    )
+        singles = [sql for k in self._single_steps() for sql in self._next_match_sql(k, positions=False)]
+        layers = [first, singles + fills[0], *fills[1:], kept]
+        cands = self._candidates()
+        layers.append(
+            ["times AS attempt_start"]
+            + [
+                f"arrayMap((s, t0, v) -> if(s AND v != -1 AND v <= t0 + {w}, v, {INF}), starts, times, {col}) AS cand{c}"
+                for c, (col, _, _) in enumerate(cands)
+            ]
+        )
+        kparams = ", ".join(f"k{c}_" for c in range(n))
+        last = [
+            f"arrayMap(({kparams}) -> toUInt32("
+            + " + ".join(f"(k{c}_ != {INF})" for c in range(n))
+            + f"), {', '.join(f'cand{c}' for c in range(n))}) AS reach"
+        ]
+        if nx:
+            wires = [f"cand{c}" for c in range(n)]
+            for depth, stage in enumerate(sorting_network(n)):
+                layer = []
+                for i, j in stage:
+                    lo_, hi_ = f"sorted{depth}_{i}", f"sorted{depth}_{j}"
+                    layer.append(f"arrayMap((a, b) -> least(a, b), {wires[i]}, {wires[j]}) AS {lo_}")
+                    layer.append(f"arrayMap((a, b) -> greatest(a, b), {wires[i]}, {wires[j]}) AS {hi_}")
+                    wires[i], wires[j] = lo_, hi_
+                layers.append(layer)
+            last += [f"{wires[r]} AS step_time{r}" for r in range(n)]
+            cols = ", ".join(f"cand{c}" for c in range(n))
+            cparams = ", ".join(f"c{c}_" for c in range(n))
+            for x, e in enumerate(self.spec.exclusions):
+                xs = ", ".join(cx[x] for _, cx, _ in cands)
+                xparams = ", ".join(f"v{c}_" for c in range(n))
+                pick = ", ".join(f"c{c}_ = m_, v{c}_" for c in range(n - 1))
+                last.append(
+                    f"arrayMap((m_, {cparams}, {xparams}) -> multiIf({pick}, v{n - 1}_), {wires[e.from_step]}, {cols}, {xs}) AS excl_after_from{x}"
+                )
+        layers.append(last)
+        return layers
+
+    def _hall_attempt_columns(self, attempts: list[str]) -> list[list[str]]:
+        """Per attempt the result reads: its kept times sorted (`chain_time_at_{a}`), and
+        (computed only when positions are read: sessions, touch attributions) its kept
+        (time, position) pairs sorted (`chain_at_{a}`; stream order, as positions break
+        ties of time). A candidate's position is looked up for the attempt alone
+        (_nth_match); a candidate the window drops (+inf) sorts last and is never read."""
+        n = self.n
+        cands = self._candidates()
+        last = []
+        for a in attempts:
+            times = ", ".join(f"cand{c}[{a}]" for c in range(n))
+            last.append(f"arraySort([{times}]) AS chain_time_at_{a}")
+            entries = ", ".join(f"(cand{c}[{a}], {pos.format(a=a)})" for c, (_, _, pos) in enumerate(cands))
+            last.append(f"arraySort([{entries}]) AS chain_at_{a}")
+        return [last]
+
     # shared event names: a bipartite matching per group of steps -----------------
     def _matching_layers(self) -> list[list[str]]:
         """One event may match several steps (of the same event name): per attempt, keep
@@ -168,18 +379,12 @@ class UnorderedFunnelSQL(FunnelSQL):
             bits = " + ".join(f"bitShiftLeft(toUInt32(bitTest(x, {k})), {j})" for j, k in enumerate(ks))
             first.append(f"arrayMap(x -> {bits}, step_masks) AS group_masks{gi}")
         layers = [first]
-        # per group: the layers that end with its `basis{gi}` column, merged by depth
-        group_layers = []
-        for gi, ks in enumerate(shared):
-            classes = self._step_classes(ks)
-            if self.hall_fills(classes) <= HALL_MAX_FILLS:
-                group_layers.append(self.hall_basis_layers(f"group_masks{gi}", classes, gi))
-            else:
-                group_layers.append(
-                    [[f"{self.unordered_matching_sql(f'group_masks{gi}', len(ks))} AS basis{gi}"]]
-                )
-        for depth in range(max(len(gl) for gl in group_layers)):
-            layers.append([col for gl in group_layers if depth < len(gl) for col in gl[depth]])
+        layers.append(
+            [
+                f"{self.unordered_matching_sql(f'group_masks{gi}', len(ks))} AS basis{gi}"
+                for gi, ks in enumerate(shared)
+            ]
+        )
         for k in single:
             layers[1] += self._next_match_sql(k)
         filt = ["arrayFilter((t, s) -> s, times, starts) AS attempt_start"]
@@ -284,67 +489,8 @@ class UnorderedFunnelSQL(FunnelSQL):
 
     @classmethod
     def hall_fills(cls, classes: list[int]) -> int:
-        """How many per-event arrays hall_basis_layers builds (sum of |T| over T)."""
+        """How many time arrays _hall_layers fills for a group (sum of |T| over T)."""
         return sum(t.bit_count() for t in cls._unions(classes))
-
-    def hall_basis_layers(self, masks: str, classes: list[int], gi: int) -> list[list[str]]:
-        """`basis{gi}` (the same column as unordered_matching_sql) in closed form, linear in
-        the actor's events.
-
-        B(p), the events an attempt starting at p keeps, is the greedy walk over the
-        events from p on: an event is kept when the walk's matching grows. So the k-th
-        kept event is the first q at which the events p..q can be matched to k distinct
-        steps. By Hall's theorem (the deficiency form, König) the largest matching of
-        events p..q to the group's g steps is the least, over step sets T, of
-        g - |T| + (events of p..q matching some step of T). So it reaches k exactly when
-        every T has at least k - g + |T| events matching T among p..q: the k-th kept
-        event is the latest, over T, of the (k - g + |T|)-th event at or after p that
-        matches T (for no T, the matching never reaches k). T need only range over
-        unions of classes of identical steps (adding a step identical to one in T
-        changes no event count).
-
-        `g{gi}_n{T}_{d}`[p]: the d-th event at or after p matching T, as its (position,
-        time, exclusion times) entry, (0, ...) if none: d = 1 by one reverse fill; d + 1
-        at an event matching T is the d-th from the next position on, filled the same
-        way. Same result as the arrayFold of unordered_matching_sql (tested), which stays
-        for groups whose classes would need more than HALL_MAX_FILLS arrays."""
-        g, nx = sum(c.bit_count() for c in classes), self.nx
-        etype = "Tuple(UInt32, Int64" + ", Int64" * nx + ")"
-        none = f"CAST((0, 0{', 0' * nx}), '{etype}')"
-        fields = ", ".join(["i_", "t_", *[f"x{x}_" for x in range(nx)]])
-        excl = "".join(f", excl_after{x}" for x in range(nx))
-        entries = f"arrayMap(({fields}) -> CAST(({fields}), '{etype}'), positions, times{excl})"
-        unions = self._unions(classes)
-        layers = []
-        for d in range(1, g + 1):
-            layer = []
-            for t in unions:
-                if t.bit_count() < d:
-                    continue
-                after = entries if d == 1 else f"arrayPushBack(arrayPopFront(g{gi}_n{t}_{d - 1}), {none})"
-                layer.append(
-                    f"arrayReverseFill(v -> v.1 != 0, arrayMap((m, e) -> if(bitAnd(m, {t}) != 0, e, {none}), {masks}, {after})) AS g{gi}_n{t}_{d}"
-                )
-            layers.append(layer)
-        args, kept = [], []
-        for k in range(1, g + 1):
-            names = []
-            for t in unions:
-                d = k - g + t.bit_count()
-                if d >= 1:
-                    names.append(f"c{len(args)}_")
-                    args.append(f"g{gi}_n{t}_{d}")
-            missing = " OR ".join(f"{c}.1 = 0" for c in names)
-            kept.append(
-                f"if({missing}, {none}, greatest({', '.join(names)}))" if len(names) > 1 else names[0]
-            )
-        params = ", ".join(f"c{i}_" for i in range(len(args)))
-        layers.append(
-            [
-                f"arrayMap(({params}) -> arrayFilter(e -> e.1 != 0, [{', '.join(kept)}]), {', '.join(args)}) AS basis{gi}"
-            ]
-        )
-        return layers
 
     def unordered_matching_sql(self, masks: str, g: int) -> str:
         """Per event position p of the actor's stream: the attempt basis B(p) as a sorted

