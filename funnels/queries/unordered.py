@@ -11,9 +11,10 @@ from .base import INF, FunnelSQL
 
 # Groups of steps sharing an event name whose closed form (_hall_layers) would need
 # more per-event arrays than this use the arrayFold instead: each array holds
-# one entry per event of every actor in the block. 32 = four different definitions of
-# one event name; at 10M events that group took 4.8 s and 823 MB peak (the fold 21.5 s,
-# 757 MB), two definitions (4 arrays) 1.9 s and 755 MB (the fold 15.2 s, 768 MB).
+# one time per event of every actor in the block. 32 = four different definitions of
+# one event name; at 10M events that group took 2.9 s and 786 MB peak, cold (as tuple
+# arrays 4.8 s and 823 MB; the fold 21.5 s, 757 MB), two definitions (4 arrays) 1.3 s
+# warm (the fold 15.2 s, 768 MB).
 HALL_MAX_FILLS = 32
 # A step's next match outside the attempt's window (sorts after every kept one).
 NO_KEY = "toUInt64(18446744073709551615)"
