@@ -114,23 +114,10 @@ class UnorderedFunnelSQL(FunnelSQL):
                 for k in range(n)
             ],
         ]
-        wires = [f"key{k}" for k in range(n)]
-        for depth, stage in enumerate(sorting_network(n)):
-            layer = []
-            for i, j in stage:
-                lo_, hi_ = f"sorted{depth}_{i}", f"sorted{depth}_{j}"
-                layer.append(f"arrayMap((a, b) -> least(a, b), {wires[i]}, {wires[j]}) AS {lo_}")
-                layer.append(f"arrayMap((a, b) -> greatest(a, b), {wires[i]}, {wires[j]}) AS {hi_}")
-                wires[i], wires[j] = lo_, hi_
-            layers.append(layer)
-        keys = ", ".join(f"key{k}" for k in range(n))
-        kparams = ", ".join(f"k{k}_" for k in range(n))
-        last = [
-            "times AS attempt_start",
-            f"arrayMap(({kparams}) -> toUInt32("
-            + " + ".join(f"(k{k}_ != {NO_KEY})" for k in range(n))
-            + f"), {keys}) AS reach",
-        ]
+        keys = [f"key{k}" for k in range(n)]
+        network, wires = self._sorted(keys)
+        layers += network
+        last = ["times AS attempt_start", f"{self._kept_count(keys, NO_KEY)} AS reach"]
         # Read only by the exclusions' void check (ClickHouse skips the network otherwise).
         last += [f"arrayMap(k -> {self._key_time('k')}, {wires[r]}) AS step_time{r}" for r in range(n)]
         last += [
@@ -139,6 +126,29 @@ class UnorderedFunnelSQL(FunnelSQL):
         ]
         layers.append(last)
         return layers
+
+    @staticmethod
+    def _sorted(columns: list[str]) -> tuple[list[list[str]], list[str]]:
+        """The sorting network over per-event arrays (least / greatest per comparator,
+        element-wise): its layers, and the column holding each rank's values."""
+        wires = list(columns)
+        layers = []
+        for depth, stage in enumerate(sorting_network(len(columns))):
+            layer = []
+            for i, j in stage:
+                lo_, hi_ = f"sorted{depth}_{i}", f"sorted{depth}_{j}"
+                layer.append(f"arrayMap((a, b) -> least(a, b), {wires[i]}, {wires[j]}) AS {lo_}")
+                layer.append(f"arrayMap((a, b) -> greatest(a, b), {wires[i]}, {wires[j]}) AS {hi_}")
+                wires[i], wires[j] = lo_, hi_
+            layers.append(layer)
+        return layers, wires
+
+    @staticmethod
+    def _kept_count(columns: list[str], none: str) -> str:
+        """Per event, how many of these per-event arrays hold a value other than `none`."""
+        params = ", ".join(f"k{c}_" for c in range(len(columns)))
+        kept = " + ".join(f"(k{c}_ != {none})" for c in range(len(columns)))
+        return f"arrayMap(({params}) -> toUInt32({kept}), {', '.join(columns)})"
 
     def attempt_columns(self, attempts: list[str]) -> list[list[str]]:
         """Distinct event names: the n keys of each attempt the result reads, sorted once
@@ -318,22 +328,10 @@ class UnorderedFunnelSQL(FunnelSQL):
                 for c, (col, _, _) in enumerate(cands)
             ]
         )
-        kparams = ", ".join(f"k{c}_" for c in range(n))
-        last = [
-            f"arrayMap(({kparams}) -> toUInt32("
-            + " + ".join(f"(k{c}_ != {INF})" for c in range(n))
-            + f"), {', '.join(f'cand{c}' for c in range(n))}) AS reach"
-        ]
+        last = [f"{self._kept_count([f'cand{c}' for c in range(n)], INF)} AS reach"]
         if nx:
-            wires = [f"cand{c}" for c in range(n)]
-            for depth, stage in enumerate(sorting_network(n)):
-                layer = []
-                for i, j in stage:
-                    lo_, hi_ = f"sorted{depth}_{i}", f"sorted{depth}_{j}"
-                    layer.append(f"arrayMap((a, b) -> least(a, b), {wires[i]}, {wires[j]}) AS {lo_}")
-                    layer.append(f"arrayMap((a, b) -> greatest(a, b), {wires[i]}, {wires[j]}) AS {hi_}")
-                    wires[i], wires[j] = lo_, hi_
-                layers.append(layer)
+            network, wires = self._sorted([f"cand{c}" for c in range(n)])
+            layers += network
             last += [f"{wires[r]} AS step_time{r}" for r in range(n)]
             cols = ", ".join(f"cand{c}" for c in range(n))
             cparams = ", ".join(f"c{c}_" for c in range(n))

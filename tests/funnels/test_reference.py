@@ -196,59 +196,56 @@ def check_actors(project, events, persons, body, spec, start, end, expected, pic
         ), (actors_body, a)
 
 
-@SETTINGS
-@given(
-    cases=st.lists(
-        st.tuples(specs(), st.integers(0, 3), st.booleans(), st.integers(0, 7)),
+def drill_cases(spec_strategy, max_step: int = 4):
+    """SPECS_PER_DATA cases of (funnel body, drill-down step, dropped?, breakdown value
+    pick) for compare_with_actors."""
+    return st.lists(
+        st.tuples(spec_strategy, st.integers(0, max_step), st.booleans(), st.integers(0, 7)),
         min_size=SPECS_PER_DATA,
         max_size=SPECS_PER_DATA,
-    ),
+    )
+
+
+def compare_with_actors(project, events, persons, case):
+    """compare() one drawn case, then check_actors() its drill-down; the expected result."""
+    body, step, dropped, pick = case
+    spec, start, end, expected = compare(project, events, persons, body)
+    check_actors(project, events, persons, body, spec, start, end, expected, pick, step, dropped)
+    return expected
+
+
+@SETTINGS
+@given(
+    cases=drill_cases(specs(), 3),
     dataset=datasets(),
 )
 def test_funnels_match_the_reference(ch_project, cases, dataset):
     project, events, persons = generate(ch_project(), dataset)
     reached_the_end = 0
-    for body, step, dropped, pick in cases:
-        spec, start, end, expected = compare(project, events, persons, body)
-        check_actors(project, events, persons, body, spec, start, end, expected, pick, step, dropped)
+    for case in cases:
+        expected = compare_with_actors(project, events, persons, case)
         reached_the_end += converted(expected)
     target(reached_the_end, label="actors reaching the last step")  # steer toward conversions
 
 
 @SETTINGS
 @given(
-    cases=st.lists(
-        st.tuples(
-            specs(order="unordered", repeated=True), st.integers(0, 3), st.booleans(), st.integers(0, 7)
-        ),
-        min_size=SPECS_PER_DATA,
-        max_size=SPECS_PER_DATA,
-    ),
+    cases=drill_cases(specs(order="unordered", repeated=True), 3),
     dataset=datasets(),
 )
 def test_unordered_funnels_with_the_same_event_as_two_steps_match_the_reference(ch_project, cases, dataset):
     """One event may match several steps: each step still needs an event of its own."""
     project, events, persons = generate(ch_project(), dataset)
     reached_the_end = 0
-    for body, step, dropped, pick in cases:
-        spec, start, end, expected = compare(project, events, persons, body)
-        check_actors(project, events, persons, body, spec, start, end, expected, pick, step, dropped)
+    for case in cases:
+        expected = compare_with_actors(project, events, persons, case)
         reached_the_end += converted(expected)
     target(reached_the_end, label="actors reaching the last step")  # steer toward conversions
 
 
 @settings(SETTINGS, max_examples=int(os.environ.get("FUNNEL_EXAMPLES", 0)) or examples(15))
 @given(
-    cases=st.lists(
-        st.tuples(
-            specs(order="unordered", repeated=True, max_steps=6),
-            st.integers(0, 5),
-            st.booleans(),
-            st.integers(0, 7),
-        ),
-        min_size=SPECS_PER_DATA,
-        max_size=SPECS_PER_DATA,
-    ),
+    cases=drill_cases(specs(order="unordered", repeated=True, max_steps=6), 5),
     dataset=datasets(),
 )
 def test_both_forms_of_the_unordered_matching_match_the_reference(ch_project, cases, dataset):
@@ -257,20 +254,15 @@ def test_both_forms_of_the_unordered_matching_match_the_reference(ch_project, ca
     (HALL_MAX_FILLS) each give the reference's counts, conversion times, breakdown values
     and actors, up to 6 steps of one event name with different filters."""
     project, events, persons = generate(ch_project(), dataset)
-    for body, step, dropped, pick in cases:
+    for case in cases:
         for limit in (0, 10**6):  # 0: the arrayFold for every group; 10**6: the closed form
             with mock.patch("funnels.queries.unordered.HALL_MAX_FILLS", limit):
-                spec, start, end, expected = compare(project, events, persons, body)
-                check_actors(project, events, persons, body, spec, start, end, expected, pick, step, dropped)
+                compare_with_actors(project, events, persons, case)
 
 
 @SETTINGS
 @given(
-    cases=st.lists(
-        st.tuples(specs(order="ordered", max_steps=5), st.integers(0, 4), st.booleans(), st.integers(0, 7)),
-        min_size=SPECS_PER_DATA,
-        max_size=SPECS_PER_DATA,
-    ),
+    cases=drill_cases(specs(order="ordered", max_steps=5), 4),
     dataset=datasets(),
 )
 def test_both_forms_of_the_ordered_walk_match_the_reference(ch_project, cases, dataset):
@@ -278,25 +270,15 @@ def test_both_forms_of_the_ordered_walk_match_the_reference(ch_project, cases, d
     and the counts of attempts used above CHAIN_FILL_MAX_STEPS each give the reference's
     counts, conversion times, breakdown values and actors (exclusions from any step)."""
     project, events, persons = generate(ch_project(), dataset)
-    for body, step, dropped, pick in cases:
+    for case in cases:
         for limit in (0, 20):  # 0: counts of attempts for every funnel; 20: the fills
             with mock.patch("funnels.queries.ordered.CHAIN_FILL_MAX_STEPS", limit):
-                spec, start, end, expected = compare(project, events, persons, body)
-                check_actors(project, events, persons, body, spec, start, end, expected, pick, step, dropped)
+                compare_with_actors(project, events, persons, case)
 
 
 @SETTINGS
 @given(
-    cases=st.lists(
-        st.tuples(
-            specs(order="unordered", distinct=True, exclusions=True),
-            st.integers(0, 4),
-            st.booleans(),
-            st.integers(0, 7),
-        ),
-        min_size=SPECS_PER_DATA,
-        max_size=SPECS_PER_DATA,
-    ),
+    cases=drill_cases(specs(order="unordered", distinct=True, exclusions=True), 4),
     dataset=datasets(),
 )
 def test_unordered_funnels_with_exclusions_match_the_reference(ch_project, cases, dataset):
@@ -304,23 +286,13 @@ def test_unordered_funnels_with_exclusions_match_the_reference(ch_project, cases
     per attempt by the sorting network (unordered.sorting_network) decide the void check,
     the counted attempt's own sort (step_at) its times, actors and breakdown values."""
     project, events, persons = generate(ch_project(), dataset)
-    for body, step, dropped, pick in cases:
-        spec, start, end, expected = compare(project, events, persons, body)
-        check_actors(project, events, persons, body, spec, start, end, expected, pick, step, dropped)
+    for case in cases:
+        compare_with_actors(project, events, persons, case)
 
 
 @SETTINGS
 @given(
-    cases=st.lists(
-        st.tuples(
-            specs(order="unordered", repeated=True, exclusions=True, max_steps=5),
-            st.integers(0, 4),
-            st.booleans(),
-            st.integers(0, 7),
-        ),
-        min_size=SPECS_PER_DATA,
-        max_size=SPECS_PER_DATA,
-    ),
+    cases=drill_cases(specs(order="unordered", repeated=True, exclusions=True, max_steps=5), 4),
     dataset=datasets(),
 )
 def test_unordered_funnels_sharing_an_event_name_with_exclusions_match_the_reference(
@@ -330,9 +302,8 @@ def test_unordered_funnels_sharing_an_event_name_with_exclusions_match_the_refer
     candidates sorted per attempt by the sorting network and the exclusion value carried
     with each decide the void check; the counted attempt's positions its actors."""
     project, events, persons = generate(ch_project(), dataset)
-    for body, step, dropped, pick in cases:
-        spec, start, end, expected = compare(project, events, persons, body)
-        check_actors(project, events, persons, body, spec, start, end, expected, pick, step, dropped)
+    for case in cases:
+        compare_with_actors(project, events, persons, case)
 
 
 def test_the_void_check_reads_an_attempts_steps_in_time_order(ch_project):
@@ -398,11 +369,7 @@ def test_windowfunnel_engine_matches_the_reference_where_auto_uses_it(ch_project
 
 @SETTINGS
 @given(
-    cases=st.lists(
-        st.tuples(specs(), st.integers(0, 3), st.booleans(), st.integers(0, 7)),
-        min_size=SPECS_PER_DATA,
-        max_size=SPECS_PER_DATA,
-    ),
+    cases=drill_cases(specs(), 3),
     dataset=datasets(),
 )
 def test_event_breakdowns_as_string_arrays_match_the_reference(ch_project, cases, dataset):
@@ -415,5 +382,4 @@ def test_event_breakdowns_as_string_arrays_match_the_reference(ch_project, cases
         for body, step, dropped, pick in cases:
             body = {**body, "breakdown": {**body.get("breakdown", {}), "property": "plan", "type": "event"}}
             body["breakdown"].setdefault("attribution", "first_touch")
-            spec, start, end, expected = compare(project, events, persons, body)
-            check_actors(project, events, persons, body, spec, start, end, expected, pick, step, dropped)
+            compare_with_actors(project, events, persons, (body, step, dropped, pick))
