@@ -26,25 +26,41 @@ from tests.clock import rebased
 
 pytest_plugins = ["tests.browser"]
 
-# Two hypothesis profiles, chosen by SEXTANT_HYPOTHESIS_PROFILE:
+# Three hypothesis profiles, chosen by SEXTANT_HYPOTHESIS_PROFILE:
 # - dev (the default when unset): a few new random examples per property test, so a
 #   local run stays quick and still explores; run ci for the full count.
 # - ci (set by .ci/run): the full example counts, derandomized, so a landing is judged
 #   on the same examples every time.
-# Neither has a deadline: every example talks to a real ClickHouse on a shared machine,
+# - ci-services (.ci/run's second pass, against PostgreSQL and Redis): the same
+#   derandomized examples, a third of each count. That pass is there for the services
+#   under the code, not for more examples: the first pass ran the full counts.
+# None has a deadline: every example talks to a real ClickHouse on a shared machine,
 # so its time says more about the machine than about the code. A failure found locally
 # becomes an @example in the test.
 DEV_MAX_EXAMPLES = 10
+SERVICES_SHARE = 3
 HYPOTHESIS_PROFILE = os.environ.get("SEXTANT_HYPOTHESIS_PROFILE", "dev")
 hypothesis_settings.register_profile("dev", max_examples=DEV_MAX_EXAMPLES, deadline=None)
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True, deadline=None)
+hypothesis_settings.register_profile(
+    "ci-services",
+    derandomize=True,
+    print_blob=True,
+    deadline=None,
+    max_examples=hypothesis_settings.default.max_examples // SERVICES_SHARE,
+)
 hypothesis_settings.load_profile(HYPOTHESIS_PROFILE)
 
 
 def examples(ci: int) -> int:
     """max_examples for a property test that sets its own: `ci` under the ci profile (or
-    any other), at most the dev profile's number under dev."""
-    return min(ci, DEV_MAX_EXAMPLES) if HYPOTHESIS_PROFILE == "dev" else ci
+    any other), a third of it under ci-services, at most the dev profile's number under
+    dev."""
+    if HYPOTHESIS_PROFILE == "dev":
+        return min(ci, DEV_MAX_EXAMPLES)
+    if HYPOTHESIS_PROFILE == "ci-services":
+        return max(1, ci // SERVICES_SHARE)
+    return ci
 
 
 # The one source of ClickHouse project ids for the session (make_project and ch_project
