@@ -11,8 +11,8 @@ the table is emptied and written again, which `identity` catches): rows written 
 in parts the check did not read and are grouped by the query itself.
 
 So the check (MULTI_ROW_SQL over the project's rows, ~120 ms at 10M events) runs once and
-is reused, and each run only lists the table's active parts (PARTS_SQL, in the dictionary's
-statement) to decide whether the answer is still worth using: every part it knows keeps
+is reused, and each run only lists the table's active parts (paths/nodecache.PARTS_SQL, the
+statement before the query) to decide whether the answer is still worth using: every part it knows keeps
 its rows and modification time, the rows in parts it did not read stay few
 (MULTI_ROW_REUSE_ROWS, or a tenth of those it read: they are grouped, which costs), and it
 is younger than MULTI_ROW_TTL. Otherwise the check runs again.
@@ -26,8 +26,8 @@ from array import array
 from dataclasses import dataclass
 
 # The sessions of session_paths with several rows (hashes, at most the cap) and the parts
-# that scan read, in one scan (one snapshot), then the active parts of the table as
-# (name, rows, modification time) listed in the same statement.
+# that scan read, in one scan (one snapshot); the runner lists the table's active parts in
+# the same statement (nodecache.PARTS_SQL).
 MULTI_ROW_SQL = """
     SELECT groupArrayIf({cap})(h, part = '' AND n > 1), groupArrayIf(part, part != '')
     FROM (
@@ -36,11 +36,6 @@ MULTI_ROW_SQL = """
         WHERE {where}
         GROUP BY GROUPING SETS ((h), (part))
     )
-"""
-PARTS_SQL = """
-    SELECT groupArray((name, rows, toUnixTimestamp(modification_time)))
-    FROM system.parts
-    WHERE database = currentDatabase() AND table = 'session_paths' AND active
 """
 # More sessions with several rows than this (merges far behind): the query checks itself.
 MULTI_ROW_CAP = 100_000
@@ -64,7 +59,7 @@ class MultiRow:
         return cls(array("Q", hashes), tuple(p for p in parts if p in identity), identity, time.monotonic())
 
     def reusable(self, listed, now: float | None = None) -> bool:
-        """Whether this answer may serve a query of the parts `listed` (PARTS_SQL)."""
+        """Whether this answer may serve a query of the parts `listed` (nodecache.listing)."""
         if (time.monotonic() if now is None else now) - self.at > MULTI_ROW_TTL:
             return False
         newer = 0

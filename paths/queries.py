@@ -41,7 +41,7 @@ from insights.blocks import EventSource, SQLBuilder
 from insights.blocks import filters as filter_blocks
 from insights.blocks.source import DT64, current_person
 
-from . import multirow
+from . import multirow, nodecache
 from .masking import NodeMasker, node_kinds
 from .spec import CUSTOM, PAGEVIEW, SCREEN, CleaningRule, PathsSpec, wildcard_regex
 
@@ -362,32 +362,47 @@ class _SessionPaths:
          )"""
 
     def prefetch(self, *, table: bool = False) -> None:
-        """Run the one statement that comes before the runner's query: the node dictionary
-        and, when the sessions come from `session_paths` (`table`), what the multi-row
-        check needs (paths/multirow.py): the table's parts when this process has checked
-        the project before, else the check itself. A check that cannot be reused runs
-        again, in a second statement."""
-        check = table and self._multi_row is None and not settings.CLICKHOUSE_CLUSTER
+        """Run what comes before the runner's query: the listing of the active parts of
+        `session_paths` and `path_node_keys` (one statement, ~3 ms), with the multi-row
+        check of session_paths (paths/multirow.py) when the sessions come from that table
+        (`table`) and this process has not checked the project yet; then the node
+        dictionary, unless the one computed for the same statement on the same parts is
+        kept (paths/nodecache.py). A check that cannot be reused runs again, in a
+        statement of its own. On a cluster (parts are per replica) and when the keys come
+        from the events (session_table=False), nothing is reused: the dictionary is
+        computed in the first statement."""
+        local = not settings.CLICKHOUSE_CLUSTER
+        check = table and self._multi_row is None and local
+        cacheable = self._dict is None and self.session_table is not False and local
+        params = self.builder.params
+        if not check and not cacheable:
+            if self._dict is None:
+                self._dict = PathsDict(*run_query(self.dictionary_sql(), params).rows[0])
+            return
         known = multirow.cached(self.project.pk) if check else None
-        parts = [f"({multirow.PARTS_SQL}) AS p"] if check else []
+        parts = [f"({nodecache.PARTS_SQL}) AS p"]
         if check and known is None:
             parts.insert(0, f"({self._multi_row_sql()}) AS m")
-        if self._dict is None:
-            sql = " CROSS JOIN ".join([f"({self.dictionary_sql()}) AS d", *parts])
-            row = run_query(f"SELECT * FROM {sql}", self.builder.params).rows[0]
-            self._dict = PathsDict(*row[:13])
-            row = row[13:]
-        elif known is None and check:
-            row = run_query(f"SELECT * FROM {' CROSS JOIN '.join(parts)}", self.builder.params).rows[0]
-        elif check:  # the table's parts alone: nothing of any project's rows
+        if len(parts) > 1:
+            row = run_query(f"SELECT * FROM {' CROSS JOIN '.join(parts)}", params).rows[0]
+        else:  # the tables' parts alone: nothing of any project's rows
             row = ch.query(f"SELECT * FROM {parts[0]}", global_=True).rows[0]
+        if cacheable:
+            sql = self.dictionary_sql()
+            k, listed = nodecache.key(sql, params), nodecache.listing(row[-1], nodecache.TABLE)
+            self._dict = nodecache.get(self.project.pk, k, listed)
+            if self._dict is None:  # read after the listing: it covers every row of those parts
+                self._dict = PathsDict(*run_query(sql, params).rows[0])
+                nodecache.remember(self.project.pk, k, listed, self._dict)
         if not check:
             return
-        if known is None or not known.reusable(row[-1]):
+        sessions = sorted(nodecache.listing(row[-1], "session_paths"))
+        if known is None or not known.reusable(sessions):
             if known is not None:  # stale: check again
-                sql = f"SELECT * FROM ({self._multi_row_sql()}) AS m CROSS JOIN ({multirow.PARTS_SQL}) AS p"
-                row = run_query(sql, self.builder.params).rows[0]
-            known = multirow.MultiRow.found(*row)
+                sql = f"SELECT * FROM ({self._multi_row_sql()}) AS m CROSS JOIN ({nodecache.PARTS_SQL}) AS p"
+                row = run_query(sql, params).rows[0]
+                sessions = sorted(nodecache.listing(row[-1], "session_paths"))
+            known = multirow.MultiRow.found(row[0], row[1], sessions)
             multirow.remember(self.project.pk, known)
         self._multi_row = (known.hashes, known.parts)
 
