@@ -368,11 +368,7 @@ class UnorderedFunnelSQL(FunnelSQL):
         its own (a bipartite matching per event name, see unordered_matching_sql); steps
         with an event name of their own take their next match, as above."""
         nx, w = self.nx, self.w
-        groups: dict[str, list[int]] = {}
-        for k, step_def in enumerate(self.spec.steps):
-            groups.setdefault(step_def.event, []).append(k)
-        shared = [ks for ks in groups.values() if len(ks) > 1]
-        single = [ks[0] for ks in groups.values() if len(ks) == 1]
+        shared, single = self._shared_groups(), self._single_steps()
         first = [f"arrayMap((x, t) -> x != 0 AND {self.in_range}, step_masks, times) AS starts"]
         for gi, ks in enumerate(shared):
             bits = " + ".join(f"bitShiftLeft(toUInt32(bitTest(x, {k})), {j})" for j, k in enumerate(ks))
