@@ -1,18 +1,22 @@
 from __future__ import annotations
 
 import json
+import uuid
 
-# Integer arrays longer than LARGE_ARRAY go to ClickHouse as one String parameter holding
-# their JSON, decoded in the statement (JSONExtract). An Array parameter becomes a literal
-# that the analyser formats element by element again for the name of every expression
-# built on it: on chdb 26.9, `SELECT length({a:Array(UInt64)})` with 11,216 elements took
-# 31 ms against 5 ms as JSON, and the paths runners at 10M events, which bind two such
-# arrays (the node dictionary's keys and ids), take 4-10% less CPU (docs/clickhouse.md,
-# "Large array parameters"). Strings, UUIDs and floats keep their Array parameters.
+# Integer, UUID and string arrays longer than LARGE_ARRAY go to ClickHouse as one String
+# parameter holding their JSON, decoded in the statement (JSONExtract). An Array parameter
+# becomes a literal that the analyser formats element by element again for the name of
+# every expression built on it: on chdb 26.9, `SELECT length({a:Array(UInt64)})` with
+# 11,216 elements took 31 ms against 5 ms as JSON (10,000 UUIDs 74 against 16 ms, 10,000
+# URLs 67 against 12 ms), and the paths runners at 10M events, which bind two such arrays
+# (the node dictionary's keys and ids), take 4-10% less CPU (docs/clickhouse.md, "Large
+# array parameters"). Floats keep their Array parameters (JSON has no inf or nan).
 LARGE_ARRAY = 256
-INTEGER_ARRAYS = frozenset(
-    f"Array({t})" for t in ("UInt8", "UInt16", "UInt32", "UInt64", "Int8", "Int16", "Int32", "Int64")
-)
+_INTEGERS = ("UInt8", "UInt16", "UInt32", "UInt64", "Int8", "Int16", "Int32", "Int64")
+JSON_ARRAYS = {f"Array({t})": int for t in _INTEGERS} | {
+    "Array(UUID)": lambda v: str(uuid.UUID(str(v))),  # canonical text; not a UUID: ValueError
+    "Array(String)": str,
+}
 
 
 class SQLBuilder:
@@ -33,10 +37,11 @@ class SQLBuilder:
     def bind(self, value, ch_type: str) -> str:
         self._n += 1
         name = f"p{self._n}"
-        if ch_type in INTEGER_ARRAYS and len(value) > LARGE_ARRAY:
-            # One JSON text, decoded once by the statement: the same values, exactly
-            # (tests/insights/test_builder.py), at a sixth of the cost of an Array parameter.
-            self.params[name] = json.dumps([int(v) for v in value])
+        convert = JSON_ARRAYS.get(ch_type)
+        if convert is not None and len(value) > LARGE_ARRAY:
+            # One JSON text (ASCII, \u escapes), decoded by the statement: the same values,
+            # exactly (tests/insights/test_builder_params.py).
+            self.params[name] = json.dumps([convert(v) for v in value])
             return f"JSONExtract({{{name}:String}}, '{ch_type}')"
         self.params[name] = value
         return "{" + name + ":" + ch_type + "}"
