@@ -274,3 +274,46 @@ def test_a_session_split_after_the_multi_row_check_is_still_grouped(
     assert new == PathsQueryRunner(project, s, session_table=False).run().to_json()
     got = {(e["source"], e["target"]): e["value"] for e in new["results"]}
     assert got[("2_/b", "3_/pricing")] == 1  # s5: / -> /b -> /pricing, one session
+
+
+def sessionless_branch(log) -> bool:
+    """Whether a query of the log read the session-less rows (the branch splits at gaps)."""
+    return any("FROM sessionless_paths" in sql and "arraySplit" in sql for sql in log.statements)
+
+
+@pytest.mark.django_db
+def test_the_sessionless_branch_only_when_the_range_has_such_rows(project, events):
+    """No session-less row in the range: the query leaves the branch out (and resolves no
+    person for it); one stored later is in the next answer; rows outside the range only
+    do not bring the branch back."""
+    fill(events)
+    ch.command(
+        "DELETE FROM sessionless_paths WHERE project_id = {project_id:UInt32}", {"project_id": project.pk}
+    )  # u4's two events: this project now has session events only
+    exact = PathsQueryRunner(project, spec(), session_table=False)
+    ch.command(
+        "DELETE FROM events WHERE project_id = {project_id:UInt32} AND session_id = ''",
+        {"project_id": project.pk},
+    )
+    with ch.counting() as log:
+        got = PathsQueryRunner(project, spec()).run().to_json()
+    assert not sessionless_branch(log)
+    assert got == exact.run().to_json()
+
+    events.add(
+        "$pageview", "solo", dt.datetime(2026, 4, 30, 23, 0, tzinfo=dt.UTC), {"$current_url": URL + "/x"}
+    )
+    events.flush()  # outside the range
+    with ch.counting() as log:
+        got = PathsQueryRunner(project, spec()).run().to_json()
+    assert not sessionless_branch(log)
+    assert got == PathsQueryRunner(project, spec(), session_table=False).run().to_json()
+
+    events.add("$pageview", "solo", at(100), {"$current_url": URL + "/"})
+    events.add("$pageview", "solo", at(110), {"$current_url": URL + "/only-sessionless"})
+    events.flush()
+    with ch.counting() as log:
+        got = PathsQueryRunner(project, spec()).run().to_json()
+    assert sessionless_branch(log)
+    assert got == PathsQueryRunner(project, spec(), session_table=False).run().to_json()
+    assert ("1_/", "2_/only-sessionless") in {(e["source"], e["target"]) for e in got["results"]}
