@@ -422,11 +422,16 @@ class _SessionPaths:
         one statement fewer (docs/paths.md, "Session-less branch only when needed"). An
         event without a $session_id stored between this statement and the query is in the
         next answer, as a node first seen then is (the dictionary, above)."""
+        return f"SELECT count() > 0 FROM (SELECT 1 FROM sessionless_paths AS s WHERE {self.sessionless_where} LIMIT 1)"
+
+    @cached_property
+    def sessionless_where(self) -> str:
+        """The rows of `sessionless_paths` in the range."""
         b = self.builder
         conds = ["s.project_id = {project_id:UInt32}", f"s.timestamp < {b.bind(self.end, DT64)}"]
         if self.start is not None:
             conds.append(f"s.timestamp >= {b.bind(self.start, DT64)}")
-        return f"SELECT count() > 0 FROM (SELECT 1 FROM sessionless_paths AS s WHERE {' AND '.join(conds)} LIMIT 1)"
+        return " AND ".join(conds)
 
     def _multi_row_sql(self) -> str:
         # over the whole project, not the range, so that any range can reuse it
@@ -593,16 +598,12 @@ class _SessionPaths:
         the columns of events_sql(with_session=False): the range, the person resolved
         through every override (the squash does not rewrite this table), node ids by
         key through the dictionary (0: not included / empty raw node: dropped)."""
-        b = self.builder
-        conds = ["s.project_id = {project_id:UInt32}", f"s.timestamp < {b.bind(self.end, DT64)}"]
-        if self.start is not None:
-            conds.append(f"s.timestamp >= {b.bind(self.start, DT64)}")
-        person_id, join = current_person(b, "s")
+        person_id, join = current_person(self.builder, "s")
         return f"""SELECT '' AS session_id, pid, t, u, nid FROM (
                 SELECT {person_id} AS pid, toUnixTimestamp64Micro(s.timestamp) AS t, toUInt128(s.uuid) AS u,
                     transform(s.key, {self.value("hashes")}, {self.value("hash_ids")}, toUInt32(0)) AS nid
                 FROM sessionless_paths AS s{join}
-                WHERE {" AND ".join(conds)}
+                WHERE {self.sessionless_where}
             ) WHERE nid != 0"""
 
     def sql(self, *, person: bool = False) -> str:
