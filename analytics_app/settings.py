@@ -53,7 +53,8 @@ SEXTANT_PUBLIC_URL = os.environ.get("SEXTANT_PUBLIC_URL", "")
 # address is read that many hops from the right (0: REMOTE_ADDR, proxies ignored).
 # Read by the audit log (client IP) and the login lockout.
 SEXTANT_PROXY_COUNT = int(os.environ.get("SEXTANT_PROXY_COUNT", "0"))
-# Trends read the pre-aggregated trends_rollup table when a query allows it (trends/rollups.py);
+# Trends and retention matrices read the pre-aggregated trends_rollup table when a query
+# allows it (insights/blocks/rollup.py, trends/rollups.py, RetentionQueryRunner.rollup_usable);
 # SEXTANT_TRENDS_ROLLUPS=0 forces the raw events path everywhere.
 SEXTANT_TRENDS_ROLLUPS = os.environ.get("SEXTANT_TRENDS_ROLLUPS", "1") != "0"
 # Audit entries older than this many days are purged daily (0: kept forever). docs/audit.md.

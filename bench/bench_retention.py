@@ -11,7 +11,9 @@ after one warm-up) the 30-day daily matrix and the 12-week weekly matrix, first_
 recurring, and one weekly matrix broken down by the person property `plan`, through
 RetentionQueryRunner. The same rows are exported to Parquet (person resolved, person plan
 joined) and the same matrices computed in DuckDB in this process; the sum of every
-matrix cell is compared. Prints a table of ratios, writes bench/results/retention.json.
+matrix cell is compared. Each matrix also runs on the raw events path
+(SEXTANT_TRENDS_ROLLUPS off: no trends_rollup), timed the same way, and its answer must be
+identical to the rollup's. Prints a table of ratios, writes bench/results/retention.json.
 """
 
 from __future__ import annotations
@@ -79,6 +81,11 @@ def main() -> None:
         "12-week weekly, first_time": ("week", weekly_from, 12, "first_time", False),
         "12-week weekly, recurring, by person plan": ("week", weekly_from, 12, "recurring", True),
     }
+    from django.test import override_settings
+
+    def answer(result):
+        return [(r.cohort_index, r.breakdown_value, r.values) for r in result.rows]
+
     project = common.BenchProject()
     sextant = {}
     for name, (period, date_from, total, kind, breakdown) in cases.items():
@@ -95,13 +102,22 @@ def main() -> None:
             body["breakdown"] = {"property": "plan", "type": "person"}
         spec = RetentionSpec.from_json(body)
         t = common.timed(lambda spec=spec: RetentionQueryRunner(project, spec).run(), args.repeat)
+        with override_settings(SEXTANT_TRENDS_ROLLUPS=False):
+            raw = common.timed(lambda spec=spec: RetentionQueryRunner(project, spec).run(), args.repeat)
         sextant[name] = {
             "seconds": t.median,
             "cpu": t.cpu,
             "cells": sum(sum(r.values) for r in t.value.rows),
             "rows": len(t.value.rows),
+            "raw_seconds": raw.median,
+            "raw_cpu": raw.cpu,
+            "identical": answer(t.value) == answer(raw.value),
         }
-        print(f"  sextant {name}: {common.ms(t.median)}", flush=True)
+        print(
+            f"  sextant {name}: rollup {common.ms(t.median)}, raw {common.ms(raw.median)}, "
+            f"identical {sextant[name]['identical']}",
+            flush=True,
+        )
 
     parquet = f"{data.dir}/events.parquet"
     export_s = common.export_parquet(parquet, persons=True)
@@ -123,6 +139,7 @@ def main() -> None:
             common.vs_duckdb(
                 ("query", name), s["seconds"], d["seconds"], ("cells match", f"{match} ({s['cells']:,})")
             )
+            | {"raw events path": common.ms(s["raw_seconds"]), "rollup = raw": str(s["identical"])}
         )
         rows.append(
             {
@@ -131,6 +148,9 @@ def main() -> None:
                 "sextant_cpu_s": round(s["cpu"], 4),
                 "duckdb_s": round(d["seconds"], 4),
                 "ratio": round(ratio, 3),
+                "raw_s": round(s["raw_seconds"], 4),
+                "raw_cpu_s": round(s["raw_cpu"], 4),
+                "rollup_identical": s["identical"],
                 "sextant_cells": s["cells"],
                 "duckdb_cells": d["cells"],
                 "under_1s": s["seconds"] < 1.0,

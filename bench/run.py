@@ -174,7 +174,9 @@ def query_rows(kind: str, payload: dict) -> list[dict]:
             agree = r["sextant_total"] == r["duckdb_total"]
         rows.append({"kind": kind, "query": label, "sextant_s": r.get("sextant_s"), "cpu_s": r.get("sextant_cpu_s", r.get("cpu_s")),
                      "duckdb_s": r.get("duckdb_s"), "agree": agree})  # fmt: skip
-        if "raw_s" in r:  # trends: the same query on the raw events path; agree = identical to the rollup's
+        if (
+            "raw_s" in r
+        ):  # trends, retention: the same query on the raw events path; agree = identical to the rollup's
             rows.append({"kind": kind, "query": f"{label} (raw events, SEXTANT_TRENDS_ROLLUPS=0)",
                          "sextant_s": r["raw_s"], "cpu_s": r.get("raw_cpu_s"), "duckdb_s": r.get("duckdb_s"),
                          "agree": r["rollup_identical"]})  # fmt: skip

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from analytics_app import clickhouse as ch
 from analytics_app.errors import BadRequest
 from cohorts.membership import cohort_condition, cohort_names
-from insights.blocks import EventSource, Interval, SQLBuilder
+from insights.blocks import EventSource, Interval, SQLBuilder, rollup
 from insights.blocks import filters as filter_blocks
 from insights.blocks.breakdown import NONE_LABEL, OTHER_LABEL, OTHER_VALUE
 from insights.blocks.dates import interval_starts, local_date, local_midnight
@@ -161,36 +161,79 @@ class RetentionQueryRunner:
             inner += f" AND {filter_blocks.filters_sql(b, event_filters)}"
         return inner, filter_blocks.filters_sql(b, other) if other else "1"
 
+    def rollup_usable(self, starts: list[dt.datetime], end: dt.datetime) -> bool:
+        """True when the matrix may read `trends_rollup` (insights/blocks/rollup.py) instead
+        of the events: the matrix depends only on which persons did the target and returning
+        events in which period (and, for first_time, whether a person's first target event
+        ever is in the range), which the rollup's 15-minute buckets keep exactly when every
+        period starts on a bucket boundary and no event or person property filters the
+        events. Breakdowns are computed per person after the grouping, so any may."""
+        spec = self.spec
+        if not rollup.enabled():
+            return False
+        if spec.properties or spec.target_event.properties or spec.returning_event.properties:
+            return False
+        return rollup.aligned(*starts, end)
+
     def per_person_sql(
-        self, b: SQLBuilder, starts: list[dt.datetime], end: dt.datetime, extra_aggregates: str = ""
+        self,
+        b: SQLBuilder,
+        starts: list[dt.datetime],
+        end: dt.datetime,
+        extra_aggregates: str = "",
+        from_rollup: bool = False,
     ) -> str:
         """One row per person with a cohort: cohorts and returns (Array(Int64) of period
         indexes), bvs (breakdown values), plus `extra_aggregates` (per person, over the rows
         of the events subquery: person_id, timestamp, distinct_id, session_id, pidx,
-        is_target, is_return)."""
+        is_target, is_return). `from_rollup` (only when `rollup_usable`, and without
+        `extra_aggregates`) reads trends_rollup's buckets instead of the events."""
         spec = self.spec
         p0 = b.bind(starts[0], DT64)
         tz = b.bind(self.project.time_zone, "String")
         first_time = spec.retention_type == RetentionType.FIRST_TIME
-        target_inner, target_outer = self._entity_flags(b, spec.target_event)
-        return_inner, return_outer = self._entity_flags(b, spec.returning_event)
-        entity_filters = spec.target_event.properties + spec.returning_event.properties
-        where = []
-        if first_time:
-            # Target events from all time (the first one ever decides the cohort); others from the range.
-            where.append(f"(e.event = {b.bind(spec.target_event.event, 'String')} OR e.timestamp >= {p0})")
-        src = EventSource(
-            self.project,
-            b,
-            None if first_time else starts[0],
-            end,
-            events=sorted({spec.target_event.event, spec.returning_event.event}),
-            filters=tuple(spec.properties),
-            event_columns={"is_target_e": target_inner, "is_return_e": return_inner},
-            need_person=True,
-            need_person_properties=filter_blocks.needs_person_properties(entity_filters),
-            where=where,
-        )
+        events = sorted({spec.target_event.event, spec.returning_event.event})
+        if from_rollup:
+            # Target buckets from all time for first_time (the first one ever decides the
+            # cohort; p0 is a bucket boundary, so "bucket >= p0" is "event >= p0").
+            where = [f"(r.event = {b.bind(spec.target_event.event, 'String')} OR r.bucket >= {p0})"]
+            source = rollup.source_sql(
+                b,
+                events,
+                None if first_time else starts[0],
+                end,
+                person=True,
+                columns={
+                    "is_target_e": f"r.event = {b.bind(spec.target_event.event, 'String')}",
+                    "is_return_e": f"r.event = {b.bind(spec.returning_event.event, 'String')}",
+                },
+                where=where if first_time else [],
+            )
+            target_outer = return_outer = "1"
+            row_columns = ""
+        else:
+            target_inner, target_outer = self._entity_flags(b, spec.target_event)
+            return_inner, return_outer = self._entity_flags(b, spec.returning_event)
+            entity_filters = spec.target_event.properties + spec.returning_event.properties
+            where = []
+            if first_time:
+                # Target events from all time (the first one ever decides the cohort); others from the range.
+                where.append(
+                    f"(e.event = {b.bind(spec.target_event.event, 'String')} OR e.timestamp >= {p0})"
+                )
+            source = EventSource(
+                self.project,
+                b,
+                None if first_time else starts[0],
+                end,
+                events=events,
+                filters=tuple(spec.properties),
+                event_columns={"is_target_e": target_inner, "is_return_e": return_inner},
+                need_person=True,
+                need_person_properties=filter_blocks.needs_person_properties(entity_filters),
+                where=where,
+            ).sql()
+            row_columns = "distinct_id, session_id, "
         # The period index: whole periods between the first cohort period and the event's,
         # counted on local calendar dates in the project's zone (DST-exact, as bucket_sql).
         relative = _RELATIVE_PERIOD_SQL[spec.period]
@@ -227,10 +270,10 @@ class RetentionQueryRunner:
                 FROM (
                     SELECT person_id, {", ".join(aggregates)}{extra_aggregates}
                     FROM (
-                        SELECT person_id, timestamp, distinct_id, session_id, {pidx} AS pidx,
+                        SELECT person_id, timestamp, {row_columns}{pidx} AS pidx,
                             (is_target_e AND {target_outer}) AS is_target,
                             (is_return_e AND {return_outer}) AS is_return
-                        FROM ({src.sql()})
+                        FROM ({source})
                     )
                     GROUP BY person_id
                 )
@@ -271,9 +314,10 @@ class RetentionQueryRunner:
         b = SQLBuilder(self.project.id)
         total = b.bind(self.spec.total_intervals, "Int64")
         count = b.bind(n, "Int64")
+        from_rollup = self.rollup_usable(starts, end)
         sql = f"""
             SELECT cohort, k, bv, count() AS persons
-            FROM ({self.per_person_sql(b, starts, end)})
+            FROM ({self.per_person_sql(b, starts, end, from_rollup=from_rollup)})
             ARRAY JOIN cohorts AS cohort
             ARRAY JOIN bvs AS bv
             ARRAY JOIN arrayConcat([toInt64(0)], arrayFilter(x -> x >= 1 AND x < {total} AND cohort + x < {count},

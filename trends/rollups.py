@@ -22,24 +22,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.conf import settings
+from insights.blocks import SQLBuilder, rollup
+from insights.blocks.rollup import aligned, enabled
 
-from insights.blocks import SQLBuilder
-from insights.blocks.source import DT64, current_person
-
-BUCKET_SECONDS = 900  # toStartOfFifteenMinutes in the migration
 MATHS = {"total": "sum(events)", "dau": "uniqExact(person_id)"}
 ACTIVE = {"weekly_active", "monthly_active"}
 BREAKDOWN_COLUMNS = {"$browser": "browser"}  # event property -> rollup column
-
-
-def enabled() -> bool:
-    return bool(getattr(settings, "SEXTANT_TRENDS_ROLLUPS", True))
-
-
-def aligned(*moments: dt.datetime) -> bool:
-    """Every moment is a bucket boundary (an instant: the zone does not matter)."""
-    return all(m.microsecond == 0 and int(m.timestamp()) % BUCKET_SECONDS == 0 for m in moments)
 
 
 def usable(spec, series, boundaries) -> bool:
@@ -66,12 +54,7 @@ def source_sql(b: SQLBuilder, spec, series, start: dt.datetime, end: dt.datetime
     """The rollup rows of `series` in [start, end) with the columns trends reads from
     EventSource: timestamp (the bucket), person_id (current person), breakdown_value, events."""
     breakdown = spec.breakdown
-    bv = f", r.{BREAKDOWN_COLUMNS[breakdown.property]} AS breakdown_value" if breakdown is not None else ""
-    person_id, join = current_person(b, "r", person)
-    return f"""
-        SELECT r.bucket AS timestamp, {person_id} AS person_id, r.events AS events{bv}
-        FROM trends_rollup AS r{join}
-        WHERE r.project_id = {{project_id:UInt32}}
-          AND r.event = {b.bind(series.event, "String")}
-          AND r.bucket >= toDateTime({b.bind(start, DT64)}) AND r.bucket < toDateTime({b.bind(end, DT64)})
-        """  # noqa: S608 - columns from allow-lists, values bound
+    columns = (
+        {"breakdown_value": f"r.{BREAKDOWN_COLUMNS[breakdown.property]}"} if breakdown is not None else {}
+    )
+    return rollup.source_sql(b, [series.event], start, end, person=person, columns=columns)

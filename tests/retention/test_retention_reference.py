@@ -66,6 +66,7 @@ row = st.fixed_dictionaries(
     target_filters=st.sampled_from(FILTERS),
     returning_filters=st.sampled_from(FILTERS),
     global_filters=st.sampled_from(FILTERS[:2] + [[{"key": "plan", "operator": "is_set"}]]),
+    unfiltered=st.booleans(),
 )
 def test_retention_matches_the_reference(
     ch_project,
@@ -80,7 +81,10 @@ def test_retention_matches_the_reference(
     target_filters,
     returning_filters,
     global_filters,
+    unfiltered,
 ):
+    if unfiltered:  # no filter at all: the matrix reads trends_rollup (test_retention_rollup.py)
+        target_filters = returning_filters = global_filters = []
     project = ch_project(zone)
     date_from, date_to = RANGES[period][range_index % len(RANGES[period])]
     # Spread events over the range scaled by period (months span ~100 days already).
