@@ -51,6 +51,8 @@ ZERO_UUID = "toUUID('00000000-0000-0000-0000-000000000000')"
 _REGEX_ERROR_CODES = {36, 427}
 MAX_ACTORS = 100
 TOP_PATHS = 20
+# The message of the guard on a single read of session_paths (_single_or_grouped_sql).
+PARTS_CHANGED = "sextant: session_paths has a part the multi-row check did not know"
 
 
 def project_rules(project) -> tuple[CleaningRule, ...]:
@@ -268,6 +270,10 @@ class _SessionPaths:
     builder: SQLBuilder = field(init=False)
     _dict: PathsDict | None = field(init=False, default=None)
     _multi_row: tuple[list[int], list[str]] | None = field(init=False, default=None)
+    # The parts of session_paths the multi-row check knew (every active part then), when
+    # the listing before the query held no other and no session had several rows: the
+    # query reads the table once, guarded by PARTS_CHANGED (_single_or_grouped_sql).
+    _settled_parts: tuple[str, ...] | None = field(init=False, default=None)
     # Whether sessionless_paths has rows of the range (asked with the parts; None: not
     # asked, the branch stays).
     _sessionless: bool | None = field(init=False, default=None)
@@ -414,6 +420,8 @@ class _SessionPaths:
             known = multirow.MultiRow.found(row[0], row[1], sessions)
             multirow.remember(self.project.pk, known)
         self._multi_row = (known.hashes, known.parts)
+        if not known.hashes and all(name in known.identity for name, _, _ in sessions):
+            self._settled_parts = tuple(sorted(known.identity))
 
     def _sessionless_sql(self) -> str:
         """Whether `sessionless_paths` has a row in the range. Without one the query leaves
@@ -581,6 +589,17 @@ class _SessionPaths:
         h = "cityHash64(session_id)"
         self.prefetch(table=True)
         hashes, parts = self._multi_row
+        if self._settled_parts is not None:
+            # Every part listed before this query was known to the check, and no session had
+            # several rows in them: one read, no hashing of session ids (at 10M events this
+            # stage 0.30 -> 0.22 s). The guard makes it exact if a part appeared since the
+            # listing: a row of a part the check did not know raises PARTS_CHANGED, and
+            # execute() runs the query again in the form below.
+            known = b.bind(list(self._settled_parts), "Array(String)")
+            return (
+                f"SELECT session_id, s.events AS events FROM session_paths AS s WHERE {where}"
+                f" AND throwIf(_part NOT IN {known}, {b.bind(PARTS_CHANGED, 'String')}) = 0"
+            )
         if len(hashes) > multirow.MULTI_ROW_CAP:
             several = f"SELECT {h} AS h FROM session_paths AS s WHERE {where} GROUP BY h HAVING count() > 1"
             grouped = f"{h} IN ({several})"
@@ -592,6 +611,19 @@ class _SessionPaths:
             f" UNION ALL SELECT session_id, groupArrayArray(s.events) AS events FROM session_paths AS s"
             f" WHERE {where} AND {grouped} GROUP BY session_id"
         )
+
+    def execute(self, build) -> ch.Result:
+        """Run the statement `build()` returns; if its single read of session_paths met a
+        part that appeared after the listing (PARTS_CHANGED), build and run it again with
+        the multi-row sessions grouped (_single_or_grouped_sql)."""
+        sql, params = build()
+        try:
+            return run_query(sql, params)
+        except ch.ClickHouseError as exc:
+            if self._settled_parts is None or PARTS_CHANGED not in str(exc):
+                raise
+        self._settled_parts = None
+        return run_query(*build())
 
     def table_sessionless_sql(self) -> str:
         """The events without a $session_id from `sessionless_paths` (migration 0011), in
@@ -752,8 +784,7 @@ class PathsQueryRunner:
         return sql, b.params
 
     def run(self) -> PathsResult:
-        sql, params = self.build()  # the dictionary statement runs first (_SessionPaths.prefetch)
-        rows = run_query(sql, params).dicts()
+        rows = self.paths.execute(self.build).dicts()  # the dictionary statement runs first (prefetch)
         edges = [
             PathEdge(r["source"], r["target"], int(r["value"]), round(float(r["avg_seconds"]), 3))
             for r in rows
@@ -843,7 +874,7 @@ class TopPathsQueryRunner:
                 round(float(r["avg_seconds"]), 3),
                 tuple(int(k) for k in r["kinds"]),
             )
-            for r in run_query(*self.build()).dicts()
+            for r in self.paths.execute(self.build).dicts()
         ]
 
 

@@ -151,3 +151,37 @@ def test_the_dictionary_read_first_then_the_parts_alone(project, events, no_merg
     assert paths._multi_row == (multirow.cached(project.pk).hashes, multirow.cached(project.pk).parts)
     got = ch.query(f"SELECT sid, nids FROM ({sql}) ORDER BY sid", paths.builder.params).rows
     assert [n for sid, n in got if sid == "s5"] == [[paths.node_id(u) for u in ("/", "/b", "/pricing")]]
+
+
+@pytest.mark.django_db
+def test_one_read_when_settled_and_a_part_written_after_the_listing(project, events):
+    """No session with several rows and no part the check did not know: the query reads
+    the table once, without hashing session ids. A part written between the listing and
+    the query trips its guard, and the query runs again with that part's sessions grouped:
+    the answer is still the events query's, with s5 in one piece."""
+    fill(events)
+    ch.command("OPTIMIZE TABLE session_paths FINAL", global_=True)  # every session one row
+    multirow.forget()
+    s = spec(start_point="/")
+    with ch.counting() as log:
+        first = run(project, s)
+    query = paths_statements(log)[-1]
+    assert "throwIf(_part" in query and "groupArrayArray" not in query
+    assert first == exact(project, s)
+
+    runner = PathsQueryRunner(project, s)
+    runner.paths.prefetch(table=True)  # the listing, the check's answer and the dictionary
+    assert runner.paths._settled_parts is not None
+    ch.command("SYSTEM STOP MERGES session_paths", global_=True)
+    try:
+        continue_s5(events)  # s5's second row, in a part written after the listing
+        assert s5_rows(project) == 2
+        with ch.counting() as log:
+            second = runner.run().to_json()
+    finally:
+        ch.command("SYSTEM START MERGES session_paths", global_=True)
+    sent = paths_statements(log)
+    assert len(sent) == 2 and "throwIf(_part" in sent[0] and "groupArrayArray" in sent[1]
+    assert second == exact(project, s)
+    got = {(e["source"], e["target"]): e["value"] for e in second["results"]}
+    assert got[("2_/b", "3_/pricing")] == 1  # s5 in one piece: / -> /b -> /pricing
