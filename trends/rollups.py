@@ -16,6 +16,8 @@ events. A series reads it only when its answer is the same as the raw path's:
 - settings.SEXTANT_TRENDS_ROLLUPS is on (SEXTANT_TRENDS_ROLLUPS=0 forces the raw path).
 
 The differential test (tests/trends/test_rollups.py) runs the same queries both ways.
+The rollup as a source (and `enabled`, `aligned`) is shared with retention's matrix:
+insights/blocks/rollup.py.
 """
 
 from __future__ import annotations
