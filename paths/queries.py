@@ -434,14 +434,18 @@ class _SessionPaths:
         next answer, as a node first seen then is (the dictionary, above)."""
         return f"SELECT count() > 0 FROM (SELECT 1 FROM sessionless_paths AS s WHERE {self.sessionless_where} LIMIT 1)"
 
+    def _overlapping(self, first: str, last: str) -> str:
+        """The project's rows of table `s` whose [first, last] overlaps the range."""
+        b = self.builder
+        conds = ["s.project_id = {project_id:UInt32}", f"s.{first} < {b.bind(self.end, DT64)}"]
+        if self.start is not None:
+            conds.append(f"s.{last} >= {b.bind(self.start, DT64)}")
+        return " AND ".join(conds)
+
     @cached_property
     def sessionless_where(self) -> str:
         """The rows of `sessionless_paths` in the range."""
-        b = self.builder
-        conds = ["s.project_id = {project_id:UInt32}", f"s.timestamp < {b.bind(self.end, DT64)}"]
-        if self.start is not None:
-            conds.append(f"s.timestamp >= {b.bind(self.start, DT64)}")
-        return " AND ".join(conds)
+        return self._overlapping("timestamp", "timestamp")
 
     def _multi_row_sql(self) -> str:
         # over the whole project, not the range, so that any range can reuse it
@@ -563,11 +567,7 @@ class _SessionPaths:
     @cached_property
     def table_where(self) -> str:
         """The rows of `session_paths` that overlap the range."""
-        b = self.builder
-        conds = ["s.project_id = {project_id:UInt32}", f"s.min_timestamp < {b.bind(self.end, DT64)}"]
-        if self.start is not None:
-            conds.append(f"s.max_timestamp >= {b.bind(self.start, DT64)}")
-        return " AND ".join(conds)
+        return self._overlapping("min_timestamp", "max_timestamp")
 
     def _single_or_grouped_sql(self, where: str) -> str:
         """The rows of `session_paths` in the range, one per session: almost every session

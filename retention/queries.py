@@ -201,9 +201,8 @@ class RetentionQueryRunner:
         if from_rollup:
             # Target buckets from all time for first_time (the first one ever decides the
             # cohort; p0 is a bucket boundary, so "bucket >= p0" is "event >= p0").
-            where = []
-            if first_time:
-                where.append(f"(r.event = {b.bind(spec.target_event.event, 'String')} OR r.bucket >= {p0})")
+            target = b.bind(spec.target_event.event, "String")
+            where = [f"(r.event = {target} OR r.bucket >= {p0})"] if first_time else []
             source = rollup.source_sql(
                 b,
                 events,
@@ -211,7 +210,7 @@ class RetentionQueryRunner:
                 end,
                 person=True,
                 columns={
-                    "is_target_e": f"r.event = {b.bind(spec.target_event.event, 'String')}",
+                    "is_target_e": f"r.event = {target}",
                     "is_return_e": f"r.event = {b.bind(spec.returning_event.event, 'String')}",
                 },
                 where=where,
