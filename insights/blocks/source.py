@@ -21,6 +21,8 @@ import datetime as dt
 import threading
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 from analytics_app import clickhouse as ch
 
 from .builder import SQLBuilder
@@ -246,24 +248,52 @@ PDI_FINGERPRINT_SQL = """
     FROM person_distinct_ids
     WHERE project_id = {project_id:UInt32}
 """
+# The fingerprint still reads every mapping row of the project, on every insight run (6.8
+# ms at 260k rows, 26 ms at 2.6M). On one server, the table's active parts are listed
+# first (3.3-3.5 ms at either size): parts never change (an insert, a delete or a
+# mutation writes new parts, a merge replaces parts by a new one), so while the listing
+# is the one an answer was filed under, the rows are the rows it was computed from, and
+# the fingerprint is skipped. The answer is filed under the listing taken before its
+# fingerprint: a part written in between is in every later listing, so that entry is
+# never matched again. The table's uuid and metadata time tell a re-created table apart
+# (its part names start over). On a cluster the listing would be one shard's: there the
+# fingerprint always runs.
+PDI_PARTS_SQL = """
+    SELECT
+        (SELECT (any(uuid), any(toUnixTimestamp(metadata_modification_time))) FROM system.tables
+         WHERE database = currentDatabase() AND name = 'person_distinct_ids'),
+        groupArray((name, rows, toUnixTimestamp(modification_time)))
+    FROM system.parts
+    WHERE database = currentDatabase() AND table = 'person_distinct_ids' AND active
+"""
 _CACHE_PROJECTS = 1024
-_overrides: dict[int, tuple[tuple, Overrides]] = {}
+# project -> (listing of parts or None, fingerprint, overrides)
+_overrides: dict[int, tuple[frozenset | None, tuple, Overrides]] = {}
 _cache_lock = threading.Lock()
+
+
+def _parts_listing() -> frozenset | None:
+    """person_distinct_ids' active parts (with the table's identity), or None on a cluster."""
+    if settings.CLICKHOUSE_CLUSTER:
+        return None
+    table, parts = ch.query(PDI_PARTS_SQL, global_=True).rows[0]
+    return frozenset([("table", *table), *parts])
 
 
 def overrides(project_id: int) -> Overrides:
     """The project's person overrides (see current_person) as of now."""
     params = {"project_id": project_id}
-    fingerprint = tuple(ch.query(PDI_FINGERPRINT_SQL, params).rows[0])
+    listing = _parts_listing()
     with _cache_lock:
         hit = _overrides.get(project_id)
-    if hit is not None and hit[0] == fingerprint:
-        return hit[1]
-    found = _compute_overrides(params)
+    if hit is not None and listing is not None and hit[0] == listing:
+        return hit[2]
+    fingerprint = tuple(ch.query(PDI_FINGERPRINT_SQL, params).rows[0])
+    found = hit[2] if hit is not None and hit[1] == fingerprint else _compute_overrides(params)
     with _cache_lock:
         if project_id not in _overrides and len(_overrides) >= _CACHE_PROJECTS:
             _overrides.pop(next(iter(_overrides)))
-        _overrides[project_id] = (fingerprint, found)
+        _overrides[project_id] = (listing, fingerprint, found)
     return found
 
 

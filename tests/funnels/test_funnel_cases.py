@@ -81,8 +81,16 @@ def test_later_steps_may_fall_after_date_to_but_the_first_may_not(project, event
     events.add("pay", "inside", dt.datetime(2026, 4, 2, tzinfo=dt.UTC))
     events.add("signup", "after", dt.datetime(2026, 4, 1, 0, 0, 1, tzinfo=dt.UTC))
     events.add("pay", "after", dt.datetime(2026, 4, 1, 0, 1, tzinfo=dt.UTC))
+    # The range ends at 2026-04-01 00:00 (exclusive): a first step exactly then is out.
+    events.add("signup", "at_end", dt.datetime(2026, 4, 1, tzinfo=dt.UTC))
+    events.add("pay", "at_end", dt.datetime(2026, 4, 1, 0, 1, tzinfo=dt.UTC))
+    # A first step inside, then one at the end: the chain opened inside converts.
+    events.add("signup", "both", dt.datetime(2026, 3, 31, 22, 0, tzinfo=dt.UTC))
+    events.add("signup", "both", dt.datetime(2026, 4, 1, tzinfo=dt.UTC))
+    events.add("pay", "both", dt.datetime(2026, 4, 1, 0, 1, tzinfo=dt.UTC))
     events.flush()
-    assert counts(project, ["signup", "pay"]) == [1, 1]
+    assert counts(project, ["signup", "pay"]) == [2, 2]
+    assert counts(project, ["signup", "pay"], engine="windowfunnel", conversion_times=False) == [2, 2]
 
 
 def test_strict_funnel_breaks_on_any_event_between_steps(project, events):

@@ -102,3 +102,63 @@ def test_a_persons_filter_keeps_exactly_their_events_however_overrides_resolve(p
     with mock.patch.object(source, "INLINE_PERSONS", 0):
         check("join")
     source._overrides.clear()
+
+
+def test_an_unchanged_table_skips_the_fingerprint_and_every_change_is_seen(project, events, settings):
+    """On one server the cached answer is reused while person_distinct_ids' parts are the
+    ones it was computed under (no fingerprint scan); a merge's insert, a lightweight
+    DELETE and another project's insert each write parts, so the next call checks again
+    (tests/ingestion/test_squash.py covers the squash's rewrite, a mutation)."""
+    from insights.blocks.source import PDI_FINGERPRINT_SQL, overrides
+
+    settings.CLICKHOUSE_CLUSTER = ""
+
+    def settle() -> None:  # one part: no background merge changes the listing mid-test
+        ch.command("OPTIMIZE TABLE person_distinct_ids FINAL", global_=True)
+
+    for i, d in enumerate(["p", "q"]):
+        events.add("$pageview", d, T0 + dt.timedelta(minutes=i))
+    events.flush()
+    settle()
+
+    def kind_and_fingerprints() -> tuple[str, int]:
+        with ch.counting() as log:
+            kind = overrides(project.id).kind
+        return kind, sum(PDI_FINGERPRINT_SQL.strip() in s for s in log.statements)
+
+    kind_and_fingerprints()
+    assert kind_and_fingerprints() == ("none", 0)  # same parts: no scan of the mapping rows
+
+    events.merge("p", into="q")
+    events.flush()  # an insert: new parts
+    settle()
+    assert kind_and_fingerprints() == ("persons", 1)
+    assert kind_and_fingerprints() == ("persons", 0)
+    pq = str(events.person_for("q"))
+    assert persons_by_distinct_id(project) == {"p": {pq}, "q": {pq}}
+
+    # A lightweight DELETE of the re-point (not ALTER ... DELETE): p is its own person again.
+    ch.command(
+        "DELETE FROM person_distinct_ids WHERE project_id = {project_id:UInt32}"
+        " AND distinct_id = 'p' AND person_id = {p:UUID}",
+        {"project_id": project.id, "p": pq},
+    )
+    assert kind_and_fingerprints() == ("none", 1)
+    assert persons_by_distinct_id(project)["p"] == {str(uuid5_person(project, "p"))}
+
+    # The same answer from different rows (another project's insert): the fingerprint runs,
+    # matches, and the answer is kept under the new listing.
+    from tests.conftest import EventBuilder
+
+    other = EventBuilder(project.id + 100_000)
+    other.add("$pageview", "someone", T0)
+    other.flush()
+    settle()
+    assert kind_and_fingerprints() == ("none", 1)
+    assert kind_and_fingerprints() == ("none", 0)
+
+
+def uuid5_person(project, distinct_id):
+    import uuid
+
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"{project.id}/{distinct_id}")
