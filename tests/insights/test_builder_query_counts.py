@@ -28,8 +28,8 @@ TRENDS = {"series_event": "$pageview", "date_from": "-7d", "interval": "day"}
 # (page, app path, query, htmx?, statements per request). Measured 2026-12-03; what they are:
 # - event names: the builder's autocomplete (full pages only; the htmx partial has no form)
 # - identity check: whether the cached person overrides still hold (the person-resolving
-#   runners). Since 2026-12-07 a listing of person_distinct_ids' parts (1.8 ms whatever the
-#   rows), followed by the count/checksum of the project's mapping rows only when the parts
+#   runners). Since 2026-12-07 a listing of person_distinct_ids' parts (3.3-3.5 ms whatever
+#   the rows), followed by the count/checksum of the project's mapping rows only when the parts
 #   changed (insights/blocks/source.py, PDI_PARTS_SQL); after the warm-up they have not.
 # - known events: the builder's check that each non-$ event name was seen or is planned
 #   (one lookup in the discovery table; an unknown name is a form error, not a zero chart)

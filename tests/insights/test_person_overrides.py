@@ -6,6 +6,7 @@ after that, are both seen by the next query of the same process."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from analytics_app import clickhouse as ch
 from insights.blocks import EventSource, SQLBuilder
@@ -104,7 +105,9 @@ def test_a_persons_filter_keeps_exactly_their_events_however_overrides_resolve(p
     source._overrides.clear()
 
 
-def test_an_unchanged_table_skips_the_fingerprint_and_every_change_is_seen(project, events, settings):
+def test_an_unchanged_table_skips_the_fingerprint_and_every_change_is_seen(
+    make_project, project, events, settings
+):
     """On one server the cached answer is reused while person_distinct_ids' parts are the
     ones it was computed under (no fingerprint scan); a merge's insert, a lightweight
     DELETE and another project's insert each write parts, so the next call checks again
@@ -144,21 +147,15 @@ def test_an_unchanged_table_skips_the_fingerprint_and_every_change_is_seen(proje
         {"project_id": project.id, "p": pq},
     )
     assert kind_and_fingerprints() == ("none", 1)
-    assert persons_by_distinct_id(project)["p"] == {str(uuid5_person(project, "p"))}
+    assert persons_by_distinct_id(project)["p"] == {str(uuid.uuid5(uuid.NAMESPACE_URL, f"{project.id}/p"))}
 
     # The same answer from different rows (another project's insert): the fingerprint runs,
     # matches, and the answer is kept under the new listing.
     from tests.conftest import EventBuilder
 
-    other = EventBuilder(project.id + 100_000)
+    other = EventBuilder(make_project("Other").id)
     other.add("$pageview", "someone", T0)
     other.flush()
     settle()
     assert kind_and_fingerprints() == ("none", 1)
     assert kind_and_fingerprints() == ("none", 0)
-
-
-def uuid5_person(project, distinct_id):
-    import uuid
-
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"{project.id}/{distinct_id}")
