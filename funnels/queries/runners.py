@@ -376,7 +376,8 @@ class FunnelActorsQueryRunner:
 # ------------------------------------------------------------------ time to convert
 class FunnelTimeToConvertRunner:
     """Time from the first to the last step (of the earliest-start attempt that
-    completed the funnel), in power-of-two second bins: [0,1), [1,2), [2,4), ..."""
+    completed the funnel), in power-of-two second bins: [0,1), [1,2), [2,4), ..., the last
+    one ending at the conversion window."""
 
     def __init__(self, project, spec: FunnelSpec):
         self.project = project
@@ -400,10 +401,14 @@ class FunnelTimeToConvertRunner:
         )
         """
         pairs, total, s, low, high = ch.query(sql, q.b.params, settings=QUERY_SETTINGS).rows[0]
+        # No conversion takes longer than the window (reached at exactly the window
+        # counts): the last bin ends there, not at the next power of two.
+        window_s = self.spec.window.micros / 1e6
         bins = []
         for bin_, count in sorted(pairs):
             lo = 0.0 if bin_ < 0 else float(2**bin_)
-            bins.append((lo, 1.0 if bin_ < 0 else float(2 ** (bin_ + 1)), count))
+            hi = 1.0 if bin_ < 0 else float(2 ** (bin_ + 1))
+            bins.append((lo, min(hi, window_s), count))
         avg = s / total if total else None
         return TimeToConvertResult(
             bins, total or 0, (avg / 1e6) if total else None, ((low + high) / 2 / 1e6) if total else None

@@ -299,6 +299,19 @@ def test_conversion_times_average_and_exact_median(project, events):
     ttc = FunnelTimeToConvertRunner(project, spec(project, ["signup", "pay"])).run()
     assert ttc.total == 4 and ttc.average_seconds == 32.5 and ttc.median_seconds == 30.0
     assert sum(n for _, _, n in ttc.bins) == 4
+    assert [(lo, hi) for lo, hi, _ in ttc.bins] == [(8.0, 16.0), (16.0, 32.0), (32.0, 64.0)]
+
+
+def test_time_to_convert_bins_end_at_the_window(project, events):
+    """A conversion exactly at a 100-second window falls in the [64, 128) bin, shown as
+    64 s to 100 s: nothing can take longer."""
+    events.add("signup", "edge", at(0)).add("pay", "edge", at(0, 100))
+    events.add("signup", "late", at(0)).add("pay", "late", at(0, 101))
+    events.flush()
+    body = spec(project, ["signup", "pay"], window={"value": 100, "unit": "second"})
+    ttc = FunnelTimeToConvertRunner(project, body).run()
+    assert ttc.total == 1
+    assert ttc.bins == [(64.0, 100.0, 1)]
 
 
 def test_breakdown_by_event_property_with_attribution(project, events):
