@@ -57,6 +57,10 @@ SEXTANT_PROXY_COUNT = int(os.environ.get("SEXTANT_PROXY_COUNT", "0"))
 # allows it (insights/blocks/rollup.py, trends/rollups.py, RetentionQueryRunner.rollup_usable);
 # SEXTANT_TRENDS_ROLLUPS=0 forces the raw events path everywhere.
 SEXTANT_TRENDS_ROLLUPS = os.environ.get("SEXTANT_TRENDS_ROLLUPS", "1") != "0"
+# Funnels whose steps match by event name read `funnel_events` (the events ordered by
+# distinct_id, migration 0014) when their range covers most of the months it reads
+# (funnels/queries/base.py, FunnelSQL.source_table); SEXTANT_FUNNEL_EVENTS=0 forces `events`.
+SEXTANT_FUNNEL_EVENTS = os.environ.get("SEXTANT_FUNNEL_EVENTS", "1") != "0"
 # Audit entries older than this many days are purged daily (0: kept forever). docs/audit.md.
 AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "365"))
 # Share links (docs/dashboards.md, "Sharing"): who may frame /embed/<token>/ pages (CSP

@@ -9,7 +9,9 @@ ingestion and replay loads, write docs/performance.md.
 Each step runs in its own child process (chdb opens a directory in one process only, and
 a child's resource usage is its own): data generation (bench/common.generate_into), the
 squash of the merged identities' person overrides (as the hourly job leaves a live server:
-the 10% merged persons stay merged, their old events carry the current person), one
+the 10% merged persons stay merged, their old events carry the current person) and the
+merge of funnel_events' months into one part each (as a live server does to a month left
+alone for an hour, migration 0014), one
 warm-up pass over the events (page cache), then each per-kind script of bench/ on the
 same directory with `--reuse` (their DuckDB comparisons included) and BENCH_WARMUP=1, so
 every timed query had one untimed run first. Per step: wall time, CPU time (user + system
@@ -107,7 +109,8 @@ def warm(var: str) -> dict:
 def squash(var: str) -> dict:
     """Squash the merged identities' overrides of a new directory, as the hourly Celery job
     (ingestion/squash.py) has done on a live server: the queries then resolve no override,
-    and the data still holds the merged persons."""
+    and the data still holds the merged persons. Then merge funnel_events' months as a live
+    server does an hour after the last insert into a month (migration 0014, FORCE_MERGE)."""
     return run_child("squash merged identities", [str(BENCH / "run.py"), "--squash", var])
 
 
@@ -470,9 +473,15 @@ def main() -> None:
         return
     if args.squash:  # child: the hourly squash of person overrides, with no minimum age
         common.setup_django(args.squash)
+        from analytics_app import clickhouse as ch  # noqa: PLC0415
         from ingestion.squash import squash_project  # noqa: PLC0415
 
         print(squash_project(common.PROJECT_ID, min_age=dt.timedelta(0)), flush=True)
+        # ... and the merge a live server makes of each month left alone for an hour
+        # (funnel_events' FORCE_MERGE, migration 0014), done now instead of in an hour
+        t0 = time.perf_counter()
+        ch.command("OPTIMIZE TABLE funnel_events FINAL", global_=True)
+        print(f"funnel_events merged in {time.perf_counter() - t0:.1f} s", flush=True)
         return
     if args.warm:  # child: read every column of the events once (page cache)
         common.setup_django(args.warm)

@@ -197,6 +197,7 @@ def _delete_events(project, target: Target, scope: dict) -> None:
     _delete(q.DELETE_EVENTS_SQL, params)
     _delete(q.DELETE_ROLLUP_SQL, params)
     _delete(q.DELETE_SESSIONLESS_PATHS_SQL, params)
+    _delete(q.DELETE_FUNNEL_EVENTS_SQL, params)
 
 
 def _rebuild_paths(project, target: Target, scope: dict) -> None:
@@ -288,7 +289,7 @@ def erase(project, target: Target, progress: Callable[[int, int], None] = lambda
 
 def purge_expired_events(project, now: dt.datetime | None = None) -> int:
     """Delete the project's events older than its event_retention_days (none when unset), with
-    their session_paths, sessionless_paths and path_node_keys rows. Returns how many events went."""
+    their session_paths, sessionless_paths, funnel_events and path_node_keys rows. Returns how many events went."""
     days = project.event_retention_days
     if not days:
         return 0
@@ -302,5 +303,6 @@ def purge_expired_events(project, now: dt.datetime | None = None) -> int:
         ch.command(f"INSERT INTO trends_rollup {refill}", params)
         _delete(q.DELETE_EXPIRED_SESSION_PATHS_SQL, params)
         _delete(q.DELETE_EXPIRED_SESSIONLESS_PATHS_SQL, params)
+        _delete(q.DELETE_EXPIRED_FUNNEL_EVENTS_SQL, params)
         _delete(q.DELETE_EXPIRED_PATH_KEYS_SQL, params)
     return expired

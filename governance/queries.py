@@ -90,6 +90,10 @@ DELETE_ROLLUP_SQL = f"DELETE FROM trends_rollup WHERE {_EVENTS_OF_PERSON} {_SYNC
 # the person_id they were stored with: the same condition.
 DELETE_SESSIONLESS_PATHS_SQL = f"DELETE FROM sessionless_paths WHERE {_EVENTS_OF_PERSON} {_SYNC}"
 
+# funnel_events rows are every event again, with their distinct_id and the person_id they were
+# stored with: the same condition.
+DELETE_FUNNEL_EVENTS_SQL = f"DELETE FROM funnel_events WHERE {_EVENTS_OF_PERSON} {_SYNC}"
+
 DELETE_PERSONS_SQL = f"""
     DELETE FROM persons WHERE project_id = {{project_id:UInt32}} AND id IN {{person_ids:Array(UUID)}} {_SYNC}
 """
@@ -199,6 +203,8 @@ DELETE_EXPIRED_SESSION_PATHS_SQL = f"""
 """
 
 DELETE_EXPIRED_SESSIONLESS_PATHS_SQL = _DELETE_EXPIRED_ROWS.format(table="sessionless_paths")
+
+DELETE_EXPIRED_FUNNEL_EVENTS_SQL = _DELETE_EXPIRED_ROWS.format(table="funnel_events")
 
 DELETE_EXPIRED_PATH_KEYS_SQL = f"""
     DELETE FROM path_node_keys

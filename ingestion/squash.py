@@ -10,7 +10,7 @@ hourly by Celery beat (`ingestion.squash_person_overrides`) and by
 
 1. rewrites the person_id of those distinct_ids' rows to their current person in
    `events` and in the tables derived from it that store one (`trends_rollup`,
-   `sessionless_paths`, REWRITTEN_TABLES; one mutation per table and batch: ClickHouse
+   `sessionless_paths`, `funnel_events`, REWRITTEN_TABLES; one mutation per table and batch: ClickHouse
    rewrites only that column of the parts holding such rows and leaves the other parts
    as they are);
 2. writes a `squashed` copy of each distinct_id's latest mapping row (same version,
@@ -73,7 +73,7 @@ _PERSON_OF_ROW = (
     "{persons:Array(UUID)}[transform(distinct_id, {dids:Array(String)}, {idx:Array(UInt32)}, toUInt32(0))]"
 )
 # The tables whose rows carry the person_id of their distinct_id's events: all rewritten.
-REWRITTEN_TABLES = ("events", "trends_rollup", "sessionless_paths")
+REWRITTEN_TABLES = ("events", "trends_rollup", "sessionless_paths", "funnel_events")
 # The ALTER's action; `_rewrite_sql` puts it on each table (its local tables on a cluster).
 REWRITE_ACTION = (
     "UPDATE person_id = "

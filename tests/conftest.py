@@ -276,7 +276,7 @@ def events(project):
 # order; a long module collected late kept one worker busy minutes after the other had
 # run out of work. The order within a module does not change.
 SLOW_FIRST = (
-    "tests/funnels/test_reference.py",  # 195 s
+    "tests/funnels/test_reference.py",  # 390 s (every test over both events tables)
     "tests/governance/test_person_deletion.py",  # 106 s
     "tests/ingestion/test_squash.py",  # 106 s
     "tests/analytics_app/test_pii_crawl.py",  # 90 s

@@ -28,6 +28,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
+from django.conf import settings
+
 from analytics_app import clickhouse as ch
 from insights.blocks import EventSource, SQLBuilder
 from insights.blocks.filters import event_text_sql, filters_sql, person_text_sql
@@ -64,6 +66,10 @@ def _remember_codes(key: tuple[int, str], values) -> None:
         _SEEN_CODES[key] = tuple(values)
 
 
+# The least share of the months a funnel reads (from its start to its end plus the window,
+# or now) that its range must cover for it to read `funnel_events` (FunnelSQL.source_table).
+FUNNEL_EVENTS_MIN_COVER = 0.5
+
 # Every query over the per-actor SQL runs with these. ClickHouse folds the layers of
 # subqueries into one plan, so a short-circuit `if` or `multiIf` of the result layers
 # (`if(level > k, <the counted attempt's step position>, 0)`) evaluates its branch on a
@@ -96,6 +102,7 @@ class FunnelSQL:
         self._n_codes = 0
         self.guess_codes = False  # pack with _SEEN_CODES when known (the caller checks unknown_code)
         self.codes_guessed = False
+        self._table: str | None = None  # source_table(), decided once
 
     # 1. events ---------------------------------------------------------
     def _match_sql(self, event: str, filters, name: str, ev_cols: dict, person_cols: dict) -> str:
@@ -148,6 +155,7 @@ class FunnelSQL:
             person_columns=person_cols,
             need_person=True,
             persons=None if self.person_ids is None else list(self.person_ids),
+            table=self.source_table(),
         )
         step_mask = " + ".join(f"toUInt32({m}) * {1 << k}" for k, m in enumerate(steps))
         excl_mask = " + ".join(f"toUInt32({m}) * {1 << i}" for i, m in enumerate(excls))
@@ -190,6 +198,45 @@ class FunnelSQL:
         FROM ({src.sql()})
         WHERE {" AND ".join(where) or "1"}
         """
+
+    def source_table(self) -> str:
+        """`funnel_events` (migration 0014: the events ordered by distinct_id and time in each
+        month, without properties) when it holds everything this funnel reads and its range
+        covers at least FUNNEL_EVENTS_MIN_COVER of the months it reads, else `events`.
+
+        Both hold the same rows (the view fills one from the other's inserts; deletions,
+        retention and the squash treat both), so the answer is the same either way
+        (tests/funnels/test_funnel_events.py); the choice is only speed. On `events` a
+        person's rows are spread over every day's block of each event name, one or a few at
+        a time; on `funnel_events` they come in runs, which makes gathering them per person
+        cheaper (docs/funnels.md, "The events ordered by actor"). But `funnel_events` cannot
+        skip the days of a month outside the range: for a short range `events` reads less."""
+        if self._table is None:
+            self._table = self._pick_table()
+        return self._table
+
+    def _pick_table(self) -> str:
+        spec = self.spec
+        if not settings.SEXTANT_FUNNEL_EVENTS or spec.aggregate_by.kind == "property":
+            return "events"
+        if spec.breakdown is not None and spec.breakdown.type == "event":
+            return "events"
+        filters = [*spec.properties]
+        for item in (*spec.steps, *spec.exclusions):
+            filters += item.properties
+        if any(f.type == "event" for f in filters):
+            return "events"
+        now = dt.datetime.now(dt.UTC)
+        try:
+            first = self.start.astimezone(dt.UTC)
+            last = min(self.end + dt.timedelta(microseconds=spec.window.micros), now)
+            month0 = first.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            last_month = last.astimezone(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            months = (last_month + dt.timedelta(days=32)).replace(day=1) - month0
+        except OverflowError:  # a range at the ends of the calendar
+            return "events"
+        cover = (last - first) / months if last > first else 0
+        return "funnel_events" if cover >= FUNNEL_EVENTS_MIN_COVER else "events"
 
     def breakdown_codes(self) -> str | None:
         """The bound array of the event breakdown's values when they are few enough to pack

@@ -32,6 +32,8 @@ DT64 = "DateTime64(6, 'UTC')"
 # The materialized hot-property columns pass through, so expressions built by
 # filters.event_text_sql work inside and outside the subquery (unused ones are pruned).
 MAT_COLUMNS = "".join(f", e.{c} AS {c}" for c in MATERIALIZED_EVENT_COLUMNS.values())
+# The tables an EventSource may read (`table`).
+SOURCE_TABLES = ("events", "funnel_events")
 ZERO_UUID = "toUUID('00000000-0000-0000-0000-000000000000')"
 
 # Latest person for every distinct_id of the project.
@@ -123,8 +125,14 @@ class EventSource:
     # Only the events whose current person is one of these (UUIDs), e.g. one page of a
     # drill-down's actors: see persons_sql.
     persons: list | None = None
+    # `events`, or `funnel_events` (migration 0014: the same rows ordered by distinct_id, with
+    # no properties, so no event filter or event column may read them; funnels/queries/base.py
+    # decides).
+    table: str = "events"
 
     def sql(self) -> str:
+        if self.table not in SOURCE_TABLES:
+            raise ValueError(f"no events table {self.table!r}")
         b = self.builder
         event_filters = [f for f in self.filters if f.type == "event"]
         outer_filters = [f for f in self.filters if f.type != "event"]
@@ -148,10 +156,11 @@ class EventSource:
         if self.persons is not None:
             conditions.append(persons_sql(b, "e", person_id, self.persons))
         extra = "".join(f",\n            {expr} AS {alias}" for alias, expr in self.event_columns.items())
+        mat = MAT_COLUMNS if self.table == "events" else ""
         inner = f"""
         SELECT e.uuid AS uuid, e.event AS event, e.distinct_id AS distinct_id, e.timestamp AS timestamp,
-            e.session_id AS session_id, {person_id} AS person_id{MAT_COLUMNS}{extra}
-        FROM events AS e{join}
+            e.session_id AS session_id, {person_id} AS person_id{mat}{extra}
+        FROM {self.table} AS e{join}
         WHERE {" AND ".join(conditions)}
         """
         if not person_props and not outer_filters:

@@ -8,9 +8,11 @@ import datetime as dt
 import json
 import uuid
 
+import pytest
 from hypothesis import strategies as st
 
 from analytics_app import clickhouse as ch
+from funnels.queries import base as funnel_base
 
 BASE = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 DATE_FROM = BASE.isoformat()
@@ -19,6 +21,20 @@ NAMES = ["a", "b", "c", "d"]
 
 
 MISSING = "<missing>"
+
+
+@pytest.fixture(params=["events", "funnel_events"])
+def funnel_source(request, settings, monkeypatch):
+    """Every funnel of the test reads `events`, then (a second run) `funnel_events` wherever
+    its spec allows (FunnelSQL.source_table, whatever the range covers): both must give the
+    reference's answers. Used by test_reference.py and test_funnel_cases.py."""
+    if request.param == "events":
+        settings.SEXTANT_FUNNEL_EVENTS = False
+    else:
+        settings.SEXTANT_FUNNEL_EVENTS = True
+        monkeypatch.setattr(funnel_base, "FUNNEL_EVENTS_MIN_COVER", 0.0)
+    return request.param
+
 
 # One event: which of its person's distinct_ids, what, when. Times sit on a 15-second
 # grid (ties, and steps exactly a window apart) from a minute before the range to past

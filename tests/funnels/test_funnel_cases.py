@@ -15,7 +15,8 @@ from funnels.queries import (
 )
 from funnels.spec import FunnelActorsSpec, FunnelSpec
 
-pytestmark = pytest.mark.django_db
+# Each case twice: over `events` and over `funnel_events` (conftest.funnel_source).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("funnel_source")]
 
 T = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
 RANGE = {"date_from": "2026-03-01", "date_to": "2026-03-31"}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from unittest import mock
 
+import pytest
 from hypothesis import HealthCheck, currently_in_test_context, event, given, settings, target
 from hypothesis import strategies as st
 
@@ -23,6 +24,10 @@ from funnels.spec import FunnelActorsSpec, FunnelSpec
 from tests.conftest import examples
 from tests.funnels import reference as ref
 from tests.funnels.conftest import DATE_FROM, DATE_TO, MISSING, NAMES, datasets, generate
+
+# Each test twice: every funnel over `events`, then over `funnel_events` wherever the spec
+# allows (conftest.funnel_source).
+pytestmark = pytest.mark.usefixtures("funnel_source")
 
 FILTERS = [
     None,

@@ -56,8 +56,10 @@ def test_old_events_go_and_recent_ones_stay(make_project, alice):
     assert [r[0] for r in users.rows] == ["recent-1", "recent-2"]
     assert sessions(kept) == {"s-recent-1", "s-recent-2"}
     assert count("sessionless_paths", kept) == 2  # the session-less events of the recent two
+    assert count("funnel_events", kept) == count("events", kept) == 4
     assert count("events", forever) == 8
     assert count("sessionless_paths", forever) == 4
+    assert count("funnel_events", forever) == 8
     assert len(sessions(forever)) == 4
     assert tasks.purge_expired_events() == 0  # nothing left to do: safe to run twice
 

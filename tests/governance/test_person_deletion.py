@@ -257,6 +257,7 @@ def test_nothing_of_the_person_remains_in_any_table(
         "session_replay_summaries",
         "session_paths",
         "sessionless_paths",
+        "funnel_events",
         "path_node_keys",
         "cohort_people",
         "ingestion_warnings",
@@ -291,6 +292,7 @@ def test_nothing_of_the_person_remains_in_any_table(
         "session_replay_summaries",
         "session_paths",
         "sessionless_paths",
+        "funnel_events",
         "ingestion_warnings",
     } <= set(left)
     cohort = Cohort.objects.get(project=project, name="VIPs")
