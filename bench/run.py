@@ -13,9 +13,9 @@ the 10% merged persons stay merged, their old events carry the current person) a
 merge of funnel_events' months into one part each (as a live server does to a month left
 alone for an hour, migration 0014), one
 warm-up pass over the events (page cache), then each per-kind script of bench/ on the
-same directory with `--reuse` (their DuckDB comparisons included) and BENCH_WARMUP=1, so
-every timed query had one untimed run first. Per step: wall time, CPU time (user + system
-of the child, chdb's and DuckDB's threads included) and peak memory (the child's maximum
+same directory with `--reuse` (their DuckDB comparisons included) and BENCH_WARMUP=2, so
+every timed query had two untimed runs first (a fresh process's first runs grow its
+memory). Per step: wall time, CPU time (user + system of the child, chdb's and DuckDB's threads included) and peak memory (the child's maximum
 resident set, ru_maxrss: Sextant's queries and DuckDB's run in the same child, so this is
 the larger of the two), and the load average when it started. Per query: the medians the
 script wrote to bench/results/<kind>.json and its ratio against DuckDB.
@@ -51,6 +51,9 @@ DOC = common.ROOT / "docs" / "performance.md"
 LOGS = common.RESULTS / "run-logs"
 # Funnel variants run besides the plain one (bench_funnels.py --only); the rest take minutes at 10M.
 FUNNEL_VARIANTS = ["breakdown $browser", "exclusion", "strict", "unordered", "actors"]
+# Untimed runs before each timed query (common.timed): a fresh process's first runs grow its
+# memory and are slower than a long-running server's.
+WARMUP_RUNS = 2
 QUERY_KINDS = ["trends", "retention", "paths", "funnels", "explorer"]
 LOAD_KINDS = ["persons", "ingestion", "replay_snapshots", "replay_list", "pages"]
 
@@ -226,7 +229,7 @@ def run_kinds(kinds: list[str], var: str, meta: dict, args, progress=None) -> tu
         results = common.RESULTS / f"{name}.json"
         if results.exists():
             results.unlink()  # never report an earlier run's numbers
-        step = run_child(kind, argv, {"BENCH_WARMUP": "1"})
+        step = run_child(kind, argv, {"BENCH_WARMUP": str(WARMUP_RUNS)})
         steps.append(step)
         if step["ok"]:
             queries.extend(query_rows(kind, read_json(name)))
@@ -330,7 +333,7 @@ def render() -> str:
                 for s in run["steps"]
             ],  # fmt: skip
         )
-        lines += ["", "## Queries", "", "Medians of the timed runs after one warm-up (`--repeat` "
+        lines += ["", "## Queries", "", f"Medians of the timed runs after {WARMUP_RUNS} untimed runs (`--repeat` "
                   f"{run['args']['repeat']}); CPU = the process's CPU time (user + system, every thread) "
                   "per Sextant run, less sensitive than wall time to other jobs on the machine; "
                   "ratio = Sextant / DuckDB on the same rows in Parquet.", ""]  # fmt: skip
@@ -443,7 +446,7 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=200_000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs per query (median reported)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per query (median reported)")
     parser.add_argument(
         "--reuse", metavar="DIR", help="a directory of an earlier bench/run.py: no generation"
     )

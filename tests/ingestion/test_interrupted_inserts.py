@@ -88,7 +88,8 @@ def _one(sql: str, project_id: int):
 def _assert_once(project_id: int, rows: list[dict]) -> None:
     expected = {r["uuid"] for r in rows}
     n = len(expected)
-    # events: every row ever inserted (no FINAL: a duplicate would count)
+    # events: every row ever inserted (no FINAL: a duplicate would count); the same below
+    # for the views' tables
     assert _one(
         "SELECT count(), uniqExact(uuid) FROM events WHERE project_id = {project_id:UInt32}", project_id
     ) == (n, n)
@@ -116,6 +117,10 @@ def _assert_once(project_id: int, rows: list[dict]) -> None:
         "SELECT count(), uniqExact(uuid) FROM sessionless_paths WHERE project_id = {project_id:UInt32}",
         project_id,
     ) == (sessionless, sessionless)
+    assert _one(
+        "SELECT count(), uniqExact(uuid) FROM funnel_events WHERE project_id = {project_id:UInt32}",
+        project_id,
+    ) == (n, n)
     points = ch.query(
         "SELECT arrayJoin(groupArrayArray(events)).2 AS point FROM session_paths "
         "WHERE project_id = {project_id:UInt32}",
