@@ -289,7 +289,8 @@ def erase(project, target: Target, progress: Callable[[int, int], None] = lambda
 
 def purge_expired_events(project, now: dt.datetime | None = None) -> int:
     """Delete the project's events older than its event_retention_days (none when unset), with
-    their session_paths, sessionless_paths, funnel_events and path_node_keys rows. Returns how many events went."""
+    their session_paths, sessionless_paths, funnel_events and path_node_keys rows. Returns
+    how many events went."""
     days = project.event_retention_days
     if not days:
         return 0

@@ -10,9 +10,9 @@ hourly by Celery beat (`ingestion.squash_person_overrides`) and by
 
 1. rewrites the person_id of those distinct_ids' rows to their current person in
    `events` and in the tables derived from it that store one (`trends_rollup`,
-   `sessionless_paths`, `funnel_events`, REWRITTEN_TABLES; one mutation per table and batch: ClickHouse
-   rewrites only that column of the parts holding such rows and leaves the other parts
-   as they are);
+   `sessionless_paths`, `funnel_events`, REWRITTEN_TABLES; one mutation per table and
+   batch: ClickHouse rewrites only that column of the parts holding such rows and leaves
+   the other parts as they are);
 2. writes a `squashed` copy of each distinct_id's latest mapping row (same version,
    same person), which takes it out of the overrides.
 
