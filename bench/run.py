@@ -15,9 +15,10 @@ alone for an hour, migration 0014), one
 warm-up pass over the events (page cache), then each per-kind script of bench/ on the
 same directory with `--reuse` (their DuckDB comparisons included) and BENCH_WARMUP=2, so
 every timed query had two untimed runs first (a fresh process's first runs grow its
-memory). Per step: wall time, CPU time (user + system of the child, chdb's and DuckDB's threads included) and peak memory (the child's maximum
-resident set, ru_maxrss: Sextant's queries and DuckDB's run in the same child, so this is
-the larger of the two), and the load average when it started. Per query: the medians the
+memory). Per step: wall time, CPU time (user + system of the child, chdb's and DuckDB's
+threads included) and peak memory (the child's maximum resident set, ru_maxrss: Sextant's
+queries and DuckDB's run in the same child, so this is the larger of the two), and the
+load average when it started. Per query: the medians the
 script wrote to bench/results/<kind>.json and its ratio against DuckDB.
 
 The results go to bench/results/run.json (or growth.json) and docs/performance.md is

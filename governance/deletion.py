@@ -196,8 +196,8 @@ def _delete_events(project, target: Target, scope: dict) -> None:
     params = _params(project.id, dids=list(target.distinct_ids), person_ids=list(target.person_ids))
     _delete(q.DELETE_EVENTS_SQL, params)
     _delete(q.DELETE_ROLLUP_SQL, params)
-    _delete(q.DELETE_SESSIONLESS_PATHS_SQL, params)
-    _delete(q.DELETE_FUNNEL_EVENTS_SQL, params)
+    for sql in q.DELETE_EVENT_COPIES_SQL:
+        _delete(sql, params)
 
 
 def _rebuild_paths(project, target: Target, scope: dict) -> None:
@@ -303,7 +303,7 @@ def purge_expired_events(project, now: dt.datetime | None = None) -> int:
         refill = _rollup_module().select_sql(f"({q.ROLLUP_REFILL_SOURCE})")
         ch.command(f"INSERT INTO trends_rollup {refill}", params)
         _delete(q.DELETE_EXPIRED_SESSION_PATHS_SQL, params)
-        _delete(q.DELETE_EXPIRED_SESSIONLESS_PATHS_SQL, params)
-        _delete(q.DELETE_EXPIRED_FUNNEL_EVENTS_SQL, params)
+        for sql in q.DELETE_EXPIRED_EVENT_COPIES_SQL:
+            _delete(sql, params)
         _delete(q.DELETE_EXPIRED_PATH_KEYS_SQL, params)
     return expired

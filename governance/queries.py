@@ -86,13 +86,12 @@ DELETE_EVENTS_SQL = f"DELETE FROM events WHERE {_EVENTS_OF_PERSON} {_SYNC}"
 # trends_rollup rows carry the distinct_id and person_id of their events: the same condition.
 DELETE_ROLLUP_SQL = f"DELETE FROM trends_rollup WHERE {_EVENTS_OF_PERSON} {_SYNC}"
 
-# sessionless_paths rows are the session-less events themselves, with their distinct_id and
-# the person_id they were stored with: the same condition.
-DELETE_SESSIONLESS_PATHS_SQL = f"DELETE FROM sessionless_paths WHERE {_EVENTS_OF_PERSON} {_SYNC}"
-
-# funnel_events rows are every event again, with their distinct_id and the person_id they were
-# stored with: the same condition.
-DELETE_FUNNEL_EVENTS_SQL = f"DELETE FROM funnel_events WHERE {_EVENTS_OF_PERSON} {_SYNC}"
+# Tables whose rows are events again, one row each, with the event's distinct_id, person_id
+# as stored and timestamp: a person's deletion and event retention delete there with the
+# events' own conditions. sessionless_paths: the session-less events (migration 0011);
+# funnel_events: every event, ordered by distinct_id (0014).
+EVENT_COPIES = ("sessionless_paths", "funnel_events")
+DELETE_EVENT_COPIES_SQL = [f"DELETE FROM {table} WHERE {_EVENTS_OF_PERSON} {_SYNC}" for table in EVENT_COPIES]
 
 DELETE_PERSONS_SQL = f"""
     DELETE FROM persons WHERE project_id = {{project_id:UInt32}} AND id IN {{person_ids:Array(UUID)}} {_SYNC}
@@ -202,9 +201,7 @@ DELETE_EXPIRED_SESSION_PATHS_SQL = f"""
     WHERE project_id = {{project_id:UInt32}} AND max_timestamp < {{cutoff:DateTime64(6, 'UTC')}} {_SYNC}
 """
 
-DELETE_EXPIRED_SESSIONLESS_PATHS_SQL = _DELETE_EXPIRED_ROWS.format(table="sessionless_paths")
-
-DELETE_EXPIRED_FUNNEL_EVENTS_SQL = _DELETE_EXPIRED_ROWS.format(table="funnel_events")
+DELETE_EXPIRED_EVENT_COPIES_SQL = [_DELETE_EXPIRED_ROWS.format(table=table) for table in EVENT_COPIES]
 
 DELETE_EXPIRED_PATH_KEYS_SQL = f"""
     DELETE FROM path_node_keys
